@@ -1,0 +1,2 @@
+//! Apply: the interpreter, its budget, and traces (explain).
+pub mod profile;

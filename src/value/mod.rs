@@ -1,0 +1,132 @@
+//! The record model: what the engine reads from.
+//!
+//! A record is anything that can answer "what is the value at this attribute path?": a SCIM
+//! user as JSON ([`JsonRecord`]), a CSV row bound to its header ([`ColumnRecord`]), or a plain
+//! map of names to strings ([`FlatRecord`], used by tests and `canon explain --set`). Attribute
+//! names compare case-insensitively everywhere (RFC 7643 §2.1).
+
+mod json;
+mod path;
+
+pub use json::JsonRecord;
+pub use path::{AttrPath, PathFilter, PathSegment, SourceId};
+
+use std::borrow::Cow;
+use std::collections::HashMap;
+
+/// A source of raw attribute values.
+pub trait Record {
+    /// The raw value at `path`, if the record has one. Strings are returned as sent; numbers
+    /// and booleans in their JSON spelling. Objects and absent attributes give `None`.
+    fn get(&self, path: &AttrPath) -> Option<Cow<'_, str>>;
+}
+
+impl<R: Record + ?Sized> Record for &R {
+    fn get(&self, path: &AttrPath) -> Option<Cow<'_, str>> {
+        (**self).get(path)
+    }
+}
+
+/// A record of named string values, keyed case-insensitively: a CSV row turned into a map, or
+/// the `--set NAME=VALUE` pairs of `canon explain`. Dotted and URN-qualified paths are looked up
+/// by their full spelling, as a flat export would name the column.
+#[derive(Debug, Clone, Default)]
+pub struct FlatRecord {
+    values: HashMap<String, String>,
+}
+
+impl FlatRecord {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Sets `name` (case-insensitive) to `value`, replacing an earlier value of the same name.
+    pub fn set(&mut self, name: &str, value: impl Into<String>) {
+        self.values.insert(name.to_lowercase(), value.into());
+    }
+
+    pub fn from_pairs<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> Self {
+        let mut record = Self::new();
+        for (name, value) in pairs {
+            record.set(name, value);
+        }
+        record
+    }
+}
+
+impl Record for FlatRecord {
+    fn get(&self, path: &AttrPath) -> Option<Cow<'_, str>> {
+        self.values
+            .get(path.flat_key())
+            .map(|value| Cow::Borrowed(value.as_str()))
+    }
+}
+
+/// Which column of a CSV header holds each source path of a program: computed once per header
+/// by [`crate::Program::bind_columns`], so that reading a row costs one index per source.
+#[derive(Debug, Clone)]
+pub struct ColumnBinding {
+    pub(crate) columns: Vec<Option<usize>>,
+}
+
+impl ColumnBinding {
+    /// Binds every source path (indexed by [`SourceId`]) to the first header column whose name
+    /// equals the path's flat key, case-insensitively.
+    pub fn new<'h>(paths: &[AttrPath], header: impl IntoIterator<Item = &'h str>) -> Self {
+        let mut by_name: HashMap<String, usize> = HashMap::new();
+        for (index, name) in header.into_iter().enumerate() {
+            let key = name.trim_start_matches('\u{feff}').trim().to_lowercase();
+            by_name.entry(key).or_insert(index);
+        }
+        let columns = paths
+            .iter()
+            .map(|path| by_name.get(path.flat_key()).copied())
+            .collect();
+        Self { columns }
+    }
+
+    /// The column bound to `path`, if the header has one.
+    pub fn column(&self, path: &AttrPath) -> Option<usize> {
+        self.columns.get(path.id().0).copied().flatten()
+    }
+}
+
+/// One CSV row read through a [`ColumnBinding`].
+pub struct ColumnRecord<'a, F: AsRef<str>> {
+    binding: &'a ColumnBinding,
+    fields: &'a [F],
+}
+
+impl<'a, F: AsRef<str>> ColumnRecord<'a, F> {
+    pub fn new(binding: &'a ColumnBinding, fields: &'a [F]) -> Self {
+        Self { binding, fields }
+    }
+}
+
+impl<F: AsRef<str>> Record for ColumnRecord<'_, F> {
+    fn get(&self, path: &AttrPath) -> Option<Cow<'_, str>> {
+        let column = self.binding.column(path)?;
+        self.fields
+            .get(column)
+            .map(|field| Cow::Borrowed(field.as_ref()))
+    }
+}
+
+/// A CSV row as `csv::StringRecord`, bound to its header.
+pub struct CsvRecord<'a> {
+    binding: &'a ColumnBinding,
+    row: &'a csv::StringRecord,
+}
+
+impl<'a> CsvRecord<'a> {
+    pub fn new(binding: &'a ColumnBinding, row: &'a csv::StringRecord) -> Self {
+        Self { binding, row }
+    }
+}
+
+impl Record for CsvRecord<'_> {
+    fn get(&self, path: &AttrPath) -> Option<Cow<'_, str>> {
+        let column = self.binding.column(path)?;
+        self.row.get(column).map(Cow::Borrowed)
+    }
+}
