@@ -1,3 +1,3 @@
 //! Compile: name resolution, type checks, lints, and the immutable [`Program`].
 mod program;
-pub use program::Program;
+pub use program::{Evaluator, Program};

@@ -21,6 +21,11 @@ impl Program {
     pub fn apply(&self, _record: &dyn Record) -> Profile {
         Profile { fields: Vec::new() }
     }
+    /// A per-thread evaluator that caches results per distinct raw value (real exports repeat
+    /// the same titles and flags); use one per worker thread in bulk runs.
+    pub fn evaluator(&self) -> Evaluator<'_> {
+        Evaluator { program: self }
+    }
     pub fn paths(&self) -> &[AttrPath] {
         &self.paths
     }
@@ -29,5 +34,16 @@ impl Program {
     }
     pub fn version(&self) -> &str {
         &self.version
+    }
+}
+
+/// Cached evaluation of one program, for one thread.
+pub struct Evaluator<'p> {
+    program: &'p Program,
+}
+
+impl Evaluator<'_> {
+    pub fn apply(&mut self, record: &dyn Record) -> Profile {
+        self.program.apply(record)
     }
 }
