@@ -3,9 +3,13 @@
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
 pub mod check;
+pub mod cli;
+pub mod diag;
 pub mod eval;
+pub mod syntax;
 pub mod value;
 
-pub use check::Program;
+pub use check::{LoadError, Program};
 pub use eval::profile::{FieldNote, FieldOutcome, Profile, RuleRef};
+pub use eval::{Evaluator, Trace};
 pub use value::{ColumnBinding, CsvRecord, FlatRecord, JsonRecord, Record};

@@ -1,49 +1,326 @@
+//! The compiled, immutable program that [`crate::eval`] runs.
+
+use std::collections::{HashMap, HashSet};
 use std::path::Path;
+use std::sync::Arc;
 
-use crate::eval::profile::Profile;
-use crate::value::{AttrPath, ColumnBinding, Record};
+use regex::Regex;
 
-/// A compiled rule file: immutable, `Send + Sync`, shared behind an `Arc`.
+use crate::diag::{Diagnostic, Diagnostics, Sources, Span};
+use crate::eval::steps::Step;
+use crate::eval::words::WordIndex;
+use crate::syntax::ast::CompareOp;
+use crate::value::{AttrPath, ColumnBinding};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct InputId(pub usize);
+
+/// A compiled rule file (with everything it extends): immutable, `Send + Sync`, shared behind
+/// an `Arc` by the CLI and the SCIM service. Build one with [`Program::load`].
 #[derive(Debug)]
 pub struct Program {
-    paths: Vec<AttrPath>,
-    version: String,
+    pub(crate) fields: Vec<Field>,
+    pub(crate) inputs: Vec<Input>,
+    pub(crate) paths: Vec<AttrPath>,
+    pub(crate) tests: Vec<RuleTest>,
+    pub(crate) sources: Arc<Sources>,
+    pub(crate) warnings: Vec<Diagnostic>,
+    pub(crate) version: String,
 }
 
-/// Errors found while loading a rule file (placeholder until the checker lands).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FieldKind {
+    /// One of these values, spelled exactly so.
+    Enum(Vec<Arc<str>>),
+    Text,
+    /// `yes` or `no`.
+    Flag,
+    /// A lower-case email address.
+    Email,
+}
+
+impl FieldKind {
+    pub fn describe(&self) -> String {
+        match self {
+            Self::Enum(values) => {
+                let quoted: Vec<String> = values.iter().map(|v| format!("`{v}`")).collect();
+                format!("one of {}", quoted.join(", "))
+            }
+            Self::Text => "text".into(),
+            Self::Flag => "`yes` or `no`".into(),
+            Self::Email => "an email address".into(),
+        }
+    }
+}
+
 #[derive(Debug)]
-pub struct LoadError(pub String);
+pub struct Field {
+    pub(crate) name: Arc<str>,
+    pub(crate) kind: FieldKind,
+    pub(crate) required: bool,
+    pub(crate) rules: Vec<CompiledRule>,
+    /// One word index per input that `has any` tests read, keyed by that input.
+    pub(crate) word_indexes: Vec<(InputId, WordIndex)>,
+    /// Inputs the rules read, in first-use order (the cache key of a field's result).
+    pub(crate) reads: Vec<InputId>,
+    pub(crate) span: Span,
+}
+
+#[derive(Debug)]
+pub struct CompiledRule {
+    pub(crate) id: Arc<str>,
+    /// `file:line`
+    pub(crate) at: Arc<str>,
+    pub(crate) span: Span,
+    pub(crate) condition: Cond,
+    pub(crate) output: Output,
+}
+
+impl CompiledRule {
+    pub fn is_else(&self) -> bool {
+        matches!(self.condition, Cond::Always)
+    }
+}
+
+#[derive(Debug)]
+pub enum Cond {
+    Always,
+    Or(Vec<Cond>),
+    And(Vec<Cond>),
+    Not(Box<Cond>),
+    Leaf(Leaf),
+}
+
+/// A test of one input's normalised value.
+#[derive(Debug)]
+pub struct Leaf {
+    pub(crate) input: InputId,
+    pub(crate) test: LeafTest,
+    /// How the test is written (for traces).
+    pub(crate) text: String,
+}
+
+#[derive(Debug)]
+pub enum LeafTest {
+    /// Terms of the field's word index for this input (indices into it).
+    Words(Vec<usize>),
+    Regex(Regex),
+    Number { regex: Regex, op: CompareOp, value: f64 },
+    OneOf(HashSet<String>),
+    NotEqual(String),
+    InTable(Arc<HashMap<String, Arc<str>>>),
+    StartsWith(Vec<String>),
+    EndsWith(Vec<String>),
+    Contains(Vec<String>),
+    IsEmpty,
+    IsPresent,
+}
+
+#[derive(Debug)]
+pub enum Output {
+    Unset,
+    Const(Arc<str>),
+    Input(InputId),
+    Lookup {
+        input: InputId,
+        table: Arc<HashMap<String, Arc<str>>>,
+    },
+}
+
+#[derive(Debug)]
+pub struct Input {
+    pub(crate) name: Arc<str>,
+    pub(crate) sources: Vec<InputSource>,
+    pub(crate) steps: Vec<Step>,
+    /// Every step a value from this input's first source goes through, ancestors' first:
+    /// what literals compared with this input are normalised by.
+    pub(crate) pipeline: Vec<Step>,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub enum InputSource {
+    Path(crate::value::SourceId),
+    Input(InputId),
+}
+
+/// A test written in a rule file: a record and the expected canonical values.
+#[derive(Debug, Clone)]
+pub struct RuleTest {
+    pub name: String,
+    pub span: Span,
+    /// Attribute name or path (as a flat record key) → value.
+    pub given: Vec<(AttrPath, String)>,
+    pub expect: Vec<(String, Option<String>, Span)>,
+    /// Whether the test is written in the file that was loaded (not in a base it extends).
+    pub own: bool,
+}
 
 impl Program {
+    /// Loads, checks and compiles the rule file at `path` and every file it extends. Warnings
+    /// are kept in [`Program::warnings`]; any error fails the load with every diagnostic.
     pub fn load(path: &Path) -> Result<Program, LoadError> {
-        Err(LoadError(format!("{}: not implemented yet", path.display())))
+        super::compile::load_program(path)
     }
-    pub fn apply(&self, _record: &dyn Record) -> Profile {
-        Profile { fields: Vec::new() }
+
+    /// Compiles rule-file text held in memory (`name` is how messages cite it; `extends` and
+    /// table CSVs resolve against the current directory).
+    pub fn from_source(name: &str, text: &str) -> Result<Program, LoadError> {
+        super::compile::compile_source(name, text)
     }
+
+    /// Applies the program to one record.
+    pub fn apply(&self, record: &dyn crate::Record) -> crate::Profile {
+        crate::eval::apply(self, record)
+    }
+
+    /// Applies the program and records why each field got its value.
+    pub fn explain(&self, record: &dyn crate::Record) -> crate::eval::Trace {
+        crate::eval::explain(self, record)
+    }
+
     /// A per-thread evaluator that caches results per distinct raw value (real exports repeat
     /// the same titles and flags); use one per worker thread in bulk runs.
-    pub fn evaluator(&self) -> Evaluator<'_> {
-        Evaluator { program: self }
+    pub fn evaluator(&self) -> crate::eval::Evaluator<'_> {
+        crate::eval::Evaluator::new(self)
     }
+
+    /// Every attribute path the program reads, indexed by [`crate::value::SourceId`].
     pub fn paths(&self) -> &[AttrPath] {
         &self.paths
     }
+
+    /// Binds a CSV header to the program's paths, once per file.
     pub fn bind_columns<'h>(&self, header: impl IntoIterator<Item = &'h str>) -> ColumnBinding {
         ColumnBinding::new(&self.paths, header)
     }
+
+    /// Content hash of every file the program was built from (rule files and table CSVs).
     pub fn version(&self) -> &str {
         &self.version
     }
-}
 
-/// Cached evaluation of one program, for one thread.
-pub struct Evaluator<'p> {
-    program: &'p Program,
-}
+    /// Canonical field names in declaration order.
+    pub fn field_names(&self) -> impl Iterator<Item = &str> {
+        self.fields.iter().map(|f| &*f.name)
+    }
 
-impl Evaluator<'_> {
-    pub fn apply(&mut self, record: &dyn Record) -> Profile {
-        self.program.apply(record)
+    pub fn required_fields(&self) -> impl Iterator<Item = &str> {
+        self.fields.iter().filter(|f| f.required).map(|f| &*f.name)
+    }
+
+    /// What each field reads: field → attribute paths (for reports and the start-up log).
+    pub fn reads(&self) -> Vec<(&str, Vec<&str>)> {
+        self.fields
+            .iter()
+            .map(|field| {
+                let mut paths = Vec::new();
+                for input in &field.reads {
+                    self.collect_paths(*input, &mut paths);
+                }
+                (&*field.name, paths)
+            })
+            .collect()
+    }
+
+    fn collect_paths<'a>(&'a self, input: InputId, out: &mut Vec<&'a str>) {
+        let Some(input) = self.inputs.get(input.0) else {
+            return;
+        };
+        for source in &input.sources {
+            match source {
+                InputSource::Path(id) => {
+                    if let Some(path) = self.paths.get(id.0) {
+                        if !out.contains(&path.text()) {
+                            out.push(path.text());
+                        }
+                    }
+                }
+                InputSource::Input(parent) => self.collect_paths(*parent, out),
+            }
+        }
+    }
+
+    /// Fields that have rules (the ones the program writes).
+    pub fn writes(&self) -> impl Iterator<Item = &str> {
+        self.fields
+            .iter()
+            .filter(|f| !f.rules.is_empty())
+            .map(|f| &*f.name)
+    }
+
+    /// Rule ids per field, in order, with `file:line` (for "rules that never fired").
+    pub fn rules(&self) -> Vec<(&str, &str, &str)> {
+        self.fields
+            .iter()
+            .flat_map(|field| {
+                field
+                    .rules
+                    .iter()
+                    .map(move |rule| (&*field.name, &*rule.id, &*rule.at))
+            })
+            .collect()
+    }
+
+    /// Lints found while compiling.
+    pub fn warnings(&self) -> &[Diagnostic] {
+        &self.warnings
+    }
+
+    pub fn sources(&self) -> &Sources {
+        &self.sources
+    }
+
+    pub fn tests(&self) -> &[RuleTest] {
+        &self.tests
     }
 }
+
+/// Why a rule file did not load: every diagnostic (errors and warnings), with the sources
+/// they point into.
+#[derive(Debug, Clone)]
+pub struct LoadError {
+    pub diagnostics: Diagnostics,
+    pub sources: Arc<Sources>,
+}
+
+impl LoadError {
+    /// Every diagnostic rendered for people, then a summary line.
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        for diagnostic in &self.diagnostics.items {
+            out.push_str(&diagnostic.render(&self.sources));
+            out.push('\n');
+        }
+        out.push_str(&summary_line(&self.diagnostics));
+        out
+    }
+
+    /// The diagnostics as JSON (for the SCIM service's reload answer).
+    pub fn to_json(&self) -> serde_json::Value {
+        serde_json::Value::Array(
+            self.diagnostics
+                .items
+                .iter()
+                .map(|d| d.to_json(&self.sources))
+                .collect(),
+        )
+    }
+}
+
+/// "2 errors, 1 warning"
+pub fn summary_line(diagnostics: &Diagnostics) -> String {
+    let plural = |n: usize, word: &str| format!("{n} {word}{}", if n == 1 { "" } else { "s" });
+    format!(
+        "{}, {}\n",
+        plural(diagnostics.error_count(), "error"),
+        plural(diagnostics.warning_count(), "warning")
+    )
+}
+
+impl std::fmt::Display for LoadError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.render())
+    }
+}
+
+impl std::error::Error for LoadError {}

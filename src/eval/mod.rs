@@ -1,2 +1,440 @@
-//! Apply: the interpreter, its budget, and traces (explain).
+//! Apply: the interpreter, its budget, the per-thread cache, and traces (explain).
+
 pub mod profile;
+pub mod steps;
+mod trace;
+pub mod words;
+
+pub use trace::{FieldTrace, InputTrace, RuleTrace, StepTrace, Trace};
+
+use std::borrow::Cow;
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use crate::check::program::{Cond, Field, FieldKind, InputId, InputSource, Leaf, LeafTest, Output, Program};
+use crate::value::Record;
+use profile::{FieldNote, FieldOutcome, Profile, RuleRef};
+use words::TermSet;
+
+/// Leaf tests one record may evaluate before the rest count as false: bounds the work of any
+/// rule file on any record.
+pub const FUEL_PER_RECORD: u32 = 200_000;
+
+/// A plausible email address: one `@`, a non-empty local part, a dotted domain, no spaces.
+pub fn is_email(value: &str) -> bool {
+    let Some((local, domain)) = value.split_once('@') else {
+        return false;
+    };
+    !local.is_empty()
+        && !domain.contains('@')
+        && domain.contains('.')
+        && !domain.starts_with('.')
+        && !domain.ends_with('.')
+        && !domain.contains("..")
+        && !value.chars().any(|c| c.is_whitespace() || c.is_control() || matches!(c, ',' | ';' | '<' | '>' | '"'))
+}
+
+pub fn apply(program: &Program, record: &dyn Record) -> Profile {
+    let mut run = Run::new(program, record);
+    Profile {
+        fields: program.fields.iter().map(|field| run.field(field, None)).collect(),
+    }
+}
+
+pub fn explain(program: &Program, record: &dyn Record) -> Trace {
+    let mut run = Run::new(program, record);
+    let fields = program
+        .fields
+        .iter()
+        .map(|field| {
+            let mut rules = Vec::new();
+            let outcome = run.field(field, Some(&mut rules));
+            let inputs = field.reads.iter().map(|input| run.input_trace(*input)).collect();
+            FieldTrace {
+                field: field.name.to_string(),
+                required: field.required,
+                value: outcome.value.as_deref().map(str::to_string),
+                rule: outcome.rule,
+                note: outcome.note,
+                inputs,
+                rules,
+            }
+        })
+        .collect();
+    Trace { fields }
+}
+
+/// One record's evaluation: input values are computed once and shared by every field.
+struct Run<'p, 'r> {
+    program: &'p Program,
+    record: &'r dyn Record,
+    /// Per input: not yet computed, or (index of the source used, raw value, normalised value).
+    inputs: Vec<Option<InputValue<'r>>>,
+    fuel: u32,
+    terms: Vec<(InputId, TermSet)>,
+    spans: Vec<(usize, usize, usize)>,
+}
+
+#[derive(Clone)]
+struct InputValue<'r> {
+    source: Option<usize>,
+    raw: Option<Cow<'r, str>>,
+    value: String,
+}
+
+impl<'p, 'r> Run<'p, 'r> {
+    fn new(program: &'p Program, record: &'r dyn Record) -> Self {
+        Self {
+            program,
+            record,
+            inputs: vec![None; program.inputs.len()],
+            fuel: FUEL_PER_RECORD,
+            terms: Vec::new(),
+            spans: Vec::new(),
+        }
+    }
+
+    /// The raw value an input reads (first non-blank source) and which source gave it.
+    fn raw(&mut self, id: InputId) -> (Option<usize>, Option<Cow<'r, str>>) {
+        if let Some(Some(done)) = self.inputs.get(id.0) {
+            return (done.source, done.raw.clone());
+        }
+        let Some(input) = self.program.inputs.get(id.0) else {
+            return (None, None);
+        };
+        for (index, source) in input.sources.iter().enumerate() {
+            match source {
+                InputSource::Path(path) => {
+                    let Some(path) = self.program.paths.get(path.0) else { continue };
+                    if let Some(raw) = self.record.get(path) {
+                        if !raw.trim().is_empty() {
+                            return (Some(index), Some(raw));
+                        }
+                    }
+                }
+                InputSource::Input(parent) => {
+                    if let (_, Some(raw)) = self.raw(*parent) {
+                        return (Some(index), Some(raw));
+                    }
+                }
+            }
+        }
+        (None, None)
+    }
+
+    /// The normalised value of an input ("" when absent).
+    fn value(&mut self, id: InputId) -> &str {
+        if self.inputs.get(id.0).is_some_and(Option::is_none) {
+            let (source, raw) = self.raw(id);
+            let value = match (source, &raw, self.program.inputs.get(id.0)) {
+                (Some(index), Some(raw), Some(input)) => {
+                    let start = match input.sources.get(index) {
+                        Some(InputSource::Input(parent)) => self.value(*parent).to_string(),
+                        _ => raw.to_string(),
+                    };
+                    steps::run(&input.steps, &start)
+                }
+                _ => String::new(),
+            };
+            if let Some(slot) = self.inputs.get_mut(id.0) {
+                *slot = Some(InputValue { source, raw, value });
+            }
+        }
+        self.inputs.get(id.0).and_then(Option::as_ref).map_or("", |v| v.value.as_str())
+    }
+
+    fn field(&mut self, field: &Field, mut trace: Option<&mut Vec<RuleTrace>>) -> FieldOutcome {
+        self.terms.clear();
+        let mut fired = None;
+        for rule in &field.rules {
+            let mut why = trace.as_ref().map(|_| Vec::new());
+            let matched = self.cond(field, &rule.condition, why.as_mut());
+            if let (Some(trace), Some(why)) = (trace.as_deref_mut(), why) {
+                trace.push(RuleTrace {
+                    id: rule.id.to_string(),
+                    at: rule.at.to_string(),
+                    matched,
+                    why: if rule.is_else() { "final else".into() } else { why.join("; ") },
+                });
+            }
+            if matched {
+                fired = Some(rule);
+                break;
+            }
+        }
+        let mut outcome = FieldOutcome {
+            name: field.name.clone(),
+            required: field.required,
+            value: None,
+            rule: None,
+            note: None,
+            raw: None,
+        };
+        match fired {
+            None => outcome.note = Some(if self.fuel == 0 { FieldNote::BudgetExhausted } else { FieldNote::NoRuleMatched }),
+            Some(rule) => {
+                outcome.rule = Some(RuleRef { id: rule.id.clone(), at: rule.at.clone(), is_else: rule.is_else() });
+                match self.output(field, &rule.output) {
+                    Ok(value) => outcome.value = Some(value),
+                    Err(note) => outcome.note = Some(note),
+                }
+            }
+        }
+        let fell_through = outcome.value.is_none() || outcome.rule.as_ref().is_some_and(|r| r.is_else);
+        if fell_through {
+            if let Some(first) = field.reads.first() {
+                outcome.raw = self.raw(*first).1.map(|raw| Arc::from(&*raw));
+            }
+        }
+        outcome
+    }
+
+    fn output(&mut self, field: &Field, output: &Output) -> Result<Arc<str>, FieldNote> {
+        match output {
+            Output::Unset => Err(FieldNote::Undetermined),
+            Output::Const(value) => Ok(value.clone()),
+            Output::Input(input) => {
+                let value = self.value(*input).to_string();
+                if value.is_empty() {
+                    return Err(FieldNote::EmptyInput);
+                }
+                typed(&field.kind, value)
+            }
+            Output::Lookup { input, table } => {
+                let key = self.value(*input);
+                if key.is_empty() {
+                    return Err(FieldNote::EmptyInput);
+                }
+                table.get(key).cloned().ok_or_else(|| FieldNote::MissingKey { key: key.to_string() })
+            }
+        }
+    }
+
+    fn cond(&mut self, field: &Field, cond: &Cond, mut why: Option<&mut Vec<String>>) -> bool {
+        match cond {
+            Cond::Always => true,
+            Cond::Or(parts) => parts.iter().any(|p| self.cond(field, p, why.as_deref_mut())),
+            Cond::And(parts) => parts.iter().all(|p| self.cond(field, p, why.as_deref_mut())),
+            Cond::Not(inner) => !self.cond(field, inner, why),
+            Cond::Leaf(leaf) => {
+                if self.fuel == 0 {
+                    return false;
+                }
+                self.fuel -= 1;
+                let (result, reason) = self.leaf(field, leaf, why.is_some());
+                if let Some(why) = why {
+                    why.push(reason.unwrap_or_default());
+                }
+                result
+            }
+        }
+    }
+
+    /// Evaluates one test; with `explain`, also says why it did or did not hold.
+    fn leaf(&mut self, field: &Field, leaf: &Leaf, explain: bool) -> (bool, Option<String>) {
+        let value = self.value(leaf.input).to_string();
+        let shown = || format!("{value:?}");
+        let result = match &leaf.test {
+            LeafTest::Words(terms) => {
+                let found = self.term_set(field, leaf.input, &value);
+                let hit = terms.iter().copied().find(|t| found.contains(*t));
+                if explain {
+                    let index = field.word_indexes.iter().find(|(i, _)| *i == leaf.input).map(|(_, x)| x);
+                    let reason = match (hit, index) {
+                        (Some(t), Some(index)) => format!("{}: found {:?} in {}", leaf.text, index.term(t), shown()),
+                        _ => format!("{}: no such word in {}", leaf.text, shown()),
+                    };
+                    return (hit.is_some(), Some(reason));
+                }
+                hit.is_some()
+            }
+            LeafTest::Regex(regex) => regex.is_match(&value),
+            LeafTest::Number { regex, op, value: limit } => {
+                let number = regex
+                    .captures(&value)
+                    .and_then(|c| c.get(1))
+                    .and_then(|m| m.as_str().trim().parse::<f64>().ok());
+                if explain {
+                    let reason = match number {
+                        Some(n) => format!("{}: captured {n} in {}", leaf.text, shown()),
+                        None => format!("{}: no number captured in {}", leaf.text, shown()),
+                    };
+                    return (number.is_some_and(|n| op.holds(n, *limit)), Some(reason));
+                }
+                number.is_some_and(|n| op.holds(n, *limit))
+            }
+            LeafTest::OneOf(values) => values.contains(&value),
+            LeafTest::NotEqual(other) => value != *other,
+            LeafTest::InTable(table) => !value.is_empty() && table.contains_key(&value),
+            LeafTest::StartsWith(prefixes) => prefixes.iter().any(|p| value.starts_with(p.as_str())),
+            LeafTest::EndsWith(suffixes) => suffixes.iter().any(|s| value.ends_with(s.as_str())),
+            LeafTest::Contains(parts) => parts.iter().any(|p| value.contains(p.as_str())),
+            LeafTest::IsEmpty => value.is_empty(),
+            LeafTest::IsPresent => !value.is_empty(),
+        };
+        let reason = explain.then(|| format!("{}: {} for {}", leaf.text, if result { "true" } else { "false" }, shown()));
+        (result, reason)
+    }
+
+    /// Which terms of the field's word index for `input` occur in `value` (scanned once).
+    fn term_set(&mut self, field: &Field, input: InputId, value: &str) -> &TermSet {
+        let position = match self.terms.iter().position(|(i, _)| *i == input) {
+            Some(p) => p,
+            None => {
+                let mut set = TermSet::default();
+                if let Some((_, index)) = field.word_indexes.iter().find(|(i, _)| *i == input) {
+                    index.scan(value, &mut set, &mut self.spans);
+                }
+                self.terms.push((input, set));
+                self.terms.len() - 1
+            }
+        };
+        &self.terms[position].1
+    }
+
+    fn input_trace(&mut self, id: InputId) -> InputTrace {
+        let program = self.program;
+        let Some(input) = program.inputs.get(id.0) else {
+            return InputTrace::default();
+        };
+        let (source, raw) = self.raw(id);
+        let mut trace = InputTrace {
+            input: input.name.to_string(),
+            source: None,
+            raw: raw.as_deref().map(str::to_string),
+            steps: Vec::new(),
+            value: self.value(id).to_string(),
+        };
+        if let Some(index) = source {
+            let mut current = match input.sources.get(index) {
+                Some(InputSource::Path(path)) => {
+                    trace.source = program.paths.get(path.0).map(|p| p.text().to_string());
+                    raw.as_deref().unwrap_or("").to_string()
+                }
+                Some(InputSource::Input(parent)) => {
+                    trace.source = program.inputs.get(parent.0).map(|p| format!("@{}", p.name));
+                    self.value(*parent).to_string()
+                }
+                None => String::new(),
+            };
+            for step in &input.steps {
+                current = step.apply(&current);
+                trace.steps.push(StepTrace { step: step.describe(), result: current.clone() });
+            }
+        }
+        trace
+    }
+}
+
+/// Checks an input-derived value against the field's type (constants were checked at load).
+fn typed(kind: &FieldKind, value: String) -> Result<Arc<str>, FieldNote> {
+    match kind {
+        FieldKind::Text => Ok(Arc::from(value)),
+        FieldKind::Email => {
+            if is_email(&value) {
+                Ok(Arc::from(value))
+            } else {
+                Err(FieldNote::InvalidEmail { value })
+            }
+        }
+        FieldKind::Flag => match value.to_lowercase().as_str() {
+            "yes" => Ok(Arc::from("yes")),
+            "no" => Ok(Arc::from("no")),
+            _ => Err(FieldNote::NotAllowed { value }),
+        },
+        FieldKind::Enum(values) => values
+            .iter()
+            .find(|v| ***v == *value)
+            .or_else(|| values.iter().find(|v| v.to_lowercase() == value.to_lowercase()))
+            .cloned()
+            .ok_or(FieldNote::NotAllowed { value }),
+    }
+}
+
+/// Evaluation with a cache per field of results by raw input values. Real exports repeat the
+/// same titles, flags and departments across many rows; a field whose values turn out to be
+/// mostly unique (names) stops caching after a sample.
+pub struct Evaluator<'p> {
+    program: &'p Program,
+    caches: Vec<FieldCache>,
+    key: String,
+}
+
+struct FieldCache {
+    entries: HashMap<Box<str>, FieldOutcome>,
+    lookups: u32,
+    hits: u32,
+    enabled: bool,
+}
+
+/// Entries per field before the cache starts over (bounds memory on endless unique values).
+const CACHE_CAPACITY: usize = 50_000;
+/// Lookups after which a field's hit rate is judged.
+const CACHE_SAMPLE: u32 = 4_096;
+
+impl<'p> Evaluator<'p> {
+    pub fn new(program: &'p Program) -> Self {
+        let caches = program
+            .fields
+            .iter()
+            .map(|field| FieldCache {
+                entries: HashMap::new(),
+                lookups: 0,
+                hits: 0,
+                enabled: worth_caching(field),
+            })
+            .collect();
+        Self { program, caches, key: String::new() }
+    }
+
+    pub fn apply(&mut self, record: &dyn Record) -> Profile {
+        let mut run = Run::new(self.program, record);
+        let mut fields = Vec::with_capacity(self.program.fields.len());
+        for (field, cache) in self.program.fields.iter().zip(self.caches.iter_mut()) {
+            if !cache.enabled {
+                fields.push(run.field(field, None));
+                continue;
+            }
+            self.key.clear();
+            for input in &field.reads {
+                let (source, raw) = run.raw(*input);
+                self.key.push(char::from(b'0' + source.map_or(0, |s| (s % 64) as u8 + 1)));
+                self.key.push_str(raw.as_deref().unwrap_or(""));
+                self.key.push('\u{0}');
+            }
+            cache.lookups += 1;
+            if let Some(hit) = cache.entries.get(self.key.as_str()) {
+                cache.hits += 1;
+                fields.push(hit.clone());
+                continue;
+            }
+            let outcome = run.field(field, None);
+            if outcome.note != Some(FieldNote::BudgetExhausted) {
+                if cache.entries.len() >= CACHE_CAPACITY {
+                    cache.entries.clear();
+                }
+                cache.entries.insert(self.key.as_str().into(), outcome.clone());
+            }
+            if cache.lookups == CACHE_SAMPLE && cache.hits < CACHE_SAMPLE / 5 {
+                cache.enabled = false;
+                cache.entries = HashMap::new();
+            }
+            fields.push(outcome);
+        }
+        Profile { fields }
+    }
+}
+
+/// Fields whose rules do real matching; a field that only copies an input is cheaper to
+/// evaluate than to look up.
+fn worth_caching(field: &Field) -> bool {
+    fn heavy(cond: &Cond) -> bool {
+        match cond {
+            Cond::Always => false,
+            Cond::Or(parts) | Cond::And(parts) => parts.iter().any(heavy),
+            Cond::Not(inner) => heavy(inner),
+            Cond::Leaf(leaf) => !matches!(leaf.test, LeafTest::IsEmpty | LeafTest::IsPresent),
+        }
+    }
+    !field.reads.is_empty() && field.rules.iter().any(|r| heavy(&r.condition))
+}

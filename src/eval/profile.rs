@@ -20,6 +20,8 @@ pub enum FieldNote {
     NotAllowed { value: String },
     /// The value is not an email address and was dropped.
     InvalidEmail { value: String },
+    /// The record needed more evaluation work than one record may use.
+    BudgetExhausted,
 }
 
 impl FieldNote {
@@ -32,6 +34,7 @@ impl FieldNote {
             Self::MissingKey { key } => format!("no table entry for `{key}`"),
             Self::NotAllowed { value } => format!("`{value}` is not an allowed value"),
             Self::InvalidEmail { value } => format!("`{value}` is not an email address"),
+            Self::BudgetExhausted => "evaluation budget exhausted".into(),
         }
     }
 }

@@ -9,7 +9,7 @@ mod json;
 mod path;
 
 pub use json::JsonRecord;
-pub use path::{AttrPath, PathFilter, PathSegment, SourceId};
+pub use path::{AttrPath, FilterOp, FilterTest, PathFilter, PathSegment, SourceId};
 
 use std::borrow::Cow;
 use std::collections::HashMap;

@@ -86,8 +86,16 @@ pub struct AttrPath {
 }
 
 impl AttrPath {
+    /// `text` is the path as written. A flat record (a CSV row) holds the path under its
+    /// written name; URN-qualified paths under `urn:…:attr.sub` whichever alias spelled them.
     pub fn new(urn: Option<String>, segments: Vec<PathSegment>, text: String) -> Self {
-        let flat_key = text.to_lowercase();
+        let flat_key = match &urn {
+            Some(urn) if segments.iter().all(|s| s.filter.is_none()) => {
+                let names: Vec<&str> = segments.iter().map(|s| s.name.as_str()).collect();
+                format!("{urn}:{}", names.join(".")).to_lowercase()
+            }
+            _ => text.to_lowercase(),
+        };
         Self {
             urn: urn.map(|u| u.to_lowercase()),
             segments,

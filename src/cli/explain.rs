@@ -1,0 +1,67 @@
+//! `canon explain --rules FILE --set title="Sr. Dir, Ops"` or `--record user.json`.
+
+use std::path::PathBuf;
+
+use super::{fail_usage, load_rules, print_out, EXIT_OK};
+use crate::value::{FlatRecord, JsonRecord};
+
+#[derive(clap::Args)]
+pub struct ExplainArgs {
+    /// The rule file.
+    #[arg(long)]
+    rules: PathBuf,
+    /// An attribute of the record: `--set title="Sr. Dir, Ops" --set locale=fr_CA`.
+    #[arg(long = "set", value_name = "NAME=VALUE")]
+    set: Vec<String>,
+    /// A whole record as JSON (a SCIM user, or an object of column → value).
+    #[arg(long, conflicts_with = "set")]
+    record: Option<PathBuf>,
+    /// Only these fields (comma-separated).
+    #[arg(long, value_delimiter = ',')]
+    field: Vec<String>,
+    /// `text` for people, `json` for tools.
+    #[arg(long, default_value = "text", value_parser = ["text", "json"])]
+    format: String,
+}
+
+pub fn run(args: ExplainArgs) -> u8 {
+    let program = match load_rules(&args.rules) {
+        Ok(program) => program,
+        Err(code) => return code,
+    };
+    let mut trace = if let Some(path) = &args.record {
+        let text = match std::fs::read_to_string(path) {
+            Ok(text) => text,
+            Err(error) => return fail_usage(format!("cannot read `{}`: {error}", path.display())),
+        };
+        let json: serde_json::Value = match serde_json::from_str(&text) {
+            Ok(json) => json,
+            Err(error) => return fail_usage(format!("`{}` is not JSON: {error}", path.display())),
+        };
+        if !json.is_object() {
+            return fail_usage(format!("`{}` must hold one JSON object (a user)", path.display()));
+        }
+        program.explain(&JsonRecord::new(&json))
+    } else {
+        let mut record = FlatRecord::new();
+        for pair in &args.set {
+            let Some((name, value)) = pair.split_once('=') else {
+                return fail_usage(format!("`--set {pair}`: write NAME=VALUE"));
+            };
+            record.set(name.trim(), value);
+        }
+        program.explain(&record)
+    };
+    if !args.field.is_empty() {
+        let unknown: Vec<&String> = args.field.iter().filter(|f| trace.field(f).is_none()).collect();
+        if let Some(name) = unknown.first() {
+            return fail_usage(format!("no field `{name}` in `{}`", args.rules.display()));
+        }
+        trace.fields.retain(|f| args.field.contains(&f.field));
+    }
+    match args.format.as_str() {
+        "json" => print_out(&format!("{}\n", serde_json::to_string_pretty(&trace).unwrap_or_default())),
+        _ => print_out(&trace.render()),
+    }
+    EXIT_OK
+}

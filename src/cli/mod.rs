@@ -1,0 +1,79 @@
+//! The `canon` command line: clap arguments → run → exit code.
+//!
+//! Exit codes: 0 success; 1 the input has problems (rule errors, failed tests, rows that
+//! failed); 2 usage or I/O error.
+
+mod check;
+mod explain;
+mod test;
+
+use std::io::Write;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "canon", version, about = "Canonical employee profiles from raw HRIS and SCIM attributes")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Check rule files and report every problem with its place.
+    Check(check::CheckArgs),
+    /// Run the tests written inside rule files.
+    Test(test::TestArgs),
+    /// Show how one record maps: inputs, steps, every rule tried, the value.
+    Explain(explain::ExplainArgs),
+}
+
+/// Success.
+pub const EXIT_OK: u8 = 0;
+/// The input has problems: rule errors, failed tests, failed rows.
+pub const EXIT_PROBLEMS: u8 = 1;
+/// Usage or I/O error.
+pub const EXIT_USAGE: u8 = 2;
+
+pub fn run() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(error) => {
+            let _ = error.print();
+            return ExitCode::from(if error.use_stderr() { EXIT_USAGE } else { EXIT_OK });
+        }
+    };
+    let code = match cli.command {
+        Command::Check(args) => check::run(args),
+        Command::Test(args) => test::run(args),
+        Command::Explain(args) => explain::run(args),
+    };
+    ExitCode::from(code)
+}
+
+/// Writes to stdout; a closed pipe (`canon … | head`) is not an error.
+pub(crate) fn print_out(text: &str) {
+    let stdout = std::io::stdout();
+    let mut lock = stdout.lock();
+    let _ = lock.write_all(text.as_bytes());
+    let _ = lock.flush();
+}
+
+/// A usage or I/O problem for people, on stderr.
+pub(crate) fn fail_usage(message: impl std::fmt::Display) -> u8 {
+    eprintln!("canon: {message}");
+    EXIT_USAGE
+}
+
+/// Loads a rule file for a command; on errors prints every diagnostic and says which exit
+/// code to use.
+pub(crate) fn load_rules(path: &std::path::Path) -> Result<crate::Program, u8> {
+    if let Err(error) = std::fs::metadata(path) {
+        return Err(fail_usage(format!("cannot read `{}`: {error}", path.display())));
+    }
+    crate::Program::load(path).map_err(|error| {
+        eprint!("{}", error.render());
+        EXIT_PROBLEMS
+    })
+}

@@ -1,0 +1,11 @@
+//! Parse: the pest grammar, human names for its rules, and lowering to a spanned tree.
+
+pub mod ast;
+mod lower;
+mod names;
+mod parse;
+mod parser;
+
+pub use names::rule_name;
+pub use parse::{parse, MAX_NESTING};
+pub use parser::{Rule, RulesParser};
