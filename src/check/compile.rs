@@ -57,7 +57,6 @@ struct TableRows {
     rows: Vec<(String, String, Span)>,
     /// Row numbers for CSV tables, for duplicate-key messages.
     lines: Vec<Option<usize>>,
-    span: Span,
 }
 
 struct Compiler<'a> {
@@ -135,6 +134,12 @@ impl<'a> Compiler<'a> {
             self.merge_file(file, tree, Some(file) == top);
         }
         let fields = self.compile_fields();
+        // Inputs no rule reads are still checked (and reported unused below).
+        let mut declared: Vec<(String, Span)> = self.input_decls.iter().map(|(name, (decl, _))| (name.clone(), decl.name.span)).collect();
+        declared.sort_by_key(|(_, span)| (span.file, span.start));
+        for (name, span) in declared {
+            self.compile_input(&name, span, &mut Vec::new());
+        }
         let tests = self.compile_tests(&fields);
         self.lint_unused();
         let version = hex::encode(&self.hasher.clone().finalize()[..8]);
@@ -302,7 +307,6 @@ impl<'a> Compiler<'a> {
             rules: Vec::new(),
             word_indexes: Vec::new(),
             reads: Vec::new(),
-            span: decl.name.span,
         };
         let Some(list) = self.maps.remove(&decl.name.name) else {
             if decl.required {
@@ -579,6 +583,7 @@ impl<'a> Compiler<'a> {
     /// The input a condition or output names, compiled on first use.
     fn input_for(&mut self, name: &ast::Ident, reads: &mut Vec<InputId>) -> Option<InputId> {
         let id = self.compile_input(&name.name, name.span, &mut Vec::new())?;
+        self.used_inputs.insert(name.name.clone());
         if !reads.contains(&id) {
             reads.push(id);
         }
@@ -587,7 +592,6 @@ impl<'a> Compiler<'a> {
 
     fn compile_input(&mut self, name: &str, used_at: Span, stack: &mut Vec<String>) -> Option<InputId> {
         if let Some(done) = self.input_ids.get(name) {
-            self.used_inputs.insert(name.to_string());
             return *done;
         }
         let Some((decl, file)) = self.input_decls.get(name).cloned() else {
@@ -598,15 +602,16 @@ impl<'a> Compiler<'a> {
         if stack.iter().any(|s| s == name) {
             let mut cycle = stack.clone();
             cycle.push(name.to_string());
-            self.error(Code::InputCycle, used_at, format!("inputs read each other: {}", cycle.join(" → @")));
+            self.error(Code::InputCycle, used_at, format!("inputs read each other: @{}", cycle.join(" → @")));
+            self.input_ids.insert(name.to_string(), None);
             return None;
         }
-        self.used_inputs.insert(name.to_string());
         stack.push(name.to_string());
         let mut sources = Vec::new();
         for source in &decl.sources {
             match source {
                 ast::SourceExpr::Input(parent) => {
+                    self.used_inputs.insert(parent.name.clone());
                     if let Some(id) = self.compile_input(&parent.name, parent.span, stack) {
                         sources.push(InputSource::Input(id));
                     }
@@ -798,13 +803,12 @@ impl<'a> Compiler<'a> {
             ast::TableSource::Inline(entries) => Some(TableRows {
                 rows: entries.iter().map(|e| (e.key.value.clone(), e.value.value.clone(), e.key.span)).collect(),
                 lines: vec![None; entries.len()],
-                span: decl.name.span,
             }),
-            ast::TableSource::Csv { path, key, value } => self.load_table_csv(file, path, key.as_ref(), value.as_ref(), decl.name.span),
+            ast::TableSource::Csv { path, key, value } => self.load_table_csv(file, path, key.as_ref(), value.as_ref()),
         }
     }
 
-    fn load_table_csv(&mut self, file: FileId, path: &ast::Str, key: Option<&ast::Str>, value: Option<&ast::Str>, span: Span) -> Option<TableRows> {
+    fn load_table_csv(&mut self, file: FileId, path: &ast::Str, key: Option<&ast::Str>, value: Option<&ast::Str>) -> Option<TableRows> {
         let base = self.sources.get(file).map(|f| f.path.clone()).unwrap_or_default();
         let full: PathBuf = base.parent().unwrap_or(Path::new("")).join(&path.value);
         let bytes = match std::fs::read(&full) {
@@ -857,7 +861,7 @@ impl<'a> Compiler<'a> {
                 Err(error) => self.error(Code::BadTable, path.span, format!("`{}` row {line}: {error}", path.value)),
             }
         }
-        Some(TableRows { rows, lines, span })
+        Some(TableRows { rows, lines })
     }
 
     // ---------------------------------------------------------------- tests

@@ -63,7 +63,6 @@ pub struct Field {
     pub(crate) word_indexes: Vec<(InputId, WordIndex)>,
     /// Inputs the rules read, in first-use order (the cache key of a field's result).
     pub(crate) reads: Vec<InputId>,
-    pub(crate) span: Span,
 }
 
 #[derive(Debug)]

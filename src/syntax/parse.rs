@@ -69,6 +69,11 @@ fn syntax_error(variant: &ErrorVariant<Rule>, text: &str, offset: usize, file: F
     let expected = match variant {
         ErrorVariant::ParsingError { positives, .. } => {
             let mut names: Vec<&str> = Vec::new();
+            if positives.contains(&Rule::k_field) && positives.contains(&Rule::k_map) {
+                // At the top level: one phrase instead of every keyword.
+                return Diagnostic::error(Code::Syntax, Span::new(file, offset, end.min(text.len()).max(offset)), format!("expected {}, found {}", rule_name(Rule::item), describe_found(found)))
+                    .with_help(help_for(text, offset).unwrap_or("each declaration starts a line: field, input, list, table, map, override, insert, replace, remove, test, examples"));
+            }
             for expected_rule in positives {
                 let name = rule_name(*expected_rule);
                 if !names.contains(&name) {
@@ -79,11 +84,7 @@ fn syntax_error(variant: &ErrorVariant<Rule>, text: &str, offset: usize, file: F
         }
         ErrorVariant::CustomError { .. } => Vec::new(),
     };
-    let found_text = if found.is_empty() {
-        "end of file".to_string()
-    } else {
-        format!("`{found}`")
-    };
+    let found_text = describe_found(found);
     let message = if expected.is_empty() {
         format!("unexpected {found_text}")
     } else {
@@ -107,6 +108,9 @@ fn help_for(text: &str, offset: usize) -> Option<&'static str> {
     if rest.starts_with("=>") {
         return Some("rules and tables use `->` between condition and value");
     }
+    if line_start == offset && rest.starts_with("rule") {
+        return Some("rules go inside a block: map FIELD { rule ID: CONDITION -> VALUE }");
+    }
     if before.starts_with("rule") && !before.contains(':') {
         return Some("a rule reads `rule ID: CONDITION -> VALUE`");
     }
@@ -127,6 +131,14 @@ fn found_at(text: &str, offset: usize) -> &str {
         return &rest[..word_len];
     }
     rest.chars().next().map_or("", |c| &rest[..c.len_utf8()])
+}
+
+fn describe_found(found: &str) -> String {
+    if found.is_empty() {
+        "end of file".to_string()
+    } else {
+        format!("`{found}`")
+    }
 }
 
 fn join_or(names: &[&str]) -> String {
