@@ -77,12 +77,23 @@ fn triggers(field: &Field, cond: &Cond) -> Option<(InputId, Vec<Trigger>)> {
         Cond::Leaf(leaf) => {
             let list = match &leaf.test {
                 LeafTest::Words(terms) => {
-                    let index = field.word_indexes.iter().find(|(i, _)| *i == leaf.input).map(|(_, x)| x)?;
-                    terms.iter().map(|t| Trigger::Word(index.term(*t).to_string())).collect()
+                    let index = field
+                        .word_indexes
+                        .iter()
+                        .find(|(i, _)| *i == leaf.input)
+                        .map(|(_, x)| x)?;
+                    terms
+                        .iter()
+                        .map(|t| Trigger::Word(index.term(*t).to_string()))
+                        .collect()
                 }
                 LeafTest::OneOf(values) => values.iter().cloned().map(Trigger::Exact).collect(),
-                LeafTest::Contains(values) => values.iter().cloned().map(Trigger::Substring).collect(),
-                LeafTest::StartsWith(values) => values.iter().cloned().map(Trigger::Prefix).collect(),
+                LeafTest::Contains(values) => {
+                    values.iter().cloned().map(Trigger::Substring).collect()
+                }
+                LeafTest::StartsWith(values) => {
+                    values.iter().cloned().map(Trigger::Prefix).collect()
+                }
                 LeafTest::EndsWith(values) => values.iter().cloned().map(Trigger::Suffix).collect(),
                 _ => return None,
             };
@@ -144,9 +155,20 @@ fn lint_tests(program: &Program, diagnostics: &mut Diagnostics) {
                 "it expects nothing".to_string()
             } else {
                 let names: Vec<&str> = test.given.iter().map(|(p, _)| p.text()).collect();
-                format!("no input reads {}", if names.is_empty() { "anything it sets".into() } else { format!("`{}`", names.join("`, `")) })
+                format!(
+                    "no input reads {}",
+                    if names.is_empty() {
+                        "anything it sets".into()
+                    } else {
+                        format!("`{}`", names.join("`, `"))
+                    }
+                )
             };
-            diagnostics.push(Diagnostic::warning(Code::IdleTest, test.span, format!("test exercises no rule: {why}")));
+            diagnostics.push(Diagnostic::warning(
+                Code::IdleTest,
+                test.span,
+                format!("test exercises no rule: {why}"),
+            ));
         }
     }
 }

@@ -12,19 +12,45 @@ pub struct Chain {
 }
 
 /// Loads `path` and, recursively, its base. `cited_by` is the `extends` that named it.
-pub fn load_chain(path: &Path, name: String, sources: &mut Sources, diagnostics: &mut Diagnostics) -> Chain {
+pub fn load_chain(
+    path: &Path,
+    name: String,
+    sources: &mut Sources,
+    diagnostics: &mut Diagnostics,
+) -> Chain {
     let mut chain = Chain { files: Vec::new() };
     let mut stack = Vec::new();
-    load_into(path, name, None, sources, diagnostics, &mut stack, &mut chain);
+    load_into(
+        path,
+        name,
+        None,
+        sources,
+        diagnostics,
+        &mut stack,
+        &mut chain,
+    );
     chain
 }
 
 /// Like [`load_chain`] for text already in memory.
-pub fn load_text(name: &str, text: &str, sources: &mut Sources, diagnostics: &mut Diagnostics) -> Chain {
+pub fn load_text(
+    name: &str,
+    text: &str,
+    sources: &mut Sources,
+    diagnostics: &mut Diagnostics,
+) -> Chain {
     let mut chain = Chain { files: Vec::new() };
     let mut stack = Vec::new();
     let path = PathBuf::from(name);
-    add_and_parse(&path, name.to_string(), text.to_string(), sources, diagnostics, &mut stack, &mut chain);
+    add_and_parse(
+        &path,
+        name.to_string(),
+        text.to_string(),
+        sources,
+        diagnostics,
+        &mut stack,
+        &mut chain,
+    );
     chain
 }
 
@@ -53,7 +79,10 @@ fn load_into(
         let cycle: Vec<String> = stack
             .iter()
             .chain(std::iter::once(&canonical))
-            .map(|p| p.file_name().map_or_else(String::new, |n| n.to_string_lossy().into_owned()))
+            .map(|p| {
+                p.file_name()
+                    .map_or_else(String::new, |n| n.to_string_lossy().into_owned())
+            })
             .collect();
         let message = format!("`extends` cycle: {}", cycle.join(" → "));
         diagnostics.push(match cited_by {
@@ -81,7 +110,10 @@ fn add_and_parse(
         name: name.clone(),
         text,
     });
-    let text = sources.get(file).map(|f| f.text.clone()).unwrap_or_default();
+    let text = sources
+        .get(file)
+        .map(|f| f.text.clone())
+        .unwrap_or_default();
     let (tree, parse_diagnostics) = parse(&text, file);
     for diagnostic in parse_diagnostics {
         diagnostics.push(diagnostic);
@@ -98,12 +130,24 @@ fn add_and_parse(
             .join(&base.value)
             .to_string_lossy()
             .into_owned();
-        load_into(&base_path, base_name, Some(base.span), sources, diagnostics, stack, chain);
+        load_into(
+            &base_path,
+            base_name,
+            Some(base.span),
+            sources,
+            diagnostics,
+            stack,
+            chain,
+        );
     }
     for extra in bases {
         diagnostics.push(
-            Diagnostic::error(Code::Syntax, extra.span, "a rule file extends at most one base")
-                .with_help("put shared rules in the base, or chain the files: a extends b extends c"),
+            Diagnostic::error(
+                Code::Syntax,
+                extra.span,
+                "a rule file extends at most one base",
+            )
+            .with_help("put shared rules in the base, or chain the files: a extends b extends c"),
         );
     }
     chain.files.push((file, tree));

@@ -99,15 +99,22 @@ pub struct Leaf {
     pub(crate) text: String,
 }
 
+/// A table with keys normalised for one input: key → value.
+pub type KeyedTable = Arc<HashMap<String, Arc<str>>>;
+
 #[derive(Debug)]
 pub enum LeafTest {
     /// Terms of the field's word index for this input (indices into it).
     Words(Vec<usize>),
     Regex(Regex),
-    Number { regex: Regex, op: CompareOp, value: f64 },
+    Number {
+        regex: Regex,
+        op: CompareOp,
+        value: f64,
+    },
     OneOf(HashSet<String>),
     NotEqual(String),
-    InTable(Arc<HashMap<String, Arc<str>>>),
+    InTable(KeyedTable),
     StartsWith(Vec<String>),
     EndsWith(Vec<String>),
     Contains(Vec<String>),
@@ -120,10 +127,7 @@ pub enum Output {
     Unset,
     Const(Arc<str>),
     Input(InputId),
-    Lookup {
-        input: InputId,
-        table: Arc<HashMap<String, Arc<str>>>,
-    },
+    Lookup { input: InputId, table: KeyedTable },
 }
 
 #[derive(Debug)]

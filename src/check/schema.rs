@@ -16,9 +16,28 @@ pub const BUILTIN_ALIASES: &[(&str, &str)] = &[
 pub const CORE_USER: &[(&str, &[&str])] = &[
     ("id", &[]),
     ("externalId", &[]),
-    ("meta", &["resourceType", "created", "lastModified", "location", "version"]),
+    (
+        "meta",
+        &[
+            "resourceType",
+            "created",
+            "lastModified",
+            "location",
+            "version",
+        ],
+    ),
     ("userName", &[]),
-    ("name", &["formatted", "familyName", "givenName", "middleName", "honorificPrefix", "honorificSuffix"]),
+    (
+        "name",
+        &[
+            "formatted",
+            "familyName",
+            "givenName",
+            "middleName",
+            "honorificPrefix",
+            "honorificSuffix",
+        ],
+    ),
     ("displayName", &[]),
     ("nickName", &[]),
     ("profileUrl", &[]),
@@ -33,7 +52,19 @@ pub const CORE_USER: &[(&str, &[&str])] = &[
     ("phoneNumbers", MULTI),
     ("ims", MULTI),
     ("photos", MULTI),
-    ("addresses", &["formatted", "streetAddress", "locality", "region", "postalCode", "country", "type", "primary"]),
+    (
+        "addresses",
+        &[
+            "formatted",
+            "streetAddress",
+            "locality",
+            "region",
+            "postalCode",
+            "country",
+            "type",
+            "primary",
+        ],
+    ),
     ("groups", &["value", "$ref", "display", "type"]),
     ("entitlements", MULTI),
     ("roles", MULTI),
@@ -84,8 +115,14 @@ pub fn check_path<'s>(
     let Some(first) = segments.first() else {
         return Ok(());
     };
-    let Some((_, subs)) = schema.iter().find(|(name, _)| name.eq_ignore_ascii_case(first)) else {
-        return Err((first.to_string(), schema.iter().map(|(name, _)| *name).collect()));
+    let Some((_, subs)) = schema
+        .iter()
+        .find(|(name, _)| name.eq_ignore_ascii_case(first))
+    else {
+        return Err((
+            first.to_string(),
+            schema.iter().map(|(name, _)| *name).collect(),
+        ));
     };
     if let Some(second) = segments.get(1) {
         if !subs.iter().any(|s| s.eq_ignore_ascii_case(second)) {

@@ -28,7 +28,9 @@ pub fn run(args: CheckArgs) -> u8 {
         }
         let (diagnostics, sources) = match crate::Program::load(path) {
             Ok(program) => (
-                Diagnostics { items: program.warnings().to_vec() },
+                Diagnostics {
+                    items: program.warnings().to_vec(),
+                },
                 std::sync::Arc::new(program.sources().clone()),
             ),
             Err(error) => (error.diagnostics, error.sources),
@@ -43,7 +45,11 @@ pub fn run(args: CheckArgs) -> u8 {
             out.push_str(&diagnostic.render(&sources));
             out.push('\n');
         }
-        out.push_str(&format!("{}: {}", path.display(), summary_line(&diagnostics)));
+        out.push_str(&format!(
+            "{}: {}",
+            path.display(),
+            summary_line(&diagnostics)
+        ));
         print_out(&out);
     }
     if args.format == "json" {

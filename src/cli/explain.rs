@@ -39,7 +39,10 @@ pub fn run(args: ExplainArgs) -> u8 {
             Err(error) => return fail_usage(format!("`{}` is not JSON: {error}", path.display())),
         };
         if !json.is_object() {
-            return fail_usage(format!("`{}` must hold one JSON object (a user)", path.display()));
+            return fail_usage(format!(
+                "`{}` must hold one JSON object (a user)",
+                path.display()
+            ));
         }
         program.explain(&JsonRecord::new(&json))
     } else {
@@ -53,14 +56,21 @@ pub fn run(args: ExplainArgs) -> u8 {
         program.explain(&record)
     };
     if !args.field.is_empty() {
-        let unknown: Vec<&String> = args.field.iter().filter(|f| trace.field(f).is_none()).collect();
+        let unknown: Vec<&String> = args
+            .field
+            .iter()
+            .filter(|f| trace.field(f).is_none())
+            .collect();
         if let Some(name) = unknown.first() {
             return fail_usage(format!("no field `{name}` in `{}`", args.rules.display()));
         }
         trace.fields.retain(|f| args.field.contains(&f.field));
     }
     match args.format.as_str() {
-        "json" => print_out(&format!("{}\n", serde_json::to_string_pretty(&trace).unwrap_or_default())),
+        "json" => print_out(&format!(
+            "{}\n",
+            serde_json::to_string_pretty(&trace).unwrap_or_default()
+        )),
         _ => print_out(&trace.render()),
     }
     EXIT_OK

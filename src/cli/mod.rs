@@ -13,7 +13,11 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
-#[command(name = "canon", version, about = "Canonical employee profiles from raw HRIS and SCIM attributes")]
+#[command(
+    name = "canon",
+    version,
+    about = "Canonical employee profiles from raw HRIS and SCIM attributes"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -41,7 +45,11 @@ pub fn run() -> ExitCode {
         Ok(cli) => cli,
         Err(error) => {
             let _ = error.print();
-            return ExitCode::from(if error.use_stderr() { EXIT_USAGE } else { EXIT_OK });
+            return ExitCode::from(if error.use_stderr() {
+                EXIT_USAGE
+            } else {
+                EXIT_OK
+            });
         }
     };
     let code = match cli.command {
@@ -70,7 +78,10 @@ pub(crate) fn fail_usage(message: impl std::fmt::Display) -> u8 {
 /// code to use.
 pub(crate) fn load_rules(path: &std::path::Path) -> Result<crate::Program, u8> {
     if let Err(error) = std::fs::metadata(path) {
-        return Err(fail_usage(format!("cannot read `{}`: {error}", path.display())));
+        return Err(fail_usage(format!(
+            "cannot read `{}`: {error}",
+            path.display()
+        )));
     }
     crate::Program::load(path).map_err(|error| {
         eprint!("{}", error.render());

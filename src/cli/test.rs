@@ -56,7 +56,9 @@ pub fn run_test(program: &Program, test: &RuleTest) -> Vec<Failure> {
 }
 
 fn shown(value: &Option<String>) -> String {
-    value.as_ref().map_or_else(|| "unset".to_string(), |v| format!("{v:?}"))
+    value
+        .as_ref()
+        .map_or_else(|| "unset".to_string(), |v| format!("{v:?}"))
 }
 
 pub fn run(args: TestArgs) -> u8 {
@@ -71,7 +73,11 @@ pub fn run(args: TestArgs) -> u8 {
             if !(test.own || args.inherited) {
                 continue;
             }
-            if args.filter.as_ref().is_some_and(|f| !test.name.contains(f.as_str())) {
+            if args
+                .filter
+                .as_ref()
+                .is_some_and(|f| !test.name.contains(f.as_str()))
+            {
                 continue;
             }
             let failures = run_test(&program, test);
@@ -81,7 +87,10 @@ pub fn run(args: TestArgs) -> u8 {
             }
             failed += 1;
             let place = program.sources().locate(test.span);
-            out.push_str(&format!("{}:{}:{}: test {:?} failed\n", place.file, place.line, place.column, test.name));
+            out.push_str(&format!(
+                "{}:{}:{}: test {:?} failed\n",
+                place.file, place.line, place.column, test.name
+            ));
             for failure in failures {
                 out.push_str(&format!(
                     "    {}: expected {}, got {}{}\n",

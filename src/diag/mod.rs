@@ -101,7 +101,11 @@ impl Diagnostic {
         match self.span {
             Some(span) => {
                 let place = sources.locate(span);
-                let _ = writeln!(out, "{}:{}:{}: {header}", place.file, place.line, place.column);
+                let _ = writeln!(
+                    out,
+                    "{}:{}:{}: {header}",
+                    place.file, place.line, place.column
+                );
                 let gutter = place.line.to_string().len();
                 let pad = " ".repeat(gutter);
                 let _ = writeln!(out, "{pad} |");
@@ -155,8 +159,11 @@ impl Diagnostics {
 
     /// Sorted by file and position, so reports read top to bottom.
     pub fn sort(&mut self) {
-        self.items
-            .sort_by_key(|d| d.span.map(|s| (s.file.0, s.start, s.end)).unwrap_or_default());
+        self.items.sort_by_key(|d| {
+            d.span
+                .map(|s| (s.file.0, s.start, s.end))
+                .unwrap_or_default()
+        });
     }
 }
 
@@ -177,6 +184,9 @@ pub fn closest<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str>) ->
 }
 
 /// "did you mean `x`?" help for an unknown name.
-pub fn did_you_mean<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<String> {
+pub fn did_you_mean<'a>(
+    name: &str,
+    candidates: impl IntoIterator<Item = &'a str>,
+) -> Option<String> {
     closest(name, candidates).map(|c| format!("did you mean `{c}`?"))
 }

@@ -20,7 +20,11 @@ impl Span {
 
     /// From the start of `self` to the end of `other` (same file).
     pub fn to(self, other: Span) -> Span {
-        Span::new(self.file, self.start.min(other.start), self.end.max(other.end))
+        Span::new(
+            self.file,
+            self.start.min(other.start),
+            self.end.max(other.end),
+        )
     }
 }
 
@@ -94,7 +98,9 @@ impl Sources {
         let line_start = text[..start].rfind('\n').map_or(0, |i| i + 1);
         let line_end = text[start..].find('\n').map_or(text.len(), |i| start + i);
         let line = text[..start].matches('\n').count() + 1;
-        let line_text = text[line_start..line_end].trim_end_matches('\r').to_string();
+        let line_text = text[line_start..line_end]
+            .trim_end_matches('\r')
+            .to_string();
         let column_byte = (start - line_start).min(line_text.len());
         let column = line_text[..column_byte].chars().count() + 1;
         let caret_width = text[start..end.min(line_end).max(start)].chars().count();

@@ -11,7 +11,9 @@ use std::borrow::Cow;
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use crate::check::program::{Cond, Field, FieldKind, InputId, InputSource, Leaf, LeafTest, Output, Program};
+use crate::check::program::{
+    Cond, Field, FieldKind, InputId, InputSource, Leaf, LeafTest, Output, Program,
+};
 use crate::value::Record;
 use profile::{FieldNote, FieldOutcome, Profile, RuleRef};
 use words::TermSet;
@@ -31,13 +33,19 @@ pub fn is_email(value: &str) -> bool {
         && !domain.starts_with('.')
         && !domain.ends_with('.')
         && !domain.contains("..")
-        && !value.chars().any(|c| c.is_whitespace() || c.is_control() || matches!(c, ',' | ';' | '<' | '>' | '"'))
+        && !value.chars().any(|c| {
+            c.is_whitespace() || c.is_control() || matches!(c, ',' | ';' | '<' | '>' | '"')
+        })
 }
 
 pub fn apply(program: &Program, record: &dyn Record) -> Profile {
     let mut run = Run::new(program, record);
     Profile {
-        fields: program.fields.iter().map(|field| run.field(field, None)).collect(),
+        fields: program
+            .fields
+            .iter()
+            .map(|field| run.field(field, None))
+            .collect(),
     }
 }
 
@@ -49,7 +57,11 @@ pub fn explain(program: &Program, record: &dyn Record) -> Trace {
         .map(|field| {
             let mut rules = Vec::new();
             let outcome = run.field(field, Some(&mut rules));
-            let inputs = field.reads.iter().map(|input| run.input_trace(*input)).collect();
+            let inputs = field
+                .reads
+                .iter()
+                .map(|input| run.input_trace(*input))
+                .collect();
             FieldTrace {
                 field: field.name.to_string(),
                 required: field.required,
@@ -105,7 +117,9 @@ impl<'p, 'r> Run<'p, 'r> {
         for (index, source) in input.sources.iter().enumerate() {
             match source {
                 InputSource::Path(path) => {
-                    let Some(path) = self.program.paths.get(path.0) else { continue };
+                    let Some(path) = self.program.paths.get(path.0) else {
+                        continue;
+                    };
                     if let Some(raw) = self.record.get(path) {
                         if !raw.trim().is_empty() {
                             return (Some(index), Some(raw));
@@ -140,7 +154,10 @@ impl<'p, 'r> Run<'p, 'r> {
                 *slot = Some(InputValue { source, raw, value });
             }
         }
-        self.inputs.get(id.0).and_then(Option::as_ref).map_or("", |v| v.value.as_str())
+        self.inputs
+            .get(id.0)
+            .and_then(Option::as_ref)
+            .map_or("", |v| v.value.as_str())
     }
 
     fn field(&mut self, field: &Field, mut trace: Option<&mut Vec<RuleTrace>>) -> FieldOutcome {
@@ -154,7 +171,11 @@ impl<'p, 'r> Run<'p, 'r> {
                     id: rule.id.to_string(),
                     at: rule.at.to_string(),
                     matched,
-                    why: if rule.is_else() { "final else".into() } else { why.join("; ") },
+                    why: if rule.is_else() {
+                        "final else".into()
+                    } else {
+                        why.join("; ")
+                    },
                 });
             }
             if matched {
@@ -171,16 +192,27 @@ impl<'p, 'r> Run<'p, 'r> {
             raw: None,
         };
         match fired {
-            None => outcome.note = Some(if self.fuel == 0 { FieldNote::BudgetExhausted } else { FieldNote::NoRuleMatched }),
+            None => {
+                outcome.note = Some(if self.fuel == 0 {
+                    FieldNote::BudgetExhausted
+                } else {
+                    FieldNote::NoRuleMatched
+                })
+            }
             Some(rule) => {
-                outcome.rule = Some(RuleRef { id: rule.id.clone(), at: rule.at.clone(), is_else: rule.is_else() });
+                outcome.rule = Some(RuleRef {
+                    id: rule.id.clone(),
+                    at: rule.at.clone(),
+                    is_else: rule.is_else(),
+                });
                 match self.output(field, &rule.output) {
                     Ok(value) => outcome.value = Some(value),
                     Err(note) => outcome.note = Some(note),
                 }
             }
         }
-        let fell_through = outcome.value.is_none() || outcome.rule.as_ref().is_some_and(|r| r.is_else);
+        let fell_through =
+            outcome.value.is_none() || outcome.rule.as_ref().is_some_and(|r| r.is_else);
         if fell_through {
             if let Some(first) = field.reads.first() {
                 outcome.raw = self.raw(*first).1.map(|raw| Arc::from(&*raw));
@@ -205,7 +237,12 @@ impl<'p, 'r> Run<'p, 'r> {
                 if key.is_empty() {
                     return Err(FieldNote::EmptyInput);
                 }
-                table.get(key).cloned().ok_or_else(|| FieldNote::MissingKey { key: key.to_string() })
+                table
+                    .get(key)
+                    .cloned()
+                    .ok_or_else(|| FieldNote::MissingKey {
+                        key: key.to_string(),
+                    })
             }
         }
     }
@@ -213,8 +250,12 @@ impl<'p, 'r> Run<'p, 'r> {
     fn cond(&mut self, field: &Field, cond: &Cond, mut why: Option<&mut Vec<String>>) -> bool {
         match cond {
             Cond::Always => true,
-            Cond::Or(parts) => parts.iter().any(|p| self.cond(field, p, why.as_deref_mut())),
-            Cond::And(parts) => parts.iter().all(|p| self.cond(field, p, why.as_deref_mut())),
+            Cond::Or(parts) => parts
+                .iter()
+                .any(|p| self.cond(field, p, why.as_deref_mut())),
+            Cond::And(parts) => parts
+                .iter()
+                .all(|p| self.cond(field, p, why.as_deref_mut())),
             Cond::Not(inner) => !self.cond(field, inner, why),
             Cond::Leaf(leaf) => {
                 if self.fuel == 0 {
@@ -239,9 +280,15 @@ impl<'p, 'r> Run<'p, 'r> {
                 let found = self.term_set(field, leaf.input, &value);
                 let hit = terms.iter().copied().find(|t| found.contains(*t));
                 if explain {
-                    let index = field.word_indexes.iter().find(|(i, _)| *i == leaf.input).map(|(_, x)| x);
+                    let index = field
+                        .word_indexes
+                        .iter()
+                        .find(|(i, _)| *i == leaf.input)
+                        .map(|(_, x)| x);
                     let reason = match (hit, index) {
-                        (Some(t), Some(index)) => format!("{}: found {:?} in {}", leaf.text, index.term(t), shown()),
+                        (Some(t), Some(index)) => {
+                            format!("{}: found {:?} in {}", leaf.text, index.term(t), shown())
+                        }
                         _ => format!("{}: no such word in {}", leaf.text, shown()),
                     };
                     return (hit.is_some(), Some(reason));
@@ -249,7 +296,11 @@ impl<'p, 'r> Run<'p, 'r> {
                 hit.is_some()
             }
             LeafTest::Regex(regex) => regex.is_match(&value),
-            LeafTest::Number { regex, op, value: limit } => {
+            LeafTest::Number {
+                regex,
+                op,
+                value: limit,
+            } => {
                 let number = regex
                     .captures(&value)
                     .and_then(|c| c.get(1))
@@ -266,13 +317,22 @@ impl<'p, 'r> Run<'p, 'r> {
             LeafTest::OneOf(values) => values.contains(&value),
             LeafTest::NotEqual(other) => value != *other,
             LeafTest::InTable(table) => !value.is_empty() && table.contains_key(&value),
-            LeafTest::StartsWith(prefixes) => prefixes.iter().any(|p| value.starts_with(p.as_str())),
+            LeafTest::StartsWith(prefixes) => {
+                prefixes.iter().any(|p| value.starts_with(p.as_str()))
+            }
             LeafTest::EndsWith(suffixes) => suffixes.iter().any(|s| value.ends_with(s.as_str())),
             LeafTest::Contains(parts) => parts.iter().any(|p| value.contains(p.as_str())),
             LeafTest::IsEmpty => value.is_empty(),
             LeafTest::IsPresent => !value.is_empty(),
         };
-        let reason = explain.then(|| format!("{}: {} for {}", leaf.text, if result { "true" } else { "false" }, shown()));
+        let reason = explain.then(|| {
+            format!(
+                "{}: {} for {}",
+                leaf.text,
+                if result { "true" } else { "false" },
+                shown()
+            )
+        });
         (result, reason)
     }
 
@@ -313,13 +373,18 @@ impl<'p, 'r> Run<'p, 'r> {
                 }
                 Some(InputSource::Input(parent)) => {
                     trace.source = program.inputs.get(parent.0).map(|p| format!("@{}", p.name));
-                    self.value(*parent).to_string()
+                    let parent_value = self.value(*parent).to_string();
+                    trace.raw = Some(parent_value.clone());
+                    parent_value
                 }
                 None => String::new(),
             };
             for step in &input.steps {
                 current = step.apply(&current);
-                trace.steps.push(StepTrace { step: step.describe(), result: current.clone() });
+                trace.steps.push(StepTrace {
+                    step: step.describe(),
+                    result: current.clone(),
+                });
             }
         }
         trace
@@ -345,7 +410,11 @@ fn typed(kind: &FieldKind, value: String) -> Result<Arc<str>, FieldNote> {
         FieldKind::Enum(values) => values
             .iter()
             .find(|v| ***v == *value)
-            .or_else(|| values.iter().find(|v| v.to_lowercase() == value.to_lowercase()))
+            .or_else(|| {
+                values
+                    .iter()
+                    .find(|v| v.to_lowercase() == value.to_lowercase())
+            })
             .cloned()
             .ok_or(FieldNote::NotAllowed { value }),
     }
@@ -384,7 +453,11 @@ impl<'p> Evaluator<'p> {
                 enabled: worth_caching(field),
             })
             .collect();
-        Self { program, caches, key: String::new() }
+        Self {
+            program,
+            caches,
+            key: String::new(),
+        }
     }
 
     pub fn apply(&mut self, record: &dyn Record) -> Profile {
@@ -398,7 +471,8 @@ impl<'p> Evaluator<'p> {
             self.key.clear();
             for input in &field.reads {
                 let (source, raw) = run.raw(*input);
-                self.key.push(char::from(b'0' + source.map_or(0, |s| (s % 64) as u8 + 1)));
+                self.key
+                    .push(char::from(b'0' + source.map_or(0, |s| (s % 64) as u8 + 1)));
                 self.key.push_str(raw.as_deref().unwrap_or(""));
                 self.key.push('\u{0}');
             }
@@ -413,7 +487,9 @@ impl<'p> Evaluator<'p> {
                 if cache.entries.len() >= CACHE_CAPACITY {
                     cache.entries.clear();
                 }
-                cache.entries.insert(self.key.as_str().into(), outcome.clone());
+                cache
+                    .entries
+                    .insert(self.key.as_str().into(), outcome.clone());
             }
             if cache.lookups == CACHE_SAMPLE && cache.hits < CACHE_SAMPLE / 5 {
                 cache.enabled = false;

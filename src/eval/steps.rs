@@ -22,7 +22,10 @@ pub enum Step {
     /// spaces collapse: `Sr. Dir., Ops/EMEA` → `Sr Dir Ops EMEA`.
     Words,
     /// Regex replace, all occurrences; `$1`/`${name}` in the replacement are captures.
-    Replace { regex: Regex, with: String },
+    Replace {
+        regex: Regex,
+        with: String,
+    },
     /// Cut the value at the first of these separators (and trim): `Director, Sales - EMEA`
     /// with `cut_after(",")` → `Director`.
     CutAfter(Vec<String>),
@@ -67,11 +70,21 @@ impl Step {
             Self::Lower => value.to_lowercase(),
             Self::Upper => value.to_uppercase(),
             Self::Nfkc => value.nfkc().collect(),
-            Self::StripDiacritics => value.nfd().filter(|c| !is_combining_mark(*c)).nfc().collect(),
+            Self::StripDiacritics => value
+                .nfd()
+                .filter(|c| !is_combining_mark(*c))
+                .nfc()
+                .collect(),
             Self::Words => {
                 let spaced: String = value
                     .chars()
-                    .map(|c| if c.is_alphanumeric() || is_combining_mark(c) { c } else { ' ' })
+                    .map(|c| {
+                        if c.is_alphanumeric() || is_combining_mark(c) {
+                            c
+                        } else {
+                            ' '
+                        }
+                    })
                     .collect();
                 collapse(&spaced)
             }
@@ -116,10 +129,22 @@ mod tests {
     fn steps_do_what_they_say() {
         assert_eq!(Step::Collapse.apply(" a \t b\u{a0}\nc "), "a b c");
         assert_eq!(Step::Nfkc.apply("ＣＥＯ\u{3000}x"), "CEO x");
-        assert_eq!(Step::StripDiacritics.apply("Présidente Directrice générale"), "Presidente Directrice generale");
-        assert_eq!(Step::Words.apply("Sr. Dir., Ops/EMEA (Contract)"), "Sr Dir Ops EMEA Contract");
-        assert_eq!(Step::CutAfter(vec![",".into(), " - ".into()]).apply("Director, Sales - EMEA"), "Director");
-        let replace = Step::Replace { regex: Regex::new(r"\bsr\b").unwrap(), with: "senior".into() };
+        assert_eq!(
+            Step::StripDiacritics.apply("Présidente Directrice générale"),
+            "Presidente Directrice generale"
+        );
+        assert_eq!(
+            Step::Words.apply("Sr. Dir., Ops/EMEA (Contract)"),
+            "Sr Dir Ops EMEA Contract"
+        );
+        assert_eq!(
+            Step::CutAfter(vec![",".into(), " - ".into()]).apply("Director, Sales - EMEA"),
+            "Director"
+        );
+        let replace = Step::Replace {
+            regex: Regex::new(r"\bsr\b").unwrap(),
+            with: "senior".into(),
+        };
         assert_eq!(replace.apply("sr manager"), "senior manager");
         assert_eq!(Step::Lower.apply("ÉCOLE"), "école");
     }

@@ -96,18 +96,37 @@ impl Trace {
                         let _ = writeln!(out, "  input {} <- (every source empty)", input.input);
                     }
                 }
-                let width = input.steps.iter().map(|s| s.step.chars().count()).max().unwrap_or(0);
+                let width = input
+                    .steps
+                    .iter()
+                    .map(|s| s.step.chars().count())
+                    .max()
+                    .unwrap_or(0);
                 for step in &input.steps {
                     let _ = writeln!(out, "    {:width$}  {:?}", step.step, step.result);
                 }
             }
             if !field.rules.is_empty() {
                 let _ = writeln!(out, "  rules");
-                let id_width = field.rules.iter().map(|r| r.id.chars().count()).max().unwrap_or(0);
-                let at_width = field.rules.iter().map(|r| r.at.chars().count()).max().unwrap_or(0);
+                let id_width = field
+                    .rules
+                    .iter()
+                    .map(|r| r.id.chars().count())
+                    .max()
+                    .unwrap_or(0);
+                let at_width = field
+                    .rules
+                    .iter()
+                    .map(|r| r.at.chars().count())
+                    .max()
+                    .unwrap_or(0);
                 for rule in &field.rules {
                     let mark = if rule.matched { "YES" } else { "no " };
-                    let _ = writeln!(out, "    {mark} {:id_width$}  {:at_width$}  {}", rule.id, rule.at, rule.why);
+                    let _ = writeln!(
+                        out,
+                        "    {mark} {:id_width$}  {:at_width$}  {}",
+                        rule.id, rule.at, rule.why
+                    );
                 }
             }
             out.push('\n');

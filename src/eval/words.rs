@@ -148,7 +148,10 @@ mod tests {
 
     #[test]
     fn longest_term_wins() {
-        assert_eq!(found(&["president", "vice president"], "vice president sales"), ["vice president"]);
+        assert_eq!(
+            found(&["president", "vice president"], "vice president sales"),
+            ["vice president"]
+        );
         assert_eq!(found(&["사장", "부사장"], "부사장"), ["부사장"]);
         assert_eq!(found(&["社長", "副社長"], "代表取締役副社長"), ["副社長"]);
     }

@@ -24,7 +24,10 @@ pub struct RuleFile {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Item {
     Extends(Str),
-    Alias { name: Ident, urn: Str },
+    Alias {
+        name: Ident,
+        urn: Str,
+    },
     Field(FieldDecl),
     Input(InputDecl),
     List(ListDecl),
@@ -268,8 +271,14 @@ pub enum WordList {
 pub enum Output {
     Unset(Span),
     /// A string literal (`"Sr. Manager"`) or a bare name (`Manager`, or an input such as `title`).
-    Value { text: Str, quoted: bool },
-    Lookup { table: Ident, key: Ident },
+    Value {
+        text: Str,
+        quoted: bool,
+    },
+    Lookup {
+        table: Ident,
+        key: Ident,
+    },
 }
 
 impl Output {

@@ -18,7 +18,9 @@ pub(super) struct Lowerer {
 
 /// The meaningful children of a pair: keyword tokens dropped.
 fn children(pair: Pair<'_, Rule>) -> Vec<Pair<'_, Rule>> {
-    pair.into_inner().filter(|p| !is_keyword(p.as_rule())).collect()
+    pair.into_inner()
+        .filter(|p| !is_keyword(p.as_rule()))
+        .collect()
 }
 
 impl Lowerer {
@@ -31,7 +33,10 @@ impl Lowerer {
         Diagnostic::error(
             Code::Syntax,
             self.span(pair),
-            format!("internal: unexpected {:?} while reading {what}", pair.as_rule()),
+            format!(
+                "internal: unexpected {:?} while reading {what}",
+                pair.as_rule()
+            ),
         )
     }
 
@@ -40,8 +45,17 @@ impl Lowerer {
     }
 
     /// The `index`th child, which must exist.
-    fn nth<'i>(&self, parts: &[Pair<'i, Rule>], index: usize, span: Span, what: &str) -> Result<Pair<'i, Rule>> {
-        parts.get(index).cloned().ok_or_else(|| self.missing(span, what))
+    fn nth<'i>(
+        &self,
+        parts: &[Pair<'i, Rule>],
+        index: usize,
+        span: Span,
+        what: &str,
+    ) -> Result<Pair<'i, Rule>> {
+        parts
+            .get(index)
+            .cloned()
+            .ok_or_else(|| self.missing(span, what))
     }
 
     pub fn lower_file(&self, pair: Pair<'_, Rule>, diagnostics: &mut Vec<Diagnostic>) -> RuleFile {
@@ -95,7 +109,8 @@ impl Lowerer {
         let span = self.span(&pair);
         let raw = &pair.as_str()[1..pair.as_str().len() - 1];
         Ok(Str {
-            value: unescape(raw).map_err(|message| Diagnostic::error(Code::BadLiteral, span, message))?,
+            value: unescape(raw)
+                .map_err(|message| Diagnostic::error(Code::BadLiteral, span, message))?,
             span,
         })
     }
@@ -114,11 +129,18 @@ impl Lowerer {
                 _ => return Err(self.shape(&part, "a regex")),
             }
         }
-        Ok(RegexLit { pattern, flags, span })
+        Ok(RegexLit {
+            pattern,
+            flags,
+            span,
+        })
     }
 
     fn lower_string_list(&self, pair: Pair<'_, Rule>) -> Result<Vec<Str>> {
-        children(pair).into_iter().map(|p| self.lower_string(p)).collect()
+        children(pair)
+            .into_iter()
+            .map(|p| self.lower_string(p))
+            .collect()
     }
 
     // ------------------------------------------------------------ header
@@ -126,7 +148,12 @@ impl Lowerer {
     fn lower_extends_decl(&self, pair: Pair<'_, Rule>) -> Result<Item> {
         let span = self.span(&pair);
         let parts = children(pair);
-        Ok(Item::Extends(self.lower_string(self.nth(&parts, 0, span, "file name")?)?))
+        Ok(Item::Extends(self.lower_string(self.nth(
+            &parts,
+            0,
+            span,
+            "file name",
+        )?)?))
     }
 
     fn lower_alias_decl(&self, pair: Pair<'_, Rule>) -> Result<Item> {
@@ -180,7 +207,13 @@ impl Lowerer {
             Rule::string => Ok((self.lower_string(inner)?, true)),
             Rule::ident => {
                 let ident = self.lower_ident(inner)?;
-                Ok((Str { value: ident.name, span: ident.span }, false))
+                Ok((
+                    Str {
+                        value: ident.name,
+                        span: ident.span,
+                    },
+                    false,
+                ))
             }
             _ => Err(self.shape(&inner, "a value")),
         }
@@ -201,7 +234,11 @@ impl Lowerer {
             .skip(2)
             .map(|step| self.lower_step(step))
             .collect::<Result<Vec<_>>>()?;
-        Ok(InputDecl { name, sources, steps })
+        Ok(InputDecl {
+            name,
+            sources,
+            steps,
+        })
     }
 
     fn lower_source(&self, pair: Pair<'_, Rule>) -> Result<SourceExpr> {
@@ -213,7 +250,8 @@ impl Lowerer {
         match inner.as_rule() {
             Rule::input_ref => {
                 let span = self.span(&inner);
-                let ident = self.lower_ident(self.nth(&children(inner), 0, span, "input name")?)?;
+                let ident =
+                    self.lower_ident(self.nth(&children(inner), 0, span, "input name")?)?;
                 Ok(SourceExpr::Input(ident))
             }
             Rule::column => {
@@ -240,7 +278,12 @@ impl Lowerer {
                 _ => return Err(self.shape(&part, "a path")),
             }
         }
-        Ok(PathExpr { prefix, segments, text, span })
+        Ok(PathExpr {
+            prefix,
+            segments,
+            text,
+            span,
+        })
     }
 
     fn lower_segment(&self, pair: Pair<'_, Rule>) -> Result<SegmentExpr> {
@@ -267,7 +310,7 @@ impl Lowerer {
         for part in children(pair) {
             match part.as_rule() {
                 Rule::attr_name => attribute = part.as_str().to_string(),
-                Rule::filter_op => op = part.as_str().to_string(),
+                Rule::filter_op | Rule::filter_pr => op = part.as_str().to_string(),
                 Rule::filter_value => {
                     let span = self.span(&part);
                     let inner = self.nth(&children(part), 0, span, "filter value")?;
@@ -279,7 +322,11 @@ impl Lowerer {
                 _ => return Err(self.shape(&part, "a value filter")),
             }
         }
-        Ok(FilterTestExpr { attribute, op, value })
+        Ok(FilterTestExpr {
+            attribute,
+            op,
+            value,
+        })
     }
 
     fn lower_step(&self, pair: Pair<'_, Rule>) -> Result<StepCall> {
@@ -485,7 +532,11 @@ impl Lowerer {
             .into_iter()
             .map(|p| self.lower_conjunction(p))
             .collect::<Result<Vec<_>>>()?;
-        Ok(if parts.len() == 1 { parts.remove(0) } else { Cond::Or(parts) })
+        Ok(if parts.len() == 1 {
+            parts.remove(0)
+        } else {
+            Cond::Or(parts)
+        })
     }
 
     fn lower_conjunction(&self, pair: Pair<'_, Rule>) -> Result<Cond> {
@@ -493,7 +544,11 @@ impl Lowerer {
             .into_iter()
             .map(|p| self.lower_negation(p))
             .collect::<Result<Vec<_>>>()?;
-        Ok(if parts.len() == 1 { parts.remove(0) } else { Cond::And(parts) })
+        Ok(if parts.len() == 1 {
+            parts.remove(0)
+        } else {
+            Cond::And(parts)
+        })
     }
 
     fn lower_negation(&self, pair: Pair<'_, Rule>) -> Result<Cond> {
@@ -503,6 +558,7 @@ impl Lowerer {
         for part in pair.into_inner() {
             match part.as_rule() {
                 Rule::k_not => nots.push(self.span(&part)),
+                Rule::p_open_paren | Rule::p_close_paren => {}
                 Rule::disjunction => atom = Some(self.lower_disjunction(part)?),
                 Rule::number_test => atom = Some(self.lower_number_test(part)?),
                 Rule::predicate => atom = Some(self.lower_predicate(part)?),
@@ -530,10 +586,17 @@ impl Lowerer {
             _ => CompareOp::Ne,
         };
         let number = self.nth(&parts, 3, span, "number")?;
-        let value = number.as_str().parse::<f64>().map_err(|_| {
-            Diagnostic::error(Code::BadLiteral, self.span(&number), "not a number")
-        })?;
-        Ok(Cond::Number { subject, regex, op, value, span })
+        let value = number
+            .as_str()
+            .parse::<f64>()
+            .map_err(|_| Diagnostic::error(Code::BadLiteral, self.span(&number), "not a number"))?;
+        Ok(Cond::Number {
+            subject,
+            regex,
+            op,
+            value,
+            span,
+        })
     }
 
     fn lower_predicate(&self, pair: Pair<'_, Rule>) -> Result<Cond> {
@@ -560,7 +623,11 @@ impl Lowerer {
             Rule::is_present => Test::IsPresent,
             _ => return Err(self.shape(&arg(0)?, "a test")),
         };
-        Ok(Cond::Test(Predicate { subject, test, span }))
+        Ok(Cond::Test(Predicate {
+            subject,
+            test,
+            span,
+        }))
     }
 
     fn lower_word_list(&self, pair: Pair<'_, Rule>) -> Result<WordList> {
@@ -596,7 +663,8 @@ impl Lowerer {
             match part.as_rule() {
                 Rule::given => {
                     let inner = children(part);
-                    let source = self.lower_source(self.nth(&inner, 0, part_span, "attribute")?)?;
+                    let source =
+                        self.lower_source(self.nth(&inner, 0, part_span, "attribute")?)?;
                     let value = self.lower_string(self.nth(&inner, 1, part_span, "value")?)?;
                     given.push((Given { source }, value));
                 }
@@ -609,7 +677,12 @@ impl Lowerer {
                 _ => return Err(self.shape(&part, "a test")),
             }
         }
-        Ok(TestDecl { name, given, expect, span })
+        Ok(TestDecl {
+            name,
+            given,
+            expect,
+            span,
+        })
     }
 
     fn lower_expected(&self, pair: Pair<'_, Rule>) -> Result<Expected> {
@@ -632,10 +705,16 @@ impl Lowerer {
             let example_span = self.span(&example);
             let inner = children(example);
             let raw = self.lower_string(self.nth(&inner, 0, example_span, "example input")?)?;
-            let expected = self.lower_expected(self.nth(&inner, 1, example_span, "expected value")?)?;
+            let expected =
+                self.lower_expected(self.nth(&inner, 1, example_span, "expected value")?)?;
             rows.push((raw, expected));
         }
-        Ok(ExamplesDecl { field, given, rows, span })
+        Ok(ExamplesDecl {
+            field,
+            given,
+            rows,
+            span,
+        })
     }
 }
 

@@ -8,6 +8,16 @@ pub fn rule_name(grammar_rule: Rule) -> &'static str {
     match grammar_rule {
         Rule::EOI => "end of file",
         Rule::WHITESPACE => "whitespace",
+        Rule::p_arrow => "`->`",
+        Rule::p_colon => "`:`",
+        Rule::p_assign => "`=`",
+        Rule::p_open_brace => "`{`",
+        Rule::p_close_brace => "`}`",
+        Rule::p_open_paren => "`(`",
+        Rule::p_close_paren => "`)`",
+        Rule::p_comma => "`,`",
+        Rule::p_open_bracket => "`[`",
+        Rule::p_close_bracket => "`]`",
         Rule::COMMENT => "a comment",
         Rule::item => "a declaration (field, input, list, table, map, test …)",
         Rule::kw_char => "a letter, digit or `_`",
@@ -73,6 +83,7 @@ pub fn rule_name(grammar_rule: Rule) -> &'static str {
         Rule::attr_name => "an attribute name",
         Rule::value_filter => "a value filter like [type eq \"work\"]",
         Rule::filter_test => "a filter comparison",
+        Rule::filter_pr => "`pr`",
         Rule::filter_op => "a filter operator (eq, ne, co, sw, ew, pr)",
         Rule::filter_value => "a filter value",
         Rule::bool_lit => "`true` or `false`",
@@ -139,6 +150,48 @@ pub fn rule_name(grammar_rule: Rule) -> &'static str {
 pub fn is_keyword(grammar_rule: Rule) -> bool {
     matches!(
         grammar_rule,
-        Rule::k_extends | Rule::k_alias | Rule::k_field | Rule::k_enum | Rule::k_input | Rule::k_list | Rule::k_table | Rule::k_csv | Rule::k_map | Rule::k_override | Rule::k_insert | Rule::k_replace | Rule::k_remove | Rule::k_rule | Rule::k_has | Rule::k_any | Rule::k_matches | Rule::k_in | Rule::k_starts | Rule::k_with | Rule::k_ends | Rule::k_contains | Rule::k_is | Rule::k_empty | Rule::k_present | Rule::k_number | Rule::k_test | Rule::k_expect | Rule::k_examples | Rule::k_given | Rule::k_or | Rule::k_and | Rule::k_not
+        Rule::k_extends
+            | Rule::k_alias
+            | Rule::k_field
+            | Rule::k_enum
+            | Rule::k_input
+            | Rule::k_list
+            | Rule::k_table
+            | Rule::k_csv
+            | Rule::k_map
+            | Rule::k_override
+            | Rule::k_insert
+            | Rule::k_replace
+            | Rule::k_remove
+            | Rule::k_rule
+            | Rule::k_has
+            | Rule::k_any
+            | Rule::k_matches
+            | Rule::k_in
+            | Rule::k_starts
+            | Rule::k_with
+            | Rule::k_ends
+            | Rule::k_contains
+            | Rule::k_is
+            | Rule::k_empty
+            | Rule::k_present
+            | Rule::k_number
+            | Rule::k_test
+            | Rule::k_expect
+            | Rule::k_examples
+            | Rule::k_given
+            | Rule::k_or
+            | Rule::k_and
+            | Rule::k_not
+            | Rule::p_arrow
+            | Rule::p_colon
+            | Rule::p_assign
+            | Rule::p_open_brace
+            | Rule::p_close_brace
+            | Rule::p_open_paren
+            | Rule::p_close_paren
+            | Rule::p_comma
+            | Rule::p_open_bracket
+            | Rule::p_close_bracket
     )
 }

@@ -63,7 +63,12 @@ pub fn parse(text: &str, file: FileId) -> (RuleFile, Vec<Diagnostic>) {
     }
 }
 
-fn syntax_error(variant: &ErrorVariant<Rule>, text: &str, offset: usize, file: FileId) -> Diagnostic {
+fn syntax_error(
+    variant: &ErrorVariant<Rule>,
+    text: &str,
+    offset: usize,
+    file: FileId,
+) -> Diagnostic {
     let found = found_at(text, offset);
     let end = offset + found.len().max(1);
     let expected = match variant {
@@ -90,7 +95,11 @@ fn syntax_error(variant: &ErrorVariant<Rule>, text: &str, offset: usize, file: F
     } else {
         format!("expected {}, found {found_text}", join_or(&expected))
     };
-    let mut diagnostic = Diagnostic::error(Code::Syntax, Span::new(file, offset, end.min(text.len()).max(offset)), message);
+    let mut diagnostic = Diagnostic::error(
+        Code::Syntax,
+        Span::new(file, offset, end.min(text.len()).max(offset)),
+        message,
+    );
     if let Some(help) = help_for(text, offset) {
         diagnostic = diagnostic.with_help(help);
     }
@@ -158,8 +167,7 @@ fn blank_item(text: &mut String, offset: usize) -> bool {
     let start = line_starts
         .iter()
         .copied()
-        .filter(|&s| s <= offset && starts_item(&text[s..]))
-        .last()
+        .rfind(|&s| s <= offset && starts_item(&text[s..]))
         .unwrap_or(0);
     let end = line_starts
         .iter()
@@ -170,20 +178,14 @@ fn blank_item(text: &mut String, offset: usize) -> bool {
     if region.trim().is_empty() {
         return false;
     }
+    // Keep byte offsets: each character becomes as many spaces as it had bytes.
     let blanked: String = region
         .chars()
-        .map(|c| if c == '\n' { '\n' } else { ' ' })
-        .flat_map(|c| std::iter::repeat_n(c, 1))
-        .collect();
-    // Keep byte offsets: each char becomes as many spaces as it had bytes.
-    let blanked: String = region
-        .chars()
-        .zip(blanked.chars())
-        .map(|(original, replacement)| {
-            if replacement == '\n' {
+        .map(|c| {
+            if c == '\n' {
                 "\n".to_string()
             } else {
-                " ".repeat(original.len_utf8())
+                " ".repeat(c.len_utf8())
             }
         })
         .collect();
