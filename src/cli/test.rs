@@ -3,9 +3,6 @@
 use std::path::PathBuf;
 
 use super::{load_rules, print_out, EXIT_OK, EXIT_PROBLEMS};
-use crate::check::RuleTest;
-use crate::value::FlatRecord;
-use crate::Program;
 
 #[derive(clap::Args)]
 pub struct TestArgs {
@@ -19,40 +16,6 @@ pub struct TestArgs {
     /// Run only tests whose name contains this text.
     #[arg(long)]
     filter: Option<String>,
-}
-
-/// One failed expectation.
-pub struct Failure {
-    pub field: String,
-    pub expected: Option<String>,
-    pub actual: Option<String>,
-    pub rule: Option<String>,
-}
-
-/// Runs one test; returns its failures (empty when it passed).
-pub fn run_test(program: &Program, test: &RuleTest) -> Vec<Failure> {
-    let mut record = FlatRecord::new();
-    for (path, value) in &test.given {
-        record.set(path.flat_key(), value.clone());
-    }
-    let profile = program.apply(&record);
-    test.expect
-        .iter()
-        .filter_map(|(field, expected, _)| {
-            let outcome = profile.field(field)?;
-            let actual = outcome.value.as_deref().map(str::to_string);
-            (actual != *expected).then(|| Failure {
-                field: field.clone(),
-                expected: expected.clone(),
-                actual,
-                rule: outcome
-                    .rule
-                    .as_ref()
-                    .map(|r| format!("rule {} at {}", r.id, r.at))
-                    .or_else(|| outcome.note.as_ref().map(|n| n.describe())),
-            })
-        })
-        .collect()
 }
 
 fn shown(value: &Option<String>) -> String {
@@ -80,7 +43,7 @@ pub fn run(args: TestArgs) -> u8 {
             {
                 continue;
             }
-            let failures = run_test(&program, test);
+            let failures = program.run_test(test);
             if failures.is_empty() {
                 passed += 1;
                 continue;
@@ -97,7 +60,10 @@ pub fn run(args: TestArgs) -> u8 {
                     failure.field,
                     shown(&failure.expected),
                     shown(&failure.actual),
-                    failure.rule.map(|r| format!(" ({r})")).unwrap_or_default()
+                    failure
+                        .decided_by
+                        .map(|r| format!(" ({r})"))
+                        .unwrap_or_default()
                 ));
             }
         }

@@ -1,10 +1,12 @@
 //! Apply: the interpreter, its budget, the per-thread cache, and traces (explain).
 
 pub mod profile;
+mod rule_tests;
 pub mod steps;
 mod trace;
 pub mod words;
 
+pub use rule_tests::TestFailure;
 pub use trace::{FieldTrace, InputTrace, RuleTrace, StepTrace, Trace};
 
 use std::borrow::Cow;

@@ -1,0 +1,43 @@
+//! Running the tests written inside rule files.
+
+use crate::check::RuleTest;
+use crate::value::FlatRecord;
+use crate::Program;
+
+/// One expectation of a test that did not hold.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TestFailure {
+    pub field: String,
+    pub expected: Option<String>,
+    pub actual: Option<String>,
+    /// The rule that decided (`rule ID at file:line`), or why the field is unset.
+    pub decided_by: Option<String>,
+}
+
+impl Program {
+    /// Runs one test of the program; returns its failures (empty when it passed).
+    pub fn run_test(&self, test: &RuleTest) -> Vec<TestFailure> {
+        let mut record = FlatRecord::new();
+        for (path, value) in &test.given {
+            record.set(path.flat_key(), value.clone());
+        }
+        let profile = self.apply(&record);
+        test.expect
+            .iter()
+            .filter_map(|(field, expected, _)| {
+                let outcome = profile.field(field)?;
+                let actual = outcome.value.as_deref().map(str::to_string);
+                (actual != *expected).then(|| TestFailure {
+                    field: field.clone(),
+                    expected: expected.clone(),
+                    actual,
+                    decided_by: outcome
+                        .rule
+                        .as_ref()
+                        .map(|r| format!("rule {} at {}", r.id, r.at))
+                        .or_else(|| outcome.note.as_ref().map(|n| n.describe())),
+                })
+            })
+            .collect()
+    }
+}
