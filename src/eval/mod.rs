@@ -275,11 +275,18 @@ impl<'p, 'r> Run<'p, 'r> {
 
     /// Evaluates one test; with `explain`, also says why it did or did not hold.
     fn leaf(&mut self, field: &Field, leaf: &Leaf, explain: bool) -> (bool, Option<String>) {
-        let value = self.value(leaf.input).to_string();
+        self.value(leaf.input);
+        // Borrow the value and the matcher scratch space separately: no copy per test.
+        let Run { inputs, terms, spans, .. } = self;
+        let value = inputs
+            .get(leaf.input.0)
+            .and_then(Option::as_ref)
+            .map_or("", |v| v.value.as_str());
         let shown = || format!("{value:?}");
         let result = match &leaf.test {
-            LeafTest::Words(terms) => {
-                let found = self.term_set(field, leaf.input, &value);
+            LeafTest::Words(term_ids) => {
+                let found = term_set(terms, spans, field, leaf.input, value);
+                let terms = term_ids;
                 let hit = terms.iter().copied().find(|t| found.contains(*t));
                 if explain {
                     let index = field
@@ -297,14 +304,14 @@ impl<'p, 'r> Run<'p, 'r> {
                 }
                 hit.is_some()
             }
-            LeafTest::Regex(regex) => regex.is_match(&value),
+            LeafTest::Regex(regex) => regex.is_match(value),
             LeafTest::Number {
                 regex,
                 op,
                 value: limit,
             } => {
                 let number = regex
-                    .captures(&value)
+                    .captures(value)
                     .and_then(|c| c.get(1))
                     .and_then(|m| m.as_str().trim().parse::<f64>().ok());
                 if explain {
@@ -316,9 +323,9 @@ impl<'p, 'r> Run<'p, 'r> {
                 }
                 number.is_some_and(|n| op.holds(n, *limit))
             }
-            LeafTest::OneOf(values) => values.contains(&value),
-            LeafTest::NotEqual(other) => value != *other,
-            LeafTest::InTable(table) => !value.is_empty() && table.contains_key(&value),
+            LeafTest::OneOf(values) => values.contains(value),
+            LeafTest::NotEqual(other) => value != other.as_str(),
+            LeafTest::InTable(table) => !value.is_empty() && table.contains_key(value),
             LeafTest::StartsWith(prefixes) => {
                 prefixes.iter().any(|p| value.starts_with(p.as_str()))
             }
@@ -336,22 +343,6 @@ impl<'p, 'r> Run<'p, 'r> {
             )
         });
         (result, reason)
-    }
-
-    /// Which terms of the field's word index for `input` occur in `value` (scanned once).
-    fn term_set(&mut self, field: &Field, input: InputId, value: &str) -> &TermSet {
-        let position = match self.terms.iter().position(|(i, _)| *i == input) {
-            Some(p) => p,
-            None => {
-                let mut set = TermSet::default();
-                if let Some((_, index)) = field.word_indexes.iter().find(|(i, _)| *i == input) {
-                    index.scan(value, &mut set, &mut self.spans);
-                }
-                self.terms.push((input, set));
-                self.terms.len() - 1
-            }
-        };
-        &self.terms[position].1
     }
 
     fn input_trace(&mut self, id: InputId) -> InputTrace {
@@ -391,6 +382,29 @@ impl<'p, 'r> Run<'p, 'r> {
         }
         trace
     }
+}
+
+/// Which terms of the field's word index for `input` occur in `value`: scanned once per
+/// field and input, then shared by every `has` test of the field.
+fn term_set<'t>(
+    terms: &'t mut Vec<(InputId, TermSet)>,
+    spans: &mut Vec<(usize, usize, usize)>,
+    field: &Field,
+    input: InputId,
+    value: &str,
+) -> &'t TermSet {
+    let position = match terms.iter().position(|(i, _)| *i == input) {
+        Some(p) => p,
+        None => {
+            let mut set = TermSet::default();
+            if let Some((_, index)) = field.word_indexes.iter().find(|(i, _)| *i == input) {
+                index.scan(value, &mut set, spans);
+            }
+            terms.push((input, set));
+            terms.len() - 1
+        }
+    };
+    &terms[position].1
 }
 
 /// Checks an input-derived value against the field's type (constants were checked at load).
