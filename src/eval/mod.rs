@@ -277,7 +277,12 @@ impl<'p, 'r> Run<'p, 'r> {
     fn leaf(&mut self, field: &Field, leaf: &Leaf, explain: bool) -> (bool, Option<String>) {
         self.value(leaf.input);
         // Borrow the value and the matcher scratch space separately: no copy per test.
-        let Run { inputs, terms, spans, .. } = self;
+        let Run {
+            inputs,
+            terms,
+            spans,
+            ..
+        } = self;
         let value = inputs
             .get(leaf.input.0)
             .and_then(Option::as_ref)

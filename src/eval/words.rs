@@ -111,12 +111,16 @@ impl WordIndex {
                 spans.push((start, end, m.pattern().as_usize()));
             }
         }
-        for &(start, end, term) in spans.iter() {
-            let inside_longer = spans
-                .iter()
-                .any(|&(s, e, _)| s <= start && end <= e && (e - s) > (end - start));
-            if !inside_longer {
+        // Drop matches inside a longer match: sort by start, longest first, and sweep with the
+        // furthest end seen so far (linear after the sort, whatever the number of matches).
+        spans.sort_unstable_by(|a, b| a.0.cmp(&b.0).then(b.1.cmp(&a.1)));
+        let mut furthest_end = 0;
+        let mut any = false;
+        for &(_, end, term) in spans.iter() {
+            if !any || end > furthest_end {
                 found.insert(term);
+                furthest_end = end;
+                any = true;
             }
         }
     }

@@ -565,6 +565,14 @@ impl Lowerer {
                 _ => return Err(self.shape(&part, "a condition")),
             }
         }
+        if nots.len() > super::MAX_NESTING {
+            return Err(Diagnostic::error(
+                Code::TooDeep,
+                span,
+                format!("more than {} `not`s in a row", super::MAX_NESTING),
+            )
+            .with_help("two `not`s cancel out"));
+        }
         let mut cond = atom.ok_or_else(|| self.missing(span, "condition"))?;
         for not_span in nots.into_iter().rev() {
             cond = Cond::Not(Box::new(cond), not_span.to(span));
