@@ -116,17 +116,14 @@ fn hostile_nesting_is_an_error_not_a_crash() {
         "(".repeat(100_000),
         ")".repeat(100_000)
     );
-    let error = Program::from_source("deep.rules", &deep)
-        .err()
-        .expect("refused");
+    let error = Program::from_source("deep.rules", &deep).expect_err("refused");
     assert!(error.render().contains("E0003"), "{}", error.render());
     let nots = format!(
         "field f: text\ninput i = x\nmap f {{ rule r: {}i is empty -> i }}\n",
         "not ".repeat(50_000)
     );
     assert!(Program::from_source("nots.rules", &nots)
-        .err()
-        .expect("refused")
+        .expect_err("refused")
         .render()
         .contains("E0003"));
     let unclosed = "map f { rule r: ".repeat(10_000);
