@@ -1,0 +1,191 @@
+//! Golden tests of the real `canon` binary: check, test and explain, their output and exit codes.
+
+use std::process::Command;
+
+/// Runs `canon ARGS…` from the crate root; returns (exit code, stdout, stderr).
+fn canon(args: &[&str]) -> (i32, String, String) {
+    let output = Command::new(env!("CARGO_BIN_EXE_canon"))
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .expect("canon runs");
+    (
+        output.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn check_clean_file_exits_0() {
+    let (code, out, _) = canon(&["check", "tests/corpus/check/clean_customer.rules"]);
+    assert_eq!(code, 0, "{out}");
+    insta::assert_snapshot!(out, @"tests/corpus/check/clean_customer.rules: 0 errors, 0 warnings");
+}
+
+#[test]
+fn check_reports_every_problem_and_exits_1() {
+    let (code, out, _) = canon(&[
+        "check",
+        "tests/corpus/check/unknown_names.rules",
+        "tests/corpus/check/syntax_errors.rules",
+    ]);
+    assert_eq!(code, 1);
+    assert!(
+        out.contains("tests/corpus/check/unknown_names.rules: 11 errors, 3 warnings"),
+        "{out}"
+    );
+    assert!(
+        out.contains("tests/corpus/check/syntax_errors.rules: 5 errors, 0 warnings"),
+        "{out}"
+    );
+    assert!(
+        out.contains("unknown_names.rules:8:12: error[E0102]: no input `titel`"),
+        "{out}"
+    );
+}
+
+#[test]
+fn check_json_is_machine_readable() {
+    let (code, out, _) = canon(&[
+        "check",
+        "--format",
+        "json",
+        "tests/corpus/check/input_cycle.rules",
+    ]);
+    assert_eq!(code, 1);
+    let json: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(json[0]["code"], "E0116");
+    assert_eq!(json[0]["line"], 3);
+    assert_eq!(json[0]["column"], 12);
+}
+
+#[test]
+fn check_warnings_fail_only_when_denied() {
+    assert_eq!(canon(&["check", "tests/corpus/check/too_deep.rules"]).0, 1);
+    let (code, _, _) = canon(&["check", "tests/corpus/base.rules"]);
+    assert_eq!(code, 0);
+}
+
+#[test]
+fn missing_file_is_a_usage_error() {
+    let (code, _, err) = canon(&["check", "no/such.rules"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("cannot read `no/such.rules`"), "{err}");
+    assert_eq!(canon(&["test", "no/such.rules"]).0, 2);
+    assert_eq!(canon(&["frobnicate"]).0, 2);
+}
+
+#[test]
+fn test_reports_passes_and_failures() {
+    let (code, out, _) = canon(&["test", "tests/corpus/base.rules"]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.ends_with("7 passed, 0 failed\n"), "{out}");
+
+    let dir = tempfile::tempdir().unwrap();
+    let failing = dir.path().join("failing.rules");
+    std::fs::write(
+        &failing,
+        format!(
+            "extends \"{}\"\n\ntest \"wrong on purpose\" {{\n  title = \"CEO\"\n  expect management_level = VP\n}}\n",
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/corpus/base.rules").display()
+        ),
+    )
+    .unwrap();
+    let (code, out, _) = canon(&["test", failing.to_str().unwrap()]);
+    assert_eq!(code, 1);
+    let out = out
+        .replace(&dir.path().display().to_string(), "TMP")
+        .replace(env!("CARGO_MANIFEST_DIR"), "CRATE");
+    insta::assert_snapshot!(out, @r#"
+    TMP/failing.rules:3:6: test "wrong on purpose" failed
+        management_level: expected "VP", got "Executive" (rule exec at CRATE/tests/corpus/base.rules:33)
+    0 passed, 1 failed
+    "#);
+}
+
+#[test]
+fn explain_for_people_and_machines() {
+    let (code, out, _) = canon(&[
+        "explain",
+        "--rules",
+        "tests/corpus/base.rules",
+        "--set",
+        "title=Sr. Dir, Ops",
+        "--set",
+        "locale=fr_CA",
+        "--field",
+        "locale",
+    ]);
+    assert_eq!(code, 0);
+    insta::assert_snapshot!(out);
+    let (code, out, _) = canon(&[
+        "explain",
+        "--rules",
+        "tests/corpus/base.rules",
+        "--set",
+        "title=VP",
+        "--format",
+        "json",
+        "--field",
+        "management_level",
+    ]);
+    assert_eq!(code, 0);
+    let json: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(json["fields"][0]["value"], "VP");
+    assert_eq!(json["fields"][0]["rule"]["id"], "vp");
+    assert_eq!(json["fields"][0]["inputs"][1]["steps"][2]["result"], "vp");
+}
+
+#[test]
+fn explain_a_scim_record_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let user = dir.path().join("user.json");
+    std::fs::write(&user, r#"{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"name":{"givenName":"Ana"},"title":"CEO"}"#).unwrap();
+    let (code, out, _) = canon(&[
+        "explain",
+        "--rules",
+        "tests/corpus/base.rules",
+        "--record",
+        user.to_str().unwrap(),
+        "--field",
+        "first_name,management_level",
+    ]);
+    assert_eq!(code, 0);
+    assert!(out.starts_with("first_name = \"Ana\""), "{out}");
+    assert!(out.contains("management_level = \"Executive\""), "{out}");
+    std::fs::write(&user, "[1]").unwrap();
+    assert_eq!(
+        canon(&[
+            "explain",
+            "--rules",
+            "tests/corpus/base.rules",
+            "--record",
+            user.to_str().unwrap()
+        ])
+        .0,
+        2
+    );
+    assert_eq!(
+        canon(&[
+            "explain",
+            "--rules",
+            "tests/corpus/base.rules",
+            "--set",
+            "novalue"
+        ])
+        .0,
+        2
+    );
+    assert_eq!(
+        canon(&[
+            "explain",
+            "--rules",
+            "tests/corpus/base.rules",
+            "--field",
+            "nope"
+        ])
+        .0,
+        2
+    );
+}
