@@ -397,6 +397,7 @@ impl<'a> Compiler<'a> {
             required: decl.required,
             rules: Vec::new(),
             word_indexes: Vec::new(),
+            regex_sets: Vec::new(),
             reads: Vec::new(),
         };
         let Some(list) = self.maps.remove(&decl.name.name) else {
@@ -484,6 +485,7 @@ impl<'a> Compiler<'a> {
             self.compile_cond(&rule.condition, &mut scratch_terms, &mut scratch_reads);
             self.compile_output(&rule.output, &field, &mut scratch_reads);
         }
+        index_regexes(&mut field);
         for (input, words, _) in terms {
             match WordIndex::new(words) {
                 Ok(index) => field.word_indexes.push((input, index)),
@@ -606,7 +608,10 @@ impl<'a> Compiler<'a> {
                 LeafTest::Words(indices)
             }
             ast::Test::Matches(regex) => match self.compile_regex(regex) {
-                Some(compiled) => LeafTest::Regex(compiled),
+                Some(compiled) => LeafTest::Regex {
+                    regex: compiled,
+                    slot: None,
+                },
                 None => LeafTest::IsEmpty,
             },
             ast::Test::Equals(value) => {
@@ -799,22 +804,27 @@ impl<'a> Compiler<'a> {
     }
 
     fn compile_regex(&mut self, regex: &ast::RegexLit) -> Option<Regex> {
-        let mut builder = RegexBuilder::new(&regex.pattern);
+        // Flags go inline, so that the pattern text alone (for a `RegexSet`) keeps them.
+        for flag in regex.flags.chars() {
+            if !matches!(flag, 'i' | 'm' | 's' | 'x') {
+                self.error_help(
+                    Code::BadRegex,
+                    regex.span,
+                    format!("unknown regex flag `{flag}`"),
+                    Some("flags are i (ignore case), m (multi-line), s (dot matches newline), x (verbose)".into()),
+                );
+                return None;
+            }
+        }
+        let pattern = if regex.flags.is_empty() {
+            regex.pattern.clone()
+        } else {
+            format!("(?{}){}", regex.flags, regex.pattern)
+        };
+        let mut builder = RegexBuilder::new(&pattern);
         builder
             .size_limit(REGEX_SIZE_LIMIT)
             .dfa_size_limit(REGEX_SIZE_LIMIT);
-        for flag in regex.flags.chars() {
-            match flag {
-                'i' => builder.case_insensitive(true),
-                'm' => builder.multi_line(true),
-                's' => builder.dot_matches_new_line(true),
-                'x' => builder.ignore_whitespace(true),
-                other => {
-                    self.error_help(Code::BadRegex, regex.span, format!("unknown regex flag `{other}`"), Some("flags are i (ignore case), m (multi-line), s (dot matches newline), x (verbose)".into()));
-                    return None;
-                }
-            };
-        }
         match builder.build() {
             Ok(compiled) => Some(compiled),
             Err(error) => {
@@ -1432,4 +1442,61 @@ impl<'a> Compiler<'a> {
                 .push(Diagnostic::warning(Code::Unused, span, message));
         }
     }
+}
+
+/// Fewer regexes than this on one input are cheaper to run one by one than as a set.
+const REGEX_SET_MIN: usize = 8;
+
+/// Gives the regex tests of a field one `RegexSet` per input that has many of them, so a
+/// record runs them in one pass instead of one by one.
+fn index_regexes(field: &mut Field) {
+    fn visit(cond: &mut Cond, each: &mut dyn FnMut(InputId, &Regex, &mut Option<usize>)) {
+        match cond {
+            Cond::Always => {}
+            Cond::Or(parts) | Cond::And(parts) => parts.iter_mut().for_each(|p| visit(p, each)),
+            Cond::Not(inner) => visit(inner, each),
+            Cond::Leaf(leaf) => {
+                if let LeafTest::Regex { regex, slot } = &mut leaf.test {
+                    each(leaf.input, regex, slot);
+                }
+            }
+        }
+    }
+    let mut patterns: Vec<(InputId, Vec<String>)> = Vec::new();
+    for rule in &mut field.rules {
+        visit(&mut rule.condition, &mut |input, regex, slot| {
+            let position = match patterns.iter().position(|(i, _)| *i == input) {
+                Some(p) => p,
+                None => {
+                    patterns.push((input, Vec::new()));
+                    patterns.len() - 1
+                }
+            };
+            let list = &mut patterns[position].1;
+            *slot = Some(list.len());
+            list.push(regex.as_str().to_string());
+        });
+    }
+    let mut built = Vec::new();
+    for (input, list) in patterns {
+        if list.len() < REGEX_SET_MIN {
+            continue;
+        }
+        let set = regex::RegexSetBuilder::new(&list)
+            .size_limit(REGEX_SIZE_LIMIT * 8)
+            .dfa_size_limit(REGEX_SIZE_LIMIT * 8)
+            .build();
+        if let Ok(set) = set {
+            built.push((input, set));
+        }
+    }
+    let has_set: Vec<InputId> = built.iter().map(|(i, _)| *i).collect();
+    for rule in &mut field.rules {
+        visit(&mut rule.condition, &mut |input, _, slot| {
+            if !has_set.contains(&input) {
+                *slot = None;
+            }
+        });
+    }
+    field.regex_sets = built;
 }

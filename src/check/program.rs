@@ -61,6 +61,8 @@ pub struct Field {
     pub(crate) rules: Vec<CompiledRule>,
     /// One word index per input that `has any` tests read, keyed by that input.
     pub(crate) word_indexes: Vec<(InputId, WordIndex)>,
+    /// Where a field tests many regexes on one input, one `RegexSet` runs them in one pass.
+    pub(crate) regex_sets: Vec<(InputId, regex::RegexSet)>,
     /// Inputs the rules read, in first-use order (the cache key of a field's result).
     pub(crate) reads: Vec<InputId>,
 }
@@ -106,7 +108,11 @@ pub type KeyedTable = Arc<HashMap<String, Arc<str>>>;
 pub enum LeafTest {
     /// Terms of the field's word index for this input (indices into it).
     Words(Vec<usize>),
-    Regex(Regex),
+    /// `slot`: this regex's index in the field's `RegexSet` for the input, when there is one.
+    Regex {
+        regex: Regex,
+        slot: Option<usize>,
+    },
     Number {
         regex: Regex,
         op: CompareOp,

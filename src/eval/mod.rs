@@ -87,6 +87,7 @@ struct Run<'p, 'r> {
     fuel: u32,
     terms: Vec<(InputId, TermSet)>,
     spans: Vec<(usize, usize, usize)>,
+    regex_hits: Vec<(InputId, regex::SetMatches)>,
 }
 
 #[derive(Clone)]
@@ -105,6 +106,7 @@ impl<'p, 'r> Run<'p, 'r> {
             fuel: FUEL_PER_RECORD,
             terms: Vec::new(),
             spans: Vec::new(),
+            regex_hits: Vec::new(),
         }
     }
 
@@ -164,6 +166,7 @@ impl<'p, 'r> Run<'p, 'r> {
 
     fn field(&mut self, field: &Field, mut trace: Option<&mut Vec<RuleTrace>>) -> FieldOutcome {
         self.terms.clear();
+        self.regex_hits.clear();
         let mut fired = None;
         for rule in &field.rules {
             let mut why = trace.as_ref().map(|_| Vec::new());
@@ -281,6 +284,7 @@ impl<'p, 'r> Run<'p, 'r> {
             inputs,
             terms,
             spans,
+            regex_hits,
             ..
         } = self;
         let value = inputs
@@ -309,7 +313,14 @@ impl<'p, 'r> Run<'p, 'r> {
                 }
                 hit.is_some()
             }
-            LeafTest::Regex(regex) => regex.is_match(value),
+            LeafTest::Regex { regex, slot } => {
+                let from_set = slot.and_then(|slot| {
+                    regex_matches(regex_hits, field, leaf.input, value)
+                        .filter(|hits| slot < hits.len())
+                        .map(|hits| hits.matched(slot))
+                });
+                from_set.unwrap_or_else(|| regex.is_match(value))
+            }
             LeafTest::Number {
                 regex,
                 op,
@@ -410,6 +421,24 @@ fn term_set<'t>(
         }
     };
     &terms[position].1
+}
+
+/// Which regexes of the field's set for `input` match `value`: one pass, then shared.
+fn regex_matches<'h>(
+    hits: &'h mut Vec<(InputId, regex::SetMatches)>,
+    field: &Field,
+    input: InputId,
+    value: &str,
+) -> Option<&'h regex::SetMatches> {
+    let position = match hits.iter().position(|(i, _)| *i == input) {
+        Some(p) => p,
+        None => {
+            let (_, set) = field.regex_sets.iter().find(|(i, _)| *i == input)?;
+            hits.push((input, set.matches(value)));
+            hits.len() - 1
+        }
+    };
+    hits.get(position).map(|(_, matches)| matches)
 }
 
 /// Checks an input-derived value against the field's type (constants were checked at load).
@@ -534,4 +563,37 @@ fn worth_caching(field: &Field) -> bool {
         }
     }
     !field.reads.is_empty() && field.rules.iter().any(|r| heavy(&r.condition))
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::{FlatRecord, Program};
+
+    /// Ten regex rules on one input run as one `RegexSet`; flags and order must behave exactly
+    /// as when each regex runs alone.
+    #[test]
+    fn regex_sets_keep_flags_and_order() {
+        let mut rules = String::from("field f: text\ninput t = title | trim\nmap f {\n");
+        for n in 0..10 {
+            rules.push_str(&format!(
+                "  rule r{n}: t matches /^code{n}$/ -> \"plain {n}\"\n"
+            ));
+        }
+        rules.push_str("  rule ci: t matches /^shout$/i -> \"ignored case\"\n");
+        rules.push_str("  rule capture: number(t, /^l(\\d+)$/i) >= 7 -> \"level\"\n");
+        rules.push_str("  else -> unset\n}\n");
+        let program = Program::from_source("set.rules", &rules).unwrap();
+        assert!(program.fields[0].regex_sets.len() == 1, "a set is built");
+        let map = |title: &str| {
+            program
+                .apply(&FlatRecord::from_pairs([("title", title)]))
+                .get("f")
+                .map(str::to_string)
+        };
+        assert_eq!(map("code3").as_deref(), Some("plain 3"));
+        assert_eq!(map("CODE3"), None);
+        assert_eq!(map("SHOUT").as_deref(), Some("ignored case"));
+        assert_eq!(map("L9").as_deref(), Some("level"));
+        assert_eq!(map("code10"), None);
+    }
 }
