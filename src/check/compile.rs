@@ -95,6 +95,8 @@ struct Compiler<'a> {
     used_tables: HashSet<String>,
     used_inputs: HashSet<String>,
     hasher: Sha256,
+    /// Position of each file in the chain (base first), by FileId: "later" means higher.
+    file_rank: Vec<usize>,
 }
 
 impl<'a> Compiler<'a> {
@@ -125,6 +127,7 @@ impl<'a> Compiler<'a> {
             used_tables: HashSet::new(),
             used_inputs: HashSet::new(),
             hasher: Sha256::new(),
+            file_rank: Vec::new(),
         }
     }
 
@@ -147,6 +150,12 @@ impl<'a> Compiler<'a> {
 
     fn compile(mut self, chain: Chain) -> Program {
         let top = chain.files.last().map(|(file, _)| *file);
+        self.file_rank = vec![0; self.sources.files().len()];
+        for (rank, (file, _)) in chain.files.iter().enumerate() {
+            if let Some(slot) = self.file_rank.get_mut(file.0) {
+                *slot = rank;
+            }
+        }
         for (file, _) in &chain.files {
             if let Some(source) = self.sources.get(*file) {
                 self.hasher.update(source.text.as_bytes());
@@ -422,12 +431,15 @@ impl<'a> Compiler<'a> {
         for rule in &list.rules {
             if let Some(first) = ids.get(&rule.id.name).copied() {
                 // Report it in the later file (the one that added the second rule).
-                let (here, there) =
-                    if (first.file, first.start) > (rule.id.span.file, rule.id.span.start) {
-                        (first, rule.id.span)
-                    } else {
-                        (rule.id.span, first)
-                    };
+                let rank = |span: Span| {
+                    let file = self.file_rank.get(span.file.0).copied().unwrap_or(0);
+                    (file, span.start)
+                };
+                let (here, there) = if rank(first) > rank(rule.id.span) {
+                    (first, rule.id.span)
+                } else {
+                    (rule.id.span, first)
+                };
                 let at = self.sources.cite(there);
                 self.error_help(
                     Code::DuplicateRule,

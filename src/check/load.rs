@@ -124,12 +124,12 @@ fn add_and_parse(
     });
     if let Some(base) = bases.next() {
         let base_path = path.parent().unwrap_or(Path::new("")).join(&base.value);
-        let base_name = Path::new(&name)
-            .parent()
-            .unwrap_or(Path::new(""))
-            .join(&base.value)
-            .to_string_lossy()
-            .into_owned();
+        let base_name = tidy(
+            &Path::new(&name)
+                .parent()
+                .unwrap_or(Path::new(""))
+                .join(&base.value),
+        );
         load_into(
             &base_path,
             base_name,
@@ -151,4 +151,24 @@ fn add_and_parse(
         );
     }
     chain.files.push((file, tree));
+}
+
+/// `rules/examples/../default.rules` → `rules/default.rules`, for messages (lexical only).
+fn tidy(path: &Path) -> String {
+    use std::path::Component;
+    let mut parts: Vec<Component> = Vec::new();
+    for component in path.components() {
+        match component {
+            Component::ParentDir if matches!(parts.last(), Some(Component::Normal(_))) => {
+                parts.pop();
+            }
+            Component::CurDir => {}
+            other => parts.push(other),
+        }
+    }
+    parts
+        .iter()
+        .collect::<PathBuf>()
+        .to_string_lossy()
+        .into_owned()
 }

@@ -333,3 +333,14 @@ impl std::fmt::Display for LoadError {
 }
 
 impl std::error::Error for LoadError {}
+
+#[cfg(test)]
+mod tests {
+    /// The CLI's worker threads and the SCIM service share one compiled program.
+    #[test]
+    fn program_is_send_and_sync() {
+        fn shared<T: Send + Sync>() {}
+        shared::<super::Program>();
+        shared::<std::sync::Arc<super::Program>>();
+    }
+}
