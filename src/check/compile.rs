@@ -13,7 +13,7 @@ use super::load::{load_chain, load_text, Chain};
 use super::program::*;
 use super::schema;
 use crate::diag::{did_you_mean, Code, Diagnostic, Diagnostics, FileId, Sources, Span};
-use crate::eval::steps::{run, Step, STEP_NAMES};
+use crate::eval::steps::{run, Separators, Step, WordTable, STEP_NAMES};
 use crate::eval::words::WordIndex;
 use crate::syntax::ast;
 use crate::value::{AttrPath, FilterOp, FilterTest, PathFilter, PathSegment, SourceId};
@@ -1111,8 +1111,41 @@ impl<'a> Compiler<'a> {
                     );
                     return None;
                 }
-                Some(Step::CutAfter(separators))
+                Some(Step::CutAfter(Separators::new(separators)))
             }
+            "replace_words" => match args.as_slice() {
+                [ast::StepArg::Ident(table)] => {
+                    if !self.tables.contains_key(&table.name) {
+                        let rows = self.load_table(table);
+                        self.tables.insert(table.name.clone(), rows);
+                    }
+                    self.used_tables.insert(table.name.clone());
+                    let pairs = self
+                        .tables
+                        .get(&table.name)
+                        .and_then(Option::as_ref)
+                        .map(|t| {
+                            t.rows
+                                .iter()
+                                .map(|(k, v, _)| (k.clone(), v.clone()))
+                                .collect()
+                        })
+                        .unwrap_or_default();
+                    let built = WordTable::new(table.name.clone(), pairs);
+                    if built.is_none() {
+                        self.error(
+                            Code::BadStep,
+                            table.span,
+                            format!("table `{}` is too large for `replace_words`", table.name),
+                        );
+                    }
+                    built.map(Step::ReplaceWords)
+                }
+                _ => {
+                    self.error_help(Code::BadStep, step.span, "`replace_words` takes the name of a table", Some("table abbreviations = { \"sr\" -> \"senior\" }  …  | replace_words(abbreviations)".into()));
+                    None
+                }
+            },
             _ => {
                 let help = did_you_mean(name, STEP_NAMES.iter().copied());
                 self.error_help(
@@ -1457,7 +1490,7 @@ impl<'a> Compiler<'a> {
 }
 
 /// Fewer regexes than this on one input are cheaper to run one by one than as a set.
-const REGEX_SET_MIN: usize = 8;
+const REGEX_SET_MIN: usize = 2;
 
 /// Gives the regex tests of a field one `RegexSet` per input that has many of them, so a
 /// record runs them in one pass instead of one by one.

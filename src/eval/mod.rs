@@ -389,7 +389,7 @@ impl<'p, 'r> Run<'p, 'r> {
                 None => String::new(),
             };
             for step in &input.steps {
-                current = step.apply(&current);
+                current = step.apply(&current).into_owned();
                 trace.steps.push(StepTrace {
                     step: step.describe(),
                     result: current.clone(),
