@@ -260,3 +260,102 @@ fn pack_is_clean_and_its_own_tests_pass() {
     assert!(!program.tests().is_empty(), "the pack should carry its own tests");
     assert!(failed.is_empty(), "tests in rules/default.rules failed:\n{}", failed.join("\n"));
 }
+
+/// Runs the tests written in a rule file (its own, not those of the files it extends).
+fn own_test_failures(program: &Program) -> Vec<String> {
+    let mut failed = Vec::new();
+    for test in program.tests().iter().filter(|t| t.own) {
+        let mut record = FlatRecord::new();
+        for (path, value) in &test.given {
+            record.set(path.flat_key(), value.clone());
+        }
+        let profile = program.apply(&record);
+        for (field, expected, _) in &test.expect {
+            let got = profile.get(field);
+            if got != expected.as_deref() {
+                failed.push(format!("  {:?}: {field} expected {}, got {}", test.name, shown(expected.as_deref()), shown(got)));
+            }
+        }
+    }
+    failed
+}
+
+/// Maps a users CSV of `examples/` with a customer rule file; returns login → profile JSON.
+fn map_users(program: &Program, relative: &str) -> BTreeMap<String, serde_json::Value> {
+    let path = repo_path(relative);
+    let mut reader = csv::ReaderBuilder::new()
+        .from_path(&path)
+        .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
+    let header = reader.headers().unwrap_or_else(|e| panic!("{}: {e}", path.display())).clone();
+    let login = header.iter().position(|h| h == "login").expect("a login column");
+    let binding = program.bind_columns(header.iter());
+    let mut profiles = BTreeMap::new();
+    for row in reader.records() {
+        let row = row.unwrap_or_else(|e| panic!("bad CSV row in {}: {e}", path.display()));
+        let profile = program.apply(&canon::CsvRecord::new(&binding, &row));
+        println!("{:<26} {}", &row[login], profile.to_json());
+        profiles.insert(row[login].to_string(), profile.to_json());
+    }
+    profiles
+}
+
+fn check_example(rules: &str, users: &str, expected: &[(&str, &str, Option<&str>)]) {
+    let program = match Program::load(&repo_path(rules)) {
+        Ok(program) => program,
+        Err(error) => panic!("{rules} does not load:\n{}", error.render()),
+    };
+    assert!(program.warnings().is_empty(), "{rules} has warnings");
+    let failed = own_test_failures(&program);
+    assert!(failed.is_empty(), "tests in {rules} failed:\n{}", failed.join("\n"));
+    println!("\n{users} mapped with {rules}:");
+    let profiles = map_users(&program, users);
+    assert_eq!(profiles.len(), 20, "{users} should hold 20 users");
+    for (login, field, value) in expected {
+        let got = profiles[*login][*field].as_str();
+        assert_eq!(got, *value, "{users}: {login} {field}");
+    }
+}
+
+#[test]
+fn bank_example() {
+    check_example(
+        "rules/examples/bank.rules",
+        "examples/bank_users.csv",
+        &[
+            ("h.tanaka@bank.example", "management_level", Some("Director")),
+            ("r.oconnor@bank.example", "management_level", Some("Director")),
+            ("d.kim@bank.example", "management_level", Some("Sr. Manager")),
+            ("c.moreau@bank.example", "management_level", Some("Executive")),
+            ("l.martin@bank.example", "management_level", Some("Individual Contributor")),
+            ("k.nguyen@bank.example", "management_level", Some("Intern")),
+            ("k.nguyen@bank.example", "status", Some("inactive")),
+            ("p.garcia@bank.example", "status", Some("active")),
+            ("f.rossi@bank.example", "people_manager", Some("yes")),
+            ("f.rossi@bank.example", "locale", None),
+            ("g.muller@bank.example", "manager_email", None),
+            ("g.muller@bank.example", "people_manager", None),
+            ("t.sato@bank.example", "management_level", Some("Director")),
+        ],
+    );
+}
+
+#[test]
+fn bands_example() {
+    check_example(
+        "rules/examples/bands.rules",
+        "examples/bands_users.csv",
+        &[
+            ("a.rivera@acme.example", "management_level", Some("Sr. Manager")),
+            ("j.cole@acme.example", "management_level", Some("VP")),
+            ("l.fournier@acme.example", "management_level", Some("Sr. Manager")),
+            ("h.yoon@acme.example", "management_level", Some("Manager")),
+            ("r.silva@acme.example", "management_level", Some("SVP")),
+            ("f.novak@acme.example", "management_level", Some("Director")),
+            ("g.abebe@acme.example", "management_level", Some("Analyst")),
+            ("f.novak@acme.example", "locale", None),
+            ("m.ito@acme.example", "location", Some("San Francisco")),
+            ("n.brown@acme.example", "status", Some("inactive")),
+            ("w.zhang@acme.example", "status", Some("active")),
+        ],
+    );
+}
