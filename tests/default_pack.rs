@@ -71,7 +71,12 @@ impl Tally {
         keys.sort_by_key(|k| order.iter().position(|o| o == k).unwrap_or(usize::MAX));
         for key in keys {
             let (hit, total) = self.rows[key];
-            println!("{key:<24} {:>3}/{:<3} {:>8.1}%", hit, total, percent(hit, total));
+            println!(
+                "{key:<24} {:>3}/{:<3} {:>8.1}%",
+                hit,
+                total,
+                percent(hit, total)
+            );
         }
     }
 }
@@ -98,7 +103,10 @@ fn levels_dev_accuracy() {
     let mut hits = 0;
     for row in &rows {
         let (title, locale, expected, spec_rule) = (&row[0], &row[1], &row[2], &row[3]);
-        assert!(LEVELS.contains(&expected), "unknown expected level {expected:?}");
+        assert!(
+            LEVELS.contains(&expected),
+            "unknown expected level {expected:?}"
+        );
         let profile = program.apply(&FlatRecord::from_pairs([("title", title)]));
         let got = profile.get("management_level");
         let hit = got == Some(expected);
@@ -109,7 +117,10 @@ fn levels_dev_accuracy() {
             let rule = profile
                 .field("management_level")
                 .and_then(|f| f.rule.as_ref())
-                .map_or_else(|| "no rule".to_string(), |r| format!("rule {} at {}", r.id, r.at));
+                .map_or_else(
+                    || "no rule".to_string(),
+                    |r| format!("rule {} at {}", r.id, r.at),
+                );
             misses.push(format!(
                 "  {title:?} [{locale}, {spec_rule}]: expected {expected:?}, got {} ({rule})",
                 shown(got)
@@ -117,7 +128,11 @@ fn levels_dev_accuracy() {
         }
     }
     let accuracy = hits as f64 / rows.len() as f64;
-    println!("\nlevels_dev.csv: {hits}/{} correct, {:.1}%", rows.len(), 100.0 * accuracy);
+    println!(
+        "\nlevels_dev.csv: {hits}/{} correct, {:.1}%",
+        rows.len(),
+        100.0 * accuracy
+    );
     by_level.print("level", &LEVELS);
     by_locale.print("locale", &["en-US", "fr-CA", "es-ES", "ko", "ja"]);
     println!("\nmisses ({}):", misses.len());
@@ -161,11 +176,19 @@ fn flags_dev_accuracy() {
         hits += usize::from(hit);
         by_field.add(field, hit);
         if !hit {
-            misses.push(format!("  {field} {raw:?}: expected {}, got {}", shown(expected), shown(got)));
+            misses.push(format!(
+                "  {field} {raw:?}: expected {}, got {}",
+                shown(expected),
+                shown(got)
+            ));
         }
     }
     let accuracy = hits as f64 / rows.len() as f64;
-    println!("\nflags_dev.csv: {hits}/{} correct, {:.1}%", rows.len(), 100.0 * accuracy);
+    println!(
+        "\nflags_dev.csv: {hits}/{} correct, {:.1}%",
+        rows.len(),
+        100.0 * accuracy
+    );
     by_field.print("field", &["people_manager", "locale", "status"]);
     println!("\nmisses ({}):", misses.len());
     for miss in &misses {
@@ -218,7 +241,10 @@ fn onet_titles_all_map() {
     );
     println!("\n{:<24} {:>6}", "level", "titles");
     for level in LEVELS {
-        println!("{level:<24} {:>6}", by_level.get(level).copied().unwrap_or(0));
+        println!(
+            "{level:<24} {:>6}",
+            by_level.get(level).copied().unwrap_or(0)
+        );
     }
     let mut rules: Vec<(String, usize)> = by_rule.into_iter().collect();
     rules.sort_by(|a, b| b.1.cmp(&a.1));
@@ -226,7 +252,11 @@ fn onet_titles_all_map() {
     for (rule, count) in rules {
         println!("{rule:<24} {count:>6}");
     }
-    assert!(failures.is_empty(), "titles that did not map:\n{}", failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "titles that did not map:\n{}",
+        failures.join("\n")
+    );
 }
 
 #[test]
@@ -237,7 +267,11 @@ fn pack_is_clean_and_its_own_tests_pass() {
         .iter()
         .map(|w| w.render(program.sources()))
         .collect();
-    assert!(warnings.is_empty(), "rules/default.rules has warnings:\n{}", warnings.join("\n"));
+    assert!(
+        warnings.is_empty(),
+        "rules/default.rules has warnings:\n{}",
+        warnings.join("\n")
+    );
     let mut failed = Vec::new();
     for test in program.tests() {
         let mut record = FlatRecord::new();
@@ -257,8 +291,15 @@ fn pack_is_clean_and_its_own_tests_pass() {
             }
         }
     }
-    assert!(!program.tests().is_empty(), "the pack should carry its own tests");
-    assert!(failed.is_empty(), "tests in rules/default.rules failed:\n{}", failed.join("\n"));
+    assert!(
+        !program.tests().is_empty(),
+        "the pack should carry its own tests"
+    );
+    assert!(
+        failed.is_empty(),
+        "tests in rules/default.rules failed:\n{}",
+        failed.join("\n")
+    );
 }
 
 /// Runs the tests written in a rule file (its own, not those of the files it extends).
@@ -273,7 +314,12 @@ fn own_test_failures(program: &Program) -> Vec<String> {
         for (field, expected, _) in &test.expect {
             let got = profile.get(field);
             if got != expected.as_deref() {
-                failed.push(format!("  {:?}: {field} expected {}, got {}", test.name, shown(expected.as_deref()), shown(got)));
+                failed.push(format!(
+                    "  {:?}: {field} expected {}, got {}",
+                    test.name,
+                    shown(expected.as_deref()),
+                    shown(got)
+                ));
             }
         }
     }
@@ -286,8 +332,14 @@ fn map_users(program: &Program, relative: &str) -> BTreeMap<String, serde_json::
     let mut reader = csv::ReaderBuilder::new()
         .from_path(&path)
         .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
-    let header = reader.headers().unwrap_or_else(|e| panic!("{}: {e}", path.display())).clone();
-    let login = header.iter().position(|h| h == "login").expect("a login column");
+    let header = reader
+        .headers()
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+        .clone();
+    let login = header
+        .iter()
+        .position(|h| h == "login")
+        .expect("a login column");
     let binding = program.bind_columns(header.iter());
     let mut profiles = BTreeMap::new();
     for row in reader.records() {
@@ -306,7 +358,11 @@ fn check_example(rules: &str, users: &str, expected: &[(&str, &str, Option<&str>
     };
     assert!(program.warnings().is_empty(), "{rules} has warnings");
     let failed = own_test_failures(&program);
-    assert!(failed.is_empty(), "tests in {rules} failed:\n{}", failed.join("\n"));
+    assert!(
+        failed.is_empty(),
+        "tests in {rules} failed:\n{}",
+        failed.join("\n")
+    );
     println!("\n{users} mapped with {rules}:");
     let profiles = map_users(&program, users);
     assert_eq!(profiles.len(), 20, "{users} should hold 20 users");
@@ -322,11 +378,31 @@ fn bank_example() {
         "rules/examples/bank.rules",
         "examples/bank_users.csv",
         &[
-            ("h.tanaka@bank.example", "management_level", Some("Director")),
-            ("r.oconnor@bank.example", "management_level", Some("Director")),
-            ("d.kim@bank.example", "management_level", Some("Sr. Manager")),
-            ("c.moreau@bank.example", "management_level", Some("Executive")),
-            ("l.martin@bank.example", "management_level", Some("Individual Contributor")),
+            (
+                "h.tanaka@bank.example",
+                "management_level",
+                Some("Director"),
+            ),
+            (
+                "r.oconnor@bank.example",
+                "management_level",
+                Some("Director"),
+            ),
+            (
+                "d.kim@bank.example",
+                "management_level",
+                Some("Sr. Manager"),
+            ),
+            (
+                "c.moreau@bank.example",
+                "management_level",
+                Some("Executive"),
+            ),
+            (
+                "l.martin@bank.example",
+                "management_level",
+                Some("Individual Contributor"),
+            ),
             ("k.nguyen@bank.example", "management_level", Some("Intern")),
             ("k.nguyen@bank.example", "status", Some("inactive")),
             ("p.garcia@bank.example", "status", Some("active")),
@@ -345,9 +421,17 @@ fn bands_example() {
         "rules/examples/bands.rules",
         "examples/bands_users.csv",
         &[
-            ("a.rivera@acme.example", "management_level", Some("Sr. Manager")),
+            (
+                "a.rivera@acme.example",
+                "management_level",
+                Some("Sr. Manager"),
+            ),
             ("j.cole@acme.example", "management_level", Some("VP")),
-            ("l.fournier@acme.example", "management_level", Some("Sr. Manager")),
+            (
+                "l.fournier@acme.example",
+                "management_level",
+                Some("Sr. Manager"),
+            ),
             ("h.yoon@acme.example", "management_level", Some("Manager")),
             ("r.silva@acme.example", "management_level", Some("SVP")),
             ("f.novak@acme.example", "management_level", Some("Director")),
