@@ -247,7 +247,7 @@ fn onet_titles_all_map() {
         );
     }
     let mut rules: Vec<(String, usize)> = by_rule.into_iter().collect();
-    rules.sort_by(|a, b| b.1.cmp(&a.1));
+    rules.sort_by_key(|r| std::cmp::Reverse(r.1));
     println!("\n{:<24} {:>6}", "rule", "titles");
     for (rule, count) in rules {
         println!("{rule:<24} {count:>6}");
