@@ -443,3 +443,65 @@ fn bands_example() {
         ],
     );
 }
+
+/// R0: case, full-width letters, surrounding spaces and trailing `(Contract)`, `[TEMP]`,
+/// requisition, region, store and season suffixes never change a title's level.
+#[test]
+fn r0_noise_keeps_the_level() {
+    let program = load_pack();
+    let rows = read_csv("tests/data/levels_dev.csv");
+    let full_width = |s: &str| -> String {
+        s.chars()
+            .map(|c| match c {
+                '!'..='~' => char::from_u32(c as u32 + 0xFEE0).unwrap_or(c),
+                ' ' => '\u{3000}',
+                _ => c,
+            })
+            .collect()
+    };
+    let mut changed = Vec::new();
+    let mut checked = 0;
+    for row in &rows {
+        let title = &row[0];
+        let level = |t: &str| {
+            program
+                .apply(&FlatRecord::from_pairs([("title", t)]))
+                .get("management_level")
+                .map(str::to_string)
+        };
+        let base = level(title);
+        let variants = [
+            title.to_uppercase(),
+            title.to_lowercase(),
+            full_width(title),
+            format!("\u{a0} {title}  "),
+            format!("{title} (Contract)"),
+            format!("{title} [TEMP]"),
+            format!("{title} (Interim)"),
+            format!("{title} #REQ-88123"),
+            format!("{title} - EMEA"),
+            format!("{title}, Store 0457"),
+            format!("{title} – Fall 2025"),
+        ];
+        for variant in variants {
+            checked += 1;
+            let got = level(&variant);
+            if got != base {
+                changed.push(format!(
+                    "  {variant:?}: {} (was {})",
+                    shown(got.as_deref()),
+                    shown(base.as_deref())
+                ));
+            }
+        }
+    }
+    println!(
+        "\nR0 noise: {checked} variants, {} changed level",
+        changed.len()
+    );
+    assert!(
+        changed.is_empty(),
+        "noise changed the level:\n{}",
+        changed.join("\n")
+    );
+}
