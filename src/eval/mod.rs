@@ -14,7 +14,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use crate::check::program::{
-    Cond, Field, FieldKind, InputId, InputSource, Leaf, LeafTest, Output, Program,
+    per_input, Cond, Field, FieldKind, InputId, InputSource, Leaf, LeafTest, Output, Program,
 };
 use crate::value::Record;
 use profile::{FieldNote, FieldOutcome, Profile, RuleRef};
@@ -409,18 +409,13 @@ fn term_set<'t>(
     input: InputId,
     value: &str,
 ) -> &'t TermSet {
-    let position = match terms.iter().position(|(i, _)| *i == input) {
-        Some(p) => p,
-        None => {
-            let mut set = TermSet::default();
-            if let Some((_, index)) = field.word_indexes.iter().find(|(i, _)| *i == input) {
-                index.scan(value, &mut set, spans);
-            }
-            terms.push((input, set));
-            terms.len() - 1
+    per_input(terms, input, || {
+        let mut set = TermSet::default();
+        if let Some((_, index)) = field.word_indexes.iter().find(|(i, _)| *i == input) {
+            index.scan(value, &mut set, spans);
         }
-    };
-    &terms[position].1
+        set
+    })
 }
 
 /// Which regexes of the field's set for `input` match `value`: one pass, then shared.
@@ -430,15 +425,13 @@ fn regex_matches<'h>(
     input: InputId,
     value: &str,
 ) -> Option<&'h regex::SetMatches> {
-    let position = match hits.iter().position(|(i, _)| *i == input) {
-        Some(p) => p,
-        None => {
-            let (_, set) = field.regex_sets.iter().find(|(i, _)| *i == input)?;
-            hits.push((input, set.matches(value)));
-            hits.len() - 1
-        }
-    };
-    hits.get(position).map(|(_, matches)| matches)
+    if !hits.iter().any(|(i, _)| *i == input) {
+        let (_, set) = field.regex_sets.iter().find(|(i, _)| *i == input)?;
+        hits.push((input, set.matches(value)));
+    }
+    hits.iter()
+        .find(|(i, _)| *i == input)
+        .map(|(_, matches)| matches)
 }
 
 /// Checks an input-derived value against the field's type (constants were checked at load).
