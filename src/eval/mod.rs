@@ -544,18 +544,10 @@ impl<'p> Evaluator<'p> {
     }
 }
 
-/// Fields whose rules do real matching; a field that only copies an input is cheaper to
-/// evaluate than to look up.
+/// Every field that reads something starts with a cache; the sample after `CACHE_SAMPLE`
+/// lookups turns it off where values rarely repeat (names, emails).
 fn worth_caching(field: &Field) -> bool {
-    fn heavy(cond: &Cond) -> bool {
-        match cond {
-            Cond::Always => false,
-            Cond::Or(parts) | Cond::And(parts) => parts.iter().any(heavy),
-            Cond::Not(inner) => heavy(inner),
-            Cond::Leaf(leaf) => !matches!(leaf.test, LeafTest::IsEmpty | LeafTest::IsPresent),
-        }
-    }
-    !field.reads.is_empty() && field.rules.iter().any(|r| heavy(&r.condition))
+    !field.reads.is_empty()
 }
 
 #[cfg(test)]
