@@ -163,7 +163,12 @@ pub struct TenantCtx {
 }
 
 fn tenant_from_path(parts: &Parts) -> Option<&str> {
-    let mut segments = parts.uri.path().trim_start_matches('/').split('/');
+    // `nest` strips its prefix from `parts.uri`; the original keeps the tenant.
+    let uri = parts
+        .extensions
+        .get::<axum::extract::OriginalUri>()
+        .map_or(&parts.uri, |o| &o.0);
+    let mut segments = uri.path().trim_start_matches('/').split('/');
     match (segments.next(), segments.next()) {
         (Some("t"), Some(id)) => Some(id),
         (Some("admin"), Some("tenants")) => segments.next(),
