@@ -849,3 +849,48 @@ async fn concurrent_member_patches_lose_no_member() {
     assert_eq!(group.body["members"].as_array().unwrap().len(), 40);
     assert_eq!(group.body["meta"]["version"], json!("W/\"41\""));
 }
+
+#[tokio::test]
+async fn search_by_post_per_type_and_across_types() {
+    let h = harness();
+    h.create_user("ana@example.com").await;
+    h.send(
+        "POST",
+        &format!("{BASE}/Groups"),
+        Some(TOKEN),
+        Some(json!({"schemas": [GROUP], "displayName": "Sales"})),
+    )
+    .await;
+    let request = json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:SearchRequest"],
+        "filter": "userName sw \"ana\"", "attributes": ["userName"], "startIndex": 1, "count": 10});
+    let reply = h
+        .send(
+            "POST",
+            &format!("{BASE}/Users/.search"),
+            Some(TOKEN),
+            Some(request),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+    assert_eq!(reply.body["totalResults"], json!(1));
+    assert!(reply.body["Resources"][0].get("name").is_none());
+    let all = json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:SearchRequest"],
+        "excludedAttributes": ["urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"]});
+    let reply = h
+        .send("POST", &format!("{BASE}/.search"), Some(TOKEN), Some(all))
+        .await;
+    assert_eq!(reply.body["totalResults"], json!(2));
+    let bad = json!({"filter": 5, "count": "x"});
+    assert_error(
+        &h.send("POST", &format!("{BASE}/.search"), Some(TOKEN), Some(bad))
+            .await,
+        400,
+        Some("invalidFilter"),
+    );
+    assert_error(
+        &h.send("GET", &format!("{BASE}/.search"), Some(TOKEN), None)
+            .await,
+        405,
+        None,
+    );
+}

@@ -324,22 +324,26 @@ pub struct Projection {
     exclude: Vec<Target>,
 }
 
-fn parse_list(kind: Kind, text: Option<&str>) -> Result<Vec<Target>, ScimError> {
+/// `lenient`: attributes of schemas `kind` does not have are skipped, not refused (a search
+/// over several resource types names attributes of each).
+fn parse_list(kind: Kind, text: Option<&str>, lenient: bool) -> Result<Vec<Target>, ScimError> {
     let Some(text) = text else {
         return Ok(Vec::new());
     };
-    text.split(',')
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .map(|item| {
-            let path = filter::parse_path(item)
-                .map_err(|e| ScimError::InvalidValue(format!("bad attribute `{item}`: {e}")))?;
-            if path.filter.is_some() {
-                return Err(ScimError::InvalidValue(format!("bad attribute `{item}`")));
-            }
-            target(kind, &path.attr).map_err(ScimError::InvalidValue)
-        })
-        .collect()
+    let mut targets = Vec::new();
+    for item in text.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+        let path = filter::parse_path(item)
+            .map_err(|e| ScimError::InvalidValue(format!("bad attribute `{item}`: {e}")))?;
+        if path.filter.is_some() {
+            return Err(ScimError::InvalidValue(format!("bad attribute `{item}`")));
+        }
+        match target(kind, &path.attr) {
+            Ok(target) => targets.push(target),
+            Err(_) if lenient => {}
+            Err(message) => return Err(ScimError::InvalidValue(message)),
+        }
+    }
+    Ok(targets)
 }
 
 impl Projection {
@@ -349,8 +353,20 @@ impl Projection {
         excluded: Option<&str>,
     ) -> Result<Projection, ScimError> {
         Ok(Projection {
-            include: parse_list(kind, attributes)?,
-            exclude: parse_list(kind, excluded)?,
+            include: parse_list(kind, attributes, false)?,
+            exclude: parse_list(kind, excluded, false)?,
+        })
+    }
+
+    /// Like [`Projection::parse`], skipping attributes of schemas `kind` does not have.
+    pub fn parse_lenient(
+        kind: Kind,
+        attributes: Option<&str>,
+        excluded: Option<&str>,
+    ) -> Result<Projection, ScimError> {
+        Ok(Projection {
+            include: parse_list(kind, attributes, true)?,
+            exclude: parse_list(kind, excluded, true)?,
         })
     }
 

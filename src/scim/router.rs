@@ -92,6 +92,11 @@ pub fn app(state: Arc<AppState>) -> Router {
                 .post(create_user)
                 .fallback(method_not_allowed),
         )
+        .route("/.search", post(search_all).fallback(method_not_allowed))
+        .route(
+            "/Users/.search",
+            post(search_users).fallback(method_not_allowed),
+        )
         .route(
             "/Users/{id}",
             get(get_user)
@@ -105,6 +110,10 @@ pub fn app(state: Arc<AppState>) -> Router {
             get(list_groups)
                 .post(create_group)
                 .fallback(method_not_allowed),
+        )
+        .route(
+            "/Groups/.search",
+            post(search_groups).fallback(method_not_allowed),
         )
         .route(
             "/Groups/{id}",
@@ -498,8 +507,81 @@ async fn list(
     state: AppStateRef,
     params: Params,
 ) -> Result<Response, ScimError> {
-    let params = query(params)?;
-    let projection = projection(kind, &params)?;
+    list_with(kinds(kind), ctx, state, query(params)?).await
+}
+
+fn kinds(kind: Kind) -> &'static [Kind] {
+    match kind {
+        Kind::User => &[Kind::User],
+        Kind::Group => &[Kind::Group],
+    }
+}
+
+/// `POST /.search`: users and groups at once.
+async fn search_all(
+    ctx: TenantCtx,
+    State(state): State<AppStateRef>,
+    ScimJson(body): ScimJson,
+) -> Result<Response, ScimError> {
+    search(&[Kind::User, Kind::Group], ctx, state, body).await
+}
+
+/// `POST /Users/.search` (RFC 7644 §3.4.3): the query parameters in a SearchRequest body.
+async fn search(
+    kinds: &'static [Kind],
+    ctx: TenantCtx,
+    state: AppStateRef,
+    body: Value,
+) -> Result<Response, ScimError> {
+    let Value::Object(map) = body else {
+        return Err(ScimError::InvalidSyntax(
+            "the body must be a JSON object".into(),
+        ));
+    };
+    let mut params = Vec::new();
+    for (key, value) in map {
+        let text = match (key.as_str(), value) {
+            ("schemas", _) | (_, Value::Null) => continue,
+            ("attributes" | "excludedAttributes", Value::Array(items)) => {
+                let names: Option<Vec<&str>> = items.iter().map(Value::as_str).collect();
+                names
+                    .ok_or_else(|| {
+                        ScimError::InvalidValue(format!(
+                            "`{key}` must be a list of attribute names"
+                        ))
+                    })?
+                    .join(",")
+            }
+            (_, Value::String(text)) => text,
+            (_, Value::Number(number)) => number.to_string(),
+            _ => {
+                return Err(ScimError::InvalidValue(format!(
+                    "bad `{key}` in the search request"
+                )))
+            }
+        };
+        params.push((key, text));
+    }
+    list_with(kinds, ctx, state, params).await
+}
+
+async fn list_with(
+    kinds: &'static [Kind],
+    ctx: TenantCtx,
+    state: AppStateRef,
+    params: Vec<(String, String)>,
+) -> Result<Response, ScimError> {
+    let (attributes, excluded) = (
+        param(&params, "attributes"),
+        param(&params, "excludedAttributes"),
+    );
+    let projections = kinds
+        .iter()
+        .map(|&kind| match kinds {
+            [_] => Projection::parse(kind, attributes, excluded),
+            _ => Projection::parse_lenient(kind, attributes, excluded),
+        })
+        .collect::<Result<Vec<_>, _>>()?;
     let filter = param(&params, "filter")
         .map(|f| {
             filter::parse_filter(f)
@@ -513,31 +595,39 @@ async fn list(
     let tenant = ctx.tenant.id.clone();
     let base = ctx.base.clone();
     let (total, page) = blocking(move || {
-        let candidates = match filter
-            .as_ref()
-            .and_then(|f| f.as_user_name_eq())
-            .filter(|_| kind == Kind::User)
-        {
-            Some(name) => state
-                .store
-                .find_unique(&tenant, kind, &name.to_lowercase())?
-                .into_iter()
-                .collect(),
-            None => state.store.list(&tenant, kind)?,
-        };
-        let matching: Vec<Value> = candidates
-            .iter()
-            .map(|stored| resource::render(stored, &base))
-            .filter(|rendered| filter.as_ref().is_none_or(|f| f.matches(rendered, kind)))
-            .collect();
+        let mut matching: Vec<(usize, Value)> = Vec::new();
+        for (index, &kind) in kinds.iter().enumerate() {
+            let user_name = filter.as_ref().and_then(|f| f.as_user_name_eq());
+            let candidates = match user_name.filter(|_| kind == Kind::User) {
+                Some(name) => state
+                    .store
+                    .find_unique(&tenant, kind, &name.to_lowercase())?
+                    .into_iter()
+                    .collect(),
+                None => state.store.list(&tenant, kind)?,
+            };
+            matching.extend(
+                candidates
+                    .iter()
+                    .map(|stored| resource::render(stored, &base))
+                    .filter(|rendered| filter.as_ref().is_none_or(|f| f.matches(rendered, kind)))
+                    .map(|rendered| (index, rendered)),
+            );
+        }
         let total = matching.len();
         let skip = usize::try_from(start - 1).unwrap_or(usize::MAX);
         let take = usize::try_from(count).unwrap_or(0);
-        let page: Vec<Value> = matching.into_iter().skip(skip).take(take).collect();
+        let page: Vec<(usize, Value)> = matching.into_iter().skip(skip).take(take).collect();
         Ok((total, page))
     })
     .await?;
-    let page: Vec<Value> = page.into_iter().map(|r| projection.apply(r)).collect();
+    let page: Vec<Value> = page
+        .into_iter()
+        .map(|(index, r)| match projections.get(index) {
+            Some(projection) => projection.apply(r),
+            None => r,
+        })
+        .collect();
     let mut body = json!({
         "schemas": [schema::LIST],
         "totalResults": total,
@@ -631,7 +721,14 @@ async fn delete(
 }
 
 macro_rules! resource_handlers {
-    ($kind:expr, $create:ident, $list:ident, $get:ident, $replace:ident, $patch:ident, $delete:ident) => {
+    ($kind:expr, $create:ident, $list:ident, $search:ident, $get:ident, $replace:ident, $patch:ident, $delete:ident) => {
+        async fn $search(
+            ctx: TenantCtx,
+            State(state): State<AppStateRef>,
+            ScimJson(body): ScimJson,
+        ) -> Result<Response, ScimError> {
+            search(kinds($kind), ctx, state, body).await
+        }
         async fn $create(
             ctx: TenantCtx,
             State(state): State<AppStateRef>,
@@ -697,6 +794,7 @@ resource_handlers!(
     Kind::User,
     create_user,
     list_users,
+    search_users,
     get_user,
     replace_user,
     patch_user,
@@ -706,6 +804,7 @@ resource_handlers!(
     Kind::Group,
     create_group,
     list_groups,
+    search_groups,
     get_group,
     replace_group,
     patch_group,
