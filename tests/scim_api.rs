@@ -10,6 +10,7 @@ use axum::http::{Request, StatusCode};
 use axum::Router;
 use canon::scim::config::token_hash;
 use canon::scim::mapper::{FakeMapper, ProfileMapper};
+use canon::scim::router::Loader;
 use canon::scim::{app, AppState, Tenant};
 use canon::store::{SqliteStore, TenantId};
 use serde_json::{json, Value};
@@ -41,6 +42,10 @@ struct Harness {
 }
 
 fn harness() -> Harness {
+    harness_with(Arc::new(fake_loader))
+}
+
+fn harness_with(loader: Arc<Loader>) -> Harness {
     let dir = tempfile::tempdir().unwrap();
     let rules = dir.path().join("acme.rules");
     std::fs::write(&rules, "v1").unwrap();
@@ -48,7 +53,7 @@ fn harness() -> Harness {
     let mut tenants = HashMap::new();
     for (id, token) in [("acme", TOKEN), ("other", OTHER_TOKEN)] {
         let id = TenantId::parse(id).unwrap();
-        let mapper = fake_loader(&rules).unwrap();
+        let mapper = loader(&rules).unwrap();
         tenants.insert(
             id.clone(),
             Arc::new(Tenant::new(id, token_hash(token), rules.clone(), mapper)),
@@ -893,4 +898,51 @@ async fn search_by_post_per_type_and_across_types() {
         405,
         None,
     );
+}
+
+/// The write path stores what the engine gives for the stored resource: the same profile
+/// `canon dry-run` computes for the same user under the same rules.
+#[tokio::test]
+async fn stored_profiles_match_the_engine() {
+    let rules = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/corpus/base.rules");
+    let program = Arc::new(canon::Program::load(&rules).unwrap());
+    let engine: Arc<dyn ProfileMapper> = program;
+    let mapper = engine.clone();
+    let h = harness_with(Arc::new(move |_: &Path| Ok(engine.clone())));
+    let mut body = okta_user("ana@example.com");
+    body["title"] = json!("Senior Vice-President, Sales");
+    body[CANON] = json!({"peopleManager": "Yes"});
+    body["urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"] =
+        json!({"manager": {"value": " Boss@Example.com "}});
+    let reply = h
+        .send("POST", &format!("{BASE}/Users"), Some(TOKEN), Some(body))
+        .await;
+    assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
+    let id = reply.body["id"].as_str().unwrap();
+    let stored = h
+        .send("GET", &format!("/t/acme/profiles/{id}"), Some(ADMIN), None)
+        .await
+        .body;
+
+    let mut resource = reply.body.clone();
+    resource
+        .as_object_mut()
+        .unwrap()
+        .retain(|k, _| k != "id" && k != "meta");
+    let expected = canon::Program::load(&rules)
+        .unwrap()
+        .apply(&canon::JsonRecord::new(&resource));
+    assert_eq!(stored["profile"], expected.to_json());
+    assert_eq!(stored["rules"], expected.rules_json());
+    assert_eq!(stored["profile"]["management_level"], json!("SVP"));
+    assert_eq!(stored["profile"]["people_manager"], json!("yes"));
+    assert_eq!(
+        stored["profile"]["manager_email"],
+        json!("boss@example.com")
+    );
+    assert_eq!(
+        stored["complete"],
+        json!(expected.missing_required().is_empty())
+    );
+    assert_eq!(stored["rule_version"], json!(mapper.version()));
 }
