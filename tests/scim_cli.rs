@@ -160,9 +160,11 @@ fn start(config: &Path, port: u16) -> Server {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
+    // Dropping the server (also when the assertion below fails) kills and waits for it.
+    let server = Server { child, address };
     for _ in 0..200 {
-        if TcpStream::connect(&address).is_ok() {
-            return Server { child, address };
+        if TcpStream::connect(&server.address).is_ok() {
+            return server;
         }
         std::thread::sleep(Duration::from_millis(25));
     }
