@@ -51,6 +51,8 @@ pub mod check;
 pub mod cli;
 pub mod diag;
 pub mod eval;
+pub mod scim;
+pub mod store;
 pub mod syntax;
 pub mod value;
 

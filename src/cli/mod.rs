@@ -5,6 +5,9 @@
 
 mod check;
 mod explain;
+mod export;
+mod serve;
+mod tenant;
 mod test;
 
 use std::io::Write;
@@ -31,6 +34,17 @@ enum Command {
     Test(test::TestArgs),
     /// Show how one record maps: inputs, steps, every rule tried, the value.
     Explain(explain::ExplainArgs),
+    /// Serve SCIM 2.0 for Okta: every write stores the canonical profile.
+    Serve(serve::ServeArgs),
+    /// Add a tenant or rotate its bearer token.
+    #[command(subcommand)]
+    Tenant(tenant::TenantCommand),
+    /// Print a tenant's stored canonical profiles (CSV or JSON lines).
+    Export(export::ExportArgs),
+    /// Re-apply a tenant's current rules to every stored user (changes first; --apply writes).
+    Remap(export::RemapArgs),
+    /// Ask the running service to recompile a tenant's rules.
+    Reload(export::ReloadArgs),
 }
 
 /// Success.
@@ -56,6 +70,11 @@ pub fn run() -> ExitCode {
         Command::Check(args) => check::run(args),
         Command::Test(args) => test::run(args),
         Command::Explain(args) => explain::run(args),
+        Command::Serve(args) => serve::run(args),
+        Command::Tenant(command) => tenant::run(command),
+        Command::Export(args) => export::export(args),
+        Command::Remap(args) => export::remap(args),
+        Command::Reload(args) => export::reload(args),
     };
     ExitCode::from(code)
 }
