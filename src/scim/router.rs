@@ -131,7 +131,9 @@ pub fn app(state: Arc<AppState>) -> Router {
         .fallback(not_found)
         .with_state(state)
         .layer(
-            TraceLayer::new_for_http().make_span_with(|request: &Request| {
+            TraceLayer::new_for_http()
+                .on_response(tower_http::trace::DefaultOnResponse::new().level(tracing::Level::INFO))
+                .make_span_with(|request: &Request| {
                 let id = request
                     .headers()
                     .get("x-request-id")
@@ -325,7 +327,9 @@ fn resource_response(
 async fn blocking<T: Send + 'static>(
     work: impl FnOnce() -> Result<T, ScimError> + Send + 'static,
 ) -> Result<T, ScimError> {
-    tokio::task::spawn_blocking(work)
+    // The request's span (request id, method, path) follows the work onto the blocking pool.
+    let span = tracing::Span::current();
+    tokio::task::spawn_blocking(move || span.in_scope(work))
         .await
         .map_err(|e| ScimError::Internal(format!("worker failed: {e}")))?
 }
