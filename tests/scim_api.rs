@@ -946,3 +946,110 @@ async fn stored_profiles_match_the_engine() {
     );
     assert_eq!(stored["rule_version"], json!(mapper.version()));
 }
+
+/// Odd but well-formed bodies on every write endpoint: a client error or success, never a 5xx.
+#[tokio::test]
+async fn odd_bodies_never_cause_server_errors() {
+    let h = harness();
+    let user = h.create_user("ana@example.com").await;
+    let id = user["id"].as_str().unwrap();
+    let reply = h
+        .send(
+            "POST",
+            &format!("{BASE}/Groups"),
+            Some(TOKEN),
+            Some(json!({"displayName": "G"})),
+        )
+        .await;
+    let gid = reply.body["id"].as_str().unwrap().to_string();
+    let values = [
+        json!(null),
+        json!(true),
+        json!(1.5e300),
+        json!(-1),
+        json!("é"),
+        json!(""),
+        json!([]),
+        json!({}),
+        json!([null]),
+        json!([{}]),
+        json!({"value": null}),
+        json!("x".repeat(1000)),
+        json!([[[]]]),
+        json!({"aéé": 1}),
+        json!({"urn:": {}}),
+        json!({"urn:ietf:params:scim:schemas:extension:canon:2.0:User": 5}),
+    ];
+    let names = [
+        "userName",
+        "active",
+        "name",
+        "emails",
+        "members",
+        "id",
+        "meta",
+        "schemas",
+        "aéé",
+        "urn:x:y",
+        "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User",
+        "emails[type eq \"work\"].value",
+        "members[value eq \"x\"]",
+        "name.givenName",
+        "é.é",
+        "$ref",
+    ];
+    for value in &values {
+        for name in names {
+            let mut body = okta_user("odd@example.com");
+            body[name] = value.clone();
+            for (method, uri) in [
+                ("POST", format!("{BASE}/Users")),
+                ("PUT", format!("{BASE}/Users/{id}")),
+            ] {
+                let reply = h.send(method, &uri, Some(TOKEN), Some(body.clone())).await;
+                assert!(
+                    reply.status.as_u16() < 500,
+                    "{method} {name}={value}: {}",
+                    reply.body
+                );
+                if reply.status == StatusCode::CREATED {
+                    let new = reply.body["id"].as_str().unwrap();
+                    h.send("DELETE", &format!("{BASE}/Users/{new}"), Some(TOKEN), None)
+                        .await;
+                }
+            }
+            for op in ["add", "replace", "remove", "ADD", "bogus"] {
+                let ops = [
+                    json!({"op": op, "path": name, "value": value}),
+                    json!({"op": op, "value": {name: value}}),
+                    json!({"op": op, "path": value, "value": name}),
+                ];
+                for operation in ops {
+                    let patch = json!({"schemas": [PATCH], "Operations": [operation]});
+                    for uri in [format!("{BASE}/Users/{id}"), format!("{BASE}/Groups/{gid}")] {
+                        let reply = h
+                            .send("PATCH", &uri, Some(TOKEN), Some(patch.clone()))
+                            .await;
+                        assert!(reply.status.as_u16() < 500, "PATCH {patch}: {}", reply.body);
+                    }
+                }
+            }
+        }
+    }
+    for body in [
+        json!({"schemas": [PATCH]}),
+        json!({"schemas": [PATCH], "Operations": {}}),
+        json!({"schemas": [PATCH], "Operations": [1]}),
+        json!({"schemas": "x", "Operations": []}),
+    ] {
+        let reply = h
+            .send(
+                "PATCH",
+                &format!("{BASE}/Users/{id}"),
+                Some(TOKEN),
+                Some(body),
+            )
+            .await;
+        assert_eq!(reply.status, StatusCode::BAD_REQUEST);
+    }
+}
