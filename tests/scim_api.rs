@@ -468,6 +468,18 @@ async fn okta_full_sequence() {
         .await;
     assert_eq!(by_name.body["Resources"][0]["id"], json!(gid));
 
+    // Deleting a member removes it from the group.
+    let reply = h
+        .send("DELETE", &format!("{BASE}/Users/{bo}"), Some(TOKEN), None)
+        .await;
+    assert_eq!(reply.status, StatusCode::NO_CONTENT);
+    assert!(h
+        .get(&format!("{BASE}/Groups/{gid}"))
+        .await
+        .body
+        .get("members")
+        .is_none());
+
     // Delete: 204, then 404.
     let reply = h
         .send("DELETE", &format!("{BASE}/Groups/{gid}"), Some(TOKEN), None)

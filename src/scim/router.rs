@@ -718,10 +718,60 @@ async fn delete(
                 other => other.into(),
             })?;
         tracing::info!(tenant = %tenant, kind = kind.as_str(), %id, "deleted");
+        remove_from_groups(state.store.as_ref(), &tenant, &id)?;
         Ok(())
     })
     .await?;
     Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// A deleted user or group is no longer a member of any group (RFC 7643 §4.2). Each group
+/// changes in its own transaction, re-checked inside it, so concurrent member PATCHes stay
+/// safe.
+fn remove_from_groups(
+    store: &dyn ResourceStore,
+    tenant: &TenantId,
+    id: &str,
+) -> Result<(), ScimError> {
+    let is_member = |group: &StoredResource| {
+        group
+            .body
+            .get("members")
+            .and_then(Value::as_array)
+            .is_some_and(|members| {
+                members
+                    .iter()
+                    .any(|m| m.get("value").and_then(Value::as_str) == Some(id))
+            })
+    };
+    for group in store
+        .list(tenant, Kind::Group)?
+        .iter()
+        .filter(|g| is_member(g))
+    {
+        let result = store.update(tenant, Kind::Group, &group.id, &mut |current| {
+            if !is_member(current) {
+                return None;
+            }
+            let mut body = current.body.clone();
+            if let Some(Value::Array(members)) = body.get_mut("members") {
+                members.retain(|m| m.get("value").and_then(Value::as_str) != Some(id));
+                if members.is_empty() {
+                    body.as_object_mut().map(|b| b.remove("members"));
+                }
+            }
+            Some(Write {
+                body,
+                unique_key: None,
+                profile: None,
+            })
+        });
+        match result {
+            Ok(_) | Err(StoreError::Aborted | StoreError::NotFound) => {}
+            Err(error) => return Err(error.into()),
+        }
+    }
+    Ok(())
 }
 
 macro_rules! resource_handlers {
