@@ -113,6 +113,7 @@ async fn run(label: &str, mapper: Arc<dyn ProfileMapper>, clients: usize, rounds
         admin_token_sha256: None,
         max_body_bytes: 1 << 20,
         loader: Arc::new(move |_: &Path| Ok(mapper.clone())),
+        config_path: None,
     };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await

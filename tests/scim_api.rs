@@ -64,7 +64,8 @@ fn harness_with(loader: Arc<Loader>) -> Harness {
         tenants,
         admin_token_sha256: Some(token_hash(ADMIN)),
         max_body_bytes: 64 * 1024,
-        loader: Arc::new(fake_loader),
+        loader,
+        config_path: None,
     };
     Harness {
         app: app(Arc::new(state)),

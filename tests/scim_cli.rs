@@ -291,6 +291,32 @@ fn serve_durability_export_remap_and_reload() {
         "{}",
         String::from_utf8_lossy(&reload.stderr)
     );
+    // A rotated token takes effect on reload; the old one stops working.
+    let rotated = canon(&[
+        "tenant",
+        "rotate-token",
+        "acme",
+        "--config",
+        config.to_str().unwrap(),
+    ]);
+    let new_token = line_value(&stdout(&rotated), "token");
+    let reload = Command::new(env!("CARGO_BIN_EXE_canon"))
+        .args([
+            "reload",
+            "--tenant",
+            "acme",
+            "--config",
+            config.to_str().unwrap(),
+            "--url",
+            &server.address,
+        ])
+        .env("CANON_ADMIN_TOKEN", &admin)
+        .output()
+        .unwrap();
+    assert_eq!(reload.status.code(), Some(0));
+    let users = "/t/acme/scim/v2/Users";
+    assert_eq!(http(&server.address, "GET", users, &token, None).0, 401);
+    assert_eq!(http(&server.address, "GET", users, &new_token, None).0, 200);
     drop(server);
 
     // Export reads the store offline.

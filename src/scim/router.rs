@@ -12,7 +12,7 @@ use axum::routing::{get, post, MethodRouter};
 use axum::Router;
 use serde_json::{json, Value};
 
-use super::config::token_matches;
+use super::config::{token_matches, Config};
 use super::error::{ScimError, SCIM_JSON};
 use super::filter;
 use super::mapper::ProfileMapper;
@@ -30,9 +30,15 @@ pub type Loader = dyn Fn(&FsPath) -> Result<Arc<dyn ProfileMapper>, String> + Se
 /// One tenant as the service sees it.
 pub struct Tenant {
     pub id: TenantId,
-    pub token_sha256: String,
-    pub rules: PathBuf,
-    mapper: RwLock<Arc<dyn ProfileMapper>>,
+    live: RwLock<Live>,
+}
+
+/// What a reload replaces, together: the token hash, the rule file and its program.
+#[derive(Clone)]
+struct Live {
+    token_sha256: String,
+    rules: PathBuf,
+    mapper: Arc<dyn ProfileMapper>,
 }
 
 impl Tenant {
@@ -44,22 +50,40 @@ impl Tenant {
     ) -> Tenant {
         Tenant {
             id,
-            token_sha256,
-            rules,
-            mapper: RwLock::new(mapper),
+            live: RwLock::new(Live {
+                token_sha256,
+                rules,
+                mapper,
+            }),
         }
+    }
+
+    fn live(&self) -> Live {
+        self.live.read().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
     /// The program serving now; a reload swaps it atomically, writes in flight keep theirs.
     pub fn mapper(&self) -> Arc<dyn ProfileMapper> {
-        self.mapper
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone()
+        self.live().mapper
     }
 
-    pub fn swap(&self, mapper: Arc<dyn ProfileMapper>) {
-        *self.mapper.write().unwrap_or_else(|p| p.into_inner()) = mapper;
+    pub fn rules(&self) -> PathBuf {
+        self.live().rules
+    }
+
+    fn token_matches(&self, token: &str) -> bool {
+        token_matches(
+            token,
+            &self
+                .live
+                .read()
+                .unwrap_or_else(|p| p.into_inner())
+                .token_sha256,
+        )
+    }
+
+    fn replace(&self, live: Live) {
+        *self.live.write().unwrap_or_else(|p| p.into_inner()) = live;
     }
 }
 
@@ -69,6 +93,9 @@ pub struct AppState {
     pub admin_token_sha256: Option<String>,
     pub max_body_bytes: usize,
     pub loader: Arc<Loader>,
+    /// The config file a reload re-reads for the tenant's rule file and token hash (`None`:
+    /// reload recompiles the same rule file and keeps the token).
+    pub config_path: Option<PathBuf>,
 }
 
 type AppStateRef = Arc<AppState>;
@@ -196,7 +223,7 @@ impl FromRequestParts<AppStateRef> for TenantCtx {
             .and_then(|id| TenantId::parse(id).ok())
             .and_then(|id| state.tenants.get(&id))
             .ok_or(ScimError::Unauthorized)?;
-        if !token_matches(token, &tenant.token_sha256) {
+        if !tenant.token_matches(token) {
             return Err(ScimError::Unauthorized);
         }
         let host = parts
@@ -920,21 +947,35 @@ async fn get_profile(
     Ok(json_response(StatusCode::OK, &profile_json(&user)))
 }
 
-/// Recompiles the tenant's rule file and swaps it in; a file with errors is refused with its
-/// diagnostics and the old program keeps serving.
+/// Re-reads the tenant's entry in the config (rule file, token hash), recompiles the rule
+/// file and swaps all three in at once; a file with errors is refused with its diagnostics
+/// and the old program and token keep serving.
 async fn reload(ctx: AdminCtx, State(state): State<AppStateRef>) -> Result<Response, ScimError> {
     let tenant = ctx.tenant.clone();
-    let loader = state.loader.clone();
     let version = blocking(move || {
-        let mapper = loader(&tenant.rules).map_err(|diagnostics| {
+        let mut live = tenant.live();
+        if let Some(config_path) = &state.config_path {
+            let config = Config::load(config_path).map_err(|e| {
+                ScimError::InvalidValue(format!("the config cannot be read; nothing changed\n{e}"))
+            })?;
+            let entry = config.tenant(tenant.id.as_str()).ok_or_else(|| {
+                ScimError::InvalidValue(format!(
+                    "tenant `{}` is no longer in the config; nothing changed",
+                    tenant.id
+                ))
+            })?;
+            live.rules = Config::resolve(config_path, &entry.rules);
+            live.token_sha256 = entry.token_sha256.clone();
+        }
+        live.mapper = (state.loader)(&live.rules).map_err(|diagnostics| {
             tracing::warn!(tenant = %tenant.id, "reload refused: the rule file has errors");
             ScimError::InvalidValue(format!(
                 "the rule file has errors; the old rules keep serving\n{diagnostics}"
             ))
         })?;
-        let version = mapper.version();
-        tenant.swap(mapper);
-        tracing::info!(tenant = %tenant.id, %version, "rules reloaded");
+        let version = live.mapper.version();
+        tenant.replace(live);
+        tracing::info!(tenant = %tenant.id, %version, "rules and token reloaded");
         Ok(version)
     })
     .await?;
