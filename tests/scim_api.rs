@@ -1066,3 +1066,66 @@ async fn odd_bodies_never_cause_server_errors() {
         assert_eq!(reply.status, StatusCode::BAD_REQUEST);
     }
 }
+
+/// The SCIM rows of the mapping cases (`tests/cases/*.yaml`, also run by `rules_corpus`)
+/// through the SCIM write path: POST, then the stored profile has the expected values. The
+/// dry run and the service cannot drift apart.
+#[tokio::test]
+async fn scim_mapping_cases_through_the_write_path() {
+    #[derive(serde::Deserialize)]
+    struct Case {
+        name: String,
+        rules: String,
+        scim: Option<Value>,
+        #[serde(default)]
+        expect: std::collections::BTreeMap<String, Option<String>>,
+        #[serde(flatten)]
+        _rest: HashMap<String, Value>,
+    }
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut count = 0;
+    for entry in std::fs::read_dir(root.join("tests/cases")).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_none_or(|e| e != "yaml") {
+            continue;
+        }
+        let cases: Vec<Case> =
+            serde_yaml::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        for case in cases {
+            let Some(mut user) = case.scim else { continue };
+            count += 1;
+            let program: Arc<dyn ProfileMapper> =
+                Arc::new(canon::Program::load(&root.join(&case.rules)).unwrap());
+            let h = harness_with(Arc::new(move |_: &Path| Ok(program.clone())));
+            let object = user.as_object_mut().unwrap();
+            if !object.keys().any(|k| k.eq_ignore_ascii_case("userName")) {
+                object.insert("userName".into(), json!(format!("case{count}@example.com")));
+            }
+            let reply = h
+                .send("POST", &format!("{BASE}/Users"), Some(TOKEN), Some(user))
+                .await;
+            assert_eq!(
+                reply.status,
+                StatusCode::CREATED,
+                "{}: {}",
+                case.name,
+                reply.body
+            );
+            let id = reply.body["id"].as_str().unwrap();
+            let stored = h
+                .send("GET", &format!("/t/acme/profiles/{id}"), Some(ADMIN), None)
+                .await
+                .body;
+            for (field, expected) in &case.expect {
+                assert_eq!(
+                    stored["profile"][field],
+                    json!(expected),
+                    "{} ({}): {field}",
+                    case.name,
+                    path.display()
+                );
+            }
+        }
+    }
+    assert!(count > 0, "no SCIM mapping cases found");
+}
