@@ -816,6 +816,31 @@ async fn hostile_and_malformed_requests_get_scim_errors() {
 }
 
 #[tokio::test]
+async fn locations_follow_the_forwarded_scheme() {
+    let h = harness();
+    let user = h.create_user("ana@example.com").await;
+    let id = user["id"].as_str().unwrap();
+    let behind_proxy = Request::builder()
+        .uri(format!("{BASE}/Users/{id}"))
+        .header("authorization", format!("Bearer {TOKEN}"))
+        .header("host", "scim.example.com")
+        .header("x-forwarded-proto", "https")
+        .body(Body::empty())
+        .unwrap();
+    let response = h.app.clone().oneshot(behind_proxy).await.unwrap();
+    let body: Value = serde_json::from_slice(
+        &axum::body::to_bytes(response.into_body(), usize::MAX)
+            .await
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(
+        body["meta"]["location"],
+        json!(format!("https://scim.example.com{BASE}/Users/{id}"))
+    );
+}
+
+#[tokio::test]
 async fn etags_guard_concurrent_writers() {
     let h = harness();
     let user = h.create_user("ana@example.com").await;

@@ -232,8 +232,17 @@ impl FromRequestParts<AppStateRef> for TenantCtx {
             .and_then(|h| h.to_str().ok())
             .filter(|h| !h.is_empty() && h.bytes().all(|b| b.is_ascii_graphic()))
             .unwrap_or("localhost");
+        // Behind a TLS-terminating proxy, locations keep the scheme the client used.
+        let scheme = match parts
+            .headers
+            .get("x-forwarded-proto")
+            .and_then(|h| h.to_str().ok())
+        {
+            Some(proto) if proto.eq_ignore_ascii_case("https") => "https",
+            _ => "http",
+        };
         Ok(TenantCtx {
-            base: format!("http://{host}/t/{}/scim/v2", tenant.id),
+            base: format!("{scheme}://{host}/t/{}/scim/v2", tenant.id),
             tenant: tenant.clone(),
         })
     }
