@@ -13,7 +13,7 @@ use axum::Router;
 use serde_json::{json, Value};
 
 use super::config::{token_matches, Config};
-use super::error::{ScimError, SCIM_JSON};
+use super::error::{json_body, ScimError, SCIM_JSON};
 use super::filter;
 use super::mapper::ProfileMapper;
 use super::patch;
@@ -315,6 +315,21 @@ impl FromRequest<AppStateRef> for ScimJson {
     }
 }
 
+/// The `{id}` of a resource path. An id that does not even decode (`%FF`) names nothing: 404,
+/// like any unknown id, never a plain-text 400.
+pub struct ResourceId(pub String);
+
+impl FromRequestParts<AppStateRef> for ResourceId {
+    type Rejection = ScimError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppStateRef) -> Result<Self, ScimError> {
+        match Path::<(String, String)>::from_request_parts(parts, state).await {
+            Ok(Path((_, id))) => Ok(ResourceId(id)),
+            Err(_) => Err(ScimError::NotFound("no such resource".into())),
+        }
+    }
+}
+
 type Params = Result<Query<Vec<(String, String)>>, axum::extract::rejection::QueryRejection>;
 
 fn param<'a>(params: &'a [(String, String)], name: &str) -> Option<&'a str> {
@@ -333,11 +348,7 @@ fn query(params: Params) -> Result<Vec<(String, String)>, ScimError> {
 // ---- responses -----------------------------------------------------------------------
 
 fn scim_response(status: StatusCode, body: &Value) -> Response {
-    let mut response = (status, body.to_string()).into_response();
-    response
-        .headers_mut()
-        .insert(header::CONTENT_TYPE, HeaderValue::from_static(SCIM_JSON));
-    response
+    json_body(status, body, SCIM_JSON)
 }
 
 fn resource_response(
@@ -409,10 +420,7 @@ async fn resource_types(ctx: TenantCtx) -> Response {
     scim_response(StatusCode::OK, &list_response(all.to_vec()))
 }
 
-async fn resource_type(
-    ctx: TenantCtx,
-    Path((_, id)): Path<(String, String)>,
-) -> Result<Response, ScimError> {
+async fn resource_type(ctx: TenantCtx, ResourceId(id): ResourceId) -> Result<Response, ScimError> {
     let kind = match id.as_str() {
         "User" => Kind::User,
         "Group" => Kind::Group,
@@ -432,10 +440,7 @@ async fn schemas(ctx: TenantCtx) -> Response {
     scim_response(StatusCode::OK, &list_response(all))
 }
 
-async fn schema_one(
-    ctx: TenantCtx,
-    Path((_, id)): Path<(String, String)>,
-) -> Result<Response, ScimError> {
+async fn schema_one(ctx: TenantCtx, ResourceId(id): ResourceId) -> Result<Response, ScimError> {
     let found = schema::SCHEMAS
         .iter()
         .find(|s| s.id.eq_ignore_ascii_case(&id))
@@ -837,7 +842,7 @@ macro_rules! resource_handlers {
         async fn $get(
             ctx: TenantCtx,
             State(state): State<AppStateRef>,
-            Path((_, id)): Path<(String, String)>,
+            ResourceId(id): ResourceId,
             params: Params,
         ) -> Result<Response, ScimError> {
             get_one($kind, ctx, state, id, params).await
@@ -845,7 +850,7 @@ macro_rules! resource_handlers {
         async fn $replace(
             ctx: TenantCtx,
             State(state): State<AppStateRef>,
-            Path((_, id)): Path<(String, String)>,
+            ResourceId(id): ResourceId,
             headers: HeaderMap,
             params: Params,
             ScimJson(body): ScimJson,
@@ -859,7 +864,7 @@ macro_rules! resource_handlers {
         async fn $patch(
             ctx: TenantCtx,
             State(state): State<AppStateRef>,
-            Path((_, id)): Path<(String, String)>,
+            ResourceId(id): ResourceId,
             headers: HeaderMap,
             params: Params,
             ScimJson(body): ScimJson,
@@ -872,7 +877,7 @@ macro_rules! resource_handlers {
         async fn $delete(
             ctx: TenantCtx,
             State(state): State<AppStateRef>,
-            Path((_, id)): Path<(String, String)>,
+            ResourceId(id): ResourceId,
             headers: HeaderMap,
         ) -> Result<Response, ScimError> {
             delete($kind, ctx, state, id, headers).await
@@ -919,12 +924,7 @@ pub fn profile_json(stored: &StoredResource) -> Value {
 }
 
 fn json_response(status: StatusCode, body: &Value) -> Response {
-    let mut response = (status, body.to_string()).into_response();
-    response.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
-    );
-    response
+    json_body(status, body, "application/json")
 }
 
 async fn list_profiles(
@@ -943,7 +943,7 @@ async fn list_profiles(
 async fn get_profile(
     ctx: AdminCtx,
     State(state): State<AppStateRef>,
-    Path((_, id)): Path<(String, String)>,
+    ResourceId(id): ResourceId,
 ) -> Result<Response, ScimError> {
     let tenant = ctx.tenant.id.clone();
     let user = blocking(move || {
