@@ -64,7 +64,8 @@ fn harness_with(loader: Arc<Loader>) -> Harness {
         tenants,
         admin_token_sha256: Some(token_hash(ADMIN)),
         max_body_bytes: 64 * 1024,
-        loader: Arc::new(fake_loader),
+        loader,
+        config_path: None,
     };
     Harness {
         app: app(Arc::new(state)),
@@ -468,6 +469,18 @@ async fn okta_full_sequence() {
         .await;
     assert_eq!(by_name.body["Resources"][0]["id"], json!(gid));
 
+    // Deleting a member removes it from the group.
+    let reply = h
+        .send("DELETE", &format!("{BASE}/Users/{bo}"), Some(TOKEN), None)
+        .await;
+    assert_eq!(reply.status, StatusCode::NO_CONTENT);
+    assert!(h
+        .get(&format!("{BASE}/Groups/{gid}"))
+        .await
+        .body
+        .get("members")
+        .is_none());
+
     // Delete: 204, then 404.
     let reply = h
         .send("DELETE", &format!("{BASE}/Groups/{gid}"), Some(TOKEN), None)
@@ -803,6 +816,31 @@ async fn hostile_and_malformed_requests_get_scim_errors() {
 }
 
 #[tokio::test]
+async fn locations_follow_the_forwarded_scheme() {
+    let h = harness();
+    let user = h.create_user("ana@example.com").await;
+    let id = user["id"].as_str().unwrap();
+    let behind_proxy = Request::builder()
+        .uri(format!("{BASE}/Users/{id}"))
+        .header("authorization", format!("Bearer {TOKEN}"))
+        .header("host", "scim.example.com")
+        .header("x-forwarded-proto", "https")
+        .body(Body::empty())
+        .unwrap();
+    let response = h.app.clone().oneshot(behind_proxy).await.unwrap();
+    let body: Value = serde_json::from_slice(
+        &axum::body::to_bytes(response.into_body(), usize::MAX)
+            .await
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(
+        body["meta"]["location"],
+        json!(format!("https://scim.example.com{BASE}/Users/{id}"))
+    );
+}
+
+#[tokio::test]
 async fn etags_guard_concurrent_writers() {
     let h = harness();
     let user = h.create_user("ana@example.com").await;
@@ -945,4 +983,174 @@ async fn stored_profiles_match_the_engine() {
         json!(expected.missing_required().is_empty())
     );
     assert_eq!(stored["rule_version"], json!(mapper.version()));
+}
+
+/// Odd but well-formed bodies on every write endpoint: a client error or success, never a 5xx.
+#[tokio::test]
+async fn odd_bodies_never_cause_server_errors() {
+    let h = harness();
+    let user = h.create_user("ana@example.com").await;
+    let id = user["id"].as_str().unwrap();
+    let reply = h
+        .send(
+            "POST",
+            &format!("{BASE}/Groups"),
+            Some(TOKEN),
+            Some(json!({"displayName": "G"})),
+        )
+        .await;
+    let gid = reply.body["id"].as_str().unwrap().to_string();
+    let values = [
+        json!(null),
+        json!(true),
+        json!(1.5e300),
+        json!(-1),
+        json!("é"),
+        json!(""),
+        json!([]),
+        json!({}),
+        json!([null]),
+        json!([{}]),
+        json!({"value": null}),
+        json!("x".repeat(1000)),
+        json!([[[]]]),
+        json!({"aéé": 1}),
+        json!({"urn:": {}}),
+        json!({"urn:ietf:params:scim:schemas:extension:canon:2.0:User": 5}),
+    ];
+    let names = [
+        "userName",
+        "active",
+        "name",
+        "emails",
+        "members",
+        "id",
+        "meta",
+        "schemas",
+        "aéé",
+        "urn:x:y",
+        "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User",
+        "emails[type eq \"work\"].value",
+        "members[value eq \"x\"]",
+        "name.givenName",
+        "é.é",
+        "$ref",
+    ];
+    for value in &values {
+        for name in names {
+            let mut body = okta_user("odd@example.com");
+            body[name] = value.clone();
+            for (method, uri) in [
+                ("POST", format!("{BASE}/Users")),
+                ("PUT", format!("{BASE}/Users/{id}")),
+            ] {
+                let reply = h.send(method, &uri, Some(TOKEN), Some(body.clone())).await;
+                assert!(
+                    reply.status.as_u16() < 500,
+                    "{method} {name}={value}: {}",
+                    reply.body
+                );
+                if reply.status == StatusCode::CREATED {
+                    let new = reply.body["id"].as_str().unwrap();
+                    h.send("DELETE", &format!("{BASE}/Users/{new}"), Some(TOKEN), None)
+                        .await;
+                }
+            }
+            for op in ["add", "replace", "remove", "ADD", "bogus"] {
+                let ops = [
+                    json!({"op": op, "path": name, "value": value}),
+                    json!({"op": op, "value": {name: value}}),
+                    json!({"op": op, "path": value, "value": name}),
+                ];
+                for operation in ops {
+                    let patch = json!({"schemas": [PATCH], "Operations": [operation]});
+                    for uri in [format!("{BASE}/Users/{id}"), format!("{BASE}/Groups/{gid}")] {
+                        let reply = h
+                            .send("PATCH", &uri, Some(TOKEN), Some(patch.clone()))
+                            .await;
+                        assert!(reply.status.as_u16() < 500, "PATCH {patch}: {}", reply.body);
+                    }
+                }
+            }
+        }
+    }
+    for body in [
+        json!({"schemas": [PATCH]}),
+        json!({"schemas": [PATCH], "Operations": {}}),
+        json!({"schemas": [PATCH], "Operations": [1]}),
+        json!({"schemas": "x", "Operations": []}),
+    ] {
+        let reply = h
+            .send(
+                "PATCH",
+                &format!("{BASE}/Users/{id}"),
+                Some(TOKEN),
+                Some(body),
+            )
+            .await;
+        assert_eq!(reply.status, StatusCode::BAD_REQUEST);
+    }
+}
+
+/// The SCIM rows of the mapping cases (`tests/cases/*.yaml`, also run by `rules_corpus`)
+/// through the SCIM write path: POST, then the stored profile has the expected values. The
+/// dry run and the service cannot drift apart.
+#[tokio::test]
+async fn scim_mapping_cases_through_the_write_path() {
+    #[derive(serde::Deserialize)]
+    struct Case {
+        name: String,
+        rules: String,
+        scim: Option<Value>,
+        #[serde(default)]
+        expect: std::collections::BTreeMap<String, Option<String>>,
+        #[serde(flatten)]
+        _rest: HashMap<String, Value>,
+    }
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut count = 0;
+    for entry in std::fs::read_dir(root.join("tests/cases")).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_none_or(|e| e != "yaml") {
+            continue;
+        }
+        let cases: Vec<Case> =
+            serde_yaml::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        for case in cases {
+            let Some(mut user) = case.scim else { continue };
+            count += 1;
+            let program: Arc<dyn ProfileMapper> =
+                Arc::new(canon::Program::load(&root.join(&case.rules)).unwrap());
+            let h = harness_with(Arc::new(move |_: &Path| Ok(program.clone())));
+            let object = user.as_object_mut().unwrap();
+            if !object.keys().any(|k| k.eq_ignore_ascii_case("userName")) {
+                object.insert("userName".into(), json!(format!("case{count}@example.com")));
+            }
+            let reply = h
+                .send("POST", &format!("{BASE}/Users"), Some(TOKEN), Some(user))
+                .await;
+            assert_eq!(
+                reply.status,
+                StatusCode::CREATED,
+                "{}: {}",
+                case.name,
+                reply.body
+            );
+            let id = reply.body["id"].as_str().unwrap();
+            let stored = h
+                .send("GET", &format!("/t/acme/profiles/{id}"), Some(ADMIN), None)
+                .await
+                .body;
+            for (field, expected) in &case.expect {
+                assert_eq!(
+                    stored["profile"][field],
+                    json!(expected),
+                    "{} ({}): {field}",
+                    case.name,
+                    path.display()
+                );
+            }
+        }
+    }
+    assert!(count > 0, "no SCIM mapping cases found");
 }

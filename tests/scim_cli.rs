@@ -193,6 +193,23 @@ fn http(
     (status, serde_json::from_str(body).unwrap_or(Value::Null))
 }
 
+/// `canon reload` of tenant `acme`, the admin token in the environment.
+fn canon_reload(config: &Path, address: &str, admin: &str) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_canon"))
+        .args([
+            "reload",
+            "--tenant",
+            "acme",
+            "--config",
+            config.to_str().unwrap(),
+            "--url",
+            address,
+        ])
+        .env("CANON_ADMIN_TOKEN", admin)
+        .output()
+        .unwrap()
+}
+
 #[test]
 fn serve_durability_export_remap_and_reload() {
     let dir = tempfile::tempdir().unwrap();
@@ -253,44 +270,34 @@ fn serve_durability_export_remap_and_reload() {
 
     // Reload: a broken file is refused (exit 1) and the old rules keep serving.
     std::fs::write(&rules, "field x: nonsense(\n").unwrap();
-    let reload = Command::new(env!("CARGO_BIN_EXE_canon"))
-        .args([
-            "reload",
-            "--tenant",
-            "acme",
-            "--config",
-            config.to_str().unwrap(),
-            "--url",
-            &server.address,
-        ])
-        .env("CANON_ADMIN_TOKEN", &admin)
-        .output()
-        .unwrap();
+    let reload = canon_reload(&config, &server.address, &admin);
     assert_eq!(reload.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&reload.stderr).contains("error"));
     let changed = std::fs::read_to_string(&base_rules)
         .unwrap()
         .replace("-> VP", "-> SVP");
     std::fs::write(&rules, changed).unwrap();
-    let reload = Command::new(env!("CARGO_BIN_EXE_canon"))
-        .args([
-            "reload",
-            "--tenant",
-            "acme",
-            "--config",
-            config.to_str().unwrap(),
-            "--url",
-            &server.address,
-        ])
-        .env("CANON_ADMIN_TOKEN", &admin)
-        .output()
-        .unwrap();
+    let reload = canon_reload(&config, &server.address, &admin);
     assert_eq!(
         reload.status.code(),
         Some(0),
         "{}",
         String::from_utf8_lossy(&reload.stderr)
     );
+    // A rotated token takes effect on reload; the old one stops working.
+    let rotated = canon(&[
+        "tenant",
+        "rotate-token",
+        "acme",
+        "--config",
+        config.to_str().unwrap(),
+    ]);
+    let new_token = line_value(&stdout(&rotated), "token");
+    let reload = canon_reload(&config, &server.address, &admin);
+    assert_eq!(reload.status.code(), Some(0));
+    let users = "/t/acme/scim/v2/Users";
+    assert_eq!(http(&server.address, "GET", users, &token, None).0, 401);
+    assert_eq!(http(&server.address, "GET", users, &new_token, None).0, 200);
     drop(server);
 
     // Export reads the store offline.

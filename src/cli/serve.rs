@@ -49,8 +49,10 @@ pub fn run(args: ServeArgs) -> u8 {
 fn init_tracing() {
     use tracing_subscriber::EnvFilter;
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(ansi)
         .with_writer(std::io::stderr);
     let _ = if std::env::var("CANON_LOG").is_ok_and(|v| v == "json") {
         builder.json().try_init()

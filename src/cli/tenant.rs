@@ -12,7 +12,8 @@ use super::{fail_usage, print_out, EXIT_OK};
 pub enum TenantCommand {
     /// Add a tenant (creating the config if needed) and print its base URL and token.
     Add(AddArgs),
-    /// Replace a tenant's token and print the new one (restart or reload `canon serve`).
+    /// Replace a tenant's token and print the new one (`canon reload` or a restart makes
+    /// `canon serve` use it).
     RotateToken(RotateArgs),
 }
 

@@ -96,6 +96,19 @@ impl From<StoreError> for ScimError {
     }
 }
 
+/// A JSON response with its content type (`application/scim+json` for SCIM bodies).
+pub(crate) fn json_body(
+    status: StatusCode,
+    body: &serde_json::Value,
+    content_type: &'static str,
+) -> Response {
+    let mut response = (status, body.to_string()).into_response();
+    response
+        .headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    response
+}
+
 impl IntoResponse for ScimError {
     fn into_response(self) -> Response {
         let status = self.status();
@@ -112,10 +125,7 @@ impl IntoResponse for ScimError {
         if let Some(scim_type) = self.scim_type() {
             body["scimType"] = scim_type.into();
         }
-        let mut response = (status, body.to_string()).into_response();
-        response
-            .headers_mut()
-            .insert(header::CONTENT_TYPE, HeaderValue::from_static(SCIM_JSON));
+        let mut response = json_body(status, &body, SCIM_JSON);
         if status == StatusCode::UNAUTHORIZED {
             response.headers_mut().insert(
                 header::WWW_AUTHENTICATE,

@@ -209,7 +209,7 @@ pub fn prepare(kind: Kind, body: Value, current_id: Option<&str>) -> Result<Valu
                 _ => {}
             }
         } else if key.eq_ignore_ascii_case("meta") {
-        } else if key.len() > 4 && key[..4].eq_ignore_ascii_case("urn:") {
+        } else if key.get(..4).is_some_and(|p| p.eq_ignore_ascii_case("urn:")) {
             let Some(extension) =
                 schema::schema_for(kind, &key).filter(|s| !schema::is_core_urn(kind, s.id))
             else {
@@ -547,6 +547,16 @@ mod tests {
             prepare(Kind::User, json!([]), None),
             Err(ScimError::InvalidSyntax(_))
         ));
+    }
+
+    #[test]
+    fn non_ascii_attribute_names_are_dropped_not_sliced() {
+        // Regression: the URN check sliced the name at byte 4, inside `é`.
+        let body = json!({"userName": "a", "aéé": 1, "é": 2, "urné": 3});
+        assert_eq!(
+            prepare(Kind::User, body, None).unwrap()["userName"],
+            json!("a")
+        );
     }
 
     #[test]

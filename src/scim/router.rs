@@ -12,8 +12,8 @@ use axum::routing::{get, post, MethodRouter};
 use axum::Router;
 use serde_json::{json, Value};
 
-use super::config::token_matches;
-use super::error::{ScimError, SCIM_JSON};
+use super::config::{token_matches, Config};
+use super::error::{json_body, ScimError, SCIM_JSON};
 use super::filter;
 use super::mapper::ProfileMapper;
 use super::patch;
@@ -30,9 +30,15 @@ pub type Loader = dyn Fn(&FsPath) -> Result<Arc<dyn ProfileMapper>, String> + Se
 /// One tenant as the service sees it.
 pub struct Tenant {
     pub id: TenantId,
-    pub token_sha256: String,
-    pub rules: PathBuf,
-    mapper: RwLock<Arc<dyn ProfileMapper>>,
+    live: RwLock<Live>,
+}
+
+/// What a reload replaces, together: the token hash, the rule file and its program.
+#[derive(Clone)]
+struct Live {
+    token_sha256: String,
+    rules: PathBuf,
+    mapper: Arc<dyn ProfileMapper>,
 }
 
 impl Tenant {
@@ -44,22 +50,40 @@ impl Tenant {
     ) -> Tenant {
         Tenant {
             id,
-            token_sha256,
-            rules,
-            mapper: RwLock::new(mapper),
+            live: RwLock::new(Live {
+                token_sha256,
+                rules,
+                mapper,
+            }),
         }
+    }
+
+    fn live(&self) -> Live {
+        self.live.read().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
     /// The program serving now; a reload swaps it atomically, writes in flight keep theirs.
     pub fn mapper(&self) -> Arc<dyn ProfileMapper> {
-        self.mapper
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone()
+        self.live().mapper
     }
 
-    pub fn swap(&self, mapper: Arc<dyn ProfileMapper>) {
-        *self.mapper.write().unwrap_or_else(|p| p.into_inner()) = mapper;
+    pub fn rules(&self) -> PathBuf {
+        self.live().rules
+    }
+
+    fn token_matches(&self, token: &str) -> bool {
+        token_matches(
+            token,
+            &self
+                .live
+                .read()
+                .unwrap_or_else(|p| p.into_inner())
+                .token_sha256,
+        )
+    }
+
+    fn replace(&self, live: Live) {
+        *self.live.write().unwrap_or_else(|p| p.into_inner()) = live;
     }
 }
 
@@ -69,6 +93,9 @@ pub struct AppState {
     pub admin_token_sha256: Option<String>,
     pub max_body_bytes: usize,
     pub loader: Arc<Loader>,
+    /// The config file a reload re-reads for the tenant's rule file and token hash (`None`:
+    /// reload recompiles the same rule file and keeps the token).
+    pub config_path: Option<PathBuf>,
 }
 
 type AppStateRef = Arc<AppState>;
@@ -131,7 +158,9 @@ pub fn app(state: Arc<AppState>) -> Router {
         .fallback(not_found)
         .with_state(state)
         .layer(
-            TraceLayer::new_for_http().make_span_with(|request: &Request| {
+            TraceLayer::new_for_http()
+                .on_response(tower_http::trace::DefaultOnResponse::new().level(tracing::Level::INFO))
+                .make_span_with(|request: &Request| {
                 let id = request
                     .headers()
                     .get("x-request-id")
@@ -194,7 +223,7 @@ impl FromRequestParts<AppStateRef> for TenantCtx {
             .and_then(|id| TenantId::parse(id).ok())
             .and_then(|id| state.tenants.get(&id))
             .ok_or(ScimError::Unauthorized)?;
-        if !token_matches(token, &tenant.token_sha256) {
+        if !tenant.token_matches(token) {
             return Err(ScimError::Unauthorized);
         }
         let host = parts
@@ -203,8 +232,17 @@ impl FromRequestParts<AppStateRef> for TenantCtx {
             .and_then(|h| h.to_str().ok())
             .filter(|h| !h.is_empty() && h.bytes().all(|b| b.is_ascii_graphic()))
             .unwrap_or("localhost");
+        // Behind a TLS-terminating proxy, locations keep the scheme the client used.
+        let scheme = match parts
+            .headers
+            .get("x-forwarded-proto")
+            .and_then(|h| h.to_str().ok())
+        {
+            Some(proto) if proto.eq_ignore_ascii_case("https") => "https",
+            _ => "http",
+        };
         Ok(TenantCtx {
-            base: format!("http://{host}/t/{}/scim/v2", tenant.id),
+            base: format!("{scheme}://{host}/t/{}/scim/v2", tenant.id),
             tenant: tenant.clone(),
         })
     }
@@ -277,6 +315,21 @@ impl FromRequest<AppStateRef> for ScimJson {
     }
 }
 
+/// The `{id}` of a resource path. An id that does not even decode (`%FF`) names nothing: 404,
+/// like any unknown id, never a plain-text 400.
+pub struct ResourceId(pub String);
+
+impl FromRequestParts<AppStateRef> for ResourceId {
+    type Rejection = ScimError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppStateRef) -> Result<Self, ScimError> {
+        match Path::<(String, String)>::from_request_parts(parts, state).await {
+            Ok(Path((_, id))) => Ok(ResourceId(id)),
+            Err(_) => Err(ScimError::NotFound("no such resource".into())),
+        }
+    }
+}
+
 type Params = Result<Query<Vec<(String, String)>>, axum::extract::rejection::QueryRejection>;
 
 fn param<'a>(params: &'a [(String, String)], name: &str) -> Option<&'a str> {
@@ -295,11 +348,7 @@ fn query(params: Params) -> Result<Vec<(String, String)>, ScimError> {
 // ---- responses -----------------------------------------------------------------------
 
 fn scim_response(status: StatusCode, body: &Value) -> Response {
-    let mut response = (status, body.to_string()).into_response();
-    response
-        .headers_mut()
-        .insert(header::CONTENT_TYPE, HeaderValue::from_static(SCIM_JSON));
-    response
+    json_body(status, body, SCIM_JSON)
 }
 
 fn resource_response(
@@ -325,7 +374,9 @@ fn resource_response(
 async fn blocking<T: Send + 'static>(
     work: impl FnOnce() -> Result<T, ScimError> + Send + 'static,
 ) -> Result<T, ScimError> {
-    tokio::task::spawn_blocking(work)
+    // The request's span (request id, method, path) follows the work onto the blocking pool.
+    let span = tracing::Span::current();
+    tokio::task::spawn_blocking(move || span.in_scope(work))
         .await
         .map_err(|e| ScimError::Internal(format!("worker failed: {e}")))?
 }
@@ -369,10 +420,7 @@ async fn resource_types(ctx: TenantCtx) -> Response {
     scim_response(StatusCode::OK, &list_response(all.to_vec()))
 }
 
-async fn resource_type(
-    ctx: TenantCtx,
-    Path((_, id)): Path<(String, String)>,
-) -> Result<Response, ScimError> {
+async fn resource_type(ctx: TenantCtx, ResourceId(id): ResourceId) -> Result<Response, ScimError> {
     let kind = match id.as_str() {
         "User" => Kind::User,
         "Group" => Kind::Group,
@@ -392,10 +440,7 @@ async fn schemas(ctx: TenantCtx) -> Response {
     scim_response(StatusCode::OK, &list_response(all))
 }
 
-async fn schema_one(
-    ctx: TenantCtx,
-    Path((_, id)): Path<(String, String)>,
-) -> Result<Response, ScimError> {
+async fn schema_one(ctx: TenantCtx, ResourceId(id): ResourceId) -> Result<Response, ScimError> {
     let found = schema::SCHEMAS
         .iter()
         .find(|s| s.id.eq_ignore_ascii_case(&id))
@@ -714,10 +759,60 @@ async fn delete(
                 other => other.into(),
             })?;
         tracing::info!(tenant = %tenant, kind = kind.as_str(), %id, "deleted");
+        remove_from_groups(state.store.as_ref(), &tenant, &id)?;
         Ok(())
     })
     .await?;
     Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// A deleted user or group is no longer a member of any group (RFC 7643 §4.2). Each group
+/// changes in its own transaction, re-checked inside it, so concurrent member PATCHes stay
+/// safe.
+fn remove_from_groups(
+    store: &dyn ResourceStore,
+    tenant: &TenantId,
+    id: &str,
+) -> Result<(), ScimError> {
+    let is_member = |group: &StoredResource| {
+        group
+            .body
+            .get("members")
+            .and_then(Value::as_array)
+            .is_some_and(|members| {
+                members
+                    .iter()
+                    .any(|m| m.get("value").and_then(Value::as_str) == Some(id))
+            })
+    };
+    for group in store
+        .list(tenant, Kind::Group)?
+        .iter()
+        .filter(|g| is_member(g))
+    {
+        let result = store.update(tenant, Kind::Group, &group.id, &mut |current| {
+            if !is_member(current) {
+                return None;
+            }
+            let mut body = current.body.clone();
+            if let Some(Value::Array(members)) = body.get_mut("members") {
+                members.retain(|m| m.get("value").and_then(Value::as_str) != Some(id));
+                if members.is_empty() {
+                    body.as_object_mut().map(|b| b.remove("members"));
+                }
+            }
+            Some(Write {
+                body,
+                unique_key: None,
+                profile: None,
+            })
+        });
+        match result {
+            Ok(_) | Err(StoreError::Aborted | StoreError::NotFound) => {}
+            Err(error) => return Err(error.into()),
+        }
+    }
+    Ok(())
 }
 
 macro_rules! resource_handlers {
@@ -747,7 +842,7 @@ macro_rules! resource_handlers {
         async fn $get(
             ctx: TenantCtx,
             State(state): State<AppStateRef>,
-            Path((_, id)): Path<(String, String)>,
+            ResourceId(id): ResourceId,
             params: Params,
         ) -> Result<Response, ScimError> {
             get_one($kind, ctx, state, id, params).await
@@ -755,7 +850,7 @@ macro_rules! resource_handlers {
         async fn $replace(
             ctx: TenantCtx,
             State(state): State<AppStateRef>,
-            Path((_, id)): Path<(String, String)>,
+            ResourceId(id): ResourceId,
             headers: HeaderMap,
             params: Params,
             ScimJson(body): ScimJson,
@@ -769,7 +864,7 @@ macro_rules! resource_handlers {
         async fn $patch(
             ctx: TenantCtx,
             State(state): State<AppStateRef>,
-            Path((_, id)): Path<(String, String)>,
+            ResourceId(id): ResourceId,
             headers: HeaderMap,
             params: Params,
             ScimJson(body): ScimJson,
@@ -782,7 +877,7 @@ macro_rules! resource_handlers {
         async fn $delete(
             ctx: TenantCtx,
             State(state): State<AppStateRef>,
-            Path((_, id)): Path<(String, String)>,
+            ResourceId(id): ResourceId,
             headers: HeaderMap,
         ) -> Result<Response, ScimError> {
             delete($kind, ctx, state, id, headers).await
@@ -829,12 +924,7 @@ pub fn profile_json(stored: &StoredResource) -> Value {
 }
 
 fn json_response(status: StatusCode, body: &Value) -> Response {
-    let mut response = (status, body.to_string()).into_response();
-    response.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
-    );
-    response
+    json_body(status, body, "application/json")
 }
 
 async fn list_profiles(
@@ -853,7 +943,7 @@ async fn list_profiles(
 async fn get_profile(
     ctx: AdminCtx,
     State(state): State<AppStateRef>,
-    Path((_, id)): Path<(String, String)>,
+    ResourceId(id): ResourceId,
 ) -> Result<Response, ScimError> {
     let tenant = ctx.tenant.id.clone();
     let user = blocking(move || {
@@ -866,21 +956,35 @@ async fn get_profile(
     Ok(json_response(StatusCode::OK, &profile_json(&user)))
 }
 
-/// Recompiles the tenant's rule file and swaps it in; a file with errors is refused with its
-/// diagnostics and the old program keeps serving.
+/// Re-reads the tenant's entry in the config (rule file, token hash), recompiles the rule
+/// file and swaps all three in at once; a file with errors is refused with its diagnostics
+/// and the old program and token keep serving.
 async fn reload(ctx: AdminCtx, State(state): State<AppStateRef>) -> Result<Response, ScimError> {
     let tenant = ctx.tenant.clone();
-    let loader = state.loader.clone();
     let version = blocking(move || {
-        let mapper = loader(&tenant.rules).map_err(|diagnostics| {
+        let mut live = tenant.live();
+        if let Some(config_path) = &state.config_path {
+            let config = Config::load(config_path).map_err(|e| {
+                ScimError::InvalidValue(format!("the config cannot be read; nothing changed\n{e}"))
+            })?;
+            let entry = config.tenant(tenant.id.as_str()).ok_or_else(|| {
+                ScimError::InvalidValue(format!(
+                    "tenant `{}` is no longer in the config; nothing changed",
+                    tenant.id
+                ))
+            })?;
+            live.rules = Config::resolve(config_path, &entry.rules);
+            live.token_sha256 = entry.token_sha256.clone();
+        }
+        live.mapper = (state.loader)(&live.rules).map_err(|diagnostics| {
             tracing::warn!(tenant = %tenant.id, "reload refused: the rule file has errors");
             ScimError::InvalidValue(format!(
                 "the rule file has errors; the old rules keep serving\n{diagnostics}"
             ))
         })?;
-        let version = mapper.version();
-        tenant.swap(mapper);
-        tracing::info!(tenant = %tenant.id, %version, "rules reloaded");
+        let version = live.mapper.version();
+        tenant.replace(live);
+        tracing::info!(tenant = %tenant.id, %version, "rules and token reloaded");
         Ok(version)
     })
     .await?;

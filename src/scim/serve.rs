@@ -67,6 +67,7 @@ pub fn state_from_config(
         admin_token_sha256: config.admin_token_sha256.clone(),
         max_body_bytes: config.max_body_bytes,
         loader,
+        config_path: Some(config_path.to_path_buf()),
     })
 }
 

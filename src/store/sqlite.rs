@@ -117,6 +117,10 @@ impl StoredRow {
     }
 }
 
+fn encode_body(body: &serde_json::Value) -> Result<String, StoreError> {
+    serde_json::to_string(body).map_err(|e| StoreError::Backend(e.to_string()))
+}
+
 fn encode_profile(profile: &Option<ProfileRecord>) -> Result<Option<String>, StoreError> {
     profile
         .as_ref()
@@ -196,8 +200,7 @@ impl ResourceStore for SqliteStore {
     ) -> Result<StoredResource, StoreError> {
         let id = uuid::Uuid::new_v4().to_string();
         let stamp = now();
-        let body =
-            serde_json::to_string(&write.body).map_err(|e| StoreError::Backend(e.to_string()))?;
+        let body = encode_body(&write.body)?;
         let profile = encode_profile(&write.profile)?;
         let mut connection = lock(&self.writer);
         let tx = connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
@@ -270,8 +273,7 @@ impl ResourceStore for SqliteStore {
         let current = query_one(&tx, tenant, kind, "id", id)?.ok_or(StoreError::NotFound)?;
         let write = change(&current).ok_or(StoreError::Aborted)?;
         let stamp = now();
-        let body =
-            serde_json::to_string(&write.body).map_err(|e| StoreError::Backend(e.to_string()))?;
+        let body = encode_body(&write.body)?;
         let profile = encode_profile(&write.profile)?;
         let version = current.version + 1;
         tx.prepare_cached(
