@@ -51,6 +51,9 @@ pub mod check;
 pub mod cli;
 pub mod diag;
 pub mod eval;
+pub mod gen;
+pub mod input;
+pub mod report;
 pub mod syntax;
 pub mod value;
 

@@ -4,7 +4,10 @@
 //! failed); 2 usage or I/O error.
 
 mod check;
+mod diff;
+mod dry_run;
 mod explain;
+mod gen_users;
 mod test;
 
 use std::io::Write;
@@ -31,6 +34,12 @@ enum Command {
     Test(test::TestArgs),
     /// Show how one record maps: inputs, steps, every rule tried, the value.
     Explain(explain::ExplainArgs),
+    /// Map whole exports with a rule file: one row per record and a coverage report.
+    DryRun(dry_run::DryRunArgs),
+    /// What a rule change would change on real data.
+    Diff(diff::DiffArgs),
+    /// Generate realistic, messy Okta-style users (deterministic).
+    GenUsers(gen_users::GenUsersArgs),
 }
 
 /// Success.
@@ -56,6 +65,9 @@ pub fn run() -> ExitCode {
         Command::Check(args) => check::run(args),
         Command::Test(args) => test::run(args),
         Command::Explain(args) => explain::run(args),
+        Command::DryRun(args) => dry_run::run(args),
+        Command::Diff(args) => diff::run(args),
+        Command::GenUsers(args) => gen_users::run(args),
     };
     ExitCode::from(code)
 }
