@@ -4,8 +4,11 @@
 //! failed); 2 usage or I/O error.
 
 mod check;
+mod diff;
+mod dry_run;
 mod explain;
 mod export;
+mod gen_users;
 mod serve;
 mod tenant;
 mod test;
@@ -45,6 +48,12 @@ enum Command {
     Remap(export::RemapArgs),
     /// Ask the running service to recompile a tenant's rules.
     Reload(export::ReloadArgs),
+    /// Map whole exports with a rule file: one row per record and a coverage report.
+    DryRun(dry_run::DryRunArgs),
+    /// What a rule change would change on real data.
+    Diff(diff::DiffArgs),
+    /// Generate realistic, messy Okta-style users (deterministic).
+    GenUsers(gen_users::GenUsersArgs),
 }
 
 /// Success.
@@ -75,6 +84,9 @@ pub fn run() -> ExitCode {
         Command::Export(args) => export::export(args),
         Command::Remap(args) => export::remap(args),
         Command::Reload(args) => export::reload(args),
+        Command::DryRun(args) => dry_run::run(args),
+        Command::Diff(args) => diff::run(args),
+        Command::GenUsers(args) => gen_users::run(args),
     };
     ExitCode::from(code)
 }

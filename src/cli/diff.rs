@@ -1,0 +1,144 @@
+//! `canon diff`: what a rule change would do to real data — per field, a transition matrix,
+//! the changed rows with the rule that decided before and after, and a summary line.
+
+use std::path::PathBuf;
+
+use clap::Args;
+
+use super::{fail_usage, load_rules, print_out, EXIT_OK, EXIT_PROBLEMS};
+use crate::input::{Input, InputFormat};
+use crate::report::DiffStats;
+use crate::{CsvRecord, JsonRecord};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum Format {
+    Text,
+    Markdown,
+    Json,
+}
+
+#[derive(Debug, Args)]
+pub struct DiffArgs {
+    /// The rule file in use today.
+    #[arg(long)]
+    rules: PathBuf,
+    /// The changed rule file.
+    #[arg(long)]
+    against: PathBuf,
+    /// CSV, SCIM JSON or JSONL inputs; `-` reads stdin.
+    #[arg(required = true)]
+    inputs: Vec<PathBuf>,
+    #[arg(long, value_enum)]
+    input_format: Option<InputFormat>,
+    /// How many changed rows to show.
+    #[arg(long, short = 'n', default_value_t = 20)]
+    rows: usize,
+    /// Show every changed row.
+    #[arg(long)]
+    all: bool,
+    #[arg(long, value_enum, default_value = "text")]
+    format: Format,
+    /// Exit 1 when anything changes (for review).
+    #[arg(long)]
+    fail_on_change: bool,
+}
+
+pub fn run(args: DiffArgs) -> u8 {
+    let old = match load_rules(&args.rules) {
+        Ok(p) => p,
+        Err(code) => return code,
+    };
+    let new = match load_rules(&args.against) {
+        Ok(p) => p,
+        Err(code) => return code,
+    };
+    let mut inputs = Vec::new();
+    for path in &args.inputs {
+        match Input::open(path, args.input_format) {
+            Ok(input) => inputs.push(input),
+            Err(error) => return fail_usage(error),
+        }
+    }
+    let keep = if args.all { usize::MAX } else { args.rows };
+    let mut stats = DiffStats::default();
+    let (mut ev_old, mut ev_new) = (old.evaluator(), new.evaluator());
+    let mut bad = 0u64;
+    for input in inputs {
+        match input {
+            Input::Csv(mut csv) => {
+                let b_old = old.bind_columns(csv.header().iter().map(String::as_str));
+                let b_new = new.bind_columns(csv.header().iter().map(String::as_str));
+                let header: Vec<String> = csv.header().to_vec();
+                let keys: Vec<usize> = ["id", "login", "email"].iter().filter_map(|k| header.iter().position(|h| h.eq_ignore_ascii_case(k))).collect();
+                let mut record = csv::StringRecord::new();
+                let mut row = 0u64;
+                loop {
+                    match csv.read(&mut record) {
+                        Ok(true) => {}
+                        Ok(false) => break,
+                        Err(b) => {
+                            eprintln!("canon: {b} (skipped)");
+                            bad += 1;
+                            if csv.stopped() {
+                                break;
+                            }
+                            row += 1;
+                            continue;
+                        }
+                    }
+                    row += 1;
+                    let p_old = ev_old.apply(&CsvRecord::new(&b_old, &record));
+                    let p_new = ev_new.apply(&CsvRecord::new(&b_new, &record));
+                    let name = csv.name.clone();
+                    stats.add(
+                        || (format!("{name}: row {row}"), keys.iter().map(|&i| (header[i].clone(), record.get(i).unwrap_or("").to_string())).collect()),
+                        &p_old,
+                        &p_new,
+                        keep,
+                    );
+                }
+            }
+            Input::Json(mut json) => {
+                let mut item = 0u64;
+                while let Some(next) = json.next_user() {
+                    item += 1;
+                    let value = match next {
+                        Ok(value) => value,
+                        Err(b) => {
+                            eprintln!("canon: {b} (skipped)");
+                            bad += 1;
+                            continue;
+                        }
+                    };
+                    let p_old = ev_old.apply(&JsonRecord::new(&value));
+                    let p_new = ev_new.apply(&JsonRecord::new(&value));
+                    let name = json.name.clone();
+                    stats.add(
+                        || {
+                            let keys = ["id", "externalId", "userName"]
+                                .iter()
+                                .filter_map(|k| value.get(*k).and_then(|v| v.as_str()).map(|v| (k.to_string(), v.to_string())))
+                                .collect();
+                            (format!("{name}: record {item}"), keys)
+                        },
+                        &p_old,
+                        &p_new,
+                        keep,
+                    );
+                }
+            }
+        }
+    }
+    let report = stats.report(bad);
+    let text = match args.format {
+        Format::Text => report.to_text(),
+        Format::Markdown => report.to_markdown(),
+        Format::Json => serde_json::to_string_pretty(&report.to_json()).unwrap_or_default() + "\n",
+    };
+    print_out(&text);
+    if bad > 0 || (args.fail_on_change && report.changed_rows > 0) {
+        EXIT_PROBLEMS
+    } else {
+        EXIT_OK
+    }
+}

@@ -1,0 +1,586 @@
+//! `canon dry-run`: map a whole export with a rule file, write one row per record, and report
+//! coverage.
+//!
+//! The pipeline: the main thread reads records into batches (the CSV header is bound to the
+//! program once per input); with `--jobs N > 1`, N workers each own an evaluator and turn
+//! batches into output bytes plus coverage counts, over bounded channels; a writer thread puts
+//! the batches back in input order. With one job everything runs on the main thread.
+
+use std::io::{self, IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::sync::{mpsc, Arc, Mutex};
+use std::time::Instant;
+
+use clap::Args;
+
+use super::{fail_usage, load_rules, EXIT_OK, EXIT_PROBLEMS};
+use crate::input::{BadRow, Input, InputFormat};
+use crate::report::RowStatus;
+use crate::report::Coverage;
+use crate::{ColumnBinding, CsvRecord, JsonRecord, Profile, Program};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum OutFormat {
+    Csv,
+    Jsonl,
+    Table,
+}
+
+#[derive(Debug, Args)]
+pub struct DryRunArgs {
+    /// The customer's rule file.
+    #[arg(long)]
+    rules: PathBuf,
+    /// CSV exports, SCIM JSON (object, array, ListResponse) or JSONL files; `-` reads stdin.
+    #[arg(required = true)]
+    inputs: Vec<PathBuf>,
+    /// The input format, when the extension does not say.
+    #[arg(long, value_enum)]
+    input_format: Option<InputFormat>,
+    /// Output format.
+    #[arg(long, value_enum, default_value = "csv")]
+    format: OutFormat,
+    /// Write the rows here instead of stdout.
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Identifying columns to copy to the output (default: id, login, email when present;
+    /// id, externalId, userName for JSON).
+    #[arg(long, value_delimiter = ',')]
+    keep: Vec<String>,
+    /// Also write the coverage report to this file (`.json` or `.md`).
+    #[arg(long)]
+    report: Option<PathBuf>,
+    /// How many unmapped raw values to show per field.
+    #[arg(long, default_value_t = 20)]
+    top: usize,
+    /// Worker threads (0 = all cores).
+    #[arg(long, short = 'j', default_value_t = 1)]
+    jobs: usize,
+    /// Stop at the first bad row.
+    #[arg(long)]
+    strict: bool,
+    /// No coverage report on stderr.
+    #[arg(long, short = 'q')]
+    quiet: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ReportKind {
+    Json,
+    Markdown,
+    Text,
+}
+
+/// Validated configuration.
+struct Config {
+    rules: PathBuf,
+    inputs: Vec<PathBuf>,
+    input_format: Option<InputFormat>,
+    format: OutFormat,
+    out: Option<PathBuf>,
+    keep: Option<Vec<String>>,
+    report: Option<(PathBuf, ReportKind)>,
+    top: usize,
+    jobs: usize,
+    strict: bool,
+    quiet: bool,
+}
+
+fn report_kind(path: &Path) -> Result<ReportKind, String> {
+    match path.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase).as_deref() {
+        Some("json") => Ok(ReportKind::Json),
+        Some("md") | Some("markdown") => Ok(ReportKind::Markdown),
+        Some("txt") => Ok(ReportKind::Text),
+        _ => Err(format!("--report `{}`: use a .json, .md or .txt file", path.display())),
+    }
+}
+
+impl Config {
+    fn from_args(args: DryRunArgs) -> Result<Self, String> {
+        let stdin_count = args.inputs.iter().filter(|p| p.as_os_str() == "-").count();
+        if stdin_count > 1 {
+            return Err("`-` (stdin) can be given once".into());
+        }
+        let report = match args.report {
+            Some(path) => Some((path.clone(), report_kind(&path)?)),
+            None => None,
+        };
+        let jobs = if args.jobs == 0 { std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1) } else { args.jobs };
+        Ok(Self {
+            rules: args.rules,
+            inputs: args.inputs,
+            input_format: args.input_format,
+            format: args.format,
+            out: args.out,
+            keep: if args.keep.is_empty() { None } else { Some(args.keep) },
+            report,
+            top: args.top,
+            jobs,
+            strict: args.strict,
+            quiet: args.quiet,
+        })
+    }
+}
+
+pub fn run(args: DryRunArgs) -> u8 {
+    let config = match Config::from_args(args) {
+        Ok(config) => config,
+        Err(message) => return fail_usage(message),
+    };
+    let program = match load_rules(&config.rules) {
+        Ok(program) => program,
+        Err(code) => return code,
+    };
+    // Open every input first: a missing file is a usage error before any output.
+    let mut inputs = Vec::new();
+    for path in &config.inputs {
+        match Input::open(path, config.input_format) {
+            Ok(input) => inputs.push(input),
+            Err(error) => return fail_usage(error),
+        }
+    }
+    let bytes: Option<u64> = config.inputs.iter().map(|p| if p.as_os_str() == "-" { None } else { Input::size(p) }).sum();
+    let out: Box<dyn Write + Send> = match &config.out {
+        Some(path) => match std::fs::File::create(path) {
+            Ok(file) => Box::new(file),
+            Err(error) => return fail_usage(format!("cannot write `{}`: {error}", path.display())),
+        },
+        None => Box::new(io::stdout()),
+    };
+    let out = io::BufWriter::with_capacity(1 << 16, out);
+    let started = Instant::now();
+    let outcome = execute(&program, &config, inputs, out);
+    let seconds = started.elapsed().as_secs_f64();
+    let outcome = match outcome {
+        Ok(outcome) => outcome,
+        Err(error) => return fail_usage(error),
+    };
+    let report = outcome.coverage.report(&program, &outcome.bad, outcome.bad_total, config.top, seconds, bytes);
+    if !config.quiet {
+        eprint!("{}", report.to_text());
+    }
+    if let Some((path, kind)) = &config.report {
+        let text = match kind {
+            ReportKind::Json => serde_json::to_string_pretty(&report.to_json()).unwrap_or_default() + "\n",
+            ReportKind::Markdown => report.to_markdown(),
+            ReportKind::Text => report.to_text(),
+        };
+        if let Err(error) = std::fs::write(path, text) {
+            return fail_usage(format!("cannot write `{}`: {error}", path.display()));
+        }
+    }
+    if outcome.bad_total > 0 {
+        EXIT_PROBLEMS
+    } else {
+        EXIT_OK
+    }
+}
+
+/// What a run returns: the merged coverage and the bad rows.
+struct Outcome {
+    coverage: Coverage,
+    bad: Vec<BadRow>,
+    bad_total: u64,
+}
+
+/// Bad rows kept for the report (all are counted).
+const KEEP_BAD: usize = 100;
+const BATCH: usize = 512;
+
+enum Rows {
+    Csv { binding: Arc<ColumnBinding>, keys: Arc<Vec<Option<usize>>>, rows: Vec<csv::StringRecord>, len: usize },
+    Json { keys: Arc<Vec<String>>, rows: Vec<serde_json::Value> },
+}
+
+impl Rows {
+    fn len(&self) -> usize {
+        match self {
+            Rows::Csv { len, .. } => *len,
+            Rows::Json { rows, .. } => rows.len(),
+        }
+    }
+}
+
+/// Formats rows of output.
+struct Formatter {
+    format: OutFormat,
+    columns: Vec<String>,
+}
+
+impl Formatter {
+    fn header(&self, out: &mut Vec<u8>) {
+        match self.format {
+            OutFormat::Csv => {
+                let mut w = csv::WriterBuilder::new().from_writer(Vec::new());
+                let _ = w.write_record(&self.columns);
+                if let Ok(bytes) = w.into_inner() {
+                    out.extend_from_slice(&bytes);
+                }
+            }
+            OutFormat::Table => {
+                let cells: Vec<String> = self.columns.iter().map(|c| format!("{c:<20}")).collect();
+                out.extend_from_slice(cells.join(" ").trim_end().as_bytes());
+                out.push(b'\n');
+            }
+            OutFormat::Jsonl => {}
+        }
+    }
+}
+
+fn status_text(status: RowStatus, profile: &Profile) -> String {
+    match status {
+        RowStatus::Complete => "complete".into(),
+        RowStatus::Error => "error".into(),
+        RowStatus::Missing => format!("missing:{}", profile.missing_required().join("+")),
+    }
+}
+
+/// One worker's state: an evaluator, coverage counts, a reusable CSV writer.
+struct Worker<'p> {
+    ev: crate::Evaluator<'p>,
+    coverage: Coverage,
+    format: OutFormat,
+    columns: Arc<Vec<String>>,
+    cells: Vec<String>,
+}
+
+impl<'p> Worker<'p> {
+    fn new(program: &'p Program, format: OutFormat, columns: Arc<Vec<String>>) -> Self {
+        Self { ev: program.evaluator(), coverage: Coverage::new(program), format, columns, cells: Vec::new() }
+    }
+
+    fn process(&mut self, rows: &Rows, mut out: Vec<u8>) -> Vec<u8> {
+        out.clear();
+        let mut csv_out = (self.format == OutFormat::Csv).then(|| csv::WriterBuilder::new().has_headers(false).from_writer(Vec::new()));
+        match rows {
+            Rows::Csv { binding, keys, rows, len } => {
+                for row in &rows[..*len] {
+                    let profile = self.ev.apply(&CsvRecord::new(binding, row));
+                    let keep = keys.iter().map(|k| k.and_then(|i| row.get(i)).unwrap_or(""));
+                    self.fill(keep, &profile);
+                    self.write(csv_out.as_mut(), &mut out, profile.fields().len());
+                }
+            }
+            Rows::Json { keys, rows } => {
+                for value in rows {
+                    let profile = self.ev.apply(&JsonRecord::new(value));
+                    let found: Vec<String> = keys.iter().map(|k| json_key(value, k)).collect();
+                    self.fill(found.iter().map(String::as_str), &profile);
+                    self.write(csv_out.as_mut(), &mut out, profile.fields().len());
+                }
+            }
+        }
+        match csv_out {
+            Some(w) => w.into_inner().unwrap_or_default(),
+            None => out,
+        }
+    }
+
+    /// Counts the profile and puts the row's cells in `self.cells`.
+    fn fill<'a>(&mut self, keep: impl Iterator<Item = &'a str>, profile: &Profile) {
+        let status = self.coverage.add(profile);
+        let status = status_text(status, profile);
+        self.cells.clear();
+        self.cells.extend(keep.map(str::to_string));
+        for field in profile.fields() {
+            self.cells.push(field.value.as_deref().unwrap_or("").to_string());
+        }
+        self.cells.push(status);
+    }
+
+    fn write(&self, csv_out: Option<&mut csv::Writer<Vec<u8>>>, out: &mut Vec<u8>, nfields: usize) {
+        if let Some(w) = csv_out {
+            let _ = w.write_record(&self.cells);
+            return;
+        }
+        match self.format {
+            OutFormat::Jsonl => {
+                let mut map = serde_json::Map::new();
+                let nkeep = self.cells.len() - nfields - 1;
+                for (i, (name, cell)) in self.columns.iter().zip(&self.cells).enumerate() {
+                    let is_field = i >= nkeep && i < self.cells.len() - 1;
+                    let value = if is_field && cell.is_empty() { serde_json::Value::Null } else { serde_json::Value::String(cell.clone()) };
+                    map.insert(name.clone(), value);
+                }
+                let _ = serde_json::to_writer(&mut *out, &map);
+                out.push(b'\n');
+            }
+            _ => {
+                let line: Vec<String> = self.cells.iter().map(|c| format!("{:<20}", crate::report::show(c).trim_matches('"'))).collect();
+                out.extend_from_slice(line.join(" ").trim_end().as_bytes());
+                out.push(b'\n');
+            }
+        }
+    }
+}
+
+fn json_key(value: &serde_json::Value, key: &str) -> String {
+    let Some(object) = value.as_object() else { return String::new() };
+    let found = object.get(key).or_else(|| object.iter().find(|(k, _)| k.eq_ignore_ascii_case(key)).map(|(_, v)| v));
+    match found {
+        Some(serde_json::Value::String(s)) => s.clone(),
+        Some(serde_json::Value::Null) | None => String::new(),
+        Some(other) => other.to_string(),
+    }
+}
+
+/// Bad rows seen so far; prints the first few on stderr as they come.
+struct BadRows {
+    kept: Vec<BadRow>,
+    total: u64,
+}
+
+impl BadRows {
+    fn push(&mut self, bad: BadRow) {
+        if self.total < 20 {
+            eprintln!("canon: {bad} (skipped)");
+        }
+        self.total += 1;
+        if self.kept.len() < KEEP_BAD {
+            self.kept.push(bad);
+        }
+    }
+}
+
+fn default_keys(format_is_csv: bool) -> Vec<String> {
+    if format_is_csv {
+        vec!["id".into(), "login".into(), "email".into()]
+    } else {
+        vec!["id".into(), "externalId".into(), "userName".into()]
+    }
+}
+
+fn execute(program: &Program, config: &Config, inputs: Vec<Input>, mut out: io::BufWriter<Box<dyn Write + Send>>) -> Result<Outcome, String> {
+    // The output columns: the kept columns of the first input, then the fields, then status.
+    let keep: Vec<String> = match (&config.keep, inputs.first()) {
+        (Some(keep), _) => keep.clone(),
+        (None, Some(Input::Csv(csv))) => {
+            let header: Vec<String> = csv.header().iter().map(|h| h.to_lowercase()).collect();
+            default_keys(true).into_iter().filter(|k| header.contains(k)).collect()
+        }
+        (None, _) => default_keys(false),
+    };
+    let mut columns = keep.clone();
+    columns.extend(program.field_names().map(str::to_string));
+    columns.push("status".into());
+    let columns = Arc::new(columns);
+    let formatter = Formatter { format: config.format, columns: columns.as_ref().clone() };
+    let mut head = Vec::new();
+    formatter.header(&mut head);
+    let mut bad = BadRows { kept: Vec::new(), total: 0 };
+    if write_all(&mut out, &head)? {
+        return Ok(Outcome { coverage: Coverage::new(program), bad: bad.kept, bad_total: 0 });
+    }
+    let progress = progress_bar(config.quiet);
+
+    let coverage = if config.jobs <= 1 {
+        let mut worker = Worker::new(program, config.format, columns.clone());
+        let mut buf = Vec::new();
+        let mut closed = false;
+        read_batches(program, inputs, &keep, config.strict, &mut bad, &mut |rows| {
+            buf.clear();
+            buf = worker.process(&rows, std::mem::take(&mut buf));
+            if let Some(p) = &progress {
+                p.inc(rows.len() as u64);
+            }
+            match write_all(&mut out, &buf) {
+                Ok(false) => Some(rows),
+                _ => {
+                    closed = true;
+                    None
+                }
+            }
+        });
+        let _ = closed;
+        worker.coverage
+    } else {
+        run_parallel(program, config, inputs, &keep, columns.clone(), &mut bad, out, progress.as_ref())?
+    };
+    if let Some(p) = progress {
+        p.finish_and_clear();
+    }
+    Ok(Outcome { coverage, bad: bad.kept, bad_total: bad.total })
+}
+
+/// Writes bytes; `Ok(true)` when the reader has gone (a closed pipe is not an error).
+fn write_all(out: &mut impl Write, bytes: &[u8]) -> Result<bool, String> {
+    match out.write_all(bytes).and_then(|_| if bytes.is_empty() { out.flush() } else { Ok(()) }) {
+        Ok(()) => Ok(false),
+        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Ok(true),
+        Err(e) => Err(format!("cannot write the output: {e}")),
+    }
+}
+
+fn progress_bar(quiet: bool) -> Option<indicatif::ProgressBar> {
+    if quiet || !io::stderr().is_terminal() {
+        return None;
+    }
+    let bar = indicatif::ProgressBar::new_spinner();
+    if let Ok(style) = indicatif::ProgressStyle::with_template("{spinner} {human_pos} rows  {per_sec}  {elapsed}") {
+        bar.set_style(style);
+    }
+    Some(bar)
+}
+
+/// Reads every input into batches and hands each to `sink`, which gives the batch back for
+/// reuse, or `None` to stop.
+fn read_batches(program: &Program, inputs: Vec<Input>, keep: &[String], strict: bool, bad: &mut BadRows, sink: &mut dyn FnMut(Rows) -> Option<Rows>) {
+    let mut spare: Option<Rows> = None;
+    for input in inputs {
+        match input {
+            Input::Csv(mut csv) => {
+                let binding = Arc::new(program.bind_columns(csv.header().iter().map(String::as_str)));
+                let lower: Vec<String> = csv.header().iter().map(|h| h.to_lowercase()).collect();
+                let keys = Arc::new(keep.iter().map(|k| lower.iter().position(|h| *h == k.to_lowercase())).collect::<Vec<_>>());
+                let mut rows = match spare.take() {
+                    Some(Rows::Csv { rows, .. }) => rows,
+                    _ => Vec::new(),
+                };
+                let mut len = 0;
+                loop {
+                    if rows.len() <= len {
+                        rows.push(csv::StringRecord::new());
+                    }
+                    match csv.read(&mut rows[len]) {
+                        Ok(true) => len += 1,
+                        Ok(false) => break,
+                        Err(b) => {
+                            bad.push(b);
+                            if strict || csv.stopped() {
+                                break;
+                            }
+                        }
+                    }
+                    if len == BATCH {
+                        match sink(Rows::Csv { binding: binding.clone(), keys: keys.clone(), rows, len }) {
+                            Some(Rows::Csv { rows: back, .. }) => rows = back,
+                            Some(Rows::Json { .. }) => rows = Vec::new(),
+                            None => return,
+                        }
+                        len = 0;
+                    }
+                }
+                if len > 0 {
+                    match sink(Rows::Csv { binding: binding.clone(), keys: keys.clone(), rows, len }) {
+                        Some(back) => spare = Some(back),
+                        None => return,
+                    }
+                }
+                if strict && bad.total > 0 {
+                    return;
+                }
+            }
+            Input::Json(mut json) => {
+                let keys = Arc::new(keep.to_vec());
+                let mut rows = Vec::with_capacity(BATCH);
+                while let Some(item) = json.next_user() {
+                    match item {
+                        Ok(value) => rows.push(value),
+                        Err(b) => {
+                            let stop = b.message.ends_with("(reading stopped)");
+                            bad.push(b);
+                            if strict || stop {
+                                break;
+                            }
+                        }
+                    }
+                    if rows.len() == BATCH {
+                        if sink(Rows::Json { keys: keys.clone(), rows: std::mem::take(&mut rows) }).is_none() {
+                            return;
+                        }
+                    }
+                }
+                if !rows.is_empty() && sink(Rows::Json { keys: keys.clone(), rows }).is_none() {
+                    return;
+                }
+                if strict && bad.total > 0 {
+                    return;
+                }
+            }
+        }
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn run_parallel(
+    program: &Program,
+    config: &Config,
+    inputs: Vec<Input>,
+    keep: &[String],
+    columns: Arc<Vec<String>>,
+    bad: &mut BadRows,
+    mut out: io::BufWriter<Box<dyn Write + Send>>,
+    progress: Option<&indicatif::ProgressBar>,
+) -> Result<Coverage, String> {
+    let jobs = config.jobs;
+    let (work_tx, work_rx) = mpsc::sync_channel::<(u64, Rows)>(jobs * 2);
+    let work_rx = Arc::new(Mutex::new(work_rx));
+    let (done_tx, done_rx) = mpsc::sync_channel::<(u64, Vec<u8>)>(jobs * 4);
+    let (back_tx, back_rx) = mpsc::channel::<Rows>();
+    std::thread::scope(|scope| {
+        let writer = scope.spawn(move || -> Result<(), String> {
+            let mut pending = std::collections::BTreeMap::new();
+            let mut next = 0u64;
+            for (seq, bytes) in done_rx {
+                pending.insert(seq, bytes);
+                while let Some(bytes) = pending.remove(&next) {
+                    next += 1;
+                    if write_all(&mut out, &bytes)? {
+                        return Ok(()); // closed pipe: dropping done_rx stops the workers
+                    }
+                }
+            }
+            write_all(&mut out, &[]).map(|_| ())
+        });
+        let workers: Vec<_> = (0..jobs)
+            .map(|_| {
+                let work_rx = work_rx.clone();
+                let done_tx = done_tx.clone();
+                let back_tx = back_tx.clone();
+                let columns = columns.clone();
+                let format = config.format;
+                scope.spawn(move || {
+                    let mut worker = Worker::new(program, format, columns);
+                    loop {
+                        let job = match work_rx.lock() {
+                            Ok(rx) => rx.recv(),
+                            Err(_) => break,
+                        };
+                        let Ok((seq, rows)) = job else { break };
+                        let bytes = worker.process(&rows, Vec::with_capacity(64 * 1024));
+                        if done_tx.send((seq, bytes)).is_err() {
+                            break;
+                        }
+                        let _ = back_tx.send(rows);
+                    }
+                    worker.coverage
+                })
+            })
+            .collect();
+        drop(done_tx);
+        drop(back_tx);
+        let mut seq = 0u64;
+        read_batches(program, inputs, keep, config.strict, bad, &mut |rows| {
+            if let Some(p) = progress {
+                p.inc(rows.len() as u64);
+            }
+            if work_tx.send((seq, rows)).is_err() {
+                return None;
+            }
+            seq += 1;
+            // Reuse a batch a worker has finished with, if one is back; else start a new one.
+            Some(back_rx.try_recv().unwrap_or(Rows::Json { keys: Arc::new(Vec::new()), rows: Vec::new() }))
+        });
+        drop(work_tx);
+        let mut coverage = Coverage::new(program);
+        for worker in workers {
+            if let Ok(part) = worker.join() {
+                coverage.merge(part);
+            }
+        }
+        match writer.join() {
+            Ok(result) => result.map(|_| coverage),
+            Err(_) => Err("the output writer stopped".into()),
+        }
+    })
+}

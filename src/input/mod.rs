@@ -1,0 +1,302 @@
+//! Streaming readers for dry runs: CSV exports and SCIM JSON (one object, an array, a
+//! ListResponse) or JSON Lines. A row that cannot be read is returned as a [`BadRow`] with its
+//! row or line number, and reading goes on.
+
+use std::fs::File;
+use std::io::{self, BufRead, BufReader, Read};
+use std::path::{Path, PathBuf};
+
+/// The format of one input.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum InputFormat {
+    Csv,
+    Json,
+    Jsonl,
+}
+
+/// Why an input cannot be read at all.
+#[derive(Debug, thiserror::Error)]
+pub enum InputError {
+    #[error("cannot read `{path}`: {source}")]
+    Io { path: String, source: io::Error },
+    #[error("cannot tell the format of `{path}` from its extension; use --input-format csv|json|jsonl")]
+    UnknownFormat { path: String },
+    #[error("`{path}` has no header row")]
+    NoHeader { path: String },
+    #[error("`{path}` is not SCIM JSON: {message}")]
+    NotScim { path: String, message: String },
+}
+
+/// A row that could not be read, with where it is.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct BadRow {
+    /// The input's name (`-` for stdin).
+    pub input: String,
+    /// `row N (line L)` for CSV, `line N` for JSONL, `item N` for a JSON array.
+    pub at: String,
+    pub message: String,
+}
+
+impl std::fmt::Display for BadRow {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}: {}", self.input, self.at, self.message)
+    }
+}
+
+/// The format of `path`: `--input-format` when given, else from the extension.
+pub fn detect_format(path: &Path, given: Option<InputFormat>) -> Result<InputFormat, InputError> {
+    if let Some(format) = given {
+        return Ok(format);
+    }
+    let ext = path.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase);
+    match ext.as_deref() {
+        Some("csv") | Some("txt") | Some("tsv") => Ok(InputFormat::Csv),
+        Some("json") => Ok(InputFormat::Json),
+        Some("jsonl") | Some("ndjson") => Ok(InputFormat::Jsonl),
+        _ => Err(InputError::UnknownFormat { path: path.display().to_string() }),
+    }
+}
+
+fn open(path: &Path) -> Result<Box<dyn Read + Send>, InputError> {
+    if path == Path::new("-") {
+        return Ok(Box::new(io::stdin()));
+    }
+    File::open(path)
+        .map(|f| Box::new(f) as Box<dyn Read + Send>)
+        .map_err(|source| InputError::Io { path: path.display().to_string(), source })
+}
+
+/// A CSV export read record by record; the header is read when it opens.
+pub struct CsvInput {
+    pub name: String,
+    reader: csv::Reader<Box<dyn Read + Send>>,
+    header: Vec<String>,
+    row: u64,
+}
+
+impl CsvInput {
+    pub fn open(path: &Path) -> Result<Self, InputError> {
+        Self::from_reader(&path.display().to_string(), open(path)?)
+    }
+
+    pub fn from_reader(name: &str, read: Box<dyn Read + Send>) -> Result<Self, InputError> {
+        let mut reader = csv::ReaderBuilder::new()
+            .flexible(true) // ragged rows: missing cells read as absent, extra cells are ignored
+            .has_headers(false)
+            .buffer_capacity(1 << 16)
+            .from_reader(read);
+        let mut first = csv::StringRecord::new();
+        let got = reader.read_record(&mut first).map_err(|e| InputError::NotScim {
+            path: name.to_string(),
+            message: format!("the header row cannot be read: {e}"),
+        })?;
+        if !got {
+            return Err(InputError::NoHeader { path: name.to_string() });
+        }
+        let header = first
+            .iter()
+            .map(|h| h.trim_start_matches('\u{feff}').trim().to_string())
+            .collect();
+        Ok(Self { name: name.to_string(), reader, header, row: 0 })
+    }
+
+    /// The header, without a byte-order mark or padding.
+    pub fn header(&self) -> &[String] {
+        &self.header
+    }
+
+    /// Reads the next record into `record`: `Ok(false)` at the end, `Err` for a row that
+    /// cannot be read (the next call goes on after it).
+    pub fn read(&mut self, record: &mut csv::StringRecord) -> Result<bool, BadRow> {
+        match self.reader.read_record(record) {
+            Ok(more) => {
+                if more {
+                    self.row += 1;
+                }
+                Ok(more)
+            }
+            Err(error) => {
+                self.row += 1;
+                let line = error.position().map(|p| p.line()).unwrap_or(0);
+                let message = match error.kind() {
+                    csv::ErrorKind::Utf8 { err, .. } => format!("field {} is not valid UTF-8", err.field() + 1),
+                    _ => error.to_string(),
+                };
+                let bad = BadRow { input: self.name.clone(), at: format!("row {} (line {line})", self.row), message };
+                if matches!(error.kind(), csv::ErrorKind::Io(_)) {
+                    // An I/O error ends the input: report it once and stop.
+                    self.row = u64::MAX / 2;
+                    return Err(BadRow { message: format!("{} (reading stopped)", bad.message), ..bad });
+                }
+                Err(bad)
+            }
+        }
+    }
+
+    /// Whether the last error ended the input.
+    pub fn stopped(&self) -> bool {
+        self.row >= u64::MAX / 2
+    }
+}
+
+/// SCIM users from JSON: one object, an array of objects, or a ListResponse (`Resources`);
+/// or JSON Lines, one object per line.
+pub struct JsonInput {
+    pub name: String,
+    kind: JsonKind,
+}
+
+enum JsonKind {
+    Lines { reader: BufReader<Box<dyn Read + Send>>, line: u64, buf: Vec<u8> },
+    Items { items: std::vec::IntoIter<serde_json::Value>, index: u64, label: &'static str },
+}
+
+impl JsonInput {
+    pub fn open(path: &Path, format: InputFormat) -> Result<Self, InputError> {
+        let name = path.display().to_string();
+        let read = open(path)?;
+        Self::from_reader(&name, read, format)
+    }
+
+    pub fn from_reader(name: &str, read: Box<dyn Read + Send>, format: InputFormat) -> Result<Self, InputError> {
+        if format == InputFormat::Jsonl {
+            return Ok(Self {
+                name: name.to_string(),
+                kind: JsonKind::Lines { reader: BufReader::with_capacity(1 << 16, read), line: 0, buf: Vec::new() },
+            });
+        }
+        let not_scim = |message: String| InputError::NotScim { path: name.to_string(), message };
+        let value: serde_json::Value = serde_json::from_reader(BufReader::new(read)).map_err(|e| not_scim(e.to_string()))?;
+        let (items, label) = match value {
+            serde_json::Value::Array(items) => (items, "item"),
+            serde_json::Value::Object(mut object) => {
+                let resources = object
+                    .keys()
+                    .find(|k| k.eq_ignore_ascii_case("Resources"))
+                    .cloned()
+                    .and_then(|k| object.remove(&k));
+                match resources {
+                    Some(serde_json::Value::Array(items)) => (items, "resource"),
+                    Some(_) => return Err(not_scim("`Resources` is not an array".into())),
+                    None => (vec![serde_json::Value::Object(object)], "object"),
+                }
+            }
+            _ => return Err(not_scim("expected an object, an array or a ListResponse".into())),
+        };
+        Ok(Self { name: name.to_string(), kind: JsonKind::Items { items: items.into_iter(), index: 0, label } })
+    }
+
+    /// The next user object: `None` at the end, `Some(Err)` for one that is not an object.
+    pub fn next_user(&mut self) -> Option<Result<serde_json::Value, BadRow>> {
+        let name = &self.name;
+        match &mut self.kind {
+            JsonKind::Items { items, index, label } => {
+                let item = items.next()?;
+                *index += 1;
+                Some(match item {
+                    serde_json::Value::Object(_) => Ok(item),
+                    _ => Err(BadRow { input: name.clone(), at: format!("{label} {index}"), message: "not a JSON object".into() }),
+                })
+            }
+            JsonKind::Lines { reader, line, buf } => loop {
+                buf.clear();
+                match reader.read_until(b'\n', buf) {
+                    Ok(0) => return None,
+                    Ok(_) => {}
+                    Err(e) => return Some(Err(BadRow { input: name.clone(), at: format!("line {}", *line + 1), message: format!("{e} (reading stopped)") })),
+                }
+                *line += 1;
+                let text = buf.strip_prefix(b"\xEF\xBB\xBF".as_slice()).unwrap_or(buf);
+                if text.iter().all(u8::is_ascii_whitespace) {
+                    continue;
+                }
+                let at = || format!("line {line}");
+                return Some(match serde_json::from_slice::<serde_json::Value>(text) {
+                    Ok(value @ serde_json::Value::Object(_)) => Ok(value),
+                    Ok(_) => Err(BadRow { input: name.clone(), at: at(), message: "not a JSON object".into() }),
+                    Err(e) => Err(BadRow { input: name.clone(), at: at(), message: format!("not JSON: {e}") }),
+                });
+            },
+        }
+    }
+}
+
+/// One input of a run, opened.
+pub enum Input {
+    Csv(CsvInput),
+    Json(JsonInput),
+}
+
+impl Input {
+    pub fn open(path: &Path, given: Option<InputFormat>) -> Result<Self, InputError> {
+        match detect_format(path, given)? {
+            InputFormat::Csv => CsvInput::open(path).map(Input::Csv),
+            format => JsonInput::open(path, format).map(Input::Json),
+        }
+    }
+
+    /// The size in bytes when it is a file (for progress and MB/s).
+    pub fn size(path: &PathBuf) -> Option<u64> {
+        std::fs::metadata(path).ok().map(|m| m.len())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn csv(text: &'static [u8]) -> CsvInput {
+        CsvInput::from_reader("t.csv", Box::new(text)).unwrap()
+    }
+
+    #[test]
+    fn csv_with_bom_crlf_quoted_newlines_and_ragged_rows() {
+        let mut input = csv(b"\xEF\xBB\xBFid,title\r\n1,\"Sr. Manager,\r\nSales\"\r\n2\r\n3,VP,extra\r\n");
+        assert_eq!(input.header(), ["id", "title"]);
+        let mut rec = csv::StringRecord::new();
+        assert!(input.read(&mut rec).unwrap());
+        assert_eq!(&rec[1], "Sr. Manager,\r\nSales");
+        assert!(input.read(&mut rec).unwrap());
+        assert_eq!(rec.len(), 1);
+        assert!(input.read(&mut rec).unwrap());
+        assert!(!input.read(&mut rec).unwrap());
+    }
+
+    #[test]
+    fn csv_bad_utf8_row_is_reported_and_skipped() {
+        let mut input = csv(b"id,title\n1,ok\n2,\xFF\xFE\n3,ok\n");
+        let mut rec = csv::StringRecord::new();
+        assert!(input.read(&mut rec).unwrap());
+        let bad = input.read(&mut rec).unwrap_err();
+        assert_eq!(bad.at, "row 2 (line 3)");
+        assert!(input.read(&mut rec).unwrap());
+        assert_eq!(&rec[0], "3");
+    }
+
+    #[test]
+    fn json_shapes() {
+        for (text, n) in [
+            (&br#"{"userName":"a"}"#[..], 1),
+            (&br#"[{"userName":"a"},{"userName":"b"}]"#[..], 2),
+            (&br#"{"schemas":["urn:ietf:params:scim:api:messages:2.0:ListResponse"],"Resources":[{"userName":"a"}]}"#[..], 1),
+        ] {
+            let mut input = JsonInput::from_reader("t.json", Box::new(text), InputFormat::Json).unwrap();
+            let mut count = 0;
+            while let Some(item) = input.next_user() {
+                item.unwrap();
+                count += 1;
+            }
+            assert_eq!(count, n);
+        }
+    }
+
+    #[test]
+    fn jsonl_bad_lines() {
+        let mut input = JsonInput::from_reader("t.jsonl", Box::new(&b"{\"a\":1}\n\n[1]\n{oops\n{\"b\":2}\n"[..]), InputFormat::Jsonl).unwrap();
+        let got: Vec<_> = std::iter::from_fn(|| input.next_user()).map(|r| r.map_err(|b| b.at)).collect();
+        assert!(got[0].is_ok());
+        assert_eq!(got[1].clone().unwrap_err(), "line 3");
+        assert_eq!(got[2].clone().unwrap_err(), "line 4");
+        assert!(got[3].is_ok());
+    }
+}

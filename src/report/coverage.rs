@@ -1,0 +1,277 @@
+//! The coverage report of a dry run.
+
+use std::fmt::Write as _;
+
+use serde::Serialize;
+
+use super::{md_escape, show, Counter, MAX_DISTINCT, MAX_DISTINCT_RAW};
+use crate::input::BadRow;
+use crate::{Profile, Program};
+
+/// Counts of one field, accumulated per worker and merged.
+#[derive(Debug, Clone, Default)]
+pub struct FieldStats {
+    pub values: Counter,
+    pub unset: u64,
+    pub unmapped: Counter,
+    pub rules: Counter,
+    pub missing_required: u64,
+}
+
+/// What a dry run has seen so far: one per worker, merged at the end.
+#[derive(Debug, Clone, Default)]
+pub struct Coverage {
+    pub rows: u64,
+    pub complete: u64,
+    pub errors: u64,
+    pub fields: Vec<FieldStats>,
+}
+
+impl Coverage {
+    pub fn new(program: &Program) -> Self {
+        Self { fields: vec![FieldStats::default(); program.field_names().count()], ..Self::default() }
+    }
+
+    /// Counts one profile. Returns the row's status.
+    pub fn add(&mut self, profile: &Profile) -> RowStatus {
+        self.rows += 1;
+        let mut missing = false;
+        let mut error = false;
+        for (stats, field) in self.fields.iter_mut().zip(profile.fields()) {
+            match &field.value {
+                Some(value) => stats.values.add(value, 1, MAX_DISTINCT),
+                None => {
+                    stats.unset += 1;
+                    if field.required {
+                        stats.missing_required += 1;
+                        missing = true;
+                    }
+                }
+            }
+            if let Some(rule) = &field.rule {
+                stats.rules.add(&rule.id, 1, usize::MAX);
+            }
+            if let Some(raw) = &field.raw {
+                stats.unmapped.add(raw, 1, MAX_DISTINCT_RAW);
+            }
+            if matches!(field.note, Some(crate::FieldNote::BudgetExhausted)) {
+                error = true;
+            }
+        }
+        let status = if error { RowStatus::Error } else if missing { RowStatus::Missing } else { RowStatus::Complete };
+        match status {
+            RowStatus::Complete => self.complete += 1,
+            RowStatus::Error => self.errors += 1,
+            RowStatus::Missing => {}
+        }
+        status
+    }
+
+    pub fn merge(&mut self, other: Coverage) {
+        self.rows += other.rows;
+        self.complete += other.complete;
+        self.errors += other.errors;
+        for (mine, theirs) in self.fields.iter_mut().zip(other.fields) {
+            mine.values.merge(theirs.values, MAX_DISTINCT);
+            mine.unset += theirs.unset;
+            mine.unmapped.merge(theirs.unmapped, MAX_DISTINCT_RAW);
+            mine.rules.merge(theirs.rules, usize::MAX);
+            mine.missing_required += theirs.missing_required;
+        }
+    }
+
+    /// The report people read.
+    pub fn report(&self, program: &Program, bad: &[BadRow], bad_total: u64, top: usize, seconds: f64, bytes: Option<u64>) -> CoverageReport {
+        let rules = program.rules();
+        let fields = program
+            .field_names()
+            .zip(&self.fields)
+            .map(|(name, stats)| {
+                let mut values = stats.values.top(usize::MAX);
+                if stats.values.other > 0 {
+                    values.push(("(other values)".into(), stats.values.other));
+                }
+                let fired = rules
+                    .iter()
+                    .filter(|(field, _, _)| *field == name)
+                    .map(|(_, id, at)| RuleCount { rule: id.to_string(), at: at.to_string(), fired: stats.rules.get(id) })
+                    .collect::<Vec<_>>();
+                let else_fired = stats.rules.get("else");
+                FieldReport {
+                    field: name.to_string(),
+                    values,
+                    unset: stats.unset,
+                    missing_required: stats.missing_required,
+                    unmapped: stats.unmapped.top(top),
+                    unmapped_distinct: stats.unmapped.distinct() as u64,
+                    never_fired: fired.iter().filter(|r| r.fired == 0).map(|r| format!("{} ({})", r.rule, r.at)).collect(),
+                    rules: fired,
+                    else_fired,
+                }
+            })
+            .collect();
+        CoverageReport {
+            rules_version: program.version().to_string(),
+            rows_in: self.rows + bad_total,
+            rows_out: self.rows,
+            rows_complete: self.complete,
+            rows_missing_required: self.rows - self.complete - self.errors,
+            rows_error: self.errors,
+            rows_bad: bad_total,
+            bad_rows: bad.to_vec(),
+            fields,
+            seconds,
+            rows_per_second: if seconds > 0.0 { (self.rows + bad_total) as f64 / seconds } else { 0.0 },
+            megabytes_per_second: bytes.filter(|_| seconds > 0.0).map(|b| b as f64 / 1e6 / seconds),
+        }
+    }
+}
+
+/// The status column of a dry run's output.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RowStatus {
+    Complete,
+    Missing,
+    Error,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct RuleCount {
+    pub rule: String,
+    pub at: String,
+    pub fired: u64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct FieldReport {
+    pub field: String,
+    /// Canonical values and how many rows got each, most frequent first.
+    pub values: Vec<(String, u64)>,
+    pub unset: u64,
+    pub missing_required: u64,
+    /// Raw values that fell to the final `else` or left the field unset, most frequent first.
+    pub unmapped: Vec<(String, u64)>,
+    pub unmapped_distinct: u64,
+    pub rules: Vec<RuleCount>,
+    pub else_fired: u64,
+    pub never_fired: Vec<String>,
+}
+
+/// The coverage report of a dry run.
+#[derive(Debug, Clone, Serialize)]
+pub struct CoverageReport {
+    pub rules_version: String,
+    pub rows_in: u64,
+    pub rows_out: u64,
+    pub rows_complete: u64,
+    pub rows_missing_required: u64,
+    pub rows_error: u64,
+    pub rows_bad: u64,
+    /// The first bad rows (all are counted in `rows_bad`).
+    pub bad_rows: Vec<BadRow>,
+    pub fields: Vec<FieldReport>,
+    pub seconds: f64,
+    pub rows_per_second: f64,
+    pub megabytes_per_second: Option<f64>,
+}
+
+fn pct(n: u64, of: u64) -> String {
+    if of == 0 {
+        return "0.0%".into();
+    }
+    format!("{:.1}%", n as f64 * 100.0 / of as f64)
+}
+
+impl CoverageReport {
+    pub fn summary(&self) -> String {
+        format!(
+            "{} rows in: {} out ({} complete, {} missing a required field, {} errors), {} bad rows skipped; {:.2} s, {:.0} rows/s{}",
+            self.rows_in,
+            self.rows_out,
+            self.rows_complete,
+            self.rows_missing_required,
+            self.rows_error,
+            self.rows_bad,
+            self.seconds,
+            self.rows_per_second,
+            self.megabytes_per_second.map(|m| format!(", {m:.1} MB/s")).unwrap_or_default()
+        )
+    }
+
+    pub fn to_text(&self) -> String {
+        let mut out = String::new();
+        let _ = writeln!(out, "coverage of {} rows (rules version {})", self.rows_out, self.rules_version);
+        for field in &self.fields {
+            let _ = writeln!(out, "\n{}: {} set, {} unset ({})", field.field, self.rows_out - field.unset, field.unset, pct(field.unset, self.rows_out));
+            if field.missing_required > 0 {
+                let _ = writeln!(out, "  required, missing in {} rows", field.missing_required);
+            }
+            let shown = field.values.len().min(20);
+            for (value, n) in &field.values[..shown] {
+                let _ = writeln!(out, "  {:>8}  {:>6}  {}", n, pct(*n, self.rows_out), value);
+            }
+            if field.values.len() > shown {
+                let _ = writeln!(out, "  … {} more values", field.values.len() - shown);
+            }
+            let _ = writeln!(out, "  rules fired:");
+            for rule in &field.rules {
+                let _ = writeln!(out, "  {:>8}  {} ({})", rule.fired, rule.rule, rule.at);
+            }
+            if !field.never_fired.is_empty() {
+                let _ = writeln!(out, "  never fired: {}", field.never_fired.join(", "));
+            }
+            if !field.unmapped.is_empty() {
+                let _ = writeln!(out, "  unmapped raw values (fell to else or unset; {} distinct):", field.unmapped_distinct);
+                for (raw, n) in &field.unmapped {
+                    let _ = writeln!(out, "  {:>8}  {}", n, show(raw));
+                }
+            }
+        }
+        if self.rows_bad > 0 {
+            let _ = writeln!(out, "\nbad rows ({}):", self.rows_bad);
+            for bad in &self.bad_rows {
+                let _ = writeln!(out, "  {bad}");
+            }
+            if self.rows_bad > self.bad_rows.len() as u64 {
+                let _ = writeln!(out, "  … {} more", self.rows_bad - self.bad_rows.len() as u64);
+            }
+        }
+        let _ = writeln!(out, "\n{}", self.summary());
+        out
+    }
+
+    pub fn to_markdown(&self) -> String {
+        let mut out = String::new();
+        let _ = writeln!(out, "# Dry-run coverage\n\n{}\n", self.summary());
+        for field in &self.fields {
+            let _ = writeln!(out, "## `{}`\n\n{} unset ({}); {} missing where required.\n", field.field, field.unset, pct(field.unset, self.rows_out), field.missing_required);
+            let _ = writeln!(out, "| value | rows | share |\n|---|---:|---:|");
+            for (value, n) in field.values.iter().take(50) {
+                let _ = writeln!(out, "| {} | {} | {} |", md_escape(value), n, pct(*n, self.rows_out));
+            }
+            let _ = writeln!(out, "\n| rule | at | fired |\n|---|---|---:|");
+            for rule in &field.rules {
+                let _ = writeln!(out, "| `{}` | {} | {} |", rule.rule, rule.at, rule.fired);
+            }
+            if !field.unmapped.is_empty() {
+                let _ = writeln!(out, "\nUnmapped raw values ({} distinct):\n\n| raw | rows |\n|---|---:|", field.unmapped_distinct);
+                for (raw, n) in &field.unmapped {
+                    let _ = writeln!(out, "| {} | {} |", md_escape(&show(raw)), n);
+                }
+            }
+            out.push('\n');
+        }
+        if !self.bad_rows.is_empty() {
+            let _ = writeln!(out, "## Bad rows ({})\n", self.rows_bad);
+            for bad in &self.bad_rows {
+                let _ = writeln!(out, "- {}", md_escape(&bad.to_string()));
+            }
+        }
+        out
+    }
+
+    pub fn to_json(&self) -> serde_json::Value {
+        serde_json::to_value(self).unwrap_or(serde_json::Value::Null)
+    }
+}
+
