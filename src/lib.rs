@@ -54,6 +54,8 @@ pub mod eval;
 pub mod gen;
 pub mod input;
 pub mod report;
+pub mod scim;
+pub mod store;
 pub mod syntax;
 pub mod value;
 

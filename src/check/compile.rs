@@ -10,10 +10,11 @@ use sha2::{Digest, Sha256};
 
 use super::lint;
 use super::load::{load_chain, load_text, Chain};
+use super::program::per_input;
 use super::program::*;
 use super::schema;
 use crate::diag::{did_you_mean, Code, Diagnostic, Diagnostics, FileId, Sources, Span};
-use crate::eval::steps::{run, Step, STEP_NAMES};
+use crate::eval::steps::{run, Separators, Step, WordTable, STEP_NAMES};
 use crate::eval::words::WordIndex;
 use crate::syntax::ast;
 use crate::value::{AttrPath, FilterOp, FilterTest, PathFilter, PathSegment, SourceId};
@@ -59,6 +60,9 @@ fn finish(
     program.warnings = diagnostics.items;
     Ok(program)
 }
+
+/// The distinct terms of one field's `has` tests on one input, and each term's index.
+type Terms = (Vec<String>, HashMap<String, usize>);
 
 /// A rule list under construction, with the `map` that started it.
 struct RuleList {
@@ -193,19 +197,29 @@ impl<'a> Compiler<'a> {
 
     // ---------------------------------------------------------------- merging the chain
 
+    /// Notes that this file defines `kind` `name`; a second definition in one file is an error.
+    fn define_once(
+        &mut self,
+        defined_here: &mut HashSet<(&'static str, String)>,
+        kind: &'static str,
+        name: &ast::Ident,
+    ) {
+        if !defined_here.insert((kind, name.name.clone())) {
+            self.error(
+                Code::DuplicateName,
+                name.span,
+                format!("{kind} `{}` is defined twice in this file", name.name),
+            );
+        }
+    }
+
     fn merge_file(&mut self, file: FileId, tree: ast::RuleFile, own: bool) {
         let mut defined_here: HashSet<(&'static str, String)> = HashSet::new();
         for item in tree.items {
             match item {
                 ast::Item::Extends(_) => {}
                 ast::Item::Alias { name, urn } => {
-                    if !defined_here.insert(("alias", name.name.clone())) {
-                        self.error(
-                            Code::DuplicateName,
-                            name.span,
-                            format!("alias `{}` is defined twice in this file", name.name),
-                        );
-                    }
+                    self.define_once(&mut defined_here, "alias", &name);
                     if !urn.value.to_ascii_lowercase().starts_with("urn:") {
                         self.error(
                             Code::UnknownAlias,
@@ -233,13 +247,7 @@ impl<'a> Compiler<'a> {
                     }
                 }
                 ast::Item::Input(input) => {
-                    if !defined_here.insert(("input", input.name.name.clone())) {
-                        self.error(
-                            Code::DuplicateName,
-                            input.name.span,
-                            format!("input `{}` is defined twice in this file", input.name.name),
-                        );
-                    }
+                    self.define_once(&mut defined_here, "input", &input.name);
                     // A later file's input of the same name replaces the base's.
                     self.input_decls
                         .insert(input.name.name.clone(), (input, file));
@@ -256,24 +264,12 @@ impl<'a> Compiler<'a> {
                             }
                         }
                     } else {
-                        if !defined_here.insert(("list", name.clone())) {
-                            self.error(
-                                Code::DuplicateName,
-                                list.name.span,
-                                format!("list `{name}` is defined twice in this file"),
-                            );
-                        }
+                        self.define_once(&mut defined_here, "list", &list.name);
                         self.list_decls.insert(name, (list.words, list.name.span));
                     }
                 }
                 ast::Item::Table(table) => {
-                    if !defined_here.insert(("table", table.name.name.clone())) {
-                        self.error(
-                            Code::DuplicateName,
-                            table.name.span,
-                            format!("table `{}` is defined twice in this file", table.name.name),
-                        );
-                    }
+                    self.define_once(&mut defined_here, "table", &table.name);
                     self.table_decls
                         .insert(table.name.name.clone(), (table, file));
                 }
@@ -425,7 +421,7 @@ impl<'a> Compiler<'a> {
             }
             return field;
         };
-        let mut terms: Vec<(InputId, Vec<String>, HashMap<String, usize>)> = Vec::new();
+        let mut terms: Vec<(InputId, Terms)> = Vec::new();
         let mut ids: HashMap<String, Span> = HashMap::new();
         let mut after_else = false;
         for rule in &list.rules {
@@ -498,7 +494,7 @@ impl<'a> Compiler<'a> {
             self.compile_output(&rule.output, &field, &mut scratch_reads);
         }
         index_regexes(&mut field);
-        for (input, words, _) in terms {
+        for (input, (words, _)) in terms {
             match WordIndex::new(words) {
                 Ok(index) => field.word_indexes.push((input, index)),
                 Err(error) => self.error(
@@ -517,7 +513,7 @@ impl<'a> Compiler<'a> {
     fn compile_cond(
         &mut self,
         cond: &ast::Cond,
-        terms: &mut Vec<(InputId, Vec<String>, HashMap<String, usize>)>,
+        terms: &mut Vec<(InputId, Terms)>,
         reads: &mut Vec<InputId>,
     ) -> Cond {
         match cond {
@@ -576,7 +572,7 @@ impl<'a> Compiler<'a> {
     fn compile_predicate(
         &mut self,
         predicate: &ast::Predicate,
-        terms: &mut Vec<(InputId, Vec<String>, HashMap<String, usize>)>,
+        terms: &mut Vec<(InputId, Terms)>,
         reads: &mut Vec<InputId>,
     ) -> Cond {
         let text = self.text_of(predicate.span);
@@ -599,14 +595,7 @@ impl<'a> Compiler<'a> {
                     let words = self.words_of(list);
                     normalize(self, words)
                 };
-                let entry = match terms.iter().position(|(i, _, _)| *i == input) {
-                    Some(position) => position,
-                    None => {
-                        terms.push((input, Vec::new(), HashMap::new()));
-                        terms.len() - 1
-                    }
-                };
-                let (_, all, by_text) = &mut terms[entry];
+                let (all, by_text) = per_input(terms, input, Terms::default);
                 let indices = words
                     .into_iter()
                     .filter(|w| !w.is_empty())
@@ -1111,8 +1100,41 @@ impl<'a> Compiler<'a> {
                     );
                     return None;
                 }
-                Some(Step::CutAfter(separators))
+                Some(Step::CutAfter(Separators::new(separators)))
             }
+            "replace_words" => match args.as_slice() {
+                [ast::StepArg::Ident(table)] => {
+                    if !self.tables.contains_key(&table.name) {
+                        let rows = self.load_table(table);
+                        self.tables.insert(table.name.clone(), rows);
+                    }
+                    self.used_tables.insert(table.name.clone());
+                    let pairs = self
+                        .tables
+                        .get(&table.name)
+                        .and_then(Option::as_ref)
+                        .map(|t| {
+                            t.rows
+                                .iter()
+                                .map(|(k, v, _)| (k.clone(), v.clone()))
+                                .collect()
+                        })
+                        .unwrap_or_default();
+                    let built = WordTable::new(table.name.clone(), pairs);
+                    if built.is_none() {
+                        self.error(
+                            Code::BadStep,
+                            table.span,
+                            format!("table `{}` is too large for `replace_words`", table.name),
+                        );
+                    }
+                    built.map(Step::ReplaceWords)
+                }
+                _ => {
+                    self.error_help(Code::BadStep, step.span, "`replace_words` takes the name of a table", Some("table abbreviations = { \"sr\" -> \"senior\" }  …  | replace_words(abbreviations)".into()));
+                    None
+                }
+            },
             _ => {
                 let help = did_you_mean(name, STEP_NAMES.iter().copied());
                 self.error_help(
@@ -1457,7 +1479,7 @@ impl<'a> Compiler<'a> {
 }
 
 /// Fewer regexes than this on one input are cheaper to run one by one than as a set.
-const REGEX_SET_MIN: usize = 8;
+const REGEX_SET_MIN: usize = 2;
 
 /// Gives the regex tests of a field one `RegexSet` per input that has many of them, so a
 /// record runs them in one pass instead of one by one.
@@ -1477,14 +1499,7 @@ fn index_regexes(field: &mut Field) {
     let mut patterns: Vec<(InputId, Vec<String>)> = Vec::new();
     for rule in &mut field.rules {
         visit(&mut rule.condition, &mut |input, regex, slot| {
-            let position = match patterns.iter().position(|(i, _)| *i == input) {
-                Some(p) => p,
-                None => {
-                    patterns.push((input, Vec::new()));
-                    patterns.len() - 1
-                }
-            };
-            let list = &mut patterns[position].1;
+            let list = per_input(&mut patterns, input, Vec::new);
             *slot = Some(list.len());
             list.push(regex.as_str().to_string());
         });

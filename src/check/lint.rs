@@ -3,7 +3,7 @@
 
 use std::collections::HashSet;
 
-use super::program::{Cond, Field, InputId, LeafTest, Program};
+use super::program::{per_input, Cond, Field, InputId, LeafTest, Program};
 use crate::diag::{Code, Diagnostic, Diagnostics};
 
 pub fn lint(program: &Program, diagnostics: &mut Diagnostics) {
@@ -122,14 +122,7 @@ fn lint_shadowed(field: &Field, diagnostics: &mut Diagnostics) {
         let Some((input, list)) = triggers(field, &rule.condition) else {
             continue;
         };
-        let position = match caught.iter().position(|(i, _)| *i == input) {
-            Some(p) => p,
-            None => {
-                caught.push((input, Caught::default()));
-                caught.len() - 1
-            }
-        };
-        let so_far = &mut caught[position].1;
+        let so_far = per_input(&mut caught, input, Caught::default);
         if !list.is_empty() && list.iter().all(|t| so_far.catches(t)) {
             diagnostics.push(
                 Diagnostic::warning(

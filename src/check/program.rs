@@ -15,6 +15,23 @@ use crate::value::{AttrPath, ColumnBinding};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct InputId(pub usize);
 
+/// The entry for `input` in a small per-input list (a field reads few inputs, so a `Vec`
+/// beats a map), made by `make` on first use.
+pub(crate) fn per_input<T>(
+    list: &mut Vec<(InputId, T)>,
+    input: InputId,
+    make: impl FnOnce() -> T,
+) -> &mut T {
+    let position = match list.iter().position(|(i, _)| *i == input) {
+        Some(position) => position,
+        None => {
+            list.push((input, make()));
+            list.len() - 1
+        }
+    };
+    &mut list[position].1
+}
+
 /// A compiled rule file (with everything it extends): immutable, `Send + Sync`, shared behind
 /// an `Arc` by the CLI and the SCIM service. Build one with [`Program::load`].
 #[derive(Debug)]

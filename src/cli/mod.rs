@@ -8,6 +8,9 @@ mod diff;
 mod dry_run;
 mod explain;
 mod gen_users;
+mod export;
+mod serve;
+mod tenant;
 mod test;
 
 use std::io::Write;
@@ -40,6 +43,17 @@ enum Command {
     Diff(diff::DiffArgs),
     /// Generate realistic, messy Okta-style users (deterministic).
     GenUsers(gen_users::GenUsersArgs),
+    /// Serve SCIM 2.0 for Okta: every write stores the canonical profile.
+    Serve(serve::ServeArgs),
+    /// Add a tenant or rotate its bearer token.
+    #[command(subcommand)]
+    Tenant(tenant::TenantCommand),
+    /// Print a tenant's stored canonical profiles (CSV or JSON lines).
+    Export(export::ExportArgs),
+    /// Re-apply a tenant's current rules to every stored user (changes first; --apply writes).
+    Remap(export::RemapArgs),
+    /// Ask the running service to recompile a tenant's rules.
+    Reload(export::ReloadArgs),
 }
 
 /// Success.
@@ -68,6 +82,11 @@ pub fn run() -> ExitCode {
         Command::DryRun(args) => dry_run::run(args),
         Command::Diff(args) => diff::run(args),
         Command::GenUsers(args) => gen_users::run(args),
+        Command::Serve(args) => serve::run(args),
+        Command::Tenant(command) => tenant::run(command),
+        Command::Export(args) => export::export(args),
+        Command::Remap(args) => export::remap(args),
+        Command::Reload(args) => export::reload(args),
     };
     ExitCode::from(code)
 }

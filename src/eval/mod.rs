@@ -14,7 +14,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use crate::check::program::{
-    Cond, Field, FieldKind, InputId, InputSource, Leaf, LeafTest, Output, Program,
+    per_input, Cond, Field, FieldKind, InputId, InputSource, Leaf, LeafTest, Output, Program,
 };
 use crate::value::Record;
 use profile::{FieldNote, FieldOutcome, Profile, RuleRef};
@@ -389,7 +389,7 @@ impl<'p, 'r> Run<'p, 'r> {
                 None => String::new(),
             };
             for step in &input.steps {
-                current = step.apply(&current);
+                current = step.apply(&current).into_owned();
                 trace.steps.push(StepTrace {
                     step: step.describe(),
                     result: current.clone(),
@@ -409,18 +409,13 @@ fn term_set<'t>(
     input: InputId,
     value: &str,
 ) -> &'t TermSet {
-    let position = match terms.iter().position(|(i, _)| *i == input) {
-        Some(p) => p,
-        None => {
-            let mut set = TermSet::default();
-            if let Some((_, index)) = field.word_indexes.iter().find(|(i, _)| *i == input) {
-                index.scan(value, &mut set, spans);
-            }
-            terms.push((input, set));
-            terms.len() - 1
+    per_input(terms, input, || {
+        let mut set = TermSet::default();
+        if let Some((_, index)) = field.word_indexes.iter().find(|(i, _)| *i == input) {
+            index.scan(value, &mut set, spans);
         }
-    };
-    &terms[position].1
+        set
+    })
 }
 
 /// Which regexes of the field's set for `input` match `value`: one pass, then shared.
@@ -430,15 +425,13 @@ fn regex_matches<'h>(
     input: InputId,
     value: &str,
 ) -> Option<&'h regex::SetMatches> {
-    let position = match hits.iter().position(|(i, _)| *i == input) {
-        Some(p) => p,
-        None => {
-            let (_, set) = field.regex_sets.iter().find(|(i, _)| *i == input)?;
-            hits.push((input, set.matches(value)));
-            hits.len() - 1
-        }
-    };
-    hits.get(position).map(|(_, matches)| matches)
+    if !hits.iter().any(|(i, _)| *i == input) {
+        let (_, set) = field.regex_sets.iter().find(|(i, _)| *i == input)?;
+        hits.push((input, set.matches(value)));
+    }
+    hits.iter()
+        .find(|(i, _)| *i == input)
+        .map(|(_, matches)| matches)
 }
 
 /// Checks an input-derived value against the field's type (constants were checked at load).
@@ -551,18 +544,10 @@ impl<'p> Evaluator<'p> {
     }
 }
 
-/// Fields whose rules do real matching; a field that only copies an input is cheaper to
-/// evaluate than to look up.
+/// Every field that reads something starts with a cache; the sample after `CACHE_SAMPLE`
+/// lookups turns it off where values rarely repeat (names, emails).
 fn worth_caching(field: &Field) -> bool {
-    fn heavy(cond: &Cond) -> bool {
-        match cond {
-            Cond::Always => false,
-            Cond::Or(parts) | Cond::And(parts) => parts.iter().any(heavy),
-            Cond::Not(inner) => heavy(inner),
-            Cond::Leaf(leaf) => !matches!(leaf.test, LeafTest::IsEmpty | LeafTest::IsPresent),
-        }
-    }
-    !field.reads.is_empty() && field.rules.iter().any(|r| heavy(&r.condition))
+    !field.reads.is_empty()
 }
 
 #[cfg(test)]

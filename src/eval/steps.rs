@@ -1,5 +1,9 @@
 //! Normalisation steps: the `| step` pipeline of an input.
 
+use std::borrow::Cow;
+
+use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
+
 use regex::Regex;
 use unicode_normalization::char::is_combining_mark;
 use unicode_normalization::UnicodeNormalization;
@@ -28,7 +32,99 @@ pub enum Step {
     },
     /// Cut the value at the first of these separators (and trim): `Director, Sales - EMEA`
     /// with `cut_after(",")` → `Director`.
-    CutAfter(Vec<String>),
+    CutAfter(Separators),
+    /// Whole-word replacement from a table, in one pass: `replace_words(abbreviations)` with
+    /// `"sr" -> "senior"`, `"mgr" -> "manager"`. The longest key wins at each place.
+    ReplaceWords(WordTable),
+}
+
+/// The separators of `cut_after`, found in one scan.
+#[derive(Debug, Clone)]
+pub struct Separators {
+    pub texts: Vec<String>,
+    automaton: Option<AhoCorasick>,
+}
+
+impl Separators {
+    pub fn new(texts: Vec<String>) -> Self {
+        let automaton = AhoCorasickBuilder::new()
+            .match_kind(MatchKind::LeftmostFirst)
+            .build(&texts)
+            .ok();
+        Self { texts, automaton }
+    }
+
+    fn first(&self, value: &str) -> Option<usize> {
+        match &self.automaton {
+            Some(automaton) => automaton.find(value).map(|m| m.start()),
+            None => self
+                .texts
+                .iter()
+                .filter_map(|t| value.find(t.as_str()))
+                .min(),
+        }
+    }
+}
+
+/// Keys and replacements of `replace_words`.
+#[derive(Debug, Clone)]
+pub struct WordTable {
+    pub table: String,
+    keys: Vec<String>,
+    replacements: Vec<String>,
+    automaton: AhoCorasick,
+}
+
+impl WordTable {
+    /// `None` when the automaton cannot be built (far too many keys).
+    pub fn new(table: String, pairs: Vec<(String, String)>) -> Option<Self> {
+        let (keys, replacements): (Vec<String>, Vec<String>) =
+            pairs.into_iter().filter(|(k, _)| !k.is_empty()).unzip();
+        let automaton = AhoCorasickBuilder::new()
+            .match_kind(MatchKind::LeftmostLongest)
+            .build(&keys)
+            .ok()?;
+        Some(Self {
+            table,
+            keys,
+            replacements,
+            automaton,
+        })
+    }
+
+    fn apply<'v>(&self, value: &'v str) -> Cow<'v, str> {
+        let mut out: Option<String> = None;
+        let mut copied = 0;
+        for m in self.automaton.find_iter(value) {
+            let (Some(key), Some(replacement)) = (
+                self.keys.get(m.pattern().as_usize()),
+                self.replacements.get(m.pattern().as_usize()),
+            ) else {
+                continue;
+            };
+            let word_char = |c: char| c.is_alphanumeric();
+            let starts_word = key.chars().next().is_some_and(word_char);
+            let ends_word = key.chars().next_back().is_some_and(word_char);
+            let before = value[..m.start()].chars().next_back();
+            let after = value[m.end()..].chars().next();
+            if (starts_word && before.is_some_and(word_char))
+                || (ends_word && after.is_some_and(word_char))
+            {
+                continue;
+            }
+            let buffer = out.get_or_insert_with(|| String::with_capacity(value.len() + 16));
+            buffer.push_str(&value[copied..m.start()]);
+            buffer.push_str(replacement);
+            copied = m.end();
+        }
+        match out {
+            None => Cow::Borrowed(value),
+            Some(mut buffer) => {
+                buffer.push_str(&value[copied..]);
+                Cow::Owned(buffer)
+            }
+        }
+    }
 }
 
 /// Names and signatures, for "unknown step" help and `docs/dsl.md`.
@@ -42,6 +138,7 @@ pub const STEP_NAMES: &[&str] = &[
     "words",
     "replace",
     "cut_after",
+    "replace_words",
 ];
 
 impl Step {
@@ -57,51 +154,94 @@ impl Step {
             Self::Words => "words".into(),
             Self::Replace { regex, with } => format!("replace(/{}/, {with:?})", regex.as_str()),
             Self::CutAfter(separators) => format!("cut_after({})", {
-                let quoted: Vec<String> = separators.iter().map(|s| format!("{s:?}")).collect();
+                let quoted: Vec<String> =
+                    separators.texts.iter().map(|s| format!("{s:?}")).collect();
                 quoted.join(", ")
             }),
+            Self::ReplaceWords(table) => format!("replace_words({})", table.table),
         }
     }
 
-    pub fn apply(&self, value: &str) -> String {
+    /// Applies the step. Returns the input itself (borrowed) when the step changes nothing,
+    /// which is the common case on clean data: no allocation then.
+    pub fn apply<'v>(&self, value: &'v str) -> Cow<'v, str> {
         match self {
-            Self::Trim => value.trim().to_string(),
+            Self::Trim => Cow::Borrowed(value.trim()),
             Self::Collapse => collapse(value),
-            Self::Lower => value.to_lowercase(),
-            Self::Upper => value.to_uppercase(),
-            Self::Nfkc => value.nfkc().collect(),
-            Self::StripDiacritics => value
-                .nfd()
-                .filter(|c| !is_combining_mark(*c))
-                .nfc()
-                .collect(),
+            Self::Lower => {
+                if value.is_ascii() && !value.bytes().any(|b| b.is_ascii_uppercase()) {
+                    Cow::Borrowed(value)
+                } else {
+                    Cow::Owned(value.to_lowercase())
+                }
+            }
+            Self::Upper => {
+                if value.is_ascii() && !value.bytes().any(|b| b.is_ascii_lowercase()) {
+                    Cow::Borrowed(value)
+                } else {
+                    Cow::Owned(value.to_uppercase())
+                }
+            }
+            // ASCII is its own NFKC form and has no diacritics.
+            Self::Nfkc if value.is_ascii() => Cow::Borrowed(value),
+            Self::Nfkc => Cow::Owned(value.nfkc().collect()),
+            Self::StripDiacritics if value.is_ascii() => Cow::Borrowed(value),
+            Self::StripDiacritics => Cow::Owned(strip_diacritics(value)),
             Self::Words => {
+                let clean = |c: char| c.is_alphanumeric() || is_combining_mark(c);
+                let mut previous_space = true;
+                let already = value.chars().all(|c| {
+                    let ok = clean(c) || (c == ' ' && !previous_space);
+                    previous_space = c == ' ';
+                    ok
+                }) && !value.ends_with(' ');
+                if already {
+                    return Cow::Borrowed(value);
+                }
                 let spaced: String = value
                     .chars()
-                    .map(|c| {
-                        if c.is_alphanumeric() || is_combining_mark(c) {
-                            c
-                        } else {
-                            ' '
-                        }
-                    })
+                    .map(|c| if clean(c) { c } else { ' ' })
                     .collect();
-                collapse(&spaced)
+                Cow::Owned(collapse(&spaced).into_owned())
             }
-            Self::Replace { regex, with } => regex.replace_all(value, with.as_str()).into_owned(),
+            Self::Replace { regex, with } => regex.replace_all(value, with.as_str()),
             Self::CutAfter(separators) => {
-                let cut = separators
-                    .iter()
-                    .filter_map(|separator| value.find(separator.as_str()))
-                    .min()
-                    .unwrap_or(value.len());
-                value[..cut].trim().to_string()
+                let cut = separators.first(value).unwrap_or(value.len());
+                Cow::Borrowed(value[..cut].trim())
             }
+            Self::ReplaceWords(table) => table.apply(value),
         }
     }
 }
 
-fn collapse(value: &str) -> String {
+/// Drops combining marks that sit on letters of alphabetic scripts (`é` → `e`), but keeps
+/// those of Kana (the dakuten of `ダ`), where the mark changes the letter.
+fn strip_diacritics(value: &str) -> String {
+    let mut out = String::with_capacity(value.len());
+    let mut base_is_unspaced = false;
+    for c in value.nfd() {
+        if is_combining_mark(c) {
+            if base_is_unspaced {
+                out.push(c);
+            }
+            continue;
+        }
+        base_is_unspaced = super::words::is_unspaced_script(c);
+        out.push(c);
+    }
+    out.nfc().collect()
+}
+
+fn collapse(value: &str) -> Cow<'_, str> {
+    let mut previous_space = true;
+    let already = value.chars().all(|c| {
+        let ok = !c.is_whitespace() || (c == ' ' && !previous_space);
+        previous_space = c == ' ';
+        ok
+    }) && !value.ends_with(' ');
+    if already {
+        return Cow::Borrowed(value);
+    }
     let mut out = String::with_capacity(value.len());
     for word in value.split_whitespace() {
         if !out.is_empty() {
@@ -109,16 +249,20 @@ fn collapse(value: &str) -> String {
         }
         out.push_str(word);
     }
-    out
+    Cow::Owned(out)
 }
 
 /// Runs `steps` over `value` (no trace).
 pub fn run(steps: &[Step], value: &str) -> String {
-    let mut current = value.to_string();
+    let mut current = Cow::Borrowed(value);
     for step in steps {
-        current = step.apply(&current);
+        let next = match step.apply(&current) {
+            Cow::Borrowed(same) if same.len() == current.len() => continue,
+            changed => changed.into_owned(),
+        };
+        current = Cow::Owned(next);
     }
-    current
+    current.into_owned()
 }
 
 #[cfg(test)]
@@ -138,7 +282,8 @@ mod tests {
             "Sr Dir Ops EMEA Contract"
         );
         assert_eq!(
-            Step::CutAfter(vec![",".into(), " - ".into()]).apply("Director, Sales - EMEA"),
+            Step::CutAfter(Separators::new(vec![",".into(), " - ".into()]))
+                .apply("Director, Sales - EMEA"),
             "Director"
         );
         let replace = Step::Replace {
@@ -147,5 +292,30 @@ mod tests {
         };
         assert_eq!(replace.apply("sr manager"), "senior manager");
         assert_eq!(Step::Lower.apply("ÉCOLE"), "école");
+        let table = WordTable::new(
+            "abbreviations".into(),
+            vec![
+                ("sr".into(), "senior".into()),
+                ("sr.".into(), "senior".into()),
+                ("v.p.".into(), "vp".into()),
+                ("mgr".into(), "manager".into()),
+            ],
+        )
+        .unwrap();
+        let expand = Step::ReplaceWords(table);
+        assert_eq!(expand.apply("sr. v.p. sales"), "senior vp sales");
+        assert_eq!(expand.apply("srv mgr, sr"), "srv manager, senior");
+        assert_eq!(expand.apply("nothing here"), "nothing here");
+        assert_eq!(
+            Step::StripDiacritics.apply("ダイレクター Zoë"),
+            "ダイレクター Zoe"
+        );
+        assert_eq!(Step::Words.apply("a b"), "a b");
+        assert_eq!(Step::Words.apply("a  b "), "a b");
+        assert_eq!(Step::Collapse.apply("a b"), "a b");
+        assert_eq!(
+            run(&[Step::Trim, Step::Lower, Step::Words], "  Sr. VP "),
+            "sr vp"
+        );
     }
 }

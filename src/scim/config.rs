@@ -1,0 +1,196 @@
+//! `canon.yaml`: where to listen, the database, the admin token hash, the tenants.
+
+use std::path::{Path, PathBuf};
+
+use rand::RngCore;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+
+use crate::store::TenantId;
+
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
+pub const DEFAULT_MAX_BODY: usize = 1024 * 1024;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    #[serde(default = "default_listen")]
+    pub listen: String,
+    /// The SQLite file, relative to the config file's folder.
+    #[serde(default = "default_database")]
+    pub database: PathBuf,
+    /// SHA-256 (hex) of the admin token (profiles, reload).
+    #[serde(default)]
+    pub admin_token_sha256: Option<String>,
+    #[serde(default = "default_max_body")]
+    pub max_body_bytes: usize,
+    #[serde(default)]
+    pub tenants: Vec<TenantConfig>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TenantConfig {
+    pub id: TenantId,
+    /// The tenant's rule file, relative to the config file's folder.
+    pub rules: PathBuf,
+    pub token_sha256: String,
+}
+
+fn default_listen() -> String {
+    DEFAULT_LISTEN.into()
+}
+fn default_database() -> PathBuf {
+    PathBuf::from("canon.db")
+}
+fn default_max_body() -> usize {
+    DEFAULT_MAX_BODY
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            listen: default_listen(),
+            database: default_database(),
+            admin_token_sha256: None,
+            max_body_bytes: DEFAULT_MAX_BODY,
+            tenants: Vec::new(),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read `{path}`: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("cannot write `{path}`: {source}")]
+    Write {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("`{path}` is not a valid config: {source}")]
+    Parse {
+        path: PathBuf,
+        source: serde_yaml::Error,
+    },
+    #[error("`{path}`: tenant `{id}` appears twice")]
+    Duplicate { path: PathBuf, id: TenantId },
+    #[error("no tenant `{0}` in the config")]
+    UnknownTenant(String),
+    #[error("tenant `{0}` exists already (use `canon tenant rotate-token`)")]
+    TenantExists(String),
+}
+
+impl Config {
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.into(),
+            source,
+        })?;
+        let config: Config = serde_yaml::from_str(&text).map_err(|source| ConfigError::Parse {
+            path: path.into(),
+            source,
+        })?;
+        for (i, tenant) in config.tenants.iter().enumerate() {
+            if config.tenants[..i].iter().any(|t| t.id == tenant.id) {
+                return Err(ConfigError::Duplicate {
+                    path: path.into(),
+                    id: tenant.id.clone(),
+                });
+            }
+        }
+        Ok(config)
+    }
+
+    /// Writes the config atomically (temp file + rename), so a crash never leaves half a file.
+    pub fn save(&self, path: &Path) -> Result<(), ConfigError> {
+        let write_err = |source| ConfigError::Write {
+            path: path.into(),
+            source,
+        };
+        let text = serde_yaml::to_string(self)
+            .map_err(|e| write_err(std::io::Error::other(e.to_string())))?;
+        let tmp = path.with_extension("yaml.tmp");
+        std::fs::write(&tmp, text).map_err(write_err)?;
+        std::fs::rename(&tmp, path).map_err(write_err)
+    }
+
+    pub fn tenant(&self, id: &str) -> Option<&TenantConfig> {
+        self.tenants.iter().find(|t| t.id.as_str() == id)
+    }
+
+    /// A path from the config, resolved against the config file's folder.
+    pub fn resolve(config_path: &Path, path: &Path) -> PathBuf {
+        if path.is_absolute() {
+            return path.to_path_buf();
+        }
+        config_path.parent().unwrap_or(Path::new(".")).join(path)
+    }
+}
+
+/// A new random bearer token: 32 bytes from the OS generator, hex.
+pub fn new_token() -> String {
+    let mut bytes = [0u8; 32];
+    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    hex::encode(bytes)
+}
+
+pub fn token_hash(token: &str) -> String {
+    hex::encode(Sha256::digest(token.as_bytes()))
+}
+
+/// Whether `token` hashes to `expected_hex`, compared in constant time.
+pub fn token_matches(token: &str, expected_hex: &str) -> bool {
+    let Ok(expected) = hex::decode(expected_hex) else {
+        return false;
+    };
+    let actual = Sha256::digest(token.as_bytes());
+    actual.as_slice().ct_eq(&expected).into()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_hash_and_compare() {
+        let token = new_token();
+        assert_eq!(token.len(), 64);
+        let hash = token_hash(&token);
+        assert!(token_matches(&token, &hash));
+        assert!(!token_matches("nope", &hash));
+        assert!(!token_matches(&token, "zz"));
+        assert_ne!(new_token(), token);
+    }
+
+    #[test]
+    fn config_round_trip_and_defaults() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("canon.yaml");
+        std::fs::write(
+            &path,
+            "tenants:\n  - id: acme\n    rules: acme.rules\n    token_sha256: ab\n",
+        )
+        .unwrap();
+        let config = Config::load(&path).unwrap();
+        assert_eq!(config.listen, DEFAULT_LISTEN);
+        assert_eq!(
+            Config::resolve(&path, &config.database),
+            dir.path().join("canon.db")
+        );
+        config.save(&path).unwrap();
+        assert_eq!(Config::load(&path).unwrap(), config);
+        std::fs::write(
+            &path,
+            "tenants:\n  - id: Acme\n    rules: a\n    token_sha256: ab\n",
+        )
+        .unwrap();
+        assert!(Config::load(&path).is_err());
+        std::fs::write(&path, "bogus: 1\n").unwrap();
+        assert!(Config::load(&path).is_err());
+    }
+}

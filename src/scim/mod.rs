@@ -1,0 +1,19 @@
+//! The embedded SCIM 2.0 service (RFC 7643 / RFC 7644) that Okta provisions into.
+//!
+//! `router::app` builds the axum router; every write validates the resource, runs the
+//! tenant's [`mapper::ProfileMapper`] and stores the resource exactly as sent beside its
+//! canonical profile. See `docs/scim.md`.
+
+pub mod config;
+pub mod error;
+pub mod filter;
+pub mod mapper;
+pub mod patch;
+pub mod resource;
+pub mod router;
+pub mod schema;
+pub mod serve;
+
+pub use error::ScimError;
+pub use mapper::{MappedProfile, ProfileMapper};
+pub use router::{app, AppState, Tenant};

@@ -1,0 +1,507 @@
+//! PATCH (RFC 7644 §3.5.2) on a stored resource body: add, replace, remove; with a path, a
+//! URN-qualified path, a value path (`members[value eq "…"]`), or no path (Okta's
+//! `{"op":"replace","value":{"active":false}}`). The result is validated like a PUT body.
+
+use serde_json::{Map, Value};
+
+use super::error::ScimError;
+use super::filter::{self, Filter};
+use super::resource::{self, Target};
+use super::schema::{self, ci_key, find_attr};
+use crate::store::Kind;
+
+/// Most operations accepted in one PATCH request.
+pub const MAX_OPERATIONS: usize = 1000;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Op {
+    Add,
+    Replace,
+    Remove,
+}
+
+/// Applies a PatchOp request to `body` (the stored body of resource `id`) and returns the
+/// new body, validated.
+pub fn apply(kind: Kind, id: &str, body: &Value, request: &Value) -> Result<Value, ScimError> {
+    let Some(request) = request.as_object() else {
+        return Err(ScimError::InvalidSyntax(
+            "the body must be a JSON object".into(),
+        ));
+    };
+    let has_schema = schema::ci_get(&Value::Object(request.clone()), "schemas")
+        .and_then(Value::as_array)
+        .is_some_and(|s| {
+            s.iter().any(|u| {
+                u.as_str()
+                    .is_some_and(|u| u.eq_ignore_ascii_case(schema::PATCH_OP))
+            })
+        });
+    if !has_schema {
+        return Err(ScimError::InvalidSyntax(format!(
+            "`schemas` must hold `{}`",
+            schema::PATCH_OP
+        )));
+    }
+    let operations = request
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case("Operations"))
+        .and_then(|(_, v)| v.as_array())
+        .ok_or_else(|| ScimError::InvalidSyntax("`Operations` must be a list".into()))?;
+    if operations.is_empty() {
+        return Err(ScimError::InvalidSyntax("`Operations` is empty".into()));
+    }
+    if operations.len() > MAX_OPERATIONS {
+        return Err(ScimError::TooMany(format!(
+            "more than {MAX_OPERATIONS} operations"
+        )));
+    }
+    let mut current = body.clone();
+    for operation in operations {
+        apply_one(kind, id, &mut current, operation)?;
+    }
+    resource::prepare(kind, current, Some(id))
+}
+
+fn apply_one(kind: Kind, id: &str, body: &mut Value, operation: &Value) -> Result<(), ScimError> {
+    let operation = Value::as_object(operation)
+        .ok_or_else(|| ScimError::InvalidSyntax("each operation must be an object".into()))?;
+    let field = |name: &str| {
+        operation
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v)
+    };
+    let op = match field("op")
+        .and_then(Value::as_str)
+        .map(str::to_ascii_lowercase)
+        .as_deref()
+    {
+        Some("add") => Op::Add,
+        Some("replace") => Op::Replace,
+        Some("remove") => Op::Remove,
+        _ => {
+            return Err(ScimError::InvalidSyntax(
+                "`op` must be add, replace or remove".into(),
+            ))
+        }
+    };
+    let value = field("value").cloned();
+    let path = match field("path") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(p)) if p.trim().is_empty() => None,
+        Some(Value::String(p)) => {
+            Some(filter::parse_path(p).map_err(|e| ScimError::InvalidPath(format!("`{p}`: {e}")))?)
+        }
+        Some(_) => return Err(ScimError::InvalidPath("`path` must be a string".into())),
+    };
+    let Some(root) = body.as_object_mut() else {
+        return Err(ScimError::Internal("stored body is not an object".into()));
+    };
+    match path {
+        None => {
+            if op == Op::Remove {
+                return Err(ScimError::NoTarget("`remove` needs a `path`".into()));
+            }
+            let Some(Value::Object(value)) = value else {
+                return Err(ScimError::InvalidValue(
+                    "without a `path`, `value` must be an object".into(),
+                ));
+            };
+            for (key, v) in value {
+                if key.eq_ignore_ascii_case("schemas") || key.eq_ignore_ascii_case("meta") {
+                    continue;
+                }
+                let parsed = filter::parse_path(&key)
+                    .map_err(|e| ScimError::InvalidPath(format!("`{key}`: {e}")))?;
+                apply_path(kind, id, root, op, &parsed, Some(v))?;
+            }
+            Ok(())
+        }
+        Some(path) => {
+            if op != Op::Remove && value.is_none() {
+                return Err(ScimError::InvalidValue("`value` is required".into()));
+            }
+            apply_path(kind, id, root, op, &path, value)
+        }
+    }
+}
+
+fn apply_path(
+    kind: Kind,
+    id: &str,
+    root: &mut Map<String, Value>,
+    op: Op,
+    path: &filter::PatchPath,
+    value: Option<Value>,
+) -> Result<(), ScimError> {
+    let target = resource::target(kind, &path.attr).map_err(ScimError::InvalidPath)?;
+    let (container, name, sub, attrs): (&mut Map<String, Value>, String, Option<String>, _) =
+        match target {
+            Target::Core { name, sub } => {
+                if name.eq_ignore_ascii_case("id") && sub.is_none() && path.filter.is_none() {
+                    return match (op, &value) {
+                        (Op::Add | Op::Replace, Some(Value::String(v))) if v == id => Ok(()),
+                        _ => Err(ScimError::Mutability("`id` is read-only".into())),
+                    };
+                }
+                if name.eq_ignore_ascii_case("meta") {
+                    return Err(ScimError::Mutability("`meta` is read-only".into()));
+                }
+                let attrs =
+                    schema::schema_for(kind, schema::core_urn(kind)).map_or(&[][..], |s| s.attrs);
+                (root, name, sub, attrs)
+            }
+            Target::Extension { urn, attr: None } => {
+                if path.filter.is_some() {
+                    return Err(ScimError::InvalidPath(
+                        "a schema is not multi-valued".into(),
+                    ));
+                }
+                return set(root, urn, value, op);
+            }
+            Target::Extension {
+                urn,
+                attr: Some((name, sub)),
+            } => {
+                let attrs = schema::schema_for(kind, urn).map_or(&[][..], |s| s.attrs);
+                let key = ci_key(root, urn).unwrap_or_else(|| urn.to_string());
+                if op == Op::Remove && !root.contains_key(&key) {
+                    return Ok(());
+                }
+                let slot = root.entry(key).or_insert_with(|| Value::Object(Map::new()));
+                if !slot.is_object() {
+                    *slot = Value::Object(Map::new());
+                }
+                let Value::Object(container) = slot else {
+                    return Err(ScimError::Internal("extension slot".into()));
+                };
+                (container, name, sub, attrs)
+            }
+        };
+    let Some(attr) = find_attr(attrs, &name) else {
+        return Err(ScimError::InvalidPath(format!("no attribute `{name}`")));
+    };
+    if let Some(sub) = sub.as_ref().or(path.sub.as_ref()) {
+        if find_attr(attr.sub, sub).is_none() {
+            return Err(ScimError::InvalidPath(format!(
+                "no sub-attribute `{}.{sub}`",
+                attr.name
+            )));
+        }
+    }
+    let key = ci_key(container, &name).unwrap_or_else(|| attr.name.to_string());
+
+    if let Some(filter) = &path.filter {
+        return apply_value_path(
+            kind,
+            container,
+            &key,
+            &path.attr,
+            filter,
+            path.sub.as_deref(),
+            op,
+            value,
+        );
+    }
+    match sub {
+        None => {
+            if op == Op::Remove {
+                if let (Some(Value::Array(items)), Some(value)) = (container.get_mut(&key), &value)
+                {
+                    // `{"op":"remove","path":"members","value":[{"value":"42"}]}`.
+                    let doomed: Vec<Value> = match value {
+                        Value::Array(v) => v.clone(),
+                        other => vec![other.clone()],
+                    };
+                    items.retain(|item| !doomed.iter().any(|d| same_item(item, d)));
+                    return Ok(());
+                }
+            }
+            set(container, &key, value, op)
+        }
+        Some(sub) => match container.get_mut(&key) {
+            Some(Value::Array(items)) => {
+                for item in items {
+                    if let Value::Object(object) = item {
+                        let sub_key = ci_key(object, &sub).unwrap_or_else(|| sub.clone());
+                        set(object, &sub_key, value.clone(), op)?;
+                    }
+                }
+                Ok(())
+            }
+            Some(Value::Object(object)) => {
+                let sub_key = ci_key(object, &sub).unwrap_or_else(|| sub.clone());
+                set(object, &sub_key, value, op)
+            }
+            _ if op == Op::Remove => Ok(()),
+            _ => {
+                let mut object = Map::new();
+                set(&mut object, &sub, value, op)?;
+                container.insert(key, Value::Object(object));
+                Ok(())
+            }
+        },
+    }
+}
+
+/// Two elements of a multi-valued attribute are the same when their `value`s are equal.
+fn same_item(item: &Value, other: &Value) -> bool {
+    match (
+        schema::ci_get(item, "value"),
+        schema::ci_get(other, "value"),
+    ) {
+        (Some(a), Some(b)) => a == b,
+        _ => item == other,
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn apply_value_path(
+    kind: Kind,
+    container: &mut Map<String, Value>,
+    key: &str,
+    attr: &filter::AttrPath,
+    filter: &Filter,
+    sub: Option<&str>,
+    op: Op,
+    value: Option<Value>,
+) -> Result<(), ScimError> {
+    let items = match container.get_mut(key) {
+        Some(Value::Array(items)) => items,
+        _ if op == Op::Remove => return Ok(()),
+        _ => {
+            return Err(ScimError::NoTarget(format!(
+                "`{key}` has no values to filter"
+            )))
+        }
+    };
+    let matching: Vec<usize> = items
+        .iter()
+        .enumerate()
+        .filter(|(_, item)| filter.matches_element(item, kind, attr))
+        .map(|(i, _)| i)
+        .collect();
+    if matching.is_empty() {
+        // Removing what is already gone is done (Okta retries member removals).
+        return if op == Op::Remove {
+            Ok(())
+        } else {
+            Err(ScimError::NoTarget(format!(
+                "no value of `{key}` matches the filter"
+            )))
+        };
+    }
+    match (op, sub) {
+        (Op::Remove, None) => {
+            let mut index = 0;
+            items.retain(|_| {
+                let keep = !matching.contains(&index);
+                index += 1;
+                keep
+            });
+        }
+        (_, Some(sub)) => {
+            for i in matching {
+                if let Some(Value::Object(object)) = items.get_mut(i) {
+                    let sub_key = ci_key(object, sub).unwrap_or_else(|| sub.to_string());
+                    set(object, &sub_key, value.clone(), op)?;
+                }
+            }
+        }
+        (_, None) => {
+            for i in matching {
+                if let Some(item) = items.get_mut(i) {
+                    match (item, &value) {
+                        (Value::Object(object), Some(Value::Object(new))) if op == Op::Add => {
+                            object.extend(new.clone());
+                        }
+                        (item, Some(new)) => *item = new.clone(),
+                        (_, None) => {}
+                    }
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Sets, merges or removes `container[key]`.
+fn set(
+    container: &mut Map<String, Value>,
+    key: &str,
+    value: Option<Value>,
+    op: Op,
+) -> Result<(), ScimError> {
+    let value = match (op, value) {
+        (Op::Remove, _) | (_, None) | (_, Some(Value::Null)) => {
+            container.remove(key);
+            return Ok(());
+        }
+        (_, Some(value)) => value,
+    };
+    match (container.get_mut(key), value) {
+        (Some(Value::Array(items)), Value::Array(new)) if op == Op::Add => {
+            for v in new {
+                if !items.iter().any(|i| same_item(i, &v)) {
+                    items.push(v);
+                }
+            }
+        }
+        (Some(Value::Array(items)), new) if op == Op::Add && !new.is_array() => {
+            if !items.iter().any(|i| same_item(i, &new)) {
+                items.push(new);
+            }
+        }
+        // A single-valued complex attribute: the sub-attributes given replace theirs, the
+        // others stay (§3.5.2.1 and §3.5.2.3).
+        (Some(Value::Object(object)), Value::Object(new)) => {
+            for (k, v) in new {
+                let k = ci_key(object, &k).unwrap_or(k);
+                if v.is_null() {
+                    object.remove(&k);
+                } else {
+                    object.insert(k, v);
+                }
+            }
+        }
+        (_, new) => {
+            container.insert(key.to_string(), new);
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn patch(kind: Kind, body: Value, ops: Value) -> Result<Value, ScimError> {
+        apply(
+            kind,
+            "id1",
+            &body,
+            &json!({"schemas": [schema::PATCH_OP], "Operations": ops}),
+        )
+    }
+
+    fn user() -> Value {
+        json!({"schemas": [schema::USER], "userName": "ana", "active": true,
+               "name": {"givenName": "Ana", "familyName": "Diaz"},
+               "emails": [{"value": "a@w.com", "type": "work", "primary": true}]})
+    }
+
+    #[test]
+    fn okta_pathless_deactivate() {
+        let out = patch(
+            Kind::User,
+            user(),
+            json!([{"op": "replace", "value": {"active": false}}]),
+        )
+        .unwrap();
+        assert_eq!(out["active"], json!(false));
+        assert_eq!(out["name"]["givenName"], json!("Ana"));
+    }
+
+    #[test]
+    fn okta_group_rename_carries_id() {
+        let group = json!({"schemas": [schema::GROUP], "displayName": "Eng"});
+        let out = patch(
+            Kind::Group,
+            group.clone(),
+            json!([{"op": "replace", "value": {"id": "id1", "displayName": "Engineering"}}]),
+        )
+        .unwrap();
+        assert_eq!(out["displayName"], json!("Engineering"));
+        let err = patch(
+            Kind::Group,
+            group,
+            json!([{"op": "replace", "value": {"id": "other", "displayName": "X"}}]),
+        );
+        assert!(matches!(err, Err(ScimError::Mutability(_))));
+    }
+
+    #[test]
+    fn members_add_and_remove_by_value_path() {
+        let group =
+            json!({"schemas": [schema::GROUP], "displayName": "Eng", "members": [{"value": "u1"}]});
+        let out = patch(Kind::Group, group, json!([
+            {"op": "add", "path": "members", "value": [{"value": "u2", "display": "Bo"}, {"value": "u1"}]},
+            {"op": "remove", "path": "members[value eq \"u1\"]"},
+            {"op": "remove", "path": "members[value eq \"gone\"]"},
+        ])).unwrap();
+        assert_eq!(out["members"], json!([{"value": "u2", "display": "Bo"}]));
+        let out = patch(
+            Kind::Group,
+            out,
+            json!([{"op": "remove", "path": "members", "value": [{"value": "u2"}]}]),
+        )
+        .unwrap();
+        assert_eq!(out.get("members"), None);
+    }
+
+    #[test]
+    fn paths_sub_attributes_and_urns() {
+        let out = patch(Kind::User, user(), json!([
+            {"op": "replace", "path": "name.familyName", "value": "Díaz"},
+            {"op": "add", "path": "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department", "value": "Sales"},
+            {"op": "add", "path": "urn:ietf:params:scim:schemas:extension:canon:2.0:User", "value": {"office": "Lyon"}},
+            {"op": "replace", "path": "emails[type eq \"work\"].value", "value": "b@w.com"},
+            {"op": "add", "value": {"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:costCenter": "42", "name.middleName": "M"}},
+            {"op": "remove", "path": "active"},
+        ])).unwrap();
+        assert_eq!(
+            out["name"],
+            json!({"givenName": "Ana", "familyName": "Díaz", "middleName": "M"})
+        );
+        assert_eq!(
+            out[schema::ENTERPRISE],
+            json!({"department": "Sales", "costCenter": "42"})
+        );
+        assert_eq!(out[schema::CANON], json!({"office": "Lyon"}));
+        assert_eq!(out["emails"][0]["value"], json!("b@w.com"));
+        assert_eq!(out.get("active"), None);
+        assert_eq!(
+            out["schemas"],
+            json!([schema::USER, schema::CANON, schema::ENTERPRISE])
+        );
+    }
+
+    #[test]
+    fn patch_errors() {
+        let bad = |ops: Value| patch(Kind::User, user(), ops).unwrap_err();
+        assert!(matches!(
+            bad(json!([{"op": "remove"}])),
+            ScimError::NoTarget(_)
+        ));
+        assert!(matches!(
+            bad(json!([{"op": "frobnicate", "path": "title", "value": "x"}])),
+            ScimError::InvalidSyntax(_)
+        ));
+        assert!(matches!(
+            bad(json!([{"op": "add", "path": "nope", "value": "x"}])),
+            ScimError::InvalidPath(_)
+        ));
+        assert!(matches!(
+            bad(json!([{"op": "add", "path": "title[", "value": "x"}])),
+            ScimError::InvalidPath(_)
+        ));
+        assert!(matches!(
+            bad(json!([{"op": "replace", "path": "emails[type eq \"home\"]", "value": {}}])),
+            ScimError::NoTarget(_)
+        ));
+        assert!(matches!(
+            bad(json!([{"op": "replace", "path": "active", "value": "no"}])),
+            ScimError::InvalidValue(_)
+        ));
+        assert!(matches!(
+            bad(json!([{"op": "remove", "path": "userName"}])),
+            ScimError::InvalidValue(_)
+        ));
+        assert!(matches!(bad(json!([])), ScimError::InvalidSyntax(_)));
+        assert!(matches!(
+            apply(Kind::User, "id1", &user(), &json!({"Operations": []})),
+            Err(ScimError::InvalidSyntax(_))
+        ));
+    }
+}

@@ -1,0 +1,581 @@
+//! SCIM resource bodies: validation against the served schemas, rendering with `id` and
+//! `meta`, and `attributes` / `excludedAttributes` projection.
+
+use serde_json::{Map, Value};
+
+use super::error::ScimError;
+use super::filter::{self, AttrPath};
+use super::schema::{self, ci_key, find_attr, Attr, Mutability, Type};
+use crate::store::{Kind, StoredResource};
+
+/// Deepest JSON nesting accepted in a request body.
+pub const MAX_JSON_DEPTH: usize = 16;
+
+pub fn json_depth(value: &Value) -> usize {
+    // Iterative, so a hostile body cannot exhaust the stack here.
+    let mut deepest = 0;
+    let mut stack = vec![(value, 1usize)];
+    while let Some((value, depth)) = stack.pop() {
+        deepest = deepest.max(depth);
+        match value {
+            Value::Array(items) => stack.extend(items.iter().map(|v| (v, depth + 1))),
+            Value::Object(map) => stack.extend(map.values().map(|v| (v, depth + 1))),
+            _ => {}
+        }
+    }
+    deepest
+}
+
+/// Where a path points: an attribute of the core schema or of an extension, or a whole
+/// extension.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Target {
+    Core {
+        name: String,
+        sub: Option<String>,
+    },
+    Extension {
+        urn: &'static str,
+        attr: Option<(String, Option<String>)>,
+    },
+}
+
+/// Resolves a parsed attribute path against the schemas of `kind`.
+pub fn target(kind: Kind, path: &AttrPath) -> Result<Target, String> {
+    let Some(urn) = &path.urn else {
+        return Ok(Target::Core {
+            name: path.name.clone(),
+            sub: path.sub.clone(),
+        });
+    };
+    if schema::is_core_urn(kind, urn) {
+        return Ok(Target::Core {
+            name: path.name.clone(),
+            sub: path.sub.clone(),
+        });
+    }
+    // `urn:…:enterprise:2.0:User` parses as URN `urn:…:2.0` + attribute `User`.
+    let whole = format!("{urn}:{}", path.name);
+    if let Some(s) = schema::schema_for(kind, &whole) {
+        if path.sub.is_none() && !schema::is_core_urn(kind, s.id) {
+            return Ok(Target::Extension {
+                urn: s.id,
+                attr: None,
+            });
+        }
+    }
+    match schema::schema_for(kind, urn) {
+        Some(s) => Ok(Target::Extension {
+            urn: s.id,
+            attr: Some((path.name.clone(), path.sub.clone())),
+        }),
+        None => Err(format!("unknown schema `{urn}`")),
+    }
+}
+
+fn type_name(kind: Type) -> &'static str {
+    match kind {
+        Type::String => "a string",
+        Type::Boolean => "a boolean",
+        Type::Reference => "a reference (string)",
+        Type::Complex => "an object",
+        Type::DateTime => "a date-time string",
+    }
+}
+
+/// Checks one attribute value against its definition and returns it with sub-attribute
+/// names spelled as in the schema; unknown sub-attributes are dropped. `None`: unassigned.
+fn check_value(attr: &Attr, value: Value, at: &str) -> Result<Option<Value>, ScimError> {
+    if value.is_null() {
+        return Ok(None);
+    }
+    if attr.multi {
+        let items = match value {
+            Value::Array(items) => items,
+            // One value where a list is expected: a list of one.
+            other => vec![other],
+        };
+        let mut out = Vec::with_capacity(items.len());
+        for item in items {
+            if let Some(item) = check_single(attr, item, at)? {
+                out.push(item);
+            }
+        }
+        return Ok(if out.is_empty() {
+            None
+        } else {
+            Some(Value::Array(out))
+        });
+    }
+    check_single(attr, value, at)
+}
+
+fn check_single(attr: &Attr, value: Value, at: &str) -> Result<Option<Value>, ScimError> {
+    let ok = match (&value, attr.kind) {
+        (Value::Null, _) => return Ok(None),
+        (Value::String(_), Type::String | Type::Reference | Type::DateTime) => true,
+        (Value::Bool(_), Type::Boolean) => true,
+        (Value::Object(_), Type::Complex) => true,
+        _ => false,
+    };
+    if !ok {
+        return Err(ScimError::InvalidValue(format!(
+            "`{at}` must be {}",
+            type_name(attr.kind)
+        )));
+    }
+    let Value::Object(map) = value else {
+        return Ok(Some(value));
+    };
+    let mut out = Map::new();
+    for (key, sub_value) in map {
+        let Some(sub) = find_attr(attr.sub, &key) else {
+            tracing::debug!(attribute = %format!("{at}.{key}"), "unknown sub-attribute dropped");
+            continue;
+        };
+        if let Some(checked) = check_single(sub, sub_value, &format!("{at}.{}", sub.name))? {
+            out.insert(sub.name.to_string(), checked);
+        }
+    }
+    Ok(if out.is_empty() {
+        None
+    } else {
+        Some(Value::Object(out))
+    })
+}
+
+fn check_attrs(
+    attrs: &[Attr],
+    map: Map<String, Value>,
+    prefix: &str,
+    out: &mut Map<String, Value>,
+) -> Result<(), ScimError> {
+    for (key, value) in map {
+        let Some(attr) = find_attr(attrs, &key) else {
+            tracing::debug!(attribute = %format!("{prefix}{key}"), "unknown attribute dropped");
+            continue;
+        };
+        if attr.mutability == Mutability::WriteOnly || attr.mutability == Mutability::ReadOnly {
+            // `password`: accepted (Okta sends a placeholder), never stored nor returned.
+            continue;
+        }
+        if let Some(checked) = check_value(attr, value, &format!("{prefix}{}", attr.name))? {
+            out.insert(attr.name.to_string(), checked);
+        }
+    }
+    Ok(())
+}
+
+/// Validates a resource body sent by a client and returns what is stored: schema names
+/// spelled as served, `id`/`meta`/`password` and unknown attributes left out. `id` must
+/// match `current_id` when the resource exists already.
+pub fn prepare(kind: Kind, body: Value, current_id: Option<&str>) -> Result<Value, ScimError> {
+    let Value::Object(map) = body else {
+        return Err(ScimError::InvalidSyntax(
+            "the body must be a JSON object".into(),
+        ));
+    };
+    let mut schemas: Vec<String> = Vec::new();
+    let mut core = Map::new();
+    let mut extensions: Vec<(&'static str, Map<String, Value>)> = Vec::new();
+    for (key, value) in map {
+        if key.eq_ignore_ascii_case("schemas") {
+            let Value::Array(items) = value else {
+                return Err(ScimError::InvalidValue(
+                    "`schemas` must be a list of URNs".into(),
+                ));
+            };
+            for item in items {
+                let Value::String(urn) = item else {
+                    return Err(ScimError::InvalidValue(
+                        "`schemas` must be a list of URNs".into(),
+                    ));
+                };
+                let Some(known) = schema::schema_for(kind, &urn) else {
+                    return Err(ScimError::InvalidValue(format!(
+                        "unknown schema `{urn}` for a {}",
+                        kind.as_str()
+                    )));
+                };
+                if !schemas.iter().any(|s| s == known.id) {
+                    schemas.push(known.id.to_string());
+                }
+            }
+        } else if key.eq_ignore_ascii_case("id") {
+            match (current_id, &value) {
+                (Some(current), Value::String(sent)) if sent != current => {
+                    return Err(ScimError::Mutability("`id` is read-only".into()));
+                }
+                _ => {}
+            }
+        } else if key.eq_ignore_ascii_case("meta") {
+        } else if key.get(..4).is_some_and(|p| p.eq_ignore_ascii_case("urn:")) {
+            let Some(extension) =
+                schema::schema_for(kind, &key).filter(|s| !schema::is_core_urn(kind, s.id))
+            else {
+                return Err(ScimError::InvalidValue(format!(
+                    "unknown schema extension `{key}` for a {}",
+                    kind.as_str()
+                )));
+            };
+            let Value::Object(inner) = value else {
+                if value.is_null() {
+                    continue;
+                }
+                return Err(ScimError::InvalidValue(format!(
+                    "`{key}` must be an object"
+                )));
+            };
+            let mut out = Map::new();
+            check_attrs(
+                extension.attrs,
+                inner,
+                &format!("{}:", extension.id),
+                &mut out,
+            )?;
+            if !out.is_empty() {
+                extensions.push((extension.id, out));
+            }
+        } else {
+            let attrs =
+                schema::schema_for(kind, schema::core_urn(kind)).map_or(&[][..], |s| s.attrs);
+            check_attrs(attrs, Map::from_iter([(key, value)]), "", &mut core)?;
+        }
+    }
+    let required = match kind {
+        Kind::User => "userName",
+        Kind::Group => "displayName",
+    };
+    match core.get(required) {
+        Some(Value::String(s)) if !s.trim().is_empty() => {}
+        _ => {
+            return Err(ScimError::InvalidValue(format!("`{required}` is required")));
+        }
+    }
+    let core_urn = schema::core_urn(kind);
+    if !schemas.iter().any(|s| s == core_urn) {
+        schemas.insert(0, core_urn.to_string());
+    }
+    for (urn, _) in &extensions {
+        if !schemas.iter().any(|s| s == urn) {
+            schemas.push(urn.to_string());
+        }
+    }
+    let mut out = Map::new();
+    out.insert("schemas".into(), schemas.into());
+    out.extend(core);
+    for (urn, map) in extensions {
+        out.insert(urn.to_string(), Value::Object(map));
+    }
+    Ok(Value::Object(out))
+}
+
+/// The store's unique key of a prepared body: the case-folded `userName` of a user.
+pub fn unique_key(kind: Kind, body: &Value) -> Option<String> {
+    match kind {
+        Kind::User => body
+            .get("userName")
+            .and_then(Value::as_str)
+            .map(str::to_lowercase),
+        Kind::Group => None,
+    }
+}
+
+/// The resource as served: `schemas`, `id`, the stored attributes, `meta`.
+pub fn render(stored: &StoredResource, base: &str) -> Value {
+    let mut out = Map::new();
+    let body = stored.body.as_object();
+    if let Some(schemas) = body.and_then(|b| b.get("schemas")) {
+        out.insert("schemas".into(), schemas.clone());
+    }
+    out.insert("id".into(), stored.id.clone().into());
+    if let Some(body) = body {
+        for (key, value) in body {
+            if key != "schemas" {
+                out.insert(key.clone(), value.clone());
+            }
+        }
+    }
+    let endpoint = match stored.kind {
+        Kind::User => "Users",
+        Kind::Group => "Groups",
+    };
+    out.insert(
+        "meta".into(),
+        serde_json::json!({
+            "resourceType": stored.kind.as_str(),
+            "created": stored.created,
+            "lastModified": stored.modified,
+            "location": format!("{base}/{endpoint}/{}", stored.id),
+            "version": etag(stored.version),
+        }),
+    );
+    Value::Object(out)
+}
+
+pub fn etag(version: i64) -> String {
+    format!("W/\"{version}\"")
+}
+
+/// `attributes` / `excludedAttributes` (RFC 7644 §3.4.2.5), parsed once per request.
+#[derive(Debug, Default)]
+pub struct Projection {
+    include: Vec<Target>,
+    exclude: Vec<Target>,
+}
+
+/// `lenient`: attributes of schemas `kind` does not have are skipped, not refused (a search
+/// over several resource types names attributes of each).
+fn parse_list(kind: Kind, text: Option<&str>, lenient: bool) -> Result<Vec<Target>, ScimError> {
+    let Some(text) = text else {
+        return Ok(Vec::new());
+    };
+    let mut targets = Vec::new();
+    for item in text.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+        let path = filter::parse_path(item)
+            .map_err(|e| ScimError::InvalidValue(format!("bad attribute `{item}`: {e}")))?;
+        if path.filter.is_some() {
+            return Err(ScimError::InvalidValue(format!("bad attribute `{item}`")));
+        }
+        match target(kind, &path.attr) {
+            Ok(target) => targets.push(target),
+            Err(_) if lenient => {}
+            Err(message) => return Err(ScimError::InvalidValue(message)),
+        }
+    }
+    Ok(targets)
+}
+
+impl Projection {
+    pub fn parse(
+        kind: Kind,
+        attributes: Option<&str>,
+        excluded: Option<&str>,
+    ) -> Result<Projection, ScimError> {
+        Ok(Projection {
+            include: parse_list(kind, attributes, false)?,
+            exclude: parse_list(kind, excluded, false)?,
+        })
+    }
+
+    /// Like [`Projection::parse`], skipping attributes of schemas `kind` does not have.
+    pub fn parse_lenient(
+        kind: Kind,
+        attributes: Option<&str>,
+        excluded: Option<&str>,
+    ) -> Result<Projection, ScimError> {
+        Ok(Projection {
+            include: parse_list(kind, attributes, true)?,
+            exclude: parse_list(kind, excluded, true)?,
+        })
+    }
+
+    pub fn apply(&self, resource: Value) -> Value {
+        let Value::Object(mut map) = resource else {
+            return resource;
+        };
+        if !self.include.is_empty() {
+            let mut out = Map::new();
+            for always in ["schemas", "id"] {
+                if let Some(v) = map.get(always) {
+                    out.insert(always.into(), v.clone());
+                }
+            }
+            for target in &self.include {
+                copy_target(&map, &mut out, target);
+            }
+            map = out;
+        }
+        for target in &self.exclude {
+            remove_target(&mut map, target);
+        }
+        Value::Object(map)
+    }
+}
+
+fn copy_target(from: &Map<String, Value>, to: &mut Map<String, Value>, target: &Target) {
+    let (from, to, name, sub) = match target {
+        Target::Core { name, sub } => (from, to, name, sub),
+        Target::Extension { urn, attr } => {
+            let Some(Value::Object(ext)) = from.get(*urn) else {
+                return;
+            };
+            let Some((name, sub)) = attr else {
+                to.insert(urn.to_string(), Value::Object(ext.clone()));
+                return;
+            };
+            let slot = to
+                .entry(urn.to_string())
+                .or_insert_with(|| Value::Object(Map::new()));
+            let Value::Object(slot) = slot else { return };
+            copy_attr(ext, slot, name, sub);
+            return;
+        }
+    };
+    copy_attr(from, to, name, sub);
+}
+
+fn copy_attr(
+    from: &Map<String, Value>,
+    to: &mut Map<String, Value>,
+    name: &str,
+    sub: &Option<String>,
+) {
+    let Some(key) = ci_key(from, name) else {
+        return;
+    };
+    let Some(value) = from.get(&key) else { return };
+    let Some(sub) = sub else {
+        to.insert(key, value.clone());
+        return;
+    };
+    let pick = |v: &Value| -> Option<Value> {
+        let object = v.as_object()?;
+        let sub_key = ci_key(object, sub)?;
+        Some(Value::Object(Map::from_iter([(
+            sub_key.clone(),
+            object.get(&sub_key)?.clone(),
+        )])))
+    };
+    let picked = match value {
+        Value::Array(items) => Some(Value::Array(items.iter().filter_map(pick).collect())),
+        other => pick(other),
+    };
+    if let Some(picked) = picked {
+        to.insert(key, picked);
+    }
+}
+
+fn remove_target(map: &mut Map<String, Value>, target: &Target) {
+    match target {
+        Target::Core { name, sub } => {
+            if name.eq_ignore_ascii_case("id") || name.eq_ignore_ascii_case("schemas") {
+                return;
+            }
+            remove_attr(map, name, sub);
+        }
+        Target::Extension { urn, attr: None } => {
+            map.remove(*urn);
+        }
+        Target::Extension {
+            urn,
+            attr: Some((name, sub)),
+        } => {
+            if let Some(Value::Object(ext)) = map.get_mut(*urn) {
+                remove_attr(ext, name, sub);
+            }
+        }
+    }
+}
+
+fn remove_attr(map: &mut Map<String, Value>, name: &str, sub: &Option<String>) {
+    let Some(key) = ci_key(map, name) else { return };
+    match sub {
+        None => {
+            map.remove(&key);
+        }
+        Some(sub) => match map.get_mut(&key) {
+            Some(Value::Object(object)) => {
+                if let Some(k) = ci_key(object, sub) {
+                    object.remove(&k);
+                }
+            }
+            Some(Value::Array(items)) => {
+                for item in items {
+                    if let Value::Object(object) = item {
+                        if let Some(k) = ci_key(object, sub) {
+                            object.remove(&k);
+                        }
+                    }
+                }
+            }
+            _ => {}
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn prepare_drops_placeholders_and_checks_types() {
+        let body = json!({
+            "schemas": [schema::USER], "USERNAME": "ana@example.com", "password": "x",
+            "groups": [], "id": "client-id", "meta": {}, "active": true, "unknown": 1,
+            "name": {"givenName": "Ana", "bogus": 1},
+            "urn:ietf:params:scim:schemas:extension:canon:2.0:User": {"managementLevel": "VP"}
+        });
+        let out = prepare(Kind::User, body, None).unwrap();
+        assert_eq!(
+            out,
+            json!({
+                "schemas": [schema::USER, schema::CANON], "userName": "ana@example.com", "active": true,
+                "name": {"givenName": "Ana"}, schema::CANON: {"managementLevel": "VP"}
+            })
+        );
+        assert!(matches!(
+            prepare(Kind::User, json!({"userName": 1}), None),
+            Err(ScimError::InvalidValue(_))
+        ));
+        assert!(matches!(
+            prepare(Kind::User, json!({"active": true}), None),
+            Err(ScimError::InvalidValue(_))
+        ));
+        assert!(matches!(
+            prepare(Kind::User, json!({"userName": "a", "active": "yes"}), None),
+            Err(ScimError::InvalidValue(_))
+        ));
+        assert!(matches!(
+            prepare(
+                Kind::User,
+                json!({"userName": "a", "schemas": ["urn:x"]}),
+                None
+            ),
+            Err(ScimError::InvalidValue(_))
+        ));
+        assert!(matches!(
+            prepare(Kind::User, json!({"userName": "a", "urn:x:y": {}}), None),
+            Err(ScimError::InvalidValue(_))
+        ));
+        assert!(matches!(
+            prepare(Kind::User, json!({"userName": "a", "id": "2"}), Some("1")),
+            Err(ScimError::Mutability(_))
+        ));
+        assert!(matches!(
+            prepare(Kind::User, json!([]), None),
+            Err(ScimError::InvalidSyntax(_))
+        ));
+    }
+
+    #[test]
+    fn non_ascii_attribute_names_are_dropped_not_sliced() {
+        // Regression: the URN check sliced the name at byte 4, inside `é`.
+        let body = json!({"userName": "a", "aéé": 1, "é": 2, "urné": 3});
+        assert_eq!(
+            prepare(Kind::User, body, None).unwrap()["userName"],
+            json!("a")
+        );
+    }
+
+    #[test]
+    fn projection() {
+        let user = json!({"schemas": [schema::USER], "id": "1", "userName": "a", "title": "t",
+            "name": {"givenName": "g", "familyName": "f"}, "meta": {"version": "W/\"1\""},
+            schema::ENTERPRISE: {"department": "d", "costCenter": "c"}});
+        let p = Projection::parse(Kind::User, Some("userName,name.givenName,urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department"), None).unwrap();
+        assert_eq!(
+            p.apply(user.clone()),
+            json!({"schemas": [schema::USER], "id": "1", "userName": "a",
+            "name": {"givenName": "g"}, schema::ENTERPRISE: {"department": "d"}})
+        );
+        let p = Projection::parse(Kind::User, None, Some("title,name.familyName,id,urn:ietf:params:scim:schemas:extension:enterprise:2.0:User")).unwrap();
+        assert_eq!(
+            p.apply(user),
+            json!({"schemas": [schema::USER], "id": "1", "userName": "a",
+            "name": {"givenName": "g"}, "meta": {"version": "W/\"1\""}})
+        );
+        assert!(Projection::parse(Kind::User, Some("a[b pr]"), None).is_err());
+    }
+}

@@ -1,0 +1,995 @@
+//! The axum router: thin handlers (extract → apply → store → respond).
+
+use std::collections::HashMap;
+use std::path::{Path as FsPath, PathBuf};
+use std::sync::{Arc, RwLock};
+
+use axum::extract::{FromRequest, FromRequestParts, Path, Query, Request, State};
+use axum::http::request::Parts;
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post, MethodRouter};
+use axum::Router;
+use serde_json::{json, Value};
+
+use super::config::{token_matches, Config};
+use super::error::{json_body, ScimError, SCIM_JSON};
+use super::filter;
+use super::mapper::ProfileMapper;
+use super::patch;
+use super::resource::{self, Projection};
+use super::schema;
+use crate::store::{Kind, ResourceStore, StoreError, StoredResource, TenantId, Write};
+
+/// Most resources one list answer holds (`filter.maxResults`).
+pub const MAX_RESULTS: usize = 1000;
+
+/// Compiles a rule file into a mapper (the engine in production, a fake in tests).
+pub type Loader = dyn Fn(&FsPath) -> Result<Arc<dyn ProfileMapper>, String> + Send + Sync;
+
+/// One tenant as the service sees it.
+pub struct Tenant {
+    pub id: TenantId,
+    live: RwLock<Live>,
+}
+
+/// What a reload replaces, together: the token hash, the rule file and its program.
+#[derive(Clone)]
+struct Live {
+    token_sha256: String,
+    rules: PathBuf,
+    mapper: Arc<dyn ProfileMapper>,
+}
+
+impl Tenant {
+    pub fn new(
+        id: TenantId,
+        token_sha256: String,
+        rules: PathBuf,
+        mapper: Arc<dyn ProfileMapper>,
+    ) -> Tenant {
+        Tenant {
+            id,
+            live: RwLock::new(Live {
+                token_sha256,
+                rules,
+                mapper,
+            }),
+        }
+    }
+
+    fn live(&self) -> Live {
+        self.live.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// The program serving now; a reload swaps it atomically, writes in flight keep theirs.
+    pub fn mapper(&self) -> Arc<dyn ProfileMapper> {
+        self.live().mapper
+    }
+
+    pub fn rules(&self) -> PathBuf {
+        self.live().rules
+    }
+
+    fn token_matches(&self, token: &str) -> bool {
+        token_matches(
+            token,
+            &self
+                .live
+                .read()
+                .unwrap_or_else(|p| p.into_inner())
+                .token_sha256,
+        )
+    }
+
+    fn replace(&self, live: Live) {
+        *self.live.write().unwrap_or_else(|p| p.into_inner()) = live;
+    }
+}
+
+pub struct AppState {
+    pub store: Arc<dyn ResourceStore>,
+    pub tenants: HashMap<TenantId, Arc<Tenant>>,
+    pub admin_token_sha256: Option<String>,
+    pub max_body_bytes: usize,
+    pub loader: Arc<Loader>,
+    /// The config file a reload re-reads for the tenant's rule file and token hash (`None`:
+    /// reload recompiles the same rule file and keeps the token).
+    pub config_path: Option<PathBuf>,
+}
+
+type AppStateRef = Arc<AppState>;
+
+pub fn app(state: Arc<AppState>) -> Router {
+    use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+    use tower_http::trace::TraceLayer;
+
+    let scim = Router::new()
+        .route(
+            "/ServiceProviderConfig",
+            only_get(get(service_provider_config)),
+        )
+        .route("/ResourceTypes", only_get(get(resource_types)))
+        .route("/ResourceTypes/{id}", only_get(get(resource_type)))
+        .route("/Schemas", only_get(get(schemas)))
+        .route("/Schemas/{id}", only_get(get(schema_one)))
+        .route(
+            "/Users",
+            get(list_users)
+                .post(create_user)
+                .fallback(method_not_allowed),
+        )
+        .route("/.search", post(search_all).fallback(method_not_allowed))
+        .route(
+            "/Users/.search",
+            post(search_users).fallback(method_not_allowed),
+        )
+        .route(
+            "/Users/{id}",
+            get(get_user)
+                .put(replace_user)
+                .patch(patch_user)
+                .delete(delete_user)
+                .fallback(method_not_allowed),
+        )
+        .route(
+            "/Groups",
+            get(list_groups)
+                .post(create_group)
+                .fallback(method_not_allowed),
+        )
+        .route(
+            "/Groups/.search",
+            post(search_groups).fallback(method_not_allowed),
+        )
+        .route(
+            "/Groups/{id}",
+            get(get_group)
+                .put(replace_group)
+                .patch(patch_group)
+                .delete(delete_group)
+                .fallback(method_not_allowed),
+        );
+    Router::new()
+        .nest("/t/{tenant}/scim/v2", scim)
+        .route("/t/{tenant}/profiles", only_get(get(list_profiles)))
+        .route("/t/{tenant}/profiles/{id}", only_get(get(get_profile)))
+        .route("/admin/tenants/{tenant}/reload", post(reload).fallback(method_not_allowed))
+        .fallback(not_found)
+        .with_state(state)
+        .layer(
+            TraceLayer::new_for_http()
+                .on_response(tower_http::trace::DefaultOnResponse::new().level(tracing::Level::INFO))
+                .make_span_with(|request: &Request| {
+                let id = request
+                    .headers()
+                    .get("x-request-id")
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or("-");
+                // The path only: queries carry filters with user names; headers carry tokens.
+                tracing::info_span!("request", id, method = %request.method(), path = %request.uri().path())
+            }),
+        )
+        .layer(PropagateRequestIdLayer::x_request_id())
+        .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+}
+
+fn only_get(router: MethodRouter<AppStateRef>) -> MethodRouter<AppStateRef> {
+    router.fallback(method_not_allowed)
+}
+
+async fn method_not_allowed() -> ScimError {
+    ScimError::MethodNotAllowed("method not allowed on this endpoint".into())
+}
+
+async fn not_found() -> ScimError {
+    ScimError::NotFound("no such endpoint".into())
+}
+
+// ---- extractors ----------------------------------------------------------------------
+
+fn bearer(parts: &Parts) -> Option<&str> {
+    let value = parts.headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
+}
+
+/// An authenticated tenant request: the tenant and the base URL of its SCIM endpoints.
+pub struct TenantCtx {
+    pub tenant: Arc<Tenant>,
+    pub base: String,
+}
+
+fn tenant_from_path(parts: &Parts) -> Option<&str> {
+    // `nest` strips its prefix from `parts.uri`; the original keeps the tenant.
+    let uri = parts
+        .extensions
+        .get::<axum::extract::OriginalUri>()
+        .map_or(&parts.uri, |o| &o.0);
+    let mut segments = uri.path().trim_start_matches('/').split('/');
+    match (segments.next(), segments.next()) {
+        (Some("t"), Some(id)) => Some(id),
+        (Some("admin"), Some("tenants")) => segments.next(),
+        _ => None,
+    }
+}
+
+impl FromRequestParts<AppStateRef> for TenantCtx {
+    type Rejection = ScimError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppStateRef) -> Result<Self, ScimError> {
+        let token = bearer(parts).ok_or(ScimError::Unauthorized)?;
+        let tenant = tenant_from_path(parts)
+            .and_then(|id| TenantId::parse(id).ok())
+            .and_then(|id| state.tenants.get(&id))
+            .ok_or(ScimError::Unauthorized)?;
+        if !tenant.token_matches(token) {
+            return Err(ScimError::Unauthorized);
+        }
+        let host = parts
+            .headers
+            .get(header::HOST)
+            .and_then(|h| h.to_str().ok())
+            .filter(|h| !h.is_empty() && h.bytes().all(|b| b.is_ascii_graphic()))
+            .unwrap_or("localhost");
+        // Behind a TLS-terminating proxy, locations keep the scheme the client used.
+        let scheme = match parts
+            .headers
+            .get("x-forwarded-proto")
+            .and_then(|h| h.to_str().ok())
+        {
+            Some(proto) if proto.eq_ignore_ascii_case("https") => "https",
+            _ => "http",
+        };
+        Ok(TenantCtx {
+            base: format!("{scheme}://{host}/t/{}/scim/v2", tenant.id),
+            tenant: tenant.clone(),
+        })
+    }
+}
+
+/// A request authenticated with the admin token, for a known tenant.
+pub struct AdminCtx {
+    pub tenant: Arc<Tenant>,
+}
+
+impl FromRequestParts<AppStateRef> for AdminCtx {
+    type Rejection = ScimError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppStateRef) -> Result<Self, ScimError> {
+        let token = bearer(parts).ok_or(ScimError::Unauthorized)?;
+        let expected = state
+            .admin_token_sha256
+            .as_deref()
+            .ok_or(ScimError::Unauthorized)?;
+        if !token_matches(token, expected) {
+            return Err(ScimError::Unauthorized);
+        }
+        let id = tenant_from_path(parts).unwrap_or_default();
+        let tenant = TenantId::parse(id)
+            .ok()
+            .and_then(|id| state.tenants.get(&id))
+            .ok_or_else(|| ScimError::NotFound(format!("no tenant `{id}`")))?;
+        Ok(AdminCtx {
+            tenant: tenant.clone(),
+        })
+    }
+}
+
+/// A JSON body sent as `application/scim+json` or `application/json`, within the size and
+/// depth limits; every rejection is a [`ScimError`].
+pub struct ScimJson(pub Value);
+
+impl FromRequest<AppStateRef> for ScimJson {
+    type Rejection = ScimError;
+
+    async fn from_request(request: Request, state: &AppStateRef) -> Result<Self, ScimError> {
+        if let Some(content_type) = request.headers().get(header::CONTENT_TYPE) {
+            let essence = content_type
+                .to_str()
+                .unwrap_or_default()
+                .split(';')
+                .next()
+                .unwrap_or_default()
+                .trim()
+                .to_ascii_lowercase();
+            if essence != SCIM_JSON && essence != "application/json" {
+                return Err(ScimError::UnsupportedMediaType(format!(
+                    "send `{SCIM_JSON}` or `application/json`, not `{essence}`"
+                )));
+            }
+        }
+        let limit = state.max_body_bytes;
+        let bytes = axum::body::to_bytes(request.into_body(), limit)
+            .await
+            .map_err(|_| ScimError::TooLarge(limit))?;
+        let value: Value = serde_json::from_slice(&bytes)
+            .map_err(|e| ScimError::InvalidSyntax(format!("the body is not valid JSON: {e}")))?;
+        if resource::json_depth(&value) > resource::MAX_JSON_DEPTH {
+            return Err(ScimError::InvalidSyntax(format!(
+                "the body is nested deeper than {} levels",
+                resource::MAX_JSON_DEPTH
+            )));
+        }
+        Ok(ScimJson(value))
+    }
+}
+
+/// The `{id}` of a resource path. An id that does not even decode (`%FF`) names nothing: 404,
+/// like any unknown id, never a plain-text 400.
+pub struct ResourceId(pub String);
+
+impl FromRequestParts<AppStateRef> for ResourceId {
+    type Rejection = ScimError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppStateRef) -> Result<Self, ScimError> {
+        match Path::<(String, String)>::from_request_parts(parts, state).await {
+            Ok(Path((_, id))) => Ok(ResourceId(id)),
+            Err(_) => Err(ScimError::NotFound("no such resource".into())),
+        }
+    }
+}
+
+type Params = Result<Query<Vec<(String, String)>>, axum::extract::rejection::QueryRejection>;
+
+fn param<'a>(params: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    params
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case(name))
+        .map(|(_, v)| v.as_str())
+}
+
+fn query(params: Params) -> Result<Vec<(String, String)>, ScimError> {
+    params
+        .map(|Query(p)| p)
+        .map_err(|e| ScimError::InvalidValue(format!("bad query string: {e}")))
+}
+
+// ---- responses -----------------------------------------------------------------------
+
+fn scim_response(status: StatusCode, body: &Value) -> Response {
+    json_body(status, body, SCIM_JSON)
+}
+
+fn resource_response(
+    status: StatusCode,
+    stored: &StoredResource,
+    base: &str,
+    projection: &Projection,
+) -> Response {
+    let rendered = resource::render(stored, base);
+    let location = rendered["meta"]["location"].as_str().map(str::to_string);
+    let mut response = scim_response(status, &projection.apply(rendered));
+    if let Ok(etag) = HeaderValue::from_str(&resource::etag(stored.version)) {
+        response.headers_mut().insert(header::ETAG, etag);
+    }
+    if status == StatusCode::CREATED {
+        if let Some(location) = location.and_then(|l| HeaderValue::from_str(&l).ok()) {
+            response.headers_mut().insert(header::LOCATION, location);
+        }
+    }
+    response
+}
+
+async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T, ScimError> + Send + 'static,
+) -> Result<T, ScimError> {
+    // The request's span (request id, method, path) follows the work onto the blocking pool.
+    let span = tracing::Span::current();
+    tokio::task::spawn_blocking(move || span.in_scope(work))
+        .await
+        .map_err(|e| ScimError::Internal(format!("worker failed: {e}")))?
+}
+
+fn if_match(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get(header::IF_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .map(|v| v.trim().to_string())
+}
+
+fn version_matches(expected: &Option<String>, version: i64) -> bool {
+    match expected.as_deref() {
+        None | Some("*") => true,
+        Some(list) => list.split(',').any(|tag| {
+            let tag = tag.trim();
+            tag == resource::etag(version) || tag == format!("\"{version}\"")
+        }),
+    }
+}
+
+// ---- discovery -----------------------------------------------------------------------
+
+fn list_response(resources: Vec<Value>) -> Value {
+    json!({
+        "schemas": [schema::LIST],
+        "totalResults": resources.len(),
+        "startIndex": 1,
+        "itemsPerPage": resources.len(),
+        "Resources": resources,
+    })
+}
+
+async fn service_provider_config(ctx: TenantCtx, State(state): State<AppStateRef>) -> Response {
+    let body = schema::service_provider_config_json(&ctx.base, MAX_RESULTS, state.max_body_bytes);
+    scim_response(StatusCode::OK, &body)
+}
+
+async fn resource_types(ctx: TenantCtx) -> Response {
+    let all = [Kind::User, Kind::Group].map(|k| schema::resource_type_json(k, &ctx.base));
+    scim_response(StatusCode::OK, &list_response(all.to_vec()))
+}
+
+async fn resource_type(ctx: TenantCtx, ResourceId(id): ResourceId) -> Result<Response, ScimError> {
+    let kind = match id.as_str() {
+        "User" => Kind::User,
+        "Group" => Kind::Group,
+        _ => return Err(ScimError::NotFound(format!("no resource type `{id}`"))),
+    };
+    Ok(scim_response(
+        StatusCode::OK,
+        &schema::resource_type_json(kind, &ctx.base),
+    ))
+}
+
+async fn schemas(ctx: TenantCtx) -> Response {
+    let all = schema::SCHEMAS
+        .iter()
+        .map(|s| schema::schema_json(s, &ctx.base))
+        .collect();
+    scim_response(StatusCode::OK, &list_response(all))
+}
+
+async fn schema_one(ctx: TenantCtx, ResourceId(id): ResourceId) -> Result<Response, ScimError> {
+    let found = schema::SCHEMAS
+        .iter()
+        .find(|s| s.id.eq_ignore_ascii_case(&id))
+        .ok_or_else(|| ScimError::NotFound(format!("no schema `{id}`")))?;
+    Ok(scim_response(
+        StatusCode::OK,
+        &schema::schema_json(found, &ctx.base),
+    ))
+}
+
+// ---- resources -----------------------------------------------------------------------
+
+/// What a write stores for `body` (already prepared): the unique key and, for users, the
+/// canonical profile from the tenant's current program.
+fn write_for(kind: Kind, tenant: &Tenant, body: Value) -> Write {
+    let profile = match kind {
+        Kind::User => Some(tenant.mapper().map(&body)),
+        Kind::Group => None,
+    };
+    Write {
+        unique_key: resource::unique_key(kind, &body),
+        body,
+        profile,
+    }
+}
+
+fn conflict(kind: Kind, error: StoreError) -> ScimError {
+    match (kind, error) {
+        (Kind::User, StoreError::Conflict) => {
+            ScimError::Uniqueness("a user with this userName exists already".into())
+        }
+        (_, StoreError::NotFound) => ScimError::NotFound(format!("{} not found", kind.as_str())),
+        (_, other) => other.into(),
+    }
+}
+
+async fn create(
+    kind: Kind,
+    ctx: TenantCtx,
+    state: AppStateRef,
+    params: Params,
+    body: Value,
+) -> Result<Response, ScimError> {
+    let projection = projection(kind, &query(params)?)?;
+    let stored = blocking(move || {
+        let body = resource::prepare(kind, body, None)?;
+        let write = write_for(kind, &ctx.tenant, body);
+        let stored = state
+            .store
+            .create(&ctx.tenant.id, kind, write)
+            .map_err(|e| conflict(kind, e))?;
+        tracing::info!(tenant = %ctx.tenant.id, kind = kind.as_str(), id = %stored.id, "created");
+        Ok((stored, ctx.base))
+    })
+    .await?;
+    Ok(resource_response(
+        StatusCode::CREATED,
+        &stored.0,
+        &stored.1,
+        &projection,
+    ))
+}
+
+fn projection(kind: Kind, params: &[(String, String)]) -> Result<Projection, ScimError> {
+    Projection::parse(
+        kind,
+        param(params, "attributes"),
+        param(params, "excludedAttributes"),
+    )
+}
+
+async fn get_one(
+    kind: Kind,
+    ctx: TenantCtx,
+    state: AppStateRef,
+    id: String,
+    params: Params,
+) -> Result<Response, ScimError> {
+    let projection = projection(kind, &query(params)?)?;
+    let tenant = ctx.tenant.id.clone();
+    let stored = blocking(move || {
+        state
+            .store
+            .get(&tenant, kind, &id)?
+            .ok_or_else(|| ScimError::not_found(kind, &id))
+    })
+    .await?;
+    Ok(resource_response(
+        StatusCode::OK,
+        &stored,
+        &ctx.base,
+        &projection,
+    ))
+}
+
+fn parse_index(params: &[(String, String)], name: &str) -> Result<Option<i64>, ScimError> {
+    param(params, name)
+        .map(|v| {
+            v.trim()
+                .parse::<i64>()
+                .map_err(|_| ScimError::InvalidValue(format!("`{name}` must be an integer")))
+        })
+        .transpose()
+}
+
+async fn list(
+    kind: Kind,
+    ctx: TenantCtx,
+    state: AppStateRef,
+    params: Params,
+) -> Result<Response, ScimError> {
+    list_with(kinds(kind), ctx, state, query(params)?).await
+}
+
+fn kinds(kind: Kind) -> &'static [Kind] {
+    match kind {
+        Kind::User => &[Kind::User],
+        Kind::Group => &[Kind::Group],
+    }
+}
+
+/// `POST /.search`: users and groups at once.
+async fn search_all(
+    ctx: TenantCtx,
+    State(state): State<AppStateRef>,
+    ScimJson(body): ScimJson,
+) -> Result<Response, ScimError> {
+    search(&[Kind::User, Kind::Group], ctx, state, body).await
+}
+
+/// `POST /Users/.search` (RFC 7644 §3.4.3): the query parameters in a SearchRequest body.
+async fn search(
+    kinds: &'static [Kind],
+    ctx: TenantCtx,
+    state: AppStateRef,
+    body: Value,
+) -> Result<Response, ScimError> {
+    let Value::Object(map) = body else {
+        return Err(ScimError::InvalidSyntax(
+            "the body must be a JSON object".into(),
+        ));
+    };
+    let mut params = Vec::new();
+    for (key, value) in map {
+        let text = match (key.as_str(), value) {
+            ("schemas", _) | (_, Value::Null) => continue,
+            ("attributes" | "excludedAttributes", Value::Array(items)) => {
+                let names: Option<Vec<&str>> = items.iter().map(Value::as_str).collect();
+                names
+                    .ok_or_else(|| {
+                        ScimError::InvalidValue(format!(
+                            "`{key}` must be a list of attribute names"
+                        ))
+                    })?
+                    .join(",")
+            }
+            (_, Value::String(text)) => text,
+            (_, Value::Number(number)) => number.to_string(),
+            _ => {
+                return Err(ScimError::InvalidValue(format!(
+                    "bad `{key}` in the search request"
+                )))
+            }
+        };
+        params.push((key, text));
+    }
+    list_with(kinds, ctx, state, params).await
+}
+
+async fn list_with(
+    kinds: &'static [Kind],
+    ctx: TenantCtx,
+    state: AppStateRef,
+    params: Vec<(String, String)>,
+) -> Result<Response, ScimError> {
+    let (attributes, excluded) = (
+        param(&params, "attributes"),
+        param(&params, "excludedAttributes"),
+    );
+    let projections = kinds
+        .iter()
+        .map(|&kind| match kinds {
+            [_] => Projection::parse(kind, attributes, excluded),
+            _ => Projection::parse_lenient(kind, attributes, excluded),
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let filter = param(&params, "filter")
+        .map(|f| {
+            filter::parse_filter(f)
+                .map_err(|e| ScimError::InvalidFilter(format!("bad filter: {e}")))
+        })
+        .transpose()?;
+    let start = parse_index(&params, "startIndex")?.unwrap_or(1).max(1);
+    let count = parse_index(&params, "count")?
+        .unwrap_or(MAX_RESULTS as i64)
+        .clamp(0, MAX_RESULTS as i64);
+    let tenant = ctx.tenant.id.clone();
+    let base = ctx.base.clone();
+    let (total, page) = blocking(move || {
+        let mut matching: Vec<(usize, Value)> = Vec::new();
+        for (index, &kind) in kinds.iter().enumerate() {
+            let user_name = filter.as_ref().and_then(|f| f.as_user_name_eq());
+            let candidates = match user_name.filter(|_| kind == Kind::User) {
+                Some(name) => state
+                    .store
+                    .find_unique(&tenant, kind, &name.to_lowercase())?
+                    .into_iter()
+                    .collect(),
+                None => state.store.list(&tenant, kind)?,
+            };
+            matching.extend(
+                candidates
+                    .iter()
+                    .map(|stored| resource::render(stored, &base))
+                    .filter(|rendered| filter.as_ref().is_none_or(|f| f.matches(rendered, kind)))
+                    .map(|rendered| (index, rendered)),
+            );
+        }
+        let total = matching.len();
+        let skip = usize::try_from(start - 1).unwrap_or(usize::MAX);
+        let take = usize::try_from(count).unwrap_or(0);
+        let page: Vec<(usize, Value)> = matching.into_iter().skip(skip).take(take).collect();
+        Ok((total, page))
+    })
+    .await?;
+    let page: Vec<Value> = page
+        .into_iter()
+        .map(|(index, r)| match projections.get(index) {
+            Some(projection) => projection.apply(r),
+            None => r,
+        })
+        .collect();
+    let mut body = json!({
+        "schemas": [schema::LIST],
+        "totalResults": total,
+        "startIndex": start,
+        "itemsPerPage": page.len(),
+    });
+    if !page.is_empty() || count > 0 {
+        body["Resources"] = Value::Array(page);
+    }
+    Ok(scim_response(StatusCode::OK, &body))
+}
+
+/// PUT and PATCH: read, change, map and write in one store transaction.
+async fn update(
+    kind: Kind,
+    ctx: TenantCtx,
+    state: AppStateRef,
+    id: String,
+    headers: HeaderMap,
+    params: Params,
+    change: impl Fn(&StoredResource) -> Result<Value, ScimError> + Send + 'static,
+) -> Result<Response, ScimError> {
+    let projection = projection(kind, &query(params)?)?;
+    let expected = if_match(&headers);
+    let tenant = ctx.tenant.clone();
+    let stored = blocking(move || {
+        let mut failure = None;
+        let result = state.store.update(&tenant.id, kind, &id, &mut |current| {
+            if !version_matches(&expected, current.version) {
+                failure = Some(ScimError::PreconditionFailed);
+                return None;
+            }
+            match change(current) {
+                Ok(body) => Some(write_for(kind, &tenant, body)),
+                Err(error) => {
+                    failure = Some(error);
+                    None
+                }
+            }
+        });
+        match (result, failure) {
+            (Ok(stored), _) => {
+                tracing::info!(tenant = %tenant.id, kind = kind.as_str(), id = %stored.id, version = stored.version, "updated");
+                Ok(stored)
+            }
+            (Err(StoreError::Aborted), Some(error)) => Err(error),
+            (Err(StoreError::NotFound), _) => Err(ScimError::not_found(kind, &id)),
+            (Err(error), _) => Err(conflict(kind, error)),
+        }
+    })
+    .await?;
+    Ok(resource_response(
+        StatusCode::OK,
+        &stored,
+        &ctx.base,
+        &projection,
+    ))
+}
+
+async fn delete(
+    kind: Kind,
+    ctx: TenantCtx,
+    state: AppStateRef,
+    id: String,
+    headers: HeaderMap,
+) -> Result<Response, ScimError> {
+    let expected = if_match(&headers);
+    let tenant = ctx.tenant.id.clone();
+    blocking(move || {
+        if expected.is_some() {
+            let current = state
+                .store
+                .get(&tenant, kind, &id)?
+                .ok_or_else(|| ScimError::not_found(kind, &id))?;
+            if !version_matches(&expected, current.version) {
+                return Err(ScimError::PreconditionFailed);
+            }
+        }
+        state
+            .store
+            .delete(&tenant, kind, &id)
+            .map_err(|e| match e {
+                StoreError::NotFound => ScimError::not_found(kind, &id),
+                other => other.into(),
+            })?;
+        tracing::info!(tenant = %tenant, kind = kind.as_str(), %id, "deleted");
+        remove_from_groups(state.store.as_ref(), &tenant, &id)?;
+        Ok(())
+    })
+    .await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// A deleted user or group is no longer a member of any group (RFC 7643 §4.2). Each group
+/// changes in its own transaction, re-checked inside it, so concurrent member PATCHes stay
+/// safe.
+fn remove_from_groups(
+    store: &dyn ResourceStore,
+    tenant: &TenantId,
+    id: &str,
+) -> Result<(), ScimError> {
+    let is_member = |group: &StoredResource| {
+        group
+            .body
+            .get("members")
+            .and_then(Value::as_array)
+            .is_some_and(|members| {
+                members
+                    .iter()
+                    .any(|m| m.get("value").and_then(Value::as_str) == Some(id))
+            })
+    };
+    for group in store
+        .list(tenant, Kind::Group)?
+        .iter()
+        .filter(|g| is_member(g))
+    {
+        let result = store.update(tenant, Kind::Group, &group.id, &mut |current| {
+            if !is_member(current) {
+                return None;
+            }
+            let mut body = current.body.clone();
+            if let Some(Value::Array(members)) = body.get_mut("members") {
+                members.retain(|m| m.get("value").and_then(Value::as_str) != Some(id));
+                if members.is_empty() {
+                    body.as_object_mut().map(|b| b.remove("members"));
+                }
+            }
+            Some(Write {
+                body,
+                unique_key: None,
+                profile: None,
+            })
+        });
+        match result {
+            Ok(_) | Err(StoreError::Aborted | StoreError::NotFound) => {}
+            Err(error) => return Err(error.into()),
+        }
+    }
+    Ok(())
+}
+
+macro_rules! resource_handlers {
+    ($kind:expr, $create:ident, $list:ident, $search:ident, $get:ident, $replace:ident, $patch:ident, $delete:ident) => {
+        async fn $search(
+            ctx: TenantCtx,
+            State(state): State<AppStateRef>,
+            ScimJson(body): ScimJson,
+        ) -> Result<Response, ScimError> {
+            search(kinds($kind), ctx, state, body).await
+        }
+        async fn $create(
+            ctx: TenantCtx,
+            State(state): State<AppStateRef>,
+            params: Params,
+            ScimJson(body): ScimJson,
+        ) -> Result<Response, ScimError> {
+            create($kind, ctx, state, params, body).await
+        }
+        async fn $list(
+            ctx: TenantCtx,
+            State(state): State<AppStateRef>,
+            params: Params,
+        ) -> Result<Response, ScimError> {
+            list($kind, ctx, state, params).await
+        }
+        async fn $get(
+            ctx: TenantCtx,
+            State(state): State<AppStateRef>,
+            ResourceId(id): ResourceId,
+            params: Params,
+        ) -> Result<Response, ScimError> {
+            get_one($kind, ctx, state, id, params).await
+        }
+        async fn $replace(
+            ctx: TenantCtx,
+            State(state): State<AppStateRef>,
+            ResourceId(id): ResourceId,
+            headers: HeaderMap,
+            params: Params,
+            ScimJson(body): ScimJson,
+        ) -> Result<Response, ScimError> {
+            let target = id.clone();
+            update($kind, ctx, state, id, headers, params, move |_| {
+                resource::prepare($kind, body.clone(), Some(&target))
+            })
+            .await
+        }
+        async fn $patch(
+            ctx: TenantCtx,
+            State(state): State<AppStateRef>,
+            ResourceId(id): ResourceId,
+            headers: HeaderMap,
+            params: Params,
+            ScimJson(body): ScimJson,
+        ) -> Result<Response, ScimError> {
+            update($kind, ctx, state, id, headers, params, move |current| {
+                patch::apply($kind, &current.id, &current.body, &body)
+            })
+            .await
+        }
+        async fn $delete(
+            ctx: TenantCtx,
+            State(state): State<AppStateRef>,
+            ResourceId(id): ResourceId,
+            headers: HeaderMap,
+        ) -> Result<Response, ScimError> {
+            delete($kind, ctx, state, id, headers).await
+        }
+    };
+}
+
+resource_handlers!(
+    Kind::User,
+    create_user,
+    list_users,
+    search_users,
+    get_user,
+    replace_user,
+    patch_user,
+    delete_user
+);
+resource_handlers!(
+    Kind::Group,
+    create_group,
+    list_groups,
+    search_groups,
+    get_group,
+    replace_group,
+    patch_group,
+    delete_group
+);
+
+// ---- admin ---------------------------------------------------------------------------
+
+/// A stored user's canonical profile, as the admin endpoints and `canon export` show it.
+pub fn profile_json(stored: &StoredResource) -> Value {
+    let profile = stored.profile.as_ref();
+    json!({
+        "id": stored.id,
+        "userName": stored.body.get("userName"),
+        "active": stored.body.get("active"),
+        "rule_version": profile.map(|p| &p.rule_version),
+        "complete": profile.map(|p| p.complete()),
+        "missing": profile.map(|p| &p.missing),
+        "profile": profile.map(|p| &p.fields),
+        "rules": profile.map(|p| &p.rules),
+    })
+}
+
+fn json_response(status: StatusCode, body: &Value) -> Response {
+    json_body(status, body, "application/json")
+}
+
+async fn list_profiles(
+    ctx: AdminCtx,
+    State(state): State<AppStateRef>,
+) -> Result<Response, ScimError> {
+    let tenant = ctx.tenant.id.clone();
+    let users = blocking(move || Ok(state.store.list(&tenant, Kind::User)?)).await?;
+    let profiles: Vec<Value> = users.iter().map(profile_json).collect();
+    Ok(json_response(
+        StatusCode::OK,
+        &json!({"totalResults": profiles.len(), "profiles": profiles}),
+    ))
+}
+
+async fn get_profile(
+    ctx: AdminCtx,
+    State(state): State<AppStateRef>,
+    ResourceId(id): ResourceId,
+) -> Result<Response, ScimError> {
+    let tenant = ctx.tenant.id.clone();
+    let user = blocking(move || {
+        state
+            .store
+            .get(&tenant, Kind::User, &id)?
+            .ok_or_else(|| ScimError::not_found(Kind::User, &id))
+    })
+    .await?;
+    Ok(json_response(StatusCode::OK, &profile_json(&user)))
+}
+
+/// Re-reads the tenant's entry in the config (rule file, token hash), recompiles the rule
+/// file and swaps all three in at once; a file with errors is refused with its diagnostics
+/// and the old program and token keep serving.
+async fn reload(ctx: AdminCtx, State(state): State<AppStateRef>) -> Result<Response, ScimError> {
+    let tenant = ctx.tenant.clone();
+    let version = blocking(move || {
+        let mut live = tenant.live();
+        if let Some(config_path) = &state.config_path {
+            let config = Config::load(config_path).map_err(|e| {
+                ScimError::InvalidValue(format!("the config cannot be read; nothing changed\n{e}"))
+            })?;
+            let entry = config.tenant(tenant.id.as_str()).ok_or_else(|| {
+                ScimError::InvalidValue(format!(
+                    "tenant `{}` is no longer in the config; nothing changed",
+                    tenant.id
+                ))
+            })?;
+            live.rules = Config::resolve(config_path, &entry.rules);
+            live.token_sha256 = entry.token_sha256.clone();
+        }
+        live.mapper = (state.loader)(&live.rules).map_err(|diagnostics| {
+            tracing::warn!(tenant = %tenant.id, "reload refused: the rule file has errors");
+            ScimError::InvalidValue(format!(
+                "the rule file has errors; the old rules keep serving\n{diagnostics}"
+            ))
+        })?;
+        let version = live.mapper.version();
+        tenant.replace(live);
+        tracing::info!(tenant = %tenant.id, %version, "rules and token reloaded");
+        Ok(version)
+    })
+    .await?;
+    Ok(json_response(
+        StatusCode::OK,
+        &json!({"tenant": ctx.tenant.id, "rule_version": version}),
+    ))
+}

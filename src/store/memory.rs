@@ -1,0 +1,180 @@
+//! The in-memory double of the store, for unit tests: same contract, nothing on disk.
+
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+
+use super::{
+    now, Kind, ProfileRecord, ResourceStore, StoreError, StoredResource, TenantId, UpdateFn, Write,
+};
+
+#[derive(Default)]
+pub struct MemoryStore {
+    inner: Mutex<Inner>,
+}
+
+/// One stored row: its unique key and the resource.
+type Row = (Option<String>, StoredResource);
+
+#[derive(Default)]
+struct Inner {
+    /// (tenant, kind) → rows in creation order: (unique key, resource).
+    rows: BTreeMap<(TenantId, &'static str), Vec<Row>>,
+}
+
+impl MemoryStore {
+    pub fn new() -> MemoryStore {
+        MemoryStore::default()
+    }
+
+    fn with<T>(&self, f: impl FnOnce(&mut Inner) -> T) -> T {
+        let mut guard = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        f(&mut guard)
+    }
+}
+
+impl Inner {
+    fn rows(&mut self, tenant: &TenantId, kind: Kind) -> &mut Vec<Row> {
+        self.rows
+            .entry((tenant.clone(), kind.as_str()))
+            .or_default()
+    }
+}
+
+fn taken(rows: &[Row], key: &Option<String>, except: &str) -> bool {
+    key.is_some() && rows.iter().any(|(k, r)| k == key && r.id != except)
+}
+
+impl ResourceStore for MemoryStore {
+    fn create(
+        &self,
+        tenant: &TenantId,
+        kind: Kind,
+        write: Write,
+    ) -> Result<StoredResource, StoreError> {
+        self.with(|inner| {
+            let rows = inner.rows(tenant, kind);
+            if taken(rows, &write.unique_key, "") {
+                return Err(StoreError::Conflict);
+            }
+            let stamp = now();
+            let resource = StoredResource {
+                id: uuid::Uuid::new_v4().to_string(),
+                kind,
+                body: write.body,
+                created: stamp.clone(),
+                modified: stamp,
+                version: 1,
+                profile: write.profile,
+            };
+            rows.push((write.unique_key, resource.clone()));
+            Ok(resource)
+        })
+    }
+
+    fn get(
+        &self,
+        tenant: &TenantId,
+        kind: Kind,
+        id: &str,
+    ) -> Result<Option<StoredResource>, StoreError> {
+        self.with(|inner| {
+            Ok(inner
+                .rows(tenant, kind)
+                .iter()
+                .find(|(_, r)| r.id == id)
+                .map(|(_, r)| r.clone()))
+        })
+    }
+
+    fn find_unique(
+        &self,
+        tenant: &TenantId,
+        kind: Kind,
+        key: &str,
+    ) -> Result<Option<StoredResource>, StoreError> {
+        self.with(|inner| {
+            Ok(inner
+                .rows(tenant, kind)
+                .iter()
+                .find(|(k, _)| k.as_deref() == Some(key))
+                .map(|(_, r)| r.clone()))
+        })
+    }
+
+    fn list(&self, tenant: &TenantId, kind: Kind) -> Result<Vec<StoredResource>, StoreError> {
+        self.with(|inner| {
+            Ok(inner
+                .rows(tenant, kind)
+                .iter()
+                .map(|(_, r)| r.clone())
+                .collect())
+        })
+    }
+
+    fn update(
+        &self,
+        tenant: &TenantId,
+        kind: Kind,
+        id: &str,
+        change: &mut UpdateFn<'_>,
+    ) -> Result<StoredResource, StoreError> {
+        self.with(|inner| {
+            let rows = inner.rows(tenant, kind);
+            let index = rows
+                .iter()
+                .position(|(_, r)| r.id == id)
+                .ok_or(StoreError::NotFound)?;
+            let current = rows[index].1.clone();
+            let write = change(&current).ok_or(StoreError::Aborted)?;
+            if taken(rows, &write.unique_key, id) {
+                return Err(StoreError::Conflict);
+            }
+            let resource = StoredResource {
+                body: write.body,
+                modified: now(),
+                version: current.version + 1,
+                profile: write.profile,
+                ..current
+            };
+            rows[index] = (write.unique_key, resource.clone());
+            Ok(resource)
+        })
+    }
+
+    fn delete(&self, tenant: &TenantId, kind: Kind, id: &str) -> Result<(), StoreError> {
+        self.with(|inner| {
+            let rows = inner.rows(tenant, kind);
+            let before = rows.len();
+            rows.retain(|(_, r)| r.id != id);
+            if rows.len() == before {
+                Err(StoreError::NotFound)
+            } else {
+                Ok(())
+            }
+        })
+    }
+
+    fn set_profiles(
+        &self,
+        tenant: &TenantId,
+        profiles: &[(String, ProfileRecord)],
+    ) -> Result<(), StoreError> {
+        self.with(|inner| {
+            let rows = inner.rows(tenant, Kind::User);
+            for (id, profile) in profiles {
+                if let Some((_, r)) = rows.iter_mut().find(|(_, r)| &r.id == id) {
+                    r.profile = Some(profile.clone());
+                }
+            }
+            Ok(())
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn memory_store_contract() {
+        super::super::contract::run(&super::MemoryStore::new());
+    }
+}

@@ -1,0 +1,306 @@
+//! Where SCIM resources and their canonical profiles live.
+//!
+//! One narrow trait, [`ResourceStore`], so a shared PostgreSQL backend can follow without
+//! touching the SCIM handlers. [`SqliteStore`] is the default (embedded, durable);
+//! [`MemoryStore`] is the double for unit tests.
+//!
+//! Every write is one transaction. [`ResourceStore::update`] runs its closure inside the
+//! transaction that writes the result, so two concurrent PATCHes of one group's members are
+//! applied one after the other and lose nothing.
+
+mod memory;
+mod sqlite;
+
+pub use memory::MemoryStore;
+pub use sqlite::SqliteStore;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// A tenant id: lowercase ASCII letters, digits and `-`, 1 to 63 characters.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct TenantId(String);
+
+impl TenantId {
+    pub fn parse(text: &str) -> Result<TenantId, InvalidTenantId> {
+        let ok = !text.is_empty()
+            && text.len() <= 63
+            && text
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+        if ok {
+            Ok(TenantId(text.to_string()))
+        } else {
+            Err(InvalidTenantId(text.to_string()))
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Display for TenantId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl TryFrom<String> for TenantId {
+    type Error = InvalidTenantId;
+    fn try_from(value: String) -> Result<Self, Self::Error> {
+        TenantId::parse(&value)
+    }
+}
+
+impl From<TenantId> for String {
+    fn from(value: TenantId) -> String {
+        value.0
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("`{0}` is not a tenant id (use 1 to 63 lowercase letters, digits and `-`)")]
+pub struct InvalidTenantId(pub String);
+
+/// The SCIM resource types Canon stores.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Kind {
+    User,
+    Group,
+}
+
+impl Kind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::User => "User",
+            Kind::Group => "Group",
+        }
+    }
+}
+
+/// The canonical profile computed for a user on a write.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ProfileRecord {
+    /// Every canonical field, unset ones as null.
+    pub fields: Value,
+    /// Per set field: `{"rule": id, "at": "file:line"}`.
+    pub rules: Value,
+    /// Content hash of the rule files that produced it.
+    pub rule_version: String,
+    /// Required fields that stayed unset (the profile is stored and flagged, never rejected).
+    pub missing: Vec<String>,
+}
+
+impl ProfileRecord {
+    pub fn complete(&self) -> bool {
+        self.missing.is_empty()
+    }
+}
+
+/// One stored resource.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredResource {
+    pub id: String,
+    pub kind: Kind,
+    /// The resource as the client sent it (after applying the operation), without `id`/`meta`.
+    pub body: Value,
+    /// RFC 3339 timestamps.
+    pub created: String,
+    pub modified: String,
+    /// Bumped on every write; `meta.version` is `W/"<version>"`.
+    pub version: i64,
+    pub profile: Option<ProfileRecord>,
+}
+
+/// What a write stores.
+#[derive(Debug, Clone)]
+pub struct Write {
+    pub body: Value,
+    /// Case-folded unique key (users: `userName`); unique per tenant and kind.
+    pub unique_key: Option<String>,
+    pub profile: Option<ProfileRecord>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("no such resource")]
+    NotFound,
+    #[error("the unique key is already taken")]
+    Conflict,
+    /// The update closure declined to write (it keeps its own reason).
+    #[error("the update was abandoned")]
+    Aborted,
+    #[error("store backend: {0}")]
+    Backend(String),
+}
+
+impl From<rusqlite::Error> for StoreError {
+    fn from(error: rusqlite::Error) -> Self {
+        match &error {
+            rusqlite::Error::SqliteFailure(code, _)
+                if code.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE =>
+            {
+                StoreError::Conflict
+            }
+            _ => StoreError::Backend(error.to_string()),
+        }
+    }
+}
+
+/// The update closure: sees the current resource, returns the write or `None` to abandon.
+pub type UpdateFn<'a> = dyn FnMut(&StoredResource) -> Option<Write> + 'a;
+
+/// The store's capabilities, all scoped to one tenant.
+pub trait ResourceStore: Send + Sync {
+    /// Stores a new resource with a fresh id.
+    fn create(
+        &self,
+        tenant: &TenantId,
+        kind: Kind,
+        write: Write,
+    ) -> Result<StoredResource, StoreError>;
+    fn get(
+        &self,
+        tenant: &TenantId,
+        kind: Kind,
+        id: &str,
+    ) -> Result<Option<StoredResource>, StoreError>;
+    /// The resource whose unique key is `key` (already case-folded).
+    fn find_unique(
+        &self,
+        tenant: &TenantId,
+        kind: Kind,
+        key: &str,
+    ) -> Result<Option<StoredResource>, StoreError>;
+    /// Every resource of a kind, oldest first.
+    fn list(&self, tenant: &TenantId, kind: Kind) -> Result<Vec<StoredResource>, StoreError>;
+    /// Reads, changes and writes one resource in one transaction.
+    fn update(
+        &self,
+        tenant: &TenantId,
+        kind: Kind,
+        id: &str,
+        change: &mut UpdateFn<'_>,
+    ) -> Result<StoredResource, StoreError>;
+    fn delete(&self, tenant: &TenantId, kind: Kind, id: &str) -> Result<(), StoreError>;
+    /// Replaces the profiles of many users at once (`canon remap --apply`), in one transaction.
+    fn set_profiles(
+        &self,
+        tenant: &TenantId,
+        profiles: &[(String, ProfileRecord)],
+    ) -> Result<(), StoreError>;
+}
+
+/// Now, as `meta` timestamps.
+pub(crate) fn now() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+#[cfg(test)]
+pub(crate) mod contract {
+    //! The same behaviour tests run against every backend.
+    use super::*;
+    use serde_json::json;
+
+    fn user(name: &str) -> Write {
+        Write {
+            body: json!({"userName": name}),
+            unique_key: Some(name.to_lowercase()),
+            profile: None,
+        }
+    }
+
+    pub fn run(store: &dyn ResourceStore) {
+        let acme = TenantId::parse("acme").unwrap();
+        let other = TenantId::parse("other").unwrap();
+        let ana = store.create(&acme, Kind::User, user("Ana")).unwrap();
+        assert_eq!(ana.version, 1);
+        assert!(matches!(
+            store.create(&acme, Kind::User, user("ana")),
+            Err(StoreError::Conflict)
+        ));
+        // Another tenant may reuse the name and cannot see the first tenant's user.
+        store.create(&other, Kind::User, user("ana")).unwrap();
+        assert!(store.get(&other, Kind::User, &ana.id).unwrap().is_none());
+        assert!(store.get(&acme, Kind::Group, &ana.id).unwrap().is_none());
+        assert_eq!(
+            store
+                .find_unique(&acme, Kind::User, "ana")
+                .unwrap()
+                .unwrap()
+                .id,
+            ana.id
+        );
+
+        let updated = store
+            .update(&acme, Kind::User, &ana.id, &mut |current| {
+                let mut body = current.body.clone();
+                body["title"] = json!("VP");
+                Some(Write {
+                    body,
+                    unique_key: Some("ana".into()),
+                    profile: Some(ProfileRecord {
+                        fields: json!({"job_title": "VP"}),
+                        rules: json!({}),
+                        rule_version: "v1".into(),
+                        missing: vec!["management_level".into()],
+                    }),
+                })
+            })
+            .unwrap();
+        assert_eq!(updated.version, 2);
+        assert_eq!(updated.created, ana.created);
+        let read = store.get(&acme, Kind::User, &ana.id).unwrap().unwrap();
+        assert_eq!(read, updated);
+        assert!(!read.profile.unwrap().complete());
+
+        assert!(matches!(
+            store.update(&acme, Kind::User, &ana.id, &mut |_| None),
+            Err(StoreError::Aborted)
+        ));
+        assert!(matches!(
+            store.update(&acme, Kind::User, "nope", &mut |_| None),
+            Err(StoreError::NotFound)
+        ));
+        let bob = store.create(&acme, Kind::User, user("Bob")).unwrap();
+        assert!(matches!(
+            store.update(&acme, Kind::User, &bob.id, &mut |_| Some(user("ANA"))),
+            Err(StoreError::Conflict)
+        ));
+        let names: Vec<_> = store
+            .list(&acme, Kind::User)
+            .unwrap()
+            .into_iter()
+            .map(|r| r.body["userName"].clone())
+            .collect();
+        assert_eq!(names, vec![json!("Ana"), json!("Bob")]);
+
+        let profile = ProfileRecord {
+            fields: json!({"job_title": "CEO"}),
+            rules: json!({}),
+            rule_version: "v2".into(),
+            missing: vec![],
+        };
+        store
+            .set_profiles(&acme, &[(bob.id.clone(), profile.clone())])
+            .unwrap();
+        assert_eq!(
+            store
+                .get(&acme, Kind::User, &bob.id)
+                .unwrap()
+                .unwrap()
+                .profile,
+            Some(profile)
+        );
+
+        store.delete(&acme, Kind::User, &bob.id).unwrap();
+        assert!(matches!(
+            store.delete(&acme, Kind::User, &bob.id),
+            Err(StoreError::NotFound)
+        ));
+        // The freed name can be taken again.
+        store.create(&acme, Kind::User, user("bob")).unwrap();
+    }
+}

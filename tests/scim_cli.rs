@@ -1,0 +1,388 @@
+//! `canon tenant`, `canon serve`, `canon export`, `canon remap`, `canon reload` through the
+//! real binary, the service over a real socket.
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::path::Path;
+use std::process::{Child, Command, Output, Stdio};
+use std::time::Duration;
+
+use serde_json::{json, Value};
+
+fn canon(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_canon"))
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+fn line_value(text: &str, key: &str) -> String {
+    text.lines()
+        .find_map(|l| l.strip_prefix(&format!("{key}: ")))
+        .unwrap_or_else(|| panic!("no `{key}:` line in {text:?}"))
+        .to_string()
+}
+
+fn sha256_hex(text: &str) -> String {
+    canon::scim::config::token_hash(text)
+}
+
+#[test]
+fn tenant_add_and_rotate_token() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("canon.yaml");
+    let rules = dir.path().join("acme.rules");
+    std::fs::write(&rules, "field x: text\n").unwrap();
+    let config_arg = config.to_str().unwrap();
+    let out = canon(&[
+        "tenant",
+        "add",
+        "acme",
+        "--rules",
+        rules.to_str().unwrap(),
+        "--config",
+        config_arg,
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = stdout(&out);
+    assert_eq!(
+        line_value(&text, "base_url"),
+        "http://127.0.0.1:8080/t/acme/scim/v2"
+    );
+    let token = line_value(&text, "token");
+    let admin = line_value(&text, "admin_token");
+    assert_eq!(token.len(), 64);
+    let saved = std::fs::read_to_string(&config).unwrap();
+    assert!(
+        !saved.contains(&token) && !saved.contains(&admin),
+        "only hashes are stored"
+    );
+    assert!(saved.contains(&sha256_hex(&token)) && saved.contains(&sha256_hex(&admin)));
+    assert!(saved.contains("rules: acme.rules"), "{saved}");
+
+    // Twice the same id, a bad id, a missing rule file: usage errors.
+    let again = canon(&[
+        "tenant",
+        "add",
+        "acme",
+        "--rules",
+        rules.to_str().unwrap(),
+        "--config",
+        config_arg,
+    ]);
+    assert_eq!(again.status.code(), Some(2));
+    let bad = canon(&[
+        "tenant",
+        "add",
+        "Acme!",
+        "--rules",
+        rules.to_str().unwrap(),
+        "--config",
+        config_arg,
+    ]);
+    assert_eq!(bad.status.code(), Some(2));
+    let missing = canon(&[
+        "tenant",
+        "add",
+        "beta",
+        "--rules",
+        "/nonexistent.rules",
+        "--config",
+        config_arg,
+    ]);
+    assert_eq!(missing.status.code(), Some(2));
+    // A second tenant on an existing config gets no new admin token.
+    let beta = canon(&[
+        "tenant",
+        "add",
+        "beta",
+        "--rules",
+        rules.to_str().unwrap(),
+        "--config",
+        config_arg,
+    ]);
+    assert!(!stdout(&beta).contains("admin_token"));
+
+    let rotated = canon(&["tenant", "rotate-token", "acme", "--config", config_arg]);
+    assert_eq!(rotated.status.code(), Some(0));
+    let new_token = line_value(&stdout(&rotated), "token");
+    assert_ne!(new_token, token);
+    let saved = std::fs::read_to_string(&config).unwrap();
+    assert!(saved.contains(&sha256_hex(&new_token)) && !saved.contains(&sha256_hex(&token)));
+    assert_eq!(
+        canon(&["tenant", "rotate-token", "nope", "--config", config_arg])
+            .status
+            .code(),
+        Some(2)
+    );
+}
+
+struct Server {
+    child: Child,
+    address: String,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn start(config: &Path, port: u16) -> Server {
+    let address = format!("127.0.0.1:{port}");
+    let child = Command::new(env!("CARGO_BIN_EXE_canon"))
+        .args([
+            "serve",
+            "--config",
+            config.to_str().unwrap(),
+            "--listen",
+            &address,
+        ])
+        .env("RUST_LOG", "warn")
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    // Dropping the server (also when the assertion below fails) kills and waits for it.
+    let server = Server { child, address };
+    for _ in 0..200 {
+        if TcpStream::connect(&server.address).is_ok() {
+            return server;
+        }
+        std::thread::sleep(Duration::from_millis(25));
+    }
+    panic!("canon serve did not start");
+}
+
+fn http(
+    address: &str,
+    method: &str,
+    path: &str,
+    token: &str,
+    body: Option<&Value>,
+) -> (u16, Value) {
+    let body = body.map(|b| b.to_string()).unwrap_or_default();
+    let mut stream = TcpStream::connect(address).unwrap();
+    write!(
+        stream,
+        "{method} {path} HTTP/1.1\r\nHost: {address}\r\nAuthorization: Bearer {token}\r\nContent-Type: application/scim+json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut text = String::new();
+    stream.read_to_string(&mut text).unwrap();
+    let (head, body) = text.split_once("\r\n\r\n").unwrap();
+    let status = head.split(' ').nth(1).unwrap().parse().unwrap();
+    (status, serde_json::from_str(body).unwrap_or(Value::Null))
+}
+
+/// `canon reload` of tenant `acme`, the admin token in the environment.
+fn canon_reload(config: &Path, address: &str, admin: &str) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_canon"))
+        .args([
+            "reload",
+            "--tenant",
+            "acme",
+            "--config",
+            config.to_str().unwrap(),
+            "--url",
+            address,
+        ])
+        .env("CANON_ADMIN_TOKEN", admin)
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn serve_durability_export_remap_and_reload() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("canon.yaml");
+    let rules = dir.path().join("acme.rules");
+    let base_rules = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/corpus/base.rules");
+    std::fs::copy(&base_rules, &rules).unwrap();
+    let port = free_port();
+    let out = canon(&[
+        "tenant",
+        "add",
+        "acme",
+        "--rules",
+        rules.to_str().unwrap(),
+        "--config",
+        config.to_str().unwrap(),
+    ]);
+    let token = line_value(&stdout(&out), "token");
+    let admin = line_value(&stdout(&out), "admin_token");
+
+    let mut server = start(&config, port);
+    let user = json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": "ana@example.com",
+        "title": "VP Sales", "name": {"givenName": "Ana"}});
+    let (status, created) = http(
+        &server.address,
+        "POST",
+        "/t/acme/scim/v2/Users",
+        &token,
+        Some(&user),
+    );
+    assert_eq!(status, 201, "{created}");
+    let id = created["id"].as_str().unwrap().to_string();
+
+    // Killed right after the 2xx: nothing acknowledged is lost.
+    server.child.kill().unwrap();
+    server.child.wait().unwrap();
+    let server = start(&config, port);
+    let (status, read) = http(
+        &server.address,
+        "GET",
+        &format!("/t/acme/scim/v2/Users/{id}"),
+        &token,
+        None,
+    );
+    assert_eq!(
+        (status, &read["userName"]),
+        (200, &json!("ana@example.com"))
+    );
+    let (status, profile) = http(
+        &server.address,
+        "GET",
+        &format!("/t/acme/profiles/{id}"),
+        &admin,
+        None,
+    );
+    assert_eq!(status, 200);
+    assert_eq!(profile["profile"]["management_level"], json!("VP"));
+
+    // Reload: a broken file is refused (exit 1) and the old rules keep serving.
+    std::fs::write(&rules, "field x: nonsense(\n").unwrap();
+    let reload = canon_reload(&config, &server.address, &admin);
+    assert_eq!(reload.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&reload.stderr).contains("error"));
+    let changed = std::fs::read_to_string(&base_rules)
+        .unwrap()
+        .replace("-> VP", "-> SVP");
+    std::fs::write(&rules, changed).unwrap();
+    let reload = canon_reload(&config, &server.address, &admin);
+    assert_eq!(
+        reload.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&reload.stderr)
+    );
+    // A rotated token takes effect on reload; the old one stops working.
+    let rotated = canon(&[
+        "tenant",
+        "rotate-token",
+        "acme",
+        "--config",
+        config.to_str().unwrap(),
+    ]);
+    let new_token = line_value(&stdout(&rotated), "token");
+    let reload = canon_reload(&config, &server.address, &admin);
+    assert_eq!(reload.status.code(), Some(0));
+    let users = "/t/acme/scim/v2/Users";
+    assert_eq!(http(&server.address, "GET", users, &token, None).0, 401);
+    assert_eq!(http(&server.address, "GET", users, &new_token, None).0, 200);
+    drop(server);
+
+    // Export reads the store offline.
+    let jsonl = canon(&[
+        "export",
+        "--tenant",
+        "acme",
+        "--config",
+        config.to_str().unwrap(),
+    ]);
+    let row: Value = serde_json::from_str(stdout(&jsonl).lines().next().unwrap()).unwrap();
+    assert_eq!(row["profile"]["management_level"], json!("VP"));
+    let csv = canon(&[
+        "export",
+        "--tenant",
+        "acme",
+        "--config",
+        config.to_str().unwrap(),
+        "--format",
+        "csv",
+    ]);
+    let csv = stdout(&csv);
+    assert!(
+        csv.starts_with("id,userName,rule_version,complete,first_name,management_level"),
+        "{csv}"
+    );
+    assert!(csv.contains(",ana@example.com,"));
+
+    // Remap prints the per-field change, writes only with --apply.
+    let dry = canon(&[
+        "remap",
+        "--tenant",
+        "acme",
+        "--config",
+        config.to_str().unwrap(),
+    ]);
+    let text = stdout(&dry);
+    assert!(
+        text.contains("ana@example.com\tmanagement_level\t\"VP\" -> \"SVP\""),
+        "{text}"
+    );
+    assert!(text.contains("1 of 1 users change"));
+    let still = canon(&[
+        "export",
+        "--tenant",
+        "acme",
+        "--config",
+        config.to_str().unwrap(),
+    ]);
+    assert!(stdout(&still).contains("\"VP\""));
+    let apply = canon(&[
+        "remap",
+        "--tenant",
+        "acme",
+        "--config",
+        config.to_str().unwrap(),
+        "--apply",
+    ]);
+    assert_eq!(apply.status.code(), Some(0));
+    let after = canon(&[
+        "export",
+        "--tenant",
+        "acme",
+        "--config",
+        config.to_str().unwrap(),
+    ]);
+    assert!(stdout(&after).contains("\"SVP\""));
+    let again = canon(&[
+        "remap",
+        "--tenant",
+        "acme",
+        "--config",
+        config.to_str().unwrap(),
+    ]);
+    assert!(stdout(&again).contains("0 of 1 users change"));
+    assert_eq!(
+        canon(&[
+            "export",
+            "--tenant",
+            "nope",
+            "--config",
+            config.to_str().unwrap()
+        ])
+        .status
+        .code(),
+        Some(2)
+    );
+}
