@@ -7,8 +7,8 @@ mod check;
 mod diff;
 mod dry_run;
 mod explain;
-mod gen_users;
 mod export;
+mod gen_users;
 mod serve;
 mod tenant;
 mod test;
@@ -37,12 +37,6 @@ enum Command {
     Test(test::TestArgs),
     /// Show how one record maps: inputs, steps, every rule tried, the value.
     Explain(explain::ExplainArgs),
-    /// Map whole exports with a rule file: one row per record and a coverage report.
-    DryRun(dry_run::DryRunArgs),
-    /// What a rule change would change on real data.
-    Diff(diff::DiffArgs),
-    /// Generate realistic, messy Okta-style users (deterministic).
-    GenUsers(gen_users::GenUsersArgs),
     /// Serve SCIM 2.0 for Okta: every write stores the canonical profile.
     Serve(serve::ServeArgs),
     /// Add a tenant or rotate its bearer token.
@@ -54,6 +48,12 @@ enum Command {
     Remap(export::RemapArgs),
     /// Ask the running service to recompile a tenant's rules.
     Reload(export::ReloadArgs),
+    /// Map whole exports with a rule file: one row per record and a coverage report.
+    DryRun(dry_run::DryRunArgs),
+    /// What a rule change would change on real data.
+    Diff(diff::DiffArgs),
+    /// Generate realistic, messy Okta-style users (deterministic).
+    GenUsers(gen_users::GenUsersArgs),
 }
 
 /// Success.
@@ -79,14 +79,14 @@ pub fn run() -> ExitCode {
         Command::Check(args) => check::run(args),
         Command::Test(args) => test::run(args),
         Command::Explain(args) => explain::run(args),
-        Command::DryRun(args) => dry_run::run(args),
-        Command::Diff(args) => diff::run(args),
-        Command::GenUsers(args) => gen_users::run(args),
         Command::Serve(args) => serve::run(args),
         Command::Tenant(command) => tenant::run(command),
         Command::Export(args) => export::export(args),
         Command::Remap(args) => export::remap(args),
         Command::Reload(args) => export::reload(args),
+        Command::DryRun(args) => dry_run::run(args),
+        Command::Diff(args) => diff::run(args),
+        Command::GenUsers(args) => gen_users::run(args),
     };
     ExitCode::from(code)
 }
