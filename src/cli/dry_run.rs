@@ -362,7 +362,8 @@ fn execute(program: &Program, config: &Config, inputs: Vec<Input>, mut out: io::
     };
     let mut columns = keep.clone();
     columns.extend(program.field_names().map(str::to_string));
-    columns.push("status".into());
+    // `row_status`, not `status`: `status` is a canonical field (active/inactive).
+    columns.push("row_status".into());
     let columns = Arc::new(columns);
     let formatter = Formatter { format: config.format, columns: columns.as_ref().clone() };
     let mut head = Vec::new();
