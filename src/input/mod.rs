@@ -147,7 +147,9 @@ pub struct JsonInput {
 }
 
 enum JsonKind {
-    Lines { reader: BufReader<Box<dyn Read + Send>>, line: u64, buf: Vec<u8> },
+    /// `stopped`: a read error ended the input; every later call returns `None`, so a
+    /// persistent error (a directory given as a file, a dead pipe) is reported once.
+    Lines { reader: BufReader<Box<dyn Read + Send>>, line: u64, buf: Vec<u8>, stopped: bool },
     Items { items: std::vec::IntoIter<serde_json::Value>, index: u64, label: &'static str },
 }
 
@@ -162,7 +164,7 @@ impl JsonInput {
         if format == InputFormat::Jsonl {
             return Ok(Self {
                 name: name.to_string(),
-                kind: JsonKind::Lines { reader: BufReader::with_capacity(1 << 16, read), line: 0, buf: Vec::new() },
+                kind: JsonKind::Lines { reader: BufReader::with_capacity(1 << 16, read), line: 0, buf: Vec::new(), stopped: false },
             });
         }
         let not_scim = |message: String| InputError::NotScim { path: name.to_string(), message };
@@ -198,12 +200,18 @@ impl JsonInput {
                     _ => Err(BadRow { input: name.clone(), at: format!("{label} {index}"), message: "not a JSON object".into() }),
                 })
             }
-            JsonKind::Lines { reader, line, buf } => loop {
+            JsonKind::Lines { reader, line, buf, stopped } => loop {
+                if *stopped {
+                    return None;
+                }
                 buf.clear();
                 match reader.read_until(b'\n', buf) {
                     Ok(0) => return None,
                     Ok(_) => {}
-                    Err(e) => return Some(Err(BadRow { input: name.clone(), at: format!("line {}", *line + 1), message: format!("{e} (reading stopped)") })),
+                    Err(e) => {
+                        *stopped = true;
+                        return Some(Err(BadRow { input: name.clone(), at: format!("line {}", *line + 1), message: format!("{e} (reading stopped)") }));
+                    }
                 }
                 *line += 1;
                 let text = buf.strip_prefix(b"\xEF\xBB\xBF".as_slice()).unwrap_or(buf);
@@ -298,5 +306,21 @@ mod tests {
         assert_eq!(got[1].clone().unwrap_err(), "line 3");
         assert_eq!(got[2].clone().unwrap_err(), "line 4");
         assert!(got[3].is_ok());
+    }
+
+    /// A reader whose every read fails, like a directory opened as a file.
+    struct Broken;
+    impl Read for Broken {
+        fn read(&mut self, _: &mut [u8]) -> std::io::Result<usize> {
+            Err(std::io::Error::other("Is a directory"))
+        }
+    }
+
+    #[test]
+    fn jsonl_read_error_is_reported_once_then_the_input_ends() {
+        let mut input = JsonInput::from_reader("d.jsonl", Box::new(Broken), InputFormat::Jsonl).unwrap();
+        let first = input.next_user().unwrap().unwrap_err();
+        assert!(first.message.ends_with("(reading stopped)"), "{}", first.message);
+        assert!(input.next_user().is_none(), "a persistent error must not repeat forever");
     }
 }
