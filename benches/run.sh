@@ -41,8 +41,9 @@ measure() { # name, command...
   local name=$1; shift
   local times=() rss=0
   for _ in 1 2 3; do
+    /usr/bin/time -f '%e %M' -o "$DIR/time.txt" "$@" >/dev/null 2>/dev/null || true
     local out
-    out=$( { /usr/bin/time -f '%e %M' "$@" >/dev/null 2>/dev/null; } 2>&1 | tail -1)
+    out=$(tail -1 "$DIR/time.txt")
     times+=("${out% *}"); rss=${out#* }
   done
   local med

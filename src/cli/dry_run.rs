@@ -227,11 +227,11 @@ impl Formatter {
     }
 }
 
-fn status_text(status: RowStatus, profile: &Profile) -> String {
+fn status_text(status: RowStatus, profile: &Profile) -> std::borrow::Cow<'static, str> {
     match status {
         RowStatus::Complete => "complete".into(),
         RowStatus::Error => "error".into(),
-        RowStatus::Missing => format!("missing:{}", profile.missing_required().join("+")),
+        RowStatus::Missing => format!("missing:{}", profile.missing_required().join("+")).into(),
     }
 }
 
@@ -257,6 +257,14 @@ impl<'p> Worker<'p> {
                 for row in &rows[..*len] {
                     let profile = self.ev.apply(&CsvRecord::new(binding, row));
                     let keep = keys.iter().map(|k| k.and_then(|i| row.get(i)).unwrap_or(""));
+                    if let Some(w) = csv_out.as_mut() {
+                        // The common case, without copying cells: kept columns, fields, status.
+                        let status = self.coverage.add(&profile);
+                        let status = status_text(status, &profile);
+                        let fields = profile.fields().iter().map(|f| f.value.as_deref().unwrap_or(""));
+                        let _ = w.write_record(keep.chain(fields).chain(std::iter::once(status.as_ref())));
+                        continue;
+                    }
                     self.fill(keep, &profile);
                     self.write(csv_out.as_mut(), &mut out, profile.fields().len());
                 }
@@ -285,7 +293,7 @@ impl<'p> Worker<'p> {
         for field in profile.fields() {
             self.cells.push(field.value.as_deref().unwrap_or("").to_string());
         }
-        self.cells.push(status);
+        self.cells.push(status.into_owned());
     }
 
     fn write(&self, csv_out: Option<&mut csv::Writer<Vec<u8>>>, out: &mut Vec<u8>, nfields: usize) {
