@@ -25,6 +25,8 @@ pub enum InputError {
     NoHeader { path: String },
     #[error("`{path}` is not SCIM JSON: {message}")]
     NotScim { path: String, message: String },
+    #[error("`{path}`: the CSV header row cannot be read: {message}")]
+    BadHeader { path: String, message: String },
 }
 
 /// A row that could not be read, with where it is.
@@ -86,9 +88,9 @@ impl CsvInput {
             .buffer_capacity(1 << 16)
             .from_reader(read);
         let mut first = csv::StringRecord::new();
-        let got = reader.read_record(&mut first).map_err(|e| InputError::NotScim {
+        let got = reader.read_record(&mut first).map_err(|e| InputError::BadHeader {
             path: name.to_string(),
-            message: format!("the header row cannot be read: {e}"),
+            message: e.to_string(),
         })?;
         if !got {
             return Err(InputError::NoHeader { path: name.to_string() });
@@ -314,6 +316,12 @@ mod tests {
         fn read(&mut self, _: &mut [u8]) -> std::io::Result<usize> {
             Err(std::io::Error::other("Is a directory"))
         }
+    }
+
+    #[test]
+    fn csv_header_read_error_is_not_called_scim() {
+        let err = CsvInput::from_reader("d.csv", Box::new(Broken)).err().unwrap().to_string();
+        assert!(err.contains("CSV header row cannot be read") && !err.contains("SCIM"), "{err}");
     }
 
     #[test]
