@@ -139,6 +139,17 @@ pub fn run(args: DryRunArgs) -> u8 {
             Err(error) => return fail_usage(error),
         }
     }
+    // A `--keep` column that no CSV header has is a typo, not an empty column.
+    if let Some(keep) = &config.keep {
+        let headers: Vec<&[String]> = inputs.iter().filter_map(|i| if let Input::Csv(c) = i { Some(c.header()) } else { None }).collect();
+        if headers.len() == inputs.len() {
+            for k in keep {
+                if !headers.iter().any(|h| h.iter().any(|c| c.eq_ignore_ascii_case(k))) {
+                    return fail_usage(format!("--keep `{k}`: no input has that column"));
+                }
+            }
+        }
+    }
     let bytes: Option<u64> = config.inputs.iter().map(|p| if p.as_os_str() == "-" { None } else { Input::size(p) }).sum();
     let out: Box<dyn Write + Send> = match &config.out {
         Some(path) => match std::fs::File::create(path) {
@@ -368,8 +379,17 @@ fn execute(program: &Program, config: &Config, inputs: Vec<Input>, mut out: io::
         }
         (None, _) => default_keys(false),
     };
-    let mut columns = keep.clone();
-    columns.extend(program.field_names().map(str::to_string));
+    // A kept column named like a canonical field (`status`) or `row_status` is written as
+    // `raw_NAME`, so no output has two columns (or JSON keys) of the same name.
+    let fields: Vec<String> = program.field_names().map(str::to_string).collect();
+    let mut columns: Vec<String> = keep
+        .iter()
+        .map(|k| {
+            let clash = k.eq_ignore_ascii_case("row_status") || fields.iter().any(|f| f.eq_ignore_ascii_case(k));
+            if clash { format!("raw_{k}") } else { k.clone() }
+        })
+        .collect();
+    columns.extend(fields);
     // `row_status`, not `status`: `status` is a canonical field (active/inactive).
     columns.push("row_status".into());
     let columns = Arc::new(columns);
