@@ -588,6 +588,9 @@ fn run_parallel(
             .collect();
         drop(done_tx);
         drop(back_tx);
+        // Only the workers may hold the receiver: when they all stop (the writer met a closed
+        // pipe), `work_tx.send` must fail instead of blocking on a full channel forever.
+        drop(work_rx);
         let mut seq = 0u64;
         read_batches(program, inputs, keep, config.strict, bad, &mut |rows| {
             if let Some(p) = progress {
