@@ -74,6 +74,13 @@ pub struct CsvInput {
     reader: csv::Reader<Box<dyn Read + Send>>,
     header: Vec<String>,
     row: u64,
+    /// The line the next record starts on. Counted here: with CRLF the csv crate's positions
+    /// lag one line behind, since a record ends at its `\r`.
+    line: u64,
+}
+
+fn newlines(record: &csv::ByteRecord) -> u64 {
+    record.as_slice().iter().filter(|&&b| b == b'\n').count() as u64
 }
 
 impl CsvInput {
@@ -95,11 +102,12 @@ impl CsvInput {
         if !got {
             return Err(InputError::NoHeader { path: name.to_string() });
         }
+        let line = 2 + newlines(first.as_byte_record());
         let header = first
             .iter()
             .map(|h| h.trim_start_matches('\u{feff}').trim().to_string())
             .collect();
-        Ok(Self { name: name.to_string(), reader, header, row: 0 })
+        Ok(Self { name: name.to_string(), reader, header, row: 0, line })
     }
 
     /// The header, without a byte-order mark or padding.
@@ -110,21 +118,37 @@ impl CsvInput {
     /// Reads the next record into `record`: `Ok(false)` at the end, `Err` for a row that
     /// cannot be read (the next call goes on after it).
     pub fn read(&mut self, record: &mut csv::StringRecord) -> Result<bool, BadRow> {
-        match self.reader.read_record(record) {
-            Ok(more) => {
-                if more {
-                    self.row += 1;
+        let start = self.line;
+        // Read bytes and check UTF-8 here, so that a bad row still counts its lines; the
+        // record's buffers are reused either way.
+        let mut bytes = std::mem::take(record).into_byte_record();
+        match self.reader.read_byte_record(&mut bytes) {
+            Ok(false) => {
+                *record = csv::StringRecord::from_byte_record(bytes).unwrap_or_default();
+                Ok(false)
+            }
+            Ok(true) => {
+                self.row += 1;
+                self.line += 1 + newlines(&bytes);
+                match csv::StringRecord::from_byte_record(bytes) {
+                    Ok(text) => {
+                        *record = text;
+                        Ok(true)
+                    }
+                    Err(error) => {
+                        let field = error.utf8_error().field() + 1;
+                        *record = csv::StringRecord::new();
+                        Err(BadRow {
+                            input: self.name.clone(),
+                            at: format!("row {} (line {start})", self.row),
+                            message: format!("field {field} is not valid UTF-8"),
+                        })
+                    }
                 }
-                Ok(more)
             }
             Err(error) => {
                 self.row += 1;
-                let line = error.position().map(|p| p.line()).unwrap_or(0);
-                let message = match error.kind() {
-                    csv::ErrorKind::Utf8 { err, .. } => format!("field {} is not valid UTF-8", err.field() + 1),
-                    _ => error.to_string(),
-                };
-                let bad = BadRow { input: self.name.clone(), at: format!("row {} (line {line})", self.row), message };
+                let bad = BadRow { input: self.name.clone(), at: format!("row {} (line {start})", self.row), message: error.to_string() };
                 if matches!(error.kind(), csv::ErrorKind::Io(_)) {
                     // An I/O error ends the input: report it once and stop.
                     self.row = u64::MAX / 2;
