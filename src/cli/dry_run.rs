@@ -139,6 +139,17 @@ pub fn run(args: DryRunArgs) -> u8 {
             Err(error) => return fail_usage(error),
         }
     }
+    // A `--keep` column that no CSV header has is a typo, not an empty column.
+    if let Some(keep) = &config.keep {
+        let headers: Vec<&[String]> = inputs.iter().filter_map(|i| if let Input::Csv(c) = i { Some(c.header()) } else { None }).collect();
+        if headers.len() == inputs.len() {
+            for k in keep {
+                if !headers.iter().any(|h| h.iter().any(|c| c.eq_ignore_ascii_case(k))) {
+                    return fail_usage(format!("--keep `{k}`: no input has that column"));
+                }
+            }
+        }
+    }
     let bytes: Option<u64> = config.inputs.iter().map(|p| if p.as_os_str() == "-" { None } else { Input::size(p) }).sum();
     let out: Box<dyn Write + Send> = match &config.out {
         Some(path) => match std::fs::File::create(path) {
@@ -227,11 +238,11 @@ impl Formatter {
     }
 }
 
-fn status_text(status: RowStatus, profile: &Profile) -> String {
+fn status_text(status: RowStatus, profile: &Profile) -> std::borrow::Cow<'static, str> {
     match status {
         RowStatus::Complete => "complete".into(),
         RowStatus::Error => "error".into(),
-        RowStatus::Missing => format!("missing:{}", profile.missing_required().join("+")),
+        RowStatus::Missing => format!("missing:{}", profile.missing_required().join("+")).into(),
     }
 }
 
@@ -257,6 +268,14 @@ impl<'p> Worker<'p> {
                 for row in &rows[..*len] {
                     let profile = self.ev.apply(&CsvRecord::new(binding, row));
                     let keep = keys.iter().map(|k| k.and_then(|i| row.get(i)).unwrap_or(""));
+                    if let Some(w) = csv_out.as_mut() {
+                        // The common case, without copying cells: kept columns, fields, status.
+                        let status = self.coverage.add(&profile);
+                        let status = status_text(status, &profile);
+                        let fields = profile.fields().iter().map(|f| f.value.as_deref().unwrap_or(""));
+                        let _ = w.write_record(keep.chain(fields).chain(std::iter::once(status.as_ref())));
+                        continue;
+                    }
                     self.fill(keep, &profile);
                     self.write(csv_out.as_mut(), &mut out, profile.fields().len());
                 }
@@ -285,7 +304,7 @@ impl<'p> Worker<'p> {
         for field in profile.fields() {
             self.cells.push(field.value.as_deref().unwrap_or("").to_string());
         }
-        self.cells.push(status);
+        self.cells.push(status.into_owned());
     }
 
     fn write(&self, csv_out: Option<&mut csv::Writer<Vec<u8>>>, out: &mut Vec<u8>, nfields: usize) {
@@ -360,9 +379,19 @@ fn execute(program: &Program, config: &Config, inputs: Vec<Input>, mut out: io::
         }
         (None, _) => default_keys(false),
     };
-    let mut columns = keep.clone();
-    columns.extend(program.field_names().map(str::to_string));
-    columns.push("status".into());
+    // A kept column named like a canonical field (`status`) or `row_status` is written as
+    // `raw_NAME`, so no output has two columns (or JSON keys) of the same name.
+    let fields: Vec<String> = program.field_names().map(str::to_string).collect();
+    let mut columns: Vec<String> = keep
+        .iter()
+        .map(|k| {
+            let clash = k.eq_ignore_ascii_case("row_status") || fields.iter().any(|f| f.eq_ignore_ascii_case(k));
+            if clash { format!("raw_{k}") } else { k.clone() }
+        })
+        .collect();
+    columns.extend(fields);
+    // `row_status`, not `status`: `status` is a canonical field (active/inactive).
+    columns.push("row_status".into());
     let columns = Arc::new(columns);
     let formatter = Formatter { format: config.format, columns: columns.as_ref().clone() };
     let mut head = Vec::new();
@@ -559,6 +588,9 @@ fn run_parallel(
             .collect();
         drop(done_tx);
         drop(back_tx);
+        // Only the workers may hold the receiver: when they all stop (the writer met a closed
+        // pipe), `work_tx.send` must fail instead of blocking on a full channel forever.
+        drop(work_rx);
         let mut seq = 0u64;
         read_batches(program, inputs, keep, config.strict, bad, &mut |rows| {
             if let Some(p) = progress {

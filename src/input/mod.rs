@@ -25,6 +25,8 @@ pub enum InputError {
     NoHeader { path: String },
     #[error("`{path}` is not SCIM JSON: {message}")]
     NotScim { path: String, message: String },
+    #[error("`{path}`: the CSV header row cannot be read: {message}")]
+    BadHeader { path: String, message: String },
 }
 
 /// A row that could not be read, with where it is.
@@ -72,6 +74,13 @@ pub struct CsvInput {
     reader: csv::Reader<Box<dyn Read + Send>>,
     header: Vec<String>,
     row: u64,
+    /// The line the next record starts on. Counted here: with CRLF the csv crate's positions
+    /// lag one line behind, since a record ends at its `\r`.
+    line: u64,
+}
+
+fn newlines(record: &csv::ByteRecord) -> u64 {
+    record.as_slice().iter().filter(|&&b| b == b'\n').count() as u64
 }
 
 impl CsvInput {
@@ -86,18 +95,19 @@ impl CsvInput {
             .buffer_capacity(1 << 16)
             .from_reader(read);
         let mut first = csv::StringRecord::new();
-        let got = reader.read_record(&mut first).map_err(|e| InputError::NotScim {
+        let got = reader.read_record(&mut first).map_err(|e| InputError::BadHeader {
             path: name.to_string(),
-            message: format!("the header row cannot be read: {e}"),
+            message: e.to_string(),
         })?;
         if !got {
             return Err(InputError::NoHeader { path: name.to_string() });
         }
+        let line = 2 + newlines(first.as_byte_record());
         let header = first
             .iter()
             .map(|h| h.trim_start_matches('\u{feff}').trim().to_string())
             .collect();
-        Ok(Self { name: name.to_string(), reader, header, row: 0 })
+        Ok(Self { name: name.to_string(), reader, header, row: 0, line })
     }
 
     /// The header, without a byte-order mark or padding.
@@ -108,21 +118,37 @@ impl CsvInput {
     /// Reads the next record into `record`: `Ok(false)` at the end, `Err` for a row that
     /// cannot be read (the next call goes on after it).
     pub fn read(&mut self, record: &mut csv::StringRecord) -> Result<bool, BadRow> {
-        match self.reader.read_record(record) {
-            Ok(more) => {
-                if more {
-                    self.row += 1;
+        let start = self.line;
+        // Read bytes and check UTF-8 here, so that a bad row still counts its lines; the
+        // record's buffers are reused either way.
+        let mut bytes = std::mem::take(record).into_byte_record();
+        match self.reader.read_byte_record(&mut bytes) {
+            Ok(false) => {
+                *record = csv::StringRecord::from_byte_record(bytes).unwrap_or_default();
+                Ok(false)
+            }
+            Ok(true) => {
+                self.row += 1;
+                self.line += 1 + newlines(&bytes);
+                match csv::StringRecord::from_byte_record(bytes) {
+                    Ok(text) => {
+                        *record = text;
+                        Ok(true)
+                    }
+                    Err(error) => {
+                        let field = error.utf8_error().field() + 1;
+                        *record = csv::StringRecord::new();
+                        Err(BadRow {
+                            input: self.name.clone(),
+                            at: format!("row {} (line {start})", self.row),
+                            message: format!("field {field} is not valid UTF-8"),
+                        })
+                    }
                 }
-                Ok(more)
             }
             Err(error) => {
                 self.row += 1;
-                let line = error.position().map(|p| p.line()).unwrap_or(0);
-                let message = match error.kind() {
-                    csv::ErrorKind::Utf8 { err, .. } => format!("field {} is not valid UTF-8", err.field() + 1),
-                    _ => error.to_string(),
-                };
-                let bad = BadRow { input: self.name.clone(), at: format!("row {} (line {line})", self.row), message };
+                let bad = BadRow { input: self.name.clone(), at: format!("row {} (line {start})", self.row), message: error.to_string() };
                 if matches!(error.kind(), csv::ErrorKind::Io(_)) {
                     // An I/O error ends the input: report it once and stop.
                     self.row = u64::MAX / 2;
@@ -147,7 +173,9 @@ pub struct JsonInput {
 }
 
 enum JsonKind {
-    Lines { reader: BufReader<Box<dyn Read + Send>>, line: u64, buf: Vec<u8> },
+    /// `stopped`: a read error ended the input; every later call returns `None`, so a
+    /// persistent error (a directory given as a file, a dead pipe) is reported once.
+    Lines { reader: BufReader<Box<dyn Read + Send>>, line: u64, buf: Vec<u8>, stopped: bool },
     Items { items: std::vec::IntoIter<serde_json::Value>, index: u64, label: &'static str },
 }
 
@@ -162,7 +190,7 @@ impl JsonInput {
         if format == InputFormat::Jsonl {
             return Ok(Self {
                 name: name.to_string(),
-                kind: JsonKind::Lines { reader: BufReader::with_capacity(1 << 16, read), line: 0, buf: Vec::new() },
+                kind: JsonKind::Lines { reader: BufReader::with_capacity(1 << 16, read), line: 0, buf: Vec::new(), stopped: false },
             });
         }
         let not_scim = |message: String| InputError::NotScim { path: name.to_string(), message };
@@ -198,12 +226,18 @@ impl JsonInput {
                     _ => Err(BadRow { input: name.clone(), at: format!("{label} {index}"), message: "not a JSON object".into() }),
                 })
             }
-            JsonKind::Lines { reader, line, buf } => loop {
+            JsonKind::Lines { reader, line, buf, stopped } => loop {
+                if *stopped {
+                    return None;
+                }
                 buf.clear();
                 match reader.read_until(b'\n', buf) {
                     Ok(0) => return None,
                     Ok(_) => {}
-                    Err(e) => return Some(Err(BadRow { input: name.clone(), at: format!("line {}", *line + 1), message: format!("{e} (reading stopped)") })),
+                    Err(e) => {
+                        *stopped = true;
+                        return Some(Err(BadRow { input: name.clone(), at: format!("line {}", *line + 1), message: format!("{e} (reading stopped)") }));
+                    }
                 }
                 *line += 1;
                 let text = buf.strip_prefix(b"\xEF\xBB\xBF".as_slice()).unwrap_or(buf);
@@ -298,5 +332,27 @@ mod tests {
         assert_eq!(got[1].clone().unwrap_err(), "line 3");
         assert_eq!(got[2].clone().unwrap_err(), "line 4");
         assert!(got[3].is_ok());
+    }
+
+    /// A reader whose every read fails, like a directory opened as a file.
+    struct Broken;
+    impl Read for Broken {
+        fn read(&mut self, _: &mut [u8]) -> std::io::Result<usize> {
+            Err(std::io::Error::other("Is a directory"))
+        }
+    }
+
+    #[test]
+    fn csv_header_read_error_is_not_called_scim() {
+        let err = CsvInput::from_reader("d.csv", Box::new(Broken)).err().unwrap().to_string();
+        assert!(err.contains("CSV header row cannot be read") && !err.contains("SCIM"), "{err}");
+    }
+
+    #[test]
+    fn jsonl_read_error_is_reported_once_then_the_input_ends() {
+        let mut input = JsonInput::from_reader("d.jsonl", Box::new(Broken), InputFormat::Jsonl).unwrap();
+        let first = input.next_user().unwrap().unwrap_err();
+        assert!(first.message.ends_with("(reading stopped)"), "{}", first.message);
+        assert!(input.next_user().is_none(), "a persistent error must not repeat forever");
     }
 }

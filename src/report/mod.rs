@@ -9,9 +9,9 @@ pub use diff::{ChangedRow, DiffReport, DiffStats};
 
 /// Distinct values tracked per field before the rest are counted as "other values": keeps
 /// memory flat whatever the input size.
-pub const MAX_DISTINCT: usize = 2_000;
+pub const MAX_DISTINCT: usize = 1_000;
 /// Distinct raw values tracked per field for "unmapped values".
-pub const MAX_DISTINCT_RAW: usize = 20_000;
+pub const MAX_DISTINCT_RAW: usize = 5_000;
 
 /// A counter of strings with a bound on distinct keys.
 #[derive(Debug, Clone, Default)]

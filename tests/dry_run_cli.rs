@@ -1,0 +1,197 @@
+//! Golden tests of `canon dry-run` and `canon gen-users`: the real binary, its output, its
+//! report (insta snapshots, timings redacted) and its exit codes, on every bad-input case.
+
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+struct Run {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+fn canon(args: &[&str]) -> Run {
+    canon_stdin(args, None)
+}
+
+fn canon_stdin(args: &[&str], stdin: Option<&[u8]>) -> Run {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_canon"))
+        .args(args)
+        .current_dir(root())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("canon runs");
+    let mut input = child.stdin.take().unwrap();
+    if let Some(bytes) = stdin {
+        input.write_all(bytes).unwrap();
+    }
+    drop(input);
+    let out = child.wait_with_output().unwrap();
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8(out.stdout).unwrap(),
+        stderr: redact(&String::from_utf8(out.stderr).unwrap()),
+    }
+}
+
+/// Timings change from run to run.
+fn redact(text: &str) -> String {
+    let re = regex::Regex::new(r"[0-9.]+ s, [0-9]+ rows/s(, [0-9.]+ MB/s)?").unwrap();
+    re.replace_all(text, "[time]").into_owned()
+}
+
+const BASE: &str = "tests/corpus/base.rules";
+
+#[test]
+fn dry_run_acme_example_report() {
+    let run = canon(&["dry-run", "--rules", BASE, "examples/acme_users.csv"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let lines: Vec<&str> = run.stdout.lines().collect();
+    assert_eq!(lines.len(), 201);
+    assert_eq!(lines[0], "id,login,email,first_name,management_level,people_manager,manager_email,locale,row_status");
+    insta::assert_snapshot!("dry_run_acme_report", run.stderr);
+}
+
+#[test]
+fn dry_run_default_pack_on_the_quick_start_example() {
+    let run = canon(&["dry-run", "-q", "--rules", "rules/default.rules", "examples/acme_users.csv"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(run.stdout.lines().count(), 201);
+}
+
+#[test]
+fn dry_run_jobs_keep_input_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let users = dir.path().join("users.csv");
+    let users = users.to_str().unwrap();
+    assert_eq!(canon(&["gen-users", "--rows", "3000", "--seed", "5", "--out", users]).code, 0);
+    let one = canon(&["dry-run", "-q", "--rules", BASE, users]);
+    let four = canon(&["dry-run", "-q", "--jobs", "4", "--rules", BASE, users]);
+    assert_eq!(one.code, 0);
+    assert_eq!(four.code, 0);
+    assert_eq!(one.stdout.lines().count(), 3001);
+    assert_eq!(one.stdout, four.stdout);
+}
+
+#[test]
+fn dry_run_bad_utf8_row_is_reported_with_its_row_and_skipped() {
+    let run = canon(&["dry-run", "--rules", BASE, "examples/bad/bad_utf8.csv"]);
+    assert_eq!(run.code, 1);
+    assert_eq!(run.stdout.lines().count(), 3, "header + 2 good rows: {}", run.stdout);
+    assert!(run.stderr.contains("examples/bad/bad_utf8.csv: row 2 (line 3): field 3 is not valid UTF-8 (skipped)"), "{}", run.stderr);
+    assert!(run.stderr.contains("3 rows in: 2 out"), "{}", run.stderr);
+}
+
+#[test]
+fn dry_run_strict_stops_at_the_first_bad_row() {
+    let run = canon(&["dry-run", "-q", "--strict", "--rules", BASE, "examples/bad/bad_utf8.csv"]);
+    assert_eq!(run.code, 1);
+    assert_eq!(run.stdout.lines().count(), 2, "only the row before the bad one: {}", run.stdout);
+}
+
+#[test]
+fn dry_run_csv_bom_crlf_quoted_newline_and_ragged_rows() {
+    let run = canon(&["dry-run", "-q", "--rules", BASE, "--keep", "id,login", "examples/bad/ragged_bom_crlf.csv"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    insta::assert_snapshot!("dry_run_ragged_output", run.stdout);
+}
+
+#[test]
+fn dry_run_jsonl_bad_lines_are_reported_and_skipped() {
+    let run = canon(&["dry-run", "--format", "jsonl", "--rules", BASE, "examples/bad/bad_lines.jsonl"]);
+    assert_eq!(run.code, 1);
+    assert!(run.stderr.contains("bad_lines.jsonl: line 3: not a JSON object"), "{}", run.stderr);
+    assert!(run.stderr.contains("bad_lines.jsonl: line 4: not JSON"), "{}", run.stderr);
+    assert!(run.stderr.contains("4 rows in: 2 out"), "{}", run.stderr);
+    let rows: Vec<serde_json::Value> = run.stdout.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(rows.len(), 2);
+    assert_eq!(rows[0]["userName"], "a@x.com");
+    assert_eq!(rows[0]["management_level"], "VP");
+}
+
+#[test]
+fn dry_run_scim_list_response_and_stdin() {
+    let run = canon(&["dry-run", "-q", "--rules", BASE, "examples/bad/list_response.json"]);
+    assert_eq!(run.code, 1, "one resource is not an object");
+    assert_eq!(run.stdout.lines().count(), 3);
+    let jsonl = std::fs::read(root().join("examples/acme_users.jsonl")).unwrap();
+    let run = canon_stdin(&["dry-run", "-q", "--input-format", "jsonl", "--rules", BASE, "-"], Some(&jsonl));
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(run.stdout.lines().count(), 51);
+    assert!(run.stdout.starts_with("id,externalId,userName,"));
+}
+
+#[test]
+fn dry_run_report_files_count_every_row() {
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("report.json");
+    let md = dir.path().join("report.md");
+    for report in [&json, &md] {
+        let run = canon(&["dry-run", "-q", "--rules", BASE, "--report", report.to_str().unwrap(), "examples/bad/bad_utf8.csv", "examples/acme_users.csv"]);
+        assert_eq!(run.code, 1);
+    }
+    let report: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    assert_eq!(report["rows_in"], 203);
+    assert_eq!(report["rows_out"], 202);
+    assert_eq!(report["rows_bad"], 1);
+    assert_eq!(report["bad_rows"][0]["at"], "row 2 (line 3)");
+    let level = &report["fields"][1];
+    assert_eq!(level["field"], "management_level");
+    assert!(level["never_fired"].as_array().unwrap().iter().any(|r| r.as_str().unwrap().starts_with("explicit")));
+    let md = std::fs::read_to_string(&md).unwrap();
+    assert!(md.starts_with("# Dry-run coverage"));
+    assert!(md.contains("## `management_level`"));
+}
+
+#[test]
+fn dry_run_closed_pipe_is_not_an_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let users = dir.path().join("users.csv");
+    assert_eq!(canon(&["gen-users", "--rows", "20000", "--out", users.to_str().unwrap()]).code, 0);
+    for jobs in ["1", "2"] {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_canon"))
+            .args(["dry-run", "-q", "-j", jobs, "--rules", BASE, users.to_str().unwrap()])
+            .current_dir(root())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut stdout = child.stdout.take().unwrap();
+        let mut first = [0u8; 100];
+        stdout.read_exact(&mut first).unwrap();
+        drop(stdout);
+        let out = child.wait_with_output().unwrap();
+        assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(out.stderr.is_empty(), "{}", String::from_utf8_lossy(&out.stderr));
+    }
+}
+
+#[test]
+fn dry_run_usage_errors_exit_2() {
+    let run = canon(&["dry-run", "--rules", BASE, "no/such/file.csv"]);
+    assert_eq!(run.code, 2);
+    assert!(run.stderr.contains("cannot read `no/such/file.csv`"), "{}", run.stderr);
+    let run = canon(&["dry-run", "--rules", BASE, "README.md"]);
+    assert_eq!(run.code, 2);
+    assert!(run.stderr.contains("--input-format"), "{}", run.stderr);
+    let run = canon(&["dry-run", "--rules", BASE, "--report", "x.html", "examples/acme_users.csv"]);
+    assert_eq!(run.code, 2);
+}
+
+#[test]
+fn gen_users_is_deterministic_and_makes_the_bundled_example() {
+    let run = canon(&["gen-users", "--rows", "200", "--seed", "42"]);
+    assert_eq!(run.code, 0);
+    let bundled = std::fs::read_to_string(Path::new(&root()).join("examples/acme_users.csv")).unwrap();
+    assert_eq!(run.stdout, bundled, "examples/acme_users.csv is `canon gen-users --rows 200 --seed 42`");
+    let jsonl = canon(&["gen-users", "--rows", "50", "--seed", "42", "--format", "scim-jsonl"]);
+    let bundled = std::fs::read_to_string(Path::new(&root()).join("examples/acme_users.jsonl")).unwrap();
+    assert_eq!(jsonl.stdout, bundled);
+}
