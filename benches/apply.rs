@@ -33,8 +33,16 @@ fn bench(c: &mut Criterion) {
         }
     }
     times.sort_unstable();
-    let at = |q: f64| times[((times.len() as f64 * q) as usize).min(times.len() - 1)] as f64 / 1000.0;
-    println!("apply latency over {} calls: p50 {:.2} µs, p99 {:.2} µs, p99.9 {:.2} µs, max {:.2} µs", times.len(), at(0.5), at(0.99), at(0.999), at(1.0));
+    let at =
+        |q: f64| times[((times.len() as f64 * q) as usize).min(times.len() - 1)] as f64 / 1000.0;
+    println!(
+        "apply latency over {} calls: p50 {:.2} µs, p99 {:.2} µs, p99.9 {:.2} µs, max {:.2} µs",
+        times.len(),
+        at(0.5),
+        at(0.99),
+        at(0.999),
+        at(1.0)
+    );
 
     let mut i = 0;
     c.bench_function("program.apply (default pack, generated SCIM users)", |b| {

@@ -8,40 +8,92 @@ fn canon(args: &[&str]) -> (i32, String, String) {
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .output()
         .expect("canon runs");
-    (out.status.code().unwrap_or(-1), String::from_utf8(out.stdout).unwrap(), String::from_utf8(out.stderr).unwrap())
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8(out.stdout).unwrap(),
+        String::from_utf8(out.stderr).unwrap(),
+    )
 }
 
 #[test]
 fn diff_acme_example_snapshot() {
-    let (code, stdout, stderr) = canon(&["diff", "--rules", "examples/diff/old.rules", "--against", "examples/diff/new.rules", "-n", "5", "examples/acme_users.csv"]);
+    let (code, stdout, stderr) = canon(&[
+        "diff",
+        "--rules",
+        "examples/diff/old.rules",
+        "--against",
+        "examples/diff/new.rules",
+        "-n",
+        "5",
+        "examples/acme_users.csv",
+    ]);
     assert_eq!(code, 0, "{stderr}");
     insta::assert_snapshot!("diff_acme", stdout);
 }
 
 #[test]
 fn diff_fail_on_change_exits_1_only_when_something_changes() {
-    let args = ["diff", "--fail-on-change", "--rules", "examples/diff/old.rules", "--against"];
-    let (code, _, _) = canon(&[&args[..], &["examples/diff/new.rules", "examples/acme_users.csv"]].concat());
+    let args = [
+        "diff",
+        "--fail-on-change",
+        "--rules",
+        "examples/diff/old.rules",
+        "--against",
+    ];
+    let (code, _, _) = canon(
+        &[
+            &args[..],
+            &["examples/diff/new.rules", "examples/acme_users.csv"],
+        ]
+        .concat(),
+    );
     assert_eq!(code, 1);
-    let (code, stdout, _) = canon(&[&args[..], &["examples/diff/old.rules", "examples/acme_users.csv"]].concat());
+    let (code, stdout, _) = canon(
+        &[
+            &args[..],
+            &["examples/diff/old.rules", "examples/acme_users.csv"],
+        ]
+        .concat(),
+    );
     assert_eq!(code, 0);
     assert_eq!(stdout.trim(), "no change in 200 rows");
 }
 
 #[test]
 fn diff_all_and_json() {
-    let (code, stdout, _) = canon(&["diff", "--all", "--format", "json", "--rules", "examples/diff/old.rules", "--against", "examples/diff/new.rules", "examples/acme_users.jsonl"]);
+    let (code, stdout, _) = canon(&[
+        "diff",
+        "--all",
+        "--format",
+        "json",
+        "--rules",
+        "examples/diff/old.rules",
+        "--against",
+        "examples/diff/new.rules",
+        "examples/acme_users.jsonl",
+    ]);
     assert_eq!(code, 0);
     let report: serde_json::Value = serde_json::from_str(&stdout).unwrap();
     let changed = report["changed_rows"].as_u64().unwrap();
     assert!(changed > 0);
-    assert_eq!(report["changed"].as_array().unwrap().len() as u64, changed, "--all shows every changed row");
+    assert_eq!(
+        report["changed"].as_array().unwrap().len() as u64,
+        changed,
+        "--all shows every changed row"
+    );
     assert_eq!(report["rows"], 50);
 }
 
 #[test]
 fn diff_reports_bad_rows() {
-    let (code, _, stderr) = canon(&["diff", "--rules", "examples/diff/old.rules", "--against", "examples/diff/new.rules", "examples/bad/bad_utf8.csv"]);
+    let (code, _, stderr) = canon(&[
+        "diff",
+        "--rules",
+        "examples/diff/old.rules",
+        "--against",
+        "examples/diff/new.rules",
+        "examples/bad/bad_utf8.csv",
+    ]);
     assert_eq!(code, 1);
     assert!(stderr.contains("row 2 (line 3)"), "{stderr}");
 }

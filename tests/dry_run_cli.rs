@@ -55,13 +55,22 @@ fn dry_run_acme_example_report() {
     assert_eq!(run.code, 0, "{}", run.stderr);
     let lines: Vec<&str> = run.stdout.lines().collect();
     assert_eq!(lines.len(), 201);
-    assert_eq!(lines[0], "id,login,email,first_name,management_level,people_manager,manager_email,locale,row_status");
+    assert_eq!(
+        lines[0],
+        "id,login,email,first_name,management_level,people_manager,manager_email,locale,row_status"
+    );
     insta::assert_snapshot!("dry_run_acme_report", run.stderr);
 }
 
 #[test]
 fn dry_run_default_pack_on_the_quick_start_example() {
-    let run = canon(&["dry-run", "-q", "--rules", "rules/default.rules", "examples/acme_users.csv"]);
+    let run = canon(&[
+        "dry-run",
+        "-q",
+        "--rules",
+        "rules/default.rules",
+        "examples/acme_users.csv",
+    ]);
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert_eq!(run.stdout.lines().count(), 201);
 }
@@ -71,7 +80,10 @@ fn dry_run_jobs_keep_input_order() {
     let dir = tempfile::tempdir().unwrap();
     let users = dir.path().join("users.csv");
     let users = users.to_str().unwrap();
-    assert_eq!(canon(&["gen-users", "--rows", "3000", "--seed", "5", "--out", users]).code, 0);
+    assert_eq!(
+        canon(&["gen-users", "--rows", "3000", "--seed", "5", "--out", users]).code,
+        0
+    );
     let one = canon(&["dry-run", "-q", "--rules", BASE, users]);
     let four = canon(&["dry-run", "-q", "--jobs", "4", "--rules", BASE, users]);
     assert_eq!(one.code, 0);
@@ -84,33 +96,84 @@ fn dry_run_jobs_keep_input_order() {
 fn dry_run_bad_utf8_row_is_reported_with_its_row_and_skipped() {
     let run = canon(&["dry-run", "--rules", BASE, "examples/bad/bad_utf8.csv"]);
     assert_eq!(run.code, 1);
-    assert_eq!(run.stdout.lines().count(), 3, "header + 2 good rows: {}", run.stdout);
-    assert!(run.stderr.contains("examples/bad/bad_utf8.csv: row 2 (line 3): field 3 is not valid UTF-8 (skipped)"), "{}", run.stderr);
+    assert_eq!(
+        run.stdout.lines().count(),
+        3,
+        "header + 2 good rows: {}",
+        run.stdout
+    );
+    assert!(
+        run.stderr.contains(
+            "examples/bad/bad_utf8.csv: row 2 (line 3): field 3 is not valid UTF-8 (skipped)"
+        ),
+        "{}",
+        run.stderr
+    );
     assert!(run.stderr.contains("3 rows in: 2 out"), "{}", run.stderr);
 }
 
 #[test]
 fn dry_run_strict_stops_at_the_first_bad_row() {
-    let run = canon(&["dry-run", "-q", "--strict", "--rules", BASE, "examples/bad/bad_utf8.csv"]);
+    let run = canon(&[
+        "dry-run",
+        "-q",
+        "--strict",
+        "--rules",
+        BASE,
+        "examples/bad/bad_utf8.csv",
+    ]);
     assert_eq!(run.code, 1);
-    assert_eq!(run.stdout.lines().count(), 2, "only the row before the bad one: {}", run.stdout);
+    assert_eq!(
+        run.stdout.lines().count(),
+        2,
+        "only the row before the bad one: {}",
+        run.stdout
+    );
 }
 
 #[test]
 fn dry_run_csv_bom_crlf_quoted_newline_and_ragged_rows() {
-    let run = canon(&["dry-run", "-q", "--rules", BASE, "--keep", "id,login", "examples/bad/ragged_bom_crlf.csv"]);
+    let run = canon(&[
+        "dry-run",
+        "-q",
+        "--rules",
+        BASE,
+        "--keep",
+        "id,login",
+        "examples/bad/ragged_bom_crlf.csv",
+    ]);
     assert_eq!(run.code, 0, "{}", run.stderr);
     insta::assert_snapshot!("dry_run_ragged_output", run.stdout);
 }
 
 #[test]
 fn dry_run_jsonl_bad_lines_are_reported_and_skipped() {
-    let run = canon(&["dry-run", "--format", "jsonl", "--rules", BASE, "examples/bad/bad_lines.jsonl"]);
+    let run = canon(&[
+        "dry-run",
+        "--format",
+        "jsonl",
+        "--rules",
+        BASE,
+        "examples/bad/bad_lines.jsonl",
+    ]);
     assert_eq!(run.code, 1);
-    assert!(run.stderr.contains("bad_lines.jsonl: line 3: not a JSON object"), "{}", run.stderr);
-    assert!(run.stderr.contains("bad_lines.jsonl: line 4: not JSON"), "{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains("bad_lines.jsonl: line 3: not a JSON object"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.contains("bad_lines.jsonl: line 4: not JSON"),
+        "{}",
+        run.stderr
+    );
     assert!(run.stderr.contains("4 rows in: 2 out"), "{}", run.stderr);
-    let rows: Vec<serde_json::Value> = run.stdout.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let rows: Vec<serde_json::Value> = run
+        .stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
     assert_eq!(rows.len(), 2);
     assert_eq!(rows[0]["userName"], "a@x.com");
     assert_eq!(rows[0]["management_level"], "VP");
@@ -118,11 +181,28 @@ fn dry_run_jsonl_bad_lines_are_reported_and_skipped() {
 
 #[test]
 fn dry_run_scim_list_response_and_stdin() {
-    let run = canon(&["dry-run", "-q", "--rules", BASE, "examples/bad/list_response.json"]);
+    let run = canon(&[
+        "dry-run",
+        "-q",
+        "--rules",
+        BASE,
+        "examples/bad/list_response.json",
+    ]);
     assert_eq!(run.code, 1, "one resource is not an object");
     assert_eq!(run.stdout.lines().count(), 3);
     let jsonl = std::fs::read(root().join("examples/acme_users.jsonl")).unwrap();
-    let run = canon_stdin(&["dry-run", "-q", "--input-format", "jsonl", "--rules", BASE, "-"], Some(&jsonl));
+    let run = canon_stdin(
+        &[
+            "dry-run",
+            "-q",
+            "--input-format",
+            "jsonl",
+            "--rules",
+            BASE,
+            "-",
+        ],
+        Some(&jsonl),
+    );
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert_eq!(run.stdout.lines().count(), 51);
     assert!(run.stdout.starts_with("id,externalId,userName,"));
@@ -134,17 +214,31 @@ fn dry_run_report_files_count_every_row() {
     let json = dir.path().join("report.json");
     let md = dir.path().join("report.md");
     for report in [&json, &md] {
-        let run = canon(&["dry-run", "-q", "--rules", BASE, "--report", report.to_str().unwrap(), "examples/bad/bad_utf8.csv", "examples/acme_users.csv"]);
+        let run = canon(&[
+            "dry-run",
+            "-q",
+            "--rules",
+            BASE,
+            "--report",
+            report.to_str().unwrap(),
+            "examples/bad/bad_utf8.csv",
+            "examples/acme_users.csv",
+        ]);
         assert_eq!(run.code, 1);
     }
-    let report: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
     assert_eq!(report["rows_in"], 203);
     assert_eq!(report["rows_out"], 202);
     assert_eq!(report["rows_bad"], 1);
     assert_eq!(report["bad_rows"][0]["at"], "row 2 (line 3)");
     let level = &report["fields"][1];
     assert_eq!(level["field"], "management_level");
-    assert!(level["never_fired"].as_array().unwrap().iter().any(|r| r.as_str().unwrap().starts_with("explicit")));
+    assert!(level["never_fired"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|r| r.as_str().unwrap().starts_with("explicit")));
     let md = std::fs::read_to_string(&md).unwrap();
     assert!(md.starts_with("# Dry-run coverage"));
     assert!(md.contains("## `management_level`"));
@@ -154,10 +248,28 @@ fn dry_run_report_files_count_every_row() {
 fn dry_run_closed_pipe_is_not_an_error() {
     let dir = tempfile::tempdir().unwrap();
     let users = dir.path().join("users.csv");
-    assert_eq!(canon(&["gen-users", "--rows", "20000", "--out", users.to_str().unwrap()]).code, 0);
+    assert_eq!(
+        canon(&[
+            "gen-users",
+            "--rows",
+            "20000",
+            "--out",
+            users.to_str().unwrap()
+        ])
+        .code,
+        0
+    );
     for jobs in ["1", "2"] {
         let mut child = Command::new(env!("CARGO_BIN_EXE_canon"))
-            .args(["dry-run", "-q", "-j", jobs, "--rules", BASE, users.to_str().unwrap()])
+            .args([
+                "dry-run",
+                "-q",
+                "-j",
+                jobs,
+                "--rules",
+                BASE,
+                users.to_str().unwrap(),
+            ])
             .current_dir(root())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -168,8 +280,17 @@ fn dry_run_closed_pipe_is_not_an_error() {
         stdout.read_exact(&mut first).unwrap();
         drop(stdout);
         let out = child.wait_with_output().unwrap();
-        assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
-        assert!(out.stderr.is_empty(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(
+            out.stderr.is_empty(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
 }
 
@@ -177,11 +298,22 @@ fn dry_run_closed_pipe_is_not_an_error() {
 fn dry_run_usage_errors_exit_2() {
     let run = canon(&["dry-run", "--rules", BASE, "no/such/file.csv"]);
     assert_eq!(run.code, 2);
-    assert!(run.stderr.contains("cannot read `no/such/file.csv`"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("cannot read `no/such/file.csv`"),
+        "{}",
+        run.stderr
+    );
     let run = canon(&["dry-run", "--rules", BASE, "README.md"]);
     assert_eq!(run.code, 2);
     assert!(run.stderr.contains("--input-format"), "{}", run.stderr);
-    let run = canon(&["dry-run", "--rules", BASE, "--report", "x.html", "examples/acme_users.csv"]);
+    let run = canon(&[
+        "dry-run",
+        "--rules",
+        BASE,
+        "--report",
+        "x.html",
+        "examples/acme_users.csv",
+    ]);
     assert_eq!(run.code, 2);
 }
 
@@ -189,9 +321,22 @@ fn dry_run_usage_errors_exit_2() {
 fn gen_users_is_deterministic_and_makes_the_bundled_example() {
     let run = canon(&["gen-users", "--rows", "200", "--seed", "42"]);
     assert_eq!(run.code, 0);
-    let bundled = std::fs::read_to_string(Path::new(&root()).join("examples/acme_users.csv")).unwrap();
-    assert_eq!(run.stdout, bundled, "examples/acme_users.csv is `canon gen-users --rows 200 --seed 42`");
-    let jsonl = canon(&["gen-users", "--rows", "50", "--seed", "42", "--format", "scim-jsonl"]);
-    let bundled = std::fs::read_to_string(Path::new(&root()).join("examples/acme_users.jsonl")).unwrap();
+    let bundled =
+        std::fs::read_to_string(Path::new(&root()).join("examples/acme_users.csv")).unwrap();
+    assert_eq!(
+        run.stdout, bundled,
+        "examples/acme_users.csv is `canon gen-users --rows 200 --seed 42`"
+    );
+    let jsonl = canon(&[
+        "gen-users",
+        "--rows",
+        "50",
+        "--seed",
+        "42",
+        "--format",
+        "scim-jsonl",
+    ]);
+    let bundled =
+        std::fs::read_to_string(Path::new(&root()).join("examples/acme_users.jsonl")).unwrap();
     assert_eq!(jsonl.stdout, bundled);
 }

@@ -18,19 +18,37 @@ fn canon(args: &[&str]) -> (i32, String, String) {
 
 #[test]
 fn dry_run_keep_column_named_like_a_field_is_written_as_raw() {
-    let (code, out, err) =
-        canon(&["dry-run", "-q", "--rules", "rules/default.rules", "--keep", "id,status", "examples/acme_users.csv"]);
+    let (code, out, err) = canon(&[
+        "dry-run",
+        "-q",
+        "--rules",
+        "rules/default.rules",
+        "--keep",
+        "id,status",
+        "examples/acme_users.csv",
+    ]);
     assert_eq!(code, 0, "{err}");
     let header: Vec<&str> = out.lines().next().unwrap_or("").split(',').collect();
     assert_eq!(header[..2], ["id", "raw_status"]);
-    assert_eq!(header.iter().filter(|c| **c == "status").count(), 1, "{header:?}");
+    assert_eq!(
+        header.iter().filter(|c| **c == "status").count(),
+        1,
+        "{header:?}"
+    );
     assert_eq!(header.last(), Some(&"row_status"));
 }
 
 #[test]
 fn dry_run_keep_unknown_column_is_a_usage_error() {
-    let (code, out, err) =
-        canon(&["dry-run", "-q", "--rules", "rules/default.rules", "--keep", "id,nosuch", "examples/acme_users.csv"]);
+    let (code, out, err) = canon(&[
+        "dry-run",
+        "-q",
+        "--rules",
+        "rules/default.rules",
+        "--keep",
+        "id,nosuch",
+        "examples/acme_users.csv",
+    ]);
     assert_eq!(code, 2, "{out}");
     assert!(out.is_empty(), "{out}");
     assert!(err.contains("--keep `nosuch`"), "{err}");

@@ -1154,3 +1154,98 @@ async fn scim_mapping_cases_through_the_write_path() {
     }
     assert!(count > 0, "no SCIM mapping cases found");
 }
+
+/// The promise: the profiles the service stores equal what `canon dry-run` gives for
+/// the same users under the same rules. The bundled SCIM users (their custom attributes moved
+/// into Canon's extension, where Okta would map them) go through the real binary's dry run and
+/// through POST; every canonical field must agree.
+#[tokio::test]
+async fn stored_profiles_match_the_dry_run() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let rules = root.join("rules/default.rules");
+    let program: Arc<dyn ProfileMapper> = Arc::new(canon::Program::load(&rules).unwrap());
+    let h = harness_with(Arc::new(move |_: &Path| Ok(program.clone())));
+
+    let acme = "urn:ietf:params:scim:schemas:extension:acme:2.0:User";
+    let users: Vec<Value> = std::fs::read_to_string(root.join("examples/acme_users.jsonl"))
+        .unwrap()
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|line| {
+            let mut user: Value = serde_json::from_str(line).unwrap();
+            let object = user.as_object_mut().unwrap();
+            if let Some(custom) = object.remove(acme) {
+                object.insert(CANON.into(), custom);
+            }
+            if let Some(schemas) = object.get_mut("schemas").and_then(Value::as_array_mut) {
+                schemas.retain(|s| s != acme);
+                schemas.push(json!(CANON));
+            }
+            user
+        })
+        .collect();
+    assert!(users.len() >= 50, "{} users", users.len());
+    let input = h.dir.path().join("users.jsonl");
+    let lines: Vec<String> = users.iter().map(Value::to_string).collect();
+    std::fs::write(&input, lines.join("\n")).unwrap();
+
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_canon"))
+        .args(["dry-run", "--rules"])
+        .arg(&rules)
+        .args(["--format", "jsonl"])
+        .arg(&input)
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let dry_rows: Vec<Value> = String::from_utf8(output.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(dry_rows.len(), users.len());
+
+    let fields = [
+        "first_name",
+        "last_name",
+        "management_level",
+        "job_title",
+        "business_unit",
+        "job_function",
+        "people_manager",
+        "manager_email",
+        "location",
+        "locale",
+        "status",
+    ];
+    let mut compared = 0;
+    for (user, dry) in users.into_iter().zip(dry_rows) {
+        let created = h
+            .send(
+                "POST",
+                &format!("{BASE}/Users"),
+                Some(TOKEN),
+                Some(user.clone()),
+            )
+            .await;
+        assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
+        let id = created.body["id"].as_str().unwrap();
+        let stored = h
+            .send("GET", &format!("/t/acme/profiles/{id}"), Some(ADMIN), None)
+            .await;
+        assert_eq!(stored.status, StatusCode::OK);
+        for field in fields {
+            let served = &stored.body["profile"][field];
+            let dried = match &dry[field] {
+                Value::String(s) if s.is_empty() => Value::Null,
+                other => other.clone(),
+            };
+            assert_eq!(*served, dried, "{field} of {}", user["userName"]);
+            compared += 1;
+        }
+    }
+    assert_eq!(compared, fields.len() * lines.len());
+}

@@ -69,7 +69,10 @@ pub fn run(args: DiffArgs) -> u8 {
                 let b_old = old.bind_columns(csv.header().iter().map(String::as_str));
                 let b_new = new.bind_columns(csv.header().iter().map(String::as_str));
                 let header: Vec<String> = csv.header().to_vec();
-                let keys: Vec<usize> = ["id", "login", "email"].iter().filter_map(|k| header.iter().position(|h| h.eq_ignore_ascii_case(k))).collect();
+                let keys: Vec<usize> = ["id", "login", "email"]
+                    .iter()
+                    .filter_map(|k| header.iter().position(|h| h.eq_ignore_ascii_case(k)))
+                    .collect();
                 let mut record = csv::StringRecord::new();
                 let mut row = 0u64;
                 loop {
@@ -91,7 +94,16 @@ pub fn run(args: DiffArgs) -> u8 {
                     let p_new = ev_new.apply(&CsvRecord::new(&b_new, &record));
                     let name = csv.name.clone();
                     stats.add(
-                        || (format!("{name}: row {row}"), keys.iter().map(|&i| (header[i].clone(), record.get(i).unwrap_or("").to_string())).collect()),
+                        || {
+                            (
+                                format!("{name}: row {row}"),
+                                keys.iter()
+                                    .map(|&i| {
+                                        (header[i].clone(), record.get(i).unwrap_or("").to_string())
+                                    })
+                                    .collect(),
+                            )
+                        },
                         &p_old,
                         &p_new,
                         keep,
@@ -117,7 +129,12 @@ pub fn run(args: DiffArgs) -> u8 {
                         || {
                             let keys = ["id", "externalId", "userName"]
                                 .iter()
-                                .filter_map(|k| value.get(*k).and_then(|v| v.as_str()).map(|v| (k.to_string(), v.to_string())))
+                                .filter_map(|k| {
+                                    value
+                                        .get(*k)
+                                        .and_then(|v| v.as_str())
+                                        .map(|v| (k.to_string(), v.to_string()))
+                                })
                                 .collect();
                             (format!("{name}: record {item}"), keys)
                         },

@@ -15,8 +15,8 @@ use clap::Args;
 
 use super::{fail_usage, load_rules, EXIT_OK, EXIT_PROBLEMS};
 use crate::input::{BadRow, Input, InputFormat};
-use crate::report::RowStatus;
 use crate::report::Coverage;
+use crate::report::RowStatus;
 use crate::{ColumnBinding, CsvRecord, JsonRecord, Profile, Program};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -87,11 +87,19 @@ struct Config {
 }
 
 fn report_kind(path: &Path) -> Result<ReportKind, String> {
-    match path.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase).as_deref() {
+    match path
+        .extension()
+        .and_then(|e| e.to_str())
+        .map(str::to_ascii_lowercase)
+        .as_deref()
+    {
         Some("json") => Ok(ReportKind::Json),
         Some("md") | Some("markdown") => Ok(ReportKind::Markdown),
         Some("txt") => Ok(ReportKind::Text),
-        _ => Err(format!("--report `{}`: use a .json, .md or .txt file", path.display())),
+        _ => Err(format!(
+            "--report `{}`: use a .json, .md or .txt file",
+            path.display()
+        )),
     }
 }
 
@@ -105,14 +113,24 @@ impl Config {
             Some(path) => Some((path.clone(), report_kind(&path)?)),
             None => None,
         };
-        let jobs = if args.jobs == 0 { std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1) } else { args.jobs };
+        let jobs = if args.jobs == 0 {
+            std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(1)
+        } else {
+            args.jobs
+        };
         Ok(Self {
             rules: args.rules,
             inputs: args.inputs,
             input_format: args.input_format,
             format: args.format,
             out: args.out,
-            keep: if args.keep.is_empty() { None } else { Some(args.keep) },
+            keep: if args.keep.is_empty() {
+                None
+            } else {
+                Some(args.keep)
+            },
             report,
             top: args.top,
             jobs,
@@ -141,16 +159,38 @@ pub fn run(args: DryRunArgs) -> u8 {
     }
     // A `--keep` column that no CSV header has is a typo, not an empty column.
     if let Some(keep) = &config.keep {
-        let headers: Vec<&[String]> = inputs.iter().filter_map(|i| if let Input::Csv(c) = i { Some(c.header()) } else { None }).collect();
+        let headers: Vec<&[String]> = inputs
+            .iter()
+            .filter_map(|i| {
+                if let Input::Csv(c) = i {
+                    Some(c.header())
+                } else {
+                    None
+                }
+            })
+            .collect();
         if headers.len() == inputs.len() {
             for k in keep {
-                if !headers.iter().any(|h| h.iter().any(|c| c.eq_ignore_ascii_case(k))) {
+                if !headers
+                    .iter()
+                    .any(|h| h.iter().any(|c| c.eq_ignore_ascii_case(k)))
+                {
                     return fail_usage(format!("--keep `{k}`: no input has that column"));
                 }
             }
         }
     }
-    let bytes: Option<u64> = config.inputs.iter().map(|p| if p.as_os_str() == "-" { None } else { Input::size(p) }).sum();
+    let bytes: Option<u64> = config
+        .inputs
+        .iter()
+        .map(|p| {
+            if p.as_os_str() == "-" {
+                None
+            } else {
+                Input::size(p)
+            }
+        })
+        .sum();
     let out: Box<dyn Write + Send> = match &config.out {
         Some(path) => match std::fs::File::create(path) {
             Ok(file) => Box::new(file),
@@ -166,13 +206,22 @@ pub fn run(args: DryRunArgs) -> u8 {
         Ok(outcome) => outcome,
         Err(error) => return fail_usage(error),
     };
-    let report = outcome.coverage.report(&program, &outcome.bad, outcome.bad_total, config.top, seconds, bytes);
+    let report = outcome.coverage.report(
+        &program,
+        &outcome.bad,
+        outcome.bad_total,
+        config.top,
+        seconds,
+        bytes,
+    );
     if !config.quiet {
         eprint!("{}", report.to_text());
     }
     if let Some((path, kind)) = &config.report {
         let text = match kind {
-            ReportKind::Json => serde_json::to_string_pretty(&report.to_json()).unwrap_or_default() + "\n",
+            ReportKind::Json => {
+                serde_json::to_string_pretty(&report.to_json()).unwrap_or_default() + "\n"
+            }
             ReportKind::Markdown => report.to_markdown(),
             ReportKind::Text => report.to_text(),
         };
@@ -199,8 +248,16 @@ const KEEP_BAD: usize = 100;
 const BATCH: usize = 512;
 
 enum Rows {
-    Csv { binding: Arc<ColumnBinding>, keys: Arc<Vec<Option<usize>>>, rows: Vec<csv::StringRecord>, len: usize },
-    Json { keys: Arc<Vec<String>>, rows: Vec<serde_json::Value> },
+    Csv {
+        binding: Arc<ColumnBinding>,
+        keys: Arc<Vec<Option<usize>>>,
+        rows: Vec<csv::StringRecord>,
+        len: usize,
+    },
+    Json {
+        keys: Arc<Vec<String>>,
+        rows: Vec<serde_json::Value>,
+    },
 }
 
 impl Rows {
@@ -257,23 +314,45 @@ struct Worker<'p> {
 
 impl<'p> Worker<'p> {
     fn new(program: &'p Program, format: OutFormat, columns: Arc<Vec<String>>) -> Self {
-        Self { ev: program.evaluator(), coverage: Coverage::new(program), format, columns, cells: Vec::new() }
+        Self {
+            ev: program.evaluator(),
+            coverage: Coverage::new(program),
+            format,
+            columns,
+            cells: Vec::new(),
+        }
     }
 
     fn process(&mut self, rows: &Rows, mut out: Vec<u8>) -> Vec<u8> {
         out.clear();
-        let mut csv_out = (self.format == OutFormat::Csv).then(|| csv::WriterBuilder::new().has_headers(false).from_writer(Vec::new()));
+        let mut csv_out = (self.format == OutFormat::Csv).then(|| {
+            csv::WriterBuilder::new()
+                .has_headers(false)
+                .from_writer(Vec::new())
+        });
         match rows {
-            Rows::Csv { binding, keys, rows, len } => {
+            Rows::Csv {
+                binding,
+                keys,
+                rows,
+                len,
+            } => {
                 for row in &rows[..*len] {
                     let profile = self.ev.apply(&CsvRecord::new(binding, row));
-                    let keep = keys.iter().map(|k| k.and_then(|i| row.get(i)).unwrap_or(""));
+                    let keep = keys
+                        .iter()
+                        .map(|k| k.and_then(|i| row.get(i)).unwrap_or(""));
                     if let Some(w) = csv_out.as_mut() {
                         // The common case, without copying cells: kept columns, fields, status.
                         let status = self.coverage.add(&profile);
                         let status = status_text(status, &profile);
-                        let fields = profile.fields().iter().map(|f| f.value.as_deref().unwrap_or(""));
-                        let _ = w.write_record(keep.chain(fields).chain(std::iter::once(status.as_ref())));
+                        let fields = profile
+                            .fields()
+                            .iter()
+                            .map(|f| f.value.as_deref().unwrap_or(""));
+                        let _ = w.write_record(
+                            keep.chain(fields).chain(std::iter::once(status.as_ref())),
+                        );
                         continue;
                     }
                     self.fill(keep, &profile);
@@ -302,7 +381,8 @@ impl<'p> Worker<'p> {
         self.cells.clear();
         self.cells.extend(keep.map(str::to_string));
         for field in profile.fields() {
-            self.cells.push(field.value.as_deref().unwrap_or("").to_string());
+            self.cells
+                .push(field.value.as_deref().unwrap_or("").to_string());
         }
         self.cells.push(status.into_owned());
     }
@@ -318,14 +398,22 @@ impl<'p> Worker<'p> {
                 let nkeep = self.cells.len() - nfields - 1;
                 for (i, (name, cell)) in self.columns.iter().zip(&self.cells).enumerate() {
                     let is_field = i >= nkeep && i < self.cells.len() - 1;
-                    let value = if is_field && cell.is_empty() { serde_json::Value::Null } else { serde_json::Value::String(cell.clone()) };
+                    let value = if is_field && cell.is_empty() {
+                        serde_json::Value::Null
+                    } else {
+                        serde_json::Value::String(cell.clone())
+                    };
                     map.insert(name.clone(), value);
                 }
                 let _ = serde_json::to_writer(&mut *out, &map);
                 out.push(b'\n');
             }
             _ => {
-                let line: Vec<String> = self.cells.iter().map(|c| format!("{:<20}", crate::report::show(c).trim_matches('"'))).collect();
+                let line: Vec<String> = self
+                    .cells
+                    .iter()
+                    .map(|c| format!("{:<20}", crate::report::show(c).trim_matches('"')))
+                    .collect();
                 out.extend_from_slice(line.join(" ").trim_end().as_bytes());
                 out.push(b'\n');
             }
@@ -334,8 +422,15 @@ impl<'p> Worker<'p> {
 }
 
 fn json_key(value: &serde_json::Value, key: &str) -> String {
-    let Some(object) = value.as_object() else { return String::new() };
-    let found = object.get(key).or_else(|| object.iter().find(|(k, _)| k.eq_ignore_ascii_case(key)).map(|(_, v)| v));
+    let Some(object) = value.as_object() else {
+        return String::new();
+    };
+    let found = object.get(key).or_else(|| {
+        object
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(key))
+            .map(|(_, v)| v)
+    });
     match found {
         Some(serde_json::Value::String(s)) => s.clone(),
         Some(serde_json::Value::Null) | None => String::new(),
@@ -369,13 +464,21 @@ fn default_keys(format_is_csv: bool) -> Vec<String> {
     }
 }
 
-fn execute(program: &Program, config: &Config, inputs: Vec<Input>, mut out: io::BufWriter<Box<dyn Write + Send>>) -> Result<Outcome, String> {
+fn execute(
+    program: &Program,
+    config: &Config,
+    inputs: Vec<Input>,
+    mut out: io::BufWriter<Box<dyn Write + Send>>,
+) -> Result<Outcome, String> {
     // The output columns: the kept columns of the first input, then the fields, then status.
     let keep: Vec<String> = match (&config.keep, inputs.first()) {
         (Some(keep), _) => keep.clone(),
         (None, Some(Input::Csv(csv))) => {
             let header: Vec<String> = csv.header().iter().map(|h| h.to_lowercase()).collect();
-            default_keys(true).into_iter().filter(|k| header.contains(k)).collect()
+            default_keys(true)
+                .into_iter()
+                .filter(|k| header.contains(k))
+                .collect()
         }
         (None, _) => default_keys(false),
     };
@@ -385,20 +488,35 @@ fn execute(program: &Program, config: &Config, inputs: Vec<Input>, mut out: io::
     let mut columns: Vec<String> = keep
         .iter()
         .map(|k| {
-            let clash = k.eq_ignore_ascii_case("row_status") || fields.iter().any(|f| f.eq_ignore_ascii_case(k));
-            if clash { format!("raw_{k}") } else { k.clone() }
+            let clash = k.eq_ignore_ascii_case("row_status")
+                || fields.iter().any(|f| f.eq_ignore_ascii_case(k));
+            if clash {
+                format!("raw_{k}")
+            } else {
+                k.clone()
+            }
         })
         .collect();
     columns.extend(fields);
     // `row_status`, not `status`: `status` is a canonical field (active/inactive).
     columns.push("row_status".into());
     let columns = Arc::new(columns);
-    let formatter = Formatter { format: config.format, columns: columns.as_ref().clone() };
+    let formatter = Formatter {
+        format: config.format,
+        columns: columns.as_ref().clone(),
+    };
     let mut head = Vec::new();
     formatter.header(&mut head);
-    let mut bad = BadRows { kept: Vec::new(), total: 0 };
+    let mut bad = BadRows {
+        kept: Vec::new(),
+        total: 0,
+    };
     if write_all(&mut out, &head)? {
-        return Ok(Outcome { coverage: Coverage::new(program), bad: bad.kept, bad_total: 0 });
+        return Ok(Outcome {
+            coverage: Coverage::new(program),
+            bad: bad.kept,
+            bad_total: 0,
+        });
     }
     let progress = progress_bar(config.quiet);
 
@@ -406,34 +524,60 @@ fn execute(program: &Program, config: &Config, inputs: Vec<Input>, mut out: io::
         let mut worker = Worker::new(program, config.format, columns.clone());
         let mut buf = Vec::new();
         let mut closed = false;
-        read_batches(program, inputs, &keep, config.strict, &mut bad, &mut |rows| {
-            buf.clear();
-            buf = worker.process(&rows, std::mem::take(&mut buf));
-            if let Some(p) = &progress {
-                p.inc(rows.len() as u64);
-            }
-            match write_all(&mut out, &buf) {
-                Ok(false) => Some(rows),
-                _ => {
-                    closed = true;
-                    None
+        read_batches(
+            program,
+            inputs,
+            &keep,
+            config.strict,
+            &mut bad,
+            &mut |rows| {
+                buf.clear();
+                buf = worker.process(&rows, std::mem::take(&mut buf));
+                if let Some(p) = &progress {
+                    p.inc(rows.len() as u64);
                 }
-            }
-        });
+                match write_all(&mut out, &buf) {
+                    Ok(false) => Some(rows),
+                    _ => {
+                        closed = true;
+                        None
+                    }
+                }
+            },
+        );
         let _ = closed;
         worker.coverage
     } else {
-        run_parallel(program, config, inputs, &keep, columns.clone(), &mut bad, out, progress.as_ref())?
+        run_parallel(
+            program,
+            config,
+            inputs,
+            &keep,
+            columns.clone(),
+            &mut bad,
+            out,
+            progress.as_ref(),
+        )?
     };
     if let Some(p) = progress {
         p.finish_and_clear();
     }
-    Ok(Outcome { coverage, bad: bad.kept, bad_total: bad.total })
+    Ok(Outcome {
+        coverage,
+        bad: bad.kept,
+        bad_total: bad.total,
+    })
 }
 
 /// Writes bytes; `Ok(true)` when the reader has gone (a closed pipe is not an error).
 fn write_all(out: &mut impl Write, bytes: &[u8]) -> Result<bool, String> {
-    match out.write_all(bytes).and_then(|_| if bytes.is_empty() { out.flush() } else { Ok(()) }) {
+    match out.write_all(bytes).and_then(|_| {
+        if bytes.is_empty() {
+            out.flush()
+        } else {
+            Ok(())
+        }
+    }) {
         Ok(()) => Ok(false),
         Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Ok(true),
         Err(e) => Err(format!("cannot write the output: {e}")),
@@ -445,7 +589,9 @@ fn progress_bar(quiet: bool) -> Option<indicatif::ProgressBar> {
         return None;
     }
     let bar = indicatif::ProgressBar::new_spinner();
-    if let Ok(style) = indicatif::ProgressStyle::with_template("{spinner} {human_pos} rows  {per_sec}  {elapsed}") {
+    if let Ok(style) =
+        indicatif::ProgressStyle::with_template("{spinner} {human_pos} rows  {per_sec}  {elapsed}")
+    {
         bar.set_style(style);
     }
     Some(bar)
@@ -453,14 +599,26 @@ fn progress_bar(quiet: bool) -> Option<indicatif::ProgressBar> {
 
 /// Reads every input into batches and hands each to `sink`, which gives the batch back for
 /// reuse, or `None` to stop.
-fn read_batches(program: &Program, inputs: Vec<Input>, keep: &[String], strict: bool, bad: &mut BadRows, sink: &mut dyn FnMut(Rows) -> Option<Rows>) {
+fn read_batches(
+    program: &Program,
+    inputs: Vec<Input>,
+    keep: &[String],
+    strict: bool,
+    bad: &mut BadRows,
+    sink: &mut dyn FnMut(Rows) -> Option<Rows>,
+) {
     let mut spare: Option<Rows> = None;
     for input in inputs {
         match input {
             Input::Csv(mut csv) => {
-                let binding = Arc::new(program.bind_columns(csv.header().iter().map(String::as_str)));
+                let binding =
+                    Arc::new(program.bind_columns(csv.header().iter().map(String::as_str)));
                 let lower: Vec<String> = csv.header().iter().map(|h| h.to_lowercase()).collect();
-                let keys = Arc::new(keep.iter().map(|k| lower.iter().position(|h| *h == k.to_lowercase())).collect::<Vec<_>>());
+                let keys = Arc::new(
+                    keep.iter()
+                        .map(|k| lower.iter().position(|h| *h == k.to_lowercase()))
+                        .collect::<Vec<_>>(),
+                );
                 let mut rows = match spare.take() {
                     Some(Rows::Csv { rows, .. }) => rows,
                     _ => Vec::new(),
@@ -481,7 +639,12 @@ fn read_batches(program: &Program, inputs: Vec<Input>, keep: &[String], strict: 
                         }
                     }
                     if len == BATCH {
-                        match sink(Rows::Csv { binding: binding.clone(), keys: keys.clone(), rows, len }) {
+                        match sink(Rows::Csv {
+                            binding: binding.clone(),
+                            keys: keys.clone(),
+                            rows,
+                            len,
+                        }) {
                             Some(Rows::Csv { rows: back, .. }) => rows = back,
                             Some(Rows::Json { .. }) => rows = Vec::new(),
                             None => return,
@@ -490,7 +653,12 @@ fn read_batches(program: &Program, inputs: Vec<Input>, keep: &[String], strict: 
                     }
                 }
                 if len > 0 {
-                    match sink(Rows::Csv { binding: binding.clone(), keys: keys.clone(), rows, len }) {
+                    match sink(Rows::Csv {
+                        binding: binding.clone(),
+                        keys: keys.clone(),
+                        rows,
+                        len,
+                    }) {
                         Some(back) => spare = Some(back),
                         None => return,
                     }
@@ -513,13 +681,23 @@ fn read_batches(program: &Program, inputs: Vec<Input>, keep: &[String], strict: 
                             }
                         }
                     }
-                    if rows.len() == BATCH {
-                        if sink(Rows::Json { keys: keys.clone(), rows: std::mem::take(&mut rows) }).is_none() {
-                            return;
-                        }
+                    if rows.len() == BATCH
+                        && sink(Rows::Json {
+                            keys: keys.clone(),
+                            rows: std::mem::take(&mut rows),
+                        })
+                        .is_none()
+                    {
+                        return;
                     }
                 }
-                if !rows.is_empty() && sink(Rows::Json { keys: keys.clone(), rows }).is_none() {
+                if !rows.is_empty()
+                    && sink(Rows::Json {
+                        keys: keys.clone(),
+                        rows,
+                    })
+                    .is_none()
+                {
                     return;
                 }
                 if strict && bad.total > 0 {
@@ -601,7 +779,10 @@ fn run_parallel(
             }
             seq += 1;
             // Reuse a batch a worker has finished with, if one is back; else start a new one.
-            Some(back_rx.try_recv().unwrap_or(Rows::Json { keys: Arc::new(Vec::new()), rows: Vec::new() }))
+            Some(back_rx.try_recv().unwrap_or(Rows::Json {
+                keys: Arc::new(Vec::new()),
+                rows: Vec::new(),
+            }))
         });
         drop(work_tx);
         let mut coverage = Coverage::new(program);

@@ -144,8 +144,16 @@ impl Company {
             reports[boss] += 1;
             taken += 1;
         }
-        let office_w: Vec<(u8, f64)> = OFFICES.iter().enumerate().map(|(i, o)| (i as u8, o.weight)).collect();
-        let dept_w: Vec<(u8, f64)> = DEPTS.iter().enumerate().map(|(i, d)| (i as u8, d.weight)).collect();
+        let office_w: Vec<(u8, f64)> = OFFICES
+            .iter()
+            .enumerate()
+            .map(|(i, o)| (i as u8, o.weight))
+            .collect();
+        let dept_w: Vec<(u8, f64)> = DEPTS
+            .iter()
+            .enumerate()
+            .map(|(i, d)| (i as u8, d.weight))
+            .collect();
         let mut office = vec![0u8; n];
         let mut dept = vec![0u8; n];
         let mut people = Vec::with_capacity(n);
@@ -154,16 +162,32 @@ impl Company {
         for k in 0..n {
             if k > 0 {
                 let b = mgr[k] as usize;
-                office[k] = if r.f() < 0.8 { office[b] } else { r.weighted(&office_w) };
-                dept[k] = if depth[k] > 1 && r.f() < 0.92 { dept[b] } else { r.weighted(&dept_w) };
+                office[k] = if r.f() < 0.8 {
+                    office[b]
+                } else {
+                    r.weighted(&office_w)
+                };
+                dept[k] = if depth[k] > 1 && r.f() < 0.92 {
+                    dept[b]
+                } else {
+                    r.weighted(&dept_w)
+                };
             }
-            let mut pool = if r.f() < 0.7 { OFFICES[office[k] as usize].pool } else { &POOL_EN };
+            let mut pool = if r.f() < 0.7 {
+                OFFICES[office[k] as usize].pool
+            } else {
+                &POOL_EN
+            };
             if r.f() < 0.04 {
                 pool = &POOL_EU;
             }
             let first = r.pick(pool.firsts);
             let last = r.pick(pool.lasts);
-            let mut local = format!("{}.{}", ascii_local(split_name(first).1), ascii_local(&display(split_name(last).1)));
+            let mut local = format!(
+                "{}.{}",
+                ascii_local(split_name(first).1),
+                ascii_local(&display(split_name(last).1))
+            );
             let count = seen.entry(local.clone()).or_insert(0);
             *count += 1;
             if *count > 1 {
@@ -177,7 +201,17 @@ impl Company {
         while gcd(emp_mul, emp_mod) != 1 {
             emp_mul += 2;
         }
-        Self { mgr, depth, reports, office, dept, people, emails, emp_mod, emp_mul }
+        Self {
+            mgr,
+            depth,
+            reports,
+            office,
+            dept,
+            people,
+            emails,
+            emp_mod,
+            emp_mul,
+        }
     }
 
     fn employee_number(&self, k: usize) -> u64 {
@@ -193,19 +227,75 @@ fn category(depth: u8, reports: u32, r: &mut Rng) -> Option<usize> {
     if reports > 0 {
         let x = r.f();
         return Some(match depth {
-            1 => if x < 0.55 { EXECUTIVE } else { SVP },
-            2 => if x < 0.35 { SVP } else { VP },
-            3 => if x < 0.45 { VP } else if x < 0.75 { SR_DIRECTOR } else { DIRECTOR },
-            4 => if x < 0.2 { SR_DIRECTOR } else if x < 0.75 { DIRECTOR } else { SR_MANAGER },
-            5 => if x < 0.12 { DIRECTOR } else if x < 0.45 { SR_MANAGER } else { MANAGER },
-            _ => if x < 0.12 { SR_MANAGER } else { MANAGER },
+            1 => {
+                if x < 0.55 {
+                    EXECUTIVE
+                } else {
+                    SVP
+                }
+            }
+            2 => {
+                if x < 0.35 {
+                    SVP
+                } else {
+                    VP
+                }
+            }
+            3 => {
+                if x < 0.45 {
+                    VP
+                } else if x < 0.75 {
+                    SR_DIRECTOR
+                } else {
+                    DIRECTOR
+                }
+            }
+            4 => {
+                if x < 0.2 {
+                    SR_DIRECTOR
+                } else if x < 0.75 {
+                    DIRECTOR
+                } else {
+                    SR_MANAGER
+                }
+            }
+            5 => {
+                if x < 0.12 {
+                    DIRECTOR
+                } else if x < 0.45 {
+                    SR_MANAGER
+                } else {
+                    MANAGER
+                }
+            }
+            _ => {
+                if x < 0.12 {
+                    SR_MANAGER
+                } else {
+                    MANAGER
+                }
+            }
         });
     }
     if depth <= 3 {
         return None;
     }
     let x = r.f();
-    Some(if x < 0.62 { IC } else if x < 0.74 { ANALYST } else if x < 0.86 { ASSOCIATE } else if x < 0.915 { INTERN } else if x < 0.93 { STUDENT } else if x < 0.95 { MANAGER } else { IC })
+    Some(if x < 0.62 {
+        IC
+    } else if x < 0.74 {
+        ANALYST
+    } else if x < 0.86 {
+        ASSOCIATE
+    } else if x < 0.915 {
+        INTERN
+    } else if x < 0.93 {
+        STUDENT
+    } else if x < 0.95 {
+        MANAGER
+    } else {
+        IC
+    })
 }
 
 fn casefold_variant(email: &str) -> String {
@@ -315,8 +405,18 @@ impl Writer<'_> {
                 format!("{t}\n{}", self.r.pick(REGIONS))
             }
             "nbsp" => t.replacen(' ', "\u{a0}", 1),
-            "quote" => if self.r.f() < 0.5 { format!("{t} \"Acting\"") } else { format!("\"{t}\"") },
-            "interim" => format!("{}{t}{}", self.r.pick(&["Interim ", "Acting ", ""]), self.r.pick(&["", " (Interim)", " - Acting"])),
+            "quote" => {
+                if self.r.f() < 0.5 {
+                    format!("{t} \"Acting\"")
+                } else {
+                    format!("\"{t}\"")
+                }
+            }
+            "interim" => format!(
+                "{}{t}{}",
+                self.r.pick(&["Interim ", "Acting ", ""]),
+                self.r.pick(&["", " (Interim)", " - Acting"])
+            ),
             "punct" => t + self.r.pick(&[".", " *", ";", ","]),
             "empty" => String::new(),
             _ => self.r.pick(PLACEHOLDER_TITLES).to_string(),
@@ -344,7 +444,11 @@ impl Writer<'_> {
             email = if x < 0.08 {
                 casefold_variant(&email)
             } else {
-                format!("{}@{}", login.split('@').next().unwrap_or_default(), r.pick(ALIAS_DOMAINS))
+                format!(
+                    "{}@{}",
+                    login.split('@').next().unwrap_or_default(),
+                    r.pick(ALIAS_DOMAINS)
+                )
             };
         }
         let x = r.f();
@@ -354,15 +458,38 @@ impl Writer<'_> {
             lname.insert(0, ' ');
         }
         let x = r.f();
-        let display_name = if x < 0.08 { format!("{lname}, {fname}") } else if x < 0.12 { String::new() } else { format!("{fname} {lname}") };
+        let display_name = if x < 0.08 {
+            format!("{lname}, {fname}")
+        } else if x < 0.12 {
+            String::new()
+        } else {
+            format!("{fname} {lname}")
+        };
         let created_day = r.below(11 * 12 * 28);
         let updated_day = (created_day + r.below(400)).min(11 * 12 * 28 - 1);
-        let day = |d: usize| format!("{}-{:02}-{:02}", 2015 + d / 336, d % 336 / 28 + 1, d % 28 + 1);
-        let clock = |r: &mut Rng| format!("T{:02}:{:02}:{:02}.000Z", r.below(24), r.below(60), r.below(9) * 7);
+        let day = |d: usize| {
+            format!(
+                "{}-{:02}-{:02}",
+                2015 + d / 336,
+                d % 336 / 28 + 1,
+                d % 28 + 1
+            )
+        };
+        let clock = |r: &mut Rng| {
+            format!(
+                "T{:02}:{:02}:{:02}.000Z",
+                r.below(24),
+                r.below(60),
+                r.below(9) * 7
+            )
+        };
         let created = day(created_day) + &clock(r);
         let updated = day(updated_day) + &clock(r);
         const B62: &[u8] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
-        let mut h = (k as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15).wrapping_add(0x632B_E59B_D9B4_E019) & 0xFFFF_FFFF_FFFF;
+        let mut h = (k as u64)
+            .wrapping_mul(0x9E37_79B9_7F4A_7C15)
+            .wrapping_add(0x632B_E59B_D9B4_E019)
+            & 0xFFFF_FFFF_FFFF;
         let mut okta_id = String::from("00u");
         for _ in 0..8 {
             okta_id.push(B62[(h % 62) as usize] as char);
@@ -372,9 +499,20 @@ impl Writer<'_> {
         let mut empno = c.employee_number(k).to_string();
         let x = r.f();
         if x >= 0.7 {
-            empno = if x < 0.8 { format!("E{empno}") } else if x < 0.88 { format!("00{empno}") } else if x < 0.93 { String::new() } else if x < 0.97 { format!(" {empno} ") } else { format!("{empno}.0") };
+            empno = if x < 0.8 {
+                format!("E{empno}")
+            } else if x < 0.88 {
+                format!("00{empno}")
+            } else if x < 0.93 {
+                String::new()
+            } else if x < 0.97 {
+                format!(" {empno} ")
+            } else {
+                format!("{empno}.0")
+            };
         }
-        let (mut manager_id, mut manager_name, mut manager_email) = (String::new(), String::new(), String::new());
+        let (mut manager_id, mut manager_name, mut manager_email) =
+            (String::new(), String::new(), String::new());
         let boss = c.mgr[k];
         if boss != NOBODY {
             let b = boss as usize;
@@ -383,8 +521,15 @@ impl Writer<'_> {
             }
             let x = r.f();
             if x < 0.6 {
-                let (bf, bl) = (display(split_name(c.people[b].first).1), display(split_name(c.people[b].last).1));
-                manager_name = if x < 0.5 { format!("{bf} {bl}") } else { format!("{bl}, {bf}") };
+                let (bf, bl) = (
+                    display(split_name(c.people[b].first).1),
+                    display(split_name(c.people[b].last).1),
+                );
+                manager_name = if x < 0.5 {
+                    format!("{bf} {bl}")
+                } else {
+                    format!("{bl}, {bf}")
+                };
             }
             let x = r.f();
             let be = &c.emails[b];
@@ -399,7 +544,11 @@ impl Writer<'_> {
             } else if x < 0.85 {
                 format!("former.manager{}@acme.com", r.below(5000))
             } else if x < 0.86 {
-                format!("{}@{}", be.split('@').next().unwrap_or_default(), r.pick(ALIAS_DOMAINS))
+                format!(
+                    "{}@{}",
+                    be.split('@').next().unwrap_or_default(),
+                    r.pick(ALIAS_DOMAINS)
+                )
             } else {
                 String::new()
             };
@@ -407,11 +556,19 @@ impl Writer<'_> {
         let truth = (c.reports[k] > 0) != (r.f() < 0.03);
         let is_manager = if r.f() < 0.86 {
             let (yes, no) = r.weighted(FLAG_STYLES);
-            if truth { yes } else { no }
+            if truth {
+                yes
+            } else {
+                no
+            }
         } else {
             r.weighted(FLAG_ODDITIES)
         };
-        let level_code = if r.f() < 0.45 { r.weighted(LEVEL_CODES[cat.unwrap_or(IC)]) } else { "" };
+        let level_code = if r.f() < 0.45 {
+            r.weighted(LEVEL_CODES[cat.unwrap_or(IC)])
+        } else {
+            ""
+        };
         let mut street = office.street.to_string();
         let x = r.f();
         if !street.is_empty() && x < 0.05 {
@@ -419,29 +576,59 @@ impl Writer<'_> {
             street.push_str(r.pick(SUITES));
         }
         let x = r.f();
-        let city = if x < 0.88 { office.city } else if x >= 0.96 { "" } else { r.pick(office.cities) };
+        let city = if x < 0.88 {
+            office.city
+        } else if x >= 0.96 {
+            ""
+        } else {
+            r.pick(office.cities)
+        };
         let x = r.f();
-        let tz = if x < 0.05 { "" } else if x < 0.07 { r.pick(office.tz_odd) } else { office.tz };
+        let tz = if x < 0.05 {
+            ""
+        } else if x < 0.07 {
+            r.pick(office.tz_odd)
+        } else {
+            office.tz
+        };
         let x = r.f();
         let phone = if x < 0.7 {
             let digits = 1000 + r.below(9000);
-            if x < 0.4 { format!("{} 555-{digits}", office.phone) } else if x < 0.5 { format!("{}555{digits}", office.phone.replace(' ', "")) } else { format!("{} 555 {digits}", office.phone) }
+            if x < 0.4 {
+                format!("{} 555-{digits}", office.phone)
+            } else if x < 0.5 {
+                format!("{}555{digits}", office.phone.replace(' ', ""))
+            } else {
+                format!("{} 555 {digits}", office.phone)
+            }
         } else {
             String::new()
         };
         let status = r.weighted(STATUS);
         let department = r.weighted(dept.cells);
         let organization = r.weighted(office.orgs);
-        let user_type = if cat == Some(INTERN) && r.f() < 0.5 { "Intern" } else { r.weighted(USER_TYPES) };
+        let user_type = if cat == Some(INTERN) && r.f() < 0.5 {
+            "Intern"
+        } else {
+            r.weighted(USER_TYPES)
+        };
         let country = r.weighted(office.country);
         let language = r.weighted(office.languages);
         let locale = r.weighted(office.locales);
-        let (mut second_email, mut middle, mut nick) = (String::new(), String::new(), String::new());
+        let (mut second_email, mut middle, mut nick) =
+            (String::new(), String::new(), String::new());
         let x = r.f();
         if x < 0.05 {
-            second_email = format!("{}@gmail.example", login.split('@').next().unwrap_or_default());
+            second_email = format!(
+                "{}@gmail.example",
+                login.split('@').next().unwrap_or_default()
+            );
         } else if x < 0.11 {
-            middle = format!("{}{}", r.pick(&["A", "B", "C", "D", "E", "J", "K", "L", "M", "R", "S", "T"]), if r.f() < 0.5 { "." } else { "" });
+            middle = format!(
+                "{}{}",
+                r.pick(&["A", "B", "C", "D", "E", "J", "K", "L", "M", "R", "S", "T"]),
+                if r.f() < 0.5 { "." } else { "" }
+            );
         } else if x < 0.15 {
             nick = r.pick(NICKNAMES).to_string();
             if r.f() < 0.3 {
@@ -450,16 +637,56 @@ impl Writer<'_> {
         }
         let title = self.title(cat, dept, office);
         let r = &mut self.r;
-        let division = if r.f() < 0.85 { office.division } else { r.pick(REGIONS) };
-        let cost_center = if r.f() < 0.7 { format!("CC-{:02}{}", c.dept[k] as usize + 1, 10 + r.below(90)) } else { String::new() };
-        let state = if r.f() < 0.8 { r.pick(office.states) } else { "" };
+        let division = if r.f() < 0.85 {
+            office.division
+        } else {
+            r.pick(REGIONS)
+        };
+        let cost_center = if r.f() < 0.7 {
+            format!("CC-{:02}{}", c.dept[k] as usize + 1, 10 + r.below(90))
+        } else {
+            String::new()
+        };
+        let state = if r.f() < 0.8 {
+            r.pick(office.states)
+        } else {
+            ""
+        };
         let zip = if r.f() < 0.9 { r.pick(office.zips) } else { "" };
         [
-            okta_id, status.into(), created, updated, login, email, second_email, fname, lname, middle,
-            display_name, nick, title, department.into(), division.into(), organization.into(), cost_center,
-            user_type.into(), empno, manager_id, manager_name, manager_email, is_manager.into(),
-            level_code.into(), street, city.into(), state.into(), zip.into(), country.into(),
-            language.into(), locale.into(), tz.into(), phone,
+            okta_id,
+            status.into(),
+            created,
+            updated,
+            login,
+            email,
+            second_email,
+            fname,
+            lname,
+            middle,
+            display_name,
+            nick,
+            title,
+            department.into(),
+            division.into(),
+            organization.into(),
+            cost_center,
+            user_type.into(),
+            empno,
+            manager_id,
+            manager_name,
+            manager_email,
+            is_manager.into(),
+            level_code.into(),
+            street,
+            city.into(),
+            state.into(),
+            zip.into(),
+            country.into(),
+            language.into(),
+            locale.into(),
+            tz.into(),
+            phone,
         ]
     }
 }
@@ -470,36 +697,66 @@ fn scim_user(row: &[String; 33]) -> serde_json::Value {
     const CORE: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
     const ENTERPRISE: &str = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
     const ACME: &str = "urn:ietf:params:scim:schemas:extension:acme:2.0:User";
-    let get = |name: &str| CSV_HEADER.iter().position(|h| *h == name).map(|i| row[i].as_str()).unwrap_or_default();
+    let get = |name: &str| {
+        CSV_HEADER
+            .iter()
+            .position(|h| *h == name)
+            .map(|i| row[i].as_str())
+            .unwrap_or_default()
+    };
     let mut user = Map::new();
     user.insert("schemas".into(), json!([CORE, ENTERPRISE, ACME]));
     user.insert("externalId".into(), json!(get("id")));
     user.insert("userName".into(), json!(get("login")));
     let mut name = Map::new();
-    for (attr, col) in [("givenName", "firstName"), ("familyName", "lastName"), ("middleName", "middleName")] {
+    for (attr, col) in [
+        ("givenName", "firstName"),
+        ("familyName", "lastName"),
+        ("middleName", "middleName"),
+    ] {
         if !get(col).is_empty() {
             name.insert(attr.into(), json!(get(col)));
         }
     }
     user.insert("name".into(), Value::Object(name));
-    for (attr, col) in [("displayName", "displayName"), ("nickName", "nickName"), ("title", "title"), ("userType", "userType"), ("preferredLanguage", "preferredLanguage"), ("locale", "locale"), ("timezone", "timezone")] {
+    for (attr, col) in [
+        ("displayName", "displayName"),
+        ("nickName", "nickName"),
+        ("title", "title"),
+        ("userType", "userType"),
+        ("preferredLanguage", "preferredLanguage"),
+        ("locale", "locale"),
+        ("timezone", "timezone"),
+    ] {
         if !get(col).is_empty() {
             user.insert(attr.into(), json!(get(col)));
         }
     }
-    user.insert("active".into(), json!(ACTIVE_STATUSES.contains(&get("status").trim().to_lowercase().as_str())));
+    user.insert(
+        "active".into(),
+        json!(ACTIVE_STATUSES.contains(&get("status").trim().to_lowercase().as_str())),
+    );
     let mut emails = vec![json!({"value": get("email"), "type": "work", "primary": true})];
     if !get("secondEmail").is_empty() {
         emails.push(json!({"value": get("secondEmail"), "type": "home", "primary": false}));
     }
     user.insert("emails".into(), Value::Array(emails));
     if !get("mobilePhone").is_empty() {
-        user.insert("phoneNumbers".into(), json!([{"value": get("mobilePhone"), "type": "mobile"}]));
+        user.insert(
+            "phoneNumbers".into(),
+            json!([{"value": get("mobilePhone"), "type": "mobile"}]),
+        );
     }
     let mut address = Map::new();
     address.insert("type".into(), json!("work"));
     address.insert("primary".into(), json!(true));
-    for (attr, col) in [("streetAddress", "streetAddress"), ("locality", "city"), ("region", "state"), ("postalCode", "zipCode"), ("country", "countryCode")] {
+    for (attr, col) in [
+        ("streetAddress", "streetAddress"),
+        ("locality", "city"),
+        ("region", "state"),
+        ("postalCode", "zipCode"),
+        ("country", "countryCode"),
+    ] {
         if !get(col).is_empty() {
             address.insert(attr.into(), json!(get(col)));
         }
@@ -508,7 +765,13 @@ fn scim_user(row: &[String; 33]) -> serde_json::Value {
         user.insert("addresses".into(), json!([address]));
     }
     let mut enterprise = Map::new();
-    for (attr, col) in [("employeeNumber", "employeeNumber"), ("costCenter", "costCenter"), ("organization", "organization"), ("division", "division"), ("department", "department")] {
+    for (attr, col) in [
+        ("employeeNumber", "employeeNumber"),
+        ("costCenter", "costCenter"),
+        ("organization", "organization"),
+        ("division", "division"),
+        ("department", "department"),
+    ] {
         if !get(col).is_empty() {
             enterprise.insert(attr.into(), json!(get(col)));
         }
@@ -549,14 +812,19 @@ pub fn generate(rows: usize, seed: u64, format: GenFormat, out: &mut dyn Write) 
         a += 2;
     }
     let b = n / 3;
-    let mut csv_out = csv::WriterBuilder::new().terminator(csv::Terminator::CRLF).from_writer(Vec::with_capacity(1 << 16));
+    let mut csv_out = csv::WriterBuilder::new()
+        .terminator(csv::Terminator::CRLF)
+        .from_writer(Vec::with_capacity(1 << 16));
     if format == GenFormat::Csv {
         csv_out.write_record(CSV_HEADER).map_err(io::Error::other)?;
     }
 
     let mut line = Vec::new();
     for chunk in 0..rows.div_ceil(CHUNK_ROWS) {
-        let mut writer = Writer { c: &company, r: Rng::new(seed.wrapping_mul(1_000_003).wrapping_add(chunk as u64 + 1)) };
+        let mut writer = Writer {
+            c: &company,
+            r: Rng::new(seed.wrapping_mul(1_000_003).wrapping_add(chunk as u64 + 1)),
+        };
         for pos in chunk * CHUNK_ROWS..rows.min((chunk + 1) * CHUNK_ROWS) {
             let k = ((a as u128 * pos as u128 + b as u128) % n as u128) as usize;
             let row = writer.person(k);
@@ -567,7 +835,10 @@ pub fn generate(rows: usize, seed: u64, format: GenFormat, out: &mut dyn Write) 
                     let buf = csv_out.get_ref();
                     if buf.len() >= 1 << 15 {
                         out.write_all(buf)?;
-                        csv_out = csv::WriterBuilder::new().has_headers(false).terminator(csv::Terminator::CRLF).from_writer(take_buf(csv_out)?);
+                        csv_out = csv::WriterBuilder::new()
+                            .has_headers(false)
+                            .terminator(csv::Terminator::CRLF)
+                            .from_writer(take_buf(csv_out)?);
                     }
                 }
                 GenFormat::ScimJsonl => {
@@ -586,7 +857,9 @@ pub fn generate(rows: usize, seed: u64, format: GenFormat, out: &mut dyn Write) 
 
 /// The writer's buffer, emptied for reuse.
 fn take_buf(w: csv::Writer<Vec<u8>>) -> io::Result<Vec<u8>> {
-    let mut buf = w.into_inner().map_err(|e| io::Error::other(e.to_string()))?;
+    let mut buf = w
+        .into_inner()
+        .map_err(|e| io::Error::other(e.to_string()))?;
     buf.clear();
     Ok(buf)
 }

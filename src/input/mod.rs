@@ -19,7 +19,9 @@ pub enum InputFormat {
 pub enum InputError {
     #[error("cannot read `{path}`: {source}")]
     Io { path: String, source: io::Error },
-    #[error("cannot tell the format of `{path}` from its extension; use --input-format csv|json|jsonl")]
+    #[error(
+        "cannot tell the format of `{path}` from its extension; use --input-format csv|json|jsonl"
+    )]
     UnknownFormat { path: String },
     #[error("`{path}` has no header row")]
     NoHeader { path: String },
@@ -50,12 +52,17 @@ pub fn detect_format(path: &Path, given: Option<InputFormat>) -> Result<InputFor
     if let Some(format) = given {
         return Ok(format);
     }
-    let ext = path.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase);
+    let ext = path
+        .extension()
+        .and_then(|e| e.to_str())
+        .map(str::to_ascii_lowercase);
     match ext.as_deref() {
         Some("csv") | Some("txt") | Some("tsv") => Ok(InputFormat::Csv),
         Some("json") => Ok(InputFormat::Json),
         Some("jsonl") | Some("ndjson") => Ok(InputFormat::Jsonl),
-        _ => Err(InputError::UnknownFormat { path: path.display().to_string() }),
+        _ => Err(InputError::UnknownFormat {
+            path: path.display().to_string(),
+        }),
     }
 }
 
@@ -65,7 +72,10 @@ fn open(path: &Path) -> Result<Box<dyn Read + Send>, InputError> {
     }
     File::open(path)
         .map(|f| Box::new(f) as Box<dyn Read + Send>)
-        .map_err(|source| InputError::Io { path: path.display().to_string(), source })
+        .map_err(|source| InputError::Io {
+            path: path.display().to_string(),
+            source,
+        })
 }
 
 /// A CSV export read record by record; the header is read when it opens.
@@ -95,19 +105,29 @@ impl CsvInput {
             .buffer_capacity(1 << 16)
             .from_reader(read);
         let mut first = csv::StringRecord::new();
-        let got = reader.read_record(&mut first).map_err(|e| InputError::BadHeader {
-            path: name.to_string(),
-            message: e.to_string(),
-        })?;
+        let got = reader
+            .read_record(&mut first)
+            .map_err(|e| InputError::BadHeader {
+                path: name.to_string(),
+                message: e.to_string(),
+            })?;
         if !got {
-            return Err(InputError::NoHeader { path: name.to_string() });
+            return Err(InputError::NoHeader {
+                path: name.to_string(),
+            });
         }
         let line = 2 + newlines(first.as_byte_record());
         let header = first
             .iter()
             .map(|h| h.trim_start_matches('\u{feff}').trim().to_string())
             .collect();
-        Ok(Self { name: name.to_string(), reader, header, row: 0, line })
+        Ok(Self {
+            name: name.to_string(),
+            reader,
+            header,
+            row: 0,
+            line,
+        })
     }
 
     /// The header, without a byte-order mark or padding.
@@ -148,11 +168,18 @@ impl CsvInput {
             }
             Err(error) => {
                 self.row += 1;
-                let bad = BadRow { input: self.name.clone(), at: format!("row {} (line {start})", self.row), message: error.to_string() };
+                let bad = BadRow {
+                    input: self.name.clone(),
+                    at: format!("row {} (line {start})", self.row),
+                    message: error.to_string(),
+                };
                 if matches!(error.kind(), csv::ErrorKind::Io(_)) {
                     // An I/O error ends the input: report it once and stop.
                     self.row = u64::MAX / 2;
-                    return Err(BadRow { message: format!("{} (reading stopped)", bad.message), ..bad });
+                    return Err(BadRow {
+                        message: format!("{} (reading stopped)", bad.message),
+                        ..bad
+                    });
                 }
                 Err(bad)
             }
@@ -175,8 +202,17 @@ pub struct JsonInput {
 enum JsonKind {
     /// `stopped`: a read error ended the input; every later call returns `None`, so a
     /// persistent error (a directory given as a file, a dead pipe) is reported once.
-    Lines { reader: BufReader<Box<dyn Read + Send>>, line: u64, buf: Vec<u8>, stopped: bool },
-    Items { items: std::vec::IntoIter<serde_json::Value>, index: u64, label: &'static str },
+    Lines {
+        reader: BufReader<Box<dyn Read + Send>>,
+        line: u64,
+        buf: Vec<u8>,
+        stopped: bool,
+    },
+    Items {
+        items: std::vec::IntoIter<serde_json::Value>,
+        index: u64,
+        label: &'static str,
+    },
 }
 
 impl JsonInput {
@@ -186,15 +222,28 @@ impl JsonInput {
         Self::from_reader(&name, read, format)
     }
 
-    pub fn from_reader(name: &str, read: Box<dyn Read + Send>, format: InputFormat) -> Result<Self, InputError> {
+    pub fn from_reader(
+        name: &str,
+        read: Box<dyn Read + Send>,
+        format: InputFormat,
+    ) -> Result<Self, InputError> {
         if format == InputFormat::Jsonl {
             return Ok(Self {
                 name: name.to_string(),
-                kind: JsonKind::Lines { reader: BufReader::with_capacity(1 << 16, read), line: 0, buf: Vec::new(), stopped: false },
+                kind: JsonKind::Lines {
+                    reader: BufReader::with_capacity(1 << 16, read),
+                    line: 0,
+                    buf: Vec::new(),
+                    stopped: false,
+                },
             });
         }
-        let not_scim = |message: String| InputError::NotScim { path: name.to_string(), message };
-        let value: serde_json::Value = serde_json::from_reader(BufReader::new(read)).map_err(|e| not_scim(e.to_string()))?;
+        let not_scim = |message: String| InputError::NotScim {
+            path: name.to_string(),
+            message,
+        };
+        let value: serde_json::Value =
+            serde_json::from_reader(BufReader::new(read)).map_err(|e| not_scim(e.to_string()))?;
         let (items, label) = match value {
             serde_json::Value::Array(items) => (items, "item"),
             serde_json::Value::Object(mut object) => {
@@ -209,24 +258,48 @@ impl JsonInput {
                     None => (vec![serde_json::Value::Object(object)], "object"),
                 }
             }
-            _ => return Err(not_scim("expected an object, an array or a ListResponse".into())),
+            _ => {
+                return Err(not_scim(
+                    "expected an object, an array or a ListResponse".into(),
+                ))
+            }
         };
-        Ok(Self { name: name.to_string(), kind: JsonKind::Items { items: items.into_iter(), index: 0, label } })
+        Ok(Self {
+            name: name.to_string(),
+            kind: JsonKind::Items {
+                items: items.into_iter(),
+                index: 0,
+                label,
+            },
+        })
     }
 
     /// The next user object: `None` at the end, `Some(Err)` for one that is not an object.
     pub fn next_user(&mut self) -> Option<Result<serde_json::Value, BadRow>> {
         let name = &self.name;
         match &mut self.kind {
-            JsonKind::Items { items, index, label } => {
+            JsonKind::Items {
+                items,
+                index,
+                label,
+            } => {
                 let item = items.next()?;
                 *index += 1;
                 Some(match item {
                     serde_json::Value::Object(_) => Ok(item),
-                    _ => Err(BadRow { input: name.clone(), at: format!("{label} {index}"), message: "not a JSON object".into() }),
+                    _ => Err(BadRow {
+                        input: name.clone(),
+                        at: format!("{label} {index}"),
+                        message: "not a JSON object".into(),
+                    }),
                 })
             }
-            JsonKind::Lines { reader, line, buf, stopped } => loop {
+            JsonKind::Lines {
+                reader,
+                line,
+                buf,
+                stopped,
+            } => loop {
                 if *stopped {
                     return None;
                 }
@@ -236,7 +309,11 @@ impl JsonInput {
                     Ok(_) => {}
                     Err(e) => {
                         *stopped = true;
-                        return Some(Err(BadRow { input: name.clone(), at: format!("line {}", *line + 1), message: format!("{e} (reading stopped)") }));
+                        return Some(Err(BadRow {
+                            input: name.clone(),
+                            at: format!("line {}", *line + 1),
+                            message: format!("{e} (reading stopped)"),
+                        }));
                     }
                 }
                 *line += 1;
@@ -247,8 +324,16 @@ impl JsonInput {
                 let at = || format!("line {line}");
                 return Some(match serde_json::from_slice::<serde_json::Value>(text) {
                     Ok(value @ serde_json::Value::Object(_)) => Ok(value),
-                    Ok(_) => Err(BadRow { input: name.clone(), at: at(), message: "not a JSON object".into() }),
-                    Err(e) => Err(BadRow { input: name.clone(), at: at(), message: format!("not JSON: {e}") }),
+                    Ok(_) => Err(BadRow {
+                        input: name.clone(),
+                        at: at(),
+                        message: "not a JSON object".into(),
+                    }),
+                    Err(e) => Err(BadRow {
+                        input: name.clone(),
+                        at: at(),
+                        message: format!("not JSON: {e}"),
+                    }),
                 });
             },
         }
@@ -285,7 +370,8 @@ mod tests {
 
     #[test]
     fn csv_with_bom_crlf_quoted_newlines_and_ragged_rows() {
-        let mut input = csv(b"\xEF\xBB\xBFid,title\r\n1,\"Sr. Manager,\r\nSales\"\r\n2\r\n3,VP,extra\r\n");
+        let mut input =
+            csv(b"\xEF\xBB\xBFid,title\r\n1,\"Sr. Manager,\r\nSales\"\r\n2\r\n3,VP,extra\r\n");
         assert_eq!(input.header(), ["id", "title"]);
         let mut rec = csv::StringRecord::new();
         assert!(input.read(&mut rec).unwrap());
@@ -326,8 +412,15 @@ mod tests {
 
     #[test]
     fn jsonl_bad_lines() {
-        let mut input = JsonInput::from_reader("t.jsonl", Box::new(&b"{\"a\":1}\n\n[1]\n{oops\n{\"b\":2}\n"[..]), InputFormat::Jsonl).unwrap();
-        let got: Vec<_> = std::iter::from_fn(|| input.next_user()).map(|r| r.map_err(|b| b.at)).collect();
+        let mut input = JsonInput::from_reader(
+            "t.jsonl",
+            Box::new(&b"{\"a\":1}\n\n[1]\n{oops\n{\"b\":2}\n"[..]),
+            InputFormat::Jsonl,
+        )
+        .unwrap();
+        let got: Vec<_> = std::iter::from_fn(|| input.next_user())
+            .map(|r| r.map_err(|b| b.at))
+            .collect();
         assert!(got[0].is_ok());
         assert_eq!(got[1].clone().unwrap_err(), "line 3");
         assert_eq!(got[2].clone().unwrap_err(), "line 4");
@@ -344,15 +437,29 @@ mod tests {
 
     #[test]
     fn csv_header_read_error_is_not_called_scim() {
-        let err = CsvInput::from_reader("d.csv", Box::new(Broken)).err().unwrap().to_string();
-        assert!(err.contains("CSV header row cannot be read") && !err.contains("SCIM"), "{err}");
+        let err = CsvInput::from_reader("d.csv", Box::new(Broken))
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(
+            err.contains("CSV header row cannot be read") && !err.contains("SCIM"),
+            "{err}"
+        );
     }
 
     #[test]
     fn jsonl_read_error_is_reported_once_then_the_input_ends() {
-        let mut input = JsonInput::from_reader("d.jsonl", Box::new(Broken), InputFormat::Jsonl).unwrap();
+        let mut input =
+            JsonInput::from_reader("d.jsonl", Box::new(Broken), InputFormat::Jsonl).unwrap();
         let first = input.next_user().unwrap().unwrap_err();
-        assert!(first.message.ends_with("(reading stopped)"), "{}", first.message);
-        assert!(input.next_user().is_none(), "a persistent error must not repeat forever");
+        assert!(
+            first.message.ends_with("(reading stopped)"),
+            "{}",
+            first.message
+        );
+        assert!(
+            input.next_user().is_none(),
+            "a persistent error must not repeat forever"
+        );
     }
 }

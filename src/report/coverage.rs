@@ -29,7 +29,10 @@ pub struct Coverage {
 
 impl Coverage {
     pub fn new(program: &Program) -> Self {
-        Self { fields: vec![FieldStats::default(); program.field_names().count()], ..Self::default() }
+        Self {
+            fields: vec![FieldStats::default(); program.field_names().count()],
+            ..Self::default()
+        }
     }
 
     /// Counts one profile. Returns the row's status.
@@ -58,7 +61,13 @@ impl Coverage {
                 error = true;
             }
         }
-        let status = if error { RowStatus::Error } else if missing { RowStatus::Missing } else { RowStatus::Complete };
+        let status = if error {
+            RowStatus::Error
+        } else if missing {
+            RowStatus::Missing
+        } else {
+            RowStatus::Complete
+        };
         match status {
             RowStatus::Complete => self.complete += 1,
             RowStatus::Error => self.errors += 1,
@@ -81,7 +90,15 @@ impl Coverage {
     }
 
     /// The report people read.
-    pub fn report(&self, program: &Program, bad: &[BadRow], bad_total: u64, top: usize, seconds: f64, bytes: Option<u64>) -> CoverageReport {
+    pub fn report(
+        &self,
+        program: &Program,
+        bad: &[BadRow],
+        bad_total: u64,
+        top: usize,
+        seconds: f64,
+        bytes: Option<u64>,
+    ) -> CoverageReport {
         let rules = program.rules();
         let fields = program
             .field_names()
@@ -94,7 +111,11 @@ impl Coverage {
                 let fired = rules
                     .iter()
                     .filter(|(field, _, _)| *field == name)
-                    .map(|(_, id, at)| RuleCount { rule: id.to_string(), at: at.to_string(), fired: stats.rules.get(id) })
+                    .map(|(_, id, at)| RuleCount {
+                        rule: id.to_string(),
+                        at: at.to_string(),
+                        fired: stats.rules.get(id),
+                    })
                     .collect::<Vec<_>>();
                 let else_fired = stats.rules.get("else");
                 FieldReport {
@@ -104,7 +125,11 @@ impl Coverage {
                     missing_required: stats.missing_required,
                     unmapped: stats.unmapped.top(top),
                     unmapped_distinct: stats.unmapped.distinct() as u64,
-                    never_fired: fired.iter().filter(|r| r.fired == 0).map(|r| format!("{} ({})", r.rule, r.at)).collect(),
+                    never_fired: fired
+                        .iter()
+                        .filter(|r| r.fired == 0)
+                        .map(|r| format!("{} ({})", r.rule, r.at))
+                        .collect(),
                     rules: fired,
                     else_fired,
                 }
@@ -121,8 +146,14 @@ impl Coverage {
             bad_rows: bad.to_vec(),
             fields,
             seconds,
-            rows_per_second: if seconds > 0.0 { (self.rows + bad_total) as f64 / seconds } else { 0.0 },
-            megabytes_per_second: bytes.filter(|_| seconds > 0.0).map(|b| b as f64 / 1e6 / seconds),
+            rows_per_second: if seconds > 0.0 {
+                (self.rows + bad_total) as f64 / seconds
+            } else {
+                0.0
+            },
+            megabytes_per_second: bytes
+                .filter(|_| seconds > 0.0)
+                .map(|b| b as f64 / 1e6 / seconds),
         }
     }
 }
@@ -200,11 +231,26 @@ impl CoverageReport {
 
     pub fn to_text(&self) -> String {
         let mut out = String::new();
-        let _ = writeln!(out, "coverage of {} rows (rules version {})", self.rows_out, self.rules_version);
+        let _ = writeln!(
+            out,
+            "coverage of {} rows (rules version {})",
+            self.rows_out, self.rules_version
+        );
         for field in &self.fields {
-            let _ = writeln!(out, "\n{}: {} set, {} unset ({})", field.field, self.rows_out - field.unset, field.unset, pct(field.unset, self.rows_out));
+            let _ = writeln!(
+                out,
+                "\n{}: {} set, {} unset ({})",
+                field.field,
+                self.rows_out - field.unset,
+                field.unset,
+                pct(field.unset, self.rows_out)
+            );
             if field.missing_required > 0 {
-                let _ = writeln!(out, "  required, missing in {} rows", field.missing_required);
+                let _ = writeln!(
+                    out,
+                    "  required, missing in {} rows",
+                    field.missing_required
+                );
             }
             let shown = field.values.len().min(20);
             for (value, n) in &field.values[..shown] {
@@ -221,7 +267,11 @@ impl CoverageReport {
                 let _ = writeln!(out, "  never fired: {}", field.never_fired.join(", "));
             }
             if !field.unmapped.is_empty() {
-                let _ = writeln!(out, "  unmapped raw values (fell to else or unset; {} distinct):", field.unmapped_distinct);
+                let _ = writeln!(
+                    out,
+                    "  unmapped raw values (fell to else or unset; {} distinct):",
+                    field.unmapped_distinct
+                );
                 for (raw, n) in &field.unmapped {
                     let _ = writeln!(out, "  {:>8}  {}", n, show(raw));
                 }
@@ -233,7 +283,11 @@ impl CoverageReport {
                 let _ = writeln!(out, "  {bad}");
             }
             if self.rows_bad > self.bad_rows.len() as u64 {
-                let _ = writeln!(out, "  … {} more", self.rows_bad - self.bad_rows.len() as u64);
+                let _ = writeln!(
+                    out,
+                    "  … {} more",
+                    self.rows_bad - self.bad_rows.len() as u64
+                );
             }
         }
         let _ = writeln!(out, "\n{}", self.summary());
@@ -244,17 +298,34 @@ impl CoverageReport {
         let mut out = String::new();
         let _ = writeln!(out, "# Dry-run coverage\n\n{}\n", self.summary());
         for field in &self.fields {
-            let _ = writeln!(out, "## `{}`\n\n{} unset ({}); {} missing where required.\n", field.field, field.unset, pct(field.unset, self.rows_out), field.missing_required);
+            let _ = writeln!(
+                out,
+                "## `{}`\n\n{} unset ({}); {} missing where required.\n",
+                field.field,
+                field.unset,
+                pct(field.unset, self.rows_out),
+                field.missing_required
+            );
             let _ = writeln!(out, "| value | rows | share |\n|---|---:|---:|");
             for (value, n) in field.values.iter().take(50) {
-                let _ = writeln!(out, "| {} | {} | {} |", md_escape(value), n, pct(*n, self.rows_out));
+                let _ = writeln!(
+                    out,
+                    "| {} | {} | {} |",
+                    md_escape(value),
+                    n,
+                    pct(*n, self.rows_out)
+                );
             }
             let _ = writeln!(out, "\n| rule | at | fired |\n|---|---|---:|");
             for rule in &field.rules {
                 let _ = writeln!(out, "| `{}` | {} | {} |", rule.rule, rule.at, rule.fired);
             }
             if !field.unmapped.is_empty() {
-                let _ = writeln!(out, "\nUnmapped raw values ({} distinct):\n\n| raw | rows |\n|---|---:|", field.unmapped_distinct);
+                let _ = writeln!(
+                    out,
+                    "\nUnmapped raw values ({} distinct):\n\n| raw | rows |\n|---|---:|",
+                    field.unmapped_distinct
+                );
                 for (raw, n) in &field.unmapped {
                     let _ = writeln!(out, "| {} | {} |", md_escape(&show(raw)), n);
                 }
@@ -274,4 +345,3 @@ impl CoverageReport {
         serde_json::to_value(self).unwrap_or(serde_json::Value::Null)
     }
 }
-

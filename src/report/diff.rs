@@ -26,23 +26,35 @@ pub struct ChangedRow {
     pub changes: Vec<FieldChange>,
 }
 
+/// Rows per (value before, value after) of one field.
+pub type TransitionCounts = BTreeMap<(Option<String>, Option<String>), u64>;
+
 /// Accumulates transitions over a run.
 #[derive(Debug, Default)]
 pub struct DiffStats {
     pub rows: u64,
     pub changed_rows: u64,
     /// field → (before, after) → rows; `None` is unset.
-    pub transitions: BTreeMap<String, BTreeMap<(Option<String>, Option<String>), u64>>,
+    pub transitions: BTreeMap<String, TransitionCounts>,
     pub shown: Vec<ChangedRow>,
 }
 
 fn rule_name(outcome: &crate::FieldOutcome) -> Option<String> {
-    outcome.rule.as_ref().map(|r| format!("{} ({})", r.id, r.at))
+    outcome
+        .rule
+        .as_ref()
+        .map(|r| format!("{} ({})", r.id, r.at))
 }
 
 impl DiffStats {
     /// Compares the two profiles of one row; keeps the row when fewer than `keep` are kept.
-    pub fn add(&mut self, at: impl FnOnce() -> (String, Vec<(String, String)>), old: &Profile, new: &Profile, keep: usize) {
+    pub fn add(
+        &mut self,
+        at: impl FnOnce() -> (String, Vec<(String, String)>),
+        old: &Profile,
+        new: &Profile,
+        keep: usize,
+    ) {
         self.rows += 1;
         let mut changes = Vec::new();
         for before in old.fields() {
@@ -61,7 +73,13 @@ impl DiffStats {
         // Fields only the new rules declare.
         for after in new.fields() {
             if old.field(&after.name).is_none() && after.value.is_some() {
-                changes.push(FieldChange { field: after.name.to_string(), before: None, after: after.value.as_deref().map(str::to_string), rule_before: None, rule_after: rule_name(after) });
+                changes.push(FieldChange {
+                    field: after.name.to_string(),
+                    before: None,
+                    after: after.value.as_deref().map(str::to_string),
+                    rule_before: None,
+                    rule_after: rule_name(after),
+                });
             }
         }
         if changes.is_empty() {
@@ -69,7 +87,12 @@ impl DiffStats {
         }
         self.changed_rows += 1;
         for change in &changes {
-            *self.transitions.entry(change.field.clone()).or_default().entry((change.before.clone(), change.after.clone())).or_insert(0) += 1;
+            *self
+                .transitions
+                .entry(change.field.clone())
+                .or_default()
+                .entry((change.before.clone(), change.after.clone()))
+                .or_insert(0) += 1;
         }
         if self.shown.len() < keep {
             let (at, keys) = at();
@@ -82,12 +105,29 @@ impl DiffStats {
             .transitions
             .into_iter()
             .map(|(field, map)| {
-                let mut rows: Vec<Transition> = map.into_iter().map(|((before, after), rows)| Transition { before, after, rows }).collect();
-                rows.sort_by(|a, b| b.rows.cmp(&a.rows).then_with(|| (&a.before, &a.after).cmp(&(&b.before, &b.after))));
+                let mut rows: Vec<Transition> = map
+                    .into_iter()
+                    .map(|((before, after), rows)| Transition {
+                        before,
+                        after,
+                        rows,
+                    })
+                    .collect();
+                rows.sort_by(|a, b| {
+                    b.rows
+                        .cmp(&a.rows)
+                        .then_with(|| (&a.before, &a.after).cmp(&(&b.before, &b.after)))
+                });
                 (field, rows)
             })
             .collect();
-        DiffReport { rows: self.rows, changed_rows: self.changed_rows, rows_bad: bad_rows, transitions, changed: self.shown }
+        DiffReport {
+            rows: self.rows,
+            changed_rows: self.changed_rows,
+            rows_bad: bad_rows,
+            transitions,
+            changed: self.shown,
+        }
     }
 }
 
@@ -113,11 +153,20 @@ fn value(v: &Option<String>) -> String {
 
 impl DiffReport {
     pub fn summary(&self) -> String {
-        let fields: Vec<String> = self.transitions.iter().map(|(f, t)| format!("{f} {}", t.iter().map(|t| t.rows).sum::<u64>())).collect();
+        let fields: Vec<String> = self
+            .transitions
+            .iter()
+            .map(|(f, t)| format!("{f} {}", t.iter().map(|t| t.rows).sum::<u64>()))
+            .collect();
         if self.changed_rows == 0 {
             format!("no change in {} rows", self.rows)
         } else {
-            format!("{} of {} rows change ({})", self.changed_rows, self.rows, fields.join(", "))
+            format!(
+                "{} of {} rows change ({})",
+                self.changed_rows,
+                self.rows,
+                fields.join(", ")
+            )
         }
     }
 
@@ -126,14 +175,25 @@ impl DiffReport {
         for (field, transitions) in &self.transitions {
             let _ = writeln!(out, "{field}:");
             for t in transitions {
-                let _ = writeln!(out, "  {} → {}: {} rows", value(&t.before), value(&t.after), t.rows);
+                let _ = writeln!(
+                    out,
+                    "  {} → {}: {} rows",
+                    value(&t.before),
+                    value(&t.after),
+                    t.rows
+                );
             }
         }
         if !self.changed.is_empty() {
             let _ = writeln!(out, "\nchanged rows (first {}):", self.changed.len());
         }
         for row in &self.changed {
-            let keys: Vec<String> = row.keys.iter().filter(|(_, v)| !v.is_empty()).map(|(k, v)| format!("{k}={v}")).collect();
+            let keys: Vec<String> = row
+                .keys
+                .iter()
+                .filter(|(_, v)| !v.is_empty())
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect();
             let _ = writeln!(out, "  {} {}", row.at, keys.join(" "));
             for c in &row.changes {
                 let _ = writeln!(
@@ -157,9 +217,18 @@ impl DiffReport {
     pub fn to_markdown(&self) -> String {
         let mut out = format!("# Rule change\n\n{}\n", self.summary());
         for (field, transitions) in &self.transitions {
-            let _ = writeln!(out, "\n## `{field}`\n\n| before | after | rows |\n|---|---|---:|");
+            let _ = writeln!(
+                out,
+                "\n## `{field}`\n\n| before | after | rows |\n|---|---|---:|"
+            );
             for t in transitions {
-                let _ = writeln!(out, "| {} | {} | {} |", md_escape(&value(&t.before)), md_escape(&value(&t.after)), t.rows);
+                let _ = writeln!(
+                    out,
+                    "| {} | {} | {} |",
+                    md_escape(&value(&t.before)),
+                    md_escape(&value(&t.after)),
+                    t.rows
+                );
             }
         }
         out

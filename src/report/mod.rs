@@ -49,7 +49,11 @@ impl Counter {
 
     /// The `n` most frequent keys, most frequent first, ties by key.
     pub fn top(&self, n: usize) -> Vec<(String, u64)> {
-        let mut all: Vec<(String, u64)> = self.counts.iter().map(|(k, v)| (k.to_string(), *v)).collect();
+        let mut all: Vec<(String, u64)> = self
+            .counts
+            .iter()
+            .map(|(k, v)| (k.to_string(), *v))
+            .collect();
         all.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
         all.truncate(n);
         all
