@@ -1104,15 +1104,8 @@ impl<'a> Compiler<'a> {
             }
             "replace_words" => match args.as_slice() {
                 [ast::StepArg::Ident(table)] => {
-                    if !self.tables.contains_key(&table.name) {
-                        let rows = self.load_table(table);
-                        self.tables.insert(table.name.clone(), rows);
-                    }
-                    self.used_tables.insert(table.name.clone());
                     let pairs = self
-                        .tables
-                        .get(&table.name)
-                        .and_then(Option::as_ref)
+                        .use_table(table)
                         .map(|t| {
                             t.rows
                                 .iter()
@@ -1159,11 +1152,7 @@ impl<'a> Compiler<'a> {
         if let Some(map) = self.table_uses.get(&(name.name.clone(), input)) {
             return Some(map.clone());
         }
-        if !self.tables.contains_key(&name.name) {
-            let rows = self.load_table(name);
-            self.tables.insert(name.name.clone(), rows);
-        }
-        self.used_tables.insert(name.name.clone());
+        self.use_table(name)?;
         let rows = self.tables.get(&name.name)?.as_ref()?;
         let mut map: HashMap<String, Arc<str>> = HashMap::new();
         let mut first_at: HashMap<String, (String, Span, Option<usize>)> = HashMap::new();
@@ -1206,6 +1195,16 @@ impl<'a> Compiler<'a> {
         self.table_uses
             .insert((name.name.clone(), input), map.clone());
         Some(map)
+    }
+
+    /// A table's rows, loaded (and its problems reported) on first use; marks it used.
+    fn use_table(&mut self, name: &ast::Ident) -> Option<&TableRows> {
+        if !self.tables.contains_key(&name.name) {
+            let rows = self.load_table(name);
+            self.tables.insert(name.name.clone(), rows);
+        }
+        self.used_tables.insert(name.name.clone());
+        self.tables.get(&name.name)?.as_ref()
     }
 
     fn load_table(&mut self, name: &ast::Ident) -> Option<TableRows> {
