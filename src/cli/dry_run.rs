@@ -202,7 +202,7 @@ pub fn run(args: DryRunArgs) -> u8 {
     let started = Instant::now();
     let outcome = execute(&program, &config, inputs, out);
     let seconds = started.elapsed().as_secs_f64();
-    let outcome = match outcome {
+    let mut outcome = match outcome {
         Ok(outcome) => outcome,
         Err(error) => return fail_usage(error),
     };

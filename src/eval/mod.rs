@@ -1,16 +1,17 @@
 //! Apply: the interpreter, its budget, the per-thread cache, and traces (explain).
 
+mod cache;
 pub mod profile;
 mod rule_tests;
 pub mod steps;
 mod trace;
 pub mod words;
 
+pub use cache::Evaluator;
 pub use rule_tests::TestFailure;
 pub use trace::{FieldTrace, InputTrace, RuleTrace, StepTrace, Trace};
 
 use std::borrow::Cow;
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use crate::check::program::{
@@ -46,7 +47,7 @@ pub fn apply(program: &Program, record: &dyn Record) -> Profile {
         fields: program
             .fields
             .iter()
-            .map(|field| run.field(field, None))
+            .map(|field| Arc::new(run.field(field, None)))
             .collect(),
     }
 }
@@ -79,7 +80,7 @@ pub fn explain(program: &Program, record: &dyn Record) -> Trace {
 }
 
 /// One record's evaluation: input values are computed once and shared by every field.
-struct Run<'p, 'r> {
+pub(crate) struct Run<'p, 'r> {
     program: &'p Program,
     record: &'r dyn Record,
     /// Per input: not yet computed, or (index of the source used, raw value, normalised value).
@@ -98,11 +99,13 @@ struct InputValue<'r> {
 }
 
 impl<'p, 'r> Run<'p, 'r> {
-    fn new(program: &'p Program, record: &'r dyn Record) -> Self {
+    pub(crate) fn new(program: &'p Program, record: &'r dyn Record) -> Self {
         Self {
             program,
             record,
-            inputs: vec![None; program.inputs.len()],
+            // Allocated on the first normalised value: a bulk run whose fields all hit the
+            // cache reads raw values only.
+            inputs: Vec::new(),
             fuel: FUEL_PER_RECORD,
             terms: Vec::new(),
             spans: Vec::new(),
@@ -111,7 +114,7 @@ impl<'p, 'r> Run<'p, 'r> {
     }
 
     /// The raw value an input reads (first non-blank source) and which source gave it.
-    fn raw(&mut self, id: InputId) -> (Option<usize>, Option<Cow<'r, str>>) {
+    pub(crate) fn raw(&mut self, id: InputId) -> (Option<usize>, Option<Cow<'r, str>>) {
         if let Some(Some(done)) = self.inputs.get(id.0) {
             return (done.source, done.raw.clone());
         }
@@ -142,6 +145,9 @@ impl<'p, 'r> Run<'p, 'r> {
 
     /// The normalised value of an input ("" when absent).
     fn value(&mut self, id: InputId) -> &str {
+        if self.inputs.is_empty() {
+            self.inputs.resize(self.program.inputs.len(), None);
+        }
         if self.inputs.get(id.0).is_some_and(Option::is_none) {
             let (source, raw) = self.raw(id);
             let value = match (source, &raw, self.program.inputs.get(id.0)) {
@@ -164,7 +170,11 @@ impl<'p, 'r> Run<'p, 'r> {
             .map_or("", |v| v.value.as_str())
     }
 
-    fn field(&mut self, field: &Field, mut trace: Option<&mut Vec<RuleTrace>>) -> FieldOutcome {
+    pub(crate) fn field(
+        &mut self,
+        field: &Field,
+        mut trace: Option<&mut Vec<RuleTrace>>,
+    ) -> FieldOutcome {
         self.terms.clear();
         self.regex_hits.clear();
         let mut fired = None;
@@ -461,93 +471,6 @@ fn typed(kind: &FieldKind, value: String) -> Result<Arc<str>, FieldNote> {
             .cloned()
             .ok_or(FieldNote::NotAllowed { value }),
     }
-}
-
-/// Evaluation with a cache per field of results by raw input values. Real exports repeat the
-/// same titles, flags and departments across many rows; a field whose values turn out to be
-/// mostly unique (names) stops caching after a sample.
-pub struct Evaluator<'p> {
-    program: &'p Program,
-    caches: Vec<FieldCache>,
-    key: String,
-}
-
-struct FieldCache {
-    entries: HashMap<Box<str>, FieldOutcome>,
-    lookups: u32,
-    hits: u32,
-    enabled: bool,
-}
-
-/// Entries per field before the cache starts over (bounds memory on endless unique values).
-const CACHE_CAPACITY: usize = 50_000;
-/// Lookups after which a field's hit rate is judged.
-const CACHE_SAMPLE: u32 = 4_096;
-
-impl<'p> Evaluator<'p> {
-    pub fn new(program: &'p Program) -> Self {
-        let caches = program
-            .fields
-            .iter()
-            .map(|field| FieldCache {
-                entries: HashMap::new(),
-                lookups: 0,
-                hits: 0,
-                enabled: worth_caching(field),
-            })
-            .collect();
-        Self {
-            program,
-            caches,
-            key: String::new(),
-        }
-    }
-
-    pub fn apply(&mut self, record: &dyn Record) -> Profile {
-        let mut run = Run::new(self.program, record);
-        let mut fields = Vec::with_capacity(self.program.fields.len());
-        for (field, cache) in self.program.fields.iter().zip(self.caches.iter_mut()) {
-            if !cache.enabled {
-                fields.push(run.field(field, None));
-                continue;
-            }
-            self.key.clear();
-            for input in &field.reads {
-                let (source, raw) = run.raw(*input);
-                self.key
-                    .push(char::from(b'0' + source.map_or(0, |s| (s % 64) as u8 + 1)));
-                self.key.push_str(raw.as_deref().unwrap_or(""));
-                self.key.push('\u{0}');
-            }
-            cache.lookups += 1;
-            if let Some(hit) = cache.entries.get(self.key.as_str()) {
-                cache.hits += 1;
-                fields.push(hit.clone());
-                continue;
-            }
-            let outcome = run.field(field, None);
-            if outcome.note != Some(FieldNote::BudgetExhausted) {
-                if cache.entries.len() >= CACHE_CAPACITY {
-                    cache.entries.clear();
-                }
-                cache
-                    .entries
-                    .insert(self.key.as_str().into(), outcome.clone());
-            }
-            if cache.lookups == CACHE_SAMPLE && cache.hits < CACHE_SAMPLE / 5 {
-                cache.enabled = false;
-                cache.entries = HashMap::new();
-            }
-            fields.push(outcome);
-        }
-        Profile { fields }
-    }
-}
-
-/// Every field that reads something starts with a cache; the sample after `CACHE_SAMPLE`
-/// lookups turns it off where values rarely repeat (names, emails).
-fn worth_caching(field: &Field) -> bool {
-    !field.reads.is_empty()
 }
 
 #[cfg(test)]

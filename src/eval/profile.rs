@@ -67,7 +67,7 @@ pub struct FieldOutcome {
 /// The canonical profile of one record: every declared field, in declaration order.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Profile {
-    pub(crate) fields: Vec<FieldOutcome>,
+    pub(crate) fields: Vec<Arc<FieldOutcome>>,
 }
 
 impl Profile {
@@ -77,11 +77,13 @@ impl Profile {
     }
 
     pub fn field(&self, field: &str) -> Option<&FieldOutcome> {
-        self.fields.iter().find(|f| &*f.name == field)
+        self.fields.iter().find(|f| &*f.name == field).map(|f| &**f)
     }
 
     /// All fields in declaration order, set or not.
-    pub fn fields(&self) -> &[FieldOutcome] {
+    /// Outcomes are shared: a bulk run's evaluator hands the same one to every row with the
+    /// same raw values.
+    pub fn fields(&self) -> &[Arc<FieldOutcome>] {
         &self.fields
     }
 

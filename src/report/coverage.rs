@@ -1,10 +1,13 @@
 //! The coverage report of a dry run.
 
+use std::collections::HashMap;
 use std::fmt::Write as _;
+use std::sync::Arc;
 
 use serde::Serialize;
 
 use super::{md_escape, show, Counter, MAX_DISTINCT, MAX_DISTINCT_RAW};
+use crate::eval::profile::FieldOutcome;
 use crate::input::BadRow;
 use crate::{Profile, Program};
 
@@ -25,12 +28,30 @@ pub struct Coverage {
     pub complete: u64,
     pub errors: u64,
     pub fields: Vec<FieldStats>,
+    /// Per field, outcomes not yet counted into `fields`.
+    pending: Vec<Pending>,
 }
+
+/// Outcomes counted by identity. A bulk evaluator hands every row with the same raw values
+/// the same `Arc<FieldOutcome>`, so counting a row costs one pointer lookup per field; the
+/// strings of an outcome are counted once, when the pending list is folded into the stats.
+/// Folding goes in first-seen order, so the bounded counters keep the same values as counting
+/// row by row would.
+#[derive(Debug, Clone, Default)]
+struct Pending {
+    index: HashMap<usize, usize, foldhash::fast::RandomState>,
+    outcomes: Vec<(Arc<FieldOutcome>, u64)>,
+}
+
+/// Distinct outcomes a field may have pending before they are folded (bounds memory).
+const FOLD_AT: usize = 4_096;
 
 impl Coverage {
     pub fn new(program: &Program) -> Self {
+        let fields = program.field_names().count();
         Self {
-            fields: vec![FieldStats::default(); program.field_names().count()],
+            fields: vec![FieldStats::default(); fields],
+            pending: vec![Pending::default(); fields],
             ..Self::default()
         }
     }
@@ -40,25 +61,26 @@ impl Coverage {
         self.rows += 1;
         let mut missing = false;
         let mut error = false;
-        for (stats, field) in self.fields.iter_mut().zip(profile.fields()) {
-            match &field.value {
-                Some(value) => stats.values.add(value, 1, MAX_DISTINCT),
-                None => {
-                    stats.unset += 1;
-                    if field.required {
-                        stats.missing_required += 1;
-                        missing = true;
-                    }
-                }
-            }
-            if let Some(rule) = &field.rule {
-                stats.rules.add(&rule.id, 1, usize::MAX);
-            }
-            if let Some(raw) = &field.raw {
-                stats.unmapped.add(raw, 1, MAX_DISTINCT_RAW);
+        for (index, field) in profile.fields().iter().enumerate() {
+            if field.value.is_none() && field.required {
+                missing = true;
             }
             if matches!(field.note, Some(crate::FieldNote::BudgetExhausted)) {
                 error = true;
+            }
+            let Some(pending) = self.pending.get_mut(index) else {
+                continue;
+            };
+            let key = Arc::as_ptr(field) as usize;
+            match pending.index.get(&key) {
+                Some(&at) => pending.outcomes[at].1 += 1,
+                None => {
+                    pending.index.insert(key, pending.outcomes.len());
+                    pending.outcomes.push((field.clone(), 1));
+                    if pending.outcomes.len() >= FOLD_AT {
+                        fold(pending, &mut self.fields[index]);
+                    }
+                }
             }
         }
         let status = if error {
@@ -76,7 +98,16 @@ impl Coverage {
         status
     }
 
-    pub fn merge(&mut self, other: Coverage) {
+    /// Counts every pending outcome into the field stats.
+    fn fold(&mut self) {
+        for (pending, stats) in self.pending.iter_mut().zip(self.fields.iter_mut()) {
+            fold(pending, stats);
+        }
+    }
+
+    pub fn merge(&mut self, mut other: Coverage) {
+        self.fold();
+        other.fold();
         self.rows += other.rows;
         self.complete += other.complete;
         self.errors += other.errors;
@@ -91,7 +122,7 @@ impl Coverage {
 
     /// The report people read.
     pub fn report(
-        &self,
+        &mut self,
         program: &Program,
         bad: &[BadRow],
         bad_total: u64,
@@ -99,6 +130,7 @@ impl Coverage {
         seconds: f64,
         bytes: Option<u64>,
     ) -> CoverageReport {
+        self.fold();
         let rules = program.rules();
         let fields = program
             .field_names()
@@ -156,6 +188,27 @@ impl Coverage {
                 .map(|b| b as f64 / 1e6 / seconds),
         }
     }
+}
+
+fn fold(pending: &mut Pending, stats: &mut FieldStats) {
+    for (field, n) in pending.outcomes.drain(..) {
+        match &field.value {
+            Some(value) => stats.values.add(value, n, MAX_DISTINCT),
+            None => {
+                stats.unset += n;
+                if field.required {
+                    stats.missing_required += n;
+                }
+            }
+        }
+        if let Some(rule) = &field.rule {
+            stats.rules.add(&rule.id, n, usize::MAX);
+        }
+        if let Some(raw) = &field.raw {
+            stats.unmapped.add(raw, n, MAX_DISTINCT_RAW);
+        }
+    }
+    pending.index.clear();
 }
 
 /// The status column of a dry run's output.

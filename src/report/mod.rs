@@ -16,7 +16,7 @@ pub const MAX_DISTINCT_RAW: usize = 5_000;
 /// A counter of strings with a bound on distinct keys.
 #[derive(Debug, Clone, Default)]
 pub struct Counter {
-    counts: std::collections::HashMap<std::sync::Arc<str>, u64>,
+    counts: std::collections::HashMap<std::sync::Arc<str>, u64, foldhash::fast::RandomState>,
     /// Occurrences of keys not tracked because the bound was reached.
     pub other: u64,
 }

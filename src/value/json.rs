@@ -48,9 +48,20 @@ fn member<'v>(object: &'v Map<String, Value>, name: &str) -> Option<&'v Value> {
     object.get(name).or_else(|| {
         object
             .iter()
-            .find(|(key, _)| key.eq_ignore_ascii_case(name) || key.to_lowercase() == name)
+            .find(|(key, _)| same_name(key, name))
             .map(|(_, value)| value)
     })
+}
+
+/// Whether two attribute names are equal ignoring case, without allocating: this runs for
+/// every source a rule file names that the record lacks (most of them), on every write.
+fn same_name(a: &str, b: &str) -> bool {
+    if a.is_ascii() && b.is_ascii() {
+        return a.eq_ignore_ascii_case(b);
+    }
+    a.chars()
+        .flat_map(char::to_lowercase)
+        .eq(b.chars().flat_map(char::to_lowercase))
 }
 
 /// A multi-valued attribute before a filter stays an array; anything else passes through.
