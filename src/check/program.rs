@@ -217,7 +217,7 @@ impl Program {
 
     /// Binds a CSV header to the program's paths, once per file.
     pub fn bind_columns<'h>(&self, header: impl IntoIterator<Item = &'h str>) -> ColumnBinding {
-        ColumnBinding::new(&self.paths, header)
+        ColumnBinding::new(&self.paths, header).with_inputs(&self.inputs)
     }
 
     /// Content hash of every file the program was built from (rule files and table CSVs).

@@ -25,6 +25,15 @@ use words::TermSet;
 /// rule file on any record.
 pub const FUEL_PER_RECORD: u32 = 200_000;
 
+/// Blank: empty or only whitespace (an ASCII check first: nearly every value is ASCII).
+pub(crate) fn is_blank(value: &str) -> bool {
+    match value.bytes().find(|b| !matches!(b, b' ' | b'\t'..=b'\r')) {
+        None => true,
+        Some(b) if b.is_ascii() => false,
+        Some(_) => value.trim().is_empty(),
+    }
+}
+
 /// A plausible email address: one `@`, a non-empty local part, a dotted domain, no spaces.
 pub fn is_email(value: &str) -> bool {
     let Some((local, domain)) = value.split_once('@') else {
@@ -79,6 +88,17 @@ pub fn explain(program: &Program, record: &dyn Record) -> Trace {
     Trace { fields }
 }
 
+/// What a run of rules decided: the first rule that matched (by index in the field) and its
+/// output, or that none did.
+#[derive(Debug, Clone)]
+pub(crate) enum Decision {
+    Fired {
+        rule: usize,
+        output: Result<Arc<str>, FieldNote>,
+    },
+    NoMatch,
+}
+
 /// One record's evaluation: input values are computed once and shared by every field.
 pub(crate) struct Run<'p, 'r> {
     program: &'p Program,
@@ -103,8 +123,6 @@ impl<'p, 'r> Run<'p, 'r> {
         Self {
             program,
             record,
-            // Allocated on the first normalised value: a bulk run whose fields all hit the
-            // cache reads raw values only.
             inputs: Vec::new(),
             fuel: FUEL_PER_RECORD,
             terms: Vec::new(),
@@ -118,6 +136,16 @@ impl<'p, 'r> Run<'p, 'r> {
         if let Some(Some(done)) = self.inputs.get(id.0) {
             return (done.source, done.raw.clone());
         }
+        self.find_raw(id)
+    }
+
+    fn find_raw(&mut self, id: InputId) -> (Option<usize>, Option<Cow<'r, str>>) {
+        if let Some(found) = self.record.first_bound(id) {
+            return match found {
+                Some((source, raw)) => (Some(source), Some(raw)),
+                None => (None, None),
+            };
+        }
         let Some(input) = self.program.inputs.get(id.0) else {
             return (None, None);
         };
@@ -128,7 +156,7 @@ impl<'p, 'r> Run<'p, 'r> {
                         continue;
                     };
                     if let Some(raw) = self.record.get(path) {
-                        if !raw.trim().is_empty() {
+                        if !is_blank(&raw) {
                             return (Some(index), Some(raw));
                         }
                     }
@@ -146,18 +174,20 @@ impl<'p, 'r> Run<'p, 'r> {
     /// The normalised value of an input ("" when absent).
     fn value(&mut self, id: InputId) -> &str {
         if self.inputs.is_empty() {
+            // Allocated on the first normalised value: a row whose fields all hit the
+            // evaluator's cache reads raw values only.
             self.inputs.resize(self.program.inputs.len(), None);
         }
         if self.inputs.get(id.0).is_some_and(Option::is_none) {
             let (source, raw) = self.raw(id);
             let value = match (source, &raw, self.program.inputs.get(id.0)) {
-                (Some(index), Some(raw), Some(input)) => {
-                    let start = match input.sources.get(index) {
-                        Some(InputSource::Input(parent)) => self.value(*parent).to_string(),
-                        _ => raw.to_string(),
-                    };
-                    steps::run(&input.steps, &start)
-                }
+                (Some(index), Some(raw), Some(input)) => match input.sources.get(index) {
+                    Some(InputSource::Input(parent)) => {
+                        let start = self.value(*parent).to_string();
+                        steps::run(&input.steps, &start)
+                    }
+                    _ => steps::run(&input.steps, raw),
+                },
                 _ => String::new(),
             };
             if let Some(slot) = self.inputs.get_mut(id.0) {
@@ -173,12 +203,25 @@ impl<'p, 'r> Run<'p, 'r> {
     pub(crate) fn field(
         &mut self,
         field: &Field,
-        mut trace: Option<&mut Vec<RuleTrace>>,
+        trace: Option<&mut Vec<RuleTrace>>,
     ) -> FieldOutcome {
+        let decision = self.decide(field, 0..field.rules.len(), trace);
+        self.finish(field, decision)
+    }
+
+    /// Tries `rules` of `field` in order: the first that matches, and its output.
+    pub(crate) fn decide(
+        &mut self,
+        field: &Field,
+        rules: std::ops::Range<usize>,
+        mut trace: Option<&mut Vec<RuleTrace>>,
+    ) -> Decision {
         self.terms.clear();
         self.regex_hits.clear();
-        let mut fired = None;
-        for rule in &field.rules {
+        for index in rules {
+            let Some(rule) = field.rules.get(index) else {
+                break;
+            };
             let mut why = trace.as_ref().map(|_| Vec::new());
             let matched = self.cond(field, &rule.condition, why.as_mut());
             if let (Some(trace), Some(why)) = (trace.as_deref_mut(), why) {
@@ -194,10 +237,18 @@ impl<'p, 'r> Run<'p, 'r> {
                 });
             }
             if matched {
-                fired = Some(rule);
-                break;
+                let output = self.output(field, &rule.output);
+                return Decision::Fired {
+                    rule: index,
+                    output,
+                };
             }
         }
+        Decision::NoMatch
+    }
+
+    /// The field's outcome for a decision, with the raw value it read when it fell through.
+    pub(crate) fn finish(&mut self, field: &Field, decision: Decision) -> FieldOutcome {
         let mut outcome = FieldOutcome {
             name: field.name.clone(),
             required: field.required,
@@ -206,21 +257,23 @@ impl<'p, 'r> Run<'p, 'r> {
             note: None,
             raw: None,
         };
-        match fired {
-            None => {
+        match decision {
+            Decision::NoMatch => {
                 outcome.note = Some(if self.fuel == 0 {
                     FieldNote::BudgetExhausted
                 } else {
                     FieldNote::NoRuleMatched
                 })
             }
-            Some(rule) => {
-                outcome.rule = Some(RuleRef {
-                    id: rule.id.clone(),
-                    at: rule.at.clone(),
-                    is_else: rule.is_else(),
-                });
-                match self.output(field, &rule.output) {
+            Decision::Fired { rule, output } => {
+                if let Some(rule) = field.rules.get(rule) {
+                    outcome.rule = Some(RuleRef {
+                        id: rule.id.clone(),
+                        at: rule.at.clone(),
+                        is_else: rule.is_else(),
+                    });
+                }
+                match output {
                     Ok(value) => outcome.value = Some(value),
                     Err(note) => outcome.note = Some(note),
                 }
@@ -234,6 +287,11 @@ impl<'p, 'r> Run<'p, 'r> {
             }
         }
         outcome
+    }
+
+    /// Whether the record's evaluation budget is spent (a decision made then may be partial).
+    pub(crate) fn out_of_fuel(&self) -> bool {
+        self.fuel == 0
     }
 
     fn output(&mut self, field: &Field, output: &Output) -> Result<Arc<str>, FieldNote> {

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use serde::ser::{Serialize, SerializeMap, Serializer};
 
 /// Why a field has no value, or what was wrong with the value the rules produced.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum FieldNote {
     /// No rule of the field's list matched (there is no final `else`).
@@ -40,7 +40,7 @@ impl FieldNote {
 }
 
 /// Which rule produced a field's value: the field's name, the rule id, where it is written.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize)]
 pub struct RuleRef {
     /// The rule id within its field (`else` for a final else).
     pub id: Arc<str>,
@@ -51,7 +51,7 @@ pub struct RuleRef {
 }
 
 /// One canonical field of a profile.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct FieldOutcome {
     pub name: Arc<str>,
     pub required: bool,

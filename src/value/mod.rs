@@ -14,16 +14,30 @@ pub use path::{AttrPath, FilterOp, FilterTest, PathFilter, PathSegment, SourceId
 use std::borrow::Cow;
 use std::collections::HashMap;
 
+use crate::check::program::{InputId, InputSource};
+
 /// A source of raw attribute values.
 pub trait Record {
     /// The raw value at `path`, if the record has one. Strings are returned as sent; numbers
     /// and booleans in their JSON spelling. Objects and absent attributes give `None`.
     fn get(&self, path: &AttrPath) -> Option<Cow<'_, str>>;
+
+    /// For a record bound to a program's columns: the first non-blank value among the
+    /// sources of `input` (with the source's index), without asking for each path in turn.
+    /// `None` when the record cannot tell; the engine then reads the sources one by one.
+    fn first_bound(&self, input: InputId) -> Option<Option<(usize, Cow<'_, str>)>> {
+        let _ = input;
+        None
+    }
 }
 
 impl<R: Record + ?Sized> Record for &R {
     fn get(&self, path: &AttrPath) -> Option<Cow<'_, str>> {
         (**self).get(path)
+    }
+
+    fn first_bound(&self, input: InputId) -> Option<Option<(usize, Cow<'_, str>)>> {
+        (**self).first_bound(input)
     }
 }
 
@@ -67,6 +81,9 @@ impl Record for FlatRecord {
 #[derive(Debug, Clone)]
 pub struct ColumnBinding {
     pub(crate) columns: Vec<Option<usize>>,
+    /// Per input of the program: (source index, column) of each source the header has, in
+    /// source order; `None` for an input with `@input` sources (read one by one).
+    inputs: Vec<Option<Vec<(usize, usize)>>>,
 }
 
 impl ColumnBinding {
@@ -82,7 +99,36 @@ impl ColumnBinding {
             .iter()
             .map(|path| by_name.get(path.flat_key()).copied())
             .collect();
-        Self { columns }
+        Self {
+            columns,
+            inputs: Vec::new(),
+        }
+    }
+
+    /// Also binds each input of `inputs` to the columns of its sources.
+    pub(crate) fn with_inputs(mut self, inputs: &[crate::check::program::Input]) -> Self {
+        self.inputs = inputs
+            .iter()
+            .map(|input| {
+                input
+                    .sources
+                    .iter()
+                    .enumerate()
+                    .map(|(index, source)| match source {
+                        InputSource::Path(id) => Some(
+                            self.columns
+                                .get(id.0)
+                                .copied()
+                                .flatten()
+                                .map(|c| (index, c)),
+                        ),
+                        InputSource::Input(_) => None,
+                    })
+                    .collect::<Option<Vec<_>>>()
+                    .map(|bound| bound.into_iter().flatten().collect())
+            })
+            .collect();
+        self
     }
 
     /// The column bound to `path`, if the header has one.
@@ -128,5 +174,13 @@ impl Record for CsvRecord<'_> {
     fn get(&self, path: &AttrPath) -> Option<Cow<'_, str>> {
         let column = self.binding.column(path)?;
         self.row.get(column).map(Cow::Borrowed)
+    }
+
+    fn first_bound(&self, input: InputId) -> Option<Option<(usize, Cow<'_, str>)>> {
+        let bound = self.binding.inputs.get(input.0)?.as_ref()?;
+        Some(bound.iter().find_map(|&(source, column)| {
+            let value = self.row.get(column)?;
+            (!crate::eval::is_blank(value)).then_some((source, Cow::Borrowed(value)))
+        }))
     }
 }
