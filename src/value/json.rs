@@ -1,6 +1,8 @@
 //! Reading attribute paths out of a SCIM resource (or any JSON object).
 
 use std::borrow::Cow;
+use std::cell::OnceCell;
+use std::collections::HashMap;
 
 use serde_json::{Map, Value};
 
@@ -9,31 +11,68 @@ use super::{AttrPath, PathFilter, Record};
 /// A SCIM resource as sent by the client. Attribute names and schema URNs match
 /// case-insensitively. A multi-valued attribute without a filter yields its `primary` element,
 /// else its first.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct JsonRecord<'a> {
     root: &'a Value,
+    /// The root object's members by lower-case name, built on the first lookup: a rule file
+    /// names many alternative attributes (most absent), and each is then one hash lookup
+    /// instead of a scan of every member.
+    by_name: OnceCell<HashMap<String, &'a Value>>,
 }
 
 impl<'a> JsonRecord<'a> {
     pub fn new(root: &'a Value) -> Self {
-        Self { root }
+        Self {
+            root,
+            by_name: OnceCell::new(),
+        }
+    }
+
+    /// The root member named `name`, compared case-insensitively.
+    fn root_member(&self, name: &str) -> Option<&'a Value> {
+        let root = self.root.as_object()?;
+        if let Some(value) = root.get(name) {
+            return Some(value);
+        }
+        let name: Cow<str> = if name.chars().any(char::is_uppercase) {
+            Cow::Owned(name.to_lowercase())
+        } else {
+            Cow::Borrowed(name)
+        };
+        let by_name = self.by_name.get_or_init(|| {
+            let mut by_name = HashMap::with_capacity(root.len());
+            for (key, value) in root {
+                // The first of two members that differ only in case wins, as in `member`.
+                by_name.entry(key.to_lowercase()).or_insert(value);
+            }
+            by_name
+        });
+        by_name.get(name.as_ref()).copied()
     }
 }
 
 impl Record for JsonRecord<'_> {
     fn get(&self, path: &AttrPath) -> Option<Cow<'_, str>> {
-        let root = self.root.as_object()?;
-        let mut current: &Value = match &path.urn {
-            Some(urn) => member(root, urn)?,
-            None => self.root,
-        };
+        self.root.as_object()?;
         // A flat object (a CSV row as JSON) may hold a dotted or URN path as one key.
         if path.urn.is_none() && path.segments.len() > 1 {
-            if let Some(value) = member(root, path.flat_key()) {
+            if let Some(value) = self.root_member(path.flat_key()) {
                 return scalar(value);
             }
         }
-        for segment in &path.segments {
+        let mut segments = path.segments.iter();
+        let mut current: &Value = match &path.urn {
+            Some(urn) => self.root_member(urn)?,
+            None => {
+                let first = segments.next()?;
+                let mut value = single(self.root_member(&first.name)?)?;
+                if let Some(filter) = &first.filter {
+                    value = select(value, filter)?;
+                }
+                value
+            }
+        };
+        for segment in segments {
             current = single(member(primary_object(current)?, &segment.name)?)?;
             if let Some(filter) = &segment.filter {
                 current = select(current, filter)?;
@@ -119,5 +158,49 @@ fn scalar(value: &Value) -> Option<Cow<'_, str>> {
             }
         }
         Value::Null | Value::Object(_) => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn path(urn: Option<&str>, names: &[&str]) -> AttrPath {
+        let segments = names
+            .iter()
+            .map(|n| crate::value::PathSegment {
+                name: n.to_string(),
+                filter: None,
+            })
+            .collect();
+        AttrPath::new(urn.map(str::to_string), segments, names.join("."))
+    }
+
+    /// Names match whatever their case, through the root index as well as nested objects;
+    /// the first of two members differing only in case wins.
+    #[test]
+    fn attribute_names_match_case_insensitively() {
+        let user = serde_json::json!({
+            "Title": "Engineer",
+            "title": "second",
+            "NAME": {"GivenName": "Ana"},
+            "URN:IETF:PARAMS:SCIM:SCHEMAS:EXTENSION:ENTERPRISE:2.0:USER": {"department": "R&D"},
+            "Ünit": "Ü",
+        });
+        let record = JsonRecord::new(&user);
+        let get = |p: &AttrPath| record.get(p).map(|v| v.into_owned());
+        assert_eq!(get(&path(None, &["title"])).as_deref(), Some("second"));
+        assert_eq!(get(&path(None, &["TITLE"])).as_deref(), Some("Engineer"));
+        assert_eq!(
+            get(&path(None, &["name", "givenName"])).as_deref(),
+            Some("Ana")
+        );
+        let enterprise = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:user";
+        assert_eq!(
+            get(&path(Some(enterprise), &["department"])).as_deref(),
+            Some("R&D")
+        );
+        assert_eq!(get(&path(None, &["ünit"])).as_deref(), Some("Ü"));
+        assert_eq!(get(&path(None, &["missing"])), None);
     }
 }
