@@ -23,10 +23,11 @@ use crate::value::Record;
 
 /// Entries per generation and cache: a cache holds at most twice this.
 ///
-/// Measured on generated rows (about 30,000 distinct titles in 200,000 rows, 110,000 in 1M):
-/// the caches reach their full size within the first 100,000 rows, so peak memory is the same
-/// for 100k and 1M rows (benches/README.md).
-pub const GENERATION: usize = 16_384;
+/// Measured on generated rows (about 17,000 distinct titles in 100,000 rows, 110,000 in 1M):
+/// at 8,192 the caches are full within the first 100,000 rows, so peak memory is the same for
+/// 100k and 1M rows (51-53 MiB, one worker); 16,384 ran 1M rows about 10% faster but grew
+/// 12% past 100k. benches/README.md has the figures.
+pub const GENERATION: usize = 8_192;
 /// Lookups after which a field's hit rate is judged.
 const SAMPLE: u32 = 4_096;
 /// Below this share of hits in the sample (1 in 5), a field stops caching.
