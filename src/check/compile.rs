@@ -404,6 +404,7 @@ impl<'a> Compiler<'a> {
             word_indexes: Vec::new(),
             regex_sets: Vec::new(),
             reads: Vec::new(),
+            prefilter: None,
         };
         let Some(list) = self.maps.remove(&decl.name.name) else {
             if decl.required {
@@ -507,6 +508,7 @@ impl<'a> Compiler<'a> {
                 ),
             }
         }
+        field.prefilter = crate::eval::prefilter::Prefilter::build(&field.rules);
         field
     }
 

@@ -82,6 +82,8 @@ pub struct Field {
     pub(crate) regex_sets: Vec<(InputId, regex::RegexSet)>,
     /// Inputs the rules read, in first-use order (the cache key of a field's result).
     pub(crate) reads: Vec<InputId>,
+    /// For fields of many word-list and regex rules: which rules a found word or regex names.
+    pub(crate) prefilter: Option<crate::eval::prefilter::Prefilter>,
 }
 
 #[derive(Debug)]

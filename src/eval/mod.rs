@@ -1,6 +1,7 @@
 //! Apply: the interpreter, its budget, the per-thread cache, and traces (explain).
 
 mod cache;
+pub(crate) mod prefilter;
 pub mod profile;
 mod rule_tests;
 pub mod steps;
@@ -218,7 +219,15 @@ impl<'p, 'r> Run<'p, 'r> {
     ) -> Decision {
         self.terms.clear();
         self.regex_hits.clear();
-        for index in rules {
+        let candidates = match (&field.prefilter, &trace) {
+            (Some(prefilter), None) => Some(self.candidates(field, prefilter, &rules)),
+            _ => None,
+        };
+        let order: Box<dyn Iterator<Item = usize>> = match candidates {
+            Some(candidates) => Box::new(candidates.into_iter()),
+            None => Box::new(rules),
+        };
+        for index in order {
             let Some(rule) = field.rules.get(index) else {
                 break;
             };
@@ -245,6 +254,61 @@ impl<'p, 'r> Run<'p, 'r> {
             }
         }
         Decision::NoMatch
+    }
+
+    /// The rules of `range` that can match this record, in order: those a found word or
+    /// regex names, and every rule the prefilter cannot rule out.
+    fn candidates(
+        &mut self,
+        field: &Field,
+        prefilter: &prefilter::Prefilter,
+        range: &std::ops::Range<usize>,
+    ) -> Vec<usize> {
+        let mut candidates: Vec<usize> = prefilter
+            .always
+            .iter()
+            .copied()
+            .filter(|r| range.contains(r))
+            .collect();
+        for (input, by_term) in &prefilter.by_term {
+            self.value(*input);
+            let Run {
+                inputs,
+                terms,
+                spans,
+                ..
+            } = self;
+            let value = inputs
+                .get(input.0)
+                .and_then(Option::as_ref)
+                .map_or("", |v| v.value.as_str());
+            let found = term_set(terms, spans, field, *input, value);
+            for term in found.iter() {
+                if let Some(rules) = by_term.get(term) {
+                    candidates.extend(rules.iter().filter(|r| range.contains(r)));
+                }
+            }
+        }
+        for (input, by_slot) in &prefilter.by_slot {
+            self.value(*input);
+            let Run {
+                inputs, regex_hits, ..
+            } = self;
+            let value = inputs
+                .get(input.0)
+                .and_then(Option::as_ref)
+                .map_or("", |v| v.value.as_str());
+            if let Some(hits) = regex_matches(regex_hits, field, *input, value) {
+                for slot in hits.iter() {
+                    if let Some(rules) = by_slot.get(slot) {
+                        candidates.extend(rules.iter().filter(|r| range.contains(r)));
+                    }
+                }
+            }
+        }
+        candidates.sort_unstable();
+        candidates.dedup();
+        candidates
     }
 
     /// The field's outcome for a decision, with the raw value it read when it fell through.

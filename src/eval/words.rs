@@ -23,6 +23,15 @@ impl TermSet {
             .is_some_and(|word| word & (1 << (term % 64)) != 0)
     }
 
+    /// The terms found, in increasing order.
+    pub fn iter(&self) -> impl Iterator<Item = usize> + '_ {
+        self.bits.iter().enumerate().flat_map(|(at, &word)| {
+            (0..64)
+                .filter(move |bit| word & (1 << bit) != 0)
+                .map(move |bit| at * 64 + bit)
+        })
+    }
+
     fn clear(&mut self, terms: usize) {
         self.bits.clear();
         self.bits.resize(terms.div_ceil(64), 0);
