@@ -363,7 +363,7 @@ impl<'p, 'r> Run<'p, 'r> {
             Output::Unset => Err(FieldNote::Undetermined),
             Output::Const(value) => Ok(value.clone()),
             Output::Input(input) => {
-                let value = self.value(*input).to_string();
+                let value = self.value(*input);
                 if value.is_empty() {
                     return Err(FieldNote::EmptyInput);
                 }
@@ -567,31 +567,40 @@ fn regex_matches<'h>(
 }
 
 /// Checks an input-derived value against the field's type (constants were checked at load).
-fn typed(kind: &FieldKind, value: String) -> Result<Arc<str>, FieldNote> {
+fn typed(kind: &FieldKind, value: &str) -> Result<Arc<str>, FieldNote> {
     match kind {
         FieldKind::Text => Ok(Arc::from(value)),
         FieldKind::Email => {
-            if is_email(&value) {
+            if is_email(value) {
                 Ok(Arc::from(value))
             } else {
-                Err(FieldNote::InvalidEmail { value })
+                Err(FieldNote::InvalidEmail {
+                    value: value.to_string(),
+                })
             }
         }
-        FieldKind::Flag => match value.to_lowercase().as_str() {
-            "yes" => Ok(Arc::from("yes")),
-            "no" => Ok(Arc::from("no")),
-            _ => Err(FieldNote::NotAllowed { value }),
-        },
+        FieldKind::Flag => {
+            if value.eq_ignore_ascii_case("yes") {
+                Ok(Arc::from("yes"))
+            } else if value.eq_ignore_ascii_case("no") {
+                Ok(Arc::from("no"))
+            } else {
+                Err(FieldNote::NotAllowed {
+                    value: value.to_string(),
+                })
+            }
+        }
         FieldKind::Enum(values) => values
             .iter()
             .find(|v| ***v == *value)
             .or_else(|| {
-                values
-                    .iter()
-                    .find(|v| v.to_lowercase() == value.to_lowercase())
+                let lower = value.to_lowercase();
+                values.iter().find(|v| v.to_lowercase() == lower)
             })
             .cloned()
-            .ok_or(FieldNote::NotAllowed { value }),
+            .ok_or_else(|| FieldNote::NotAllowed {
+                value: value.to_string(),
+            }),
     }
 }
 
