@@ -1515,7 +1515,7 @@ fn index_regexes(field: &mut Field) {
             .dfa_size_limit(REGEX_SIZE_LIMIT * 8)
             .build();
         if let Ok(set) = set {
-            built.push((input, set));
+            built.push((input, crate::eval::regex_set::GatedSet::new(set, &list)));
         }
     }
     let has_set: Vec<InputId> = built.iter().map(|(i, _)| *i).collect();

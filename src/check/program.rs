@@ -79,7 +79,7 @@ pub struct Field {
     /// One word index per input that `has any` tests read, keyed by that input.
     pub(crate) word_indexes: Vec<(InputId, WordIndex)>,
     /// Where a field tests many regexes on one input, one `RegexSet` runs them in one pass.
-    pub(crate) regex_sets: Vec<(InputId, regex::RegexSet)>,
+    pub(crate) regex_sets: Vec<(InputId, crate::eval::regex_set::GatedSet)>,
     /// Inputs the rules read, in first-use order (the cache key of a field's result).
     pub(crate) reads: Vec<InputId>,
     /// For fields of many word-list and regex rules: which rules a found word or regex names.

@@ -3,6 +3,7 @@
 mod cache;
 pub(crate) mod prefilter;
 pub mod profile;
+pub(crate) mod regex_set;
 mod rule_tests;
 pub mod steps;
 mod trace;
