@@ -1061,10 +1061,7 @@ impl<'a> Compiler<'a> {
             "replace" => match args.as_slice() {
                 [ast::StepArg::Regex(regex), ast::StepArg::Str(with)] => {
                     let compiled = self.compile_regex(regex)?;
-                    Some(Step::Replace {
-                        regex: compiled,
-                        with: with.value.clone(),
-                    })
+                    Some(Step::replace(compiled, with.value.clone()))
                 }
                 _ => {
                     self.error_help(

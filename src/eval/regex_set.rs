@@ -40,7 +40,7 @@ impl GatedSet {
 
 /// The literal prefixes of every pattern's matches, if each pattern has a finite set of
 /// non-empty ones.
-fn required_prefixes(patterns: &[String]) -> Option<Vec<Vec<u8>>> {
+pub(crate) fn required_prefixes(patterns: &[String]) -> Option<Vec<Vec<u8>>> {
     let mut all = Vec::new();
     for pattern in patterns {
         let hir = regex_syntax::Parser::new().parse(pattern).ok()?;

@@ -29,6 +29,10 @@ pub enum Step {
     Replace {
         regex: Regex,
         with: String,
+        /// The literal prefixes of the regex's matches, when it has a finite set: a value
+        /// without any of them is left as it is without running the regex (see
+        /// `regex_set.rs` for why that matters on non-ASCII values).
+        gate: Option<AhoCorasick>,
     },
     /// Cut the value at the first of these separators (and trim): `Director, Sales - EMEA`
     /// with `cut_after(",")` → `Director`.
@@ -36,6 +40,15 @@ pub enum Step {
     /// Whole-word replacement from a table, in one pass: `replace_words(abbreviations)` with
     /// `"sr" -> "senior"`, `"mgr" -> "manager"`. The longest key wins at each place.
     ReplaceWords(WordTable),
+}
+
+impl Step {
+    /// A `replace` step, gated by the literal prefixes of the regex's matches.
+    pub fn replace(regex: Regex, with: String) -> Self {
+        let gate = super::regex_set::required_prefixes(&[regex.as_str().to_string()])
+            .and_then(|literals| AhoCorasick::new(literals).ok());
+        Self::Replace { regex, with, gate }
+    }
 }
 
 /// The separators of `cut_after`, found in one scan.
@@ -152,7 +165,9 @@ impl Step {
             Self::Nfkc => "nfkc".into(),
             Self::StripDiacritics => "strip_diacritics".into(),
             Self::Words => "words".into(),
-            Self::Replace { regex, with } => format!("replace(/{}/, {with:?})", regex.as_str()),
+            Self::Replace { regex, with, .. } => {
+                format!("replace(/{}/, {with:?})", regex.as_str())
+            }
             Self::CutAfter(separators) => format!("cut_after({})", {
                 let quoted: Vec<String> =
                     separators.texts.iter().map(|s| format!("{s:?}")).collect();
@@ -204,7 +219,10 @@ impl Step {
                     .collect();
                 Cow::Owned(collapse(&spaced).into_owned())
             }
-            Self::Replace { regex, with } => regex.replace_all(value, with.as_str()),
+            Self::Replace {
+                gate: Some(gate), ..
+            } if !gate.is_match(value) => Cow::Borrowed(value),
+            Self::Replace { regex, with, .. } => regex.replace_all(value, with.as_str()),
             Self::CutAfter(separators) => {
                 let cut = separators.first(value).unwrap_or(value.len());
                 Cow::Borrowed(value[..cut].trim())
@@ -286,11 +304,12 @@ mod tests {
                 .apply("Director, Sales - EMEA"),
             "Director"
         );
-        let replace = Step::Replace {
-            regex: Regex::new(r"\bsr\b").unwrap(),
-            with: "senior".into(),
-        };
+        let replace = Step::replace(Regex::new(r"\bsr\b").unwrap(), "senior".into());
         assert_eq!(replace.apply("sr manager"), "senior manager");
+        assert_eq!(replace.apply("営業 sr"), "営業 senior");
+        assert_eq!(replace.apply("営業"), "営業");
+        let shout = Step::replace(Regex::new(r"(?i)\bsr\b").unwrap(), "senior".into());
+        assert_eq!(shout.apply("SR manager"), "senior manager");
         assert_eq!(Step::Lower.apply("ÉCOLE"), "école");
         let table = WordTable::new(
             "abbreviations".into(),
