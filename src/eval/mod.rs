@@ -113,6 +113,13 @@ pub(crate) struct Run<'p, 'r> {
     regex_hits: Vec<(InputId, regex::SetMatches)>,
 }
 
+/// Per-field scan results of a record, reused by every test of the field.
+struct Scratch<'s> {
+    terms: &'s mut Vec<(InputId, TermSet)>,
+    spans: &'s mut Vec<(usize, usize, usize)>,
+    regex_hits: &'s mut Vec<(InputId, regex::SetMatches)>,
+}
+
 #[derive(Clone)]
 struct InputValue<'r> {
     source: Option<usize>,
@@ -202,6 +209,31 @@ impl<'p, 'r> Run<'p, 'r> {
             .map_or("", |v| v.value.as_str())
     }
 
+    /// An input's normalised value and the matchers' scratch space, borrowed apart: tests
+    /// read the value while their word and regex scans fill the scratch, with no copy.
+    fn value_and_scratch(&mut self, id: InputId) -> (&str, Scratch<'_>) {
+        self.value(id);
+        let Run {
+            inputs,
+            terms,
+            spans,
+            regex_hits,
+            ..
+        } = self;
+        let value = inputs
+            .get(id.0)
+            .and_then(Option::as_ref)
+            .map_or("", |v| v.value.as_str());
+        (
+            value,
+            Scratch {
+                terms,
+                spans,
+                regex_hits,
+            },
+        )
+    }
+
     pub(crate) fn field(
         &mut self,
         field: &Field,
@@ -272,18 +304,8 @@ impl<'p, 'r> Run<'p, 'r> {
             .filter(|r| range.contains(r))
             .collect();
         for (input, by_term) in &prefilter.by_term {
-            self.value(*input);
-            let Run {
-                inputs,
-                terms,
-                spans,
-                ..
-            } = self;
-            let value = inputs
-                .get(input.0)
-                .and_then(Option::as_ref)
-                .map_or("", |v| v.value.as_str());
-            let found = term_set(terms, spans, field, *input, value);
+            let (value, scratch) = self.value_and_scratch(*input);
+            let found = term_set(scratch.terms, scratch.spans, field, *input, value);
             for term in found.iter() {
                 if let Some(rules) = by_term.get(term) {
                     candidates.extend(rules.iter().filter(|r| range.contains(r)));
@@ -291,15 +313,8 @@ impl<'p, 'r> Run<'p, 'r> {
             }
         }
         for (input, by_slot) in &prefilter.by_slot {
-            self.value(*input);
-            let Run {
-                inputs, regex_hits, ..
-            } = self;
-            let value = inputs
-                .get(input.0)
-                .and_then(Option::as_ref)
-                .map_or("", |v| v.value.as_str());
-            if let Some(hits) = regex_matches(regex_hits, field, *input, value) {
+            let (value, scratch) = self.value_and_scratch(*input);
+            if let Some(hits) = regex_matches(scratch.regex_hits, field, *input, value) {
                 for slot in hits.iter() {
                     if let Some(rules) = by_slot.get(slot) {
                         candidates.extend(rules.iter().filter(|r| range.contains(r)));
@@ -411,19 +426,14 @@ impl<'p, 'r> Run<'p, 'r> {
 
     /// Evaluates one test; with `explain`, also says why it did or did not hold.
     fn leaf(&mut self, field: &Field, leaf: &Leaf, explain: bool) -> (bool, Option<String>) {
-        self.value(leaf.input);
-        // Borrow the value and the matcher scratch space separately: no copy per test.
-        let Run {
-            inputs,
-            terms,
-            spans,
-            regex_hits,
-            ..
-        } = self;
-        let value = inputs
-            .get(leaf.input.0)
-            .and_then(Option::as_ref)
-            .map_or("", |v| v.value.as_str());
+        let (
+            value,
+            Scratch {
+                terms,
+                spans,
+                regex_hits,
+            },
+        ) = self.value_and_scratch(leaf.input);
         let shown = || format!("{value:?}");
         let result = match &leaf.test {
             LeafTest::Words(term_ids) => {

@@ -24,7 +24,7 @@ pub struct GatedSet {
 
 impl GatedSet {
     pub fn new(set: RegexSet, patterns: &[String]) -> Self {
-        let gate = required_prefixes(patterns).and_then(|literals| AhoCorasick::new(literals).ok());
+        let gate = literal_gate(patterns);
         // A value without the literals matches nothing; "" has none of them (all non-empty).
         let none = set.matches("");
         Self { set, gate, none }
@@ -38,9 +38,15 @@ impl GatedSet {
     }
 }
 
+/// An automaton of the literals that start every match of every pattern: a value it does not
+/// find matches none of them. `None` when some pattern has no such finite set.
+pub(crate) fn literal_gate(patterns: &[String]) -> Option<AhoCorasick> {
+    required_prefixes(patterns).and_then(|literals| AhoCorasick::new(literals).ok())
+}
+
 /// The literal prefixes of every pattern's matches, if each pattern has a finite set of
 /// non-empty ones.
-pub(crate) fn required_prefixes(patterns: &[String]) -> Option<Vec<Vec<u8>>> {
+fn required_prefixes(patterns: &[String]) -> Option<Vec<Vec<u8>>> {
     let mut all = Vec::new();
     for pattern in patterns {
         let hir = regex_syntax::Parser::new().parse(pattern).ok()?;

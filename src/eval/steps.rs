@@ -45,8 +45,7 @@ pub enum Step {
 impl Step {
     /// A `replace` step, gated by the literal prefixes of the regex's matches.
     pub fn replace(regex: Regex, with: String) -> Self {
-        let gate = super::regex_set::required_prefixes(&[regex.as_str().to_string()])
-            .and_then(|literals| AhoCorasick::new(literals).ok());
+        let gate = super::regex_set::literal_gate(&[regex.as_str().to_string()]);
         Self::Replace { regex, with, gate }
     }
 }
