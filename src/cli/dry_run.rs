@@ -14,10 +14,10 @@ use std::time::Instant;
 use clap::Args;
 
 use super::{fail_usage, load_rules, EXIT_OK, EXIT_PROBLEMS};
+use crate::eval::Row;
 use crate::input::{BadRow, Input, InputFormat};
 use crate::report::Coverage;
-use crate::report::RowStatus;
-use crate::{ColumnBinding, CsvRecord, JsonRecord, Profile, Program};
+use crate::{ColumnBinding, CsvRecord, JsonRecord, Program};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum OutFormat {
@@ -202,7 +202,7 @@ pub fn run(args: DryRunArgs) -> u8 {
     let started = Instant::now();
     let outcome = execute(&program, &config, inputs, out);
     let seconds = started.elapsed().as_secs_f64();
-    let mut outcome = match outcome {
+    let outcome = match outcome {
         Ok(outcome) => outcome,
         Err(error) => return fail_usage(error),
     };
@@ -301,30 +301,42 @@ impl Formatter {
     }
 }
 
-fn status_text(status: RowStatus, profile: &Profile) -> std::borrow::Cow<'static, str> {
-    match status {
-        RowStatus::Complete => "complete".into(),
-        RowStatus::Error => "error".into(),
-        RowStatus::Missing => format!("missing:{}", profile.missing_required().join("+")).into(),
+/// The `row_status` column: complete, `missing:FIELD+FIELD`, or error.
+fn status_text(row: &Row) -> std::borrow::Cow<'static, str> {
+    if row.is_error() {
+        return "error".into();
     }
+    let mut missing = row.missing_required().peekable();
+    if missing.peek().is_none() {
+        return "complete".into();
+    }
+    let mut text = String::from("missing:");
+    for (n, field) in missing.enumerate() {
+        if n > 0 {
+            text.push('+');
+        }
+        text.push_str(field);
+    }
+    text.into()
 }
 
-/// One worker's state: an evaluator, coverage counts, a reusable CSV writer.
+/// One worker's state: an evaluator that counts coverage, a reusable CSV writer.
 struct Worker<'p> {
-    ev: crate::Evaluator<'p>,
-    coverage: Coverage,
+    ev: crate::Evaluator<'p, Coverage>,
     format: OutFormat,
     columns: Arc<Vec<String>>,
+    /// How many canonical fields a row has (JSON writes unset ones as null).
+    nfields: usize,
     cells: Vec<String>,
 }
 
 impl<'p> Worker<'p> {
     fn new(program: &'p Program, format: OutFormat, columns: Arc<Vec<String>>) -> Self {
         Self {
-            ev: program.evaluator(),
-            coverage: Coverage::new(program),
+            ev: crate::Evaluator::counting(program, Coverage::new(program)),
             format,
             columns,
+            nfields: program.fields.len(),
             cells: Vec::new(),
         }
     }
@@ -344,33 +356,29 @@ impl<'p> Worker<'p> {
                 len,
             } => {
                 for row in &rows[..*len] {
-                    let profile = self.ev.apply(&CsvRecord::new(binding, row));
+                    let outcomes = self.ev.apply_row(&CsvRecord::new(binding, row));
                     let keep = keys
                         .iter()
                         .map(|k| k.and_then(|i| row.get(i)).unwrap_or(""));
                     if let Some(w) = csv_out.as_mut() {
                         // The common case, without copying cells: kept columns, fields, status.
-                        let status = self.coverage.add(&profile);
-                        let status = status_text(status, &profile);
-                        let fields = profile
-                            .fields()
-                            .iter()
-                            .map(|f| f.value.as_deref().unwrap_or(""));
+                        let status = status_text(&outcomes);
+                        let fields = outcomes.fields().map(|f| f.value.as_deref().unwrap_or(""));
                         let _ = w.write_record(
                             keep.chain(fields).chain(std::iter::once(status.as_ref())),
                         );
                         continue;
                     }
-                    self.fill(keep, &profile);
-                    self.write(csv_out.as_mut(), &mut out, profile.fields().len());
+                    Self::fill(&mut self.cells, keep, &outcomes);
+                    self.write(csv_out.as_mut(), &mut out);
                 }
             }
             Rows::Json { keys, rows } => {
                 for value in rows {
-                    let profile = self.ev.apply(&JsonRecord::new(value));
                     let found: Vec<String> = keys.iter().map(|k| json_key(value, k)).collect();
-                    self.fill(found.iter().map(String::as_str), &profile);
-                    self.write(csv_out.as_mut(), &mut out, profile.fields().len());
+                    let outcomes = self.ev.apply_row(&JsonRecord::new(value));
+                    Self::fill(&mut self.cells, found.iter().map(String::as_str), &outcomes);
+                    self.write(csv_out.as_mut(), &mut out);
                 }
             }
         }
@@ -380,20 +388,22 @@ impl<'p> Worker<'p> {
         }
     }
 
-    /// Counts the profile and puts the row's cells in `self.cells`.
-    fn fill<'a>(&mut self, keep: impl Iterator<Item = &'a str>, profile: &Profile) {
-        let status = self.coverage.add(profile);
-        let status = status_text(status, profile);
-        self.cells.clear();
-        self.cells.extend(keep.map(str::to_string));
-        for field in profile.fields() {
-            self.cells
-                .push(field.value.as_deref().unwrap_or("").to_string());
+    /// Puts the row's cells in `cells`: kept columns, fields, status.
+    fn fill<'a>(cells: &mut Vec<String>, keep: impl Iterator<Item = &'a str>, row: &Row) {
+        cells.clear();
+        cells.extend(keep.map(str::to_string));
+        for field in row.fields() {
+            cells.push(field.value.as_deref().unwrap_or("").to_string());
         }
-        self.cells.push(status.into_owned());
+        cells.push(status_text(row).into_owned());
     }
 
-    fn write(&self, csv_out: Option<&mut csv::Writer<Vec<u8>>>, out: &mut Vec<u8>, nfields: usize) {
+    /// The worker's coverage, every outcome counted.
+    fn coverage(self) -> Coverage {
+        self.ev.into_tally()
+    }
+
+    fn write(&self, csv_out: Option<&mut csv::Writer<Vec<u8>>>, out: &mut Vec<u8>) {
         if let Some(w) = csv_out {
             let _ = w.write_record(&self.cells);
             return;
@@ -401,7 +411,7 @@ impl<'p> Worker<'p> {
         match self.format {
             OutFormat::Jsonl => {
                 let mut map = serde_json::Map::new();
-                let nkeep = self.cells.len() - nfields - 1;
+                let nkeep = self.cells.len().saturating_sub(self.nfields + 1);
                 for (i, (name, cell)) in self.columns.iter().zip(&self.cells).enumerate() {
                     let is_field = i >= nkeep && i < self.cells.len() - 1;
                     let value = if is_field && cell.is_empty() {
@@ -553,7 +563,7 @@ fn execute(
             },
         );
         let _ = closed;
-        worker.coverage
+        worker.coverage()
     } else {
         run_parallel(
             program,
@@ -768,7 +778,7 @@ fn run_parallel(
                         }
                         let _ = back_tx.send(rows);
                     }
-                    worker.coverage
+                    worker.coverage()
                 })
             })
             .collect();

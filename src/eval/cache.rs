@@ -12,7 +12,7 @@
 //! that keep coming back stay cached (an LRU approximation without per-hit bookkeeping).
 //! Fields whose values rarely repeat (names, emails) stop caching after a sample.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::ops::Range;
 use std::sync::Arc;
 
@@ -33,31 +33,75 @@ const SAMPLE: u32 = 4_096;
 /// Below this share of hits in the sample (1 in 5), a field stops caching.
 const MIN_HITS: u32 = SAMPLE / 5;
 
+/// What an evaluator counts as it goes: the dry run's coverage. `()` counts nothing.
+///
+/// Counting happens inside the caches: a row that hits a cached outcome adds one to that
+/// outcome's counter, in the cache line the lookup has just read, and the counters are
+/// handed to the tally in first-seen order when the cache turns over and at the end. So the
+/// tally sees each distinct outcome once per turnover instead of once per row, and new values
+/// in the order rows first brought them (bounded counters keep the same values as counting
+/// row by row would).
+pub trait Tally {
+    /// Whether outcomes are counted at all (the plain evaluator skips the bookkeeping).
+    const COUNTS: bool;
+    /// `rows` more rows got `outcome` for the field at `field` (declaration order).
+    fn outcome(&mut self, field: usize, outcome: &FieldOutcome, rows: u64);
+    /// One more row: whether a required field stayed unset, whether evaluation ran out of
+    /// budget.
+    fn row(&mut self, missing_required: bool, error: bool);
+}
+
+impl Tally for () {
+    const COUNTS: bool = false;
+    fn outcome(&mut self, _: usize, _: &FieldOutcome, _: u64) {}
+    fn row(&mut self, _: bool, _: bool) {}
+}
+
 /// Evaluation with a cache per field; use one per worker thread.
-pub struct Evaluator<'p> {
+pub struct Evaluator<'p, T: Tally = ()> {
     program: &'p Program,
     caches: Vec<FieldCache>,
     key: Vec<u8>,
     segment_key: Vec<u8>,
     hasher: KeyHasher,
+    /// The last row's outcome of each field: a slot of the field's cache, or `None` for the
+    /// cache's `fresh` outcome.
+    row: Vec<Option<u32>>,
+    tally: T,
 }
 
 struct FieldCache {
     /// The path-sourced inputs the field depends on, sorted: their sources and raw values are
     /// the cache key.
     roots: Vec<InputId>,
-    outcomes: Generations<Arc<FieldOutcome>>,
+    /// Key → slot.
+    keys: Generations<u32>,
+    /// The distinct outcomes the keys point at, in first-seen order, with rows not yet
+    /// handed to the tally. Equal outcomes share a slot: a thousand titles that all read
+    /// "Manager" through the same rule give one outcome, which keeps what each row touches
+    /// small and hot.
+    slots: Vec<Slot>,
+    interned: HashMap<Arc<FieldOutcome>, u32, foldhash::fast::RandomState>,
+    /// The last row's outcome when it was not cached (a field of unique values).
+    fresh: Option<Arc<FieldOutcome>>,
     /// Where the field's rules fall into runs that read different inputs (an explicit level
     /// column, then the title), each run's decision is also cached by its own inputs: a new
     /// pair of values that were each seen before costs no rule evaluation.
     segments: Vec<Segment>,
-    /// Equal outcomes share one `Arc`: a thousand titles that all read "Manager" through the
-    /// same rule give one outcome, which keeps what each row touches small and hot.
-    interned: HashSet<Arc<FieldOutcome>, foldhash::fast::RandomState>,
     lookups: u32,
     hits: u32,
     enabled: bool,
 }
+
+struct Slot {
+    outcome: Arc<FieldOutcome>,
+    /// Rows that got this outcome since the tally last saw it.
+    rows: u64,
+}
+
+/// Slots a cache may hold: those of both generations' keys, and as many again for outcomes
+/// that are counted but not cached (records out of budget); past it the cache turns over.
+const MAX_SLOTS: usize = 4 * GENERATION;
 
 /// Consecutive rules of a field that read the same root inputs.
 struct Segment {
@@ -129,7 +173,7 @@ impl KeyHasher {
     }
 }
 
-impl<V: Clone> Generations<V> {
+impl<V> Generations<V> {
     fn new() -> Self {
         Self {
             young: Table::default(),
@@ -137,6 +181,20 @@ impl<V: Clone> Generations<V> {
         }
     }
 
+    fn is_full(&self) -> bool {
+        self.young.len() >= GENERATION
+    }
+
+    /// The young generation becomes the old one; the old one's table, emptied, the young
+    /// one: its memory is reused rather than freed and faulted in again (page zeroing was
+    /// 4% of a dry run).
+    fn turn_over(&mut self) {
+        std::mem::swap(&mut self.young, &mut self.old);
+        self.young.clear();
+    }
+}
+
+impl<V: Clone> Generations<V> {
     fn get(&mut self, key: u128) -> Option<V> {
         if let Some(hit) = self.young.get(&key) {
             return Some(hit.clone());
@@ -147,45 +205,174 @@ impl<V: Clone> Generations<V> {
     }
 
     fn insert(&mut self, key: u128, value: V) {
-        if self.young.len() >= GENERATION {
-            let young = std::mem::replace(
-                &mut self.young,
-                Table::with_capacity_and_hasher(GENERATION, PassThrough),
-            );
-            self.old = young;
+        if self.is_full() {
+            self.turn_over();
         }
         self.young.insert(key, value);
-    }
-
-    fn clear(&mut self) {
-        *self = Self::new();
     }
 }
 
 impl FieldCache {
-    fn intern(&mut self, outcome: FieldOutcome) -> Arc<FieldOutcome> {
-        if let Some(shared) = self.interned.get(&outcome) {
-            return shared.clone();
+    /// The slot of a cached key; an old key moves to the young generation.
+    fn lookup<T: Tally>(&mut self, key: u128, field: usize, tally: &mut T) -> Option<u32> {
+        if let Some(&slot) = self.keys.young.get(&key) {
+            return Some(slot);
         }
-        if self.interned.len() >= GENERATION {
-            self.interned.clear();
+        let mut slot = self.keys.old.remove(&key)?;
+        if self.keys.is_full() {
+            slot = self.turn_over(field, tally, Some(slot))?;
         }
-        let shared = Arc::new(outcome);
-        self.interned.insert(shared.clone());
-        shared
+        self.keys.young.insert(key, slot);
+        Some(slot)
+    }
+
+    /// Stores a new outcome: in a slot (shared with an equal outcome), and under `key` unless
+    /// the outcome must not be reused.
+    fn store<T: Tally>(
+        &mut self,
+        key: u128,
+        outcome: FieldOutcome,
+        cacheable: bool,
+        field: usize,
+        tally: &mut T,
+    ) -> u32 {
+        if self.keys.is_full() || self.slots.len() >= MAX_SLOTS {
+            self.turn_over(field, tally, None);
+        }
+        let slot = match self.interned.get(&outcome) {
+            Some(&slot) => slot,
+            None => {
+                let slot = self.slots.len() as u32;
+                let outcome = Arc::new(outcome);
+                self.interned.insert(outcome.clone(), slot);
+                self.slots.push(Slot { outcome, rows: 0 });
+                slot
+            }
+        };
+        if cacheable {
+            self.keys.young.insert(key, slot);
+        }
+        slot
+    }
+
+    /// Hands every slot's rows to the tally, in slot (first-seen) order.
+    fn fold<T: Tally>(&mut self, field: usize, tally: &mut T) {
+        if !T::COUNTS {
+            return;
+        }
+        for slot in &mut self.slots {
+            if slot.rows > 0 {
+                tally.outcome(field, &slot.outcome, slot.rows);
+                slot.rows = 0;
+            }
+        }
+    }
+
+    /// Turns the key generations over and keeps only the slots the remaining keys (and
+    /// `keep`) point at, in their order. Returns `keep`'s new number.
+    fn turn_over<T: Tally>(
+        &mut self,
+        field: usize,
+        tally: &mut T,
+        keep: Option<u32>,
+    ) -> Option<u32> {
+        self.fold(field, tally);
+        self.keys.turn_over();
+        let mut renumbered = vec![u32::MAX; self.slots.len()];
+        for &slot in self.keys.old.values().chain(keep.as_ref()) {
+            if let Some(mark) = renumbered.get_mut(slot as usize) {
+                *mark = 0;
+            }
+        }
+        let mut next = 0u32;
+        let mut kept = Vec::with_capacity(self.slots.len().min(2 * GENERATION));
+        for (slot, mark) in self.slots.drain(..).zip(renumbered.iter_mut()) {
+            if *mark == 0 {
+                *mark = next;
+                next += 1;
+                kept.push(slot);
+            }
+        }
+        self.slots = kept;
+        for slot in self.keys.old.values_mut() {
+            *slot = renumbered[*slot as usize];
+        }
+        self.interned.clear();
+        for (number, slot) in self.slots.iter().enumerate() {
+            self.interned.insert(slot.outcome.clone(), number as u32);
+        }
+        keep.map(|slot| renumbered[slot as usize])
+    }
+
+    /// Stops caching: the field's values rarely repeat.
+    fn disable<T: Tally>(&mut self, field: usize, tally: &mut T) {
+        self.fold(field, tally);
+        self.enabled = false;
+        self.keys = Generations::new();
+        self.slots = Vec::new();
+        self.interned = HashMap::default();
+        for segment in &mut self.segments {
+            segment.decisions = Generations::new();
+        }
+    }
+
+    fn outcome(&self, slot: Option<u32>) -> Option<&Arc<FieldOutcome>> {
+        match slot {
+            Some(slot) => self.slots.get(slot as usize).map(|s| &s.outcome),
+            None => self.fresh.as_ref(),
+        }
+    }
+}
+
+/// One record's outcomes, borrowed from the evaluator until its next record.
+pub struct Row<'e> {
+    caches: &'e [FieldCache],
+    slots: &'e [Option<u32>],
+}
+
+impl<'e> Row<'e> {
+    /// Every field's outcome, in declaration order.
+    pub fn fields(&self) -> impl Iterator<Item = &'e FieldOutcome> + 'e {
+        let caches = self.caches;
+        self.slots
+            .iter()
+            .zip(caches)
+            .filter_map(|(slot, cache)| cache.outcome(*slot).map(|o| &**o))
+    }
+
+    /// Names of required fields that stayed unset.
+    pub fn missing_required(&self) -> impl Iterator<Item = &'e str> + 'e {
+        self.fields()
+            .filter(|f| f.required && f.value.is_none())
+            .map(|f| &*f.name)
+    }
+
+    /// Whether the record ran out of evaluation budget.
+    pub fn is_error(&self) -> bool {
+        self.fields()
+            .any(|f| f.note == Some(FieldNote::BudgetExhausted))
     }
 }
 
 impl<'p> Evaluator<'p> {
     pub fn new(program: &'p Program) -> Self {
+        Self::counting(program, ())
+    }
+}
+
+impl<'p, T: Tally> Evaluator<'p, T> {
+    /// An evaluator that counts every record's outcomes into `tally`.
+    pub fn counting(program: &'p Program, tally: T) -> Self {
         let caches = program
             .fields
             .iter()
             .map(|field| FieldCache {
                 roots: roots(program, &field.reads),
-                outcomes: Generations::new(),
+                keys: Generations::new(),
+                slots: Vec::new(),
+                interned: HashMap::default(),
+                fresh: None,
                 segments: segments(program, field),
-                interned: HashSet::default(),
                 lookups: 0,
                 hits: 0,
                 enabled: !field.reads.is_empty(),
@@ -197,53 +384,131 @@ impl<'p> Evaluator<'p> {
             key: Vec::new(),
             segment_key: Vec::new(),
             hasher: KeyHasher::new(),
+            row: vec![None; program.fields.len()],
+            tally,
         }
     }
 
+    /// The record's profile.
     pub fn apply(&mut self, record: &dyn Record) -> Profile {
+        self.evaluate(record);
+        let fields = self
+            .row
+            .iter()
+            .zip(&self.caches)
+            .filter_map(|(slot, cache)| cache.outcome(*slot).cloned())
+            .collect();
+        Profile { fields }
+    }
+
+    /// The record's outcomes, without building a profile: what a bulk run writes out.
+    pub fn apply_row(&mut self, record: &dyn Record) -> Row<'_> {
+        self.evaluate(record);
+        Row {
+            caches: &self.caches,
+            slots: &self.row,
+        }
+    }
+
+    /// The tally so far (outcomes still in the caches are not in it yet).
+    pub fn tally_mut(&mut self) -> &mut T {
+        &mut self.tally
+    }
+
+    /// Hands every outcome still counted in the caches to the tally, and returns it.
+    pub fn into_tally(mut self) -> T {
+        for (field, cache) in self.caches.iter_mut().enumerate() {
+            cache.fold(field, &mut self.tally);
+        }
+        self.tally
+    }
+
+    fn evaluate(&mut self, record: &dyn Record) {
         let mut run = Run::new(self.program, record);
-        let mut fields = Vec::with_capacity(self.program.fields.len());
-        for (field, cache) in self.program.fields.iter().zip(self.caches.iter_mut()) {
-            if !cache.enabled {
-                fields.push(Arc::new(run.field(field, None)));
-                continue;
-            }
-            key(&mut run, &cache.roots, &mut self.key);
-            let key = self.hasher.hash(&self.key);
-            cache.lookups = cache.lookups.saturating_add(1);
-            if let Some(hit) = cache.outcomes.get(key) {
-                cache.hits += 1;
-                fields.push(hit);
-                continue;
-            }
-            let outcome = if cache.segments.is_empty() {
-                run.field(field, None)
-            } else {
-                let decision = decide_by_segment(
+        let mut missing_required = false;
+        let mut error = false;
+        for (index, ((field, cache), row)) in self
+            .program
+            .fields
+            .iter()
+            .zip(self.caches.iter_mut())
+            .zip(self.row.iter_mut())
+            .enumerate()
+        {
+            let slot = if cache.enabled {
+                Self::cached(
                     &mut run,
                     field,
-                    &mut cache.segments,
+                    index,
+                    cache,
+                    &mut self.key,
                     &mut self.segment_key,
                     &self.hasher,
-                );
-                run.finish(field, decision)
+                    &mut self.tally,
+                )
+            } else {
+                cache.fresh = Some(Arc::new(run.field(field, None)));
+                None
             };
-            let outcome = cache.intern(outcome);
-            // A record that ran out of fuel says nothing about other records with this value.
-            if outcome.note != Some(FieldNote::BudgetExhausted) {
-                cache.outcomes.insert(key, outcome.clone());
-            }
-            if cache.lookups == SAMPLE && cache.hits < MIN_HITS {
-                cache.enabled = false;
-                cache.outcomes.clear();
-                cache.interned = HashSet::default();
-                for segment in &mut cache.segments {
-                    segment.decisions.clear();
+            *row = slot;
+            let outcome = match slot {
+                Some(slot) => {
+                    let Some(slot) = cache.slots.get_mut(slot as usize) else {
+                        continue;
+                    };
+                    if T::COUNTS {
+                        slot.rows += 1;
+                    }
+                    &slot.outcome
                 }
-            }
-            fields.push(outcome);
+                None => match &cache.fresh {
+                    Some(outcome) => {
+                        self.tally.outcome(index, outcome, 1);
+                        outcome
+                    }
+                    None => continue,
+                },
+            };
+            missing_required |= outcome.required && outcome.value.is_none();
+            error |= outcome.note == Some(FieldNote::BudgetExhausted);
         }
-        Profile { fields }
+        self.tally.row(missing_required, error);
+    }
+
+    /// The field's slot for this record: a cached outcome, or a new one, stored. `None` when
+    /// the field stops caching here (its outcome is then the cache's `fresh` one).
+    #[allow(clippy::too_many_arguments)]
+    fn cached(
+        run: &mut Run,
+        field: &Field,
+        index: usize,
+        cache: &mut FieldCache,
+        key_bytes: &mut Vec<u8>,
+        segment_key: &mut Vec<u8>,
+        hasher: &KeyHasher,
+        tally: &mut T,
+    ) -> Option<u32> {
+        key(run, &cache.roots, key_bytes);
+        let key = hasher.hash(key_bytes);
+        cache.lookups = cache.lookups.saturating_add(1);
+        if let Some(slot) = cache.lookup(key, index, tally) {
+            cache.hits += 1;
+            return Some(slot);
+        }
+        let outcome = if cache.segments.is_empty() {
+            run.field(field, None)
+        } else {
+            let decision = decide_by_segment(run, field, &mut cache.segments, segment_key, hasher);
+            run.finish(field, decision)
+        };
+        if cache.lookups == SAMPLE && cache.hits < MIN_HITS {
+            cache.disable(index, tally);
+            cache.fresh = Some(Arc::new(outcome));
+            return None;
+        }
+        // A record that ran out of fuel says nothing about other records with this value.
+        let cacheable = outcome.note != Some(FieldNote::BudgetExhausted);
+        Some(cache.store(key, outcome, cacheable, index, tally))
     }
 }
 
@@ -408,13 +673,103 @@ map title {
                 assert_eq!(cached, program.apply(&record), "round {round}, {title}");
             }
         }
-        let cache = &evaluator.caches[level].outcomes;
+        let cache = &evaluator.caches[level].keys;
         assert!(cache.young.len() <= GENERATION && cache.old.len() <= GENERATION);
         // The 50 manager titles come back every 150 rows: they stay cached.
         let record = FlatRecord::from_pairs([("title", "Manager 7")]);
         let first = evaluator.apply(&record);
         let again = evaluator.apply(&record);
         assert!(Arc::ptr_eq(&first.fields[level], &again.fields[level]));
+    }
+
+    /// A tally that records what it is handed: totals per (field, value, rule) and the order
+    /// in which values first arrived.
+    #[derive(Default, PartialEq, Debug)]
+    struct Record {
+        totals: std::collections::BTreeMap<(usize, Option<String>, Option<String>), u64>,
+        first_seen: Vec<(usize, Option<String>)>,
+        rows: u64,
+        missing: u64,
+    }
+
+    impl Tally for Record {
+        const COUNTS: bool = true;
+        fn outcome(&mut self, field: usize, outcome: &FieldOutcome, rows: u64) {
+            let value = outcome.value.as_deref().map(str::to_string);
+            let rule = outcome.rule.as_ref().map(|r| r.id.to_string());
+            let seen = (field, value.clone());
+            if !self.first_seen.contains(&seen) {
+                self.first_seen.push(seen);
+            }
+            *self.totals.entry((field, value, rule)).or_default() += rows;
+        }
+        fn row(&mut self, missing_required: bool, _: bool) {
+            self.rows += 1;
+            self.missing += u64::from(missing_required);
+        }
+    }
+
+    /// Counts kept inside the caches reach the tally with the same totals, and new values in
+    /// the same order, as counting every row's profile would, across generation turnovers
+    /// and for a field that stops caching.
+    #[test]
+    fn counting_in_the_caches_equals_counting_row_by_row() {
+        let program = Program::from_source("cache.rules", RULES).unwrap();
+        let mut counting = Evaluator::counting(&program, Record::default());
+        let mut by_row = Record::default();
+        for n in 0..(GENERATION * 3) {
+            // Titles that come back (and some that do not) keep `level` cached and turn its
+            // generations over; `title` outcomes are as many as titles.
+            let title = match n % 4 {
+                0 => format!("Manager {}", n % 700),
+                1 => format!("Engineer {}", n % 9_000),
+                _ => format!("Person {n}"),
+            };
+            let record = FlatRecord::from_pairs([("title", title.as_str())]);
+            let row: Vec<FieldOutcome> = counting.apply_row(&record).fields().cloned().collect();
+            let profile = program.apply(&record);
+            assert_eq!(
+                row,
+                profile
+                    .fields()
+                    .iter()
+                    .map(|f| (**f).clone())
+                    .collect::<Vec<_>>()
+            );
+            for (field, outcome) in profile.fields().iter().enumerate() {
+                by_row.outcome(field, outcome, 1);
+            }
+            by_row.row(!profile.is_complete(), false);
+        }
+        // The level cache turned over (unique titles filled it) and kept caching.
+        assert!(counting.caches[0].enabled && !counting.caches[0].keys.old.is_empty());
+        let counted = counting.into_tally();
+        assert_eq!(
+            (counted.rows, counted.missing),
+            (by_row.rows, by_row.missing)
+        );
+        let differ: Vec<_> = by_row
+            .totals
+            .iter()
+            .filter(|(k, v)| counted.totals.get(*k) != Some(*v))
+            .take(5)
+            .collect();
+        assert!(differ.is_empty(), "{differ:?}");
+        assert_eq!(counted.totals.len(), by_row.totals.len());
+        // Each field's counters see its new values in row order (fields are folded apart).
+        for field in 0..2 {
+            let of_field = |r: &Record| -> Vec<Option<String>> {
+                r.first_seen
+                    .iter()
+                    .filter(|(f, _)| *f == field)
+                    .map(|(_, v)| v.clone())
+                    .collect()
+            };
+            assert!(
+                of_field(&counted) == of_field(&by_row),
+                "field {field}: first-seen order differs"
+            );
+        }
     }
 
     /// Unique values (names) turn the cache off after the sample instead of filling it.
@@ -427,7 +782,7 @@ map title {
             evaluator.apply(&FlatRecord::from_pairs([("title", title.as_str())]));
         }
         assert!(evaluator.caches.iter().all(|c| !c.enabled));
-        assert!(evaluator.caches.iter().all(|c| c.outcomes.young.is_empty()));
+        assert!(evaluator.caches.iter().all(|c| c.keys.young.is_empty()));
     }
 
     /// A value in one source and the same text in another may normalise differently: the

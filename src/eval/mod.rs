@@ -9,7 +9,7 @@ pub mod steps;
 mod trace;
 pub mod words;
 
-pub use cache::Evaluator;
+pub use cache::{Evaluator, Row, Tally};
 pub use rule_tests::TestFailure;
 pub use trace::{FieldTrace, InputTrace, RuleTrace, StepTrace, Trace};
 

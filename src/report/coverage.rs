@@ -1,13 +1,12 @@
 //! The coverage report of a dry run.
 
-use std::collections::HashMap;
 use std::fmt::Write as _;
-use std::sync::Arc;
 
 use serde::Serialize;
 
 use super::{md_escape, show, Counter, MAX_DISTINCT, MAX_DISTINCT_RAW};
 use crate::eval::profile::FieldOutcome;
+use crate::eval::Tally;
 use crate::input::BadRow;
 use crate::{Profile, Program};
 
@@ -22,92 +21,42 @@ pub struct FieldStats {
 }
 
 /// What a dry run has seen so far: one per worker, merged at the end.
+///
+/// A bulk evaluator counts into it as a [`Tally`]: each distinct outcome arrives with its
+/// number of rows, in the order rows first brought it, so the bounded counters keep the same
+/// values as counting row by row would.
 #[derive(Debug, Clone, Default)]
 pub struct Coverage {
     pub rows: u64,
     pub complete: u64,
     pub errors: u64,
     pub fields: Vec<FieldStats>,
-    /// Per field, outcomes not yet counted into `fields`.
-    pending: Vec<Pending>,
 }
-
-/// Outcomes counted by identity. A bulk evaluator hands every row with the same raw values
-/// the same `Arc<FieldOutcome>`, so counting a row costs one pointer lookup per field; the
-/// strings of an outcome are counted once, when the pending list is folded into the stats.
-/// Folding goes in first-seen order, so the bounded counters keep the same values as counting
-/// row by row would.
-#[derive(Debug, Clone, Default)]
-struct Pending {
-    index: HashMap<usize, usize, foldhash::fast::RandomState>,
-    outcomes: Vec<(Arc<FieldOutcome>, u64)>,
-}
-
-/// Distinct outcomes a field may have pending before they are folded (bounds memory).
-const FOLD_AT: usize = 4_096;
 
 impl Coverage {
     pub fn new(program: &Program) -> Self {
         let fields = program.field_names().count();
         Self {
             fields: vec![FieldStats::default(); fields],
-            pending: vec![Pending::default(); fields],
             ..Self::default()
         }
     }
 
     /// Counts one profile. Returns the row's status.
     pub fn add(&mut self, profile: &Profile) -> RowStatus {
-        self.rows += 1;
-        let mut missing = false;
-        let mut error = false;
         for (index, field) in profile.fields().iter().enumerate() {
-            if field.value.is_none() && field.required {
-                missing = true;
-            }
-            if matches!(field.note, Some(crate::FieldNote::BudgetExhausted)) {
-                error = true;
-            }
-            let Some(pending) = self.pending.get_mut(index) else {
-                continue;
-            };
-            let key = Arc::as_ptr(field) as usize;
-            match pending.index.get(&key) {
-                Some(&at) => pending.outcomes[at].1 += 1,
-                None => {
-                    pending.index.insert(key, pending.outcomes.len());
-                    pending.outcomes.push((field.clone(), 1));
-                    if pending.outcomes.len() >= FOLD_AT {
-                        fold(pending, &mut self.fields[index]);
-                    }
-                }
-            }
+            self.outcome(index, field, 1);
         }
-        let status = if error {
-            RowStatus::Error
-        } else if missing {
-            RowStatus::Missing
-        } else {
-            RowStatus::Complete
-        };
-        match status {
-            RowStatus::Complete => self.complete += 1,
-            RowStatus::Error => self.errors += 1,
-            RowStatus::Missing => {}
-        }
-        status
+        let missing = !profile.is_complete();
+        let error = profile
+            .fields()
+            .iter()
+            .any(|f| f.note == Some(crate::FieldNote::BudgetExhausted));
+        self.row(missing, error);
+        RowStatus::of(missing, error)
     }
 
-    /// Counts every pending outcome into the field stats.
-    fn fold(&mut self) {
-        for (pending, stats) in self.pending.iter_mut().zip(self.fields.iter_mut()) {
-            fold(pending, stats);
-        }
-    }
-
-    pub fn merge(&mut self, mut other: Coverage) {
-        self.fold();
-        other.fold();
+    pub fn merge(&mut self, other: Coverage) {
         self.rows += other.rows;
         self.complete += other.complete;
         self.errors += other.errors;
@@ -122,7 +71,7 @@ impl Coverage {
 
     /// The report people read.
     pub fn report(
-        &mut self,
+        &self,
         program: &Program,
         bad: &[BadRow],
         bad_total: u64,
@@ -130,7 +79,6 @@ impl Coverage {
         seconds: f64,
         bytes: Option<u64>,
     ) -> CoverageReport {
-        self.fold();
         let rules = program.rules();
         let fields = program
             .field_names()
@@ -190,25 +138,38 @@ impl Coverage {
     }
 }
 
-fn fold(pending: &mut Pending, stats: &mut FieldStats) {
-    for (field, n) in pending.outcomes.drain(..) {
-        match &field.value {
-            Some(value) => stats.values.add(value, n, MAX_DISTINCT),
+impl Tally for Coverage {
+    const COUNTS: bool = true;
+
+    fn outcome(&mut self, field: usize, outcome: &FieldOutcome, rows: u64) {
+        let Some(stats) = self.fields.get_mut(field) else {
+            return;
+        };
+        match &outcome.value {
+            Some(value) => stats.values.add(value, rows, MAX_DISTINCT),
             None => {
-                stats.unset += n;
-                if field.required {
-                    stats.missing_required += n;
+                stats.unset += rows;
+                if outcome.required {
+                    stats.missing_required += rows;
                 }
             }
         }
-        if let Some(rule) = &field.rule {
-            stats.rules.add(&rule.id, n, usize::MAX);
+        if let Some(rule) = &outcome.rule {
+            stats.rules.add(&rule.id, rows, usize::MAX);
         }
-        if let Some(raw) = &field.raw {
-            stats.unmapped.add(raw, n, MAX_DISTINCT_RAW);
+        if let Some(raw) = &outcome.raw {
+            stats.unmapped.add(raw, rows, MAX_DISTINCT_RAW);
         }
     }
-    pending.index.clear();
+
+    fn row(&mut self, missing_required: bool, error: bool) {
+        self.rows += 1;
+        match RowStatus::of(missing_required, error) {
+            RowStatus::Complete => self.complete += 1,
+            RowStatus::Error => self.errors += 1,
+            RowStatus::Missing => {}
+        }
+    }
 }
 
 /// The status column of a dry run's output.
@@ -217,6 +178,18 @@ pub enum RowStatus {
     Complete,
     Missing,
     Error,
+}
+
+impl RowStatus {
+    pub fn of(missing_required: bool, error: bool) -> Self {
+        if error {
+            Self::Error
+        } else if missing_required {
+            Self::Missing
+        } else {
+            Self::Complete
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]
