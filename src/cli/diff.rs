@@ -73,7 +73,7 @@ pub fn run(args: DiffArgs) -> u8 {
                     .iter()
                     .filter_map(|k| header.iter().position(|h| h.eq_ignore_ascii_case(k)))
                     .collect();
-                let mut record = csv::StringRecord::new();
+                let mut record = csv::ByteRecord::new();
                 let mut row = 0u64;
                 loop {
                     match csv.read(&mut record) {
@@ -90,8 +90,8 @@ pub fn run(args: DiffArgs) -> u8 {
                         }
                     }
                     row += 1;
-                    let p_old = ev_old.apply(&CsvRecord::new(&b_old, &record));
-                    let p_new = ev_new.apply(&CsvRecord::new(&b_new, &record));
+                    let p_old = ev_old.apply(&CsvRecord::from_bytes(&b_old, &record));
+                    let p_new = ev_new.apply(&CsvRecord::from_bytes(&b_new, &record));
                     let name = csv.name.clone();
                     stats.add(
                         || {
@@ -99,7 +99,13 @@ pub fn run(args: DiffArgs) -> u8 {
                                 format!("{name}: row {row}"),
                                 keys.iter()
                                     .map(|&i| {
-                                        (header[i].clone(), record.get(i).unwrap_or("").to_string())
+                                        (
+                                            header[i].clone(),
+                                            String::from_utf8_lossy(
+                                                record.get(i).unwrap_or_default(),
+                                            )
+                                            .into_owned(),
+                                        )
                                     })
                                     .collect(),
                             )

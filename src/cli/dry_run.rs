@@ -257,7 +257,7 @@ enum Rows {
     Csv {
         binding: Arc<ColumnBinding>,
         keys: Arc<Vec<Option<usize>>>,
-        rows: Vec<csv::StringRecord>,
+        rows: Vec<csv::ByteRecord>,
         len: usize,
     },
     Json {
@@ -356,10 +356,14 @@ impl<'p> Worker<'p> {
                 len,
             } => {
                 for row in &rows[..*len] {
-                    let outcomes = self.ev.apply_row(&CsvRecord::new(binding, row));
+                    let outcomes = self.ev.apply_row(&CsvRecord::from_bytes(binding, row));
                     let keep = keys
                         .iter()
-                        .map(|k| k.and_then(|i| row.get(i)).unwrap_or(""));
+                        .map(|k| {
+                            k.and_then(|i| row.get(i))
+                                .and_then(|b| std::str::from_utf8(b).ok())
+                        })
+                        .map(|cell| cell.unwrap_or(""));
                     if let Some(w) = csv_out.as_mut() {
                         // The common case, without copying cells: kept columns, fields, status.
                         let status = status_text(&outcomes);
@@ -644,7 +648,7 @@ fn read_batches(
                 let mut len = 0;
                 loop {
                     if rows.len() <= len {
-                        rows.push(csv::StringRecord::new());
+                        rows.push(csv::ByteRecord::new());
                     }
                     match csv.read(&mut rows[len]) {
                         Ok(true) => len += 1,

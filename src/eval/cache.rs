@@ -61,8 +61,14 @@ impl Tally for () {
 pub struct Evaluator<'p, T: Tally = ()> {
     program: &'p Program,
     caches: Vec<FieldCache>,
-    key: Vec<u8>,
-    segment_key: Vec<u8>,
+    /// Root inputs with the same sources read the same raw value (the display title and the
+    /// normalised title both read `title, "Job Title", …`): each such group's raw value is
+    /// found and hashed once per record, whichever fields and rule runs key on it.
+    groups: Vec<InputId>,
+    /// This record's hash of each group, valid where `hashed` holds the record's number.
+    group_hashes: Vec<u128>,
+    hashed: Vec<u64>,
+    record_number: u64,
     hasher: KeyHasher,
     /// The last row's outcome of each field: a slot of the field's cache, or `None` for the
     /// cache's `fresh` outcome.
@@ -71,9 +77,9 @@ pub struct Evaluator<'p, T: Tally = ()> {
 }
 
 struct FieldCache {
-    /// The path-sourced inputs the field depends on, sorted: their sources and raw values are
-    /// the cache key.
-    roots: Vec<InputId>,
+    /// The groups of path-sourced inputs the field depends on, sorted: their sources and
+    /// raw values are the cache key.
+    roots: Vec<usize>,
     /// Key → slot.
     keys: Generations<u32>,
     /// The distinct outcomes the keys point at, in first-seen order, with rows not yet
@@ -106,7 +112,8 @@ const MAX_SLOTS: usize = 4 * GENERATION;
 /// Consecutive rules of a field that read the same root inputs.
 struct Segment {
     rules: Range<usize>,
-    roots: Vec<InputId>,
+    /// Groups of root inputs, as [`FieldCache::roots`].
+    roots: Vec<usize>,
     decisions: Generations<Decision>,
 }
 
@@ -167,9 +174,9 @@ impl KeyHasher {
         }
     }
 
-    fn hash(&self, key: &[u8]) -> u128 {
+    fn hash<K: std::hash::Hash>(&self, key: K) -> u128 {
         use std::hash::BuildHasher;
-        (u128::from(self.high.hash_one(key)) << 64) | u128::from(self.low.hash_one(key))
+        (u128::from(self.high.hash_one(&key)) << 64) | u128::from(self.low.hash_one(&key))
     }
 }
 
@@ -363,16 +370,17 @@ impl<'p> Evaluator<'p> {
 impl<'p, T: Tally> Evaluator<'p, T> {
     /// An evaluator that counts every record's outcomes into `tally`.
     pub fn counting(program: &'p Program, tally: T) -> Self {
+        let mut groups = Vec::new();
         let caches = program
             .fields
             .iter()
             .map(|field| FieldCache {
-                roots: roots(program, &field.reads),
+                roots: grouped(program, &roots(program, &field.reads), &mut groups),
                 keys: Generations::new(),
                 slots: Vec::new(),
                 interned: HashMap::default(),
                 fresh: None,
-                segments: segments(program, field),
+                segments: segments(program, field, &mut groups),
                 lookups: 0,
                 hits: 0,
                 enabled: !field.reads.is_empty(),
@@ -381,8 +389,10 @@ impl<'p, T: Tally> Evaluator<'p, T> {
         Self {
             program,
             caches,
-            key: Vec::new(),
-            segment_key: Vec::new(),
+            group_hashes: vec![0; groups.len()],
+            hashed: vec![u64::MAX; groups.len()],
+            groups,
+            record_number: 0,
             hasher: KeyHasher::new(),
             row: vec![None; program.fields.len()],
             tally,
@@ -425,6 +435,14 @@ impl<'p, T: Tally> Evaluator<'p, T> {
 
     fn evaluate(&mut self, record: &dyn Record) {
         let mut run = Run::new(self.program, record);
+        self.record_number += 1;
+        let mut keys = Keys {
+            groups: &self.groups,
+            hashes: &mut self.group_hashes,
+            hashed: &mut self.hashed,
+            record: self.record_number,
+            hasher: &self.hasher,
+        };
         let mut missing_required = false;
         let mut error = false;
         for (index, ((field, cache), row)) in self
@@ -436,16 +454,7 @@ impl<'p, T: Tally> Evaluator<'p, T> {
             .enumerate()
         {
             let slot = if cache.enabled {
-                Self::cached(
-                    &mut run,
-                    field,
-                    index,
-                    cache,
-                    &mut self.key,
-                    &mut self.segment_key,
-                    &self.hasher,
-                    &mut self.tally,
-                )
+                Self::cached(&mut run, field, index, cache, &mut keys, &mut self.tally)
             } else {
                 cache.fresh = Some(Arc::new(run.field(field, None)));
                 None
@@ -477,19 +486,15 @@ impl<'p, T: Tally> Evaluator<'p, T> {
 
     /// The field's slot for this record: a cached outcome, or a new one, stored. `None` when
     /// the field stops caching here (its outcome is then the cache's `fresh` one).
-    #[allow(clippy::too_many_arguments)]
     fn cached(
         run: &mut Run,
         field: &Field,
         index: usize,
         cache: &mut FieldCache,
-        key_bytes: &mut Vec<u8>,
-        segment_key: &mut Vec<u8>,
-        hasher: &KeyHasher,
+        keys: &mut Keys,
         tally: &mut T,
     ) -> Option<u32> {
-        key(run, &cache.roots, key_bytes);
-        let key = hasher.hash(key_bytes);
+        let key = keys.key(run, &cache.roots);
         cache.lookups = cache.lookups.saturating_add(1);
         if let Some(slot) = cache.lookup(key, index, tally) {
             cache.hits += 1;
@@ -498,7 +503,7 @@ impl<'p, T: Tally> Evaluator<'p, T> {
         let outcome = if cache.segments.is_empty() {
             run.field(field, None)
         } else {
-            let decision = decide_by_segment(run, field, &mut cache.segments, segment_key, hasher);
+            let decision = decide_by_segment(run, field, &mut cache.segments, keys);
             run.finish(field, decision)
         };
         if cache.lookups == SAMPLE && cache.hits < MIN_HITS {
@@ -517,12 +522,10 @@ fn decide_by_segment(
     run: &mut Run,
     field: &Field,
     segments: &mut [Segment],
-    key: &mut Vec<u8>,
-    hasher: &KeyHasher,
+    keys: &mut Keys,
 ) -> Decision {
     for segment in segments {
-        self::key(run, &segment.roots, key);
-        let hashed = hasher.hash(key);
+        let hashed = keys.key(run, &segment.roots);
         let decision = match segment.decisions.get(hashed) {
             Some(decision) => decision,
             None => {
@@ -543,18 +546,84 @@ fn decide_by_segment(
     Decision::NoMatch
 }
 
-/// The cache key of a record: each root's source and raw value, length-prefixed, so that no
-/// raw value can spell another tuple's key.
-fn key(run: &mut Run, roots: &[InputId], key: &mut Vec<u8>) {
-    key.clear();
-    for root in roots {
-        let (source, raw) = run.raw(*root);
-        let raw = raw.as_deref().unwrap_or("");
-        let tag = source.map_or(0, |s| s as u32 + 1);
-        key.extend_from_slice(&tag.to_le_bytes());
-        key.extend_from_slice(&(raw.len() as u32).to_le_bytes());
-        key.extend_from_slice(raw.as_bytes());
+/// One record's cache keys, from its groups' hashes, each computed once.
+struct Keys<'e> {
+    groups: &'e [InputId],
+    hashes: &'e mut [u128],
+    hashed: &'e mut [u64],
+    record: u64,
+    hasher: &'e KeyHasher,
+}
+
+impl Keys<'_> {
+    /// The key of a tuple of groups: the group's own hash for one group (the common case),
+    /// else a hash of the groups' hashes.
+    fn key(&mut self, run: &mut Run, groups: &[usize]) -> u128 {
+        match groups {
+            [one] => self.group(run, *one),
+            _ => {
+                let mut tuple = [0u128; 4];
+                if groups.len() > tuple.len() {
+                    let all: Vec<u128> = groups.iter().map(|g| self.group(run, *g)).collect();
+                    return self.hasher.hash(all);
+                }
+                for (slot, group) in tuple.iter_mut().zip(groups) {
+                    *slot = self.group(run, *group);
+                }
+                self.hasher.hash(&tuple[..groups.len()])
+            }
+        }
     }
+
+    /// A group's hash: which of its sources gave the raw value, and the value.
+    fn group(&mut self, run: &mut Run, group: usize) -> u128 {
+        if self.hashed.get(group) == Some(&self.record) {
+            return self.hashes[group];
+        }
+        let Some(&input) = self.groups.get(group) else {
+            return 0;
+        };
+        let (source, raw) = run.raw(input);
+        let hash = self
+            .hasher
+            .hash((source.map_or(0, |s| s + 1), raw.as_deref().unwrap_or("")));
+        self.hashes[group] = hash;
+        self.hashed[group] = self.record;
+        hash
+    }
+}
+
+/// The groups of `roots`, sorted and without repeats: a root joins the group of an earlier
+/// input with the same sources, or starts one.
+fn grouped(program: &Program, roots: &[InputId], groups: &mut Vec<InputId>) -> Vec<usize> {
+    let sources = |id: InputId| -> Vec<(bool, usize)> {
+        program.inputs.get(id.0).map_or(Vec::new(), |input| {
+            input
+                .sources
+                .iter()
+                .map(|s| match s {
+                    InputSource::Path(path) => (true, path.0),
+                    InputSource::Input(parent) => (false, parent.0),
+                })
+                .collect()
+        })
+    };
+    let mut found: Vec<usize> = roots
+        .iter()
+        .map(|&root| {
+            let mine = sources(root);
+            match groups.iter().position(|&other| sources(other) == mine) {
+                Some(group) => group,
+                None => {
+                    groups.push(root);
+                    groups.len() - 1
+                }
+            }
+        })
+        .collect();
+    found.sort_unstable();
+    found.dedup();
+    found
 }
 
 /// The inputs with attribute sources that `reads` depend on, directly or through `@input`
@@ -590,7 +659,7 @@ fn roots(program: &Program, reads: &[InputId]) -> Vec<InputId> {
 /// The field's rules in runs of consecutive rules with the same roots (a rule that reads no
 /// input, like the final `else`, joins the run before it). Empty when there is only one run:
 /// the field's own cache says everything then.
-fn segments(program: &Program, field: &Field) -> Vec<Segment> {
+fn segments(program: &Program, field: &Field, groups: &mut Vec<InputId>) -> Vec<Segment> {
     let mut segments: Vec<Segment> = Vec::new();
     for (index, rule) in field.rules.iter().enumerate() {
         let mut reads = Vec::new();
@@ -599,7 +668,7 @@ fn segments(program: &Program, field: &Field) -> Vec<Segment> {
             Output::Input(input) | Output::Lookup { input, .. } => reads.push(*input),
             Output::Unset | Output::Const(_) => {}
         }
-        let roots = roots(program, &reads);
+        let roots = grouped(program, &roots(program, &reads), groups);
         match segments.last_mut() {
             Some(last) if roots.is_empty() || last.roots == roots => last.rules.end = index + 1,
             _ => segments.push(Segment {
@@ -660,7 +729,9 @@ map title {
             .iter()
             .position(|i| &*i.name == "base")
             .unwrap();
-        assert_eq!(evaluator.caches[level].roots, vec![InputId(base)]);
+        let roots = &evaluator.caches[level].roots;
+        assert_eq!(roots.len(), 1);
+        assert_eq!(evaluator.groups[roots[0]], InputId(base));
         for round in 0..2 {
             for n in 0..(GENERATION * 2 + 10) {
                 let title = if n % 3 == 0 {

@@ -89,6 +89,23 @@ pub struct CsvInput {
     line: u64,
 }
 
+/// The first field of the record that is not valid UTF-8.
+///
+/// One pass over the whole row instead of one per field: the row is valid when its bytes
+/// are (ASCII, nearly always) and every field starts on a character boundary, because the
+/// fields are its bytes cut at those boundaries.
+fn first_non_utf8_field(record: &csv::ByteRecord) -> Option<usize> {
+    let bytes = record.as_slice();
+    let starts_a_char = |field: &[u8]| field.first().is_none_or(|&b| (b as i8) >= -0x40);
+    // SIMD validation: std's took 4.6% of a dry run on rows with non-ASCII names and titles.
+    if simdutf8::basic::from_utf8(bytes).is_ok() && record.iter().all(starts_a_char) {
+        return None;
+    }
+    record
+        .iter()
+        .position(|field| std::str::from_utf8(field).is_err())
+}
+
 fn newlines(record: &csv::ByteRecord) -> u64 {
     record.as_slice().iter().filter(|&&b| b == b'\n').count() as u64
 }
@@ -137,33 +154,23 @@ impl CsvInput {
 
     /// Reads the next record into `record`: `Ok(false)` at the end, `Err` for a row that
     /// cannot be read (the next call goes on after it).
-    pub fn read(&mut self, record: &mut csv::StringRecord) -> Result<bool, BadRow> {
+    ///
+    /// Every field of a record read is valid UTF-8 (a row that is not is reported here), so
+    /// callers may read fields as text, e.g. with [`crate::CsvRecord`].
+    pub fn read(&mut self, record: &mut csv::ByteRecord) -> Result<bool, BadRow> {
         let start = self.line;
-        // Read bytes and check UTF-8 here, so that a bad row still counts its lines; the
-        // record's buffers are reused either way.
-        let mut bytes = std::mem::take(record).into_byte_record();
-        match self.reader.read_byte_record(&mut bytes) {
-            Ok(false) => {
-                *record = csv::StringRecord::from_byte_record(bytes).unwrap_or_default();
-                Ok(false)
-            }
+        match self.reader.read_byte_record(record) {
+            Ok(false) => Ok(false),
             Ok(true) => {
                 self.row += 1;
-                self.line += 1 + newlines(&bytes);
-                match csv::StringRecord::from_byte_record(bytes) {
-                    Ok(text) => {
-                        *record = text;
-                        Ok(true)
-                    }
-                    Err(error) => {
-                        let field = error.utf8_error().field() + 1;
-                        *record = csv::StringRecord::new();
-                        Err(BadRow {
-                            input: self.name.clone(),
-                            at: format!("row {} (line {start})", self.row),
-                            message: format!("field {field} is not valid UTF-8"),
-                        })
-                    }
+                self.line += 1 + newlines(record);
+                match first_non_utf8_field(record) {
+                    None => Ok(true),
+                    Some(field) => Err(BadRow {
+                        input: self.name.clone(),
+                        at: format!("row {} (line {start})", self.row),
+                        message: format!("field {} is not valid UTF-8", field + 1),
+                    }),
                 }
             }
             Err(error) => {
@@ -373,24 +380,36 @@ mod tests {
         let mut input =
             csv(b"\xEF\xBB\xBFid,title\r\n1,\"Sr. Manager,\r\nSales\"\r\n2\r\n3,VP,extra\r\n");
         assert_eq!(input.header(), ["id", "title"]);
-        let mut rec = csv::StringRecord::new();
+        let mut rec = csv::ByteRecord::new();
         assert!(input.read(&mut rec).unwrap());
-        assert_eq!(&rec[1], "Sr. Manager,\r\nSales");
+        assert_eq!(&rec[1], b"Sr. Manager,\r\nSales");
         assert!(input.read(&mut rec).unwrap());
         assert_eq!(rec.len(), 1);
         assert!(input.read(&mut rec).unwrap());
         assert!(!input.read(&mut rec).unwrap());
     }
 
+    /// Checking the row's bytes at once must still catch a character cut in two by a field
+    /// boundary (each half is invalid on its own), and name the field.
+    #[test]
+    fn a_character_split_across_fields_is_not_valid_utf8() {
+        let mut input = csv(b"id,a,b\n1,\xE3\x83,\x9E\n2,\xE3\x83\x9E,ok\n");
+        let mut rec = csv::ByteRecord::new();
+        let bad = input.read(&mut rec).unwrap_err();
+        assert_eq!(bad.message, "field 2 is not valid UTF-8");
+        assert!(input.read(&mut rec).unwrap());
+        assert_eq!(&rec[1], "マ".as_bytes());
+    }
+
     #[test]
     fn csv_bad_utf8_row_is_reported_and_skipped() {
         let mut input = csv(b"id,title\n1,ok\n2,\xFF\xFE\n3,ok\n");
-        let mut rec = csv::StringRecord::new();
+        let mut rec = csv::ByteRecord::new();
         assert!(input.read(&mut rec).unwrap());
         let bad = input.read(&mut rec).unwrap_err();
         assert_eq!(bad.at, "row 2 (line 3)");
         assert!(input.read(&mut rec).unwrap());
-        assert_eq!(&rec[0], "3");
+        assert_eq!(&rec[0], b"3");
     }
 
     #[test]

@@ -158,28 +158,38 @@ impl<F: AsRef<str>> Record for ColumnRecord<'_, F> {
     }
 }
 
-/// A CSV row as `csv::StringRecord`, bound to its header.
+/// A CSV row bound to its header. A field that is not valid UTF-8 reads as absent
+/// ([`crate::input::CsvInput::read`] reports such rows before they get here).
 pub struct CsvRecord<'a> {
     binding: &'a ColumnBinding,
-    row: &'a csv::StringRecord,
+    row: &'a csv::ByteRecord,
 }
 
 impl<'a> CsvRecord<'a> {
     pub fn new(binding: &'a ColumnBinding, row: &'a csv::StringRecord) -> Self {
+        Self::from_bytes(binding, row.as_byte_record())
+    }
+
+    /// A row read as bytes: fields are checked as they are read, not all of them up front.
+    pub fn from_bytes(binding: &'a ColumnBinding, row: &'a csv::ByteRecord) -> Self {
         Self { binding, row }
+    }
+
+    fn text(&self, column: usize) -> Option<&'a str> {
+        std::str::from_utf8(self.row.get(column)?).ok()
     }
 }
 
 impl Record for CsvRecord<'_> {
     fn get(&self, path: &AttrPath) -> Option<Cow<'_, str>> {
         let column = self.binding.column(path)?;
-        self.row.get(column).map(Cow::Borrowed)
+        self.text(column).map(Cow::Borrowed)
     }
 
     fn first_bound(&self, input: InputId) -> Option<Option<(usize, Cow<'_, str>)>> {
         let bound = self.binding.inputs.get(input.0)?.as_ref()?;
         Some(bound.iter().find_map(|&(source, column)| {
-            let value = self.row.get(column)?;
+            let value = self.text(column)?;
             (!crate::eval::is_blank(value)).then_some((source, Cow::Borrowed(value)))
         }))
     }
