@@ -14,7 +14,7 @@ use std::time::Instant;
 use clap::Args;
 
 use super::{fail_usage, load_rules, EXIT_OK, EXIT_PROBLEMS};
-use crate::eval::Row;
+use crate::eval::{Row, SharedCache};
 use crate::input::{BadRow, Input, InputFormat};
 use crate::report::Coverage;
 use crate::{ColumnBinding, CsvRecord, JsonRecord, Program};
@@ -331,9 +331,19 @@ struct Worker<'p> {
 }
 
 impl<'p> Worker<'p> {
-    fn new(program: &'p Program, format: OutFormat, columns: Arc<Vec<String>>) -> Self {
+    /// `shared`: the cache the workers of a parallel run share behind their own.
+    fn new(
+        program: &'p Program,
+        format: OutFormat,
+        columns: Arc<Vec<String>>,
+        shared: Option<&'p SharedCache>,
+    ) -> Self {
+        let coverage = Coverage::new(program);
         Self {
-            ev: crate::Evaluator::counting(program, Coverage::new(program)),
+            ev: match shared {
+                Some(shared) => crate::Evaluator::sharing(program, coverage, shared),
+                None => crate::Evaluator::counting(program, coverage),
+            },
             format,
             columns,
             nfields: program.fields.len(),
@@ -541,7 +551,7 @@ fn execute(
     let progress = progress_bar(config.quiet);
 
     let coverage = if config.jobs <= 1 {
-        let mut worker = Worker::new(program, config.format, columns.clone());
+        let mut worker = Worker::new(program, config.format, columns.clone(), None);
         let mut buf = Vec::new();
         let mut closed = false;
         read_batches(
@@ -746,6 +756,12 @@ fn run_parallel(
     let work_rx = Arc::new(Mutex::new(work_rx));
     let (done_tx, done_rx) = mpsc::sync_channel::<(u64, Vec<u8>)>(jobs * 4);
     let (back_tx, back_rx) = mpsc::channel::<Rows>();
+    // The writer says when it has written a batch: the reader stays at most `in_flight`
+    // batches ahead of it, so a worker that falls behind (a descheduled thread) cannot make
+    // the batches waiting for it to be put back in order pile up in memory.
+    let (written_tx, written_rx) = mpsc::channel::<()>();
+    let in_flight = (jobs * 4) as u64;
+    let shared = &SharedCache::new(program);
     std::thread::scope(|scope| {
         let writer = scope.spawn(move || -> Result<(), String> {
             let mut pending = std::collections::BTreeMap::new();
@@ -757,6 +773,7 @@ fn run_parallel(
                     if write_all(&mut out, &bytes)? {
                         return Ok(()); // closed pipe: dropping done_rx stops the workers
                     }
+                    let _ = written_tx.send(());
                 }
             }
             write_all(&mut out, &[]).map(|_| ())
@@ -769,7 +786,7 @@ fn run_parallel(
                 let columns = columns.clone();
                 let format = config.format;
                 scope.spawn(move || {
-                    let mut worker = Worker::new(program, format, columns);
+                    let mut worker = Worker::new(program, format, columns, Some(shared));
                     loop {
                         let job = match work_rx.lock() {
                             Ok(rx) => rx.recv(),
@@ -792,6 +809,7 @@ fn run_parallel(
         // pipe), `work_tx.send` must fail instead of blocking on a full channel forever.
         drop(work_rx);
         let mut seq = 0u64;
+        let mut written = 0u64;
         read_batches(
             program,
             inputs,
@@ -807,6 +825,10 @@ fn run_parallel(
                     return None;
                 }
                 seq += 1;
+                while seq - written >= in_flight {
+                    written_rx.recv().ok()?;
+                    written += 1;
+                }
                 // Reuse a batch a worker has finished with, if one is back; else start a new one.
                 Some(back_rx.try_recv().unwrap_or(Rows::Json {
                     keys: Arc::new(Vec::new()),

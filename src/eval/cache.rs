@@ -14,7 +14,7 @@
 
 use std::collections::HashMap;
 use std::ops::Range;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use super::profile::{FieldNote, FieldOutcome, Profile};
 use super::{Decision, Run};
@@ -70,6 +70,8 @@ pub struct Evaluator<'p, T: Tally = ()> {
     hashed: Vec<u64>,
     record_number: u64,
     hasher: KeyHasher,
+    /// Outcomes other workers' evaluators have computed, consulted on this one's misses.
+    shared: Option<&'p SharedCache>,
     /// The last row's outcome of each field: a slot of the field's cache, or `None` for the
     /// cache's `fresh` outcome.
     row: Vec<Option<u32>>,
@@ -161,6 +163,7 @@ impl std::hash::Hasher for PassThroughHasher {
 }
 
 /// Hashes raw-value keys to 128 bits.
+#[derive(Clone)]
 struct KeyHasher {
     low: foldhash::quality::RandomState,
     high: foldhash::quality::RandomState,
@@ -177,6 +180,68 @@ impl KeyHasher {
     fn hash<K: std::hash::Hash>(&self, key: K) -> u128 {
         use std::hash::BuildHasher;
         (u128::from(self.high.hash_one(&key)) << 64) | u128::from(self.low.hash_one(&key))
+    }
+}
+
+/// Outcomes and rule-run decisions shared by the evaluators of several worker threads, so
+/// that a value one worker has evaluated is not evaluated again by another (with separate
+/// caches, two workers evaluated every new title twice). Each worker keeps its own cache in
+/// front, with no lock on its hits; this one is locked only on a worker's own misses.
+pub struct SharedCache {
+    hasher: KeyHasher,
+    fields: Vec<SharedField>,
+}
+
+struct SharedField {
+    outcomes: Mutex<Generations<Arc<FieldOutcome>>>,
+    /// One per rule run, as [`FieldCache::segments`].
+    segments: Vec<Mutex<Generations<Decision>>>,
+}
+
+impl SharedCache {
+    pub fn new(program: &Program) -> Self {
+        let fields = program
+            .fields
+            .iter()
+            .map(|field| SharedField {
+                outcomes: Mutex::new(Generations::new()),
+                segments: segments(program, field, &mut Vec::new())
+                    .iter()
+                    .map(|_| Mutex::new(Generations::new()))
+                    .collect(),
+            })
+            .collect();
+        Self {
+            hasher: KeyHasher::new(),
+            fields,
+        }
+    }
+
+    fn outcome(&self, field: usize, key: u128) -> Option<Arc<FieldOutcome>> {
+        self.fields.get(field)?.outcomes.lock().ok()?.get(key)
+    }
+
+    fn store_outcome(&self, field: usize, key: u128, outcome: &Arc<FieldOutcome>) {
+        if let Some(mut outcomes) = self.fields.get(field).and_then(|f| f.outcomes.lock().ok()) {
+            outcomes.insert(key, outcome.clone());
+        }
+    }
+
+    fn decision(&self, field: usize, segment: usize, key: u128) -> Option<Decision> {
+        self.fields
+            .get(field)?
+            .segments
+            .get(segment)?
+            .lock()
+            .ok()?
+            .get(key)
+    }
+
+    fn store_decision(&self, field: usize, segment: usize, key: u128, decision: &Decision) {
+        let segment = self.fields.get(field).and_then(|f| f.segments.get(segment));
+        if let Some(mut decisions) = segment.and_then(|s| s.lock().ok()) {
+            decisions.insert(key, decision.clone());
+        }
     }
 }
 
@@ -238,7 +303,7 @@ impl FieldCache {
     fn store<T: Tally>(
         &mut self,
         key: u128,
-        outcome: FieldOutcome,
+        outcome: Arc<FieldOutcome>,
         cacheable: bool,
         field: usize,
         tally: &mut T,
@@ -246,11 +311,10 @@ impl FieldCache {
         if self.keys.is_full() || self.slots.len() >= MAX_SLOTS {
             self.turn_over(field, tally, None);
         }
-        let slot = match self.interned.get(&outcome) {
+        let slot = match self.interned.get(&*outcome) {
             Some(&slot) => slot,
             None => {
                 let slot = self.slots.len() as u32;
-                let outcome = Arc::new(outcome);
                 self.interned.insert(outcome.clone(), slot);
                 self.slots.push(Slot { outcome, rows: 0 });
                 slot
@@ -370,6 +434,16 @@ impl<'p> Evaluator<'p> {
 impl<'p, T: Tally> Evaluator<'p, T> {
     /// An evaluator that counts every record's outcomes into `tally`.
     pub fn counting(program: &'p Program, tally: T) -> Self {
+        Self::build(program, tally, None)
+    }
+
+    /// A counting evaluator for one of several worker threads: on a miss of its own cache it
+    /// looks in `shared` before evaluating, and leaves what it evaluates there.
+    pub fn sharing(program: &'p Program, tally: T, shared: &'p SharedCache) -> Self {
+        Self::build(program, tally, Some(shared))
+    }
+
+    fn build(program: &'p Program, tally: T, shared: Option<&'p SharedCache>) -> Self {
         let mut groups = Vec::new();
         let caches = program
             .fields
@@ -393,7 +467,8 @@ impl<'p, T: Tally> Evaluator<'p, T> {
             hashed: vec![u64::MAX; groups.len()],
             groups,
             record_number: 0,
-            hasher: KeyHasher::new(),
+            hasher: shared.map_or_else(KeyHasher::new, |s| s.hasher.clone()),
+            shared,
             row: vec![None; program.fields.len()],
             tally,
         }
@@ -454,7 +529,15 @@ impl<'p, T: Tally> Evaluator<'p, T> {
             .enumerate()
         {
             let slot = if cache.enabled {
-                Self::cached(&mut run, field, index, cache, &mut keys, &mut self.tally)
+                Self::cached(
+                    &mut run,
+                    field,
+                    index,
+                    cache,
+                    &mut keys,
+                    self.shared,
+                    &mut self.tally,
+                )
             } else {
                 cache.fresh = Some(Arc::new(run.field(field, None)));
                 None
@@ -486,12 +569,14 @@ impl<'p, T: Tally> Evaluator<'p, T> {
 
     /// The field's slot for this record: a cached outcome, or a new one, stored. `None` when
     /// the field stops caching here (its outcome is then the cache's `fresh` one).
+    #[allow(clippy::too_many_arguments)]
     fn cached(
         run: &mut Run,
         field: &Field,
         index: usize,
         cache: &mut FieldCache,
         keys: &mut Keys,
+        shared: Option<&SharedCache>,
         tally: &mut T,
     ) -> Option<u32> {
         let key = keys.key(run, &cache.roots);
@@ -500,19 +585,29 @@ impl<'p, T: Tally> Evaluator<'p, T> {
             cache.hits += 1;
             return Some(slot);
         }
-        let outcome = if cache.segments.is_empty() {
-            run.field(field, None)
-        } else {
-            let decision = decide_by_segment(run, field, &mut cache.segments, keys);
-            run.finish(field, decision)
+        let outcome = match shared.and_then(|s| s.outcome(index, key)) {
+            Some(outcome) => outcome,
+            None => {
+                let outcome = if cache.segments.is_empty() {
+                    run.field(field, None)
+                } else {
+                    let decision =
+                        decide_by_segment(run, field, index, &mut cache.segments, keys, shared);
+                    run.finish(field, decision)
+                };
+                Arc::new(outcome)
+            }
         };
         if cache.lookups == SAMPLE && cache.hits < MIN_HITS {
             cache.disable(index, tally);
-            cache.fresh = Some(Arc::new(outcome));
+            cache.fresh = Some(outcome);
             return None;
         }
         // A record that ran out of fuel says nothing about other records with this value.
         let cacheable = outcome.note != Some(FieldNote::BudgetExhausted);
+        if let (Some(shared), true) = (shared, cacheable) {
+            shared.store_outcome(index, key, &outcome);
+        }
         Some(cache.store(key, outcome, cacheable, index, tally))
     }
 }
@@ -521,15 +616,26 @@ impl<'p, T: Tally> Evaluator<'p, T> {
 fn decide_by_segment(
     run: &mut Run,
     field: &Field,
+    index: usize,
     segments: &mut [Segment],
     keys: &mut Keys,
+    shared: Option<&SharedCache>,
 ) -> Decision {
-    for segment in segments {
+    for (number, segment) in segments.iter_mut().enumerate() {
         let hashed = keys.key(run, &segment.roots);
         let decision = match segment.decisions.get(hashed) {
             Some(decision) => decision,
             None => {
-                let decision = run.decide(field, segment.rules.clone(), None);
+                let decision = match shared.and_then(|s| s.decision(index, number, hashed)) {
+                    Some(decision) => decision,
+                    None => {
+                        let decision = run.decide(field, segment.rules.clone(), None);
+                        if let (Some(shared), false) = (shared, run.out_of_fuel()) {
+                            shared.store_decision(index, number, hashed, &decision);
+                        }
+                        decision
+                    }
+                };
                 if !run.out_of_fuel() {
                     segment.decisions.insert(hashed, decision.clone());
                 }
@@ -841,6 +947,47 @@ map title {
                 "field {field}: first-seen order differs"
             );
         }
+    }
+
+    /// Two workers' evaluators sharing a cache: the second finds what the first evaluated
+    /// (outcomes and rule-run decisions) and gets the same results as evaluating alone.
+    #[test]
+    fn evaluators_sharing_a_cache_agree_with_evaluating_alone() {
+        let rules = r#"
+field level: enum(Manager, Director, Other)
+input explicit = level | lower
+input title = title | lower | words
+table names = { "manager" -> Manager  "director" -> Director }
+map level {
+  rule named: explicit in table names -> names[explicit]
+  rule director: title has "director" -> Director
+  rule manager: title has "manager" -> Manager
+  else -> Other
+}
+"#;
+        let program = Program::from_source("shared.rules", rules).unwrap();
+        let shared = SharedCache::new(&program);
+        let mut first = Evaluator::sharing(&program, (), &shared);
+        let mut second = Evaluator::sharing(&program, (), &shared);
+        let records: Vec<FlatRecord> = ["", "Manager", "M3"]
+            .iter()
+            .flat_map(|level| {
+                ["Engineer", "Director, Sales", "Office Manager", ""]
+                    .map(|title| FlatRecord::from_pairs([("level", *level), ("title", title)]))
+            })
+            .collect();
+        for record in &records {
+            assert_eq!(first.apply(record), program.apply(record));
+        }
+        let outcomes = |shared: &SharedCache| shared.fields[0].outcomes.lock().unwrap().young.len();
+        let decisions =
+            |shared: &SharedCache| shared.fields[0].segments[1].lock().unwrap().young.len();
+        assert_eq!((outcomes(&shared), decisions(&shared)), (records.len(), 4));
+        for record in records.iter().rev() {
+            assert_eq!(second.apply(record), program.apply(record));
+        }
+        // Nothing new was evaluated: every outcome came from the shared cache.
+        assert_eq!((outcomes(&shared), decisions(&shared)), (records.len(), 4));
     }
 
     /// Unique values (names) turn the cache off after the sample instead of filling it.

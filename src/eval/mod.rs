@@ -9,7 +9,7 @@ pub mod steps;
 mod trace;
 pub mod words;
 
-pub use cache::{Evaluator, Row, Tally};
+pub use cache::{Evaluator, Row, SharedCache, Tally};
 pub use rule_tests::TestFailure;
 pub use trace::{FieldTrace, InputTrace, RuleTrace, StepTrace, Trace};
 
