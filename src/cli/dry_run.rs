@@ -306,12 +306,11 @@ fn status_text(row: &Row) -> std::borrow::Cow<'static, str> {
     if row.is_error() {
         return "error".into();
     }
-    let mut missing = row.missing_required().peekable();
-    if missing.peek().is_none() {
+    if !row.is_missing_required() {
         return "complete".into();
     }
     let mut text = String::from("missing:");
-    for (n, field) in missing.enumerate() {
+    for (n, field) in row.missing_required().enumerate() {
         if n > 0 {
             text.push('+');
         }
@@ -377,7 +376,7 @@ impl<'p> Worker<'p> {
                     if let Some(w) = csv_out.as_mut() {
                         // The common case, without copying cells: kept columns, fields, status.
                         let status = status_text(&outcomes);
-                        let fields = outcomes.fields().map(|f| f.value.as_deref().unwrap_or(""));
+                        let fields = outcomes.values().map(|v| v.unwrap_or(""));
                         let _ = w.write_record(
                             keep.chain(fields).chain(std::iter::once(status.as_ref())),
                         );
@@ -406,8 +405,8 @@ impl<'p> Worker<'p> {
     fn fill<'a>(cells: &mut Vec<String>, keep: impl Iterator<Item = &'a str>, row: &Row) {
         cells.clear();
         cells.extend(keep.map(str::to_string));
-        for field in row.fields() {
-            cells.push(field.value.as_deref().unwrap_or("").to_string());
+        for value in row.values() {
+            cells.push(value.unwrap_or("").to_string());
         }
         cells.push(status_text(row).into_owned());
     }

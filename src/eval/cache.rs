@@ -101,10 +101,27 @@ struct FieldCache {
     enabled: bool,
 }
 
+/// A distinct outcome, with what a row needs of it beside it: a row that hits the cache
+/// reads this one cache line and the value's text, not the outcome.
 struct Slot {
-    outcome: Arc<FieldOutcome>,
     /// Rows that got this outcome since the tally last saw it.
     rows: u64,
+    value: Option<Arc<str>>,
+    missing_required: bool,
+    out_of_budget: bool,
+    outcome: Arc<FieldOutcome>,
+}
+
+impl Slot {
+    fn new(outcome: Arc<FieldOutcome>) -> Self {
+        Self {
+            rows: 0,
+            value: outcome.value.clone(),
+            missing_required: outcome.required && outcome.value.is_none(),
+            out_of_budget: outcome.note == Some(FieldNote::BudgetExhausted),
+            outcome,
+        }
+    }
 }
 
 /// Slots a cache may hold: those of both generations' keys, and as many again for outcomes
@@ -129,12 +146,74 @@ struct Generations<V> {
 /// hashers: an entry then lives inline in the table, and a lookup touches no key bytes
 /// elsewhere in memory. At these table sizes a lookup otherwise waits on three cache misses
 /// (bucket, key bytes, outcome); comparing inline keys removed one (benches/README.md).
-/// Two distinct raw tuples collide with probability about 2^-128 per pair, far below any
-/// error rate that matters, and the seeds are private to the process, so inputs cannot be
-/// crafted to collide.
-type Table<V> = HashMap<u128, V, PassThrough>;
+/// The table is indexed by the low 64 bits and each entry keeps 32 more to compare, so an
+/// outcome table's entry is 16 bytes (a `u128` key made it 32, with alignment): twice as
+/// many entries per cache line. Two distinct raw tuples pass for each other with probability
+/// about 2^-96 per pair, far below any error rate that matters, and the seeds are private to
+/// the process, so inputs cannot be crafted to collide.
+struct Table<V> {
+    entries: HashMap<u64, (u32, V), PassThrough>,
+}
 
-/// The key is already a hash: hashbrown takes its low 64 bits as they are.
+impl<V> Default for Table<V> {
+    fn default() -> Self {
+        Self {
+            entries: HashMap::default(),
+        }
+    }
+}
+
+/// A 128-bit key as the table's index and the bits it compares.
+fn split(key: u128) -> (u64, u32) {
+    (key as u64, (key >> 64) as u32)
+}
+
+impl<V> Table<V> {
+    fn get(&self, key: u128) -> Option<&V> {
+        let (index, check) = split(key);
+        let (stored, value) = self.entries.get(&index)?;
+        (*stored == check).then_some(value)
+    }
+
+    fn remove(&mut self, key: u128) -> Option<V> {
+        let (index, check) = split(key);
+        match self.entries.entry(index) {
+            std::collections::hash_map::Entry::Occupied(entry) if entry.get().0 == check => {
+                Some(entry.remove().1)
+            }
+            _ => None,
+        }
+    }
+
+    /// Stores `value` under `key`, in place of any entry with the same index.
+    fn insert(&mut self, key: u128, value: V) {
+        let (index, check) = split(key);
+        self.entries.insert(index, (check, value));
+    }
+
+    fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    #[cfg(test)]
+    fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    fn clear(&mut self) {
+        self.entries.clear();
+    }
+
+    fn values(&self) -> impl Iterator<Item = &V> {
+        self.entries.values().map(|(_, value)| value)
+    }
+
+    fn values_mut(&mut self) -> impl Iterator<Item = &mut V> {
+        self.entries.values_mut().map(|(_, value)| value)
+    }
+}
+
+/// The index is already a hash: hashbrown takes it as it is.
 #[derive(Default, Clone, Copy)]
 struct PassThrough;
 
@@ -152,13 +231,13 @@ impl std::hash::Hasher for PassThroughHasher {
         self.0
     }
     fn write(&mut self, bytes: &[u8]) {
-        // Only `write_u128` is used; stay a correct (if slow) hasher for anything else.
+        // Only `write_u64` is used; stay a correct (if slow) hasher for anything else.
         for &b in bytes {
             self.0 = self.0.rotate_left(8) ^ u64::from(b);
         }
     }
-    fn write_u128(&mut self, value: u128) {
-        self.0 = value as u64;
+    fn write_u64(&mut self, value: u64) {
+        self.0 = value;
     }
 }
 
@@ -268,10 +347,10 @@ impl<V> Generations<V> {
 
 impl<V: Clone> Generations<V> {
     fn get(&mut self, key: u128) -> Option<V> {
-        if let Some(hit) = self.young.get(&key) {
+        if let Some(hit) = self.young.get(key) {
             return Some(hit.clone());
         }
-        let hit = self.old.remove(&key)?;
+        let hit = self.old.remove(key)?;
         self.insert(key, hit.clone());
         Some(hit)
     }
@@ -287,10 +366,10 @@ impl<V: Clone> Generations<V> {
 impl FieldCache {
     /// The slot of a cached key; an old key moves to the young generation.
     fn lookup<T: Tally>(&mut self, key: u128, field: usize, tally: &mut T) -> Option<u32> {
-        if let Some(&slot) = self.keys.young.get(&key) {
+        if let Some(&slot) = self.keys.young.get(key) {
             return Some(slot);
         }
-        let mut slot = self.keys.old.remove(&key)?;
+        let mut slot = self.keys.old.remove(key)?;
         if self.keys.is_full() {
             slot = self.turn_over(field, tally, Some(slot))?;
         }
@@ -316,7 +395,7 @@ impl FieldCache {
             None => {
                 let slot = self.slots.len() as u32;
                 self.interned.insert(outcome.clone(), slot);
-                self.slots.push(Slot { outcome, rows: 0 });
+                self.slots.push(Slot::new(outcome));
                 slot
             }
         };
@@ -399,6 +478,8 @@ impl FieldCache {
 pub struct Row<'e> {
     caches: &'e [FieldCache],
     slots: &'e [Option<u32>],
+    /// Whether a required field stayed unset, whether the record ran out of budget.
+    flags: (bool, bool),
 }
 
 impl<'e> Row<'e> {
@@ -411,6 +492,18 @@ impl<'e> Row<'e> {
             .filter_map(|(slot, cache)| cache.outcome(*slot).map(|o| &**o))
     }
 
+    /// Every field's canonical value, in declaration order, from the slots alone.
+    pub fn values(&self) -> impl Iterator<Item = Option<&'e str>> + 'e {
+        let caches = self.caches;
+        self.slots
+            .iter()
+            .zip(caches)
+            .map(|(slot, cache)| match slot {
+                Some(slot) => cache.slots.get(*slot as usize)?.value.as_deref(),
+                None => cache.fresh.as_ref()?.value.as_deref(),
+            })
+    }
+
     /// Names of required fields that stayed unset.
     pub fn missing_required(&self) -> impl Iterator<Item = &'e str> + 'e {
         self.fields()
@@ -418,10 +511,14 @@ impl<'e> Row<'e> {
             .map(|f| &*f.name)
     }
 
+    /// Whether a required field stayed unset.
+    pub fn is_missing_required(&self) -> bool {
+        self.flags.0
+    }
+
     /// Whether the record ran out of evaluation budget.
     pub fn is_error(&self) -> bool {
-        self.fields()
-            .any(|f| f.note == Some(FieldNote::BudgetExhausted))
+        self.flags.1
     }
 }
 
@@ -488,10 +585,11 @@ impl<'p, T: Tally> Evaluator<'p, T> {
 
     /// The record's outcomes, without building a profile: what a bulk run writes out.
     pub fn apply_row(&mut self, record: &dyn Record) -> Row<'_> {
-        self.evaluate(record);
+        let flags = self.evaluate(record);
         Row {
             caches: &self.caches,
             slots: &self.row,
+            flags,
         }
     }
 
@@ -508,7 +606,9 @@ impl<'p, T: Tally> Evaluator<'p, T> {
         self.tally
     }
 
-    fn evaluate(&mut self, record: &dyn Record) {
+    /// Evaluates every field into `self.row`. Returns whether a required field stayed unset
+    /// and whether the record ran out of budget.
+    fn evaluate(&mut self, record: &dyn Record) -> (bool, bool) {
         let mut run = Run::new(self.program, record);
         self.record_number += 1;
         let mut keys = Keys {
@@ -543,7 +643,7 @@ impl<'p, T: Tally> Evaluator<'p, T> {
                 None
             };
             *row = slot;
-            let outcome = match slot {
+            match slot {
                 Some(slot) => {
                     let Some(slot) = cache.slots.get_mut(slot as usize) else {
                         continue;
@@ -551,20 +651,20 @@ impl<'p, T: Tally> Evaluator<'p, T> {
                     if T::COUNTS {
                         slot.rows += 1;
                     }
-                    &slot.outcome
+                    missing_required |= slot.missing_required;
+                    error |= slot.out_of_budget;
                 }
-                None => match &cache.fresh {
-                    Some(outcome) => {
+                None => {
+                    if let Some(outcome) = &cache.fresh {
                         self.tally.outcome(index, outcome, 1);
-                        outcome
+                        missing_required |= outcome.required && outcome.value.is_none();
+                        error |= outcome.note == Some(FieldNote::BudgetExhausted);
                     }
-                    None => continue,
-                },
-            };
-            missing_required |= outcome.required && outcome.value.is_none();
-            error |= outcome.note == Some(FieldNote::BudgetExhausted);
+                }
+            }
         }
         self.tally.row(missing_required, error);
+        (missing_required, error)
     }
 
     /// The field's slot for this record: a cached outcome, or a new one, stored. `None` when
