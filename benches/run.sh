@@ -36,18 +36,19 @@ EXTRA="$DIR/extra.rules"
 } > "$EXTRA"
 "$CANON" check "$EXTRA" >/dev/null
 
-# median of three wall times; peak RSS (KiB) of the last run
+# median of three wall times, the CPU time (user + system) of that run, and peak RSS (KiB) of
+# the last run. CPU time moves less than wall time when other work shares the machine.
 measure() { # name, command...
   local name=$1; shift
-  local times=() rss=0
+  local runs=() rss=0
   for _ in 1 2 3; do
-    /usr/bin/time -f '%e %M' -o "$DIR/time.txt" "$@" >/dev/null 2>/dev/null || true
-    local out
-    out=$(tail -1 "$DIR/time.txt")
-    times+=("${out% *}"); rss=${out#* }
+    /usr/bin/time -f '%e %U %S %M' -o "$DIR/time.txt" "$@" >/dev/null 2>/dev/null || true
+    local wall user sys
+    read -r wall user sys rss < <(tail -1 "$DIR/time.txt")
+    runs+=("$wall $(awk -v u="$user" -v s="$sys" 'BEGIN { print u + s }')")
   done
   local med
-  med=$(printf '%s\n' "${times[@]}" | sort -n | sed -n 2p)
+  med=$(printf '%s\n' "${runs[@]}" | sort -n | sed -n 2p)
   echo "$name $med $rss"
 }
 
@@ -61,13 +62,13 @@ BYTES=$(stat -c %s "$FILE")
   measure dryrun_j1_100k "$CANON" dry-run -q --rules rules/default.rules "$DIR/users_100000.csv" --out /dev/null
   measure dryrun_j2_100k "$CANON" dry-run -q -j 2 --rules rules/default.rules "$DIR/users_100000.csv" --out /dev/null
 } | tee "$DIR/results.txt" | awk -v rows="$ROWS" -v bytes="$BYTES" '
-  { t[$1] = $2; m[$1] = $3 }
+  { t[$1] = $2; cpu[$1] = $3; m[$1] = $4 }
   END {
-    printf "%-16s %10s %12s %8s %10s %8s\n", "case", "seconds", "rows/s", "MB/s", "peak MiB", "floor%"
+    printf "%-16s %10s %8s %12s %8s %10s %8s\n", "case", "seconds", "cpu s", "rows/s", "MB/s", "peak MiB", "floor%"
     n = split("floor dryrun_j1 dryrun_j2 extra_j1", k, " ")
     for (i = 1; i <= n; i++) {
       c = k[i]
-      printf "%-16s %10.2f %12.0f %8.1f %10.1f %7.0f%%\n", c, t[c], rows / t[c], bytes / 1e6 / t[c], m[c] / 1024, 100 * t["floor"] / t[c]
+      printf "%-16s %10.2f %8.2f %12.0f %8.1f %10.1f %7.0f%%\n", c, t[c], cpu[c], rows / t[c], bytes / 1e6 / t[c], m[c] / 1024, 100 * t["floor"] / t[c]
     }
     printf "rule scaling (extra/default, one worker): %.2fx\n", t["extra_j1"] / t["dryrun_j1"]
     printf "peak memory 100k -> %d rows: j1 %.1f -> %.1f MiB, j2 %.1f -> %.1f MiB\n", rows, m["dryrun_j1_100k"] / 1024, m["dryrun_j1"] / 1024, m["dryrun_j2_100k"] / 1024, m["dryrun_j2"] / 1024
