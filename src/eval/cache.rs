@@ -3,8 +3,8 @@
 //! Real exports repeat the same titles, flags, departments and locales across many rows, and a
 //! field's outcome is a pure function of the raw values of the path-sourced inputs it reads
 //! (directly or through `@input`s). So a field is evaluated once per distinct tuple of those
-//! raw values; every later row with the same tuple shares the same `Arc<FieldOutcome>`, which
-//! also lets the dry-run report count outcomes by identity instead of hashing their strings.
+//! raw values; every later row with the same tuple gets the same slot, which holds the
+//! outcome and counts the rows that got it (the dry-run report's coverage, see [`Tally`]).
 //!
 //! Memory stays bounded whatever the input size: each cache keeps two generations of at most
 //! [`GENERATION`] entries; when the young one is full, the old one is dropped and the young one
@@ -25,8 +25,9 @@ use crate::value::Record;
 ///
 /// Measured on generated rows (about 17,000 distinct titles in 100,000 rows, 110,000 in 1M):
 /// at 8,192 the caches are full within the first 100,000 rows, so peak memory is the same for
-/// 100k and 1M rows (51-53 MiB, one worker); 16,384 ran 1M rows about 10% faster but grew
-/// 12% past 100k. benches/README.md has the figures.
+/// 100k and 1M rows; 16,384 ran 1M rows about 10% faster but grew 12% past 100k (with 51-53
+/// MiB, one worker, before the allocator's huge pages were turned off). benches/README.md has
+/// the figures.
 pub const GENERATION: usize = 8_192;
 /// Lookups after which a field's hit rate is judged.
 const SAMPLE: u32 = 4_096;
@@ -133,6 +134,11 @@ struct Segment {
     rules: Range<usize>,
     /// Groups of root inputs, as [`FieldCache::roots`].
     roots: Vec<usize>,
+    /// The inputs the run's rules read themselves, sorted: a decision is a function of their
+    /// normalised values, so raw values that normalise alike ("SOFTWARE DEVELOPER II",
+    /// "Software  Developer II") share one decision.
+    reads: Vec<InputId>,
+    /// Decisions by the roots' raw values, and by the normalised values of `reads`.
     decisions: Generations<Decision>,
 }
 
@@ -726,12 +732,25 @@ fn decide_by_segment(
         let decision = match segment.decisions.get(hashed) {
             Some(decision) => decision,
             None => {
-                let decision = match shared.and_then(|s| s.decision(index, number, hashed)) {
+                // New raw values: their normalised values may have been decided before. The
+                // inputs are computed here rather than by the rules, at no extra cost.
+                let by_values = keys.values(run, &segment.reads);
+                let known = segment.decisions.get(by_values).or_else(|| {
+                    let shared = shared?;
+                    shared
+                        .decision(index, number, hashed)
+                        .or_else(|| shared.decision(index, number, by_values))
+                });
+                let decision = match known {
                     Some(decision) => decision,
                     None => {
                         let decision = run.decide(field, segment.rules.clone(), None);
                         if let (Some(shared), false) = (shared, run.out_of_fuel()) {
                             shared.store_decision(index, number, hashed, &decision);
+                            shared.store_decision(index, number, by_values, &decision);
+                        }
+                        if !run.out_of_fuel() {
+                            segment.decisions.insert(by_values, decision.clone());
                         }
                         decision
                     }
@@ -779,6 +798,22 @@ impl Keys<'_> {
                 self.hasher.hash(&tuple[..groups.len()])
             }
         }
+    }
+
+    /// The key of the normalised values of `inputs` (a key space of its own: values are
+    /// hashed with a tag that no raw-value key has).
+    fn values(&mut self, run: &mut Run, inputs: &[InputId]) -> u128 {
+        use std::hash::{BuildHasher, Hash, Hasher};
+        let mut low = self.hasher.low.build_hasher();
+        let mut high = self.hasher.high.build_hasher();
+        "normalised values".hash(&mut low);
+        "normalised values".hash(&mut high);
+        for &input in inputs {
+            let value = run.value(input);
+            value.hash(&mut low);
+            value.hash(&mut high);
+        }
+        (u128::from(high.finish()) << 64) | u128::from(low.finish())
     }
 
     /// A group's hash: which of its sources gave the raw value, and the value.
@@ -876,13 +911,21 @@ fn segments(program: &Program, field: &Field, groups: &mut Vec<InputId>) -> Vec<
         }
         let roots = grouped(program, &roots(program, &reads), groups);
         match segments.last_mut() {
-            Some(last) if roots.is_empty() || last.roots == roots => last.rules.end = index + 1,
+            Some(last) if roots.is_empty() || last.roots == roots => {
+                last.rules.end = index + 1;
+                last.reads.extend(reads);
+            }
             _ => segments.push(Segment {
                 rules: index..index + 1,
                 roots,
+                reads,
                 decisions: Generations::new(),
             }),
         }
+    }
+    for segment in &mut segments {
+        segment.reads.sort();
+        segment.reads.dedup();
     }
     if segments.len() < 2 {
         segments.clear();
@@ -1082,12 +1125,13 @@ map level {
         let outcomes = |shared: &SharedCache| shared.fields[0].outcomes.lock().unwrap().young.len();
         let decisions =
             |shared: &SharedCache| shared.fields[0].segments[1].lock().unwrap().young.len();
-        assert_eq!((outcomes(&shared), decisions(&shared)), (records.len(), 4));
+        // Four titles decided, each under its raw and its normalised value.
+        assert_eq!((outcomes(&shared), decisions(&shared)), (records.len(), 8));
         for record in records.iter().rev() {
             assert_eq!(second.apply(record), program.apply(record));
         }
         // Nothing new was evaluated: every outcome came from the shared cache.
-        assert_eq!((outcomes(&shared), decisions(&shared)), (records.len(), 4));
+        assert_eq!((outcomes(&shared), decisions(&shared)), (records.len(), 8));
     }
 
     /// Unique values (names) turn the cache off after the sample instead of filling it.
@@ -1167,8 +1211,42 @@ map level {
             }
         }
         let cache = &evaluator.caches[0];
-        // Titles are decided once each, whatever level they came with; levels once each.
-        assert_eq!(cache.segments[1].decisions.young.len(), titles.len());
-        assert_eq!(cache.segments[0].decisions.young.len(), levels.len());
+        // Titles are decided once each, whatever level they came with; levels once each. Each
+        // decision is kept under its raw value and its normalised value ("M3" and "band 7" are
+        // "m3" and "band 7"; "" is "" both ways, a key of each kind).
+        assert_eq!(cache.segments[1].decisions.young.len(), 2 * titles.len());
+        assert_eq!(cache.segments[0].decisions.young.len(), 2 * levels.len());
+    }
+
+    /// Raw values that normalise alike share one decision of a rule run: the rules run once.
+    #[test]
+    fn rule_runs_decide_once_per_normalised_value() {
+        let rules = r#"
+field level: enum(Manager, Director, Other)
+input explicit = level | lower
+input title = title | lower | words
+table names = { "manager" -> Manager  "director" -> Director }
+map level {
+  rule named: explicit in table names -> names[explicit]
+  rule manager: title has "manager" -> Manager
+  else -> Other
+}
+"#;
+        let program = Program::from_source("normalised.rules", rules).unwrap();
+        let mut evaluator = program.evaluator();
+        let titles = [
+            "Office Manager",
+            "OFFICE MANAGER",
+            "office  manager",
+            "Clerk",
+            "CLERK",
+        ];
+        for title in titles {
+            let record = FlatRecord::from_pairs([("title", title)]);
+            assert_eq!(evaluator.apply(&record), program.apply(&record), "{title}");
+        }
+        // Five raw titles, two normalised ones: seven keys, and two rule evaluations.
+        let decisions = &evaluator.caches[0].segments[1].decisions;
+        assert_eq!(decisions.young.len(), titles.len() + 2);
     }
 }
