@@ -182,20 +182,23 @@ impl Step {
         match self {
             Self::Trim => Cow::Borrowed(value.trim()),
             Self::Collapse => collapse(value),
-            Self::Lower => {
-                if value.is_ascii() && !value.bytes().any(|b| b.is_ascii_uppercase()) {
-                    Cow::Borrowed(value)
+            // On ASCII the Unicode case mappings are the ASCII ones, which need no table lookups.
+            Self::Lower if value.is_ascii() => {
+                if value.bytes().any(|b| b.is_ascii_uppercase()) {
+                    Cow::Owned(value.to_ascii_lowercase())
                 } else {
-                    Cow::Owned(value.to_lowercase())
+                    Cow::Borrowed(value)
                 }
             }
-            Self::Upper => {
-                if value.is_ascii() && !value.bytes().any(|b| b.is_ascii_lowercase()) {
-                    Cow::Borrowed(value)
+            Self::Lower => Cow::Owned(value.to_lowercase()),
+            Self::Upper if value.is_ascii() => {
+                if value.bytes().any(|b| b.is_ascii_lowercase()) {
+                    Cow::Owned(value.to_ascii_uppercase())
                 } else {
-                    Cow::Owned(value.to_uppercase())
+                    Cow::Borrowed(value)
                 }
             }
+            Self::Upper => Cow::Owned(value.to_uppercase()),
             // ASCII is its own NFKC form and has no diacritics.
             Self::Nfkc if value.is_ascii() => Cow::Borrowed(value),
             Self::Nfkc => Cow::Owned(value.nfkc().collect()),
