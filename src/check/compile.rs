@@ -14,6 +14,7 @@ use super::program::per_input;
 use super::program::*;
 use super::schema;
 use crate::diag::{did_you_mean, Code, Diagnostic, Diagnostics, FileId, Sources, Span};
+use crate::eval::regex_set::GatedRegex;
 use crate::eval::steps::{run, Separators, Step, WordTable, STEP_NAMES};
 use crate::eval::words::WordIndex;
 use crate::syntax::ast;
@@ -560,7 +561,7 @@ impl<'a> Compiler<'a> {
                 Cond::Leaf(Leaf {
                     input,
                     test: LeafTest::Number {
-                        regex: compiled,
+                        regex: GatedRegex::new(compiled),
                         op: *op,
                         value: *value,
                     },
@@ -612,7 +613,7 @@ impl<'a> Compiler<'a> {
             }
             ast::Test::Matches(regex) => match self.compile_regex(regex) {
                 Some(compiled) => LeafTest::Regex {
-                    regex: compiled,
+                    regex: GatedRegex::new(compiled),
                     slot: None,
                 },
                 None => LeafTest::IsEmpty,
@@ -1489,7 +1490,7 @@ fn index_regexes(field: &mut Field) {
             Cond::Not(inner) => visit(inner, each),
             Cond::Leaf(leaf) => {
                 if let LeafTest::Regex { regex, slot } = &mut leaf.test {
-                    each(leaf.input, regex, slot);
+                    each(leaf.input, regex.regex(), slot);
                 }
             }
         }
