@@ -612,8 +612,9 @@ impl<'a> Compiler<'a> {
                 LeafTest::Words(indices)
             }
             ast::Test::Matches(regex) => match self.compile_regex(regex) {
+                // Gated by `index_regexes` if it does not run in a set.
                 Some(compiled) => LeafTest::Regex {
-                    regex: GatedRegex::new(compiled),
+                    regex: GatedRegex::ungated(compiled),
                     slot: None,
                 },
                 None => LeafTest::IsEmpty,
@@ -1481,16 +1482,16 @@ impl<'a> Compiler<'a> {
 const REGEX_SET_MIN: usize = 2;
 
 /// Gives the regex tests of a field one `RegexSet` per input that has many of them, so a
-/// record runs them in one pass instead of one by one.
+/// record runs them in one pass instead of one by one; gates the regexes left to run alone.
 fn index_regexes(field: &mut Field) {
-    fn visit(cond: &mut Cond, each: &mut dyn FnMut(InputId, &Regex, &mut Option<usize>)) {
+    fn visit(cond: &mut Cond, each: &mut dyn FnMut(InputId, &mut GatedRegex, &mut Option<usize>)) {
         match cond {
             Cond::Always => {}
             Cond::Or(parts) | Cond::And(parts) => parts.iter_mut().for_each(|p| visit(p, each)),
             Cond::Not(inner) => visit(inner, each),
             Cond::Leaf(leaf) => {
                 if let LeafTest::Regex { regex, slot } = &mut leaf.test {
-                    each(leaf.input, regex.regex(), slot);
+                    each(leaf.input, regex, slot);
                 }
             }
         }
@@ -1500,7 +1501,7 @@ fn index_regexes(field: &mut Field) {
         visit(&mut rule.condition, &mut |input, regex, slot| {
             let list = per_input(&mut patterns, input, Vec::new);
             *slot = Some(list.len());
-            list.push(regex.as_str().to_string());
+            list.push(regex.regex().as_str().to_string());
         });
     }
     let mut built = Vec::new();
@@ -1518,9 +1519,10 @@ fn index_regexes(field: &mut Field) {
     }
     let has_set: Vec<InputId> = built.iter().map(|(i, _)| *i).collect();
     for rule in &mut field.rules {
-        visit(&mut rule.condition, &mut |input, _, slot| {
+        visit(&mut rule.condition, &mut |input, regex, slot| {
             if !has_set.contains(&input) {
                 *slot = None;
+                regex.build_gate();
             }
         });
     }

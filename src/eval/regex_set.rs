@@ -52,8 +52,18 @@ pub struct GatedRegex {
 
 impl GatedRegex {
     pub fn new(regex: Regex) -> Self {
-        let gate = literal_gate(&[regex.as_str().to_string()]);
-        Self { regex, gate }
+        let mut gated = Self::ungated(regex);
+        gated.build_gate();
+        gated
+    }
+
+    /// Without its gate yet: a regex that runs in a field's `RegexSet` needs none.
+    pub fn ungated(regex: Regex) -> Self {
+        Self { regex, gate: None }
+    }
+
+    pub fn build_gate(&mut self) {
+        self.gate = literal_gate(&[self.regex.as_str().to_string()]);
     }
 
     pub fn regex(&self) -> &Regex {
