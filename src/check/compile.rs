@@ -1496,25 +1496,26 @@ fn index_regexes(field: &mut Field) {
             }
         }
     }
-    let mut patterns: Vec<(InputId, Vec<String>)> = Vec::new();
+    let mut regexes: Vec<(InputId, Vec<Regex>)> = Vec::new();
     for rule in &mut field.rules {
         visit(&mut rule.condition, &mut |input, regex, slot| {
-            let list = per_input(&mut patterns, input, Vec::new);
+            let list = per_input(&mut regexes, input, Vec::new);
             *slot = Some(list.len());
-            list.push(regex.regex().as_str().to_string());
+            list.push(regex.regex().clone());
         });
     }
     let mut built = Vec::new();
-    for (input, list) in patterns {
-        if list.len() < REGEX_SET_MIN {
+    for (input, regexes) in regexes {
+        if regexes.len() < REGEX_SET_MIN {
             continue;
         }
+        let list: Vec<&str> = regexes.iter().map(Regex::as_str).collect();
         let set = regex::RegexSetBuilder::new(&list)
             .size_limit(REGEX_SIZE_LIMIT * 8)
             .dfa_size_limit(REGEX_SIZE_LIMIT * 8)
             .build();
         if let Ok(set) = set {
-            built.push((input, crate::eval::regex_set::GatedSet::new(set, &list)));
+            built.push((input, crate::eval::regex_set::GatedSet::new(set, regexes)));
         }
     }
     let has_set: Vec<InputId> = built.iter().map(|(i, _)| *i).collect();

@@ -110,7 +110,7 @@ pub(crate) struct Run<'p, 'r> {
     fuel: u32,
     terms: Vec<(InputId, TermSet)>,
     spans: Vec<(usize, usize, usize)>,
-    regex_hits: Vec<(InputId, regex::SetMatches)>,
+    regex_hits: Vec<(InputId, TermSet)>,
     /// The rules the field's prefilter lets through, reused from field to field.
     candidates: Vec<usize>,
 }
@@ -119,7 +119,7 @@ pub(crate) struct Run<'p, 'r> {
 struct Scratch<'s> {
     terms: &'s mut Vec<(InputId, TermSet)>,
     spans: &'s mut Vec<(usize, usize, usize)>,
-    regex_hits: &'s mut Vec<(InputId, regex::SetMatches)>,
+    regex_hits: &'s mut Vec<(InputId, TermSet)>,
 }
 
 #[derive(Clone)]
@@ -470,8 +470,7 @@ impl<'p, 'r> Run<'p, 'r> {
             LeafTest::Regex { regex, slot } => {
                 let from_set = slot.and_then(|slot| {
                     regex_matches(regex_hits, field, leaf.input, value)
-                        .filter(|hits| slot < hits.len())
-                        .map(|hits| hits.matched(slot))
+                        .map(|hits| hits.contains(slot))
                 });
                 from_set.unwrap_or_else(|| regex.is_match(value))
             }
@@ -574,14 +573,16 @@ fn term_set<'t>(
 
 /// Which regexes of the field's set for `input` match `value`: one pass, then shared.
 fn regex_matches<'h>(
-    hits: &'h mut Vec<(InputId, regex::SetMatches)>,
+    hits: &'h mut Vec<(InputId, TermSet)>,
     field: &Field,
     input: InputId,
     value: &str,
-) -> Option<&'h regex::SetMatches> {
+) -> Option<&'h TermSet> {
     if !hits.iter().any(|(i, _)| *i == input) {
         let (_, set) = field.regex_sets.iter().find(|(i, _)| *i == input)?;
-        hits.push((input, set.matches(value)));
+        let mut found = TermSet::default();
+        set.matches(value, &mut found);
+        hits.push((input, found));
     }
     hits.iter()
         .find(|(i, _)| *i == input)
