@@ -14,6 +14,7 @@ use super::program::per_input;
 use super::program::*;
 use super::schema;
 use crate::diag::{did_you_mean, Code, Diagnostic, Diagnostics, FileId, Sources, Span};
+use crate::eval::regex_set::GatedRegex;
 use crate::eval::steps::{run, Separators, Step, WordTable, STEP_NAMES};
 use crate::eval::words::WordIndex;
 use crate::syntax::ast;
@@ -560,7 +561,7 @@ impl<'a> Compiler<'a> {
                 Cond::Leaf(Leaf {
                     input,
                     test: LeafTest::Number {
-                        regex: compiled,
+                        regex: GatedRegex::new(compiled),
                         op: *op,
                         value: *value,
                     },
@@ -611,8 +612,9 @@ impl<'a> Compiler<'a> {
                 LeafTest::Words(indices)
             }
             ast::Test::Matches(regex) => match self.compile_regex(regex) {
+                // Gated by `index_regexes` if it does not run in a set.
                 Some(compiled) => LeafTest::Regex {
-                    regex: compiled,
+                    regex: GatedRegex::ungated(compiled),
                     slot: None,
                 },
                 None => LeafTest::IsEmpty,
@@ -1480,9 +1482,9 @@ impl<'a> Compiler<'a> {
 const REGEX_SET_MIN: usize = 2;
 
 /// Gives the regex tests of a field one `RegexSet` per input that has many of them, so a
-/// record runs them in one pass instead of one by one.
+/// record runs them in one pass instead of one by one; gates the regexes left to run alone.
 fn index_regexes(field: &mut Field) {
-    fn visit(cond: &mut Cond, each: &mut dyn FnMut(InputId, &Regex, &mut Option<usize>)) {
+    fn visit(cond: &mut Cond, each: &mut dyn FnMut(InputId, &mut GatedRegex, &mut Option<usize>)) {
         match cond {
             Cond::Always => {}
             Cond::Or(parts) | Cond::And(parts) => parts.iter_mut().for_each(|p| visit(p, each)),
@@ -1494,32 +1496,34 @@ fn index_regexes(field: &mut Field) {
             }
         }
     }
-    let mut patterns: Vec<(InputId, Vec<String>)> = Vec::new();
+    let mut regexes: Vec<(InputId, Vec<Regex>)> = Vec::new();
     for rule in &mut field.rules {
         visit(&mut rule.condition, &mut |input, regex, slot| {
-            let list = per_input(&mut patterns, input, Vec::new);
+            let list = per_input(&mut regexes, input, Vec::new);
             *slot = Some(list.len());
-            list.push(regex.as_str().to_string());
+            list.push(regex.regex().clone());
         });
     }
     let mut built = Vec::new();
-    for (input, list) in patterns {
-        if list.len() < REGEX_SET_MIN {
+    for (input, regexes) in regexes {
+        if regexes.len() < REGEX_SET_MIN {
             continue;
         }
+        let list: Vec<&str> = regexes.iter().map(Regex::as_str).collect();
         let set = regex::RegexSetBuilder::new(&list)
             .size_limit(REGEX_SIZE_LIMIT * 8)
             .dfa_size_limit(REGEX_SIZE_LIMIT * 8)
             .build();
         if let Ok(set) = set {
-            built.push((input, crate::eval::regex_set::GatedSet::new(set, &list)));
+            built.push((input, crate::eval::regex_set::GatedSet::new(set, regexes)));
         }
     }
     let has_set: Vec<InputId> = built.iter().map(|(i, _)| *i).collect();
     for rule in &mut field.rules {
-        visit(&mut rule.condition, &mut |input, _, slot| {
+        visit(&mut rule.condition, &mut |input, regex, slot| {
             if !has_set.contains(&input) {
                 *slot = None;
+                regex.build_gate();
             }
         });
     }

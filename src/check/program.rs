@@ -4,9 +4,8 @@ use std::collections::{HashMap, HashSet};
 use std::path::Path;
 use std::sync::Arc;
 
-use regex::Regex;
-
 use crate::diag::{Diagnostic, Diagnostics, Sources, Span};
+use crate::eval::regex_set::GatedRegex;
 use crate::eval::steps::Step;
 use crate::eval::words::WordIndex;
 use crate::syntax::ast::CompareOp;
@@ -129,11 +128,11 @@ pub enum LeafTest {
     Words(Vec<usize>),
     /// `slot`: this regex's index in the field's `RegexSet` for the input, when there is one.
     Regex {
-        regex: Regex,
+        regex: GatedRegex,
         slot: Option<usize>,
     },
     Number {
-        regex: Regex,
+        regex: GatedRegex,
         op: CompareOp,
         value: f64,
     },

@@ -110,14 +110,16 @@ pub(crate) struct Run<'p, 'r> {
     fuel: u32,
     terms: Vec<(InputId, TermSet)>,
     spans: Vec<(usize, usize, usize)>,
-    regex_hits: Vec<(InputId, regex::SetMatches)>,
+    regex_hits: Vec<(InputId, TermSet)>,
+    /// The rules the field's prefilter lets through, reused from field to field.
+    candidates: Vec<usize>,
 }
 
 /// Per-field scan results of a record, reused by every test of the field.
 struct Scratch<'s> {
     terms: &'s mut Vec<(InputId, TermSet)>,
     spans: &'s mut Vec<(usize, usize, usize)>,
-    regex_hits: &'s mut Vec<(InputId, regex::SetMatches)>,
+    regex_hits: &'s mut Vec<(InputId, TermSet)>,
 }
 
 #[derive(Clone)]
@@ -137,6 +139,7 @@ impl<'p, 'r> Run<'p, 'r> {
             terms: Vec::new(),
             spans: Vec::new(),
             regex_hits: Vec::new(),
+            candidates: Vec::new(),
         }
     }
 
@@ -188,12 +191,12 @@ impl<'p, 'r> Run<'p, 'r> {
             self.inputs.resize(self.program.inputs.len(), None);
         }
         if self.inputs.get(id.0).is_some_and(Option::is_none) {
+            let program = self.program;
             let (source, raw) = self.raw(id);
-            let value = match (source, &raw, self.program.inputs.get(id.0)) {
+            let value = match (source, &raw, program.inputs.get(id.0)) {
                 (Some(index), Some(raw), Some(input)) => match input.sources.get(index) {
                     Some(InputSource::Input(parent)) => {
-                        let start = self.value(*parent).to_string();
-                        steps::run(&input.steps, &start)
+                        steps::run(&input.steps, self.value(*parent))
                     }
                     _ => steps::run(&input.steps, raw),
                 },
@@ -248,18 +251,30 @@ impl<'p, 'r> Run<'p, 'r> {
         &mut self,
         field: &Field,
         rules: std::ops::Range<usize>,
-        mut trace: Option<&mut Vec<RuleTrace>>,
+        trace: Option<&mut Vec<RuleTrace>>,
     ) -> Decision {
         self.terms.clear();
         self.regex_hits.clear();
-        let candidates = match (&field.prefilter, &trace) {
-            (Some(prefilter), None) => Some(self.candidates(field, prefilter, &rules)),
-            _ => None,
-        };
-        let order: Box<dyn Iterator<Item = usize>> = match candidates {
-            Some(candidates) => Box::new(candidates.into_iter()),
-            None => Box::new(rules),
-        };
+        match (&field.prefilter, &trace) {
+            (Some(prefilter), None) => {
+                // Lent out of `self` while the rules run; kept for the next field's candidates.
+                let mut candidates = std::mem::take(&mut self.candidates);
+                self.fill_candidates(field, prefilter, &rules, &mut candidates);
+                let decision = self.first_match(field, candidates.iter().copied(), None);
+                self.candidates = candidates;
+                decision
+            }
+            _ => self.first_match(field, rules, trace),
+        }
+    }
+
+    /// The first rule of `order` that matches, and its output.
+    fn first_match(
+        &mut self,
+        field: &Field,
+        order: impl Iterator<Item = usize>,
+        mut trace: Option<&mut Vec<RuleTrace>>,
+    ) -> Decision {
         for index in order {
             let Some(rule) = field.rules.get(index) else {
                 break;
@@ -291,18 +306,15 @@ impl<'p, 'r> Run<'p, 'r> {
 
     /// The rules of `range` that can match this record, in order: those a found word or
     /// regex names, and every rule the prefilter cannot rule out.
-    fn candidates(
+    fn fill_candidates(
         &mut self,
         field: &Field,
         prefilter: &prefilter::Prefilter,
         range: &std::ops::Range<usize>,
-    ) -> Vec<usize> {
-        let mut candidates: Vec<usize> = prefilter
-            .always
-            .iter()
-            .copied()
-            .filter(|r| range.contains(r))
-            .collect();
+        candidates: &mut Vec<usize>,
+    ) {
+        candidates.clear();
+        candidates.extend(prefilter.always.iter().filter(|r| range.contains(r)));
         for (input, by_term) in &prefilter.by_term {
             let (value, scratch) = self.value_and_scratch(*input);
             let found = term_set(scratch.terms, scratch.spans, field, *input, value);
@@ -324,7 +336,6 @@ impl<'p, 'r> Run<'p, 'r> {
         }
         candidates.sort_unstable();
         candidates.dedup();
-        candidates
     }
 
     /// The field's outcome for a decision, with the raw value it read when it fell through.
@@ -459,8 +470,7 @@ impl<'p, 'r> Run<'p, 'r> {
             LeafTest::Regex { regex, slot } => {
                 let from_set = slot.and_then(|slot| {
                     regex_matches(regex_hits, field, leaf.input, value)
-                        .filter(|hits| slot < hits.len())
-                        .map(|hits| hits.matched(slot))
+                        .map(|hits| hits.contains(slot))
                 });
                 from_set.unwrap_or_else(|| regex.is_match(value))
             }
@@ -563,14 +573,16 @@ fn term_set<'t>(
 
 /// Which regexes of the field's set for `input` match `value`: one pass, then shared.
 fn regex_matches<'h>(
-    hits: &'h mut Vec<(InputId, regex::SetMatches)>,
+    hits: &'h mut Vec<(InputId, TermSet)>,
     field: &Field,
     input: InputId,
     value: &str,
-) -> Option<&'h regex::SetMatches> {
+) -> Option<&'h TermSet> {
     if !hits.iter().any(|(i, _)| *i == input) {
         let (_, set) = field.regex_sets.iter().find(|(i, _)| *i == input)?;
-        hits.push((input, set.matches(value)));
+        let mut found = TermSet::default();
+        set.matches(value, &mut found);
+        hits.push((input, found));
     }
     hits.iter()
         .find(|(i, _)| *i == input)

@@ -10,7 +10,7 @@
 
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
 
-/// Term index → whether it matched, for one value.
+/// Term index → whether it matched, for one value (also: which regexes of a set matched).
 #[derive(Debug, Clone, Default)]
 pub struct TermSet {
     bits: Vec<u64>,
@@ -32,14 +32,20 @@ impl TermSet {
         })
     }
 
-    fn clear(&mut self, terms: usize) {
+    pub(crate) fn clear(&mut self, terms: usize) {
         self.bits.clear();
         self.bits.resize(terms.div_ceil(64), 0);
     }
 
-    fn insert(&mut self, term: usize) {
+    pub(crate) fn insert(&mut self, term: usize) {
         if let Some(word) = self.bits.get_mut(term / 64) {
             *word |= 1 << (term % 64);
+        }
+    }
+
+    pub(crate) fn remove(&mut self, term: usize) {
+        if let Some(word) = self.bits.get_mut(term / 64) {
+            *word &= !(1 << (term % 64));
         }
     }
 }
