@@ -82,6 +82,8 @@ pub struct AttrPath {
     text: String,
     /// Lower-cased name under which a flat record (a CSV column) holds this path.
     flat_key: String,
+    /// The first segment's name, lower-cased once here rather than on every lookup.
+    first_lower: String,
     id: SourceId,
 }
 
@@ -96,11 +98,15 @@ impl AttrPath {
             }
             _ => text.to_lowercase(),
         };
+        let first_lower = segments
+            .first()
+            .map_or(String::new(), |s| s.name.to_lowercase());
         Self {
             urn: urn.map(|u| u.to_lowercase()),
             segments,
             text,
             flat_key,
+            first_lower,
             id: SourceId(0),
         }
     }
@@ -123,6 +129,11 @@ impl AttrPath {
 
     pub fn flat_key(&self) -> &str {
         &self.flat_key
+    }
+
+    /// The first segment's name in lower case ("" without segments).
+    pub fn first_lower(&self) -> &str {
+        &self.first_lower
     }
 
     pub fn id(&self) -> SourceId {
