@@ -366,6 +366,18 @@ impl<'p> Worker<'p> {
             } => {
                 for row in &rows[..*len] {
                     let outcomes = self.ev.apply_row(&CsvRecord::from_bytes(binding, row));
+                    if let Some(w) = csv_out.as_mut() {
+                        // The common case, without copying cells: kept columns (bytes the
+                        // reader has checked as text), fields, status.
+                        let keep = keys.iter().map(|k| k.and_then(|i| row.get(i)));
+                        let keep = keep.map(Option::unwrap_or_default);
+                        let status = status_text(&outcomes);
+                        let fields = outcomes.values().map(|v| v.unwrap_or("").as_bytes());
+                        let _ = w.write_record(
+                            keep.chain(fields).chain(std::iter::once(status.as_bytes())),
+                        );
+                        continue;
+                    }
                     let keep = keys
                         .iter()
                         .map(|k| {
@@ -373,15 +385,6 @@ impl<'p> Worker<'p> {
                                 .and_then(|b| std::str::from_utf8(b).ok())
                         })
                         .map(|cell| cell.unwrap_or(""));
-                    if let Some(w) = csv_out.as_mut() {
-                        // The common case, without copying cells: kept columns, fields, status.
-                        let status = status_text(&outcomes);
-                        let fields = outcomes.values().map(|v| v.unwrap_or(""));
-                        let _ = w.write_record(
-                            keep.chain(fields).chain(std::iter::once(status.as_ref())),
-                        );
-                        continue;
-                    }
                     Self::fill(&mut self.cells, keep, &outcomes);
                     self.write(csv_out.as_mut(), &mut out);
                 }

@@ -824,10 +824,19 @@ impl Keys<'_> {
         let Some(&input) = self.groups.get(group) else {
             return 0;
         };
-        let (source, raw) = run.raw(input);
-        let hash = self
-            .hasher
-            .hash((source.map_or(0, |s| s + 1), raw.as_deref().unwrap_or("")));
+        // Which source gave the raw value, and its bytes: straight from the row where the
+        // record can give them (a CSV row), as the engine reads them otherwise.
+        let hash = match run.record().first_bound_bytes(input) {
+            Some(found) => {
+                let (source, raw) = found.map_or((0, &b""[..]), |(s, raw)| (s + 1, raw));
+                self.hasher.hash((source, raw))
+            }
+            None => {
+                let (source, raw) = run.raw(input);
+                let raw = raw.as_deref().unwrap_or("").as_bytes();
+                self.hasher.hash((source.map_or(0, |s| s + 1), raw))
+            }
+        };
         self.hashes[group] = hash;
         self.hashed[group] = self.record;
         hash

@@ -36,6 +36,15 @@ pub(crate) fn is_blank(value: &str) -> bool {
     }
 }
 
+/// [`is_blank`] of text given as bytes (valid UTF-8).
+pub(crate) fn is_blank_bytes(value: &[u8]) -> bool {
+    match value.iter().find(|b| !matches!(b, b' ' | b'\t'..=b'\r')) {
+        None => true,
+        Some(b) if b.is_ascii() => false,
+        Some(_) => std::str::from_utf8(value).is_ok_and(|text| text.trim().is_empty()),
+    }
+}
+
 /// A plausible email address: one `@`, a non-empty local part, a dotted domain, no spaces.
 pub fn is_email(value: &str) -> bool {
     let Some((local, domain)) = value.split_once('@') else {
@@ -141,6 +150,11 @@ impl<'p, 'r> Run<'p, 'r> {
             regex_hits: Vec::new(),
             candidates: Vec::new(),
         }
+    }
+
+    /// The record being evaluated.
+    pub(crate) fn record(&self) -> &'r dyn Record {
+        self.record
     }
 
     /// The raw value an input reads (first non-blank source) and which source gave it.
@@ -630,6 +644,28 @@ fn typed(kind: &FieldKind, value: &str) -> Result<Arc<str>, FieldNote> {
 #[cfg(test)]
 mod tests {
     use crate::{FlatRecord, Program};
+
+    /// Blank bytes and blank text agree, Unicode spaces included.
+    #[test]
+    fn blank_bytes_read_as_blank_text() {
+        for value in [
+            "",
+            " ",
+            "\t\r\n",
+            "\u{3000}",
+            " \u{a0} ",
+            "x",
+            " x ",
+            "ア",
+            "\u{3000}ア",
+        ] {
+            assert_eq!(
+                super::is_blank_bytes(value.as_bytes()),
+                super::is_blank(value),
+                "{value:?}"
+            );
+        }
+    }
 
     /// Ten regex rules on one input run as one `RegexSet`; flags and order must behave exactly
     /// as when each regex runs alone.
