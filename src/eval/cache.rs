@@ -451,13 +451,13 @@ impl FieldCache {
         }
         self.slots = kept;
         for slot in self.keys.old.values_mut() {
-            *slot = renumbered[*slot as usize];
+            *slot = renumbered.get(*slot as usize).copied().unwrap_or(u32::MAX);
         }
         self.interned.clear();
         for (number, slot) in self.slots.iter().enumerate() {
             self.interned.insert(slot.outcome.clone(), number as u32);
         }
-        keep.map(|slot| renumbered[slot as usize])
+        keep.and_then(|slot| renumbered.get(slot as usize).copied())
     }
 
     /// Stops caching: the field's values rarely repeat.
