@@ -106,8 +106,10 @@ fn first_non_utf8_field(record: &csv::ByteRecord) -> Option<usize> {
         .position(|field| std::str::from_utf8(field).is_err())
 }
 
+/// Line breaks inside a record's fields (quoted newlines), for the line numbers of bad rows.
+/// memchr: a byte-by-byte count was a tenth of reading a row.
 fn newlines(record: &csv::ByteRecord) -> u64 {
-    record.as_slice().iter().filter(|&&b| b == b'\n').count() as u64
+    memchr::memchr_iter(b'\n', record.as_slice()).count() as u64
 }
 
 impl CsvInput {
