@@ -29,19 +29,22 @@ pub const FUEL_PER_RECORD: u32 = 200_000;
 
 /// Blank: empty or only whitespace (an ASCII check first: nearly every value is ASCII).
 pub(crate) fn is_blank(value: &str) -> bool {
-    match value.bytes().find(|b| !matches!(b, b' ' | b'\t'..=b'\r')) {
-        None => true,
-        Some(b) if b.is_ascii() => false,
-        Some(_) => value.trim().is_empty(),
-    }
+    ascii_blank(value.as_bytes()).unwrap_or_else(|| value.trim().is_empty())
 }
 
 /// [`is_blank`] of text given as bytes (valid UTF-8).
 pub(crate) fn is_blank_bytes(value: &[u8]) -> bool {
+    ascii_blank(value)
+        .unwrap_or_else(|| std::str::from_utf8(value).is_ok_and(|text| text.trim().is_empty()))
+}
+
+/// Whether the value is blank, told from its first byte that is not ASCII whitespace; `None`
+/// when that byte is not ASCII (then only a Unicode check can tell).
+fn ascii_blank(value: &[u8]) -> Option<bool> {
     match value.iter().find(|b| !matches!(b, b' ' | b'\t'..=b'\r')) {
-        None => true,
-        Some(b) if b.is_ascii() => false,
-        Some(_) => std::str::from_utf8(value).is_ok_and(|text| text.trim().is_empty()),
+        None => Some(true),
+        Some(b) if b.is_ascii() => Some(false),
+        Some(_) => None,
     }
 }
 
