@@ -1011,6 +1011,20 @@ map title {
         assert!(Arc::ptr_eq(&first.fields[level], &again.fields[level]));
     }
 
+    /// An explicit level column, then title rules: a field whose rules fall into two runs.
+    const LEVEL_THEN_TITLE: &str = r#"
+field level: enum(Manager, Director, Other)
+input explicit = level | lower
+input title = title | lower | words
+table names = { "manager" -> Manager  "director" -> Director }
+map level {
+  rule named: explicit in table names -> names[explicit]
+  rule director: title has "director" -> Director
+  rule manager: title has "manager" -> Manager
+  else -> Other
+}
+"#;
+
     /// A tally that records what it is handed: totals per (field, value, rule) and the order
     /// in which values first arrived.
     #[derive(Default, PartialEq, Debug)]
@@ -1105,19 +1119,7 @@ map title {
     /// (outcomes and rule-run decisions) and gets the same results as evaluating alone.
     #[test]
     fn evaluators_sharing_a_cache_agree_with_evaluating_alone() {
-        let rules = r#"
-field level: enum(Manager, Director, Other)
-input explicit = level | lower
-input title = title | lower | words
-table names = { "manager" -> Manager  "director" -> Director }
-map level {
-  rule named: explicit in table names -> names[explicit]
-  rule director: title has "director" -> Director
-  rule manager: title has "manager" -> Manager
-  else -> Other
-}
-"#;
-        let program = Program::from_source("shared.rules", rules).unwrap();
+        let program = Program::from_source("shared.rules", LEVEL_THEN_TITLE).unwrap();
         let shared = SharedCache::new(&program);
         let mut first = Evaluator::sharing(&program, (), &shared);
         let mut second = Evaluator::sharing(&program, (), &shared);
@@ -1183,19 +1185,7 @@ map f {
     /// input, so every (level, title) pair evaluates the title rules once per title.
     #[test]
     fn rule_runs_are_cached_by_their_own_inputs() {
-        let rules = r#"
-field level: enum(Manager, Director, Other)
-input explicit = level | lower
-input title = title | lower | words
-table names = { "manager" -> Manager  "director" -> Director }
-map level {
-  rule named: explicit in table names -> names[explicit]
-  rule director: title has "director" -> Director
-  rule manager: title has "manager" -> Manager
-  else -> Other
-}
-"#;
-        let program = Program::from_source("runs.rules", rules).unwrap();
+        let program = Program::from_source("runs.rules", LEVEL_THEN_TITLE).unwrap();
         let mut evaluator = program.evaluator();
         let cache = &evaluator.caches[0];
         assert_eq!(cache.segments.len(), 2);
