@@ -8,7 +8,7 @@ use super::{md_escape, show, Counter, MAX_DISTINCT, MAX_DISTINCT_RAW};
 use crate::eval::profile::FieldOutcome;
 use crate::eval::Tally;
 use crate::input::BadRow;
-use crate::{Profile, Program};
+use crate::Program;
 
 /// Counts of one field, accumulated per worker and merged.
 #[derive(Debug, Clone, Default)]
@@ -40,20 +40,6 @@ impl Coverage {
             fields: vec![FieldStats::default(); fields],
             ..Self::default()
         }
-    }
-
-    /// Counts one profile. Returns the row's status.
-    pub fn add(&mut self, profile: &Profile) -> RowStatus {
-        for (index, field) in profile.fields().iter().enumerate() {
-            self.outcome(index, field, 1);
-        }
-        let missing = !profile.is_complete();
-        let error = profile
-            .fields()
-            .iter()
-            .any(|f| f.note == Some(crate::FieldNote::BudgetExhausted));
-        self.row(missing, error);
-        RowStatus::of(missing, error)
     }
 
     pub fn merge(&mut self, other: Coverage) {
