@@ -104,7 +104,7 @@ pub fn explain(program: &Program, record: &dyn Record) -> Trace {
 
 /// What a run of rules decided: the first rule that matched (by index in the field) and its
 /// output, or that none did.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub(crate) enum Decision {
     Fired {
         rule: usize,
