@@ -95,7 +95,11 @@ struct FieldCache {
     /// "Manager" through the same rule give one outcome, which keeps what each row touches
     /// small and hot.
     slots: Vec<Slot>,
-    interned: HashMap<Arc<FieldOutcome>, u32, foldhash::fast::RandomState>,
+    /// Slots by a hash of their outcome. A slot whose hash another slot already has is not
+    /// listed (it is simply not shared), so the map holds plain numbers, and a turnover
+    /// renumbers it in place instead of hashing every outcome again.
+    interned: HashMap<u64, u32, PassThrough>,
+    outcome_hasher: foldhash::fast::RandomState,
     /// The last row's outcome when it was not cached (a field of unique values).
     fresh: Option<Arc<FieldOutcome>>,
     /// Where the field's rules fall into runs that read different inputs (an explicit level
@@ -495,11 +499,25 @@ impl FieldCache {
         if self.keys.is_full() || self.slots.len() >= MAX_SLOTS {
             self.turn_over(field, tally, None);
         }
-        let slot = match self.interned.get(&*outcome) {
-            Some(&slot) => slot,
-            None => {
+        let hash = {
+            use std::hash::BuildHasher;
+            self.outcome_hasher.hash_one(&*outcome)
+        };
+        let found = self.interned.get(&hash).copied();
+        let slot = match found {
+            Some(slot)
+                if self
+                    .slots
+                    .get(slot as usize)
+                    .is_some_and(|s| s.outcome == outcome) =>
+            {
+                slot
+            }
+            _ => {
                 let slot = self.slots.len() as u32;
-                self.interned.insert(outcome.clone(), slot);
+                if found.is_none() {
+                    self.interned.insert(hash, slot);
+                }
                 self.slots.push(Slot::new(outcome));
                 slot
             }
@@ -552,10 +570,14 @@ impl FieldCache {
         for slot in self.keys.old.values_mut() {
             *slot = renumbered.get(*slot as usize).copied().unwrap_or(u32::MAX);
         }
-        self.interned.clear();
-        for (number, slot) in self.slots.iter().enumerate() {
-            self.interned.insert(slot.outcome.clone(), number as u32);
-        }
+        self.interned
+            .retain(|_, slot| match renumbered.get(*slot as usize) {
+                Some(&number) if number != u32::MAX => {
+                    *slot = number;
+                    true
+                }
+                _ => false,
+            });
         keep.and_then(|slot| renumbered.get(slot as usize).copied())
     }
 
@@ -657,6 +679,7 @@ impl<'p, T: Tally> Evaluator<'p, T> {
                 keys: Generations::new(),
                 slots: Vec::new(),
                 interned: HashMap::default(),
+                outcome_hasher: foldhash::fast::RandomState::default(),
                 fresh: None,
                 segments: segments(program, field, &mut groups),
                 lookups: 0,
