@@ -117,8 +117,13 @@ pub(crate) enum Decision {
 pub(crate) struct Run<'p, 'r> {
     program: &'p Program,
     record: &'r dyn Record,
-    /// Per input: not yet computed, or (index of the source used, raw value, normalised value).
-    inputs: Vec<Option<InputValue<'r>>>,
+    /// Per input: 0 when not computed yet, else 1 + its place in `values`. Allocated on the
+    /// first normalised value (a row whose fields all hit the evaluator's cache reads raw
+    /// values only), and small: a row that computes one input clears a few hundred bytes,
+    /// not a value's worth per input of the program.
+    computed: Vec<u32>,
+    /// The inputs computed so far, in the order they were.
+    values: Vec<InputValue<'r>>,
     fuel: u32,
     terms: Vec<(InputId, TermSet)>,
     spans: Vec<(usize, usize, usize)>,
@@ -146,7 +151,8 @@ impl<'p, 'r> Run<'p, 'r> {
         Self {
             program,
             record,
-            inputs: Vec::new(),
+            computed: Vec::new(),
+            values: Vec::new(),
             fuel: FUEL_PER_RECORD,
             terms: Vec::new(),
             spans: Vec::new(),
@@ -162,7 +168,7 @@ impl<'p, 'r> Run<'p, 'r> {
 
     /// The raw value an input reads (first non-blank source) and which source gave it.
     pub(crate) fn raw(&mut self, id: InputId) -> (Option<usize>, Option<Cow<'r, str>>) {
-        if let Some(Some(done)) = self.inputs.get(id.0) {
+        if let Some(done) = self.computed(id) {
             return (done.source, done.raw.clone());
         }
         self.find_raw(id)
@@ -200,14 +206,18 @@ impl<'p, 'r> Run<'p, 'r> {
         (None, None)
     }
 
+    /// The input's value, if computed.
+    fn computed(&self, id: InputId) -> Option<&InputValue<'r>> {
+        let place = self.computed.get(id.0)?.checked_sub(1)?;
+        self.values.get(place as usize)
+    }
+
     /// The normalised value of an input ("" when absent).
     fn value(&mut self, id: InputId) -> &str {
-        if self.inputs.is_empty() {
-            // Allocated on the first normalised value: a row whose fields all hit the
-            // evaluator's cache reads raw values only.
-            self.inputs.resize(self.program.inputs.len(), None);
+        if self.computed.is_empty() {
+            self.computed.resize(self.program.inputs.len(), 0);
         }
-        if self.inputs.get(id.0).is_some_and(Option::is_none) {
+        if self.computed.get(id.0) == Some(&0) {
             let program = self.program;
             let (source, raw) = self.raw(id);
             let value = match (source, &raw, program.inputs.get(id.0)) {
@@ -219,14 +229,12 @@ impl<'p, 'r> Run<'p, 'r> {
                 },
                 _ => String::new(),
             };
-            if let Some(slot) = self.inputs.get_mut(id.0) {
-                *slot = Some(InputValue { source, raw, value });
+            self.values.push(InputValue { source, raw, value });
+            if let Some(slot) = self.computed.get_mut(id.0) {
+                *slot = self.values.len() as u32;
             }
         }
-        self.inputs
-            .get(id.0)
-            .and_then(Option::as_ref)
-            .map_or("", |v| v.value.as_str())
+        self.computed(id).map_or("", |v| v.value.as_str())
     }
 
     /// An input's normalised value and the matchers' scratch space, borrowed apart: tests
@@ -234,15 +242,17 @@ impl<'p, 'r> Run<'p, 'r> {
     fn value_and_scratch(&mut self, id: InputId) -> (&str, Scratch<'_>) {
         self.value(id);
         let Run {
-            inputs,
+            computed,
+            values,
             terms,
             spans,
             regex_hits,
             ..
         } = self;
-        let value = inputs
+        let value = computed
             .get(id.0)
-            .and_then(Option::as_ref)
+            .and_then(|place| place.checked_sub(1))
+            .and_then(|place| values.get(place as usize))
             .map_or("", |v| v.value.as_str());
         (
             value,
