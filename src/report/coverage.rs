@@ -148,6 +148,14 @@ impl Tally for Coverage {
         }
     }
 
+    /// Full counters keep what they keep whatever comes next; rule counts are not bounded.
+    fn settled(&self, field: usize, outcome: &FieldOutcome) -> bool {
+        self.fields.get(field).is_some_and(|stats| {
+            (outcome.value.is_none() || stats.values.distinct() >= MAX_DISTINCT)
+                && (outcome.raw.is_none() || stats.unmapped.distinct() >= MAX_DISTINCT_RAW)
+        })
+    }
+
     fn row(&mut self, missing_required: bool, error: bool) {
         self.rows += 1;
         match RowStatus::of(missing_required, error) {
