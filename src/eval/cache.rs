@@ -1110,8 +1110,8 @@ fn roots(program: &Program, reads: &[InputId]) -> Vec<InputId> {
 }
 
 /// The field's rules in runs of consecutive rules with the same roots (a rule that reads no
-/// input, like the final `else`, joins the run before it). Empty when there is only one run:
-/// the field's own cache says everything then.
+/// input, like the final `else`, joins the run before it). Empty when there is only one run
+/// of cheap or varied decisions: the field's own cache says everything then.
 fn segments(program: &Program, field: &Field, groups: &mut Vec<InputId>) -> Vec<Segment> {
     let mut segments: Vec<Segment> = Vec::new();
     for (index, rule) in field.rules.iter().enumerate() {
@@ -1134,11 +1134,23 @@ fn segments(program: &Program, field: &Field, groups: &mut Vec<InputId>) -> Vec<
         segment.reads.sort();
         segment.reads.dedup();
     }
-    if segments.len() < 2 {
+    // One run is worth caching by its decisions too when they are few and each costs many
+    // rules: a title's family out of a thousand word-list and regex rules. The run's cache
+    // then holds four times the titles an outcome cache does, and outcomes are looked up by
+    // the decision. A run that outputs its input's text decides as many things as it reads.
+    let few_costly_decisions = field.rules.len() >= MANY_RULES
+        && field
+            .rules
+            .iter()
+            .all(|rule| !matches!(rule.output, Output::Input(_)));
+    if segments.len() < 2 && !few_costly_decisions {
         segments.clear();
     }
     segments
 }
+
+/// Rules in a field from which a single run of them is cached by its decisions.
+const MANY_RULES: usize = 16;
 
 fn cond_reads(cond: &Cond, reads: &mut Vec<InputId>) {
     match cond {
@@ -1487,6 +1499,38 @@ map place {
         let cache = &evaluator.caches[0];
         assert_eq!(cache.segments.len(), 2);
         assert!(cache.segments.iter().all(|s| s.known.len() <= MAX_KNOWN));
+    }
+
+    /// A single run of many rules with constant outputs is cached by its decisions: titles
+    /// that the rules do not place share one decision and stay what evaluating alone gives
+    /// (their outcomes keep the raw title).
+    #[test]
+    fn one_run_of_many_constant_rules_is_cached_by_decision() {
+        let mut rules =
+            String::from("field family: text\ninput t = title | lower | words\nmap family {\n");
+        for n in 0..MANY_RULES {
+            rules.push_str(&format!(
+                "  rule r{n}: t has \"word{n}\" -> \"family {n}\"\n"
+            ));
+        }
+        rules.push_str("  else -> unset\n}\n");
+        let program = Program::from_source("family.rules", &rules).unwrap();
+        let mut evaluator = program.evaluator();
+        assert_eq!(evaluator.caches[0].segments.len(), 1);
+        let titles: Vec<String> = (0..200)
+            .map(|n| match n % 3 {
+                0 => format!("Word{} Lead", n % MANY_RULES),
+                1 => format!("Clerk {n}"),
+                _ => format!("WORD{}  lead", n % MANY_RULES),
+            })
+            .collect();
+        for title in titles.iter().chain(titles.iter().rev()) {
+            let record = FlatRecord::from_pairs([("title", title.as_str())]);
+            assert_eq!(evaluator.apply(&record), program.apply(&record), "{title}");
+        }
+        // The run knows each family and "no match" once: the clerks share a decision.
+        let run = &evaluator.caches[0].segments[0];
+        assert_eq!(run.known.len(), MANY_RULES + 1);
     }
 
     /// Raw values that normalise alike share one decision of a rule run: the rules run once.
