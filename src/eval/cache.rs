@@ -9,7 +9,8 @@
 //! Where a field's rules fall into runs that read different inputs (an explicit level
 //! column, then the title), each run's decision is cached by that run's own inputs, and the
 //! field's outcome by the decision that fired: a new pair of a level and a title, each seen
-//! before, costs lookups only.
+//! before, costs lookups only. A field of many rules with constant outputs is cached the same
+//! way as one run, since its decisions are few and each costs many rules.
 //!
 //! Memory stays bounded whatever the input size: each cache keeps two generations of at most
 //! [`GENERATION`] entries (a rule run's decisions, [`RUN_GENERATION`]); when the young one is full, the old one is dropped and the young one
