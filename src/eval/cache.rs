@@ -170,8 +170,8 @@ struct Known {
     /// The field's outcome key of this decision: a hash of the run's number and the decision
     /// (the rule and its output), so it does not depend on the order decisions were met in.
     key: u128,
-    /// Whether the outcome also keeps the field's raw value (it fell to `else` or stayed
-    /// unset, see [`super::Run::finish`]): the raw value is then part of the outcome's key.
+    /// Whether the outcome also keeps the field's raw value ([`Decision::falls_through`]):
+    /// the raw value is then part of the outcome's key.
     fell_through: bool,
 }
 
@@ -214,12 +214,7 @@ impl Segment {
             self.numbered.clear();
             self.decisions.clear();
         }
-        let fell_through = match &decision {
-            Decision::NoMatch => true,
-            Decision::Fired { rule, output } => {
-                output.is_err() || field.rules.get(*rule).is_some_and(|r| r.is_else())
-            }
-        };
+        let fell_through = decision.falls_through(field);
         let key = hasher.hash(("rule run", number, &decision));
         let id = self.known.len() as u32;
         self.numbered.insert(decision.clone(), id);

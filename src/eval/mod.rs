@@ -127,6 +127,19 @@ pub(crate) enum Decision {
     NoMatch,
 }
 
+impl Decision {
+    /// Whether the field's outcome keeps the raw value it read, for the report's unmapped
+    /// values: no rule fired, the rule gave no value, or it was the final `else`.
+    pub(crate) fn falls_through(&self, field: &Field) -> bool {
+        match self {
+            Self::NoMatch => true,
+            Self::Fired { rule, output } => {
+                output.is_err() || field.rules.get(*rule).is_some_and(|r| r.is_else())
+            }
+        }
+    }
+}
+
 /// One record's evaluation: input values are computed once and shared by every field.
 pub(crate) struct Run<'p, 'r> {
     program: &'p Program,
@@ -389,6 +402,7 @@ impl<'p, 'r> Run<'p, 'r> {
             note: None,
             raw: None,
         };
+        let fell_through = decision.falls_through(field);
         match decision {
             Decision::NoMatch => {
                 outcome.note = Some(if self.fuel == 0 {
@@ -411,8 +425,6 @@ impl<'p, 'r> Run<'p, 'r> {
                 }
             }
         }
-        let fell_through =
-            outcome.value.is_none() || outcome.rule.as_ref().is_some_and(|r| r.is_else);
         if fell_through {
             if let Some(first) = field.reads.first() {
                 outcome.raw = self.raw(*first).1.map(|raw| Arc::from(&*raw));
