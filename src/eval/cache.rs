@@ -146,15 +146,9 @@ impl Slot {
 /// that are counted but not cached (records out of budget); past it the cache turns over.
 const MAX_SLOTS: usize = 4 * GENERATION;
 
-/// Consecutive rules of a field that read the same root inputs.
+/// A rule run and its cache of decisions.
 struct Segment {
-    rules: Range<usize>,
-    /// Groups of root inputs, as [`FieldCache::roots`].
-    roots: Vec<usize>,
-    /// The inputs the run's rules read themselves, sorted: a decision is a function of their
-    /// normalised values, so raw values that normalise alike ("SOFTWARE DEVELOPER II",
-    /// "Software  Developer II") share one decision.
-    reads: Vec<InputId>,
+    run: RuleRun,
     /// Decisions by the roots' raw values, and by the normalised values of `reads`: indexes
     /// into `known`. A rule run decides few distinct things (a level, "no match"), so each
     /// entry is a 16-byte index and the tables can hold many more titles in the same memory.
@@ -187,11 +181,9 @@ const RUN_GENERATION: usize = 28_672;
 const MAX_KNOWN: usize = if cfg!(test) { 64 } else { 2 * RUN_GENERATION };
 
 impl Segment {
-    fn new(rules: Range<usize>, roots: Vec<usize>, reads: Vec<InputId>) -> Self {
+    fn new(run: RuleRun) -> Self {
         Self {
-            rules,
-            roots,
-            reads,
+            run,
             decisions: Generations::preallocated(RUN_GENERATION),
             known: Vec::new(),
             numbered: HashMap::default(),
@@ -376,7 +368,9 @@ impl SharedCache {
             .iter()
             .map(|field| SharedField {
                 outcomes: Mutex::new(Generations::new()),
-                segments: segments(program, field, &mut Vec::new())
+                // One table per rule run; the runs' own caches (and their preallocated
+                // tables) are the workers' evaluators'.
+                segments: rule_runs(program, field, &mut Vec::new())
                     .iter()
                     .map(|_| Mutex::new(Generations::new()))
                     .collect(),
@@ -921,13 +915,13 @@ fn decide_by_run(
     shared: Option<&SharedCache>,
 ) -> Decided {
     for (number, segment) in cache.segments.iter_mut().enumerate() {
-        let hashed = keys.key(run, &segment.roots);
+        let hashed = keys.key(run, &segment.run.roots);
         let id = match segment.decisions.get(hashed) {
             Some(id) => id,
             None => {
                 // New raw values: their normalised values may have been decided before. The
                 // inputs are computed here rather than by the rules, at no extra cost.
-                let by_values = keys.values(run, &segment.reads);
+                let by_values = keys.values(run, &segment.run.reads);
                 let id = match segment.decisions.get(by_values) {
                     Some(id) => id,
                     None => {
@@ -939,7 +933,7 @@ fn decide_by_run(
                         let decision = match known {
                             Some(decision) => decision,
                             None => {
-                                let decision = run.decide(field, segment.rules.clone(), None);
+                                let decision = run.decide(field, segment.run.rules.clone(), None);
                                 if run.out_of_fuel() {
                                     return Decided::Uncached(decision);
                                 }
@@ -1105,11 +1099,30 @@ fn roots(program: &Program, reads: &[InputId]) -> Vec<InputId> {
     roots
 }
 
+/// Consecutive rules of a field that read the same root inputs: what a [`Segment`] caches.
+struct RuleRun {
+    rules: Range<usize>,
+    /// Groups of root inputs, as [`FieldCache::roots`].
+    roots: Vec<usize>,
+    /// The inputs the run's rules read themselves, sorted: a decision is a function of their
+    /// normalised values, so raw values that normalise alike ("SOFTWARE DEVELOPER II",
+    /// "Software  Developer II") share one decision.
+    reads: Vec<InputId>,
+}
+
+/// The field's rule runs, each with its cache (see [`rule_runs`]).
+fn segments(program: &Program, field: &Field, groups: &mut Vec<InputId>) -> Vec<Segment> {
+    rule_runs(program, field, groups)
+        .into_iter()
+        .map(Segment::new)
+        .collect()
+}
+
 /// The field's rules in runs of consecutive rules with the same roots (a rule that reads no
 /// input, like the final `else`, joins the run before it). Empty when there is only one run
 /// of cheap or varied decisions: the field's own cache says everything then.
-fn segments(program: &Program, field: &Field, groups: &mut Vec<InputId>) -> Vec<Segment> {
-    let mut segments: Vec<Segment> = Vec::new();
+fn rule_runs(program: &Program, field: &Field, groups: &mut Vec<InputId>) -> Vec<RuleRun> {
+    let mut runs: Vec<RuleRun> = Vec::new();
     for (index, rule) in field.rules.iter().enumerate() {
         let mut reads = Vec::new();
         cond_reads(&rule.condition, &mut reads);
@@ -1118,17 +1131,21 @@ fn segments(program: &Program, field: &Field, groups: &mut Vec<InputId>) -> Vec<
             Output::Unset | Output::Const(_) => {}
         }
         let roots = grouped(program, &roots(program, &reads), groups);
-        match segments.last_mut() {
+        match runs.last_mut() {
             Some(last) if roots.is_empty() || last.roots == roots => {
                 last.rules.end = index + 1;
                 last.reads.extend(reads);
             }
-            _ => segments.push(Segment::new(index..index + 1, roots, reads)),
+            _ => runs.push(RuleRun {
+                rules: index..index + 1,
+                roots,
+                reads,
+            }),
         }
     }
-    for segment in &mut segments {
-        segment.reads.sort();
-        segment.reads.dedup();
+    for run in &mut runs {
+        run.reads.sort();
+        run.reads.dedup();
     }
     // One run is worth caching by its decisions too when they are few and each costs many
     // rules: a title's family out of a thousand word-list and regex rules. The run's cache
@@ -1139,10 +1156,10 @@ fn segments(program: &Program, field: &Field, groups: &mut Vec<InputId>) -> Vec<
             .rules
             .iter()
             .all(|rule| !matches!(rule.output, Output::Input(_)));
-    if segments.len() < 2 && !few_costly_decisions {
-        segments.clear();
+    if runs.len() < 2 && !few_costly_decisions {
+        runs.clear();
     }
-    segments
+    runs
 }
 
 /// Rules in a field from which a single run of them is cached by its decisions.
@@ -1427,8 +1444,8 @@ map f {
         let mut evaluator = program.evaluator();
         let cache = &evaluator.caches[0];
         assert_eq!(cache.segments.len(), 2);
-        assert_eq!(cache.segments[0].rules, 0..1);
-        assert_eq!(cache.segments[1].rules, 1..4);
+        assert_eq!(cache.segments[0].run.rules, 0..1);
+        assert_eq!(cache.segments[1].run.rules, 1..4);
         let levels = ["", "Manager", "DIRECTOR", "band 7", "M3"];
         let titles = [
             "Engineer",
