@@ -13,10 +13,11 @@
 //! way as one run, since its decisions are few and each costs many rules.
 //!
 //! Memory stays bounded whatever the input size: each cache keeps two generations of at most
-//! [`GENERATION`] entries (a rule run's decisions, [`RUN_GENERATION`]); when the young one is full, the old one is dropped and the young one
-//! becomes old. An entry found in the old generation moves back to the young one, so values
-//! that keep coming back stay cached (an LRU approximation without per-hit bookkeeping).
-//! Fields whose values rarely repeat (names, emails) stop caching after a sample.
+//! [`GENERATION`] entries ([`RUN_GENERATION`] for a rule run's decisions); when the young one
+//! is full, the old one is dropped and the young one becomes old. An entry found in the old
+//! generation moves back to the young one, so values that keep coming back stay cached (an
+//! LRU approximation without per-hit bookkeeping). Fields whose values rarely repeat (names,
+//! emails) stop caching after a sample.
 
 use std::collections::HashMap;
 use std::ops::Range;
@@ -588,18 +589,14 @@ impl FieldCache {
         keep.and_then(|slot| renumbered.get(slot as usize).copied())
     }
 
-    /// Stops caching: the field's values rarely repeat.
+    /// Stops caching: the field's values rarely repeat. Only a field without rule runs gets
+    /// here: a field of runs caches its outcomes by decision, which repeat.
     fn disable<T: Tally>(&mut self, field: usize, tally: &mut T) {
         self.fold(field, tally);
         self.enabled = false;
         self.keys = Generations::new();
         self.slots = Vec::new();
         self.interned = HashMap::default();
-        for segment in &mut self.segments {
-            segment.decisions = Generations::new();
-            segment.known = Vec::new();
-            segment.numbered = HashMap::default();
-        }
     }
 
     fn outcome(&self, slot: Option<u32>) -> Option<&Arc<FieldOutcome>> {
