@@ -92,6 +92,82 @@ fn dry_run_jobs_keep_input_order() {
     assert_eq!(one.stdout, four.stdout);
 }
 
+/// Workers parse their own blocks of the file in a parallel run: the output, the bad rows
+/// (row and line) and the report must be those of one worker reading row by row.
+#[test]
+fn dry_run_jobs_report_bad_rows_where_one_worker_does() {
+    let dir = tempfile::tempdir().unwrap();
+    let generated = dir.path().join("generated.csv");
+    assert_eq!(
+        canon(&[
+            "gen-users",
+            "--rows",
+            "3000",
+            "--seed",
+            "9",
+            "--out",
+            generated.to_str().unwrap()
+        ])
+        .code,
+        0
+    );
+    // The generated rows (quoted commas, quotes and line breaks), with a row that is not
+    // UTF-8 after every 400th, in CRLF.
+    let mut reader = csv::Reader::from_path(&generated).unwrap();
+    let users = dir.path().join("users.csv");
+    let mut writer = csv::WriterBuilder::new()
+        .terminator(csv::Terminator::CRLF)
+        .flexible(true)
+        .from_path(&users)
+        .unwrap();
+    writer
+        .write_byte_record(reader.byte_headers().unwrap())
+        .unwrap();
+    for (n, record) in reader.byte_records().enumerate() {
+        writer.write_byte_record(&record.unwrap()).unwrap();
+        if n % 400 == 399 {
+            writer
+                .write_byte_record(&csv::ByteRecord::from(vec![&b"bad"[..], b"\xFF\xFE"]))
+                .unwrap();
+        }
+    }
+    writer.flush().unwrap();
+    let users = users.to_str().unwrap();
+    let report = |jobs: &str| {
+        let path = dir.path().join(format!("report-{jobs}.json"));
+        let run = canon(&[
+            "dry-run",
+            "--jobs",
+            jobs,
+            "--rules",
+            BASE,
+            users,
+            "--report",
+            path.to_str().unwrap(),
+        ]);
+        let mut json: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+        for timing in ["seconds", "rows_per_second", "megabytes_per_second"] {
+            json.as_object_mut().unwrap().remove(timing);
+        }
+        (run, json)
+    };
+    let (one, one_report) = report("1");
+    assert_eq!(one.code, 1, "{}", one.stderr);
+    assert_eq!(one.stdout.lines().count(), 3001);
+    assert_eq!(
+        one.stderr.matches("is not valid UTF-8 (skipped)").count(),
+        7
+    );
+    for jobs in ["2", "3"] {
+        let (run, run_report) = report(jobs);
+        assert_eq!(run.code, one.code, "--jobs {jobs}");
+        assert_eq!(run.stdout, one.stdout, "--jobs {jobs}");
+        assert_eq!(run.stderr, one.stderr, "--jobs {jobs}");
+        assert_eq!(run_report, one_report, "--jobs {jobs}");
+    }
+}
+
 #[test]
 fn dry_run_bad_utf8_row_is_reported_with_its_row_and_skipped() {
     let run = canon(&["dry-run", "--rules", BASE, "examples/bad/bad_utf8.csv"]);

@@ -15,7 +15,7 @@ use clap::Args;
 
 use super::{fail_usage, load_rules, EXIT_OK, EXIT_PROBLEMS};
 use crate::eval::{Row, SharedCache};
-use crate::input::{BadRow, Input, InputFormat};
+use crate::input::{BadRow, BlockBadRow, BlockRecords, Input, InputFormat};
 use crate::report::Coverage;
 use crate::{ColumnBinding, CsvRecord, JsonRecord, Program};
 
@@ -264,15 +264,37 @@ enum Rows {
         keys: Arc<Vec<String>>,
         rows: Vec<serde_json::Value>,
     },
+    /// Whole CSV records of input number `input`, not parsed yet; `failed`: reading the
+    /// input failed after them (the error ends it).
+    Block {
+        binding: Arc<ColumnBinding>,
+        keys: Arc<Vec<Option<usize>>>,
+        input: usize,
+        bytes: Vec<u8>,
+        failed: Option<String>,
+    },
 }
 
 impl Rows {
-    fn len(&self) -> usize {
+    /// The rows in the batch, when the reader knows (it does not count a block's).
+    fn len(&self) -> Option<usize> {
         match self {
-            Rows::Csv { len, .. } => *len,
-            Rows::Json { rows, .. } => rows.len(),
+            Rows::Csv { len, .. } => Some(*len),
+            Rows::Json { rows, .. } => Some(rows.len()),
+            Rows::Block { .. } => None,
         }
     }
+}
+
+/// What a worker read in a block: its rows and lines, and the rows it could not use
+/// (placed in the input by the writer, which sees the blocks in order).
+#[derive(Debug, Default)]
+struct BlockRead {
+    input: usize,
+    rows: u64,
+    lines: u64,
+    bad: Vec<BlockBadRow>,
+    failed: Option<String>,
 }
 
 /// Formats rows of output.
@@ -329,6 +351,10 @@ struct Worker<'p> {
     cells: Vec<String>,
     /// The output row of a CSV-to-CSV run, reused.
     record: csv::ByteRecord,
+    /// The row being read from a block, reused.
+    parsed: csv::ByteRecord,
+    /// The reader of blocks, reused.
+    blocks: Option<BlockRecords>,
 }
 
 impl<'p> Worker<'p> {
@@ -350,10 +376,14 @@ impl<'p> Worker<'p> {
             nfields: program.fields.len(),
             cells: Vec::new(),
             record: csv::ByteRecord::new(),
+            parsed: csv::ByteRecord::new(),
+            blocks: None,
         }
     }
 
-    fn process(&mut self, rows: &Rows, mut out: Vec<u8>) -> Vec<u8> {
+    /// Turns a batch into output bytes (in `out`, reused); for a block, also says what was
+    /// read in it.
+    fn process(&mut self, rows: &mut Rows, mut out: Vec<u8>) -> (Vec<u8>, Option<BlockRead>) {
         out.clear();
         let mut sink = match self.format {
             OutFormat::Csv => Sink::Csv(Box::new(
@@ -363,6 +393,7 @@ impl<'p> Worker<'p> {
             )),
             _ => Sink::Text(&mut out),
         };
+        let mut read = None;
         match rows {
             Rows::Csv {
                 binding,
@@ -371,34 +402,39 @@ impl<'p> Worker<'p> {
                 len,
             } => {
                 for row in &rows[..*len] {
-                    let outcomes = self.ev.apply_row(&CsvRecord::from_bytes(binding, row));
-                    if let Sink::Csv(w) = &mut sink {
-                        // The common case: kept columns (bytes the reader has checked as
-                        // text), fields, status, gathered in one record and written by the
-                        // csv crate's whole-record path (a field at a time costs about
-                        // twice as much per byte).
-                        let record = &mut self.record;
-                        record.clear();
-                        for kept in keys.iter().map(|k| k.and_then(|i| row.get(i))) {
-                            record.push_field(kept.unwrap_or_default());
-                        }
-                        for value in outcomes.values() {
-                            record.push_field(value.unwrap_or("").as_bytes());
-                        }
-                        record.push_field(status_text(&outcomes).as_bytes());
-                        let _ = w.write_byte_record(record);
-                        continue;
-                    }
-                    let keep = keys
-                        .iter()
-                        .map(|k| {
-                            k.and_then(|i| row.get(i))
-                                .and_then(|b| std::str::from_utf8(b).ok())
-                        })
-                        .map(|cell| cell.unwrap_or(""));
-                    Self::fill(&mut self.cells, keep, &outcomes);
-                    self.write(&mut sink);
+                    self.csv_row(binding, keys, row, &mut sink);
                 }
+            }
+            Rows::Block {
+                binding,
+                keys,
+                input,
+                bytes,
+                failed,
+            } => {
+                // Lent out while the rows are evaluated (a `take` of the reader itself would
+                // build a new csv-core reader per block).
+                let mut records = self.blocks.take().unwrap_or_default();
+                let mut row = std::mem::take(&mut self.parsed);
+                let mut bad = Vec::new();
+                records.start(bytes);
+                loop {
+                    match records.read(&mut row) {
+                        Ok(true) => self.csv_row(binding, keys, &row, &mut sink),
+                        Ok(false) => break,
+                        Err(b) => bad.push(b),
+                    }
+                }
+                records.finish(bytes);
+                read = Some(BlockRead {
+                    input: *input,
+                    rows: records.rows,
+                    lines: records.lines,
+                    bad,
+                    failed: failed.take(),
+                });
+                self.parsed = row;
+                self.blocks = Some(records);
             }
             Rows::Json { keys, rows } => {
                 for value in rows {
@@ -414,7 +450,43 @@ impl<'p> Worker<'p> {
             let _ = w.flush();
         }
         drop(sink);
-        out
+        (out, read)
+    }
+
+    /// Evaluates one CSV row (its fields checked as text) and writes its output row.
+    fn csv_row(
+        &mut self,
+        binding: &ColumnBinding,
+        keys: &[Option<usize>],
+        row: &csv::ByteRecord,
+        sink: &mut Sink,
+    ) {
+        let outcomes = self.ev.apply_row(&CsvRecord::from_bytes(binding, row));
+        if let Sink::Csv(w) = sink {
+            // The common case: kept columns (bytes the reader has checked as text), fields,
+            // status, gathered in one record and written by the csv crate's whole-record
+            // path (a field at a time costs about twice as much per byte).
+            let record = &mut self.record;
+            record.clear();
+            for kept in keys.iter().map(|k| k.and_then(|i| row.get(i))) {
+                record.push_field(kept.unwrap_or_default());
+            }
+            for value in outcomes.values() {
+                record.push_field(value.unwrap_or("").as_bytes());
+            }
+            record.push_field(status_text(&outcomes).as_bytes());
+            let _ = w.write_byte_record(record);
+            return;
+        }
+        let keep = keys
+            .iter()
+            .map(|k| {
+                k.and_then(|i| row.get(i))
+                    .and_then(|b| std::str::from_utf8(b).ok())
+            })
+            .map(|cell| cell.unwrap_or(""));
+        Self::fill(&mut self.cells, keep, &outcomes);
+        self.write(sink);
     }
 
     /// Puts the row's cells in `cells`: kept columns, fields, status.
@@ -494,20 +566,36 @@ fn json_key(value: &serde_json::Value, key: &str) -> String {
 }
 
 /// Bad rows seen so far; prints the first few on stderr as they come.
+#[derive(Default)]
 struct BadRows {
-    kept: Vec<BadRow>,
+    /// The first rows kept, each with the batch it came in (for a parallel run, whose rows
+    /// are found by two threads: the reader and, for blocks, the writer).
+    kept: Vec<(u64, BadRow)>,
     total: u64,
 }
 
 impl BadRows {
-    fn push(&mut self, bad: BadRow) {
+    /// Records a bad row that came in batch `batch`.
+    fn push(&mut self, batch: u64, bad: BadRow) {
         if self.total < 20 {
             eprintln!("canon: {bad} (skipped)");
         }
         self.total += 1;
         if self.kept.len() < KEEP_BAD {
-            self.kept.push(bad);
+            self.kept.push((batch, bad));
         }
+    }
+
+    /// Both threads' bad rows, the first ones kept in input order.
+    fn merge(&mut self, other: BadRows) {
+        self.total += other.total;
+        self.kept.extend(other.kept);
+        self.kept.sort_by_key(|(batch, _)| *batch);
+        self.kept.truncate(KEEP_BAD);
+    }
+
+    fn into_kept(self) -> Vec<BadRow> {
+        self.kept.into_iter().map(|(_, bad)| bad).collect()
     }
 }
 
@@ -562,14 +650,11 @@ fn execute(
     };
     let mut head = Vec::new();
     formatter.header(&mut head);
-    let mut bad = BadRows {
-        kept: Vec::new(),
-        total: 0,
-    };
+    let mut bad = BadRows::default();
     if write_all(&mut out, &head)? {
         return Ok(Outcome {
             coverage: Coverage::new(program),
-            bad: bad.kept,
+            bad: Vec::new(),
             bad_total: 0,
         });
     }
@@ -584,13 +669,14 @@ fn execute(
             inputs,
             &keep,
             config.strict,
+            CsvBatches::Records(BATCH_ONE_WORKER),
             BATCH_ONE_WORKER,
             &mut bad,
-            &mut |rows| {
+            &mut |mut rows| {
                 buf.clear();
-                buf = worker.process(&rows, std::mem::take(&mut buf));
-                if let Some(p) = &progress {
-                    p.inc(rows.len() as u64);
+                buf = worker.process(&mut rows, std::mem::take(&mut buf)).0;
+                if let (Some(p), Some(n)) = (&progress, rows.len()) {
+                    p.inc(n as u64);
                 }
                 match write_all(&mut out, &buf) {
                     Ok(false) => Some(rows),
@@ -618,10 +704,11 @@ fn execute(
     if let Some(p) = progress {
         p.finish_and_clear();
     }
+    let bad_total = bad.total;
     Ok(Outcome {
         coverage,
-        bad: bad.kept,
-        bad_total: bad.total,
+        bad: bad.into_kept(),
+        bad_total,
     })
 }
 
@@ -653,21 +740,38 @@ fn progress_bar(quiet: bool) -> Option<indicatif::ProgressBar> {
     Some(bar)
 }
 
+/// How the reader hands out CSV rows.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum CsvBatches {
+    /// Parsed records, `n` at a time.
+    Records(usize),
+    /// Blocks of about `n` bytes of whole records, for the workers to parse.
+    Blocks(usize),
+}
+
 /// Reads every input into batches and hands each to `sink`, which gives the batch back for
-/// reuse, or `None` to stop.
+/// reuse, or `None` to stop. JSON batches hold `batch` users.
+#[allow(clippy::too_many_arguments)]
 fn read_batches(
     program: &Program,
     inputs: Vec<Input>,
     keep: &[String],
     strict: bool,
+    csv_batches: CsvBatches,
     batch: usize,
     bad: &mut BadRows,
     sink: &mut dyn FnMut(Rows) -> Option<Rows>,
 ) {
     let mut spare: Option<Rows> = None;
-    for input in inputs {
+    // Batches handed out so far: the number of the one being filled.
+    let mut sent = 0u64;
+    let mut send = |rows: Rows, sent: &mut u64| {
+        *sent += 1;
+        sink(rows)
+    };
+    for (index, input) in inputs.into_iter().enumerate() {
         match input {
-            Input::Csv(mut csv) => {
+            Input::Csv(csv) => {
                 let binding =
                     Arc::new(program.bind_columns(csv.header().iter().map(String::as_str)));
                 let lower: Vec<String> = csv.header().iter().map(|h| h.to_lowercase()).collect();
@@ -676,6 +780,56 @@ fn read_batches(
                         .map(|k| lower.iter().position(|h| *h == k.to_lowercase()))
                         .collect::<Vec<_>>(),
                 );
+                let mut csv = match (csv_batches, strict) {
+                    // `--strict` stops at the first bad row, which only the reader can do.
+                    (CsvBatches::Blocks(size), false) => match csv.into_blocks() {
+                        Ok(mut blocks) => {
+                            let mut bytes = match spare.take() {
+                                Some(Rows::Block { bytes, .. }) => bytes,
+                                _ => Vec::new(),
+                            };
+                            loop {
+                                let (more, failed) = match blocks.next_block(size, &mut bytes) {
+                                    Ok(more) => (more, None),
+                                    Err(error) => (true, Some(error.to_string())),
+                                };
+                                if !more {
+                                    break;
+                                }
+                                let stop = failed.is_some();
+                                let rows = Rows::Block {
+                                    binding: binding.clone(),
+                                    keys: keys.clone(),
+                                    input: index,
+                                    bytes,
+                                    failed,
+                                };
+                                bytes = match send(rows, &mut sent) {
+                                    Some(Rows::Block { bytes, .. }) => bytes,
+                                    Some(_) => Vec::new(),
+                                    None => return,
+                                };
+                                if stop {
+                                    break;
+                                }
+                            }
+                            spare = Some(Rows::Block {
+                                binding,
+                                keys,
+                                input: index,
+                                bytes,
+                                failed: None,
+                            });
+                            continue;
+                        }
+                        Err(csv) => csv,
+                    },
+                    _ => csv,
+                };
+                let batch = match csv_batches {
+                    CsvBatches::Records(n) => n,
+                    CsvBatches::Blocks(_) => batch,
+                };
                 let mut rows = match spare.take() {
                     Some(Rows::Csv { rows, .. }) => rows,
                     _ => Vec::new(),
@@ -689,33 +843,35 @@ fn read_batches(
                         Ok(true) => len += 1,
                         Ok(false) => break,
                         Err(b) => {
-                            bad.push(b);
+                            bad.push(sent, b);
                             if strict || csv.stopped() {
                                 break;
                             }
                         }
                     }
                     if len == batch {
-                        match sink(Rows::Csv {
+                        let full = Rows::Csv {
                             binding: binding.clone(),
                             keys: keys.clone(),
                             rows,
                             len,
-                        }) {
+                        };
+                        match send(full, &mut sent) {
                             Some(Rows::Csv { rows: back, .. }) => rows = back,
-                            Some(Rows::Json { .. }) => rows = Vec::new(),
+                            Some(_) => rows = Vec::new(),
                             None => return,
                         }
                         len = 0;
                     }
                 }
                 if len > 0 {
-                    match sink(Rows::Csv {
+                    let last = Rows::Csv {
                         binding: binding.clone(),
                         keys: keys.clone(),
                         rows,
                         len,
-                    }) {
+                    };
+                    match send(last, &mut sent) {
                         Some(back) => spare = Some(back),
                         None => return,
                     }
@@ -732,27 +888,30 @@ fn read_batches(
                         Ok(value) => rows.push(value),
                         Err(b) => {
                             let stop = b.message.ends_with("(reading stopped)");
-                            bad.push(b);
+                            bad.push(sent, b);
                             if strict || stop {
                                 break;
                             }
                         }
                     }
-                    if rows.len() == batch
-                        && sink(Rows::Json {
+                    if rows.len() == batch {
+                        let full = Rows::Json {
                             keys: keys.clone(),
                             rows: std::mem::take(&mut rows),
-                        })
-                        .is_none()
-                    {
-                        return;
+                        };
+                        if send(full, &mut sent).is_none() {
+                            return;
+                        }
                     }
                 }
                 if !rows.is_empty()
-                    && sink(Rows::Json {
-                        keys: keys.clone(),
-                        rows,
-                    })
+                    && send(
+                        Rows::Json {
+                            keys: keys.clone(),
+                            rows,
+                        },
+                        &mut sent,
+                    )
                     .is_none()
                 {
                     return;
@@ -764,6 +923,9 @@ fn read_batches(
         }
     }
 }
+
+/// Bytes of CSV per block of a parallel run: about `BATCH` generated rows (360 bytes each).
+const BLOCK_BYTES: usize = 48 * 1024;
 
 #[allow(clippy::too_many_arguments)]
 fn run_parallel(
@@ -779,7 +941,8 @@ fn run_parallel(
     let jobs = config.jobs;
     let (work_tx, work_rx) = mpsc::sync_channel::<(u64, Rows)>(jobs * 2);
     let work_rx = Arc::new(Mutex::new(work_rx));
-    let (done_tx, done_rx) = mpsc::sync_channel::<(u64, Vec<u8>)>(jobs * 4);
+    type Done = (u64, Vec<u8>, Option<BlockRead>);
+    let (done_tx, done_rx) = mpsc::sync_channel::<Done>(jobs * 4);
     let (back_tx, back_rx) = mpsc::channel::<Rows>();
     // The writer says when it has written a batch: the reader stays at most `in_flight`
     // batches ahead of it, so a worker that falls behind (a descheduled thread) cannot make
@@ -787,21 +950,38 @@ fn run_parallel(
     let (written_tx, written_rx) = mpsc::channel::<()>();
     let in_flight = (jobs * 4) as u64;
     let shared = &SharedCache::new(program);
+    // Where each input's rows start, for the bad rows the workers find in blocks.
+    let starts: Vec<(String, u64)> = inputs
+        .iter()
+        .map(|input| match input {
+            Input::Csv(csv) => (csv.name.clone(), csv.first_line()),
+            Input::Json(json) => (json.name.clone(), 1),
+        })
+        .collect();
     std::thread::scope(|scope| {
-        let writer = scope.spawn(move || -> Result<(), String> {
+        let writer = scope.spawn(move || -> Result<BadRows, String> {
             let mut pending = std::collections::BTreeMap::new();
             let mut next = 0u64;
-            for (seq, bytes) in done_rx {
-                pending.insert(seq, bytes);
-                while let Some(bytes) = pending.remove(&next) {
+            let mut located = BlockRows::new(starts);
+            for (seq, bytes, read) in done_rx {
+                pending.insert(seq, (bytes, read));
+                while let Some((bytes, read)) = pending.remove(&next) {
+                    if let Some(read) = read {
+                        let rows = read.rows;
+                        located.place(next, read);
+                        if let Some(p) = progress {
+                            p.inc(rows);
+                        }
+                    }
                     next += 1;
                     if write_all(&mut out, &bytes)? {
-                        return Ok(()); // closed pipe: dropping done_rx stops the workers
+                        // Closed pipe: dropping done_rx stops the workers.
+                        return Ok(located.bad);
                     }
                     let _ = written_tx.send(());
                 }
             }
-            write_all(&mut out, &[]).map(|_| ())
+            write_all(&mut out, &[]).map(|_| located.bad)
         });
         let workers: Vec<_> = (0..jobs)
             .map(|_| {
@@ -817,9 +997,10 @@ fn run_parallel(
                             Ok(rx) => rx.recv(),
                             Err(_) => break,
                         };
-                        let Ok((seq, rows)) = job else { break };
-                        let bytes = worker.process(&rows, Vec::with_capacity(64 * 1024));
-                        if done_tx.send((seq, bytes)).is_err() {
+                        let Ok((seq, mut rows)) = job else { break };
+                        let (bytes, read) =
+                            worker.process(&mut rows, Vec::with_capacity(64 * 1024));
+                        if done_tx.send((seq, bytes, read)).is_err() {
                             break;
                         }
                         let _ = back_tx.send(rows);
@@ -840,11 +1021,12 @@ fn run_parallel(
             inputs,
             keep,
             config.strict,
+            CsvBatches::Blocks(BLOCK_BYTES),
             BATCH,
             bad,
             &mut |rows| {
-                if let Some(p) = progress {
-                    p.inc(rows.len() as u64);
+                if let (Some(p), Some(n)) = (progress, rows.len()) {
+                    p.inc(n as u64);
                 }
                 if work_tx.send((seq, rows)).is_err() {
                     return None;
@@ -869,8 +1051,204 @@ fn run_parallel(
             }
         }
         match writer.join() {
-            Ok(result) => result.map(|_| coverage),
+            Ok(result) => result.map(|found| {
+                bad.merge(found);
+                coverage
+            }),
             Err(_) => Err("the output writer stopped".into()),
         }
     })
+}
+
+/// Places the bad rows that workers find in blocks: the writer sees the blocks of an input in
+/// order, so it knows the row and line each block starts on.
+struct BlockRows {
+    /// Per input: its name, and the row and line its next block starts on.
+    inputs: Vec<(String, u64, u64)>,
+    bad: BadRows,
+}
+
+impl BlockRows {
+    fn new(starts: Vec<(String, u64)>) -> Self {
+        Self {
+            inputs: starts
+                .into_iter()
+                .map(|(name, line)| (name, 1, line))
+                .collect(),
+            bad: BadRows::default(),
+        }
+    }
+
+    /// Counts the block that came in batch `batch`, and records its bad rows.
+    fn place(&mut self, batch: u64, read: BlockRead) {
+        let Some((name, row, line)) = self.inputs.get_mut(read.input) else {
+            return;
+        };
+        for bad in read.bad {
+            self.bad.push(
+                batch,
+                BadRow {
+                    input: name.clone(),
+                    at: format!("row {} (line {})", *row + bad.row - 1, *line + bad.line),
+                    message: bad.message,
+                },
+            );
+        }
+        *row += read.rows;
+        *line += read.lines;
+        if let Some(error) = read.failed {
+            // As the record-by-record reader reports it: the row it was reading.
+            self.bad.push(
+                batch,
+                BadRow {
+                    input: name.clone(),
+                    at: format!("row {} (line {})", *row, *line),
+                    message: format!("{error} (reading stopped)"),
+                },
+            );
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::input::CsvInput;
+    use std::io::Read;
+
+    /// `rows` records with quoted line breaks, CRLF and LF, a record that starts with a
+    /// byte-order mark, a stray quote, and a row that is not UTF-8 every 97th.
+    fn export(rows: usize) -> Vec<u8> {
+        let mut text = b"id,title,note\n".to_vec();
+        for n in 1..=rows {
+            let row = match n % 7 {
+                0 => format!("{n},\"Sr. Manager,\nSales\",x\r\n"),
+                1 => format!("\u{feff}{n},VP,\"a \"\"b\"\"\"\n"),
+                2 => format!("{n},5\" pipe fitter,y\n"),
+                _ => format!("{n},Analyst,\n"),
+            };
+            text.extend_from_slice(row.as_bytes());
+            if n % 97 == 0 {
+                text.extend_from_slice(b"bad,\xFF\xFE,z\n");
+            }
+        }
+        text
+    }
+
+    /// Gives `text` `step` bytes at a time, then fails.
+    struct FailsAtTheEnd {
+        text: Vec<u8>,
+        at: usize,
+        step: usize,
+    }
+
+    impl Read for FailsAtTheEnd {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            if self.at == self.text.len() {
+                return Err(io::Error::other("device gone"));
+            }
+            let n = self.step.min(buf.len()).min(self.text.len() - self.at);
+            buf[..n].copy_from_slice(&self.text[self.at..self.at + n]);
+            self.at += n;
+            Ok(n)
+        }
+    }
+
+    fn input(text: &[u8], step: usize) -> CsvInput {
+        let read = FailsAtTheEnd {
+            text: text.to_vec(),
+            at: 0,
+            step,
+        };
+        CsvInput::from_reader("t.csv", Box::new(read)).unwrap()
+    }
+
+    /// Records and bad rows (as printed) read one by one, as one worker reads them.
+    fn by_records(text: &[u8]) -> (Vec<csv::ByteRecord>, Vec<String>) {
+        let mut csv = input(text, 1000);
+        let (mut records, mut bad) = (Vec::new(), Vec::new());
+        let mut record = csv::ByteRecord::new();
+        loop {
+            match csv.read(&mut record) {
+                Ok(true) => records.push(record.clone()),
+                Ok(false) => break,
+                Err(b) => {
+                    bad.push(b.to_string());
+                    if csv.stopped() {
+                        break;
+                    }
+                }
+            }
+        }
+        (records, bad)
+    }
+
+    /// The same, read in blocks of `size` bytes, parsed apart and placed as a parallel run
+    /// does: the reader cuts blocks, a worker parses each, the writer places its bad rows.
+    fn by_blocks(text: &[u8], step: usize, size: usize) -> (Vec<csv::ByteRecord>, Vec<String>) {
+        let csv = input(text, step);
+        let mut placed = BlockRows::new(vec![("t.csv".into(), csv.first_line())]);
+        let Ok(mut blocks) = csv.into_blocks() else {
+            panic!("nothing was read yet");
+        };
+        let mut parser = BlockRecords::default();
+        let mut records = Vec::new();
+        let mut bytes = Vec::new();
+        for batch in 0.. {
+            let (more, failed) = match blocks.next_block(size, &mut bytes) {
+                Ok(more) => (more, None),
+                Err(error) => (true, Some(error.to_string())),
+            };
+            if !more {
+                break;
+            }
+            parser.start(&mut bytes);
+            let mut bad = Vec::new();
+            let mut record = csv::ByteRecord::new();
+            loop {
+                match parser.read(&mut record) {
+                    Ok(true) => records.push(record.clone()),
+                    Ok(false) => break,
+                    Err(b) => bad.push(b),
+                }
+            }
+            parser.finish(&mut bytes);
+            let stop = failed.is_some();
+            let read = BlockRead {
+                input: 0,
+                rows: parser.rows,
+                lines: parser.lines,
+                bad,
+                failed,
+            };
+            placed.place(batch, read);
+            if stop {
+                break;
+            }
+        }
+        let bad = placed
+            .bad
+            .into_kept()
+            .iter()
+            .map(BadRow::to_string)
+            .collect();
+        (records, bad)
+    }
+
+    #[test]
+    fn blocks_read_what_one_reader_reads_with_the_same_bad_rows() {
+        let text = export(400);
+        let (records, bad) = by_records(&text);
+        assert_eq!(records.len(), 400);
+        // Four rows that are not UTF-8, then the read error, each where one reader says.
+        assert_eq!(bad.len(), 5, "{bad:?}");
+        assert!(bad[4].ends_with("device gone (reading stopped)"), "{bad:?}");
+        for (step, size) in [(1000, 64), (7, 1), (4096, 5000), (100_000, 100_000)] {
+            let (got, got_bad) = by_blocks(&text, step, size);
+            assert_eq!(got.len(), records.len(), "step {step} size {size}");
+            let differs = got.iter().zip(&records).position(|(a, b)| a != b);
+            assert_eq!(differs, None, "step {step} size {size}");
+            assert_eq!(got_bad, bad, "step {step} size {size}");
+        }
+    }
 }
