@@ -24,7 +24,7 @@ use std::ops::Range;
 use std::sync::{Arc, Mutex};
 
 use super::profile::{FieldNote, FieldOutcome, Profile};
-use super::{Decision, Run};
+use super::{Decision, Run, RunBuffers};
 use crate::check::program::{Cond, Field, InputId, InputSource, Output, Program};
 use crate::value::Record;
 
@@ -90,6 +90,8 @@ pub struct Evaluator<'p, T: Tally = ()> {
     /// The last row's outcome of each field: a slot of the field's cache, or `None` for the
     /// cache's `fresh` outcome.
     row: Vec<Option<u32>>,
+    /// The last record's evaluation buffers, for the next.
+    buffers: RunBuffers,
     tally: T,
 }
 
@@ -701,6 +703,7 @@ impl<'p, T: Tally> Evaluator<'p, T> {
             hasher: shared.map_or_else(KeyHasher::new, |s| s.hasher.clone()),
             shared,
             row: vec![None; program.fields.len()],
+            buffers: RunBuffers::default(),
             tally,
         }
     }
@@ -743,7 +746,8 @@ impl<'p, T: Tally> Evaluator<'p, T> {
     /// Evaluates every field into `self.row`. Returns whether a required field stayed unset
     /// and whether the record ran out of budget.
     fn evaluate(&mut self, record: &dyn Record) -> (bool, bool) {
-        let mut run = Run::new(self.program, record);
+        let buffers = std::mem::take(&mut self.buffers);
+        let mut run = Run::with_buffers(self.program, record, buffers);
         self.record_number += 1;
         let mut keys = Keys {
             groups: &self.groups,
@@ -797,6 +801,7 @@ impl<'p, T: Tally> Evaluator<'p, T> {
                 }
             }
         }
+        self.buffers = run.into_buffers();
         self.tally.row(missing_required, error);
         (missing_required, error)
     }
