@@ -355,6 +355,25 @@ struct Worker<'p> {
     parsed: csv::ByteRecord,
     /// The reader of blocks, reused.
     blocks: Option<BlockRecords>,
+    /// The CSV writer of a CSV output, reused (it writes into each batch's buffer).
+    csv_writer: Option<csv::Writer<BatchBytes>>,
+}
+
+/// The bytes a worker's CSV writer writes a batch into. The csv crate's writer lends its
+/// destination only by shared reference (`get_ref`), so the batch's buffer is handed in and
+/// taken back through a cell.
+#[derive(Default)]
+struct BatchBytes(std::cell::RefCell<Vec<u8>>);
+
+impl Write for BatchBytes {
+    fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
+        self.0.get_mut().extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
 }
 
 impl<'p> Worker<'p> {
@@ -378,6 +397,11 @@ impl<'p> Worker<'p> {
             record: csv::ByteRecord::new(),
             parsed: csv::ByteRecord::new(),
             blocks: None,
+            csv_writer: Some(
+                csv::WriterBuilder::new()
+                    .has_headers(false)
+                    .from_writer(BatchBytes::default()),
+            ),
         }
     }
 
@@ -385,12 +409,14 @@ impl<'p> Worker<'p> {
     /// read in it.
     fn process(&mut self, rows: &mut Rows, mut out: Vec<u8>) -> (Vec<u8>, Option<BlockRead>) {
         out.clear();
-        let mut sink = match self.format {
-            OutFormat::Csv => Sink::Csv(Box::new(
-                csv::WriterBuilder::new()
-                    .has_headers(false)
-                    .from_writer(&mut out),
-            )),
+        // The CSV writer is the worker's, lent out for the batch and writing into its buffer:
+        // a writer per batch allocated (and zeroed) 8 KiB per batch.
+        let mut csv_writer = self.csv_writer.take();
+        let mut sink = match &mut csv_writer {
+            Some(writer) if self.format == OutFormat::Csv => {
+                writer.get_ref().0.replace(std::mem::take(&mut out));
+                Sink::Csv(writer)
+            }
             _ => Sink::Text(&mut out),
         };
         let mut read = None;
@@ -449,7 +475,12 @@ impl<'p> Worker<'p> {
             // Writing to a Vec cannot fail.
             let _ = w.flush();
         }
-        drop(sink);
+        if let Some(writer) = &csv_writer {
+            if self.format == OutFormat::Csv {
+                out = writer.get_ref().0.take();
+            }
+        }
+        self.csv_writer = csv_writer;
         (out, read)
     }
 
@@ -543,8 +574,7 @@ impl<'p> Worker<'p> {
 
 /// Where a batch's rows go: the CSV writer, or the bytes of JSON lines or a table.
 enum Sink<'o> {
-    /// Boxed: the writer's state is 360 bytes, the other variant a pointer.
-    Csv(Box<csv::Writer<&'o mut Vec<u8>>>),
+    Csv(&'o mut csv::Writer<BatchBytes>),
     Text(&'o mut Vec<u8>),
 }
 
