@@ -349,30 +349,54 @@ struct Worker<'p> {
     /// How many canonical fields a row has (JSON writes unset ones as null).
     nfields: usize,
     cells: Vec<String>,
-    /// The output row of a CSV-to-CSV run, reused.
-    record: csv::ByteRecord,
+    /// Writes CSV output rows.
+    csv: CsvRows,
     /// The row being read from a block, reused.
     parsed: csv::ByteRecord,
     /// The reader of blocks, reused.
     blocks: Option<BlockRecords>,
-    /// The CSV writer of a CSV output, reused (it writes into each batch's buffer).
-    csv_writer: Option<csv::Writer<BatchBytes>>,
 }
 
-/// The bytes a worker's CSV writer writes a batch into. The csv crate's writer lends its
-/// destination only by shared reference (`get_ref`), so the batch's buffer is handed in and
-/// taken back through a cell.
-#[derive(Default)]
-struct BatchBytes(std::cell::RefCell<Vec<u8>>);
+/// Writes CSV records straight into a batch's bytes, quoted where csv-core's writer says a
+/// field must be (a delimiter, quote or line break in it). The csv crate's writer, record by
+/// record, copied each field twice: into a record, then into its own buffer.
+struct CsvRows {
+    quoting: csv_core::Writer,
+}
 
-impl Write for BatchBytes {
-    fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
-        self.0.get_mut().extend_from_slice(bytes);
-        Ok(bytes.len())
+impl Default for CsvRows {
+    fn default() -> Self {
+        Self {
+            quoting: csv_core::Writer::new(),
+        }
+    }
+}
+
+impl CsvRows {
+    /// Writes one record: `cells`, then `last` (a record always has at least that field, so
+    /// no record is empty, which CSV writers write as `""`).
+    fn record<'c>(&self, out: &mut Vec<u8>, cells: impl Iterator<Item = &'c [u8]>, last: &[u8]) {
+        for cell in cells {
+            self.field(out, cell);
+            out.push(b',');
+        }
+        self.field(out, last);
+        out.push(b'\n');
     }
 
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
+    fn field(&self, out: &mut Vec<u8>, cell: &[u8]) {
+        if !self.quoting.should_quote(cell) {
+            out.extend_from_slice(cell);
+            return;
+        }
+        out.push(b'"');
+        for part in cell.split_inclusive(|&b| b == b'"') {
+            out.extend_from_slice(part);
+            if part.ends_with(b"\"") {
+                out.push(b'"');
+            }
+        }
+        out.push(b'"');
     }
 }
 
@@ -394,14 +418,9 @@ impl<'p> Worker<'p> {
             columns,
             nfields: program.fields.len(),
             cells: Vec::new(),
-            record: csv::ByteRecord::new(),
+            csv: CsvRows::default(),
             parsed: csv::ByteRecord::new(),
             blocks: None,
-            csv_writer: Some(
-                csv::WriterBuilder::new()
-                    .has_headers(false)
-                    .from_writer(BatchBytes::default()),
-            ),
         }
     }
 
@@ -409,16 +428,6 @@ impl<'p> Worker<'p> {
     /// read in it.
     fn process(&mut self, rows: &mut Rows, mut out: Vec<u8>) -> (Vec<u8>, Option<BlockRead>) {
         out.clear();
-        // The CSV writer is the worker's, lent out for the batch and writing into its buffer:
-        // a writer per batch allocated (and zeroed) 8 KiB per batch.
-        let mut csv_writer = self.csv_writer.take();
-        let mut sink = match &mut csv_writer {
-            Some(writer) if self.format == OutFormat::Csv => {
-                writer.get_ref().0.replace(std::mem::take(&mut out));
-                Sink::Csv(writer)
-            }
-            _ => Sink::Text(&mut out),
-        };
         let mut read = None;
         match rows {
             Rows::Csv {
@@ -428,7 +437,7 @@ impl<'p> Worker<'p> {
                 len,
             } => {
                 for row in &rows[..*len] {
-                    self.csv_row(binding, keys, row, &mut sink);
+                    self.csv_row(binding, keys, row, &mut out);
                 }
             }
             Rows::Block {
@@ -446,7 +455,7 @@ impl<'p> Worker<'p> {
                 records.start(bytes);
                 loop {
                     match records.read(&mut row) {
-                        Ok(true) => self.csv_row(binding, keys, &row, &mut sink),
+                        Ok(true) => self.csv_row(binding, keys, &row, &mut out),
                         Ok(false) => break,
                         Err(b) => bad.push(b),
                     }
@@ -467,20 +476,10 @@ impl<'p> Worker<'p> {
                     let found: Vec<String> = keys.iter().map(|k| json_key(value, k)).collect();
                     let outcomes = self.ev.apply_row(&JsonRecord::new(value));
                     Self::fill(&mut self.cells, found.iter().map(String::as_str), &outcomes);
-                    self.write(&mut sink);
+                    self.write(&mut out);
                 }
             }
         }
-        if let Sink::Csv(w) = &mut sink {
-            // Writing to a Vec cannot fail.
-            let _ = w.flush();
-        }
-        if let Some(writer) = &csv_writer {
-            if self.format == OutFormat::Csv {
-                out = writer.get_ref().0.take();
-            }
-        }
-        self.csv_writer = csv_writer;
         (out, read)
     }
 
@@ -490,23 +489,18 @@ impl<'p> Worker<'p> {
         binding: &ColumnBinding,
         keys: &[Option<usize>],
         row: &csv::ByteRecord,
-        sink: &mut Sink,
+        out: &mut Vec<u8>,
     ) {
         let outcomes = self.ev.apply_row(&CsvRecord::from_bytes(binding, row));
-        if let Sink::Csv(w) = sink {
-            // The common case: kept columns (bytes the reader has checked as text), fields,
-            // status, gathered in one record and written by the csv crate's whole-record
-            // path (a field at a time costs about twice as much per byte).
-            let record = &mut self.record;
-            record.clear();
-            for kept in keys.iter().map(|k| k.and_then(|i| row.get(i))) {
-                record.push_field(kept.unwrap_or_default());
-            }
-            for value in outcomes.values() {
-                record.push_field(value.unwrap_or("").as_bytes());
-            }
-            record.push_field(status_text(&outcomes).as_bytes());
-            let _ = w.write_byte_record(record);
+        if self.format == OutFormat::Csv {
+            // The common case: kept columns (bytes the reader has checked as text), fields
+            // and status, written straight into the batch's bytes.
+            let cells = keys
+                .iter()
+                .map(|k| k.and_then(|i| row.get(i)).unwrap_or_default())
+                .chain(outcomes.values().map(|v| v.unwrap_or("").as_bytes()));
+            self.csv
+                .record(out, cells, status_text(&outcomes).as_bytes());
             return;
         }
         let keep = keys
@@ -517,7 +511,7 @@ impl<'p> Worker<'p> {
             })
             .map(|cell| cell.unwrap_or(""));
         Self::fill(&mut self.cells, keep, &outcomes);
-        self.write(sink);
+        self.write(out);
     }
 
     /// Puts the row's cells in `cells`: kept columns, fields, status.
@@ -535,15 +529,15 @@ impl<'p> Worker<'p> {
         self.ev.into_tally()
     }
 
-    fn write(&self, sink: &mut Sink) {
-        let out = match sink {
-            Sink::Csv(w) => {
-                let _ = w.write_record(&self.cells);
-                return;
-            }
-            Sink::Text(out) => &mut **out,
-        };
+    /// Writes the row in `cells`.
+    fn write(&self, out: &mut Vec<u8>) {
         match self.format {
+            OutFormat::Csv => {
+                let (status, cells) = self.cells.split_last().unzip();
+                let cells = cells.unwrap_or_default().iter().map(|c| c.as_bytes());
+                self.csv
+                    .record(out, cells, status.map_or(&[][..], |s| s.as_bytes()));
+            }
             OutFormat::Jsonl => {
                 let mut map = serde_json::Map::new();
                 let nkeep = self.cells.len().saturating_sub(self.nfields + 1);
@@ -570,12 +564,6 @@ impl<'p> Worker<'p> {
             }
         }
     }
-}
-
-/// Where a batch's rows go: the CSV writer, or the bytes of JSON lines or a table.
-enum Sink<'o> {
-    Csv(&'o mut csv::Writer<BatchBytes>),
-    Text(&'o mut Vec<u8>),
 }
 
 fn json_key(value: &serde_json::Value, key: &str) -> String {
@@ -1263,6 +1251,39 @@ mod tests {
             .map(BadRow::to_string)
             .collect();
         (records, bad)
+    }
+
+    /// Rows written straight into bytes read back, and are written, as the csv crate's
+    /// writer writes them.
+    #[test]
+    fn csv_rows_are_written_as_the_csv_crate_writes_them() {
+        let cells: [&[u8]; 11] = [
+            b"plain",
+            b"",
+            b"a,b",
+            b"say \"hi\"",
+            b"\"",
+            b"line\nbreak",
+            b"cr\rhere",
+            b" padded ",
+            b"#hash",
+            "Gerente de Operación 営業部長".as_bytes(),
+            b"'quote'",
+        ];
+        let mut rows = Vec::new();
+        let mut expected = csv::WriterBuilder::new()
+            .has_headers(false)
+            .flexible(true)
+            .from_writer(Vec::new());
+        for last in 0..cells.len() {
+            let (record, rest) = cells.split_at(last);
+            let last = rest[0];
+            CsvRows::default().record(&mut rows, record.iter().copied(), last);
+            let mut all = record.to_vec();
+            all.push(last);
+            expected.write_record(&all).unwrap();
+        }
+        assert_eq!(rows, expected.into_inner().unwrap());
     }
 
     #[test]
