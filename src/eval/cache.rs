@@ -777,7 +777,13 @@ impl<'p, T: Tally> Evaluator<'p, T> {
                     &mut self.tally,
                 )
             } else {
-                cache.fresh = Some(Arc::new(run.field(field, None)));
+                let outcome = run.field(field, None);
+                // The last record's outcome, if nothing else holds it, takes this one's place:
+                // a field of unique values (a manager's email) allocates no outcome per row.
+                match cache.fresh.as_mut().and_then(Arc::get_mut) {
+                    Some(fresh) => *fresh = outcome,
+                    None => cache.fresh = Some(Arc::new(outcome)),
+                }
                 None
             };
             *row = slot;
