@@ -333,19 +333,31 @@ impl std::hash::Hasher for PassThroughHasher {
 struct KeyHasher {
     low: foldhash::quality::RandomState,
     high: foldhash::quality::RandomState,
+    seed: u64,
 }
 
 impl KeyHasher {
     fn new() -> Self {
+        use std::hash::BuildHasher;
+        let low = foldhash::quality::RandomState::default();
+        let seed = low.hash_one("raw values");
         Self {
-            low: foldhash::quality::RandomState::default(),
+            low,
             high: foldhash::quality::RandomState::default(),
+            seed,
         }
     }
 
     fn hash<K: std::hash::Hash>(&self, key: K) -> u128 {
         use std::hash::BuildHasher;
         (u128::from(self.high.hash_one(&key)) << 64) | u128::from(self.low.hash_one(&key))
+    }
+
+    /// The key of a raw value and the source that gave it: one pass of XXH3's 128-bit hash,
+    /// seeded by the source (twice the speed of two 64-bit hashes of the same bytes).
+    fn raw(&self, source: usize, raw: &[u8]) -> u128 {
+        let seed = self.seed ^ (source as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        xxhash_rust::xxh3::xxh3_128_with_seed(raw, seed)
     }
 }
 
@@ -1030,12 +1042,12 @@ impl Keys<'_> {
         let hash = match run.record().first_bound_bytes(input) {
             Some(found) => {
                 let (source, raw) = found.map_or((0, &b""[..]), |(s, raw)| (s + 1, raw));
-                self.hasher.hash((source, raw))
+                self.hasher.raw(source, raw)
             }
             None => {
                 let (source, raw) = run.raw(input);
                 let raw = raw.as_deref().unwrap_or("").as_bytes();
-                self.hasher.hash((source.map_or(0, |s| s + 1), raw))
+                self.hasher.raw(source.map_or(0, |s| s + 1), raw)
             }
         };
         self.hashes[group] = hash;
