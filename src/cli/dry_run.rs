@@ -966,6 +966,9 @@ fn run_parallel(
     // batches ahead of it, so a worker that falls behind (a descheduled thread) cannot make
     // the batches waiting for it to be put back in order pile up in memory.
     let (written_tx, written_rx) = mpsc::channel::<()>();
+    // Output buffers written, back to the workers for reuse.
+    let (spent_tx, spent_rx) = mpsc::channel::<Vec<u8>>();
+    let spent_rx = Arc::new(Mutex::new(spent_rx));
     let in_flight = (jobs * 4) as u64;
     let shared = &SharedCache::new(program);
     // Where each input's rows start, for the bad rows the workers find in blocks.
@@ -996,6 +999,7 @@ fn run_parallel(
                         // Closed pipe: dropping done_rx stops the workers.
                         return Ok(located.bad);
                     }
+                    let _ = spent_tx.send(bytes);
                     let _ = written_tx.send(());
                 }
             }
@@ -1006,6 +1010,7 @@ fn run_parallel(
                 let work_rx = work_rx.clone();
                 let done_tx = done_tx.clone();
                 let back_tx = back_tx.clone();
+                let spent_rx = spent_rx.clone();
                 let columns = columns.clone();
                 let format = config.format;
                 scope.spawn(move || {
@@ -1016,8 +1021,11 @@ fn run_parallel(
                             Err(_) => break,
                         };
                         let Ok((seq, mut rows)) = job else { break };
-                        let (bytes, read) =
-                            worker.process(&mut rows, Vec::with_capacity(64 * 1024));
+                        // A buffer the writer is done with, rather than one allocated here
+                        // and freed on the writer's thread for every batch.
+                        let spent = spent_rx.lock().ok().and_then(|rx| rx.try_recv().ok());
+                        let buffer = spent.unwrap_or_else(|| Vec::with_capacity(64 * 1024));
+                        let (bytes, read) = worker.process(&mut rows, buffer);
                         if done_tx.send((seq, bytes, read)).is_err() {
                             break;
                         }
