@@ -133,6 +133,9 @@ fn dry_run_jobs_report_bad_rows_where_one_worker_does() {
     }
     writer.flush().unwrap();
     let users = users.to_str().unwrap();
+    // SCIM lines with bad ones between the two exports: the reader finds those, the workers
+    // the CSV rows; both must be reported in input order.
+    let lines = "examples/bad/bad_lines.jsonl";
     let report = |jobs: &str| {
         let path = dir.path().join(format!("report-{jobs}.json"));
         let run = canon(&[
@@ -141,6 +144,8 @@ fn dry_run_jobs_report_bad_rows_where_one_worker_does() {
             jobs,
             "--rules",
             BASE,
+            users,
+            lines,
             users,
             "--report",
             path.to_str().unwrap(),
@@ -154,11 +159,13 @@ fn dry_run_jobs_report_bad_rows_where_one_worker_does() {
     };
     let (one, one_report) = report("1");
     assert_eq!(one.code, 1, "{}", one.stderr);
-    assert_eq!(one.stdout.lines().count(), 3001);
+    assert_eq!(one.stdout.lines().count(), 1 + 3000 + 2 + 3000);
     assert_eq!(
         one.stderr.matches("is not valid UTF-8 (skipped)").count(),
-        7
+        14
     );
+    // Each bad line is printed as it comes, then listed in the report.
+    assert_eq!(one.stderr.matches("bad_lines.jsonl: line").count(), 4);
     for jobs in ["2", "3"] {
         let (run, run_report) = report(jobs);
         assert_eq!(run.code, one.code, "--jobs {jobs}");

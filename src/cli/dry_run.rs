@@ -590,26 +590,42 @@ struct BadRows {
     /// are found by two threads: the reader and, for blocks, the writer).
     kept: Vec<(u64, BadRow)>,
     total: u64,
+    /// The reader's bad rows in a parallel run: held for the next batch, which carries them
+    /// to the writer, so that they are printed and kept in input order with the rows the
+    /// workers find.
+    forward: Option<Vec<BadRow>>,
 }
 
 impl BadRows {
+    /// Bad rows held for the batches that carry them (see `forward`).
+    fn forwarding() -> Self {
+        Self {
+            forward: Some(Vec::new()),
+            ..Self::default()
+        }
+    }
+
     /// Records a bad row that came in batch `batch`.
     fn push(&mut self, batch: u64, bad: BadRow) {
-        if self.total < 20 {
+        self.total += 1;
+        if let Some(held) = &mut self.forward {
+            held.push(bad);
+            return;
+        }
+        if self.total <= 20 {
             eprintln!("canon: {bad} (skipped)");
         }
-        self.total += 1;
         if self.kept.len() < KEEP_BAD {
             self.kept.push((batch, bad));
         }
     }
 
-    /// Both threads' bad rows, the first ones kept in input order.
-    fn merge(&mut self, other: BadRows) {
-        self.total += other.total;
-        self.kept.extend(other.kept);
-        self.kept.sort_by_key(|(batch, _)| *batch);
-        self.kept.truncate(KEEP_BAD);
+    /// The rows held for the next batch.
+    fn take_held(&mut self) -> Vec<BadRow> {
+        self.forward
+            .as_mut()
+            .map(std::mem::take)
+            .unwrap_or_default()
     }
 
     fn into_kept(self) -> Vec<BadRow> {
@@ -668,7 +684,11 @@ fn execute(
     };
     let mut head = Vec::new();
     formatter.header(&mut head);
-    let mut bad = BadRows::default();
+    let mut bad = if config.jobs <= 1 {
+        BadRows::default()
+    } else {
+        BadRows::forwarding()
+    };
     if write_all(&mut out, &head)? {
         return Ok(Outcome {
             coverage: Coverage::new(program),
@@ -690,7 +710,7 @@ fn execute(
             CsvBatches::Records(BATCH_ONE_WORKER),
             BATCH_ONE_WORKER,
             &mut bad,
-            &mut |mut rows| {
+            &mut |mut rows, _held| {
                 buf.clear();
                 buf = worker.process(&mut rows, std::mem::take(&mut buf)).0;
                 if let (Some(p), Some(n)) = (&progress, rows.len()) {
@@ -767,8 +787,9 @@ enum CsvBatches {
     Blocks(usize),
 }
 
-/// Reads every input into batches and hands each to `sink`, which gives the batch back for
-/// reuse, or `None` to stop. JSON batches hold `batch` users.
+/// Reads every input into batches and hands each to `sink` with the bad rows `bad` holds for
+/// it; `sink` gives the batch back for reuse, or `None` to stop. JSON batches hold `batch`
+/// users. Bad rows found after the last batch stay held in `bad`.
 #[allow(clippy::too_many_arguments)]
 fn read_batches(
     program: &Program,
@@ -778,14 +799,15 @@ fn read_batches(
     csv_batches: CsvBatches,
     batch: usize,
     bad: &mut BadRows,
-    sink: &mut dyn FnMut(Rows) -> Option<Rows>,
+    sink: &mut dyn FnMut(Rows, Vec<BadRow>) -> Option<Rows>,
 ) {
     let mut spare: Option<Rows> = None;
     // Batches handed out so far: the number of the one being filled.
     let mut sent = 0u64;
-    let mut send = |rows: Rows, sent: &mut u64| {
+    // A batch carries the bad rows held for it (in a parallel run, see `BadRows::forward`).
+    let mut send = |rows: Rows, sent: &mut u64, bad: &mut BadRows| {
         *sent += 1;
-        sink(rows)
+        sink(rows, bad.take_held())
     };
     for (index, input) in inputs.into_iter().enumerate() {
         match input {
@@ -822,7 +844,7 @@ fn read_batches(
                                     bytes,
                                     failed,
                                 };
-                                bytes = match send(rows, &mut sent) {
+                                bytes = match send(rows, &mut sent, bad) {
                                     Some(Rows::Block { bytes, .. }) => bytes,
                                     Some(_) => Vec::new(),
                                     None => return,
@@ -874,7 +896,7 @@ fn read_batches(
                             rows,
                             len,
                         };
-                        match send(full, &mut sent) {
+                        match send(full, &mut sent, bad) {
                             Some(Rows::Csv { rows: back, .. }) => rows = back,
                             Some(_) => rows = Vec::new(),
                             None => return,
@@ -889,7 +911,7 @@ fn read_batches(
                         rows,
                         len,
                     };
-                    match send(last, &mut sent) {
+                    match send(last, &mut sent, bad) {
                         Some(back) => spare = Some(back),
                         None => return,
                     }
@@ -917,7 +939,7 @@ fn read_batches(
                             keys: keys.clone(),
                             rows: std::mem::take(&mut rows),
                         };
-                        if send(full, &mut sent).is_none() {
+                        if send(full, &mut sent, bad).is_none() {
                             return;
                         }
                     }
@@ -929,6 +951,7 @@ fn read_batches(
                             rows,
                         },
                         &mut sent,
+                        bad,
                     )
                     .is_none()
                 {
@@ -957,9 +980,9 @@ fn run_parallel(
     progress: Option<&indicatif::ProgressBar>,
 ) -> Result<Coverage, String> {
     let jobs = config.jobs;
-    let (work_tx, work_rx) = mpsc::sync_channel::<(u64, Rows)>(jobs * 2);
+    let (work_tx, work_rx) = mpsc::sync_channel::<(u64, Rows, Vec<BadRow>)>(jobs * 2);
     let work_rx = Arc::new(Mutex::new(work_rx));
-    type Done = (u64, Vec<u8>, Option<BlockRead>);
+    type Done = (u64, Vec<u8>, Option<BlockRead>, Vec<BadRow>);
     let (done_tx, done_rx) = mpsc::sync_channel::<Done>(jobs * 4);
     let (back_tx, back_rx) = mpsc::channel::<Rows>();
     // The writer says when it has written a batch: the reader stays at most `in_flight`
@@ -984,9 +1007,12 @@ fn run_parallel(
             let mut pending = std::collections::BTreeMap::new();
             let mut next = 0u64;
             let mut located = BlockRows::new(starts);
-            for (seq, bytes, read) in done_rx {
-                pending.insert(seq, (bytes, read));
-                while let Some((bytes, read)) = pending.remove(&next) {
+            for (seq, bytes, read, held) in done_rx {
+                pending.insert(seq, (bytes, read, held));
+                while let Some((bytes, read, held)) = pending.remove(&next) {
+                    for bad in held {
+                        located.bad.push(next, bad);
+                    }
                     if let Some(read) = read {
                         let rows = read.rows;
                         located.place(next, read);
@@ -1020,13 +1046,15 @@ fn run_parallel(
                             Ok(rx) => rx.recv(),
                             Err(_) => break,
                         };
-                        let Ok((seq, mut rows)) = job else { break };
+                        let Ok((seq, mut rows, held)) = job else {
+                            break;
+                        };
                         // A buffer the writer is done with, rather than one allocated here
                         // and freed on the writer's thread for every batch.
                         let spent = spent_rx.lock().ok().and_then(|rx| rx.try_recv().ok());
                         let buffer = spent.unwrap_or_else(|| Vec::with_capacity(64 * 1024));
                         let (bytes, read) = worker.process(&mut rows, buffer);
-                        if done_tx.send((seq, bytes, read)).is_err() {
+                        if done_tx.send((seq, bytes, read, held)).is_err() {
                             break;
                         }
                         let _ = back_tx.send(rows);
@@ -1050,11 +1078,11 @@ fn run_parallel(
             CsvBatches::Blocks(BLOCK_BYTES),
             BATCH,
             bad,
-            &mut |rows| {
+            &mut |rows, held| {
                 if let (Some(p), Some(n)) = (progress, rows.len()) {
                     p.inc(n as u64);
                 }
-                if work_tx.send((seq, rows)).is_err() {
+                if work_tx.send((seq, rows, held)).is_err() {
                     return None;
                 }
                 seq += 1;
@@ -1077,8 +1105,14 @@ fn run_parallel(
             }
         }
         match writer.join() {
-            Ok(result) => result.map(|found| {
-                bad.merge(found);
+            Ok(result) => result.map(|mut found| {
+                // The writer has every bad row carried or found in order; those read after
+                // the last batch come last.
+                let last = seq;
+                for late in bad.take_held() {
+                    found.push(last, late);
+                }
+                *bad = found;
                 coverage
             }),
             Err(_) => Err("the output writer stopped".into()),
