@@ -1,0 +1,361 @@
+//! `--jobs N`: workers on their own threads, and a writer that puts their batches back in
+//! input order and places the bad rows they found.
+
+use std::io::{self, Write};
+use std::sync::{mpsc, Arc, Mutex};
+
+use super::read::{read_batches, BadRows, CsvBatches};
+use super::worker::{BlockRead, Rows, Worker};
+use super::{write_all, Config, BATCH};
+use crate::eval::SharedCache;
+use crate::input::{BadRow, Input};
+use crate::report::Coverage;
+use crate::Program;
+
+/// Bytes of CSV per block of a parallel run: about `BATCH` generated rows (360 bytes each).
+const BLOCK_BYTES: usize = 48 * 1024;
+
+#[allow(clippy::too_many_arguments)]
+pub(super) fn run_parallel(
+    program: &Program,
+    config: &Config,
+    inputs: Vec<Input>,
+    keep: &[String],
+    columns: Arc<Vec<String>>,
+    bad: &mut BadRows,
+    mut out: io::BufWriter<Box<dyn Write + Send>>,
+    progress: Option<&indicatif::ProgressBar>,
+) -> Result<Coverage, String> {
+    let jobs = config.jobs;
+    let (work_tx, work_rx) = mpsc::sync_channel::<(u64, Rows, Vec<BadRow>)>(jobs * 2);
+    let work_rx = Arc::new(Mutex::new(work_rx));
+    type Done = (u64, Vec<u8>, Option<BlockRead>, Vec<BadRow>);
+    let (done_tx, done_rx) = mpsc::sync_channel::<Done>(jobs * 4);
+    let (back_tx, back_rx) = mpsc::channel::<Rows>();
+    // The writer says when it has written a batch: the reader stays at most `in_flight`
+    // batches ahead of it, so a worker that falls behind (a descheduled thread) cannot make
+    // the batches waiting for it to be put back in order pile up in memory.
+    let (written_tx, written_rx) = mpsc::channel::<()>();
+    // Output buffers written, back to the workers for reuse.
+    let (spent_tx, spent_rx) = mpsc::channel::<Vec<u8>>();
+    let spent_rx = Arc::new(Mutex::new(spent_rx));
+    let in_flight = (jobs * 4) as u64;
+    let shared = &SharedCache::new(program);
+    // Where each input's rows start, for the bad rows the workers find in blocks.
+    let starts: Vec<(String, u64)> = inputs
+        .iter()
+        .map(|input| match input {
+            Input::Csv(csv) => (csv.name.clone(), csv.first_line()),
+            Input::Json(json) => (json.name.clone(), 1),
+        })
+        .collect();
+    std::thread::scope(|scope| {
+        let writer = scope.spawn(move || -> Result<BadRows, String> {
+            let mut pending = std::collections::BTreeMap::new();
+            let mut next = 0u64;
+            let mut located = BlockRows::new(starts);
+            for (seq, bytes, read, held) in done_rx {
+                pending.insert(seq, (bytes, read, held));
+                while let Some((bytes, read, held)) = pending.remove(&next) {
+                    for bad in held {
+                        located.bad.push(next, bad);
+                    }
+                    if let Some(read) = read {
+                        let rows = read.rows;
+                        located.place(next, read);
+                        if let Some(p) = progress {
+                            p.inc(rows);
+                        }
+                    }
+                    next += 1;
+                    if write_all(&mut out, &bytes)? {
+                        // Closed pipe: dropping done_rx stops the workers.
+                        return Ok(located.bad);
+                    }
+                    let _ = spent_tx.send(bytes);
+                    let _ = written_tx.send(());
+                }
+            }
+            write_all(&mut out, &[]).map(|_| located.bad)
+        });
+        let workers: Vec<_> = (0..jobs)
+            .map(|_| {
+                let work_rx = work_rx.clone();
+                let done_tx = done_tx.clone();
+                let back_tx = back_tx.clone();
+                let spent_rx = spent_rx.clone();
+                let columns = columns.clone();
+                let format = config.format;
+                scope.spawn(move || {
+                    let mut worker = Worker::new(program, format, columns, Some(shared));
+                    loop {
+                        let job = match work_rx.lock() {
+                            Ok(rx) => rx.recv(),
+                            Err(_) => break,
+                        };
+                        let Ok((seq, mut rows, held)) = job else {
+                            break;
+                        };
+                        // A buffer the writer is done with, rather than one allocated here
+                        // and freed on the writer's thread for every batch.
+                        let spent = spent_rx.lock().ok().and_then(|rx| rx.try_recv().ok());
+                        let buffer = spent.unwrap_or_else(|| Vec::with_capacity(64 * 1024));
+                        let (bytes, read) = worker.process(&mut rows, buffer);
+                        if done_tx.send((seq, bytes, read, held)).is_err() {
+                            break;
+                        }
+                        let _ = back_tx.send(rows);
+                    }
+                    worker.coverage()
+                })
+            })
+            .collect();
+        drop(done_tx);
+        drop(back_tx);
+        // Only the workers may hold the receiver: when they all stop (the writer met a closed
+        // pipe), `work_tx.send` must fail instead of blocking on a full channel forever.
+        drop(work_rx);
+        let mut seq = 0u64;
+        let mut written = 0u64;
+        read_batches(
+            program,
+            inputs,
+            keep,
+            config.strict,
+            CsvBatches::Blocks(BLOCK_BYTES),
+            BATCH,
+            bad,
+            &mut |rows, held| {
+                if let (Some(p), Some(n)) = (progress, rows.len()) {
+                    p.inc(n as u64);
+                }
+                if work_tx.send((seq, rows, held)).is_err() {
+                    return None;
+                }
+                seq += 1;
+                while seq - written >= in_flight {
+                    written_rx.recv().ok()?;
+                    written += 1;
+                }
+                // Reuse a batch a worker has finished with, if one is back; else start a new one.
+                Some(back_rx.try_recv().unwrap_or(Rows::Json {
+                    keys: Arc::new(Vec::new()),
+                    rows: Vec::new(),
+                }))
+            },
+        );
+        drop(work_tx);
+        let mut coverage = Coverage::new(program);
+        for worker in workers {
+            if let Ok(part) = worker.join() {
+                coverage.merge(part);
+            }
+        }
+        match writer.join() {
+            Ok(result) => result.map(|mut found| {
+                // The writer has every bad row carried or found in order; those read after
+                // the last batch come last.
+                let last = seq;
+                for late in bad.take_held() {
+                    found.push(last, late);
+                }
+                *bad = found;
+                coverage
+            }),
+            Err(_) => Err("the output writer stopped".into()),
+        }
+    })
+}
+
+/// Places the bad rows that workers find in blocks: the writer sees the blocks of an input in
+/// order, so it knows the row and line each block starts on.
+pub(super) struct BlockRows {
+    /// Per input: its name, and the row and line its next block starts on.
+    inputs: Vec<(String, u64, u64)>,
+    bad: BadRows,
+}
+
+impl BlockRows {
+    fn new(starts: Vec<(String, u64)>) -> Self {
+        Self {
+            inputs: starts
+                .into_iter()
+                .map(|(name, line)| (name, 1, line))
+                .collect(),
+            bad: BadRows::default(),
+        }
+    }
+
+    /// Counts the block that came in batch `batch`, and records its bad rows.
+    fn place(&mut self, batch: u64, read: BlockRead) {
+        let Some((name, row, line)) = self.inputs.get_mut(read.input) else {
+            return;
+        };
+        for bad in read.bad {
+            self.bad.push(
+                batch,
+                BadRow {
+                    input: name.clone(),
+                    at: format!("row {} (line {})", *row + bad.row - 1, *line + bad.line),
+                    message: bad.message,
+                },
+            );
+        }
+        *row += read.rows;
+        *line += read.lines;
+        if let Some(error) = read.failed {
+            // As the record-by-record reader reports it: the row it was reading.
+            self.bad.push(
+                batch,
+                BadRow {
+                    input: name.clone(),
+                    at: format!("row {} (line {})", *row, *line),
+                    message: format!("{error} (reading stopped)"),
+                },
+            );
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::input::{BlockRecords, CsvInput};
+    use std::io::Read;
+
+    /// `rows` records with quoted line breaks, CRLF and LF, a record that starts with a
+    /// byte-order mark, a stray quote, and a row that is not UTF-8 every 97th.
+    fn export(rows: usize) -> Vec<u8> {
+        let mut text = b"id,title,note\n".to_vec();
+        for n in 1..=rows {
+            let row = match n % 7 {
+                0 => format!("{n},\"Sr. Manager,\nSales\",x\r\n"),
+                1 => format!("\u{feff}{n},VP,\"a \"\"b\"\"\"\n"),
+                2 => format!("{n},5\" pipe fitter,y\n"),
+                _ => format!("{n},Analyst,\n"),
+            };
+            text.extend_from_slice(row.as_bytes());
+            if n % 97 == 0 {
+                text.extend_from_slice(b"bad,\xFF\xFE,z\n");
+            }
+        }
+        text
+    }
+
+    /// Gives `text` `step` bytes at a time, then fails.
+    struct FailsAtTheEnd {
+        text: Vec<u8>,
+        at: usize,
+        step: usize,
+    }
+
+    impl Read for FailsAtTheEnd {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            if self.at == self.text.len() {
+                return Err(io::Error::other("device gone"));
+            }
+            let n = self.step.min(buf.len()).min(self.text.len() - self.at);
+            buf[..n].copy_from_slice(&self.text[self.at..self.at + n]);
+            self.at += n;
+            Ok(n)
+        }
+    }
+
+    fn input(text: &[u8], step: usize) -> CsvInput {
+        let read = FailsAtTheEnd {
+            text: text.to_vec(),
+            at: 0,
+            step,
+        };
+        CsvInput::from_reader("t.csv", Box::new(read)).unwrap()
+    }
+
+    /// Records and bad rows (as printed) read one by one, as one worker reads them.
+    fn by_records(text: &[u8]) -> (Vec<csv::ByteRecord>, Vec<String>) {
+        let mut csv = input(text, 1000);
+        let (mut records, mut bad) = (Vec::new(), Vec::new());
+        let mut record = csv::ByteRecord::new();
+        loop {
+            match csv.read(&mut record) {
+                Ok(true) => records.push(record.clone()),
+                Ok(false) => break,
+                Err(b) => {
+                    bad.push(b.to_string());
+                    if csv.stopped() {
+                        break;
+                    }
+                }
+            }
+        }
+        (records, bad)
+    }
+
+    /// The same, read in blocks of `size` bytes, parsed apart and placed as a parallel run
+    /// does: the reader cuts blocks, a worker parses each, the writer places its bad rows.
+    fn by_blocks(text: &[u8], step: usize, size: usize) -> (Vec<csv::ByteRecord>, Vec<String>) {
+        let csv = input(text, step);
+        let mut placed = BlockRows::new(vec![("t.csv".into(), csv.first_line())]);
+        let Ok(mut blocks) = csv.into_blocks() else {
+            panic!("nothing was read yet");
+        };
+        let mut parser = BlockRecords::default();
+        let mut records = Vec::new();
+        let mut bytes = Vec::new();
+        for batch in 0.. {
+            let (more, failed) = match blocks.next_block(size, &mut bytes) {
+                Ok(more) => (more, None),
+                Err(error) => (true, Some(error.to_string())),
+            };
+            if !more {
+                break;
+            }
+            parser.start(&mut bytes);
+            let mut bad = Vec::new();
+            let mut record = csv::ByteRecord::new();
+            loop {
+                match parser.read(&mut record) {
+                    Ok(true) => records.push(record.clone()),
+                    Ok(false) => break,
+                    Err(b) => bad.push(b),
+                }
+            }
+            parser.finish(&mut bytes);
+            let stop = failed.is_some();
+            let read = BlockRead {
+                input: 0,
+                rows: parser.rows,
+                lines: parser.lines,
+                bad,
+                failed,
+            };
+            placed.place(batch, read);
+            if stop {
+                break;
+            }
+        }
+        let bad = placed
+            .bad
+            .into_kept()
+            .iter()
+            .map(BadRow::to_string)
+            .collect();
+        (records, bad)
+    }
+
+    #[test]
+    fn blocks_read_what_one_reader_reads_with_the_same_bad_rows() {
+        let text = export(400);
+        let (records, bad) = by_records(&text);
+        assert_eq!(records.len(), 400);
+        // Four rows that are not UTF-8, then the read error, each where one reader says.
+        assert_eq!(bad.len(), 5, "{bad:?}");
+        assert!(bad[4].ends_with("device gone (reading stopped)"), "{bad:?}");
+        for (step, size) in [(1000, 64), (7, 1), (4096, 5000), (100_000, 100_000)] {
+            let (got, got_bad) = by_blocks(&text, step, size);
+            assert_eq!(got.len(), records.len(), "step {step} size {size}");
+            let differs = got.iter().zip(&records).position(|(a, b)| a != b);
+            assert_eq!(differs, None, "step {step} size {size}");
+            assert_eq!(got_bad, bad, "step {step} size {size}");
+        }
+    }
+}

@@ -1,0 +1,339 @@
+//! A worker: turns a batch of rows (parsed records, JSON users, or a block of CSV bytes it
+//! parses itself) into output bytes, counting coverage in its evaluator.
+
+use std::sync::Arc;
+
+use super::{status_text, OutFormat};
+use crate::eval::{Row, SharedCache};
+use crate::input::{BlockBadRow, BlockRecords};
+use crate::report::Coverage;
+use crate::{ColumnBinding, CsvRecord, JsonRecord, Program};
+
+/// A batch of input as the reader hands it to a worker.
+pub(super) enum Rows {
+    Csv {
+        binding: Arc<ColumnBinding>,
+        keys: Arc<Vec<Option<usize>>>,
+        rows: Vec<csv::ByteRecord>,
+        len: usize,
+    },
+    Json {
+        keys: Arc<Vec<String>>,
+        rows: Vec<serde_json::Value>,
+    },
+    /// Whole CSV records of input number `input`, not parsed yet; `failed`: reading the
+    /// input failed after them (the error ends it).
+    Block {
+        binding: Arc<ColumnBinding>,
+        keys: Arc<Vec<Option<usize>>>,
+        input: usize,
+        bytes: Vec<u8>,
+        failed: Option<String>,
+    },
+}
+
+impl Rows {
+    /// The rows in the batch, when the reader knows (it does not count a block's).
+    pub(super) fn len(&self) -> Option<usize> {
+        match self {
+            Rows::Csv { len, .. } => Some(*len),
+            Rows::Json { rows, .. } => Some(rows.len()),
+            Rows::Block { .. } => None,
+        }
+    }
+}
+
+/// What a worker read in a block: its rows and lines, and the rows it could not use
+/// (placed in the input by the writer, which sees the blocks in order).
+#[derive(Debug, Default)]
+pub(super) struct BlockRead {
+    pub(super) input: usize,
+    pub(super) rows: u64,
+    pub(super) lines: u64,
+    pub(super) bad: Vec<BlockBadRow>,
+    pub(super) failed: Option<String>,
+}
+
+/// One worker's state: an evaluator that counts coverage, a reusable CSV writer.
+pub(super) struct Worker<'p> {
+    ev: crate::Evaluator<'p, Coverage>,
+    format: OutFormat,
+    columns: Arc<Vec<String>>,
+    /// How many canonical fields a row has (JSON writes unset ones as null).
+    nfields: usize,
+    cells: Vec<String>,
+    /// Writes CSV output rows.
+    csv: CsvRows,
+    /// The row being read from a block, reused.
+    parsed: csv::ByteRecord,
+    /// The reader of blocks, reused.
+    blocks: Option<BlockRecords>,
+}
+
+/// Writes CSV records straight into a batch's bytes, quoted where csv-core's writer says a
+/// field must be (a delimiter, quote or line break in it). The csv crate's writer, record by
+/// record, copied each field twice: into a record, then into its own buffer.
+pub(super) struct CsvRows {
+    quoting: csv_core::Writer,
+}
+
+impl Default for CsvRows {
+    fn default() -> Self {
+        Self {
+            quoting: csv_core::Writer::new(),
+        }
+    }
+}
+
+impl CsvRows {
+    /// Writes one record: `cells`, then `last` (a record always has at least that field, so
+    /// no record is empty, which CSV writers write as `""`).
+    fn record<'c>(&self, out: &mut Vec<u8>, cells: impl Iterator<Item = &'c [u8]>, last: &[u8]) {
+        for cell in cells {
+            self.field(out, cell);
+            out.push(b',');
+        }
+        self.field(out, last);
+        out.push(b'\n');
+    }
+
+    fn field(&self, out: &mut Vec<u8>, cell: &[u8]) {
+        if !self.quoting.should_quote(cell) {
+            out.extend_from_slice(cell);
+            return;
+        }
+        out.push(b'"');
+        for part in cell.split_inclusive(|&b| b == b'"') {
+            out.extend_from_slice(part);
+            if part.ends_with(b"\"") {
+                out.push(b'"');
+            }
+        }
+        out.push(b'"');
+    }
+}
+
+impl<'p> Worker<'p> {
+    /// `shared`: the cache the workers of a parallel run share behind their own.
+    pub(super) fn new(
+        program: &'p Program,
+        format: OutFormat,
+        columns: Arc<Vec<String>>,
+        shared: Option<&'p SharedCache>,
+    ) -> Self {
+        let coverage = Coverage::new(program);
+        Self {
+            ev: match shared {
+                Some(shared) => crate::Evaluator::sharing(program, coverage, shared),
+                None => crate::Evaluator::counting(program, coverage),
+            },
+            format,
+            columns,
+            nfields: program.fields.len(),
+            cells: Vec::new(),
+            csv: CsvRows::default(),
+            parsed: csv::ByteRecord::new(),
+            blocks: None,
+        }
+    }
+
+    /// Turns a batch into output bytes (in `out`, reused); for a block, also says what was
+    /// read in it.
+    pub(super) fn process(
+        &mut self,
+        rows: &mut Rows,
+        mut out: Vec<u8>,
+    ) -> (Vec<u8>, Option<BlockRead>) {
+        out.clear();
+        let mut read = None;
+        match rows {
+            Rows::Csv {
+                binding,
+                keys,
+                rows,
+                len,
+            } => {
+                for row in &rows[..*len] {
+                    self.csv_row(binding, keys, row, &mut out);
+                }
+            }
+            Rows::Block {
+                binding,
+                keys,
+                input,
+                bytes,
+                failed,
+            } => {
+                // Lent out while the rows are evaluated (a `take` of the reader itself would
+                // build a new csv-core reader per block).
+                let mut records = self.blocks.take().unwrap_or_default();
+                let mut row = std::mem::take(&mut self.parsed);
+                let mut bad = Vec::new();
+                records.start(bytes);
+                loop {
+                    match records.read(&mut row) {
+                        Ok(true) => self.csv_row(binding, keys, &row, &mut out),
+                        Ok(false) => break,
+                        Err(b) => bad.push(b),
+                    }
+                }
+                records.finish(bytes);
+                read = Some(BlockRead {
+                    input: *input,
+                    rows: records.rows,
+                    lines: records.lines,
+                    bad,
+                    failed: failed.take(),
+                });
+                self.parsed = row;
+                self.blocks = Some(records);
+            }
+            Rows::Json { keys, rows } => {
+                for value in rows {
+                    let found: Vec<String> = keys.iter().map(|k| json_key(value, k)).collect();
+                    let outcomes = self.ev.apply_row(&JsonRecord::new(value));
+                    Self::fill(&mut self.cells, found.iter().map(String::as_str), &outcomes);
+                    self.write(&mut out);
+                }
+            }
+        }
+        (out, read)
+    }
+
+    /// Evaluates one CSV row (its fields checked as text) and writes its output row.
+    fn csv_row(
+        &mut self,
+        binding: &ColumnBinding,
+        keys: &[Option<usize>],
+        row: &csv::ByteRecord,
+        out: &mut Vec<u8>,
+    ) {
+        let outcomes = self.ev.apply_row(&CsvRecord::from_bytes(binding, row));
+        if self.format == OutFormat::Csv {
+            // The common case: kept columns (bytes the reader has checked as text), fields
+            // and status, written straight into the batch's bytes.
+            let cells = keys
+                .iter()
+                .map(|k| k.and_then(|i| row.get(i)).unwrap_or_default())
+                .chain(outcomes.values().map(|v| v.unwrap_or("").as_bytes()));
+            self.csv
+                .record(out, cells, status_text(&outcomes).as_bytes());
+            return;
+        }
+        let keep = keys
+            .iter()
+            .map(|k| {
+                k.and_then(|i| row.get(i))
+                    .and_then(|b| std::str::from_utf8(b).ok())
+            })
+            .map(|cell| cell.unwrap_or(""));
+        Self::fill(&mut self.cells, keep, &outcomes);
+        self.write(out);
+    }
+
+    /// Puts the row's cells in `cells`: kept columns, fields, status.
+    fn fill<'a>(cells: &mut Vec<String>, keep: impl Iterator<Item = &'a str>, row: &Row) {
+        cells.clear();
+        cells.extend(keep.map(str::to_string));
+        for value in row.values() {
+            cells.push(value.unwrap_or("").to_string());
+        }
+        cells.push(status_text(row).into_owned());
+    }
+
+    /// The worker's coverage, every outcome counted.
+    pub(super) fn coverage(self) -> Coverage {
+        self.ev.into_tally()
+    }
+
+    /// Writes the row in `cells`.
+    fn write(&self, out: &mut Vec<u8>) {
+        match self.format {
+            OutFormat::Csv => {
+                let (status, cells) = self.cells.split_last().unzip();
+                let cells = cells.unwrap_or_default().iter().map(|c| c.as_bytes());
+                self.csv
+                    .record(out, cells, status.map_or(&[][..], |s| s.as_bytes()));
+            }
+            OutFormat::Jsonl => {
+                let mut map = serde_json::Map::new();
+                let nkeep = self.cells.len().saturating_sub(self.nfields + 1);
+                for (i, (name, cell)) in self.columns.iter().zip(&self.cells).enumerate() {
+                    let is_field = i >= nkeep && i < self.cells.len() - 1;
+                    let value = if is_field && cell.is_empty() {
+                        serde_json::Value::Null
+                    } else {
+                        serde_json::Value::String(cell.clone())
+                    };
+                    map.insert(name.clone(), value);
+                }
+                let _ = serde_json::to_writer(&mut *out, &map);
+                out.push(b'\n');
+            }
+            _ => {
+                let line: Vec<String> = self
+                    .cells
+                    .iter()
+                    .map(|c| format!("{:<20}", crate::report::show(c).trim_matches('"')))
+                    .collect();
+                out.extend_from_slice(line.join(" ").trim_end().as_bytes());
+                out.push(b'\n');
+            }
+        }
+    }
+}
+
+fn json_key(value: &serde_json::Value, key: &str) -> String {
+    let Some(object) = value.as_object() else {
+        return String::new();
+    };
+    let found = object.get(key).or_else(|| {
+        object
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(key))
+            .map(|(_, v)| v)
+    });
+    match found {
+        Some(serde_json::Value::String(s)) => s.clone(),
+        Some(serde_json::Value::Null) | None => String::new(),
+        Some(other) => other.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Rows written straight into bytes read back, and are written, as the csv crate's
+    /// writer writes them.
+    #[test]
+    fn csv_rows_are_written_as_the_csv_crate_writes_them() {
+        let cells: [&[u8]; 11] = [
+            b"plain",
+            b"",
+            b"a,b",
+            b"say \"hi\"",
+            b"\"",
+            b"line\nbreak",
+            b"cr\rhere",
+            b" padded ",
+            b"#hash",
+            "Gerente de Operación 営業部長".as_bytes(),
+            b"'quote'",
+        ];
+        let mut rows = Vec::new();
+        let mut expected = csv::WriterBuilder::new()
+            .has_headers(false)
+            .flexible(true)
+            .from_writer(Vec::new());
+        for last in 0..cells.len() {
+            let (record, rest) = cells.split_at(last);
+            let last = rest[0];
+            CsvRows::default().record(&mut rows, record.iter().copied(), last);
+            let mut all = record.to_vec();
+            all.push(last);
+            expected.write_record(&all).unwrap();
+        }
+        assert_eq!(rows, expected.into_inner().unwrap());
+    }
+}
