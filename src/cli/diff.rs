@@ -52,13 +52,10 @@ pub fn run(args: DiffArgs) -> u8 {
         Ok(p) => p,
         Err(code) => return code,
     };
-    let mut inputs = Vec::new();
-    for path in &args.inputs {
-        match Input::open(path, args.input_format) {
-            Ok(input) => inputs.push(input),
-            Err(error) => return fail_usage(error),
-        }
-    }
+    let inputs = match Input::open_all(&args.inputs, args.input_format) {
+        Ok(inputs) => inputs,
+        Err(error) => return fail_usage(error),
+    };
     let keep = if args.all { usize::MAX } else { args.rows };
     let mut stats = DiffStats::default();
     let (mut ev_old, mut ev_new) = (old.evaluator(), new.evaluator());

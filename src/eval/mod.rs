@@ -737,7 +737,6 @@ fn typed(kind: &FieldKind, value: &str) -> Result<Arc<str>, FieldNote> {
 mod tests {
     use crate::{FlatRecord, Program};
 
-    /// The byte-wise check says what the plain `str` one said, on edge cases of each rule.
     /// The point of handing buffers on: a record's values reuse the last record's allocation.
     #[test]
     fn recycled_values_keep_their_allocation() {
@@ -748,6 +747,7 @@ mod tests {
         assert_eq!(recycled.as_ptr() as usize, place);
     }
 
+    /// The byte-wise check says what the plain `str` one said, on edge cases of each rule.
     #[test]
     fn is_email_agrees_with_its_plain_definition() {
         fn plain(value: &str) -> bool {

@@ -175,30 +175,31 @@ impl CsvBlocks {
     /// Reads more of the input and scans it.
     fn fill(&mut self) {
         let old = self.pending.len();
-        self.pending.resize(old + READ_SIZE, 0);
-        let read = loop {
-            match self.read.read(&mut self.pending[old..]) {
-                Err(error) if error.kind() == io::ErrorKind::Interrupted => continue,
-                other => break other,
-            }
-        };
-        match read {
-            Ok(0) => {
-                self.pending.truncate(old);
-                self.eof = true;
-            }
-            Ok(n) => {
-                self.pending.truncate(old + n);
+        match read_more(&mut self.read, &mut self.pending) {
+            Ok(0) => self.eof = true,
+            Ok(_) => {
                 if let Some(end) = self.ends.last_end(&self.pending[old..]) {
                     self.last_end = Some(old + end);
                 }
             }
-            Err(error) => {
-                self.pending.truncate(old);
-                self.failed = Some(error);
-            }
+            Err(error) => self.failed = Some(error),
         }
     }
+}
+
+/// Appends up to [`READ_SIZE`] bytes of `read` to `bytes` (a read interrupted by a signal is
+/// made again); how many, 0 at the end of the input.
+pub(crate) fn read_more(read: &mut dyn Read, bytes: &mut Vec<u8>) -> io::Result<usize> {
+    let old = bytes.len();
+    bytes.resize(old + READ_SIZE, 0);
+    let got = loop {
+        match read.read(&mut bytes[old..]) {
+            Err(error) if error.kind() == io::ErrorKind::Interrupted => continue,
+            other => break other,
+        }
+    };
+    bytes.truncate(old + got.as_ref().map_or(0, |n| *n));
+    got
 }
 
 /// The bytes of one block as a csv reader reads them. A reader that starts afresh (as after

@@ -105,7 +105,7 @@ enum Source {
         pending: Vec<u8>,
     },
     Records(Box<Records>),
-    /// Handed to [`CsvInput::into_blocks`]: only reached by a broken caller.
+    /// In place of `Start` only while [`CsvInput::read`] turns it into `Records`.
     Gone,
 }
 
@@ -162,17 +162,7 @@ fn read_header(
     let mut eof = false;
     loop {
         if !eof {
-            let old = bytes.len();
-            bytes.resize(old + (1 << 16), 0);
-            let n = loop {
-                match read.read(&mut bytes[old..]) {
-                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                    Err(e) => return Err(bad(e.to_string())),
-                    Ok(n) => break n,
-                }
-            };
-            bytes.truncate(old + n);
-            eof = n == 0;
+            eof = blocks::read_more(read, &mut bytes).map_err(|e| bad(e.to_string()))? == 0;
         }
         // csv-core skips a byte-order mark at the start: so does the scan (once 3 bytes are
         // known, or the input ended before).
@@ -568,6 +558,15 @@ impl Input {
             InputFormat::Csv => CsvInput::open(path).map(Input::Csv),
             format => JsonInput::open(path, format).map(Input::Json),
         }
+    }
+
+    /// Every input, opened before any is read: a missing file is a usage error before any
+    /// output.
+    pub fn open_all(
+        paths: &[PathBuf],
+        given: Option<InputFormat>,
+    ) -> Result<Vec<Self>, InputError> {
+        paths.iter().map(|path| Self::open(path, given)).collect()
     }
 
     /// The size in bytes when it is a file (for progress and MB/s).

@@ -158,14 +158,10 @@ pub fn run(args: DryRunArgs) -> u8 {
         Ok(program) => program,
         Err(code) => return code,
     };
-    // Open every input first: a missing file is a usage error before any output.
-    let mut inputs = Vec::new();
-    for path in &config.inputs {
-        match Input::open(path, config.input_format) {
-            Ok(input) => inputs.push(input),
-            Err(error) => return fail_usage(error),
-        }
-    }
+    let inputs = match Input::open_all(&config.inputs, config.input_format) {
+        Ok(inputs) => inputs,
+        Err(error) => return fail_usage(error),
+    };
     // A `--keep` column that no CSV header has is a typo, not an empty column.
     if let Some(keep) = &config.keep {
         let headers: Vec<&[String]> = inputs
