@@ -117,11 +117,11 @@ enum Source {
 fn first_non_utf8_field(record: &csv::ByteRecord) -> Option<usize> {
     let bytes = record.as_slice();
     let starts_a_char = |field: &[u8]| field.first().is_none_or(|&b| (b as i8) >= -0x40);
-    // SIMD validation: std's took 4.6% of a dry run on rows with non-ASCII names and titles.
-    // An ASCII row (most rows) is text in every field, so only other rows need the fields
-    // to start on character boundaries.
-    if simdutf8::basic::from_utf8(bytes).is_ok()
-        && (bytes.is_ascii() || record.iter().all(starts_a_char))
+    // An ASCII row (most rows) is text in every field, and the ASCII test is the cheapest
+    // pass. Other rows get the SIMD validation (std's took 4.6% of a dry run on rows with
+    // non-ASCII names and titles), and their fields must start on character boundaries.
+    if bytes.is_ascii()
+        || (simdutf8::basic::from_utf8(bytes).is_ok() && record.iter().all(starts_a_char))
     {
         return None;
     }
