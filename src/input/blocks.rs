@@ -268,10 +268,7 @@ impl io::Seek for BlockSource {
 #[cfg(test)]
 /// A reader of one block's records, built for it (the parser reuses one for every block).
 pub(crate) fn block_reader(block: &[u8]) -> csv::Reader<BlockSource> {
-    csv::ReaderBuilder::new()
-        .flexible(true)
-        .has_headers(false)
-        .from_reader(BlockSource::new(block.to_vec()))
+    super::dialect().from_reader(BlockSource::new(block.to_vec()))
 }
 
 #[cfg(test)]

@@ -192,12 +192,20 @@ fn read_header(
     }
 }
 
+/// How every CSV input is read, whether its header, its records one by one, or its blocks:
+/// one place, because the three must read the same bytes the same way (and
+/// [`blocks::RecordEnds`] keeps the quote state of exactly this dialect).
+pub(crate) fn dialect() -> csv::ReaderBuilder {
+    let mut builder = csv::ReaderBuilder::new();
+    builder
+        .flexible(true) // ragged rows: missing cells read as absent, extra cells are ignored
+        .has_headers(false);
+    builder
+}
+
 /// The first record of `bytes`, as text.
 fn first_record(bytes: &[u8]) -> Result<Option<csv::StringRecord>, String> {
-    let mut reader = csv::ReaderBuilder::new()
-        .flexible(true)
-        .has_headers(false)
-        .from_reader(bytes);
+    let mut reader = dialect().from_reader(bytes);
     let mut record = csv::StringRecord::new();
     match reader.read_record(&mut record) {
         Ok(true) => Ok(Some(record)),
@@ -310,9 +318,7 @@ fn records(read: Box<dyn Read + Send>, mut pending: Vec<u8>) -> Records {
     if pending.starts_with(blocks::BOM) {
         pending.insert(0, b'\n');
     }
-    csv::ReaderBuilder::new()
-        .flexible(true) // ragged rows: missing cells read as absent, extra cells are ignored
-        .has_headers(false)
+    dialect()
         .buffer_capacity(1 << 16)
         .from_reader(io::Cursor::new(pending).chain(read))
 }
@@ -340,9 +346,7 @@ pub struct BlockBadRow {
 
 impl Default for BlockRecords {
     fn default() -> Self {
-        let mut reader = csv::ReaderBuilder::new()
-            .flexible(true) // ragged rows, as `CsvInput` reads them
-            .has_headers(false)
+        let mut reader = dialect()
             .buffer_capacity(16 * 1024)
             .from_reader(blocks::BlockSource::default());
         // The first seek reads the header row, which a reader without headers keeps to give
