@@ -62,4 +62,4 @@ pub mod value;
 pub use check::{LoadError, Program};
 pub use eval::profile::{FieldNote, FieldOutcome, Profile, RuleRef};
 pub use eval::{Evaluator, Trace};
-pub use value::{ColumnBinding, CsvRecord, FlatRecord, JsonRecord, Record};
+pub use value::{ColumnBinding, CsvFields, CsvRecord, FlatRecord, JsonRecord, Record};

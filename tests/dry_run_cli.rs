@@ -377,6 +377,34 @@ fn dry_run_closed_pipe_is_not_an_error() {
     }
 }
 
+/// A write that fails (a full disk) is an error, with one worker as with several: the run
+/// must not exit 0 with its output cut short.
+#[test]
+fn dry_run_failed_write_is_an_error() {
+    if !Path::new("/dev/full").exists() {
+        return;
+    }
+    for jobs in ["1", "2"] {
+        let run = canon(&[
+            "dry-run",
+            "-q",
+            "-j",
+            jobs,
+            "--rules",
+            BASE,
+            "examples/acme_users.csv",
+            "--out",
+            "/dev/full",
+        ]);
+        assert_eq!(run.code, 2, "jobs {jobs}: {}", run.stderr);
+        assert!(
+            run.stderr.contains("cannot write the output"),
+            "jobs {jobs}: {}",
+            run.stderr
+        );
+    }
+}
+
 #[test]
 fn dry_run_usage_errors_exit_2() {
     let run = canon(&["dry-run", "--rules", BASE, "no/such/file.csv"]);

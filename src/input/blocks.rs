@@ -202,73 +202,15 @@ pub(crate) fn read_more(read: &mut dyn Read, bytes: &mut Vec<u8>) -> io::Result<
     got
 }
 
-/// The bytes of one block as a csv reader reads them. A reader that starts afresh (as after
-/// a seek to the start) skips a byte-order mark at its start, as csv-core does at a file's
-/// start: a block that starts with one is read after a blank line (which csv-core skips),
-/// so the mark stays in the record's first field, as when the file is read whole.
-#[derive(Debug, Default)]
-pub(crate) struct BlockSource {
-    bytes: Vec<u8>,
-    /// Position in the blank line (0..1) then the bytes (1..=len+1).
-    at: usize,
-    guarded: bool,
-}
-
-impl BlockSource {
-    pub(crate) fn new(bytes: Vec<u8>) -> Self {
-        let guarded = bytes.starts_with(BOM);
-        Self {
-            at: usize::from(!guarded),
-            bytes,
-            guarded,
-        }
-    }
-
-    pub(crate) fn into_bytes(self) -> Vec<u8> {
-        self.bytes
-    }
-}
-
-impl Read for BlockSource {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        if self.at == 0 {
-            self.at = 1;
-            return match buf.first_mut() {
-                Some(first) => {
-                    *first = b'\n';
-                    Ok(1)
-                }
-                None => Ok(0),
-            };
-        }
-        let rest = self.bytes.get(self.at - 1..).unwrap_or_default();
-        let n = rest.len().min(buf.len());
-        buf[..n].copy_from_slice(&rest[..n]);
-        self.at += n;
-        Ok(n)
-    }
-}
-
-/// Only a seek to the start, which the csv reader makes to read a new block afresh.
-impl io::Seek for BlockSource {
-    fn seek(&mut self, to: io::SeekFrom) -> io::Result<u64> {
-        match to {
-            io::SeekFrom::Start(0) => {
-                self.at = usize::from(!self.guarded);
-                Ok(0)
-            }
-            _ => Err(io::Error::new(
-                io::ErrorKind::Unsupported,
-                "a block is only read from its start",
-            )),
-        }
-    }
-}
-
 #[cfg(test)]
-/// A reader of one block's records, built for it (the parser reuses one for every block).
-pub(crate) fn block_reader(block: &[u8]) -> csv::Reader<BlockSource> {
-    super::dialect().from_reader(BlockSource::new(block.to_vec()))
+/// The csv crate's reader of one block's records, for tests to compare with. A fresh reader
+/// skips a byte-order mark at its start, as csv-core does at a file's start: the block is
+/// read after a blank line (which csv-core skips), so a mark that starts a block stays in its
+/// record's first field, as when the file is read whole.
+pub(crate) fn block_reader(block: &[u8]) -> csv::Reader<io::Cursor<Vec<u8>>> {
+    let mut bytes = b"\n".to_vec();
+    bytes.extend_from_slice(block);
+    super::dialect().from_reader(io::Cursor::new(bytes))
 }
 
 #[cfg(test)]
@@ -304,7 +246,8 @@ mod tests {
         let mut record = csv::ByteRecord::new();
         let mut found = Vec::new();
         while reader.read_byte_record(&mut record).unwrap() {
-            let end = reader.position().byte() as usize;
+            // Less the blank line `block_reader` reads first.
+            let end = reader.position().byte() as usize - 1;
             if record.as_slice().ends_with(b"\n") {
                 continue; // an unterminated quote: the record ends where the input does
             }
@@ -393,14 +336,6 @@ mod tests {
                 assert_eq!(parsed, records(text), "read {read} size {size}");
             }
         }
-    }
-
-    #[test]
-    fn a_block_that_starts_with_a_byte_order_mark_keeps_it() {
-        let mut reader = block_reader(b"\xEF\xBB\xBFa,b\n");
-        let mut record = csv::ByteRecord::new();
-        assert!(reader.read_byte_record(&mut record).unwrap());
-        assert_eq!(&record[0], "\u{feff}a".as_bytes());
     }
 
     #[test]

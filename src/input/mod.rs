@@ -7,8 +7,10 @@ use std::io::{self, BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 
 mod blocks;
+mod split;
 
 pub use blocks::CsvBlocks;
+pub use split::{BlockBadRow, BlockRecords, CsvRow};
 
 /// The format of one input.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -321,85 +323,6 @@ fn records(read: Box<dyn Read + Send>, mut pending: Vec<u8>) -> Records {
     dialect()
         .buffer_capacity(1 << 16)
         .from_reader(io::Cursor::new(pending).chain(read))
-}
-
-/// Reads the records of the blocks of a [`CsvBlocks`] one block at a time, and checks them
-/// as [`CsvInput::read`] does, with rows and lines counted from the block's start. One
-/// reader serves every block: building csv-core's reader was 2.4% of a parallel dry run
-/// when each block had its own.
-pub struct BlockRecords {
-    reader: csv::Reader<blocks::BlockSource>,
-    /// Records read in the block so far.
-    pub rows: u64,
-    /// Lines those records take.
-    pub lines: u64,
-}
-
-/// A record of a block that cannot be used: its row in the block (from 1), the line it
-/// starts on (from 0), and why.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct BlockBadRow {
-    pub row: u64,
-    pub line: u64,
-    pub message: String,
-}
-
-impl Default for BlockRecords {
-    fn default() -> Self {
-        let mut reader = dialect()
-            .buffer_capacity(16 * 1024)
-            .from_reader(blocks::BlockSource::default());
-        // The first seek reads the header row, which a reader without headers keeps to give
-        // back as its first record unless it has seeked: seek now, while there is nothing
-        // to read, so no block's first record is read twice.
-        let _ = reader.seek_raw(io::SeekFrom::Start(0), csv::Position::new());
-        Self {
-            reader,
-            rows: 0,
-            lines: 0,
-        }
-    }
-}
-
-impl BlockRecords {
-    /// Starts on `block` (its bytes are taken until [`BlockRecords::finish`]).
-    pub fn start(&mut self, block: &mut Vec<u8>) {
-        *self.reader.get_mut() = blocks::BlockSource::new(std::mem::take(block));
-        // Reads the block afresh: csv-core's state, and its "at the end" flag, are reset. A
-        // seek to the start of a block source cannot fail.
-        let _ = self
-            .reader
-            .seek_raw(io::SeekFrom::Start(0), csv::Position::new());
-        self.rows = 0;
-        self.lines = 0;
-    }
-
-    /// Gives the block's bytes back.
-    pub fn finish(&mut self, block: &mut Vec<u8>) {
-        *block = std::mem::take(self.reader.get_mut()).into_bytes();
-    }
-
-    /// Reads the next record: `Ok(false)` at the block's end, `Err` for a record that cannot
-    /// be used (the next call goes on after it).
-    pub fn read(&mut self, record: &mut csv::ByteRecord) -> Result<bool, BlockBadRow> {
-        let line = self.lines;
-        // A block source cannot fail to read, and a flexible reader of bytes has no other
-        // error.
-        let read = self.reader.read_byte_record(record).unwrap_or(false);
-        if !read {
-            return Ok(false);
-        }
-        self.rows += 1;
-        self.lines += 1 + newlines(record);
-        match unusable(record) {
-            None => Ok(true),
-            Some(message) => Err(BlockBadRow {
-                row: self.rows,
-                line,
-                message,
-            }),
-        }
-    }
 }
 
 /// SCIM users from JSON: one object, an array of objects, or a ListResponse (`Resources`);

@@ -169,37 +169,57 @@ impl<F: AsRef<str>> Record for ColumnRecord<'_, F> {
     }
 }
 
+/// A CSV record's fields by column: a `csv::ByteRecord`, or a row read from a block
+/// ([`crate::input::CsvRow`]).
+pub trait CsvFields {
+    fn field(&self, column: usize) -> Option<&[u8]>;
+}
+
+impl CsvFields for csv::ByteRecord {
+    fn field(&self, column: usize) -> Option<&[u8]> {
+        self.get(column)
+    }
+}
+
+impl CsvFields for crate::input::CsvRow {
+    fn field(&self, column: usize) -> Option<&[u8]> {
+        self.get(column)
+    }
+}
+
 /// A CSV row bound to its header. A field that is not valid UTF-8 reads as absent
 /// ([`crate::input::CsvInput::read`] reports such rows before they get here).
-pub struct CsvRecord<'a> {
+pub struct CsvRecord<'a, R: CsvFields = csv::ByteRecord> {
     binding: &'a ColumnBinding,
-    row: &'a csv::ByteRecord,
+    row: &'a R,
 }
 
 impl<'a> CsvRecord<'a> {
     pub fn new(binding: &'a ColumnBinding, row: &'a csv::StringRecord) -> Self {
         Self::from_bytes(binding, row.as_byte_record())
     }
+}
 
+impl<'a, R: CsvFields> CsvRecord<'a, R> {
     /// A row read as bytes: fields are checked as they are read, not all of them up front.
-    pub fn from_bytes(binding: &'a ColumnBinding, row: &'a csv::ByteRecord) -> Self {
+    pub fn from_bytes(binding: &'a ColumnBinding, row: &'a R) -> Self {
         Self { binding, row }
     }
 
     fn text(&self, column: usize) -> Option<&'a str> {
-        std::str::from_utf8(self.row.get(column)?).ok()
+        std::str::from_utf8(self.row.field(column)?).ok()
     }
 
     /// A column's bytes when they are text, checked the cheap way: ASCII at once, anything
     /// else with the SIMD check (std's goes character by character through Japanese, Korean
     /// or accented names and titles; the text checks of cache keys were 4% of a dry run).
     fn text_bytes(&self, column: usize) -> Option<&'a [u8]> {
-        let bytes = self.row.get(column)?;
+        let bytes = self.row.field(column)?;
         (bytes.is_ascii() || simdutf8::basic::from_utf8(bytes).is_ok()).then_some(bytes)
     }
 }
 
-impl Record for CsvRecord<'_> {
+impl<R: CsvFields> Record for CsvRecord<'_, R> {
     fn get(&self, path: &AttrPath) -> Option<Cow<'_, str>> {
         let column = self.binding.column(path)?;
         self.text(column).map(Cow::Borrowed)

@@ -1,12 +1,13 @@
 //! `canon dry-run`: map a whole export with a rule file, write one row per record, and report
 //! coverage.
 //!
-//! The pipeline (`read.rs`, `worker.rs`, `parallel.rs`): with one worker, the main thread
-//! reads 32-row batches (the CSV header is bound to the program once per input) and turns each
-//! into output bytes and coverage counts. With `--jobs N > 1`, the main thread cuts each CSV
-//! input into blocks of whole records without parsing them (JSON and `--strict` runs are read
-//! record by record); N workers each own an evaluator and parse and evaluate their blocks; a
-//! writer thread puts the batches back in input order, over bounded channels.
+//! The pipeline (`read.rs`, `worker.rs`, `parallel.rs`): the reader cuts each CSV input into
+//! blocks of whole records without parsing them (JSON inputs and `--strict` runs are read
+//! record by record); a worker parses each block (`crate::input::BlockRecords`) and turns its
+//! rows into output bytes and coverage counts. With one worker, the main thread does both in
+//! turn. With `--jobs N > 1`, N workers each own an evaluator and take blocks from the reader,
+//! and a writer thread puts the batches back in input order, over bounded channels. Either
+//! way, bad rows are placed in input order by [`read::BlockRows`].
 
 mod parallel;
 mod read;
@@ -25,7 +26,7 @@ use crate::input::{BadRow, Input, InputFormat};
 use crate::report::Coverage;
 use crate::Program;
 use parallel::run_parallel;
-use read::{read_batches, BadRows, CsvBatches};
+use read::{read_batches, BadRows, BlockRows};
 use worker::Worker;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -252,9 +253,13 @@ struct Outcome {
 /// a batch is still in cache when a worker takes it (512 rows took 5.6 s of wall time and
 /// 10.4 s of CPU on 1M rows with two workers; 128 rows, 3.4–4.2 s and 6.2–7.5 s).
 const BATCH: usize = 128;
-/// Rows per batch with one worker: few enough that a row is still in the CPU cache when it
-/// is evaluated right after being read (512 rows of a 33-column export are ~300 KB).
+/// Rows per batch with one worker (JSON, and `--strict` CSV): few enough that a row is still
+/// in the CPU cache when it is evaluated right after being read (512 rows of a 33-column
+/// export are ~300 KB).
 const BATCH_ONE_WORKER: usize = 32;
+/// Bytes of CSV per block: about `BATCH` generated rows (360 bytes each), well inside the
+/// CPU's cache while its rows are read and evaluated.
+const BLOCK_BYTES: usize = 48 * 1024;
 
 /// Formats rows of output.
 struct Formatter {
@@ -351,11 +356,10 @@ fn execute(
     };
     let mut head = Vec::new();
     formatter.header(&mut head);
-    let mut bad = if config.jobs <= 1 {
-        BadRows::default()
-    } else {
-        BadRows::forwarding()
-    };
+    // The reader holds the bad rows it finds for the batch that follows them, so that they
+    // are put in input order with those found in blocks (by the one worker, or by the
+    // workers of a parallel run).
+    let mut bad = BadRows::forwarding();
     if write_all(&mut out, &head)? {
         return Ok(Outcome {
             coverage: Coverage::new(program),
@@ -367,32 +371,44 @@ fn execute(
 
     let coverage = if config.jobs <= 1 {
         let mut worker = Worker::new(program, config.format, columns.clone(), None);
+        let mut located = BlockRows::of(&inputs);
         let mut buf = Vec::new();
-        let mut closed = false;
+        let mut batches = 0u64;
+        let mut failed = None;
         read_batches(
             program,
             inputs,
             &keep,
             config.strict,
-            CsvBatches::Records(BATCH_ONE_WORKER),
             BATCH_ONE_WORKER,
             &mut bad,
-            &mut |mut rows, _held| {
-                buf.clear();
-                buf = worker.process(&mut rows, std::mem::take(&mut buf)).0;
-                if let (Some(p), Some(n)) = (&progress, rows.len()) {
-                    p.inc(n as u64);
+            &mut |mut rows, held| {
+                let (bytes, read) = worker.process(&mut rows, std::mem::take(&mut buf));
+                buf = bytes;
+                let rows_read = rows.len().map(|n| n as u64);
+                let block_rows = located.place(batches, held, read);
+                batches += 1;
+                if let (Some(p), Some(n)) = (&progress, rows_read.or(block_rows)) {
+                    p.inc(n);
                 }
+                // A closed pipe stops reading; so does a failed write, which the run reports.
                 match write_all(&mut out, &buf) {
                     Ok(false) => Some(rows),
-                    _ => {
-                        closed = true;
+                    Ok(true) => None,
+                    Err(error) => {
+                        failed = Some(error);
                         None
                     }
                 }
             },
         );
-        let _ = closed;
+        if let Some(error) = failed {
+            return Err(error);
+        }
+        // The last bytes, flushed here so that an error is reported, not lost in a drop.
+        write_all(&mut out, &[])?;
+        located.take_late(batches, &mut bad);
+        bad = located.into_bad();
         worker.coverage()
     } else {
         run_parallel(

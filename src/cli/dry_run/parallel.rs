@@ -4,16 +4,13 @@
 use std::io::{self, Write};
 use std::sync::{mpsc, Arc, Mutex};
 
-use super::read::{read_batches, BadRows, CsvBatches};
+use super::read::{read_batches, BadRows, BlockRows};
 use super::worker::{BlockRead, Rows, Worker};
 use super::{write_all, Config, BATCH};
 use crate::eval::SharedCache;
 use crate::input::{BadRow, Input};
 use crate::report::Coverage;
 use crate::Program;
-
-/// Bytes of CSV per block of a parallel run: about `BATCH` generated rows (360 bytes each).
-const BLOCK_BYTES: usize = 48 * 1024;
 
 #[allow(clippy::too_many_arguments)]
 pub(super) fn run_parallel(
@@ -42,41 +39,29 @@ pub(super) fn run_parallel(
     let in_flight = (jobs * 4) as u64;
     let shared = &SharedCache::new(program);
     // Where each input's rows start, for the bad rows the workers find in blocks.
-    let starts: Vec<(String, u64)> = inputs
-        .iter()
-        .map(|input| match input {
-            Input::Csv(csv) => (csv.name.clone(), csv.first_line()),
-            Input::Json(json) => (json.name.clone(), 1),
-        })
-        .collect();
+    let located = BlockRows::of(&inputs);
     std::thread::scope(|scope| {
-        let writer = scope.spawn(move || -> Result<BadRows, String> {
+        let writer = scope.spawn(move || -> Result<BlockRows, String> {
             let mut pending = std::collections::BTreeMap::new();
             let mut next = 0u64;
-            let mut located = BlockRows::new(starts);
+            let mut located = located;
             for (seq, bytes, read, held) in done_rx {
                 pending.insert(seq, (bytes, read, held));
                 while let Some((bytes, read, held)) = pending.remove(&next) {
-                    for bad in held {
-                        located.bad.push(next, bad);
-                    }
-                    if let Some(read) = read {
-                        let rows = read.rows;
-                        located.place(next, read);
-                        if let Some(p) = progress {
-                            p.inc(rows);
-                        }
+                    let rows = located.place(next, held, read);
+                    if let (Some(p), Some(rows)) = (progress, rows) {
+                        p.inc(rows);
                     }
                     next += 1;
                     if write_all(&mut out, &bytes)? {
                         // Closed pipe: dropping done_rx stops the workers.
-                        return Ok(located.bad);
+                        return Ok(located);
                     }
                     let _ = spent_tx.send(bytes);
                     let _ = written_tx.send(());
                 }
             }
-            write_all(&mut out, &[]).map(|_| located.bad)
+            write_all(&mut out, &[]).map(|_| located)
         });
         let workers: Vec<_> = (0..jobs)
             .map(|_| {
@@ -122,7 +107,6 @@ pub(super) fn run_parallel(
             inputs,
             keep,
             config.strict,
-            CsvBatches::Blocks(BLOCK_BYTES),
             BATCH,
             bad,
             &mut |rows, held| {
@@ -155,11 +139,8 @@ pub(super) fn run_parallel(
             Ok(result) => result.map(|mut found| {
                 // The writer has every bad row carried or found in order; those read after
                 // the last batch come last.
-                let last = seq;
-                for late in bad.take_held() {
-                    found.push(last, late);
-                }
-                *bad = found;
+                found.take_late(seq, bad);
+                *bad = found.into_bad();
                 coverage
             }),
             Err(_) => Err("the output writer stopped".into()),
@@ -167,60 +148,10 @@ pub(super) fn run_parallel(
     })
 }
 
-/// Places the bad rows that workers find in blocks: the writer sees the blocks of an input in
-/// order, so it knows the row and line each block starts on.
-pub(super) struct BlockRows {
-    /// Per input: its name, and the row and line its next block starts on.
-    inputs: Vec<(String, u64, u64)>,
-    bad: BadRows,
-}
-
-impl BlockRows {
-    fn new(starts: Vec<(String, u64)>) -> Self {
-        Self {
-            inputs: starts
-                .into_iter()
-                .map(|(name, line)| (name, 1, line))
-                .collect(),
-            bad: BadRows::default(),
-        }
-    }
-
-    /// Counts the block that came in batch `batch`, and records its bad rows.
-    fn place(&mut self, batch: u64, read: BlockRead) {
-        let Some((name, row, line)) = self.inputs.get_mut(read.input) else {
-            return;
-        };
-        for bad in read.bad {
-            self.bad.push(
-                batch,
-                BadRow {
-                    input: name.clone(),
-                    at: format!("row {} (line {})", *row + bad.row - 1, *line + bad.line),
-                    message: bad.message,
-                },
-            );
-        }
-        *row += read.rows;
-        *line += read.lines;
-        if let Some(error) = read.failed {
-            // As the record-by-record reader reports it: the row it was reading.
-            self.bad.push(
-                batch,
-                BadRow {
-                    input: name.clone(),
-                    at: format!("row {} (line {})", *row, *line),
-                    message: format!("{error} (reading stopped)"),
-                },
-            );
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::input::{BlockRecords, CsvInput};
+    use crate::input::{BlockRecords, CsvInput, CsvRow};
     use std::io::Read;
 
     /// `rows` records with quoted line breaks, CRLF and LF, a record that starts with a
@@ -271,13 +202,16 @@ mod tests {
     }
 
     /// Records and bad rows (as printed) read one by one, as one worker reads them.
-    fn by_records(text: &[u8]) -> (Vec<csv::ByteRecord>, Vec<String>) {
+    /// A record's fields.
+    type Fields = Vec<Vec<u8>>;
+
+    fn by_records(text: &[u8]) -> (Vec<Fields>, Vec<String>) {
         let mut csv = input(text, 1000);
         let (mut records, mut bad) = (Vec::new(), Vec::new());
         let mut record = csv::ByteRecord::new();
         loop {
             match csv.read(&mut record) {
-                Ok(true) => records.push(record.clone()),
+                Ok(true) => records.push(record.iter().map(<[u8]>::to_vec).collect()),
                 Ok(false) => break,
                 Err(b) => {
                     bad.push(b.to_string());
@@ -292,7 +226,7 @@ mod tests {
 
     /// The same, read in blocks of `size` bytes, parsed apart and placed as a parallel run
     /// does: the reader cuts blocks, a worker parses each, the writer places its bad rows.
-    fn by_blocks(text: &[u8], step: usize, size: usize) -> (Vec<csv::ByteRecord>, Vec<String>) {
+    fn by_blocks(text: &[u8], step: usize, size: usize) -> (Vec<Fields>, Vec<String>) {
         let csv = input(text, step);
         let mut placed = BlockRows::new(vec![("t.csv".into(), csv.first_line())]);
         let Ok(mut blocks) = csv.into_blocks() else {
@@ -311,10 +245,10 @@ mod tests {
             }
             parser.start(&mut bytes);
             let mut bad = Vec::new();
-            let mut record = csv::ByteRecord::new();
+            let mut row = CsvRow::default();
             loop {
-                match parser.read(&mut record) {
-                    Ok(true) => records.push(record.clone()),
+                match parser.read(&mut row) {
+                    Ok(true) => records.push(row.iter().map(<[u8]>::to_vec).collect()),
                     Ok(false) => break,
                     Err(b) => bad.push(b),
                 }
@@ -328,13 +262,13 @@ mod tests {
                 bad,
                 failed,
             };
-            placed.place(batch, read);
+            placed.place(batch, Vec::new(), Some(read));
             if stop {
                 break;
             }
         }
         let bad = placed
-            .bad
+            .into_bad()
             .into_kept()
             .iter()
             .map(BadRow::to_string)

@@ -2,7 +2,8 @@
 
 use std::sync::Arc;
 
-use super::worker::Rows;
+use super::worker::{BlockRead, Rows};
+use super::BLOCK_BYTES;
 use crate::input::{BadRow, Input};
 use crate::Program;
 
@@ -59,25 +60,103 @@ impl BadRows {
     }
 }
 
-/// How the reader hands out CSV rows.
-#[derive(Clone, Copy, PartialEq, Eq)]
-pub(super) enum CsvBatches {
-    /// Parsed records, `n` at a time.
-    Records(usize),
-    /// Blocks of about `n` bytes of whole records, for the workers to parse.
-    Blocks(usize),
+/// Puts the bad rows of a run in input order, and places those workers find in blocks: it
+/// sees the blocks of an input in order, so it knows the row and line each block starts on.
+pub(super) struct BlockRows {
+    /// Per input: its name, and the row and line its next block starts on.
+    inputs: Vec<(String, u64, u64)>,
+    bad: BadRows,
+}
+
+impl BlockRows {
+    /// For inputs whose first rows start on the lines given.
+    pub(super) fn new(starts: Vec<(String, u64)>) -> Self {
+        Self {
+            inputs: starts
+                .into_iter()
+                .map(|(name, line)| (name, 1, line))
+                .collect(),
+            bad: BadRows::default(),
+        }
+    }
+
+    pub(super) fn of(inputs: &[Input]) -> Self {
+        Self::new(
+            inputs
+                .iter()
+                .map(|input| match input {
+                    Input::Csv(csv) => (csv.name.clone(), csv.first_line()),
+                    Input::Json(json) => (json.name.clone(), 1),
+                })
+                .collect(),
+        )
+    }
+
+    /// Records the bad rows batch `batch` carried from the reader (`held`), then those a
+    /// worker found in it if it was a block (`read`), whose rows it counts. Returns the rows
+    /// of the block.
+    pub(super) fn place(
+        &mut self,
+        batch: u64,
+        held: Vec<BadRow>,
+        read: Option<BlockRead>,
+    ) -> Option<u64> {
+        for bad in held {
+            self.bad.push(batch, bad);
+        }
+        let read = read?;
+        let rows = read.rows;
+        let (name, row, line) = self.inputs.get_mut(read.input)?;
+        for bad in read.bad {
+            self.bad.push(
+                batch,
+                BadRow {
+                    input: name.clone(),
+                    at: format!("row {} (line {})", *row + bad.row - 1, *line + bad.line),
+                    message: bad.message,
+                },
+            );
+        }
+        *row += read.rows;
+        *line += read.lines;
+        if let Some(error) = read.failed {
+            // As the record-by-record reader reports it: the row it was reading.
+            self.bad.push(
+                batch,
+                BadRow {
+                    input: name.clone(),
+                    at: format!("row {} (line {})", *row, *line),
+                    message: format!("{error} (reading stopped)"),
+                },
+            );
+        }
+        Some(rows)
+    }
+
+    /// The rows the reader found after the last batch (`batches` were sent), held in
+    /// `reader`: they come last.
+    pub(super) fn take_late(&mut self, batches: u64, reader: &mut BadRows) {
+        for late in reader.take_held() {
+            self.bad.push(batches, late);
+        }
+    }
+
+    pub(super) fn into_bad(self) -> BadRows {
+        self.bad
+    }
 }
 
 /// Reads every input into batches and hands each to `sink` with the bad rows `bad` holds for
-/// it; `sink` gives the batch back for reuse, or `None` to stop. JSON batches hold `batch`
-/// users. Bad rows found after the last batch stay held in `bad`.
+/// it; `sink` gives the batch back for reuse, or `None` to stop. A CSV input is cut into
+/// blocks of about [`BLOCK_BYTES`] of whole records, which the worker parses; with `strict`
+/// its records are read here, `batch` at a time (only the reader can stop at the first bad
+/// row), as are JSON users. Bad rows found after the last batch stay held in `bad`.
 #[allow(clippy::too_many_arguments)]
 pub(super) fn read_batches(
     program: &Program,
     inputs: Vec<Input>,
     keep: &[String],
     strict: bool,
-    csv_batches: CsvBatches,
     batch: usize,
     bad: &mut BadRows,
     sink: &mut dyn FnMut(Rows, Vec<BadRow>) -> Option<Rows>,
@@ -101,55 +180,49 @@ pub(super) fn read_batches(
                         .map(|k| lower.iter().position(|h| *h == k.to_lowercase()))
                         .collect::<Vec<_>>(),
                 );
-                let mut csv = match (csv_batches, strict) {
-                    // `--strict` stops at the first bad row, which only the reader can do.
-                    (CsvBatches::Blocks(size), false) => match csv.into_blocks() {
-                        Ok(mut blocks) => {
-                            let mut bytes = match spare.take() {
-                                Some(Rows::Block { bytes, .. }) => bytes,
-                                _ => Vec::new(),
+                // `--strict` stops at the first bad row, which only the reader can do.
+                let blocks = if strict { Err(csv) } else { csv.into_blocks() };
+                let mut csv = match blocks {
+                    Ok(mut blocks) => {
+                        let mut bytes = match spare.take() {
+                            Some(Rows::Block { bytes, .. }) => bytes,
+                            _ => Vec::new(),
+                        };
+                        loop {
+                            let (more, failed) = match blocks.next_block(BLOCK_BYTES, &mut bytes) {
+                                Ok(more) => (more, None),
+                                Err(error) => (true, Some(error.to_string())),
                             };
-                            loop {
-                                let (more, failed) = match blocks.next_block(size, &mut bytes) {
-                                    Ok(more) => (more, None),
-                                    Err(error) => (true, Some(error.to_string())),
-                                };
-                                if !more {
-                                    break;
-                                }
-                                let stop = failed.is_some();
-                                let rows = Rows::Block {
-                                    binding: binding.clone(),
-                                    keys: keys.clone(),
-                                    input: index,
-                                    bytes,
-                                    failed,
-                                };
-                                bytes = match send(rows, &mut sent, bad) {
-                                    Some(Rows::Block { bytes, .. }) => bytes,
-                                    Some(_) => Vec::new(),
-                                    None => return,
-                                };
-                                if stop {
-                                    break;
-                                }
+                            if !more {
+                                break;
                             }
-                            spare = Some(Rows::Block {
-                                binding,
-                                keys,
+                            let stop = failed.is_some();
+                            let rows = Rows::Block {
+                                binding: binding.clone(),
+                                keys: keys.clone(),
                                 input: index,
                                 bytes,
-                                failed: None,
-                            });
-                            continue;
+                                failed,
+                            };
+                            bytes = match send(rows, &mut sent, bad) {
+                                Some(Rows::Block { bytes, .. }) => bytes,
+                                Some(_) => Vec::new(),
+                                None => return,
+                            };
+                            if stop {
+                                break;
+                            }
                         }
-                        Err(csv) => csv,
-                    },
-                    _ => csv,
-                };
-                let batch = match csv_batches {
-                    CsvBatches::Records(n) => n,
-                    CsvBatches::Blocks(_) => batch,
+                        spare = Some(Rows::Block {
+                            binding,
+                            keys,
+                            input: index,
+                            bytes,
+                            failed: None,
+                        });
+                        continue;
+                    }
+                    Err(csv) => csv,
                 };
                 let mut rows = match spare.take() {
                     Some(Rows::Csv { rows, .. }) => rows,

@@ -5,9 +5,9 @@ use std::sync::Arc;
 
 use super::{status_text, OutFormat};
 use crate::eval::{Row, SharedCache};
-use crate::input::{BlockBadRow, BlockRecords};
+use crate::input::{BlockBadRow, BlockRecords, CsvRow};
 use crate::report::Coverage;
-use crate::{ColumnBinding, CsvRecord, JsonRecord, Program};
+use crate::{ColumnBinding, CsvFields, CsvRecord, JsonRecord, Program};
 
 /// A batch of input as the reader hands it to a worker.
 pub(super) enum Rows {
@@ -65,7 +65,7 @@ pub(super) struct Worker<'p> {
     /// Writes CSV output rows.
     csv: CsvRows,
     /// The row being read from a block, reused.
-    parsed: csv::ByteRecord,
+    parsed: CsvRow,
     /// The reader of blocks, reused.
     blocks: Option<BlockRecords>,
 }
@@ -132,7 +132,7 @@ impl<'p> Worker<'p> {
             nfields: program.fields.len(),
             cells: Vec::new(),
             csv: CsvRows::default(),
-            parsed: csv::ByteRecord::new(),
+            parsed: CsvRow::default(),
             blocks: None,
         }
     }
@@ -201,11 +201,11 @@ impl<'p> Worker<'p> {
     }
 
     /// Evaluates one CSV row (its fields checked as text) and writes its output row.
-    fn csv_row(
+    fn csv_row<R: CsvFields>(
         &mut self,
         binding: &ColumnBinding,
         keys: &[Option<usize>],
-        row: &csv::ByteRecord,
+        row: &R,
         out: &mut Vec<u8>,
     ) {
         let outcomes = self.ev.apply_row(&CsvRecord::from_bytes(binding, row));
@@ -214,7 +214,7 @@ impl<'p> Worker<'p> {
             // and status, written straight into the batch's bytes.
             let cells = keys
                 .iter()
-                .map(|k| k.and_then(|i| row.get(i)).unwrap_or_default())
+                .map(|k| k.and_then(|i| row.field(i)).unwrap_or_default())
                 .chain(outcomes.values().map(|v| v.unwrap_or("").as_bytes()));
             self.csv
                 .record(out, cells, status_text(&outcomes).as_bytes());
@@ -223,7 +223,7 @@ impl<'p> Worker<'p> {
         let keep = keys
             .iter()
             .map(|k| {
-                k.and_then(|i| row.get(i))
+                k.and_then(|i| row.field(i))
                     .and_then(|b| std::str::from_utf8(b).ok())
             })
             .map(|cell| cell.unwrap_or(""));

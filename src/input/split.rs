@@ -1,0 +1,552 @@
+//! The records of a block (whole CSV records, see [`super::blocks`]) read exactly as the csv
+//! crate reads them, for about a fifth of its instructions.
+//!
+//! csv-core reads a byte at a time through a state machine: 5,100 instructions for a generated
+//! row of 358 bytes, a quarter of a whole dry run. Here each 64 bytes are classified at once
+//! with SIMD compares (quotes; commas and line breaks) into bitmasks; a running XOR of the
+//! quote bits tells which bytes are inside quotes, and the commas and line breaks outside them
+//! cut the fields. A record is copied once, and a field is a span of it (no copy per field).
+//!
+//! The bitmasks alone cannot tell how csv-core reads a quote in the middle of an unquoted
+//! field, text after a closing quote, or a quote left open. So a record is taken this way only
+//! when every field either holds no quote or is quoted the RFC 4180 way (opened at its first
+//! byte, closed at its last, `""` inside); any other record, and the rest of its block, is read
+//! by csv-core itself. Either way a record reads as the csv crate reads it (the tests hold the
+//! two to each other on every short text over the bytes that matter, and on long random ones).
+
+use wide::u8x16;
+
+/// Bytes classified at once.
+const CHUNK: usize = 64;
+
+/// One CSV record: its bytes, and where each field is in them.
+///
+/// A record read the fast way keeps its bytes as they were (quotes, commas and all) and each
+/// field is a span of them: a quoted field's span leaves out its quotes, and a field with
+/// escaped quotes (`""`) is unescaped into bytes after the record's own. A record read by
+/// csv-core keeps its fields' bytes one after the other, as a `csv::ByteRecord` does.
+#[derive(Debug, Default, Clone)]
+pub struct CsvRow {
+    bytes: Vec<u8>,
+    /// The bytes that hold each byte of the record's fields once (the rest are unescaped
+    /// copies): where line breaks are counted.
+    own: usize,
+    spans: Vec<(usize, usize)>,
+}
+
+impl CsvRow {
+    /// The field at `index`, if the record has that many.
+    pub fn get(&self, index: usize) -> Option<&[u8]> {
+        let &(start, end) = self.spans.get(index)?;
+        self.bytes.get(start..end)
+    }
+
+    pub fn len(&self) -> usize {
+        self.spans.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.spans.is_empty()
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &[u8]> + '_ {
+        self.spans
+            .iter()
+            .map(|&(start, end)| self.bytes.get(start..end).unwrap_or_default())
+    }
+
+    fn clear(&mut self) {
+        self.bytes.clear();
+        self.spans.clear();
+        self.own = 0;
+    }
+
+    /// Line breaks inside the record's fields (quoted newlines), for the line numbers of bad
+    /// rows. Most records have none: a search for the first is cheaper than a count.
+    pub fn newlines(&self) -> u64 {
+        let own = self.bytes.get(..self.own).unwrap_or_default();
+        match memchr::memchr(b'\n', own) {
+            None => 0,
+            Some(first) => memchr::memchr_iter(b'\n', &own[first..]).count() as u64,
+        }
+    }
+
+    /// The first field that is not valid UTF-8.
+    ///
+    /// One pass over the whole record where it can: an ASCII record (most) is text in every
+    /// field. Otherwise the bytes are valid when they all are and every field starts on a
+    /// character boundary (a field read by csv-core may end in the first half of a character
+    /// whose second half starts the next field: the bytes are then valid, the fields not).
+    pub fn first_non_utf8_field(&self) -> Option<usize> {
+        let starts_a_char = |field: &[u8]| field.first().is_none_or(|&b| (b as i8) >= -0x40);
+        if self.bytes.is_ascii()
+            || (simdutf8::basic::from_utf8(&self.bytes).is_ok() && self.iter().all(starts_a_char))
+        {
+            return None;
+        }
+        self.iter()
+            .position(|field| std::str::from_utf8(field).is_err())
+    }
+}
+
+/// Which of 64 bytes are quotes, and which are commas or line breaks (`\r`, `\n`).
+#[inline]
+fn classify(chunk: &[u8; CHUNK]) -> (u64, u64) {
+    let (quote, comma) = (u8x16::splat(b'"'), u8x16::splat(b','));
+    let (lf, cr) = (u8x16::splat(b'\n'), u8x16::splat(b'\r'));
+    let mut quotes = 0u64;
+    let mut breaks = 0u64;
+    for (index, part) in chunk.chunks_exact(16).enumerate() {
+        let mut lanes = [0u8; 16];
+        lanes.copy_from_slice(part);
+        let bytes = u8x16::new(lanes);
+        let is_quote = bytes.simd_eq(quote).to_bitmask();
+        let is_break = (bytes.simd_eq(comma) | bytes.simd_eq(lf) | bytes.simd_eq(cr)).to_bitmask();
+        quotes |= u64::from(is_quote) << (16 * index);
+        breaks |= u64::from(is_break) << (16 * index);
+    }
+    (quotes, breaks)
+}
+
+/// Bit `i` is the XOR of bits `0..=i`: with quote bits, whether byte `i` is inside quotes
+/// (an opening quote counts as inside, its closing quote as outside).
+#[inline]
+fn prefix_xor(mut bits: u64) -> u64 {
+    bits ^= bits << 1;
+    bits ^= bits << 2;
+    bits ^= bits << 4;
+    bits ^= bits << 8;
+    bits ^= bits << 16;
+    bits ^= bits << 32;
+    bits
+}
+
+/// Reads the record that starts at `start` (not a line break) into `row` the fast way, and
+/// returns where it ends (at its line break, or the block's end); `None` when csv-core must
+/// read it. `quotes` is scratch space.
+fn split(block: &[u8], start: usize, row: &mut CsvRow, quotes: &mut Vec<usize>) -> Option<usize> {
+    row.clear();
+    quotes.clear();
+    let mut field = start;
+    // All ones while a quote is open at the end of the last chunk.
+    let mut open = 0u64;
+    let mut base = start;
+    while base < block.len() {
+        let rest = &block[base..];
+        let mut chunk = [0u8; CHUNK];
+        // Past the block's end the chunk holds zeros, which are neither quotes nor breaks.
+        let n = rest.len().min(CHUNK);
+        chunk[..n].copy_from_slice(&rest[..n]);
+        let (quote_bits, break_bits) = classify(&chunk);
+        let inside = if quote_bits == 0 {
+            open
+        } else {
+            let mut bits = quote_bits;
+            while bits != 0 {
+                quotes.push(base + bits.trailing_zeros() as usize);
+                bits &= bits - 1;
+            }
+            prefix_xor(quote_bits) ^ open
+        };
+        open = ((inside as i64) >> 63) as u64;
+        let mut cuts = break_bits & !inside;
+        while cuts != 0 {
+            let at = base + cuts.trailing_zeros() as usize;
+            cuts &= cuts - 1;
+            row.spans.push((field - start, at - start));
+            if block.get(at) == Some(&b',') {
+                field = at + 1;
+            } else {
+                return unquote(block, start, at, row, quotes).then_some(at);
+            }
+        }
+        base += CHUNK;
+    }
+    if open != 0 {
+        return None; // a quote left open: csv-core reads the field to the end
+    }
+    row.spans.push((field - start, block.len() - start));
+    unquote(block, start, block.len(), row, quotes).then_some(block.len())
+}
+
+/// Copies the record `block[start..end]` into `row` and takes the quotes out of its quoted
+/// fields; `false` when a field holds a quote elsewhere than RFC 4180 puts it (csv-core must
+/// read the record then). `quotes`: the positions of quotes from `start` on, in order.
+fn unquote(block: &[u8], start: usize, end: usize, row: &mut CsvRow, quotes: &[usize]) -> bool {
+    let Some(record) = block.get(start..end) else {
+        return false;
+    };
+    row.bytes.extend_from_slice(record);
+    row.own = record.len();
+    let mut quotes = quotes
+        .iter()
+        .map(|&at| at - start)
+        .take_while(|&at| at < record.len())
+        .peekable();
+    if quotes.peek().is_none() {
+        return true;
+    }
+    for span in row.spans.iter_mut() {
+        let (first, end) = *span;
+        if quotes.peek().is_none_or(|&at| at >= end) {
+            continue; // no quote in this field
+        }
+        // Quoted: opened at the first byte and closed at the last, with only `""` between.
+        if quotes.next() != Some(first) {
+            return false;
+        }
+        let mut escaped = Vec::new();
+        loop {
+            match quotes.next() {
+                Some(at) if at + 1 == end => break,
+                Some(at) if quotes.next() == Some(at + 1) && at + 2 < end => escaped.push(at),
+                _ => return false,
+            }
+        }
+        if escaped.is_empty() {
+            *span = (first + 1, end - 1);
+            continue;
+        }
+        // `a""b` → `a"b`: each escape's first quote is kept, its second left out.
+        let unescaped = row.bytes.len();
+        let mut from = first + 1;
+        for at in escaped {
+            row.bytes.extend_from_within(from..at + 1);
+            from = at + 2;
+        }
+        row.bytes.extend_from_within(from..end - 1);
+        *span = (unescaped, row.bytes.len());
+    }
+    true
+}
+
+/// Reads the records of the blocks of a [`super::CsvBlocks`] one block at a time, and checks
+/// them as [`super::CsvInput::read`] does, with rows and lines counted from the block's start.
+pub struct BlockRecords {
+    block: Vec<u8>,
+    /// Where the next record starts, or blank lines before it.
+    at: usize,
+    /// Set once a record of the block needed csv-core: it reads the rest of the block. The
+    /// bitmasks of a record csv-core must read may have been computed to the block's end, so
+    /// a block of such records would otherwise cost that scan per record.
+    careful: bool,
+    core: csv_core::Reader,
+    /// csv-core's output: the fields' bytes and ends.
+    fields: Vec<u8>,
+    ends: Vec<usize>,
+    quotes: Vec<usize>,
+    /// Records read in the block so far.
+    pub rows: u64,
+    /// Lines those records take.
+    pub lines: u64,
+}
+
+/// A record of a block that cannot be used: its row in the block (from 1), the line it
+/// starts on (from 0), and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BlockBadRow {
+    pub row: u64,
+    pub line: u64,
+    pub message: String,
+}
+
+impl Default for BlockRecords {
+    fn default() -> Self {
+        Self {
+            block: Vec::new(),
+            at: 0,
+            careful: false,
+            // csv-core's defaults are the dialect's (`super::dialect`): comma, double quote,
+            // `""` escapes, CR, LF or CRLF line ends. Ragged rows are the csv crate's own
+            // check, which the dialect turns off.
+            core: csv_core::Reader::new(),
+            fields: vec![0; 1024],
+            ends: vec![0; 64],
+            quotes: Vec::new(),
+            rows: 0,
+            lines: 0,
+        }
+    }
+}
+
+impl BlockRecords {
+    /// Starts on `block` (its bytes are taken until [`BlockRecords::finish`]).
+    pub fn start(&mut self, block: &mut Vec<u8>) {
+        self.block = std::mem::take(block);
+        self.at = 0;
+        self.careful = false;
+        self.rows = 0;
+        self.lines = 0;
+    }
+
+    /// Gives the block's bytes back.
+    pub fn finish(&mut self, block: &mut Vec<u8>) {
+        *block = std::mem::take(&mut self.block);
+    }
+
+    /// Reads the next record: `Ok(false)` at the block's end, `Err` for a record that cannot
+    /// be used (the next call goes on after it).
+    pub fn read(&mut self, row: &mut CsvRow) -> Result<bool, BlockBadRow> {
+        // Blank lines (and the LF of a CRLF) end no record, as csv-core skips them.
+        while matches!(self.block.get(self.at), Some(b'\n' | b'\r')) {
+            self.at += 1;
+        }
+        if self.at >= self.block.len() {
+            return Ok(false);
+        }
+        let fast = if self.careful {
+            None
+        } else {
+            split(&self.block, self.at, row, &mut self.quotes)
+        };
+        self.at = match fast {
+            Some(end) => end,
+            None => {
+                self.careful = true;
+                self.read_by_csv_core(row)
+            }
+        };
+        self.rows += 1;
+        let line = self.lines;
+        self.lines += 1 + row.newlines();
+        match row.first_non_utf8_field() {
+            None => Ok(true),
+            Some(field) => Err(BlockBadRow {
+                row: self.rows,
+                line,
+                message: format!("field {} is not valid UTF-8", field + 1),
+            }),
+        }
+    }
+
+    /// Reads the record at `self.at` with csv-core into `row`; returns where it ends.
+    fn read_by_csv_core(&mut self, row: &mut CsvRow) -> usize {
+        let input = self.block.get(self.at..).unwrap_or_default();
+        self.core.reset();
+        if input.starts_with(super::blocks::BOM) {
+            // A fresh csv-core reader skips a byte-order mark at its start, as at a file's
+            // start; a blank line first (which it skips) keeps the mark in the field, as
+            // reading the whole file does.
+            let _ = self.core.read_record(b"\n", &mut [], &mut []);
+        }
+        let (mut read, mut written, mut ended) = (0, 0, 0);
+        loop {
+            // Empty input tells csv-core the input has ended.
+            let (result, nin, nout, nend) = self.core.read_record(
+                input.get(read..).unwrap_or_default(),
+                self.fields.get_mut(written..).unwrap_or_default(),
+                self.ends.get_mut(ended..).unwrap_or_default(),
+            );
+            read += nin;
+            written += nout;
+            ended += nend;
+            match result {
+                csv_core::ReadRecordResult::InputEmpty => {}
+                csv_core::ReadRecordResult::OutputFull => {
+                    self.fields.resize(self.fields.len() * 2, 0);
+                }
+                csv_core::ReadRecordResult::OutputEndsFull => {
+                    self.ends.resize(self.ends.len() * 2, 0);
+                }
+                csv_core::ReadRecordResult::Record | csv_core::ReadRecordResult::End => break,
+            }
+        }
+        row.clear();
+        row.bytes
+            .extend_from_slice(self.fields.get(..written).unwrap_or_default());
+        row.own = written;
+        let mut from = 0;
+        for &end in self.ends.get(..ended).unwrap_or_default() {
+            row.spans.push((from, end));
+            from = end;
+        }
+        self.at + read
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The records of `text` as the csv crate reads them.
+    fn by_csv_crate(text: &[u8]) -> Vec<Vec<Vec<u8>>> {
+        super::super::blocks::block_reader(text)
+            .byte_records()
+            .map(|r| r.unwrap().iter().map(<[u8]>::to_vec).collect())
+            .collect()
+    }
+
+    /// The records of `text` read as one block by `records`, and whether csv-core was needed.
+    fn read_block(records: &mut BlockRecords, text: &[u8]) -> (Vec<Vec<Vec<u8>>>, bool) {
+        let mut block = text.to_vec();
+        records.start(&mut block);
+        let mut row = CsvRow::default();
+        let mut found = Vec::new();
+        while records.read(&mut row) != Ok(false) {
+            found.push(row.iter().map(<[u8]>::to_vec).collect());
+        }
+        (found, records.careful)
+    }
+
+    fn by_blocks(text: &[u8]) -> (Vec<Vec<Vec<u8>>>, bool) {
+        read_block(&mut BlockRecords::default(), text)
+    }
+
+    /// Whether `records` read `text` as the csv crate does (it panics if not), and needed
+    /// csv-core to.
+    fn agrees(records: &mut BlockRecords, text: &[u8]) -> bool {
+        let (found, careful) = read_block(records, text);
+        assert_eq!(
+            found,
+            by_csv_crate(text),
+            "{:?} (csv-core needed: {careful})",
+            String::from_utf8_lossy(text)
+        );
+        careful
+    }
+
+    fn agree(text: &[u8]) -> bool {
+        agrees(&mut BlockRecords::default(), text)
+    }
+
+    #[test]
+    fn every_short_text_reads_as_the_csv_crate_reads_it() {
+        const BYTES: &[u8] = b"a,\"\r\n ";
+        let mut fast = 0;
+        let mut text = Vec::new();
+        let mut records = BlockRecords::default();
+        for len in 0..=7u32 {
+            for mut n in 0..BYTES.len().pow(len) {
+                text.clear();
+                for _ in 0..len {
+                    text.push(BYTES[n % BYTES.len()]);
+                    n /= BYTES.len();
+                }
+                fast += usize::from(!agrees(&mut records, &text));
+            }
+        }
+        // Most texts are read the fast way (the others are quoted the way only csv-core reads).
+        assert!(fast > 100_000, "{fast}");
+    }
+
+    /// A deterministic stream of numbers (xorshift), for random records.
+    struct Numbers(u64);
+
+    impl Numbers {
+        fn below(&mut self, n: u64) -> u64 {
+            self.0 ^= self.0 << 13;
+            self.0 ^= self.0 >> 7;
+            self.0 ^= self.0 << 17;
+            self.0 % n
+        }
+    }
+
+    #[test]
+    fn long_records_read_as_the_csv_crate_reads_them() {
+        let mut numbers = Numbers(0x9E37_79B9_7F4A_7C15);
+        let pieces: [&[u8]; 9] = [
+            b"Manager",
+            b"\"Smith, Ana\"",
+            b"\"say \"\"hi\"\"\"",
+            b"\"two\nlines\"",
+            b"",
+            b"\xE3\x83\x9E\xE3\x83\x8D",
+            b"\"\"",
+            b"x\"y",
+            b"\"a\"b",
+        ];
+        let breaks: [&[u8]; 4] = [b"\n", b"\r\n", b"\r", b"\n\n"];
+        for round in 0..400 {
+            let mut text = Vec::new();
+            // A byte-order mark that starts a block stays in its first field.
+            if round % 7 == 0 {
+                text.extend_from_slice(b"\xEF\xBB\xBF");
+            }
+            for _ in 0..numbers.below(6) + 1 {
+                for field in 0..numbers.below(40) + 1 {
+                    if field > 0 {
+                        text.push(b',');
+                    }
+                    // Rounds of well-quoted fields only, and rounds with stray quotes too.
+                    let kinds = if round % 2 == 0 { 7 } else { 9 };
+                    let piece = pieces[numbers.below(kinds) as usize];
+                    text.extend_from_slice(piece);
+                }
+                text.extend_from_slice(breaks[numbers.below(4) as usize]);
+            }
+            if round % 5 == 0 {
+                text.pop(); // no line break at the end
+            }
+            agree(&text);
+        }
+    }
+
+    #[test]
+    fn a_quote_left_open_reads_to_the_end_of_the_block() {
+        assert!(agree(b"1,ok\n2,\"open,\nstill open\n"));
+        assert!(!agree(b"1,\"closed\"\n2,\"\"\"\"\n"));
+    }
+
+    #[test]
+    fn escaped_quotes_are_unescaped_in_place_of_the_field() {
+        let (found, careful) = by_blocks(b"id,\"a \"\"b\"\" c\",\"\"\"\"\n");
+        assert!(!careful);
+        assert_eq!(
+            found,
+            [vec![b"id".to_vec(), b"a \"b\" c".to_vec(), b"\"".to_vec()]]
+        );
+    }
+
+    #[test]
+    fn a_byte_order_mark_that_starts_a_block_stays_in_its_first_field() {
+        // Read the fast way, and by csv-core (a stray quote sends the record to it).
+        for (text, needs_csv_core) in [
+            (&b"\xEF\xBB\xBFa,b\n"[..], false),
+            (&b"\xEF\xBB\xBFa\"x,b\n"[..], true),
+        ] {
+            let (found, careful) = by_blocks(text);
+            assert_eq!(careful, needs_csv_core);
+            assert_eq!(
+                found[0][0],
+                b"\xEF\xBB\xBFa"[..]
+                    .iter()
+                    .chain(if needs_csv_core {
+                        &b"\"x"[..]
+                    } else {
+                        &b""[..]
+                    })
+                    .copied()
+                    .collect::<Vec<u8>>()
+            );
+            agree(text);
+        }
+    }
+
+    #[test]
+    fn bad_rows_and_lines_are_counted_from_the_block_start() {
+        let mut records = BlockRecords::default();
+        let mut block = b"1,\"a\nb\"\n2,\xFF\n\n3,ok\r\n4,\"x\"y\n5,\xE3\x83,\x9E\n6,z".to_vec();
+        records.start(&mut block);
+        let mut row = CsvRow::default();
+        let mut seen = Vec::new();
+        loop {
+            match records.read(&mut row) {
+                Ok(true) => seen.push(format!("ok {:?}", row.get(0))),
+                Ok(false) => break,
+                Err(bad) => seen.push(format!("{} {} {}", bad.row, bad.line, bad.message)),
+            }
+        }
+        assert_eq!(
+            seen,
+            [
+                "ok Some([49])",
+                "2 2 field 2 is not valid UTF-8",
+                "ok Some([51])",
+                "ok Some([52])",
+                "5 5 field 2 is not valid UTF-8",
+                "ok Some([54])",
+            ]
+        );
+        assert_eq!((records.rows, records.lines), (6, 7));
+    }
+}
