@@ -173,6 +173,19 @@ impl<F: AsRef<str>> Record for ColumnRecord<'_, F> {
 /// ([`crate::input::CsvRow`]).
 pub trait CsvFields {
     fn field(&self, column: usize) -> Option<&[u8]>;
+
+    /// A field as text (`None` when it is not).
+    fn text(&self, column: usize) -> Option<&str> {
+        std::str::from_utf8(self.field(column)?).ok()
+    }
+
+    /// A field's bytes when they are text, checked the cheap way: ASCII at once, anything
+    /// else with the SIMD check (std's goes character by character through Japanese, Korean
+    /// or accented names and titles; the text checks of cache keys were 4% of a dry run).
+    fn text_bytes(&self, column: usize) -> Option<&[u8]> {
+        let bytes = self.field(column)?;
+        (bytes.is_ascii() || simdutf8::basic::from_utf8(bytes).is_ok()).then_some(bytes)
+    }
 }
 
 impl CsvFields for csv::ByteRecord {
@@ -181,8 +194,17 @@ impl CsvFields for csv::ByteRecord {
     }
 }
 
+/// A row read from a block was checked as text once, when it was read.
 impl CsvFields for crate::input::CsvRow {
     fn field(&self, column: usize) -> Option<&[u8]> {
+        self.get(column)
+    }
+
+    fn text(&self, column: usize) -> Option<&str> {
+        crate::input::CsvRow::text(self, column)
+    }
+
+    fn text_bytes(&self, column: usize) -> Option<&[u8]> {
         self.get(column)
     }
 }
@@ -207,15 +229,11 @@ impl<'a, R: CsvFields> CsvRecord<'a, R> {
     }
 
     fn text(&self, column: usize) -> Option<&'a str> {
-        std::str::from_utf8(self.row.field(column)?).ok()
+        self.row.text(column)
     }
 
-    /// A column's bytes when they are text, checked the cheap way: ASCII at once, anything
-    /// else with the SIMD check (std's goes character by character through Japanese, Korean
-    /// or accented names and titles; the text checks of cache keys were 4% of a dry run).
     fn text_bytes(&self, column: usize) -> Option<&'a [u8]> {
-        let bytes = self.row.field(column)?;
-        (bytes.is_ascii() || simdutf8::basic::from_utf8(bytes).is_ok()).then_some(bytes)
+        self.row.text_bytes(column)
     }
 }
 

@@ -222,10 +222,7 @@ impl<'p> Worker<'p> {
         }
         let keep = keys
             .iter()
-            .map(|k| {
-                k.and_then(|i| row.field(i))
-                    .and_then(|b| std::str::from_utf8(b).ok())
-            })
+            .map(|k| k.and_then(|i| row.text(i)))
             .map(|cell| cell.unwrap_or(""));
         Self::fill(&mut self.cells, keep, &outcomes);
         self.write(out);
