@@ -73,15 +73,16 @@ impl CsvRow {
 
     /// Takes `bytes` (the record as [`split`] or csv-core left them) as the record's text;
     /// when they are not text, the number of the first field that is not, and the record is
-    /// left with no fields.
-    fn check(&mut self, bytes: Vec<u8>) -> Result<(), usize> {
-        // A field read by csv-core may end in the first half of a character whose second
-        // half starts the next field (its bytes are text, its fields not); a field read the
-        // fast way is bounded by quotes, commas or the record's ends.
+    /// left with no fields. `joined`: the fields' bytes follow one another (csv-core's), so
+    /// a field may end in the first half of a character whose second half starts the next
+    /// (the bytes are text, the fields not). A field read the fast way is bounded by quotes,
+    /// commas or the record's ends, all ASCII.
+    fn check(&mut self, bytes: Vec<u8>, joined: bool) -> Result<(), usize> {
         let fields_are_text = |text: &str, spans: &[(usize, usize)]| {
-            spans
-                .iter()
-                .all(|&(start, end)| text.is_char_boundary(start) && text.is_char_boundary(end))
+            !joined
+                || spans
+                    .iter()
+                    .all(|&(start, end)| text.is_char_boundary(start) && text.is_char_boundary(end))
         };
         match String::from_utf8(bytes) {
             Ok(text) if fields_are_text(&text, &self.spans) => {
@@ -161,11 +162,15 @@ fn split(block: &[u8], start: usize, row: &mut Fields, quotes: &mut Vec<usize>) 
     let mut base = start;
     while base < block.len() {
         let rest = &block[base..];
-        let mut chunk = [0u8; CHUNK];
-        // Past the block's end the chunk holds zeros, which are neither quotes nor breaks.
-        let n = rest.len().min(CHUNK);
-        chunk[..n].copy_from_slice(&rest[..n]);
-        let (quote_bits, break_bits) = classify(&chunk);
+        let (quote_bits, break_bits) = match rest.first_chunk::<CHUNK>() {
+            Some(chunk) => classify(chunk),
+            None => {
+                // Past the block's end the chunk holds zeros, neither quotes nor breaks.
+                let mut chunk = [0u8; CHUNK];
+                chunk[..rest.len()].copy_from_slice(rest);
+                classify(&chunk)
+            }
+        };
         let inside = if quote_bits == 0 {
             open
         } else {
@@ -341,10 +346,11 @@ impl BlockRecords {
             }
         };
         row.own = fields.own;
+        let joined = fast.is_none();
         self.rows += 1;
         let line = self.lines;
         self.lines += 1 + CsvRow::newlines(bytes.get(..row.own).unwrap_or_default());
-        row.check(bytes)
+        row.check(bytes, joined)
             .map(|()| true)
             .map_err(|field| BlockBadRow {
                 row: self.rows,
