@@ -13,8 +13,9 @@
 //! way as one run, since its decisions are few and each costs many rules.
 //!
 //! Memory stays bounded whatever the input size: each cache keeps two generations of at most
-//! [`GENERATION`] entries ([`RUN_GENERATION`] for a rule run's decisions); when the young one
-//! is full, the old one is dropped and the young one becomes old. An entry found in the old
+//! [`GENERATION`] entries (a rule run's decisions, a set-associative table of
+//! [`RUN_ENTRIES`], see `ways.rs`); when the young one is full, the old one is dropped and
+//! the young one becomes old. An entry found in the old
 //! generation moves back to the young one, so values that keep coming back stay cached (an
 //! LRU approximation without per-hit bookkeeping). Fields whose values rarely repeat (names,
 //! emails) stop caching after a sample.
@@ -24,6 +25,7 @@ use std::ops::Range;
 use std::sync::{Arc, Mutex};
 
 use super::profile::{FieldNote, FieldOutcome, Profile};
+use super::ways::Ways;
 use super::{Decision, Run, RunBuffers};
 use crate::check::program::{Cond, Field, InputId, InputSource, Output, Program};
 use crate::value::Record;
@@ -154,8 +156,8 @@ struct Segment {
     run: RuleRun,
     /// Decisions by the roots' raw values, and by the normalised values of `reads`: indexes
     /// into `known`. A rule run decides few distinct things (a level, "no match"), so each
-    /// entry is a 16-byte index and the tables can hold many more titles in the same memory.
-    decisions: Generations<u32>,
+    /// entry is a 16-byte index and the table can hold many more titles in the same memory.
+    decisions: Ways,
     /// The run's distinct decisions, each with its key in the field's outcome cache.
     known: Vec<Known>,
     numbered: HashMap<Decision, u32, foldhash::fast::RandomState>,
@@ -172,22 +174,22 @@ struct Known {
     fell_through: bool,
 }
 
-/// Entries per generation of a rule run's decisions. Entries are 16 bytes, and 28,672 fill a
-/// table of 32,768 buckets to hashbrown's 7/8 load: 0.5 MiB per generation. Measured on 1M
-/// generated rows (82,000 distinct titles), the title run missed 207,000 times with 8,192
-/// entries and about half as often with 32,768. A 100,000-row file already fills both
-/// generations, so peak memory stays flat.
-const RUN_GENERATION: usize = 28_672;
+/// Entries of a rule run's table of decisions: 16 bytes each, 1 MiB. Measured on 1M
+/// generated rows (82,000 distinct titles), the title run missed 207,000 times with two
+/// generations of 8,192 entries and about half as often with 28,672 (the same memory as this
+/// table). A 100,000-row file already fills it, and it is allocated whole at the start, so
+/// peak memory stays flat.
+const RUN_ENTRIES: usize = 65_536;
 /// Distinct decisions a rule run keeps before it starts afresh (a run that outputs an
 /// input's text, like an office name, can decide as many things as there are values).
 /// Small in unit tests, so that starting afresh is exercised.
-const MAX_KNOWN: usize = if cfg!(test) { 64 } else { 2 * RUN_GENERATION };
+const MAX_KNOWN: usize = if cfg!(test) { 64 } else { RUN_ENTRIES * 7 / 8 };
 
 impl Segment {
     fn new(run: RuleRun) -> Self {
         Self {
             run,
-            decisions: Generations::preallocated(RUN_GENERATION),
+            decisions: Ways::new(RUN_ENTRIES),
             known: Vec::new(),
             numbered: HashMap::default(),
         }
@@ -251,7 +253,7 @@ impl<V> Default for Table<V> {
 }
 
 /// A 128-bit key as the table's index and the bits it compares.
-fn split(key: u128) -> (u64, u32) {
+pub(super) fn split(key: u128) -> (u64, u32) {
     (key as u64, (key >> 64) as u32)
 }
 
@@ -383,8 +385,8 @@ impl SharedCache {
             .iter()
             .map(|field| SharedField {
                 outcomes: Mutex::new(Generations::new()),
-                // One table per rule run; the runs' own caches (and their preallocated
-                // tables) are the workers' evaluators'.
+                // One table per rule run; the runs' own caches (and their tables allocated
+                // whole) are the workers' evaluators'.
                 segments: rule_runs(program, field, &mut Vec::new())
                     .iter()
                     .map(|_| Mutex::new(Generations::new()))
@@ -427,31 +429,15 @@ impl SharedCache {
 
 impl<V> Generations<V> {
     fn new() -> Self {
-        Self::with_capacity(GENERATION)
-    }
-
-    fn with_capacity(capacity: usize) -> Self {
         Self {
             young: Table::default(),
             old: Table::default(),
-            capacity,
+            capacity: GENERATION,
         }
-    }
-
-    /// With the young table allocated for a full generation.
-    fn preallocated(capacity: usize) -> Self {
-        let mut generations = Self::with_capacity(capacity);
-        generations.young.entries.reserve(capacity);
-        generations
     }
 
     fn is_full(&self) -> bool {
         self.young.len() >= self.capacity
-    }
-
-    fn clear(&mut self) {
-        self.young.clear();
-        self.old.clear();
     }
 
     /// The young generation becomes the old one; the old one's table, emptied, the young
@@ -1488,8 +1474,8 @@ map f {
         // Titles are decided once each, whatever level they came with; levels once each. Each
         // decision is kept under its raw value and its normalised value ("M3" and "band 7" are
         // "m3" and "band 7"; "" is "" both ways, a key of each kind).
-        assert_eq!(cache.segments[1].decisions.young.len(), 2 * titles.len());
-        assert_eq!(cache.segments[0].decisions.young.len(), 2 * levels.len());
+        assert_eq!(cache.segments[1].decisions.len(), 2 * titles.len());
+        assert_eq!(cache.segments[0].decisions.len(), 2 * levels.len());
         // Outcomes are cached by the decision that fired, not by the (level, title) pair:
         // `named` twice (Manager, Director), `director`, `manager`, and `else` once per raw
         // level it came with ("", "band 7", "M3"), since a fallen-through outcome keeps the
@@ -1595,6 +1581,6 @@ map level {
         }
         // Five raw titles, two normalised ones: seven keys, and two rule evaluations.
         let decisions = &evaluator.caches[0].segments[1].decisions;
-        assert_eq!(decisions.young.len(), titles.len() + 2);
+        assert_eq!(decisions.len(), titles.len() + 2);
     }
 }

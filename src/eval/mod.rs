@@ -7,6 +7,7 @@ pub(crate) mod regex_set;
 mod rule_tests;
 pub mod steps;
 mod trace;
+mod ways;
 pub mod words;
 
 pub use cache::{Evaluator, Row, SharedCache, Tally};
