@@ -36,19 +36,22 @@ EXTRA="$DIR/extra.rules"
 } > "$EXTRA"
 "$CANON" check "$EXTRA" >/dev/null
 
-# median of three wall times, the CPU time (user + system) of that run, and peak RSS (KiB) of
-# the last run. CPU time moves less than wall time when other work shares the machine.
+# median of three wall times with the CPU time (user + system) of that run, and the median of
+# the three runs' peak RSS (KiB). CPU time moves less than wall time when other work shares
+# the machine; a two-worker run's peak RSS moves from run to run with the allocator's pages.
 measure() { # name, command...
   local name=$1; shift
-  local runs=() rss=0
+  local runs=() peaks=()
   for _ in 1 2 3; do
     /usr/bin/time -f '%e %U %S %M' -o "$DIR/time.txt" "$@" >/dev/null 2>/dev/null || true
-    local wall user sys
+    local wall user sys rss
     read -r wall user sys rss < <(tail -1 "$DIR/time.txt")
     runs+=("$wall $(awk -v u="$user" -v s="$sys" 'BEGIN { print u + s }')")
+    peaks+=("$rss")
   done
-  local med
+  local med rss
   med=$(printf '%s\n' "${runs[@]}" | sort -n | sed -n 2p)
+  rss=$(printf '%s\n' "${peaks[@]}" | sort -n | sed -n 2p)
   echo "$name $med $rss"
 }
 
