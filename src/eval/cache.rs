@@ -22,7 +22,7 @@
 
 use std::collections::HashMap;
 use std::ops::Range;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use super::profile::{FieldNote, FieldOutcome, Profile};
 use super::ways::Ways;
@@ -87,8 +87,6 @@ pub struct Evaluator<'p, T: Tally = ()> {
     hashed: Vec<u64>,
     record_number: u64,
     hasher: KeyHasher,
-    /// Outcomes other workers' evaluators have computed, consulted on this one's misses.
-    shared: Option<&'p SharedCache>,
     /// The last row's outcome of each field: a slot of the field's cache, or `None` for the
     /// cache's `fresh` outcome.
     row: Vec<Option<u32>>,
@@ -363,70 +361,6 @@ impl KeyHasher {
     }
 }
 
-/// Outcomes and rule-run decisions shared by the evaluators of several worker threads, so
-/// that a value one worker has evaluated is not evaluated again by another (with separate
-/// caches, two workers evaluated every new title twice). Each worker keeps its own cache in
-/// front, with no lock on its hits; this one is locked only on a worker's own misses.
-pub struct SharedCache {
-    hasher: KeyHasher,
-    fields: Vec<SharedField>,
-}
-
-struct SharedField {
-    outcomes: Mutex<Generations<Arc<FieldOutcome>>>,
-    /// One per rule run, as [`FieldCache::segments`].
-    segments: Vec<Mutex<Generations<Decision>>>,
-}
-
-impl SharedCache {
-    pub fn new(program: &Program) -> Self {
-        let fields = program
-            .fields
-            .iter()
-            .map(|field| SharedField {
-                outcomes: Mutex::new(Generations::new()),
-                // One table per rule run; the runs' own caches (and their tables allocated
-                // whole) are the workers' evaluators'.
-                segments: rule_runs(program, field, &mut Vec::new())
-                    .iter()
-                    .map(|_| Mutex::new(Generations::new()))
-                    .collect(),
-            })
-            .collect();
-        Self {
-            hasher: KeyHasher::new(),
-            fields,
-        }
-    }
-
-    fn outcome(&self, field: usize, key: u128) -> Option<Arc<FieldOutcome>> {
-        self.fields.get(field)?.outcomes.lock().ok()?.get(key)
-    }
-
-    fn store_outcome(&self, field: usize, key: u128, outcome: &Arc<FieldOutcome>) {
-        if let Some(mut outcomes) = self.fields.get(field).and_then(|f| f.outcomes.lock().ok()) {
-            outcomes.insert(key, outcome.clone());
-        }
-    }
-
-    fn decision(&self, field: usize, segment: usize, key: u128) -> Option<Decision> {
-        self.fields
-            .get(field)?
-            .segments
-            .get(segment)?
-            .lock()
-            .ok()?
-            .get(key)
-    }
-
-    fn store_decision(&self, field: usize, segment: usize, key: u128, decision: &Decision) {
-        let segment = self.fields.get(field).and_then(|f| f.segments.get(segment));
-        if let Some(mut decisions) = segment.and_then(|s| s.lock().ok()) {
-            decisions.insert(key, decision.clone());
-        }
-    }
-}
-
 impl<V> Generations<V> {
     fn new() -> Self {
         Self {
@@ -449,24 +383,6 @@ impl<V> Generations<V> {
         std::mem::swap(&mut self.young, &mut self.old);
         self.young.clear();
         self.young.entries.reserve(self.capacity);
-    }
-}
-
-impl<V: Clone> Generations<V> {
-    fn get(&mut self, key: u128) -> Option<V> {
-        if let Some(hit) = self.young.get(key) {
-            return Some(hit.clone());
-        }
-        let hit = self.old.remove(key)?;
-        self.insert(key, hit.clone());
-        Some(hit)
-    }
-
-    fn insert(&mut self, key: u128, value: V) {
-        if self.is_full() {
-            self.turn_over();
-        }
-        self.young.insert(key, value);
     }
 }
 
@@ -664,16 +580,10 @@ impl<'p> Evaluator<'p> {
 impl<'p, T: Tally> Evaluator<'p, T> {
     /// An evaluator that counts every record's outcomes into `tally`.
     pub fn counting(program: &'p Program, tally: T) -> Self {
-        Self::build(program, tally, None)
+        Self::build(program, tally)
     }
 
-    /// A counting evaluator for one of several worker threads: on a miss of its own cache it
-    /// looks in `shared` before evaluating, and leaves what it evaluates there.
-    pub fn sharing(program: &'p Program, tally: T, shared: &'p SharedCache) -> Self {
-        Self::build(program, tally, Some(shared))
-    }
-
-    fn build(program: &'p Program, tally: T, shared: Option<&'p SharedCache>) -> Self {
+    fn build(program: &'p Program, tally: T) -> Self {
         let mut groups = Vec::new();
         let caches = program
             .fields
@@ -698,8 +608,7 @@ impl<'p, T: Tally> Evaluator<'p, T> {
             hashed: vec![u64::MAX; groups.len()],
             groups,
             record_number: 0,
-            hasher: shared.map_or_else(KeyHasher::new, |s| s.hasher.clone()),
-            shared,
+            hasher: KeyHasher::new(),
             row: vec![None; program.fields.len()],
             buffers: RunBuffers::default(),
             tally,
@@ -765,15 +674,7 @@ impl<'p, T: Tally> Evaluator<'p, T> {
             .enumerate()
         {
             let slot = if cache.enabled {
-                Self::cached(
-                    &mut run,
-                    field,
-                    index,
-                    cache,
-                    &mut keys,
-                    self.shared,
-                    &mut self.tally,
-                )
+                Self::cached(&mut run, field, index, cache, &mut keys, &mut self.tally)
             } else {
                 let outcome = run.field(field, None);
                 // The last record's outcome, if nothing else holds it, takes this one's place:
@@ -819,11 +720,10 @@ impl<'p, T: Tally> Evaluator<'p, T> {
         index: usize,
         cache: &mut FieldCache,
         keys: &mut Keys,
-        shared: Option<&SharedCache>,
         tally: &mut T,
     ) -> Option<u32> {
         if !cache.segments.is_empty() {
-            return Self::cached_by_run(run, field, index, cache, keys, shared, tally);
+            return Self::cached_by_run(run, field, index, cache, keys, tally);
         }
         let key = keys.key(run, &cache.roots);
         cache.lookups = cache.lookups.saturating_add(1);
@@ -831,10 +731,7 @@ impl<'p, T: Tally> Evaluator<'p, T> {
             cache.hits += 1;
             return Some(slot);
         }
-        let outcome = match shared.and_then(|s| s.outcome(index, key)) {
-            Some(outcome) => outcome,
-            None => Arc::new(run.field(field, None)),
-        };
+        let outcome = Arc::new(run.field(field, None));
         if cache.lookups == SAMPLE && cache.hits < MIN_HITS {
             cache.disable(index, tally);
             cache.fresh = Some(outcome);
@@ -842,9 +739,6 @@ impl<'p, T: Tally> Evaluator<'p, T> {
         }
         // A record that ran out of fuel says nothing about other records with this value.
         let cacheable = outcome.note != Some(FieldNote::BudgetExhausted);
-        if let (Some(shared), true) = (shared, cacheable) {
-            shared.store_outcome(index, key, &outcome);
-        }
         Some(cache.store(key, outcome, cacheable, index, tally))
     }
 
@@ -859,10 +753,9 @@ impl<'p, T: Tally> Evaluator<'p, T> {
         index: usize,
         cache: &mut FieldCache,
         keys: &mut Keys,
-        shared: Option<&SharedCache>,
         tally: &mut T,
     ) -> Option<u32> {
-        let decided = decide_by_run(run, field, index, cache, keys, shared);
+        let decided = decide_by_run(run, field, cache, keys);
         let known = match &decided {
             Decided::Known { run, id } => cache.segments.get(*run)?.known.get(*id as usize),
             Decided::NoMatch => None,
@@ -912,14 +805,7 @@ enum Decided {
 
 /// The first decision of the field's rule runs that fires, each cached by its own roots and
 /// by the normalised values its rules read.
-fn decide_by_run(
-    run: &mut Run,
-    field: &Field,
-    index: usize,
-    cache: &mut FieldCache,
-    keys: &mut Keys,
-    shared: Option<&SharedCache>,
-) -> Decided {
+fn decide_by_run(run: &mut Run, field: &Field, cache: &mut FieldCache, keys: &mut Keys) -> Decided {
     for (number, segment) in cache.segments.iter_mut().enumerate() {
         let hashed = keys.key(run, &segment.run.roots);
         let id = match segment.decisions.get(hashed) {
@@ -931,25 +817,10 @@ fn decide_by_run(
                 let id = match segment.decisions.get(by_values) {
                     Some(id) => id,
                     None => {
-                        let known = shared.and_then(|shared| {
-                            shared
-                                .decision(index, number, hashed)
-                                .or_else(|| shared.decision(index, number, by_values))
-                        });
-                        let decision = match known {
-                            Some(decision) => decision,
-                            None => {
-                                let decision = run.decide(field, segment.run.rules.clone(), None);
-                                if run.out_of_fuel() {
-                                    return Decided::Uncached(decision);
-                                }
-                                if let Some(shared) = shared {
-                                    shared.store_decision(index, number, hashed, &decision);
-                                    shared.store_decision(index, number, by_values, &decision);
-                                }
-                                decision
-                            }
-                        };
+                        let decision = run.decide(field, segment.run.rules.clone(), None);
+                        if run.out_of_fuel() {
+                            return Decided::Uncached(decision);
+                        }
                         let id = segment.number(field, number, decision, keys.hasher);
                         segment.decisions.insert(by_values, id);
                         id
@@ -1373,37 +1244,6 @@ map level {
         let counted = counting.into_tally();
         let report = |c: &Coverage| c.report(&program, &[], 0, 50, 0.0, None).to_json();
         assert_eq!(report(&counted), report(&by_row));
-    }
-
-    /// Two workers' evaluators sharing a cache: the second finds what the first evaluated
-    /// (outcomes and rule-run decisions) and gets the same results as evaluating alone.
-    #[test]
-    fn evaluators_sharing_a_cache_agree_with_evaluating_alone() {
-        let program = Program::from_source("shared.rules", LEVEL_THEN_TITLE).unwrap();
-        let shared = SharedCache::new(&program);
-        let mut first = Evaluator::sharing(&program, (), &shared);
-        let mut second = Evaluator::sharing(&program, (), &shared);
-        let records: Vec<FlatRecord> = ["", "Manager", "M3"]
-            .iter()
-            .flat_map(|level| {
-                ["Engineer", "Director, Sales", "Office Manager", ""]
-                    .map(|title| FlatRecord::from_pairs([("level", *level), ("title", title)]))
-            })
-            .collect();
-        for record in &records {
-            assert_eq!(first.apply(record), program.apply(record));
-        }
-        let decisions =
-            |shared: &SharedCache| shared.fields[0].segments[1].lock().unwrap().young.len();
-        // Four titles decided, each under its raw and its normalised value. The outcome of a
-        // decision is made by each evaluator (no rules run for it), so none is shared.
-        assert_eq!(decisions(&shared), 8);
-        assert!(shared.fields[0].outcomes.lock().unwrap().young.is_empty());
-        for record in records.iter().rev() {
-            assert_eq!(second.apply(record), program.apply(record));
-        }
-        // Nothing new was decided: every decision came from the shared cache.
-        assert_eq!(decisions(&shared), 8);
     }
 
     /// Unique values (names) turn the cache off after the sample instead of filling it.

@@ -10,7 +10,7 @@ mod trace;
 mod ways;
 pub mod words;
 
-pub use cache::{Evaluator, Row, SharedCache, Tally};
+pub use cache::{Evaluator, Row, Tally};
 pub use rule_tests::TestFailure;
 pub use trace::{FieldTrace, InputTrace, RuleTrace, StepTrace, Trace};
 

@@ -7,7 +7,6 @@ use std::sync::{mpsc, Arc, Mutex};
 use super::read::{read_batches, BadRows, BlockRows};
 use super::worker::{BlockRead, Rows, Worker};
 use super::{write_all, Config, BATCH};
-use crate::eval::SharedCache;
 use crate::input::{BadRow, Input};
 use crate::report::Coverage;
 use crate::Program;
@@ -37,7 +36,6 @@ pub(super) fn run_parallel(
     let (spent_tx, spent_rx) = mpsc::channel::<Vec<u8>>();
     let spent_rx = Arc::new(Mutex::new(spent_rx));
     let in_flight = (jobs * 4) as u64;
-    let shared = &SharedCache::new(program);
     // Where each input's rows start, for the bad rows the workers find in blocks.
     let located = BlockRows::of(&inputs);
     std::thread::scope(|scope| {
@@ -72,7 +70,7 @@ pub(super) fn run_parallel(
                 let columns = columns.clone();
                 let format = config.format;
                 scope.spawn(move || {
-                    let mut worker = Worker::new(program, format, columns, Some(shared));
+                    let mut worker = Worker::new(program, format, columns);
                     loop {
                         let job = match work_rx.lock() {
                             Ok(rx) => rx.recv(),

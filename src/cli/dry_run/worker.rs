@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use super::{status_text, OutFormat};
-use crate::eval::{Row, SharedCache};
+use crate::eval::Row;
 use crate::input::{BlockBadRow, BlockRecords, CsvRow};
 use crate::report::Coverage;
 use crate::{ColumnBinding, CsvFields, CsvRecord, JsonRecord, Program};
@@ -129,19 +129,9 @@ impl CsvRows {
 }
 
 impl<'p> Worker<'p> {
-    /// `shared`: the cache the workers of a parallel run share behind their own.
-    pub(super) fn new(
-        program: &'p Program,
-        format: OutFormat,
-        columns: Arc<Vec<String>>,
-        shared: Option<&'p SharedCache>,
-    ) -> Self {
-        let coverage = Coverage::new(program);
+    pub(super) fn new(program: &'p Program, format: OutFormat, columns: Arc<Vec<String>>) -> Self {
         Self {
-            ev: match shared {
-                Some(shared) => crate::Evaluator::sharing(program, coverage, shared),
-                None => crate::Evaluator::counting(program, coverage),
-            },
+            ev: crate::Evaluator::counting(program, Coverage::new(program)),
             format,
             columns,
             nfields: program.fields.len(),
