@@ -5,6 +5,10 @@
 
 use std::time::Instant;
 
+/// The allocator the `canon` binary (and so the SCIM service) runs with (`src/main.rs`).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use criterion::{criterion_group, criterion_main, Criterion};
 
 /// The generated users as SCIM request bodies (JSON text, one per user).
