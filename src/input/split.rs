@@ -1,5 +1,5 @@
 //! The records of a block (whole CSV records, see [`super::blocks`]) read exactly as the csv
-//! crate reads them, for about a fifth of its instructions.
+//! crate reads them, for about a third of its instructions.
 //!
 //! csv-core reads a byte at a time through a state machine: 5,100 instructions for a generated
 //! row of 358 bytes, a quarter of a whole dry run. Here each 64 bytes are classified at once
@@ -32,8 +32,8 @@ const CHUNK: usize = 64;
 #[derive(Debug, Default, Clone)]
 pub struct CsvRow {
     text: String,
-    /// The bytes that hold each byte of the record's fields once (the rest are unescaped
-    /// copies): where line breaks are counted.
+    /// How many bytes, from the start, hold each byte of the record's fields once (the rest
+    /// are unescaped copies): where line breaks are counted.
     own: usize,
     spans: Vec<(usize, usize)>,
 }
@@ -145,7 +145,7 @@ fn prefix_xor(mut bits: u64) -> u64 {
 struct Fields<'r> {
     bytes: &'r mut Vec<u8>,
     spans: &'r mut Vec<(usize, usize)>,
-    /// As [`CsvRow::own`].
+    /// As `CsvRow::own`.
     own: usize,
 }
 
