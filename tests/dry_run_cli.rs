@@ -195,6 +195,32 @@ fn dry_run_bad_utf8_row_is_reported_with_its_row_and_skipped() {
     assert!(run.stderr.contains("3 rows in: 2 out"), "{}", run.stderr);
 }
 
+/// A bad row's line counts every line break before it, blank lines included (before and
+/// after the header, CRLF and lone CR too), with one worker, two, and `--strict`.
+#[test]
+fn dry_run_bad_row_line_counts_blank_lines() {
+    let dir = tempfile::tempdir().unwrap();
+    let users = dir.path().join("blank_lines.csv");
+    std::fs::write(
+        &users,
+        b"\n\nid,title\r\n\r\n1,\"Engineer\nII\"\r2,VP\n\n\n3,\xFF\n4,Analyst\n",
+    )
+    .unwrap();
+    for args in [&["-j", "1"][..], &["-j", "2"], &["--strict"]] {
+        let mut all = vec!["dry-run", "-q", "--rules", BASE];
+        all.extend_from_slice(args);
+        all.push(users.to_str().unwrap());
+        let run = canon(&all);
+        assert_eq!(run.code, 1, "{args:?}: {}", run.stderr);
+        assert!(
+            run.stderr
+                .contains("blank_lines.csv: row 3 (line 10): field 2 is not valid UTF-8"),
+            "{args:?}: {}",
+            run.stderr
+        );
+    }
+}
+
 #[test]
 fn dry_run_strict_stops_at_the_first_bad_row() {
     let run = canon(&[

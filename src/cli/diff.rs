@@ -70,7 +70,7 @@ pub fn run(args: DiffArgs) -> u8 {
                     .iter()
                     .filter_map(|k| header.iter().position(|h| h.eq_ignore_ascii_case(k)))
                     .collect();
-                let mut record = csv::ByteRecord::new();
+                let mut record = crate::input::CsvRow::default();
                 let mut row = 0u64;
                 loop {
                     match csv.read(&mut record) {

@@ -86,74 +86,42 @@ fn open(path: &Path) -> Result<Box<dyn Read + Send>, InputError> {
 
 /// A CSV export: the header is read when it opens; then its records one by one
 /// ([`CsvInput::read`]), or blocks of whole records for workers to parse
-/// ([`CsvInput::into_blocks`]).
+/// ([`CsvInput::into_blocks`]). Either way the records are read by [`BlockRecords`], so they
+/// read, and bad rows are placed, the same way.
 pub struct CsvInput {
     pub name: String,
     header: Vec<String>,
-    source: Source,
-    row: u64,
-    /// The line the next record starts on. Counted here: with CRLF the csv crate's positions
-    /// lag one line behind, since a record ends at its `\r`.
-    line: u64,
+    /// The line after the header.
+    first_line: u64,
+    blocks: CsvBlocks,
+    /// Whether a record has been read (the blocks are no longer whole).
+    started: bool,
+    /// Boxed: csv-core's reader inside is most of its size.
+    records: Box<BlockRecords>,
+    block: Vec<u8>,
+    /// Rows and line breaks before the current block.
+    rows: u64,
+    lines: u64,
+    stopped: bool,
 }
 
-/// Records read by the csv crate from the bytes read past the header, then the rest.
-type Records = csv::Reader<io::Chain<io::Cursor<Vec<u8>>, Box<dyn Read + Send>>>;
+/// Bytes per block when records are read one by one (as in a dry run: see
+/// `cli::dry_run::BLOCK_BYTES`).
+const RECORD_BLOCK_BYTES: usize = 128 * 1024;
 
-enum Source {
-    /// Nothing read past the header yet: the bytes read after it, and the rest.
-    Start {
-        read: Box<dyn Read + Send>,
-        pending: Vec<u8>,
-    },
-    Records(Box<Records>),
-    /// In place of `Start` only while [`CsvInput::read`] turns it into `Records`.
-    Gone,
+/// Line breaks in `bytes`: LF, CRLF or a lone CR (as [`BlockRecords`] counts them).
+fn line_breaks(bytes: &[u8]) -> u64 {
+    memchr::memchr2_iter(b'\n', b'\r', bytes)
+        .filter(|&at| bytes[at] == b'\n' || bytes.get(at + 1) != Some(&b'\n'))
+        .count() as u64
 }
 
-/// The first field of the record that is not valid UTF-8.
-///
-/// One pass over the whole row instead of one per field: the row is valid when its bytes
-/// are (ASCII, nearly always) and every field starts on a character boundary, because the
-/// fields are its bytes cut at those boundaries.
-fn first_non_utf8_field(record: &csv::ByteRecord) -> Option<usize> {
-    let bytes = record.as_slice();
-    let starts_a_char = |field: &[u8]| field.first().is_none_or(|&b| (b as i8) >= -0x40);
-    // An ASCII row (most rows) is text in every field, and the ASCII test is the cheapest
-    // pass. Other rows get the SIMD validation (std's took 4.6% of a dry run on rows with
-    // non-ASCII names and titles), and their fields must start on character boundaries.
-    if bytes.is_ascii()
-        || (simdutf8::basic::from_utf8(bytes).is_ok() && record.iter().all(starts_a_char))
-    {
-        return None;
-    }
-    record
-        .iter()
-        .position(|field| std::str::from_utf8(field).is_err())
-}
-
-/// Why a record that was read cannot be used, if it cannot.
-fn unusable(record: &csv::ByteRecord) -> Option<String> {
-    first_non_utf8_field(record).map(|field| format!("field {} is not valid UTF-8", field + 1))
-}
-
-/// Line breaks inside a record's fields (quoted newlines), for the line numbers of bad rows.
-/// memchr: a byte-by-byte count was a tenth of reading a row.
-fn newlines(record: &csv::ByteRecord) -> u64 {
-    let bytes = record.as_slice();
-    // Most records have none: a search for the first is several times cheaper than a count.
-    match memchr::memchr(b'\n', bytes) {
-        None => 0,
-        Some(first) => memchr::memchr_iter(b'\n', &bytes[first..]).count() as u64,
-    }
-}
-
-/// Reads the header: the first record that is not a blank line. Returns it and the bytes
-/// read after it.
+/// Reads the header: the first record that is not a blank line. Returns it, the line breaks
+/// up to its end, and the bytes read after it.
 fn read_header(
     name: &str,
     read: &mut Box<dyn Read + Send>,
-) -> Result<(csv::StringRecord, Vec<u8>), InputError> {
+) -> Result<(csv::StringRecord, u64, Vec<u8>), InputError> {
     let bad = |message: String| InputError::BadHeader {
         path: name.to_string(),
         message,
@@ -178,14 +146,15 @@ fn read_header(
             *at += end;
             // A blank line ends no record: the header is the first record read.
             if let Some(header) = first_record(&bytes[..*at]).map_err(bad)? {
+                let lines = line_breaks(&bytes[..*at]);
                 let rest = bytes.split_off(*at);
-                return Ok((header, rest));
+                return Ok((header, lines, rest));
             }
         }
         *at = bytes.len();
         if eof {
             return match first_record(&bytes).map_err(bad)? {
-                Some(header) => Ok((header, Vec::new())),
+                Some(header) => Ok((header, line_breaks(&bytes), Vec::new())),
                 None => Err(InputError::NoHeader {
                     path: name.to_string(),
                 }),
@@ -194,9 +163,9 @@ fn read_header(
     }
 }
 
-/// How every CSV input is read, whether its header, its records one by one, or its blocks:
-/// one place, because the three must read the same bytes the same way (and
-/// [`blocks::RecordEnds`] keeps the quote state of exactly this dialect).
+/// How the csv crate reads a CSV input's header (and, in tests, the records the block reader
+/// is compared with): one place, because both must read the bytes as the block reader does
+/// (csv-core's defaults; [`blocks::RecordEnds`] keeps the quote state of exactly this dialect).
 pub(crate) fn dialect() -> csv::ReaderBuilder {
     let mut builder = csv::ReaderBuilder::new();
     builder
@@ -222,8 +191,7 @@ impl CsvInput {
     }
 
     pub fn from_reader(name: &str, mut read: Box<dyn Read + Send>) -> Result<Self, InputError> {
-        let (first, pending) = read_header(name, &mut read)?;
-        let line = 2 + newlines(first.as_byte_record());
+        let (first, lines, pending) = read_header(name, &mut read)?;
         let header = first
             .iter()
             .map(|h| h.trim_start_matches('\u{feff}').trim().to_string())
@@ -231,9 +199,14 @@ impl CsvInput {
         Ok(Self {
             name: name.to_string(),
             header,
-            source: Source::Start { read, pending },
-            row: 0,
-            line,
+            first_line: 1 + lines,
+            blocks: CsvBlocks::new(read, pending),
+            started: false,
+            records: Box::default(),
+            block: Vec::new(),
+            rows: 0,
+            lines: 0,
+            stopped: false,
         })
     }
 
@@ -242,87 +215,78 @@ impl CsvInput {
         &self.header
     }
 
-    /// The line the first record starts on.
+    /// The line after the header: where the first record starts, unless blank lines do.
     pub fn first_line(&self) -> u64 {
-        self.line
+        self.first_line
     }
 
     /// The rest of the input as blocks of whole records, when no record has been read yet;
     /// else the input back. Read each block with [`BlockRecords`].
-    pub fn into_blocks(self) -> Result<CsvBlocks, Self> {
-        match self.source {
-            Source::Start { read, pending } => Ok(CsvBlocks::new(read, pending)),
-            source => Err(Self { source, ..self }),
+    pub fn into_blocks(self) -> Result<CsvBlocks, Box<Self>> {
+        match self.started {
+            false => Ok(self.blocks),
+            true => Err(Box::new(self)),
         }
     }
 
-    /// Reads the next record into `record`: `Ok(false)` at the end, `Err` for a row that
-    /// cannot be read (the next call goes on after it).
+    /// Reads the next record into `row`: `Ok(false)` at the end, `Err` for a row that
+    /// cannot be read (the next call goes on after it; after a read error, which ends the
+    /// input, there is none).
     ///
     /// Every field of a record read is valid UTF-8 (a row that is not is reported here), so
     /// callers may read fields as text, e.g. with [`crate::CsvRecord`].
-    pub fn read(&mut self, record: &mut csv::ByteRecord) -> Result<bool, BadRow> {
-        if let Source::Start { .. } = self.source {
-            if let Source::Start { read, pending } =
-                std::mem::replace(&mut self.source, Source::Gone)
-            {
-                self.source = Source::Records(Box::new(records(read, pending)));
-            }
-        }
-        let Source::Records(reader) = &mut self.source else {
-            return Ok(false);
-        };
-        let start = self.line;
-        match reader.read_byte_record(record) {
-            Ok(false) => Ok(false),
-            Ok(true) => {
-                self.row += 1;
-                self.line += 1 + newlines(record);
-                match unusable(record) {
-                    None => Ok(true),
-                    Some(message) => Err(BadRow {
-                        input: self.name.clone(),
-                        at: format!("row {} (line {start})", self.row),
-                        message,
-                    }),
+    pub fn read(&mut self, row: &mut CsvRow) -> Result<bool, BadRow> {
+        loop {
+            if !self.started {
+                self.started = true;
+            } else {
+                match self.records.read(row) {
+                    Ok(true) => return Ok(true),
+                    Err(bad) => {
+                        return Err(BadRow {
+                            input: self.name.clone(),
+                            at: self.at(self.rows + bad.row, bad.line),
+                            message: bad.message,
+                        })
+                    }
+                    Ok(false) => {
+                        self.rows += self.records.rows;
+                        self.lines += self.records.lines;
+                        self.records.finish(&mut self.block);
+                    }
                 }
             }
-            Err(error) => {
-                self.row += 1;
-                let bad = BadRow {
-                    input: self.name.clone(),
-                    at: format!("row {} (line {start})", self.row),
-                    message: error.to_string(),
-                };
-                if matches!(error.kind(), csv::ErrorKind::Io(_)) {
-                    // An I/O error ends the input: report it once and stop.
-                    self.row = u64::MAX / 2;
+            if self.stopped {
+                return Ok(false);
+            }
+            match self.blocks.next_block(RECORD_BLOCK_BYTES, &mut self.block) {
+                Ok(true) => self.records.start(&mut self.block),
+                Ok(false) => {
+                    self.stopped = true;
+                    return Ok(false);
+                }
+                Err(error) => {
+                    // A read error ends the input: reported once, at the row it was reading.
+                    self.stopped = true;
                     return Err(BadRow {
-                        message: format!("{} (reading stopped)", bad.message),
-                        ..bad
+                        input: self.name.clone(),
+                        at: self.at(self.rows + 1, 0),
+                        message: format!("{error} (reading stopped)"),
                     });
                 }
-                Err(bad)
             }
         }
     }
 
-    /// Whether the last error ended the input.
-    pub fn stopped(&self) -> bool {
-        self.row >= u64::MAX / 2
+    /// Where row `row` is, its first line `lines` line breaks into the current block.
+    fn at(&self, row: u64, lines: u64) -> String {
+        format!("row {row} (line {})", self.first_line + self.lines + lines)
     }
-}
 
-/// The csv crate's reader of the records after the header. A fresh csv-core reader skips a
-/// byte-order mark at its start, so bytes that start with one get a blank line (which it
-/// skips) before them: the mark stays in the record's first field, as in one whole read.
-fn records(read: Box<dyn Read + Send>, mut pending: Vec<u8>) -> Records {
-    if pending.starts_with(blocks::BOM) {
-        pending.insert(0, b'\n');
+    /// Whether the input has ended (after a read error, too).
+    pub fn stopped(&self) -> bool {
+        self.stopped
     }
-    dialect()
-        .buffer_capacity(1 << 16)
-        .from_reader(io::Cursor::new(pending).chain(read))
 }
 
 /// SCIM users from JSON: one object, an array of objects, or a ListResponse (`Resources`);
@@ -515,9 +479,9 @@ mod tests {
         let mut input =
             csv(b"\xEF\xBB\xBFid,title\r\n1,\"Sr. Manager,\r\nSales\"\r\n2\r\n3,VP,extra\r\n");
         assert_eq!(input.header(), ["id", "title"]);
-        let mut rec = csv::ByteRecord::new();
+        let mut rec = CsvRow::default();
         assert!(input.read(&mut rec).unwrap());
-        assert_eq!(&rec[1], b"Sr. Manager,\r\nSales");
+        assert_eq!(rec.get(1), Some(&b"Sr. Manager,\r\nSales"[..]));
         assert!(input.read(&mut rec).unwrap());
         assert_eq!(rec.len(), 1);
         assert!(input.read(&mut rec).unwrap());
@@ -529,33 +493,50 @@ mod tests {
     #[test]
     fn a_character_split_across_fields_is_not_valid_utf8() {
         let mut input = csv(b"id,a,b\n1,\xE3\x83,\x9E\n2,\xE3\x83\x9E,ok\n");
-        let mut rec = csv::ByteRecord::new();
+        let mut rec = CsvRow::default();
         let bad = input.read(&mut rec).unwrap_err();
         assert_eq!(bad.message, "field 2 is not valid UTF-8");
         assert!(input.read(&mut rec).unwrap());
-        assert_eq!(&rec[1], "マ".as_bytes());
+        assert_eq!(rec.text(1), Some("マ"));
     }
 
     #[test]
-    fn line_breaks_inside_a_record_are_counted() {
-        for (fields, expected) in [
-            (vec!["a", "b"], 0),
-            (vec!["a\nb", "c"], 1),
-            (vec!["a", "b\r\nc\nd", "\n"], 3),
+    fn line_breaks_are_lf_crlf_or_a_lone_cr() {
+        for (text, expected) in [
+            (&b"a,b"[..], 0),
+            (b"a\nb", 1),
+            (b"a\r\nb\rc\n\n", 4),
+            (b"\"q\r\nq\",\r", 2),
         ] {
-            assert_eq!(newlines(&csv::ByteRecord::from(fields)), expected);
+            assert_eq!(line_breaks(text), expected, "{text:?}");
         }
     }
 
     #[test]
     fn csv_bad_utf8_row_is_reported_and_skipped() {
         let mut input = csv(b"id,title\n1,ok\n2,\xFF\xFE\n3,ok\n");
-        let mut rec = csv::ByteRecord::new();
+        let mut rec = CsvRow::default();
         assert!(input.read(&mut rec).unwrap());
         let bad = input.read(&mut rec).unwrap_err();
         assert_eq!(bad.at, "row 2 (line 3)");
         assert!(input.read(&mut rec).unwrap());
-        assert_eq!(&rec[0], b"3");
+        assert_eq!(rec.get(0), Some(&b"3"[..]));
+    }
+
+    /// A bad row's line counts every line break before it: blank lines (before the header
+    /// too), quoted line breaks, CRLF and lone CR line ends.
+    #[test]
+    fn bad_rows_are_placed_on_their_line_after_blank_lines() {
+        let text = b"\n\nid,title\r\n\r\n1,\"a\nb\"\r2,ok\n\n\n3,\xFF\n4,ok\n";
+        let mut input = CsvInput::from_reader("t.csv", Box::new(&text[..])).unwrap();
+        assert_eq!(input.first_line(), 4);
+        let mut rec = CsvRow::default();
+        assert!(input.read(&mut rec).unwrap());
+        assert!(input.read(&mut rec).unwrap());
+        let bad = input.read(&mut rec).unwrap_err();
+        assert_eq!(bad.at, "row 3 (line 10)");
+        assert!(input.read(&mut rec).unwrap());
+        assert!(!input.read(&mut rec).unwrap());
     }
 
     #[test]

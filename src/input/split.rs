@@ -32,9 +32,6 @@ const CHUNK: usize = 64;
 #[derive(Debug, Default, Clone)]
 pub struct CsvRow {
     text: String,
-    /// How many bytes, from the start, hold each byte of the record's fields once (the rest
-    /// are unescaped copies): where line breaks are counted.
-    own: usize,
     spans: Vec<(usize, usize)>,
 }
 
@@ -60,15 +57,6 @@ impl CsvRow {
 
     pub fn iter(&self) -> impl Iterator<Item = &[u8]> + '_ {
         (0..self.len()).map(|index| self.get(index).unwrap_or_default())
-    }
-
-    /// Line breaks inside the record's fields (quoted newlines), for the line numbers of bad
-    /// rows. Most records have none: a search for the first is cheaper than a count.
-    fn newlines(bytes: &[u8]) -> u64 {
-        match memchr::memchr(b'\n', bytes) {
-            None => 0,
-            Some(first) => memchr::memchr_iter(b'\n', &bytes[first..]).count() as u64,
-        }
     }
 
     /// Takes `bytes` (the record as [`split`] or csv-core left them) as the record's text;
@@ -145,8 +133,6 @@ fn prefix_xor(mut bits: u64) -> u64 {
 struct Fields<'r> {
     bytes: &'r mut Vec<u8>,
     spans: &'r mut Vec<(usize, usize)>,
-    /// As `CsvRow::own`.
-    own: usize,
 }
 
 /// Reads the record that starts at `start` (not a line break) the fast way, and returns where
@@ -210,7 +196,6 @@ fn unquote(block: &[u8], start: usize, end: usize, row: &mut Fields, quotes: &[u
         return false;
     };
     row.bytes.extend_from_slice(record);
-    row.own = record.len();
     let mut quotes = quotes
         .iter()
         .map(|&at| at - start)
@@ -259,6 +244,8 @@ pub struct BlockRecords {
     block: Vec<u8>,
     /// Where the next record starts, or blank lines before it.
     at: usize,
+    /// Where line breaks have been counted to.
+    counted: usize,
     /// Set once a record of the block needed csv-core: it reads the rest of the block. The
     /// bitmasks of a record csv-core must read may have been computed to the block's end, so
     /// a block of such records would otherwise cost that scan per record.
@@ -270,7 +257,7 @@ pub struct BlockRecords {
     quotes: Vec<usize>,
     /// Records read in the block so far.
     pub rows: u64,
-    /// Lines those records take.
+    /// Line breaks before the last record read, or in the whole block once it is read.
     pub lines: u64,
 }
 
@@ -288,6 +275,7 @@ impl Default for BlockRecords {
         Self {
             block: Vec::new(),
             at: 0,
+            counted: 0,
             careful: false,
             // csv-core's defaults are the dialect's (`super::dialect`): comma, double quote,
             // `""` escapes, CR, LF or CRLF line ends. Ragged rows are the csv crate's own
@@ -307,9 +295,25 @@ impl BlockRecords {
     pub fn start(&mut self, block: &mut Vec<u8>) {
         self.block = std::mem::take(block);
         self.at = 0;
+        self.counted = 0;
         self.careful = false;
         self.rows = 0;
         self.lines = 0;
+    }
+
+    /// Counts the line breaks up to `end` (a record's start, or the block's end): a record
+    /// starts on the line after every line break before it, quoted or not, in blank lines
+    /// or ending records. A line break is LF, CRLF or a lone CR.
+    fn count_lines_to(&mut self, end: usize) {
+        let Some(bytes) = self.block.get(self.counted..end) else {
+            return;
+        };
+        let after_cr_is_lf = |cr: usize| self.block.get(self.counted + cr + 1) == Some(&b'\n');
+        let breaks = memchr::memchr2_iter(b'\n', b'\r', bytes)
+            .filter(|&at| bytes[at] == b'\n' || !after_cr_is_lf(at))
+            .count();
+        self.lines += breaks as u64;
+        self.counted = end;
     }
 
     /// Gives the block's bytes back.
@@ -324,14 +328,15 @@ impl BlockRecords {
         while matches!(self.block.get(self.at), Some(b'\n' | b'\r')) {
             self.at += 1;
         }
+        self.count_lines_to(self.at);
         if self.at >= self.block.len() {
             return Ok(false);
         }
+        let line = self.lines;
         let mut bytes = std::mem::take(&mut row.text).into_bytes();
         let mut fields = Fields {
             bytes: &mut bytes,
             spans: &mut row.spans,
-            own: 0,
         };
         let fast = if self.careful {
             None
@@ -345,11 +350,8 @@ impl BlockRecords {
                 self.read_by_csv_core(&mut fields)
             }
         };
-        row.own = fields.own;
         let joined = fast.is_none();
         self.rows += 1;
-        let line = self.lines;
-        self.lines += 1 + CsvRow::newlines(bytes.get(..row.own).unwrap_or_default());
         row.check(bytes, joined)
             .map(|()| true)
             .map_err(|field| BlockBadRow {
@@ -394,7 +396,6 @@ impl BlockRecords {
         row.bytes.clear();
         row.bytes
             .extend_from_slice(self.fields.get(..written).unwrap_or_default());
-        row.own = written;
         row.spans.clear();
         let mut from = 0;
         for &end in self.ends.get(..ended).unwrap_or_default() {
@@ -602,7 +603,7 @@ mod tests {
                 "2 2 field 2 is not valid UTF-8",
                 "ok Some([51])",
                 "ok Some([52])",
-                "5 5 field 2 is not valid UTF-8",
+                "5 6 field 2 is not valid UTF-8",
                 "ok Some([54])",
             ]
         );

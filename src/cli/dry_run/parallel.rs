@@ -206,7 +206,7 @@ mod tests {
     fn by_records(text: &[u8]) -> (Vec<Fields>, Vec<String>) {
         let mut csv = input(text, 1000);
         let (mut records, mut bad) = (Vec::new(), Vec::new());
-        let mut record = csv::ByteRecord::new();
+        let mut record = CsvRow::default();
         loop {
             match csv.read(&mut record) {
                 Ok(true) => records.push(record.iter().map(<[u8]>::to_vec).collect()),

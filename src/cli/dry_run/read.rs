@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use super::worker::{BlockRead, Rows};
 use super::BLOCK_BYTES;
-use crate::input::{BadRow, Input};
+use crate::input::{BadRow, CsvRow, Input};
 use crate::Program;
 
 /// Bad rows kept for the report (all are counted).
@@ -120,7 +120,7 @@ impl BlockRows {
         *row += read.rows;
         *line += read.lines;
         if let Some(error) = read.failed {
-            // As the record-by-record reader reports it: the row it was reading.
+            // As `CsvInput::read` reports it: the row it was reading.
             self.bad.push(
                 batch,
                 BadRow {
@@ -181,7 +181,11 @@ pub(super) fn read_batches(
                         .collect::<Vec<_>>(),
                 );
                 // `--strict` stops at the first bad row, which only the reader can do.
-                let blocks = if strict { Err(csv) } else { csv.into_blocks() };
+                let blocks = if strict {
+                    Err(Box::new(csv))
+                } else {
+                    csv.into_blocks()
+                };
                 let mut csv = match blocks {
                     Ok(mut blocks) => {
                         let mut bytes = match spare.take() {
@@ -222,7 +226,7 @@ pub(super) fn read_batches(
                         });
                         continue;
                     }
-                    Err(csv) => csv,
+                    Err(csv) => *csv,
                 };
                 let mut rows = match spare.take() {
                     Some(Rows::Csv { rows, .. }) => rows,
@@ -231,7 +235,7 @@ pub(super) fn read_batches(
                 let mut len = 0;
                 loop {
                     if rows.len() <= len {
-                        rows.push(csv::ByteRecord::new());
+                        rows.push(CsvRow::default());
                     }
                     match csv.read(&mut rows[len]) {
                         Ok(true) => len += 1,

@@ -14,7 +14,7 @@ pub(super) enum Rows {
     Csv {
         binding: Arc<ColumnBinding>,
         keys: Arc<Vec<Option<usize>>>,
-        rows: Vec<csv::ByteRecord>,
+        rows: Vec<CsvRow>,
         len: usize,
     },
     Json {
