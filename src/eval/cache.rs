@@ -13,7 +13,7 @@
 //! way as one run, since its decisions are few and each costs many rules.
 //!
 //! Memory stays bounded whatever the input size: each cache keeps two generations of at most
-//! [`GENERATION`] entries (a rule run's decisions, a set-associative table of
+//! [`GENERATION`] entries (a rule run's decisions: a set-associative table of up to
 //! [`RUN_ENTRIES`], see `ways.rs`); when the young one is full, the old one is dropped and
 //! the young one becomes old. An entry found in the old
 //! generation moves back to the young one, so values that keep coming back stay cached (an
@@ -172,11 +172,10 @@ struct Known {
     fell_through: bool,
 }
 
-/// Entries of a rule run's table of decisions: 16 bytes each, 1 MiB. Measured on 1M
+/// Entries a rule run's table of decisions grows to: 16 bytes each, 1 MiB. Measured on 1M
 /// generated rows (82,000 distinct titles), the title run missed 207,000 times with two
 /// generations of 8,192 entries and about half as often with 28,672 (the same memory as this
-/// table). A 100,000-row file already fills it, and it is allocated whole at the start, so
-/// peak memory stays flat.
+/// table). One worker's title run reaches it within 100,000 rows, so peak memory stays flat.
 const RUN_ENTRIES: usize = 65_536;
 /// Distinct decisions a rule run keeps before it starts afresh (a run that outputs an
 /// input's text, like an office name, can decide as many things as there are values).
