@@ -374,7 +374,7 @@ fn execute(
     let progress = progress_bar(config.quiet);
 
     let coverage = if config.jobs <= 1 {
-        let mut worker = Worker::new(program, config.format, columns.clone());
+        let mut worker = Worker::new(program, config.format, columns.clone(), 1);
         let mut located = BlockRows::of(&inputs);
         let mut buf = Vec::new();
         let mut batches = 0u64;

@@ -70,7 +70,7 @@ pub(super) fn run_parallel(
                 let columns = columns.clone();
                 let format = config.format;
                 scope.spawn(move || {
-                    let mut worker = Worker::new(program, format, columns);
+                    let mut worker = Worker::new(program, format, columns, jobs);
                     loop {
                         let job = match work_rx.lock() {
                             Ok(rx) => rx.recv(),

@@ -129,9 +129,15 @@ impl CsvRows {
 }
 
 impl<'p> Worker<'p> {
-    pub(super) fn new(program: &'p Program, format: OutFormat, columns: Arc<Vec<String>>) -> Self {
+    /// One of `workers` workers of a run (each keeps that share of the caches).
+    pub(super) fn new(
+        program: &'p Program,
+        format: OutFormat,
+        columns: Arc<Vec<String>>,
+        workers: usize,
+    ) -> Self {
         Self {
-            ev: crate::Evaluator::counting(program, Coverage::new(program)),
+            ev: crate::Evaluator::counting_one_of(program, Coverage::new(program), workers),
             format,
             columns,
             nfields: program.fields.len(),
