@@ -440,6 +440,20 @@ fn dry_run_usage_errors_exit_2() {
         "{}",
         run.stderr
     );
+    let run = canon(&[
+        "dry-run",
+        "--rules",
+        BASE,
+        "-j",
+        "100000",
+        "examples/acme_users.csv",
+    ]);
+    assert_eq!(run.code, 2);
+    assert!(
+        run.stderr.contains("at most 256 worker threads"),
+        "{}",
+        run.stderr
+    );
     let run = canon(&["dry-run", "--rules", BASE, "README.md"]);
     assert_eq!(run.code, 2);
     assert!(run.stderr.contains("--input-format"), "{}", run.stderr);

@@ -38,6 +38,8 @@ use crate::value::Record;
 /// MiB, one worker, before the allocator's huge pages were turned off). benches/README.md has
 /// the figures.
 pub const GENERATION: usize = 8_192;
+/// Entries a worker's share of a cache keeps at least, however many workers share the rows.
+const MIN_SHARE: usize = 256;
 /// Lookups after which a field's hit rate is judged.
 const SAMPLE: u32 = 4_096;
 /// Below this share of hits in the sample (1 in 5), a field stops caching.
@@ -183,7 +185,7 @@ impl Segment {
     fn new(run: RuleRun, share: usize) -> Self {
         Self {
             run,
-            decisions: Ways::new(RUN_ENTRIES / share),
+            decisions: Ways::new((RUN_ENTRIES / share).max(MIN_SHARE)),
             known: Vec::new(),
             numbered: HashMap::default(),
         }
@@ -594,7 +596,7 @@ impl<'p, T: Tally> Evaluator<'p, T> {
             .iter()
             .map(|field| FieldCache {
                 roots: grouped(program, &roots(program, &field.reads), &mut groups),
-                keys: Generations::new(GENERATION / share),
+                keys: Generations::new((GENERATION / share).max(MIN_SHARE)),
                 slots: Vec::new(),
                 interned: HashMap::default(),
                 outcome_hasher: foldhash::fast::RandomState::default(),

@@ -123,9 +123,15 @@ impl Config {
             Some(path) => Some((path.clone(), report_kind(&path)?)),
             None => None,
         };
+        if args.jobs > MAX_JOBS {
+            return Err(format!(
+                "--jobs {}: at most {MAX_JOBS} worker threads (0 = all cores)",
+                args.jobs
+            ));
+        }
         let jobs = if args.jobs == 0 {
             std::thread::available_parallelism()
-                .map(|n| n.get())
+                .map(|n| n.get().min(MAX_JOBS))
                 .unwrap_or(1)
         } else {
             args.jobs
@@ -253,6 +259,9 @@ struct Outcome {
 /// a batch is still in cache when a worker takes it (512 rows took 5.6 s of wall time and
 /// 10.4 s of CPU on 1M rows with two workers; 128 rows, 3.4–4.2 s and 6.2–7.5 s).
 const BATCH: usize = 128;
+/// Worker threads a run may ask for: each is a thread (that the system may refuse to start)
+/// and a share of the caches.
+const MAX_JOBS: usize = 256;
 /// Rows per batch with one worker (JSON, and `--strict` CSV): few enough that a row is still
 /// in the CPU cache when it is evaluated right after being read (512 rows of a 33-column
 /// export are ~300 KB).

@@ -39,7 +39,9 @@ pub(super) fn run_parallel(
     // Where each input's rows start, for the bad rows the workers find in blocks.
     let located = BlockRows::of(&inputs);
     std::thread::scope(|scope| {
-        let writer = scope.spawn(move || -> Result<BlockRows, String> {
+        // Threads the system refuses to start are an error, not a panic.
+        let spawn = |name: &str| std::thread::Builder::new().name(format!("canon-{name}"));
+        let writer = spawn("writer").spawn_scoped(scope, move || -> Result<BlockRows, String> {
             let mut pending = std::collections::BTreeMap::new();
             let mut next = 0u64;
             let mut located = located;
@@ -61,15 +63,16 @@ pub(super) fn run_parallel(
             }
             write_all(&mut out, &[]).map(|_| located)
         });
+        let writer = writer.map_err(|e| format!("cannot start the output thread: {e}"))?;
         let workers: Vec<_> = (0..jobs)
-            .map(|_| {
+            .filter_map(|_| {
                 let work_rx = work_rx.clone();
                 let done_tx = done_tx.clone();
                 let back_tx = back_tx.clone();
                 let spent_rx = spent_rx.clone();
                 let columns = columns.clone();
                 let format = config.format;
-                scope.spawn(move || {
+                let worker = spawn("worker").spawn_scoped(scope, move || {
                     let mut worker = Worker::new(program, format, columns, jobs);
                     loop {
                         let job = match work_rx.lock() {
@@ -90,11 +93,18 @@ pub(super) fn run_parallel(
                         let _ = back_tx.send(rows);
                     }
                     worker.coverage()
-                })
+                });
+                // A run goes on with the workers that started.
+                worker.ok()
             })
             .collect();
         drop(done_tx);
         drop(back_tx);
+        if workers.is_empty() {
+            // The writer sees its channel close and ends.
+            let _ = writer.join();
+            return Err("cannot start a worker thread".into());
+        }
         // Only the workers may hold the receiver: when they all stop (the writer met a closed
         // pipe), `work_tx.send` must fail instead of blocking on a full channel forever.
         drop(work_rx);
