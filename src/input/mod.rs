@@ -109,9 +109,13 @@ pub struct CsvInput {
 /// `cli::dry_run::BLOCK_BYTES`).
 const RECORD_BLOCK_BYTES: usize = 128 * 1024;
 
-/// Line breaks in `bytes`: LF, CRLF or a lone CR (as [`BlockRecords`] counts them).
-fn line_breaks(bytes: &[u8]) -> u64 {
-    memchr::memchr2_iter(b'\n', b'\r', bytes)
+/// Line breaks in `bytes[..end]`: LF, CRLF or a lone CR (a CR just before `end` pairs with
+/// an LF just after it). The header's and every block's lines are counted by this one rule.
+pub(crate) fn line_breaks(bytes: &[u8], end: usize) -> u64 {
+    let Some(counted) = bytes.get(..end) else {
+        return 0;
+    };
+    memchr::memchr2_iter(b'\n', b'\r', counted)
         .filter(|&at| bytes[at] == b'\n' || bytes.get(at + 1) != Some(&b'\n'))
         .count() as u64
 }
@@ -146,7 +150,7 @@ fn read_header(
             *at += end;
             // A blank line ends no record: the header is the first record read.
             if let Some(header) = first_record(&bytes[..*at]).map_err(bad)? {
-                let lines = line_breaks(&bytes[..*at]);
+                let lines = line_breaks(&bytes, *at);
                 let rest = bytes.split_off(*at);
                 return Ok((header, lines, rest));
             }
@@ -154,7 +158,7 @@ fn read_header(
         *at = bytes.len();
         if eof {
             return match first_record(&bytes).map_err(bad)? {
-                Some(header) => Ok((header, line_breaks(&bytes), Vec::new())),
+                Some(header) => Ok((header, line_breaks(&bytes, bytes.len()), Vec::new())),
                 None => Err(InputError::NoHeader {
                     path: name.to_string(),
                 }),
@@ -508,7 +512,7 @@ mod tests {
             (b"a\r\nb\rc\n\n", 4),
             (b"\"q\r\nq\",\r", 2),
         ] {
-            assert_eq!(line_breaks(text), expected, "{text:?}");
+            assert_eq!(line_breaks(text, text.len()), expected, "{text:?}");
         }
     }
 

@@ -305,14 +305,8 @@ impl BlockRecords {
     /// starts on the line after every line break before it, quoted or not, in blank lines
     /// or ending records. A line break is LF, CRLF or a lone CR.
     fn count_lines_to(&mut self, end: usize) {
-        let Some(bytes) = self.block.get(self.counted..end) else {
-            return;
-        };
-        let after_cr_is_lf = |cr: usize| self.block.get(self.counted + cr + 1) == Some(&b'\n');
-        let breaks = memchr::memchr2_iter(b'\n', b'\r', bytes)
-            .filter(|&at| bytes[at] == b'\n' || !after_cr_is_lf(at))
-            .count();
-        self.lines += breaks as u64;
+        let from = self.counted.min(end);
+        self.lines += super::line_breaks(self.block.get(from..).unwrap_or_default(), end - from);
         self.counted = end;
     }
 
