@@ -47,6 +47,27 @@ pub struct BadRow {
     pub message: String,
 }
 
+impl BadRow {
+    /// A record of a block that cannot be used, placed in `input`: the block starts after
+    /// `rows` rows, on line `line`. Both CSV readers place rows this way.
+    pub fn from_block(input: &str, bad: BlockBadRow, rows: u64, line: u64) -> Self {
+        Self {
+            input: input.to_string(),
+            at: format!("row {} (line {})", rows + bad.row, line + bad.line),
+            message: bad.message,
+        }
+    }
+
+    /// A read error that ended `input` after `rows` rows, the next one due on line `line`.
+    pub fn read_stopped(input: &str, error: &str, rows: u64, line: u64) -> Self {
+        Self {
+            input: input.to_string(),
+            at: format!("row {} (line {line})", rows + 1),
+            message: format!("{error} (reading stopped)"),
+        }
+    }
+}
+
 impl std::fmt::Display for BadRow {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "{}: {}: {}", self.input, self.at, self.message)
@@ -247,11 +268,8 @@ impl CsvInput {
                 match self.records.read(row) {
                     Ok(true) => return Ok(true),
                     Err(bad) => {
-                        return Err(BadRow {
-                            input: self.name.clone(),
-                            at: self.at(self.rows + bad.row, bad.line),
-                            message: bad.message,
-                        })
+                        let line = self.first_line + self.lines;
+                        return Err(BadRow::from_block(&self.name, bad, self.rows, line));
                     }
                     Ok(false) => {
                         self.rows += self.records.rows;
@@ -272,19 +290,12 @@ impl CsvInput {
                 Err(error) => {
                     // A read error ends the input: reported once, at the row it was reading.
                     self.stopped = true;
-                    return Err(BadRow {
-                        input: self.name.clone(),
-                        at: self.at(self.rows + 1, 0),
-                        message: format!("{error} (reading stopped)"),
-                    });
+                    let line = self.first_line + self.lines;
+                    let error = error.to_string();
+                    return Err(BadRow::read_stopped(&self.name, &error, self.rows, line));
                 }
             }
         }
-    }
-
-    /// Where row `row` is, its first line `lines` line breaks into the current block.
-    fn at(&self, row: u64, lines: u64) -> String {
-        format!("row {row} (line {})", self.first_line + self.lines + lines)
     }
 
     /// Whether the input has ended (after a read error, too).

@@ -63,7 +63,7 @@ impl BadRows {
 /// Puts the bad rows of a run in input order, and places those workers find in blocks: it
 /// sees the blocks of an input in order, so it knows the row and line each block starts on.
 pub(super) struct BlockRows {
-    /// Per input: its name, and the row and line its next block starts on.
+    /// Per input: its name, the rows before its next block, and the line that block starts on.
     inputs: Vec<(String, u64, u64)>,
     bad: BadRows,
 }
@@ -74,7 +74,7 @@ impl BlockRows {
         Self {
             inputs: starts
                 .into_iter()
-                .map(|(name, line)| (name, 1, line))
+                .map(|(name, line)| (name, 0, line))
                 .collect(),
             bad: BadRows::default(),
         }
@@ -106,29 +106,16 @@ impl BlockRows {
         }
         let read = read?;
         let rows = read.rows;
-        let (name, row, line) = self.inputs.get_mut(read.input)?;
+        let (name, before, line) = self.inputs.get_mut(read.input)?;
         for bad in read.bad {
-            self.bad.push(
-                batch,
-                BadRow {
-                    input: name.clone(),
-                    at: format!("row {} (line {})", *row + bad.row - 1, *line + bad.line),
-                    message: bad.message,
-                },
-            );
+            self.bad
+                .push(batch, BadRow::from_block(name, bad, *before, *line));
         }
-        *row += read.rows;
+        *before += read.rows;
         *line += read.lines;
         if let Some(error) = read.failed {
-            // As `CsvInput::read` reports it: the row it was reading.
-            self.bad.push(
-                batch,
-                BadRow {
-                    input: name.clone(),
-                    at: format!("row {} (line {})", *row, *line),
-                    message: format!("{error} (reading stopped)"),
-                },
-            );
+            let stopped = BadRow::read_stopped(name, &error, *before, *line);
+            self.bad.push(batch, stopped);
         }
         Some(rows)
     }
