@@ -7,7 +7,7 @@ use super::{status_text, OutFormat};
 use crate::eval::Row;
 use crate::input::{BlockBadRow, BlockRecords, CsvRow};
 use crate::report::Coverage;
-use crate::{ColumnBinding, CsvFields, CsvRecord, JsonRecord, Program};
+use crate::{ColumnBinding, CsvRecord, JsonRecord, Program};
 
 /// A batch of input as the reader hands it to a worker.
 pub(super) enum Rows {
@@ -212,11 +212,11 @@ impl<'p> Worker<'p> {
     }
 
     /// Evaluates one CSV row (its fields checked as text) and writes its output row.
-    fn csv_row<R: CsvFields>(
+    fn csv_row(
         &mut self,
         binding: &ColumnBinding,
         keys: &[Option<usize>],
-        row: &R,
+        row: &CsvRow,
         out: &mut Vec<u8>,
     ) {
         let outcomes = self.ev.apply_row(&CsvRecord::from_bytes(binding, row));
@@ -225,7 +225,7 @@ impl<'p> Worker<'p> {
             // and status, written straight into the batch's bytes.
             let cells = keys
                 .iter()
-                .map(|k| k.and_then(|i| row.field(i)).unwrap_or_default())
+                .map(|k| k.and_then(|i| row.get(i)).unwrap_or_default())
                 .chain(outcomes.values().map(|v| v.unwrap_or("").as_bytes()));
             self.csv
                 .record(out, cells, status_text(&outcomes).as_bytes());
