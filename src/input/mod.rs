@@ -261,25 +261,23 @@ impl CsvInput {
     /// Every field of a record read is valid UTF-8 (a row that is not is reported here), so
     /// callers may read fields as text, e.g. with [`crate::CsvRecord`].
     pub fn read(&mut self, row: &mut CsvRow) -> Result<bool, BadRow> {
+        self.started = true;
         loop {
-            if !self.started {
-                self.started = true;
-            } else {
-                match self.records.read(row) {
-                    Ok(true) => return Ok(true),
-                    Err(bad) => {
-                        let line = self.first_line + self.lines;
-                        return Err(BadRow::from_block(&self.name, bad, self.rows, line));
-                    }
-                    Ok(false) => {
-                        self.rows += self.records.rows;
-                        self.lines += self.records.lines;
-                        self.records.finish(&mut self.block);
-                    }
-                }
-            }
             if self.stopped {
                 return Ok(false);
+            }
+            // Before the first block, the reader's block is empty.
+            match self.records.read(row) {
+                Ok(true) => return Ok(true),
+                Err(bad) => {
+                    let line = self.first_line + self.lines;
+                    return Err(BadRow::from_block(&self.name, bad, self.rows, line));
+                }
+                Ok(false) => {
+                    self.rows += self.records.rows;
+                    self.lines += self.records.lines;
+                    self.records.finish(&mut self.block);
+                }
             }
             match self.blocks.next_block(RECORD_BLOCK_BYTES, &mut self.block) {
                 Ok(true) => self.records.start(&mut self.block),
@@ -501,6 +499,9 @@ mod tests {
         assert_eq!(rec.len(), 1);
         assert!(input.read(&mut rec).unwrap());
         assert!(!input.read(&mut rec).unwrap());
+        // The end stays the end.
+        assert!(!input.read(&mut rec).unwrap());
+        assert!(input.stopped());
     }
 
     /// Checking the row's bytes at once must still catch a character cut in two by a field
