@@ -266,14 +266,6 @@ const MAX_JOBS: usize = 256;
 /// in the CPU cache when it is evaluated right after being read (512 rows of a 33-column
 /// export are ~300 KB).
 const BATCH_ONE_WORKER: usize = 32;
-/// Bytes of CSV per block, at least: a block takes whole 64 KiB reads until a record ends
-/// past this size, so it is about 190 KiB (1,800 blocks for 1M generated rows, each evaluated
-/// while it is in the CPU's L2 cache). With `--jobs N` each block costs a few channel
-/// operations and thread wake-ups: with blocks of about 64 KiB (a size of 48 KiB) they were 8%
-/// of a two-worker run's time, and this size ran it in 1.19-1.22 s against 1.26-1.38 s (twice
-/// this size: no faster, and more memory in flight).
-const BLOCK_BYTES: usize = 128 * 1024;
-
 /// Formats rows of output.
 struct Formatter {
     format: OutFormat,

@@ -3,8 +3,7 @@
 use std::sync::Arc;
 
 use super::worker::{BlockRead, Rows};
-use super::BLOCK_BYTES;
-use crate::input::{BadRow, CsvRow, Input};
+use crate::input::{BadRow, CsvRow, Input, BLOCK_BYTES};
 use crate::Program;
 
 /// Bad rows kept for the report (all are counted).
