@@ -53,13 +53,15 @@ pub mod diag;
 pub mod eval;
 pub mod gen;
 pub mod input;
+pub mod program;
 pub mod report;
 pub mod scim;
 pub mod store;
 pub mod syntax;
 pub mod value;
 
-pub use check::{LoadError, Program};
+pub use check::LoadError;
 pub use eval::profile::{FieldNote, FieldOutcome, Profile, RuleRef};
 pub use eval::{Evaluator, Trace};
+pub use program::Program;
 pub use value::{ColumnBinding, CsvFields, CsvRecord, FlatRecord, JsonRecord, Record};

@@ -3,8 +3,8 @@
 
 use std::collections::HashSet;
 
-use super::program::{per_input, Cond, Field, InputId, LeafTest, Program};
 use crate::diag::{Code, Diagnostic, Diagnostics};
+use crate::program::{per_input, Cond, Field, InputId, LeafTest, Program};
 
 pub fn lint(program: &Program, diagnostics: &mut Diagnostics) {
     for field in &program.fields {

@@ -1,14 +1,21 @@
-//! Reading a rule file and the chain of files it `extends`, base first.
+//! Reading a rule file, the chain of files it `extends` (base first) and the table CSVs they
+//! name: every file read of a load happens here, so compiling is a function of what was read.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use crate::diag::{Code, Diagnostic, Diagnostics, FileId, SourceFile, Sources, Span};
-use crate::syntax::ast::{Item, RuleFile};
+use crate::syntax::ast::{Item, RuleFile, TableDecl, TableSource};
 use crate::syntax::parse;
+
+/// The bytes of each table CSV a loaded file declares, keyed by that file and the path as
+/// written (relative to the file); or why it could not be read, as the message to report.
+pub type TableFiles = HashMap<(FileId, String), Result<Vec<u8>, String>>;
 
 /// The parsed files of one load, base first; the last is the file that was asked for.
 pub struct Chain {
     pub files: Vec<(FileId, RuleFile)>,
+    pub tables: TableFiles,
 }
 
 /// Loads `path` and, recursively, its base. `cited_by` is the `extends` that named it.
@@ -18,7 +25,10 @@ pub fn load_chain(
     sources: &mut Sources,
     diagnostics: &mut Diagnostics,
 ) -> Chain {
-    let mut chain = Chain { files: Vec::new() };
+    let mut chain = Chain {
+        files: Vec::new(),
+        tables: TableFiles::new(),
+    };
     let mut stack = Vec::new();
     load_into(
         path,
@@ -39,7 +49,10 @@ pub fn load_text(
     sources: &mut Sources,
     diagnostics: &mut Diagnostics,
 ) -> Chain {
-    let mut chain = Chain { files: Vec::new() };
+    let mut chain = Chain {
+        files: Vec::new(),
+        tables: TableFiles::new(),
+    };
     let mut stack = Vec::new();
     let path = PathBuf::from(name);
     add_and_parse(
@@ -140,6 +153,7 @@ fn add_and_parse(
             chain,
         );
     }
+    read_tables(path, file, &tree, &mut chain.tables);
     for extra in bases {
         diagnostics.push(
             Diagnostic::error(
@@ -151,6 +165,25 @@ fn add_and_parse(
         );
     }
     chain.files.push((file, tree));
+}
+
+/// Reads every CSV table that `tree` (the file `file`, at `path`) declares; the compiler
+/// reports a failed read where the table is used, as it reports the table's other problems.
+fn read_tables(path: &Path, file: FileId, tree: &RuleFile, tables: &mut TableFiles) {
+    let dir = path.parent().unwrap_or(Path::new(""));
+    for item in &tree.items {
+        let Item::Table(TableDecl {
+            source: TableSource::Csv { path: csv, .. },
+            ..
+        }) = item
+        else {
+            continue;
+        };
+        let full = dir.join(&csv.value);
+        let read = std::fs::read(&full)
+            .map_err(|error| format!("cannot read table CSV `{}`: {error}", full.display()));
+        tables.insert((file, csv.value.clone()), read);
+    }
 }
 
 /// `rules/examples/../default.rules` → `rules/default.rules`, for messages (lexical only).

@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use super::{fail_usage, print_out, EXIT_OK, EXIT_PROBLEMS};
-use crate::check::program::summary_line;
+use crate::check::summary_line;
 use crate::diag::Diagnostics;
 
 #[derive(clap::Args)]

@@ -1,87 +1,47 @@
 //! Apply: the interpreter, its budget, the per-thread cache, and traces (explain).
 
 mod cache;
-pub(crate) mod prefilter;
 pub mod profile;
-pub(crate) mod regex_set;
 mod rule_tests;
-pub mod steps;
 mod trace;
 mod ways;
-pub mod words;
 
-pub use cache::{Evaluator, Row, Tally};
+pub use cache::{Evaluator, Row, Tally, GENERATION};
 pub use rule_tests::TestFailure;
 pub use trace::{FieldTrace, InputTrace, RuleTrace, StepTrace, Trace};
 
 use std::borrow::Cow;
 use std::sync::Arc;
 
-use crate::check::program::{
+use crate::program::prefilter::Prefilter;
+use crate::program::steps;
+use crate::program::words::TermSet;
+use crate::program::{
     per_input, Cond, Field, FieldKind, InputId, InputSource, Leaf, LeafTest, Output, Program,
 };
-use crate::value::Record;
+use crate::value::{is_blank, is_email, Record};
 use profile::{FieldNote, FieldOutcome, Profile, RuleRef};
-use words::TermSet;
 
 /// Leaf tests one record may evaluate before the rest count as false: bounds the work of any
 /// rule file on any record.
 pub const FUEL_PER_RECORD: u32 = 200_000;
 
-/// Blank: empty or only whitespace (an ASCII check first: nearly every value is ASCII).
-pub(crate) fn is_blank(value: &str) -> bool {
-    ascii_blank(value.as_bytes()).unwrap_or_else(|| value.trim().is_empty())
-}
-
-/// [`is_blank`] of text given as bytes (valid UTF-8).
-pub(crate) fn is_blank_bytes(value: &[u8]) -> bool {
-    ascii_blank(value)
-        .unwrap_or_else(|| std::str::from_utf8(value).is_ok_and(|text| text.trim().is_empty()))
-}
-
-/// Whether the value is blank, told from its first byte that is not ASCII whitespace; `None`
-/// when that byte is not ASCII (then only a Unicode check can tell).
-fn ascii_blank(value: &[u8]) -> Option<bool> {
-    match value.iter().find(|b| !matches!(b, b' ' | b'\t'..=b'\r')) {
-        None => Some(true),
-        Some(b) if b.is_ascii() => Some(false),
-        Some(_) => None,
+impl Program {
+    /// Applies the program to one record.
+    pub fn apply(&self, record: &dyn Record) -> Profile {
+        apply(self, record)
     }
-}
 
-/// A plausible email address: one `@`, a non-empty local part, a dotted domain, no spaces.
-///
-/// One pass over the bytes: every row of a dry run checks its manager's address (unique
-/// values, so the field's cache switches itself off), and a search per rule cost 500
-/// instructions an address. Only a value with non-ASCII characters is read again, for
-/// Unicode spaces and controls.
-pub fn is_email(value: &str) -> bool {
-    let bytes = value.as_bytes();
-    let mut at = None;
-    let mut dotted = false;
-    let mut ascii = true;
-    let mut previous = 0u8;
-    for (index, &byte) in bytes.iter().enumerate() {
-        match byte {
-            b'@' if at.is_some() => return false,
-            b'@' => at = Some(index),
-            // A dot in the domain: not its first character, not after another dot.
-            b'.' if at.is_some() => {
-                if matches!(previous, b'.' | b'@') {
-                    return false;
-                }
-                dotted = true;
-            }
-            0..=b' ' | 0x7f | b',' | b';' | b'<' | b'>' | b'"' => return false,
-            0x80.. => ascii = false,
-            _ => {}
-        }
-        previous = byte;
+    /// Applies the program and records why each field got its value.
+    pub fn explain(&self, record: &dyn Record) -> Trace {
+        explain(self, record)
     }
-    at.is_some_and(|at| at > 0)
-        && dotted
-        && previous != b'.'
-        && (ascii || !value.chars().any(|c| c.is_whitespace() || c.is_control()))
+
+    /// A per-thread evaluator that caches results per distinct raw value (real exports repeat
+    /// the same titles and flags); use one per worker thread in bulk runs.
+    pub fn evaluator(&self) -> Evaluator<'_> {
+        Evaluator::new(self)
+    }
 }
 
 pub fn apply(program: &Program, record: &dyn Record) -> Profile {
@@ -422,7 +382,7 @@ impl<'p, 'r> Run<'p, 'r> {
     fn fill_candidates(
         &mut self,
         field: &Field,
-        prefilter: &prefilter::Prefilter,
+        prefilter: &Prefilter,
         range: &std::ops::Range<usize>,
         candidates: &mut Vec<usize>,
     ) {
@@ -751,95 +711,6 @@ mod tests {
         let recycled: Vec<super::InputValue<'_>> = super::recycle(values);
         assert_eq!(recycled.capacity(), 16);
         assert_eq!(recycled.as_ptr() as usize, place);
-    }
-
-    /// The byte-wise check says what the plain `str` one said, on edge cases of each rule.
-    #[test]
-    fn is_email_agrees_with_its_plain_definition() {
-        fn plain(value: &str) -> bool {
-            let Some((local, domain)) = value.split_once('@') else {
-                return false;
-            };
-            !local.is_empty()
-                && !domain.contains('@')
-                && domain.contains('.')
-                && !domain.starts_with('.')
-                && !domain.ends_with('.')
-                && !domain.contains("..")
-                && !value.chars().any(|c| {
-                    c.is_whitespace() || c.is_control() || matches!(c, ',' | ';' | '<' | '>' | '"')
-                })
-        }
-        let cases = [
-            "a@b.co",
-            "ana.lopez@acme.com",
-            "",
-            "@",
-            "@b.co",
-            "a@",
-            "a@b",
-            "a@.b.co",
-            "a@b.co.",
-            "a@b..co",
-            "a@@b.co",
-            "a@b@c.co",
-            "a b@c.co",
-            "a@b.c o",
-            "a\t@b.co",
-            "a\u{7f}@b.co",
-            "a,b@c.co",
-            "a;b@c.co",
-            "<a@b.co>",
-            "\"a\"@b.co",
-            "josé@acme.es",
-            "ユーザー@例え.jp",
-            "a\u{a0}@b.co",
-            "a\u{3000}@b.co",
-            "a@b.co\u{2028}",
-            "a\u{85}@b.co",
-            "a@b.c\u{301}o",
-            "a@b.co\r\n",
-            "..@b.co",
-            "a.@b.co",
-            "a@b.co.uk",
-            "a@b-c.co",
-            "a.b@c.co",
-            "a..b@c.co",
-            "a@b.",
-            "a@.",
-            "a@b.c.",
-            "a@b.c..",
-            ".a@b.co",
-            "a@b.co@",
-            "é@b.co",
-            "a@b.\u{2003}co",
-            "a@b.co\u{85}",
-        ];
-        for case in cases {
-            assert_eq!(super::is_email(case), plain(case), "{case:?}");
-        }
-    }
-
-    /// Blank bytes and blank text agree, Unicode spaces included.
-    #[test]
-    fn blank_bytes_read_as_blank_text() {
-        for value in [
-            "",
-            " ",
-            "\t\r\n",
-            "\u{3000}",
-            " \u{a0} ",
-            "x",
-            " x ",
-            "ア",
-            "\u{3000}ア",
-        ] {
-            assert_eq!(
-                super::is_blank_bytes(value.as_bytes()),
-                super::is_blank(value),
-                "{value:?}"
-            );
-        }
     }
 
     /// Ten regex rules on one input run as one `RegexSet`; flags and order must behave exactly

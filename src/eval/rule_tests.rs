@@ -1,6 +1,6 @@
 //! Running the tests written inside rule files.
 
-use crate::check::RuleTest;
+use crate::program::RuleTest;
 use crate::value::FlatRecord;
 use crate::Program;
 

@@ -15,8 +15,6 @@
 //! a table was resident or not depending on whether the allocator handed out fresh (untouched)
 //! or reused (cleared) memory, and two workers' peak memory moved by 9 MiB from run to run.
 
-use super::cache::split;
-
 /// Entries per set: four 16-byte entries fill a 64-byte cache line.
 const WAYS: usize = 4;
 
@@ -130,6 +128,11 @@ impl Ways {
             .filter(|entry| entry[1] as u32 != 0)
             .count()
     }
+}
+
+/// A 128-bit key as a table's index and the bits it compares.
+pub(super) fn split(key: u128) -> (u64, u32) {
+    (key as u64, (key >> 64) as u32)
 }
 
 #[cfg(test)]

@@ -16,6 +16,8 @@
 
 use wide::u8x16;
 
+use crate::value::CsvFields;
+
 /// Bytes classified at once.
 const CHUNK: usize = 64;
 
@@ -94,6 +96,21 @@ impl CsvRow {
                 Err(bad)
             }
         }
+    }
+}
+
+/// A row read from a block was checked as text once, when it was read.
+impl CsvFields for CsvRow {
+    fn field(&self, column: usize) -> Option<&[u8]> {
+        self.get(column)
+    }
+
+    fn text(&self, column: usize) -> Option<&str> {
+        CsvRow::text(self, column)
+    }
+
+    fn text_bytes(&self, column: usize) -> Option<&[u8]> {
+        self.get(column)
     }
 }
 

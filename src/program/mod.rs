@@ -1,18 +1,23 @@
-//! The compiled, immutable program that [`crate::eval`] runs.
+//! The compiled program: an immutable intermediate form of a rule file (with everything it
+//! extends) and the matchers it is made of. [`crate::check`] builds it, [`crate::eval`] runs it;
+//! neither imports the other. Each stage adds its own `impl Program` block: `load` and
+//! `from_source` live in `check`, `apply`, `explain` and `evaluator` in `eval`.
+
+pub(crate) mod prefilter;
+pub(crate) mod regex_set;
+pub mod steps;
+pub mod words;
 
 use std::collections::{HashMap, HashSet};
-use std::path::Path;
 use std::sync::Arc;
 
-use crate::diag::{Diagnostic, Diagnostics, Sources, Span};
-use crate::eval::regex_set::GatedRegex;
-use crate::eval::steps::Step;
-use crate::eval::words::WordIndex;
-use crate::syntax::ast::CompareOp;
-use crate::value::{AttrPath, ColumnBinding};
+use crate::diag::{Diagnostic, Sources, Span};
+use crate::value::{AttrPath, ColumnBinding, CompareOp};
+use regex_set::{GatedRegex, GatedSet};
+use steps::Step;
+use words::WordIndex;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct InputId(pub usize);
+pub use crate::value::InputId;
 
 /// The entry for `input` in a small per-input list (a field reads few inputs, so a `Vec`
 /// beats a map), made by `make` on first use.
@@ -78,11 +83,11 @@ pub struct Field {
     /// One word index per input that `has any` tests read, keyed by that input.
     pub(crate) word_indexes: Vec<(InputId, WordIndex)>,
     /// Where a field tests many regexes on one input, one `RegexSet` runs them in one pass.
-    pub(crate) regex_sets: Vec<(InputId, crate::eval::regex_set::GatedSet)>,
+    pub(crate) regex_sets: Vec<(InputId, GatedSet)>,
     /// Inputs the rules read, in first-use order (the cache key of a field's result).
     pub(crate) reads: Vec<InputId>,
     /// For fields of many word-list and regex rules: which rules a found word or regex names.
-    pub(crate) prefilter: Option<crate::eval::prefilter::Prefilter>,
+    pub(crate) prefilter: Option<prefilter::Prefilter>,
 }
 
 #[derive(Debug)]
@@ -183,34 +188,6 @@ pub struct RuleTest {
 }
 
 impl Program {
-    /// Loads, checks and compiles the rule file at `path` and every file it extends. Warnings
-    /// are kept in [`Program::warnings`]; any error fails the load with every diagnostic.
-    pub fn load(path: &Path) -> Result<Program, LoadError> {
-        super::compile::load_program(path)
-    }
-
-    /// Compiles rule-file text held in memory (`name` is how messages cite it; `extends` and
-    /// table CSVs resolve against the current directory).
-    pub fn from_source(name: &str, text: &str) -> Result<Program, LoadError> {
-        super::compile::compile_source(name, text)
-    }
-
-    /// Applies the program to one record.
-    pub fn apply(&self, record: &dyn crate::Record) -> crate::Profile {
-        crate::eval::apply(self, record)
-    }
-
-    /// Applies the program and records why each field got its value.
-    pub fn explain(&self, record: &dyn crate::Record) -> crate::eval::Trace {
-        crate::eval::explain(self, record)
-    }
-
-    /// A per-thread evaluator that caches results per distinct raw value (real exports repeat
-    /// the same titles and flags); use one per worker thread in bulk runs.
-    pub fn evaluator(&self) -> crate::eval::Evaluator<'_> {
-        crate::eval::Evaluator::new(self)
-    }
-
     /// Every attribute path the program reads, indexed by [`crate::value::SourceId`].
     pub fn paths(&self) -> &[AttrPath] {
         &self.paths
@@ -218,7 +195,13 @@ impl Program {
 
     /// Binds a CSV header to the program's paths, once per file.
     pub fn bind_columns<'h>(&self, header: impl IntoIterator<Item = &'h str>) -> ColumnBinding {
-        ColumnBinding::new(&self.paths, header).with_inputs(&self.inputs)
+        let inputs = self.inputs.iter().map(|input| {
+            input.sources.iter().map(|source| match source {
+                InputSource::Path(id) => Some(*id),
+                InputSource::Input(_) => None,
+            })
+        });
+        ColumnBinding::new(&self.paths, header).with_inputs(inputs)
     }
 
     /// Content hash of every file the program was built from (rule files and table CSVs).
@@ -301,56 +284,6 @@ impl Program {
         &self.tests
     }
 }
-
-/// Why a rule file did not load: every diagnostic (errors and warnings), with the sources
-/// they point into.
-#[derive(Debug, Clone)]
-pub struct LoadError {
-    pub diagnostics: Diagnostics,
-    pub sources: Arc<Sources>,
-}
-
-impl LoadError {
-    /// Every diagnostic rendered for people, then a summary line.
-    pub fn render(&self) -> String {
-        let mut out = String::new();
-        for diagnostic in &self.diagnostics.items {
-            out.push_str(&diagnostic.render(&self.sources));
-            out.push('\n');
-        }
-        out.push_str(&summary_line(&self.diagnostics));
-        out
-    }
-
-    /// The diagnostics as JSON (for the SCIM service's reload answer).
-    pub fn to_json(&self) -> serde_json::Value {
-        serde_json::Value::Array(
-            self.diagnostics
-                .items
-                .iter()
-                .map(|d| d.to_json(&self.sources))
-                .collect(),
-        )
-    }
-}
-
-/// "2 errors, 1 warning"
-pub fn summary_line(diagnostics: &Diagnostics) -> String {
-    let plural = |n: usize, word: &str| format!("{n} {word}{}", if n == 1 { "" } else { "s" });
-    format!(
-        "{}, {}\n",
-        plural(diagnostics.error_count(), "error"),
-        plural(diagnostics.warning_count(), "warning")
-    )
-}
-
-impl std::fmt::Display for LoadError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.render())
-    }
-}
-
-impl std::error::Error for LoadError {}
 
 #[cfg(test)]
 mod tests {

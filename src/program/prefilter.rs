@@ -7,7 +7,7 @@
 //! (with every rule of any other shape) are tried, in their order. A field of a thousand title
 //! rules costs a record what its handful of candidates cost, not a thousand tests.
 
-use crate::check::program::{CompiledRule, Cond, InputId, LeafTest};
+use super::{CompiledRule, Cond, InputId, LeafTest};
 
 /// Below this many rules that a found word or regex can name, trying every rule is cheaper.
 const MIN_INDEXED_RULES: usize = 16;
@@ -44,7 +44,7 @@ impl Prefilter {
                     Trigger::Term(input, term) => (&mut prefilter.by_term, input, term),
                     Trigger::Slot(input, slot) => (&mut prefilter.by_slot, input, slot),
                 };
-                let rules_of = crate::check::program::per_input(list, input, Vec::new);
+                let rules_of = super::per_input(list, input, Vec::new);
                 if rules_of.len() <= at {
                     rules_of.resize(at + 1, Vec::new());
                 }

@@ -1,6 +1,7 @@
 //! The spanned syntax tree of one rule file, as written (nothing resolved yet).
 
 use crate::diag::Span;
+pub use crate::value::CompareOp;
 
 /// A name as written, with its place.
 #[derive(Debug, Clone, PartialEq)]
@@ -202,40 +203,6 @@ pub enum Cond {
         value: f64,
         span: Span,
     },
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum CompareOp {
-    Lt,
-    Le,
-    Gt,
-    Ge,
-    Eq,
-    Ne,
-}
-
-impl CompareOp {
-    pub fn symbol(self) -> &'static str {
-        match self {
-            Self::Lt => "<",
-            Self::Le => "<=",
-            Self::Gt => ">",
-            Self::Ge => ">=",
-            Self::Eq => "==",
-            Self::Ne => "!=",
-        }
-    }
-
-    pub fn holds(self, left: f64, right: f64) -> bool {
-        match self {
-            Self::Lt => left < right,
-            Self::Le => left <= right,
-            Self::Gt => left > right,
-            Self::Ge => left >= right,
-            Self::Eq => left == right,
-            Self::Ne => left != right,
-        }
-    }
 }
 
 #[derive(Debug, Clone, PartialEq)]

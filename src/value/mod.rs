@@ -5,16 +5,23 @@
 //! map of names to strings ([`FlatRecord`], used by tests and `canon explain --set`). Attribute
 //! names compare case-insensitively everywhere (RFC 7643 §2.1).
 
+mod compare;
 mod json;
 mod path;
+mod text;
 
+pub use compare::CompareOp;
 pub use json::JsonRecord;
 pub use path::{AttrPath, FilterOp, FilterTest, PathFilter, PathSegment, SourceId};
+pub use text::{is_blank, is_blank_bytes, is_email};
 
 use std::borrow::Cow;
 use std::collections::HashMap;
 
-use crate::check::program::{InputId, InputSource};
+/// An input of a compiled program, by position: what a record bound to a program's columns
+/// is asked for ([`Record::first_bound`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct InputId(pub usize);
 
 /// A source of raw attribute values.
 pub trait Record {
@@ -116,24 +123,27 @@ impl ColumnBinding {
         }
     }
 
-    /// Also binds each input of `inputs` to the columns of its sources.
-    pub(crate) fn with_inputs(mut self, inputs: &[crate::check::program::Input]) -> Self {
+    /// Also binds each input to the columns of its sources: one item per input, listing its
+    /// sources in order, each a path or `None` for an `@input` source (read one by one).
+    pub(crate) fn with_inputs<I, S>(mut self, inputs: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: IntoIterator<Item = Option<SourceId>>,
+    {
         self.inputs = inputs
-            .iter()
-            .map(|input| {
-                input
-                    .sources
-                    .iter()
+            .into_iter()
+            .map(|sources| {
+                sources
+                    .into_iter()
                     .enumerate()
-                    .map(|(index, source)| match source {
-                        InputSource::Path(id) => Some(
+                    .map(|(index, source)| {
+                        source.map(|id| {
                             self.columns
                                 .get(id.0)
                                 .copied()
                                 .flatten()
-                                .map(|c| (index, c)),
-                        ),
-                        InputSource::Input(_) => None,
+                                .map(|c| (index, c))
+                        })
                     })
                     .collect::<Option<Vec<_>>>()
                     .map(|bound| bound.into_iter().flatten().collect())
@@ -169,8 +179,8 @@ impl<F: AsRef<str>> Record for ColumnRecord<'_, F> {
     }
 }
 
-/// A CSV record's fields by column: a `csv::ByteRecord`, or a row read from a block
-/// ([`crate::input::CsvRow`]).
+/// A CSV record's fields by column: a `csv::ByteRecord`, or a row read from a block (the
+/// CSV reader implements it for its rows).
 pub trait CsvFields {
     fn field(&self, column: usize) -> Option<&[u8]>;
 
@@ -194,23 +204,8 @@ impl CsvFields for csv::ByteRecord {
     }
 }
 
-/// A row read from a block was checked as text once, when it was read.
-impl CsvFields for crate::input::CsvRow {
-    fn field(&self, column: usize) -> Option<&[u8]> {
-        self.get(column)
-    }
-
-    fn text(&self, column: usize) -> Option<&str> {
-        crate::input::CsvRow::text(self, column)
-    }
-
-    fn text_bytes(&self, column: usize) -> Option<&[u8]> {
-        self.get(column)
-    }
-}
-
-/// A CSV row bound to its header. A field that is not valid UTF-8 reads as absent
-/// ([`crate::input::CsvInput::read`] reports such rows before they get here).
+/// A CSV row bound to its header. A field that is not valid UTF-8 reads as absent (the CSV
+/// reader reports such rows before they get here).
 pub struct CsvRecord<'a, R: CsvFields = csv::ByteRecord> {
     binding: &'a ColumnBinding,
     row: &'a R,
@@ -247,7 +242,7 @@ impl<R: CsvFields> Record for CsvRecord<'_, R> {
         let bound = self.binding.inputs.get(input.0)?.as_ref()?;
         Some(bound.iter().find_map(|&(source, column)| {
             let value = self.text(column)?;
-            (!crate::eval::is_blank(value)).then_some((source, Cow::Borrowed(value)))
+            (!is_blank(value)).then_some((source, Cow::Borrowed(value)))
         }))
     }
 
@@ -255,7 +250,7 @@ impl<R: CsvFields> Record for CsvRecord<'_, R> {
         let bound = self.binding.inputs.get(input.0)?.as_ref()?;
         Some(bound.iter().find_map(|&(source, column)| {
             let value = self.text_bytes(column)?;
-            (!crate::eval::is_blank_bytes(value)).then_some((source, value))
+            (!is_blank_bytes(value)).then_some((source, value))
         }))
     }
 }
