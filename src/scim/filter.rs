@@ -27,6 +27,26 @@ pub struct AttrPath {
     pub sub: Option<String>,
 }
 
+impl AttrPath {
+    /// Whether comparisons on the attribute at this path are case-sensitive (`id` always is).
+    pub fn case_exact(&self, kind: Kind) -> bool {
+        if self.urn.is_none() && self.sub.is_none() && self.name.eq_ignore_ascii_case("id") {
+            return true;
+        }
+        let urn = self.urn.as_deref().unwrap_or(schema::core_urn(kind));
+        let Some(defined) = schema::schema_for(kind, urn) else {
+            return false;
+        };
+        let Some(attr) = schema::find_attr(defined.attrs, &self.name) else {
+            return false;
+        };
+        match &self.sub {
+            Some(sub) => schema::find_attr(attr.sub, sub).is_some_and(|a| a.case_exact),
+            None => attr.case_exact,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CompareOp {
     Eq,
@@ -417,7 +437,7 @@ impl Filter {
             Filter::Present(path) => resolve(resource, kind, path).into_iter().any(present),
             Filter::Compare(path, op, expected) => {
                 let values = resolve(resource, kind, path);
-                let case_exact = schema::case_exact(kind, path);
+                let case_exact = path.case_exact(kind);
                 if expected.is_null() {
                     let any = values.into_iter().any(present);
                     return if *op == CompareOp::Eq { !any } else { any };
@@ -461,7 +481,7 @@ impl Filter {
                     name: parent.name.clone(),
                     sub: Some(path.name.clone()),
                 };
-                let case_exact = schema::case_exact(kind, &full);
+                let case_exact = full.case_exact(kind);
                 match (value, expected.is_null()) {
                     (None, true) => *op == CompareOp::Eq,
                     (None, false) => *op == CompareOp::Ne,
