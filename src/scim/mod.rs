@@ -6,6 +6,7 @@
 
 pub mod config;
 pub mod error;
+pub mod extract;
 pub mod filter;
 pub mod mapper;
 pub mod patch;
@@ -13,7 +14,9 @@ pub mod resource;
 pub mod router;
 pub mod schema;
 pub mod serve;
+pub mod state;
 
 pub use error::ScimError;
 pub use mapper::{MappedProfile, ProfileMapper};
-pub use router::{app, AppState, Tenant};
+pub use router::app;
+pub use state::{AppState, Loader, Tenant};

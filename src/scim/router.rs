@@ -1,104 +1,25 @@
 //! The axum router: thin handlers (extract → apply → store → respond).
 
-use std::collections::HashMap;
-use std::path::{Path as FsPath, PathBuf};
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 
-use axum::extract::{FromRequest, FromRequestParts, Path, Query, Request, State};
-use axum::http::request::Parts;
+use axum::extract::{Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, MethodRouter};
 use axum::Router;
 use serde_json::{json, Value};
 
-use super::config::{token_matches, Config};
 use super::error::{json_body, ScimError, SCIM_JSON};
+use super::extract::{param, query, AdminCtx, Params, ResourceId, ScimJson, TenantCtx};
 use super::filter;
-use super::mapper::ProfileMapper;
 use super::patch;
 use super::resource::{self, Projection};
 use super::schema;
+use super::state::{blocking, AppState, AppStateRef, Tenant};
 use crate::store::{Kind, ResourceStore, StoreError, StoredResource, TenantId, Write};
 
 /// Most resources one list answer holds (`filter.maxResults`).
 pub const MAX_RESULTS: usize = 1000;
-
-/// Compiles a rule file into a mapper (the engine in production, a fake in tests).
-pub type Loader = dyn Fn(&FsPath) -> Result<Arc<dyn ProfileMapper>, String> + Send + Sync;
-
-/// One tenant as the service sees it.
-pub struct Tenant {
-    pub id: TenantId,
-    live: RwLock<Live>,
-}
-
-/// What a reload replaces, together: the token hash, the rule file and its program.
-#[derive(Clone)]
-struct Live {
-    token_sha256: String,
-    rules: PathBuf,
-    mapper: Arc<dyn ProfileMapper>,
-}
-
-impl Tenant {
-    pub fn new(
-        id: TenantId,
-        token_sha256: String,
-        rules: PathBuf,
-        mapper: Arc<dyn ProfileMapper>,
-    ) -> Tenant {
-        Tenant {
-            id,
-            live: RwLock::new(Live {
-                token_sha256,
-                rules,
-                mapper,
-            }),
-        }
-    }
-
-    fn live(&self) -> Live {
-        self.live.read().unwrap_or_else(|p| p.into_inner()).clone()
-    }
-
-    /// The program serving now; a reload swaps it atomically, writes in flight keep theirs.
-    pub fn mapper(&self) -> Arc<dyn ProfileMapper> {
-        self.live().mapper
-    }
-
-    pub fn rules(&self) -> PathBuf {
-        self.live().rules
-    }
-
-    fn token_matches(&self, token: &str) -> bool {
-        token_matches(
-            token,
-            &self
-                .live
-                .read()
-                .unwrap_or_else(|p| p.into_inner())
-                .token_sha256,
-        )
-    }
-
-    fn replace(&self, live: Live) {
-        *self.live.write().unwrap_or_else(|p| p.into_inner()) = live;
-    }
-}
-
-pub struct AppState {
-    pub store: Arc<dyn ResourceStore>,
-    pub tenants: HashMap<TenantId, Arc<Tenant>>,
-    pub admin_token_sha256: Option<String>,
-    pub max_body_bytes: usize,
-    pub loader: Arc<Loader>,
-    /// The config file a reload re-reads for the tenant's rule file and token hash (`None`:
-    /// reload recompiles the same rule file and keeps the token).
-    pub config_path: Option<PathBuf>,
-}
-
-type AppStateRef = Arc<AppState>;
 
 pub fn app(state: Arc<AppState>) -> Router {
     use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
@@ -186,165 +107,6 @@ async fn not_found() -> ScimError {
     ScimError::NotFound("no such endpoint".into())
 }
 
-// ---- extractors ----------------------------------------------------------------------
-
-fn bearer(parts: &Parts) -> Option<&str> {
-    let value = parts.headers.get(header::AUTHORIZATION)?.to_str().ok()?;
-    let (scheme, token) = value.split_once(' ')?;
-    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
-}
-
-/// An authenticated tenant request: the tenant and the base URL of its SCIM endpoints.
-pub struct TenantCtx {
-    pub tenant: Arc<Tenant>,
-    pub base: String,
-}
-
-fn tenant_from_path(parts: &Parts) -> Option<&str> {
-    // `nest` strips its prefix from `parts.uri`; the original keeps the tenant.
-    let uri = parts
-        .extensions
-        .get::<axum::extract::OriginalUri>()
-        .map_or(&parts.uri, |o| &o.0);
-    let mut segments = uri.path().trim_start_matches('/').split('/');
-    match (segments.next(), segments.next()) {
-        (Some("t"), Some(id)) => Some(id),
-        (Some("admin"), Some("tenants")) => segments.next(),
-        _ => None,
-    }
-}
-
-impl FromRequestParts<AppStateRef> for TenantCtx {
-    type Rejection = ScimError;
-
-    async fn from_request_parts(parts: &mut Parts, state: &AppStateRef) -> Result<Self, ScimError> {
-        let token = bearer(parts).ok_or(ScimError::Unauthorized)?;
-        let tenant = tenant_from_path(parts)
-            .and_then(|id| TenantId::parse(id).ok())
-            .and_then(|id| state.tenants.get(&id))
-            .ok_or(ScimError::Unauthorized)?;
-        if !tenant.token_matches(token) {
-            return Err(ScimError::Unauthorized);
-        }
-        let host = parts
-            .headers
-            .get(header::HOST)
-            .and_then(|h| h.to_str().ok())
-            .filter(|h| !h.is_empty() && h.bytes().all(|b| b.is_ascii_graphic()))
-            .unwrap_or("localhost");
-        // Behind a TLS-terminating proxy, locations keep the scheme the client used.
-        let scheme = match parts
-            .headers
-            .get("x-forwarded-proto")
-            .and_then(|h| h.to_str().ok())
-        {
-            Some(proto) if proto.eq_ignore_ascii_case("https") => "https",
-            _ => "http",
-        };
-        Ok(TenantCtx {
-            base: format!("{scheme}://{host}/t/{}/scim/v2", tenant.id),
-            tenant: tenant.clone(),
-        })
-    }
-}
-
-/// A request authenticated with the admin token, for a known tenant.
-pub struct AdminCtx {
-    pub tenant: Arc<Tenant>,
-}
-
-impl FromRequestParts<AppStateRef> for AdminCtx {
-    type Rejection = ScimError;
-
-    async fn from_request_parts(parts: &mut Parts, state: &AppStateRef) -> Result<Self, ScimError> {
-        let token = bearer(parts).ok_or(ScimError::Unauthorized)?;
-        let expected = state
-            .admin_token_sha256
-            .as_deref()
-            .ok_or(ScimError::Unauthorized)?;
-        if !token_matches(token, expected) {
-            return Err(ScimError::Unauthorized);
-        }
-        let id = tenant_from_path(parts).unwrap_or_default();
-        let tenant = TenantId::parse(id)
-            .ok()
-            .and_then(|id| state.tenants.get(&id))
-            .ok_or_else(|| ScimError::NotFound(format!("no tenant `{id}`")))?;
-        Ok(AdminCtx {
-            tenant: tenant.clone(),
-        })
-    }
-}
-
-/// A JSON body sent as `application/scim+json` or `application/json`, within the size and
-/// depth limits; every rejection is a [`ScimError`].
-pub struct ScimJson(pub Value);
-
-impl FromRequest<AppStateRef> for ScimJson {
-    type Rejection = ScimError;
-
-    async fn from_request(request: Request, state: &AppStateRef) -> Result<Self, ScimError> {
-        if let Some(content_type) = request.headers().get(header::CONTENT_TYPE) {
-            let essence = content_type
-                .to_str()
-                .unwrap_or_default()
-                .split(';')
-                .next()
-                .unwrap_or_default()
-                .trim()
-                .to_ascii_lowercase();
-            if essence != SCIM_JSON && essence != "application/json" {
-                return Err(ScimError::UnsupportedMediaType(format!(
-                    "send `{SCIM_JSON}` or `application/json`, not `{essence}`"
-                )));
-            }
-        }
-        let limit = state.max_body_bytes;
-        let bytes = axum::body::to_bytes(request.into_body(), limit)
-            .await
-            .map_err(|_| ScimError::TooLarge(limit))?;
-        let value: Value = serde_json::from_slice(&bytes)
-            .map_err(|e| ScimError::InvalidSyntax(format!("the body is not valid JSON: {e}")))?;
-        if resource::json_depth(&value) > resource::MAX_JSON_DEPTH {
-            return Err(ScimError::InvalidSyntax(format!(
-                "the body is nested deeper than {} levels",
-                resource::MAX_JSON_DEPTH
-            )));
-        }
-        Ok(ScimJson(value))
-    }
-}
-
-/// The `{id}` of a resource path. An id that does not even decode (`%FF`) names nothing: 404,
-/// like any unknown id, never a plain-text 400.
-pub struct ResourceId(pub String);
-
-impl FromRequestParts<AppStateRef> for ResourceId {
-    type Rejection = ScimError;
-
-    async fn from_request_parts(parts: &mut Parts, state: &AppStateRef) -> Result<Self, ScimError> {
-        match Path::<(String, String)>::from_request_parts(parts, state).await {
-            Ok(Path((_, id))) => Ok(ResourceId(id)),
-            Err(_) => Err(ScimError::NotFound("no such resource".into())),
-        }
-    }
-}
-
-type Params = Result<Query<Vec<(String, String)>>, axum::extract::rejection::QueryRejection>;
-
-fn param<'a>(params: &'a [(String, String)], name: &str) -> Option<&'a str> {
-    params
-        .iter()
-        .find(|(k, _)| k.eq_ignore_ascii_case(name))
-        .map(|(_, v)| v.as_str())
-}
-
-fn query(params: Params) -> Result<Vec<(String, String)>, ScimError> {
-    params
-        .map(|Query(p)| p)
-        .map_err(|e| ScimError::InvalidValue(format!("bad query string: {e}")))
-}
-
 // ---- responses -----------------------------------------------------------------------
 
 fn scim_response(status: StatusCode, body: &Value) -> Response {
@@ -369,16 +131,6 @@ fn resource_response(
         }
     }
     response
-}
-
-async fn blocking<T: Send + 'static>(
-    work: impl FnOnce() -> Result<T, ScimError> + Send + 'static,
-) -> Result<T, ScimError> {
-    // The request's span (request id, method, path) follows the work onto the blocking pool.
-    let span = tracing::Span::current();
-    tokio::task::spawn_blocking(move || span.in_scope(work))
-        .await
-        .map_err(|e| ScimError::Internal(format!("worker failed: {e}")))?
 }
 
 fn if_match(headers: &HeaderMap) -> Option<String> {
@@ -956,38 +708,11 @@ async fn get_profile(
     Ok(json_response(StatusCode::OK, &profile_json(&user)))
 }
 
-/// Re-reads the tenant's entry in the config (rule file, token hash), recompiles the rule
-/// file and swaps all three in at once; a file with errors is refused with its diagnostics
-/// and the old program and token keep serving.
+/// `POST /admin/tenants/{tenant}/reload`: the tenant reloads (`Tenant::reload`).
 async fn reload(ctx: AdminCtx, State(state): State<AppStateRef>) -> Result<Response, ScimError> {
     let tenant = ctx.tenant.clone();
-    let version = blocking(move || {
-        let mut live = tenant.live();
-        if let Some(config_path) = &state.config_path {
-            let config = Config::load(config_path).map_err(|e| {
-                ScimError::InvalidValue(format!("the config cannot be read; nothing changed\n{e}"))
-            })?;
-            let entry = config.tenant(tenant.id.as_str()).ok_or_else(|| {
-                ScimError::InvalidValue(format!(
-                    "tenant `{}` is no longer in the config; nothing changed",
-                    tenant.id
-                ))
-            })?;
-            live.rules = Config::resolve(config_path, &entry.rules);
-            live.token_sha256 = entry.token_sha256.clone();
-        }
-        live.mapper = (state.loader)(&live.rules).map_err(|diagnostics| {
-            tracing::warn!(tenant = %tenant.id, "reload refused: the rule file has errors");
-            ScimError::InvalidValue(format!(
-                "the rule file has errors; the old rules keep serving\n{diagnostics}"
-            ))
-        })?;
-        let version = live.mapper.version();
-        tenant.replace(live);
-        tracing::info!(tenant = %tenant.id, %version, "rules and token reloaded");
-        Ok(version)
-    })
-    .await?;
+    let version =
+        blocking(move || tenant.reload(state.config_path.as_deref(), &*state.loader)).await?;
     Ok(json_response(
         StatusCode::OK,
         &json!({"tenant": ctx.tenant.id, "rule_version": version}),
