@@ -4,7 +4,9 @@
 //! tenant's [`mapper::ProfileMapper`] and stores the resource exactly as sent beside its
 //! canonical profile. See `docs/scim.md`.
 
+pub mod admin;
 pub mod config;
+mod discovery;
 pub mod error;
 pub mod extract;
 pub mod filter;

@@ -9,13 +9,14 @@ use axum::routing::{get, post, MethodRouter};
 use axum::Router;
 use serde_json::{json, Value};
 
-use super::error::{json_body, ScimError, SCIM_JSON};
-use super::extract::{param, query, AdminCtx, Params, ResourceId, ScimJson, TenantCtx};
+use super::error::{scim_response, ScimError};
+use super::extract::{param, query, Params, ResourceId, ScimJson, TenantCtx};
 use super::filter;
 use super::patch;
 use super::resource::{self, Projection};
 use super::schema;
 use super::state::{blocking, AppState, AppStateRef, Tenant};
+use super::{admin, discovery};
 use crate::store::{Kind, ResourceStore, StoreError, StoredResource, TenantId, Write};
 
 /// Most resources one list answer holds (`filter.maxResults`).
@@ -28,12 +29,15 @@ pub fn app(state: Arc<AppState>) -> Router {
     let scim = Router::new()
         .route(
             "/ServiceProviderConfig",
-            only_get(get(service_provider_config)),
+            only_get(get(discovery::service_provider_config)),
         )
-        .route("/ResourceTypes", only_get(get(resource_types)))
-        .route("/ResourceTypes/{id}", only_get(get(resource_type)))
-        .route("/Schemas", only_get(get(schemas)))
-        .route("/Schemas/{id}", only_get(get(schema_one)))
+        .route("/ResourceTypes", only_get(get(discovery::resource_types)))
+        .route(
+            "/ResourceTypes/{id}",
+            only_get(get(discovery::resource_type)),
+        )
+        .route("/Schemas", only_get(get(discovery::schemas)))
+        .route("/Schemas/{id}", only_get(get(discovery::schema_one)))
         .route(
             "/Users",
             get(list_users)
@@ -73,9 +77,9 @@ pub fn app(state: Arc<AppState>) -> Router {
         );
     Router::new()
         .nest("/t/{tenant}/scim/v2", scim)
-        .route("/t/{tenant}/profiles", only_get(get(list_profiles)))
-        .route("/t/{tenant}/profiles/{id}", only_get(get(get_profile)))
-        .route("/admin/tenants/{tenant}/reload", post(reload).fallback(method_not_allowed))
+        .route("/t/{tenant}/profiles", only_get(get(admin::list_profiles)))
+        .route("/t/{tenant}/profiles/{id}", only_get(get(admin::get_profile)))
+        .route("/admin/tenants/{tenant}/reload", post(admin::reload).fallback(method_not_allowed))
         .fallback(not_found)
         .with_state(state)
         .layer(
@@ -108,10 +112,6 @@ async fn not_found() -> ScimError {
 }
 
 // ---- responses -----------------------------------------------------------------------
-
-fn scim_response(status: StatusCode, body: &Value) -> Response {
-    json_body(status, body, SCIM_JSON)
-}
 
 fn resource_response(
     status: StatusCode,
@@ -148,59 +148,6 @@ fn version_matches(expected: &Option<String>, version: i64) -> bool {
             tag == resource::etag(version) || tag == format!("\"{version}\"")
         }),
     }
-}
-
-// ---- discovery -----------------------------------------------------------------------
-
-fn list_response(resources: Vec<Value>) -> Value {
-    json!({
-        "schemas": [schema::LIST],
-        "totalResults": resources.len(),
-        "startIndex": 1,
-        "itemsPerPage": resources.len(),
-        "Resources": resources,
-    })
-}
-
-async fn service_provider_config(ctx: TenantCtx, State(state): State<AppStateRef>) -> Response {
-    let body = schema::service_provider_config_json(&ctx.base, MAX_RESULTS, state.max_body_bytes);
-    scim_response(StatusCode::OK, &body)
-}
-
-async fn resource_types(ctx: TenantCtx) -> Response {
-    let all = [Kind::User, Kind::Group].map(|k| schema::resource_type_json(k, &ctx.base));
-    scim_response(StatusCode::OK, &list_response(all.to_vec()))
-}
-
-async fn resource_type(ctx: TenantCtx, ResourceId(id): ResourceId) -> Result<Response, ScimError> {
-    let kind = match id.as_str() {
-        "User" => Kind::User,
-        "Group" => Kind::Group,
-        _ => return Err(ScimError::NotFound(format!("no resource type `{id}`"))),
-    };
-    Ok(scim_response(
-        StatusCode::OK,
-        &schema::resource_type_json(kind, &ctx.base),
-    ))
-}
-
-async fn schemas(ctx: TenantCtx) -> Response {
-    let all = schema::SCHEMAS
-        .iter()
-        .map(|s| schema::schema_json(s, &ctx.base))
-        .collect();
-    scim_response(StatusCode::OK, &list_response(all))
-}
-
-async fn schema_one(ctx: TenantCtx, ResourceId(id): ResourceId) -> Result<Response, ScimError> {
-    let found = schema::SCHEMAS
-        .iter()
-        .find(|s| s.id.eq_ignore_ascii_case(&id))
-        .ok_or_else(|| ScimError::NotFound(format!("no schema `{id}`")))?;
-    Ok(scim_response(
-        StatusCode::OK,
-        &schema::schema_json(found, &ctx.base),
-    ))
 }
 
 // ---- resources -----------------------------------------------------------------------
@@ -657,64 +604,3 @@ resource_handlers!(
     patch_group,
     delete_group
 );
-
-// ---- admin ---------------------------------------------------------------------------
-
-/// A stored user's canonical profile, as the admin endpoints and `canon export` show it.
-pub fn profile_json(stored: &StoredResource) -> Value {
-    let profile = stored.profile.as_ref();
-    json!({
-        "id": stored.id,
-        "userName": stored.body.get("userName"),
-        "active": stored.body.get("active"),
-        "rule_version": profile.map(|p| &p.rule_version),
-        "complete": profile.map(|p| p.complete()),
-        "missing": profile.map(|p| &p.missing),
-        "profile": profile.map(|p| &p.fields),
-        "rules": profile.map(|p| &p.rules),
-    })
-}
-
-fn json_response(status: StatusCode, body: &Value) -> Response {
-    json_body(status, body, "application/json")
-}
-
-async fn list_profiles(
-    ctx: AdminCtx,
-    State(state): State<AppStateRef>,
-) -> Result<Response, ScimError> {
-    let tenant = ctx.tenant.id.clone();
-    let users = blocking(move || Ok(state.store.list(&tenant, Kind::User)?)).await?;
-    let profiles: Vec<Value> = users.iter().map(profile_json).collect();
-    Ok(json_response(
-        StatusCode::OK,
-        &json!({"totalResults": profiles.len(), "profiles": profiles}),
-    ))
-}
-
-async fn get_profile(
-    ctx: AdminCtx,
-    State(state): State<AppStateRef>,
-    ResourceId(id): ResourceId,
-) -> Result<Response, ScimError> {
-    let tenant = ctx.tenant.id.clone();
-    let user = blocking(move || {
-        state
-            .store
-            .get(&tenant, Kind::User, &id)?
-            .ok_or_else(|| ScimError::not_found(Kind::User, &id))
-    })
-    .await?;
-    Ok(json_response(StatusCode::OK, &profile_json(&user)))
-}
-
-/// `POST /admin/tenants/{tenant}/reload`: the tenant reloads (`Tenant::reload`).
-async fn reload(ctx: AdminCtx, State(state): State<AppStateRef>) -> Result<Response, ScimError> {
-    let tenant = ctx.tenant.clone();
-    let version =
-        blocking(move || tenant.reload(state.config_path.as_deref(), &*state.loader)).await?;
-    Ok(json_response(
-        StatusCode::OK,
-        &json!({"tenant": ctx.tenant.id, "rule_version": version}),
-    ))
-}
