@@ -5,9 +5,9 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use serde_json::{json, Value};
 
+use super::crud::MAX_RESULTS;
 use super::error::{scim_response, ScimError};
 use super::extract::{ResourceId, TenantCtx};
-use super::router::MAX_RESULTS;
 use super::schema;
 use super::state::AppStateRef;
 use crate::store::Kind;

@@ -6,6 +6,7 @@
 
 pub mod admin;
 pub mod config;
+mod crud;
 mod discovery;
 pub mod error;
 pub mod extract;
