@@ -15,6 +15,8 @@ use canon::store::{SqliteStore, TenantId};
 use serde_json::{json, Value};
 use tower::ServiceExt;
 
+mod common;
+
 const TOKEN: &str = "acme-token";
 const OTHER_TOKEN: &str = "other-token";
 const ADMIN: &str = "admin-token";
@@ -1226,7 +1228,7 @@ async fn stored_profiles_match_the_dry_run() {
     let lines: Vec<String> = users.iter().map(Value::to_string).collect();
     std::fs::write(&input, lines.join("\n")).unwrap();
 
-    let output = std::process::Command::new(env!("CARGO_BIN_EXE_canon"))
+    let output = common::command()
         .args(["dry-run", "--rules"])
         .arg(&rules)
         .args(["--format", "jsonl"])
