@@ -1,31 +1,23 @@
 //! Golden tests of the real `canon` binary: check, test and explain, their output and exit codes.
 
-use std::process::Command;
+mod common;
 
-/// Runs `canon ARGS…` from the crate root; returns (exit code, stdout, stderr).
-fn canon(args: &[&str]) -> (i32, String, String) {
-    let output = Command::new(env!("CARGO_BIN_EXE_canon"))
-        .args(args)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .output()
-        .expect("canon runs");
-    (
-        output.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&output.stdout).into_owned(),
-        String::from_utf8_lossy(&output.stderr).into_owned(),
-    )
-}
+use common::{canon, Run};
 
 #[test]
 fn check_clean_file_exits_0() {
-    let (code, out, _) = canon(&["check", "tests/corpus/check/clean_customer.rules"]);
+    let Run {
+        code, stdout: out, ..
+    } = canon(&["check", "tests/corpus/check/clean_customer.rules"]);
     assert_eq!(code, 0, "{out}");
     insta::assert_snapshot!(out, @"tests/corpus/check/clean_customer.rules: 0 errors, 0 warnings");
 }
 
 #[test]
 fn check_reports_every_problem_and_exits_1() {
-    let (code, out, _) = canon(&[
+    let Run {
+        code, stdout: out, ..
+    } = canon(&[
         "check",
         "tests/corpus/check/unknown_names.rules",
         "tests/corpus/check/syntax_errors.rules",
@@ -47,7 +39,9 @@ fn check_reports_every_problem_and_exits_1() {
 
 #[test]
 fn check_json_is_machine_readable() {
-    let (code, out, _) = canon(&[
+    let Run {
+        code, stdout: out, ..
+    } = canon(&[
         "check",
         "--format",
         "json",
@@ -62,23 +56,30 @@ fn check_json_is_machine_readable() {
 
 #[test]
 fn check_warnings_fail_only_when_denied() {
-    assert_eq!(canon(&["check", "tests/corpus/check/too_deep.rules"]).0, 1);
-    let (code, _, _) = canon(&["check", "tests/corpus/base.rules"]);
+    assert_eq!(
+        canon(&["check", "tests/corpus/check/too_deep.rules"]).code,
+        1
+    );
+    let Run { code, .. } = canon(&["check", "tests/corpus/base.rules"]);
     assert_eq!(code, 0);
 }
 
 #[test]
 fn missing_file_is_a_usage_error() {
-    let (code, _, err) = canon(&["check", "no/such.rules"]);
+    let Run {
+        code, stderr: err, ..
+    } = canon(&["check", "no/such.rules"]);
     assert_eq!(code, 2);
     assert!(err.contains("cannot read `no/such.rules`"), "{err}");
-    assert_eq!(canon(&["test", "no/such.rules"]).0, 2);
-    assert_eq!(canon(&["frobnicate"]).0, 2);
+    assert_eq!(canon(&["test", "no/such.rules"]).code, 2);
+    assert_eq!(canon(&["frobnicate"]).code, 2);
 }
 
 #[test]
 fn test_reports_passes_and_failures() {
-    let (code, out, _) = canon(&["test", "tests/corpus/base.rules"]);
+    let Run {
+        code, stdout: out, ..
+    } = canon(&["test", "tests/corpus/base.rules"]);
     assert_eq!(code, 0, "{out}");
     assert!(out.ends_with("7 passed, 0 failed\n"), "{out}");
 
@@ -92,7 +93,9 @@ fn test_reports_passes_and_failures() {
         ),
     )
     .unwrap();
-    let (code, out, _) = canon(&["test", failing.to_str().unwrap()]);
+    let Run {
+        code, stdout: out, ..
+    } = canon(&["test", failing.to_str().unwrap()]);
     assert_eq!(code, 1);
     let out = out
         .replace(&dir.path().display().to_string(), "TMP")
@@ -106,7 +109,9 @@ fn test_reports_passes_and_failures() {
 
 #[test]
 fn explain_for_people_and_machines() {
-    let (code, out, _) = canon(&[
+    let Run {
+        code, stdout: out, ..
+    } = canon(&[
         "explain",
         "--rules",
         "tests/corpus/base.rules",
@@ -119,7 +124,9 @@ fn explain_for_people_and_machines() {
     ]);
     assert_eq!(code, 0);
     insta::assert_snapshot!(out);
-    let (code, out, _) = canon(&[
+    let Run {
+        code, stdout: out, ..
+    } = canon(&[
         "explain",
         "--rules",
         "tests/corpus/base.rules",
@@ -142,7 +149,9 @@ fn explain_a_scim_record_file() {
     let dir = tempfile::tempdir().unwrap();
     let user = dir.path().join("user.json");
     std::fs::write(&user, r#"{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"name":{"givenName":"Ana"},"title":"CEO"}"#).unwrap();
-    let (code, out, _) = canon(&[
+    let Run {
+        code, stdout: out, ..
+    } = canon(&[
         "explain",
         "--rules",
         "tests/corpus/base.rules",
@@ -163,7 +172,7 @@ fn explain_a_scim_record_file() {
             "--record",
             user.to_str().unwrap()
         ])
-        .0,
+        .code,
         2
     );
     assert_eq!(
@@ -174,7 +183,7 @@ fn explain_a_scim_record_file() {
             "--set",
             "novalue"
         ])
-        .0,
+        .code,
         2
     );
     assert_eq!(
@@ -185,7 +194,7 @@ fn explain_a_scim_record_file() {
             "--field",
             "nope"
         ])
-        .0,
+        .code,
         2
     );
 }

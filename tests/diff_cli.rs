@@ -1,23 +1,16 @@
 //! Golden tests of `canon diff`: the transition matrix, changed rows and exit codes.
 
-use std::process::Command;
+mod common;
 
-fn canon(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_canon"))
-        .args(args)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .output()
-        .expect("canon runs");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8(out.stdout).unwrap(),
-        String::from_utf8(out.stderr).unwrap(),
-    )
-}
+use common::{canon, Run};
 
 #[test]
 fn diff_acme_example_snapshot() {
-    let (code, stdout, stderr) = canon(&[
+    let Run {
+        code,
+        stdout,
+        stderr,
+    } = canon(&[
         "diff",
         "--rules",
         "examples/diff/old.rules",
@@ -40,7 +33,7 @@ fn diff_fail_on_change_exits_1_only_when_something_changes() {
         "examples/diff/old.rules",
         "--against",
     ];
-    let (code, _, _) = canon(
+    let Run { code, .. } = canon(
         &[
             &args[..],
             &["examples/diff/new.rules", "examples/acme_users.csv"],
@@ -48,7 +41,7 @@ fn diff_fail_on_change_exits_1_only_when_something_changes() {
         .concat(),
     );
     assert_eq!(code, 1);
-    let (code, stdout, _) = canon(
+    let Run { code, stdout, .. } = canon(
         &[
             &args[..],
             &["examples/diff/old.rules", "examples/acme_users.csv"],
@@ -61,7 +54,7 @@ fn diff_fail_on_change_exits_1_only_when_something_changes() {
 
 #[test]
 fn diff_all_and_json() {
-    let (code, stdout, _) = canon(&[
+    let Run { code, stdout, .. } = canon(&[
         "diff",
         "--all",
         "--format",
@@ -86,7 +79,7 @@ fn diff_all_and_json() {
 
 #[test]
 fn diff_reports_bad_rows() {
-    let (code, _, stderr) = canon(&[
+    let Run { code, stderr, .. } = canon(&[
         "diff",
         "--rules",
         "examples/diff/old.rules",

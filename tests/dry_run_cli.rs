@@ -1,50 +1,29 @@
 //! Golden tests of `canon dry-run` and `canon gen-users`: the real binary, its output, its
 //! report (insta snapshots, timings redacted) and its exit codes, on every bad-input case.
 
-use std::io::{Read, Write};
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::io::Read;
+use std::path::Path;
+use std::process::Stdio;
 
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
+mod common;
 
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
+use common::{root, Run};
 
+/// `canon ARGS…` (see `common`), its stderr's timings redacted.
 fn canon(args: &[&str]) -> Run {
-    canon_stdin(args, None)
+    redact(common::canon(args))
 }
 
-fn canon_stdin(args: &[&str], stdin: Option<&[u8]>) -> Run {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_canon"))
-        .args(args)
-        .current_dir(root())
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("canon runs");
-    let mut input = child.stdin.take().unwrap();
-    if let Some(bytes) = stdin {
-        input.write_all(bytes).unwrap();
-    }
-    drop(input);
-    let out = child.wait_with_output().unwrap();
-    Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8(out.stdout).unwrap(),
-        stderr: redact(&String::from_utf8(out.stderr).unwrap()),
-    }
+/// `canon ARGS…` reading `stdin`, its stderr's timings redacted.
+fn canon_stdin(args: &[&str], stdin: &[u8]) -> Run {
+    redact(common::canon_stdin(args, stdin))
 }
 
 /// Timings change from run to run.
-fn redact(text: &str) -> String {
+fn redact(mut run: Run) -> Run {
     let re = regex::Regex::new(r"[0-9.]+ s, [0-9]+ rows/s(, [0-9.]+ MB/s)?").unwrap();
-    re.replace_all(text, "[time]").into_owned()
+    run.stderr = re.replace_all(&run.stderr, "[time]").into_owned();
+    run
 }
 
 const BASE: &str = "tests/corpus/base.rules";
@@ -310,7 +289,7 @@ fn dry_run_scim_list_response_and_stdin() {
             BASE,
             "-",
         ],
-        Some(&jsonl),
+        &jsonl,
     );
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert_eq!(run.stdout.lines().count(), 51);
@@ -369,7 +348,7 @@ fn dry_run_closed_pipe_is_not_an_error() {
         0
     );
     for jobs in ["1", "2"] {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_canon"))
+        let mut child = common::command()
             .args([
                 "dry-run",
                 "-q",
@@ -379,7 +358,6 @@ fn dry_run_closed_pipe_is_not_an_error() {
                 BASE,
                 users.to_str().unwrap(),
             ])
-            .current_dir(root())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()

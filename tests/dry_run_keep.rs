@@ -1,24 +1,17 @@
 //! `--keep` in `canon dry-run`: regression tests for a raw column named like a canonical field
 //! (two `status` columns) and for a kept column no input has (an empty column, silently).
 
-use std::process::Command;
+mod common;
 
-fn canon(args: &[&str]) -> (i32, String, String) {
-    let output = Command::new(env!("CARGO_BIN_EXE_canon"))
-        .args(args)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .output()
-        .expect("canon runs");
-    (
-        output.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&output.stdout).into_owned(),
-        String::from_utf8_lossy(&output.stderr).into_owned(),
-    )
-}
+use common::{canon, Run};
 
 #[test]
 fn dry_run_keep_column_named_like_a_field_is_written_as_raw() {
-    let (code, out, err) = canon(&[
+    let Run {
+        code,
+        stdout: out,
+        stderr: err,
+    } = canon(&[
         "dry-run",
         "-q",
         "--rules",
@@ -40,7 +33,11 @@ fn dry_run_keep_column_named_like_a_field_is_written_as_raw() {
 
 #[test]
 fn dry_run_keep_unknown_column_is_a_usage_error() {
-    let (code, out, err) = canon(&[
+    let Run {
+        code,
+        stdout: out,
+        stderr: err,
+    } = canon(&[
         "dry-run",
         "-q",
         "--rules",

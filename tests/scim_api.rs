@@ -9,12 +9,13 @@ use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use axum::Router;
 use canon::scim::config::token_hash;
-use canon::scim::mapper::{FakeMapper, ProfileMapper};
-use canon::scim::router::Loader;
-use canon::scim::{app, AppState, Tenant};
+use canon::scim::mapper::{MappedProfile, ProfileMapper};
+use canon::scim::{app, AppState, Loader, Tenant};
 use canon::store::{SqliteStore, TenantId};
 use serde_json::{json, Value};
 use tower::ServiceExt;
+
+mod common;
 
 const TOKEN: &str = "acme-token";
 const OTHER_TOKEN: &str = "other-token";
@@ -24,6 +25,44 @@ const USER: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
 const GROUP: &str = "urn:ietf:params:scim:schemas:core:2.0:Group";
 const PATCH: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
 const CANON: &str = "urn:ietf:params:scim:schemas:extension:canon:2.0:User";
+
+/// A deterministic stand-in for the engine: copies `title` into `job_title`, reads Canon's
+/// extension `managementLevel` into the required `management_level`.
+struct FakeMapper {
+    version: String,
+}
+
+impl ProfileMapper for FakeMapper {
+    fn version(&self) -> String {
+        self.version.clone()
+    }
+
+    fn map(&self, user: &Value) -> MappedProfile {
+        let title = user.get("title").cloned().unwrap_or(Value::Null);
+        let level = user
+            .get(CANON)
+            .and_then(|c| c.get("managementLevel"))
+            .cloned()
+            .unwrap_or(Value::Null);
+        let mut rules = serde_json::Map::new();
+        if !title.is_null() {
+            rules.insert(
+                "job_title".into(),
+                json!({"rule": "copy", "at": "fake.rules:1"}),
+            );
+        }
+        MappedProfile {
+            missing: if level.is_null() {
+                vec!["management_level".into()]
+            } else {
+                vec![]
+            },
+            fields: json!({"job_title": title, "management_level": level}),
+            rules: Value::Object(rules),
+            rule_version: self.version.clone(),
+        }
+    }
+}
 
 /// Rule files for the fake loader: their text is the version; text with "error" fails.
 fn fake_loader(path: &Path) -> Result<Arc<dyn ProfileMapper>, String> {
@@ -1189,7 +1228,7 @@ async fn stored_profiles_match_the_dry_run() {
     let lines: Vec<String> = users.iter().map(Value::to_string).collect();
     std::fs::write(&input, lines.join("\n")).unwrap();
 
-    let output = std::process::Command::new(env!("CARGO_BIN_EXE_canon"))
+    let output = common::command()
         .args(["dry-run", "--rules"])
         .arg(&rules)
         .args(["--format", "jsonl"])

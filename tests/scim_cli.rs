@@ -4,21 +4,14 @@
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::Path;
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Stdio};
 use std::time::Duration;
 
 use serde_json::{json, Value};
 
-fn canon(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_canon"))
-        .args(args)
-        .output()
-        .unwrap()
-}
+mod common;
 
-fn stdout(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stdout).into_owned()
-}
+use common::{canon, Run};
 
 fn line_value(text: &str, key: &str) -> String {
     text.lines()
@@ -47,13 +40,8 @@ fn tenant_add_and_rotate_token() {
         "--config",
         config_arg,
     ]);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let text = stdout(&out);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let text = out.stdout;
     assert_eq!(
         line_value(&text, "base_url"),
         "http://127.0.0.1:8080/t/acme/scim/v2"
@@ -79,7 +67,7 @@ fn tenant_add_and_rotate_token() {
         "--config",
         config_arg,
     ]);
-    assert_eq!(again.status.code(), Some(2));
+    assert_eq!(again.code, 2);
     let bad = canon(&[
         "tenant",
         "add",
@@ -89,7 +77,7 @@ fn tenant_add_and_rotate_token() {
         "--config",
         config_arg,
     ]);
-    assert_eq!(bad.status.code(), Some(2));
+    assert_eq!(bad.code, 2);
     let missing = canon(&[
         "tenant",
         "add",
@@ -99,7 +87,7 @@ fn tenant_add_and_rotate_token() {
         "--config",
         config_arg,
     ]);
-    assert_eq!(missing.status.code(), Some(2));
+    assert_eq!(missing.code, 2);
     // A second tenant on an existing config gets no new admin token.
     let beta = canon(&[
         "tenant",
@@ -110,19 +98,17 @@ fn tenant_add_and_rotate_token() {
         "--config",
         config_arg,
     ]);
-    assert!(!stdout(&beta).contains("admin_token"));
+    assert!(!beta.stdout.contains("admin_token"));
 
     let rotated = canon(&["tenant", "rotate-token", "acme", "--config", config_arg]);
-    assert_eq!(rotated.status.code(), Some(0));
-    let new_token = line_value(&stdout(&rotated), "token");
+    assert_eq!(rotated.code, 0);
+    let new_token = line_value(&rotated.stdout, "token");
     assert_ne!(new_token, token);
     let saved = std::fs::read_to_string(&config).unwrap();
     assert!(saved.contains(&sha256_hex(&new_token)) && !saved.contains(&sha256_hex(&token)));
     assert_eq!(
-        canon(&["tenant", "rotate-token", "nope", "--config", config_arg])
-            .status
-            .code(),
-        Some(2)
+        canon(&["tenant", "rotate-token", "nope", "--config", config_arg]).code,
+        2
     );
 }
 
@@ -148,7 +134,7 @@ fn free_port() -> u16 {
 
 fn start(config: &Path, port: u16) -> Server {
     let address = format!("127.0.0.1:{port}");
-    let child = Command::new(env!("CARGO_BIN_EXE_canon"))
+    let child = common::command()
         .args([
             "serve",
             "--config",
@@ -194,8 +180,8 @@ fn http(
 }
 
 /// `canon reload` of tenant `acme`, the admin token in the environment.
-fn canon_reload(config: &Path, address: &str, admin: &str) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_canon"))
+fn canon_reload(config: &Path, address: &str, admin: &str) -> Run {
+    common::command()
         .args([
             "reload",
             "--tenant",
@@ -208,6 +194,7 @@ fn canon_reload(config: &Path, address: &str, admin: &str) -> Output {
         .env("CANON_ADMIN_TOKEN", admin)
         .output()
         .unwrap()
+        .into()
 }
 
 #[test]
@@ -227,8 +214,8 @@ fn serve_durability_export_remap_and_reload() {
         "--config",
         config.to_str().unwrap(),
     ]);
-    let token = line_value(&stdout(&out), "token");
-    let admin = line_value(&stdout(&out), "admin_token");
+    let token = line_value(&out.stdout, "token");
+    let admin = line_value(&out.stdout, "admin_token");
 
     let mut server = start(&config, port);
     let user = json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": "ana@example.com",
@@ -271,19 +258,14 @@ fn serve_durability_export_remap_and_reload() {
     // Reload: a broken file is refused (exit 1) and the old rules keep serving.
     std::fs::write(&rules, "field x: nonsense(\n").unwrap();
     let reload = canon_reload(&config, &server.address, &admin);
-    assert_eq!(reload.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&reload.stderr).contains("error"));
+    assert_eq!(reload.code, 1);
+    assert!(reload.stderr.contains("error"));
     let changed = std::fs::read_to_string(&base_rules)
         .unwrap()
         .replace("-> VP", "-> SVP");
     std::fs::write(&rules, changed).unwrap();
     let reload = canon_reload(&config, &server.address, &admin);
-    assert_eq!(
-        reload.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&reload.stderr)
-    );
+    assert_eq!(reload.code, 0, "{}", reload.stderr);
     // A rotated token takes effect on reload; the old one stops working.
     let rotated = canon(&[
         "tenant",
@@ -292,9 +274,9 @@ fn serve_durability_export_remap_and_reload() {
         "--config",
         config.to_str().unwrap(),
     ]);
-    let new_token = line_value(&stdout(&rotated), "token");
+    let new_token = line_value(&rotated.stdout, "token");
     let reload = canon_reload(&config, &server.address, &admin);
-    assert_eq!(reload.status.code(), Some(0));
+    assert_eq!(reload.code, 0);
     let users = "/t/acme/scim/v2/Users";
     assert_eq!(http(&server.address, "GET", users, &token, None).0, 401);
     assert_eq!(http(&server.address, "GET", users, &new_token, None).0, 200);
@@ -308,7 +290,7 @@ fn serve_durability_export_remap_and_reload() {
         "--config",
         config.to_str().unwrap(),
     ]);
-    let row: Value = serde_json::from_str(stdout(&jsonl).lines().next().unwrap()).unwrap();
+    let row: Value = serde_json::from_str(jsonl.stdout.lines().next().unwrap()).unwrap();
     assert_eq!(row["profile"]["management_level"], json!("VP"));
     let csv = canon(&[
         "export",
@@ -319,7 +301,7 @@ fn serve_durability_export_remap_and_reload() {
         "--format",
         "csv",
     ]);
-    let csv = stdout(&csv);
+    let csv = csv.stdout;
     assert!(
         csv.starts_with("id,userName,rule_version,complete,first_name,management_level"),
         "{csv}"
@@ -334,7 +316,7 @@ fn serve_durability_export_remap_and_reload() {
         "--config",
         config.to_str().unwrap(),
     ]);
-    let text = stdout(&dry);
+    let text = dry.stdout;
     assert!(
         text.contains("ana@example.com\tmanagement_level\t\"VP\" -> \"SVP\""),
         "{text}"
@@ -347,7 +329,7 @@ fn serve_durability_export_remap_and_reload() {
         "--config",
         config.to_str().unwrap(),
     ]);
-    assert!(stdout(&still).contains("\"VP\""));
+    assert!(still.stdout.contains("\"VP\""));
     let apply = canon(&[
         "remap",
         "--tenant",
@@ -356,7 +338,7 @@ fn serve_durability_export_remap_and_reload() {
         config.to_str().unwrap(),
         "--apply",
     ]);
-    assert_eq!(apply.status.code(), Some(0));
+    assert_eq!(apply.code, 0);
     let after = canon(&[
         "export",
         "--tenant",
@@ -364,7 +346,7 @@ fn serve_durability_export_remap_and_reload() {
         "--config",
         config.to_str().unwrap(),
     ]);
-    assert!(stdout(&after).contains("\"SVP\""));
+    assert!(after.stdout.contains("\"SVP\""));
     let again = canon(&[
         "remap",
         "--tenant",
@@ -372,7 +354,7 @@ fn serve_durability_export_remap_and_reload() {
         "--config",
         config.to_str().unwrap(),
     ]);
-    assert!(stdout(&again).contains("0 of 1 users change"));
+    assert!(again.stdout.contains("0 of 1 users change"));
     assert_eq!(
         canon(&[
             "export",
@@ -381,8 +363,7 @@ fn serve_durability_export_remap_and_reload() {
             "--config",
             config.to_str().unwrap()
         ])
-        .status
-        .code(),
-        Some(2)
+        .code,
+        2
     );
 }

@@ -2,9 +2,9 @@
 
 use std::path::PathBuf;
 
+use crate::scim::admin::profile_json;
 use crate::scim::config::Config;
 use crate::scim::mapper::{self, ProfileMapper};
-use crate::scim::router::profile_json;
 use crate::store::{Kind, ProfileRecord, ResourceStore, SqliteStore, StoredResource, TenantId};
 
 use super::{fail_usage, print_out, EXIT_OK, EXIT_PROBLEMS};

@@ -109,6 +109,11 @@ pub(crate) fn json_body(
     response
 }
 
+/// A SCIM body (`application/scim+json`).
+pub(crate) fn scim_response(status: StatusCode, body: &serde_json::Value) -> Response {
+    json_body(status, body, SCIM_JSON)
+}
+
 impl IntoResponse for ScimError {
     fn into_response(self) -> Response {
         let status = self.status();

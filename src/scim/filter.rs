@@ -19,16 +19,38 @@ pub const MAX_LEN: usize = 4096;
 /// Deepest nesting of parentheses and brackets accepted.
 pub const MAX_DEPTH: usize = 16;
 
-/// An attribute path: `[urn:…:]name[.sub]`. `urn` is `None` for the resource's core schema.
+/// A SCIM attribute path (RFC 7644 `attrPath`): `[urn:…:]name[.sub]`. `urn` is `None` for
+/// the resource's core schema. Not the rules engine's `AttrPath` (in `value`).
 #[derive(Debug, Clone, PartialEq)]
-pub struct AttrPath {
+pub struct ScimPath {
     pub urn: Option<String>,
     pub name: String,
     pub sub: Option<String>,
 }
 
+impl ScimPath {
+    /// Whether comparisons on the attribute at this path are case-sensitive (`id` always is).
+    pub fn case_exact(&self, kind: Kind) -> bool {
+        if self.urn.is_none() && self.sub.is_none() && self.name.eq_ignore_ascii_case("id") {
+            return true;
+        }
+        let urn = self.urn.as_deref().unwrap_or(schema::core_urn(kind));
+        let Some(defined) = schema::schema_for(kind, urn) else {
+            return false;
+        };
+        let Some(attr) = schema::find_attr(defined.attrs, &self.name) else {
+            return false;
+        };
+        match &self.sub {
+            Some(sub) => schema::find_attr(attr.sub, sub).is_some_and(|a| a.case_exact),
+            None => attr.case_exact,
+        }
+    }
+}
+
+/// A SCIM filter's comparison operator: `eq ne co sw ew gt ge lt le`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum CompareOp {
+pub enum ScimCompareOp {
     Eq,
     Ne,
     Co,
@@ -45,16 +67,16 @@ pub enum Filter {
     Or(Box<Filter>, Box<Filter>),
     And(Box<Filter>, Box<Filter>),
     Not(Box<Filter>),
-    Present(AttrPath),
-    Compare(AttrPath, CompareOp, Value),
+    Present(ScimPath),
+    Compare(ScimPath, ScimCompareOp, Value),
     /// `attr[filter]`: some element of the multi-valued `attr` matches `filter`.
-    ValuePath(AttrPath, Box<Filter>),
+    ValuePath(ScimPath, Box<Filter>),
 }
 
 /// A PATCH operation's path: an attribute, or a value path with an optional sub-attribute.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PatchPath {
-    pub attr: AttrPath,
+    pub attr: ScimPath,
     pub filter: Option<Filter>,
     /// The sub-attribute after a value path: `emails[type eq "work"].value`.
     pub sub: Option<String>,
@@ -240,7 +262,7 @@ fn lower_group(pair: Pair<'_, Rule>, in_value_path: bool) -> Result<Filter, Filt
     lower_expr(next(&mut pair.into_inner())?, in_value_path)
 }
 
-fn lower_value_path(pair: Pair<'_, Rule>) -> Result<(AttrPath, Filter), FilterError> {
+fn lower_value_path(pair: Pair<'_, Rule>) -> Result<(ScimPath, Filter), FilterError> {
     let mut inner = pair.into_inner();
     let attr = lower_attr_path(next(&mut inner)?)?;
     if attr.sub.is_some() {
@@ -256,7 +278,7 @@ fn lower_sub_attr(pair: Pair<'_, Rule>) -> Result<String, FilterError> {
     Ok(next(&mut pair.into_inner())?.as_str().to_string())
 }
 
-fn lower_attr_path(pair: Pair<'_, Rule>) -> Result<AttrPath, FilterError> {
+fn lower_attr_path(pair: Pair<'_, Rule>) -> Result<ScimPath, FilterError> {
     let mut urn = None;
     let mut name = String::new();
     let mut sub = None;
@@ -268,7 +290,7 @@ fn lower_attr_path(pair: Pair<'_, Rule>) -> Result<AttrPath, FilterError> {
             _ => {}
         }
     }
-    Ok(AttrPath { urn, name, sub })
+    Ok(ScimPath { urn, name, sub })
 }
 
 fn lower_attr_exp(pair: Pair<'_, Rule>) -> Result<Filter, FilterError> {
@@ -279,20 +301,20 @@ fn lower_attr_exp(pair: Pair<'_, Rule>) -> Result<Filter, FilterError> {
         return Ok(Filter::Present(path));
     }
     let op = match op.as_str().to_ascii_lowercase().as_str() {
-        "eq" => CompareOp::Eq,
-        "ne" => CompareOp::Ne,
-        "co" => CompareOp::Co,
-        "sw" => CompareOp::Sw,
-        "ew" => CompareOp::Ew,
-        "gt" => CompareOp::Gt,
-        "ge" => CompareOp::Ge,
-        "lt" => CompareOp::Lt,
-        _ => CompareOp::Le,
+        "eq" => ScimCompareOp::Eq,
+        "ne" => ScimCompareOp::Ne,
+        "co" => ScimCompareOp::Co,
+        "sw" => ScimCompareOp::Sw,
+        "ew" => ScimCompareOp::Ew,
+        "gt" => ScimCompareOp::Gt,
+        "ge" => ScimCompareOp::Ge,
+        "lt" => ScimCompareOp::Lt,
+        _ => ScimCompareOp::Le,
     };
     let value = lower_value(next(&mut inner)?)?;
     match (&value, op) {
         (Value::String(_) | Value::Number(_), _) => {}
-        (Value::Bool(_) | Value::Null, CompareOp::Eq | CompareOp::Ne) => {}
+        (Value::Bool(_) | Value::Null, ScimCompareOp::Eq | ScimCompareOp::Ne) => {}
         _ => {
             return Err(FilterError(format!(
                 "`{}` compares only strings, numbers and dates",
@@ -316,7 +338,7 @@ fn lower_value(pair: Pair<'_, Rule>) -> Result<Value, FilterError> {
 // ---- evaluation ----------------------------------------------------------------------
 
 /// The values an attribute path reaches in a resource (multi-valued attributes flattened).
-fn resolve<'a>(resource: &'a Value, kind: Kind, path: &AttrPath) -> Vec<&'a Value> {
+fn resolve<'a>(resource: &'a Value, kind: Kind, path: &ScimPath) -> Vec<&'a Value> {
     let container = match &path.urn {
         Some(urn) if !schema::is_core_urn(kind, urn) => match ci_get(resource, urn) {
             Some(extension) => extension,
@@ -360,7 +382,7 @@ fn present(value: &Value) -> bool {
     }
 }
 
-fn compare(actual: &Value, op: CompareOp, expected: &Value, case_exact: bool) -> bool {
+fn compare(actual: &Value, op: ScimCompareOp, expected: &Value, case_exact: bool) -> bool {
     let fold = |s: &str| {
         if case_exact {
             s.to_string()
@@ -372,15 +394,15 @@ fn compare(actual: &Value, op: CompareOp, expected: &Value, case_exact: bool) ->
         (Value::String(a), Value::String(e)) => {
             let (a, e) = (fold(a), fold(e));
             match op {
-                CompareOp::Eq => a == e,
-                CompareOp::Ne => a != e,
-                CompareOp::Co => a.contains(&e),
-                CompareOp::Sw => a.starts_with(&e),
-                CompareOp::Ew => a.ends_with(&e),
-                CompareOp::Gt => a > e,
-                CompareOp::Ge => a >= e,
-                CompareOp::Lt => a < e,
-                CompareOp::Le => a <= e,
+                ScimCompareOp::Eq => a == e,
+                ScimCompareOp::Ne => a != e,
+                ScimCompareOp::Co => a.contains(&e),
+                ScimCompareOp::Sw => a.starts_with(&e),
+                ScimCompareOp::Ew => a.ends_with(&e),
+                ScimCompareOp::Gt => a > e,
+                ScimCompareOp::Ge => a >= e,
+                ScimCompareOp::Lt => a < e,
+                ScimCompareOp::Le => a <= e,
             }
         }
         (Value::Number(a), Value::Number(e)) => {
@@ -389,21 +411,21 @@ fn compare(actual: &Value, op: CompareOp, expected: &Value, case_exact: bool) ->
             };
             let order = a.partial_cmp(&e);
             match op {
-                CompareOp::Eq => order == Some(Ordering::Equal),
-                CompareOp::Ne => order != Some(Ordering::Equal),
-                CompareOp::Gt => order == Some(Ordering::Greater),
-                CompareOp::Ge => matches!(order, Some(Ordering::Greater | Ordering::Equal)),
-                CompareOp::Lt => order == Some(Ordering::Less),
-                CompareOp::Le => matches!(order, Some(Ordering::Less | Ordering::Equal)),
-                CompareOp::Co | CompareOp::Sw | CompareOp::Ew => false,
+                ScimCompareOp::Eq => order == Some(Ordering::Equal),
+                ScimCompareOp::Ne => order != Some(Ordering::Equal),
+                ScimCompareOp::Gt => order == Some(Ordering::Greater),
+                ScimCompareOp::Ge => matches!(order, Some(Ordering::Greater | Ordering::Equal)),
+                ScimCompareOp::Lt => order == Some(Ordering::Less),
+                ScimCompareOp::Le => matches!(order, Some(Ordering::Less | Ordering::Equal)),
+                ScimCompareOp::Co | ScimCompareOp::Sw | ScimCompareOp::Ew => false,
             }
         }
         (Value::Bool(a), Value::Bool(e)) => match op {
-            CompareOp::Eq => a == e,
-            CompareOp::Ne => a != e,
+            ScimCompareOp::Eq => a == e,
+            ScimCompareOp::Ne => a != e,
             _ => false,
         },
-        _ => op == CompareOp::Ne,
+        _ => op == ScimCompareOp::Ne,
     }
 }
 
@@ -417,15 +439,15 @@ impl Filter {
             Filter::Present(path) => resolve(resource, kind, path).into_iter().any(present),
             Filter::Compare(path, op, expected) => {
                 let values = resolve(resource, kind, path);
-                let case_exact = schema::case_exact(kind, path);
+                let case_exact = path.case_exact(kind);
                 if expected.is_null() {
                     let any = values.into_iter().any(present);
-                    return if *op == CompareOp::Eq { !any } else { any };
+                    return if *op == ScimCompareOp::Eq { !any } else { any };
                 }
-                if *op == CompareOp::Ne {
+                if *op == ScimCompareOp::Ne {
                     return !values
                         .into_iter()
-                        .any(|v| compare(v, CompareOp::Eq, expected, case_exact));
+                        .any(|v| compare(v, ScimCompareOp::Eq, expected, case_exact));
                 }
                 values
                     .into_iter()
@@ -444,7 +466,7 @@ impl Filter {
 
     /// Evaluates a value-path filter on one element of a multi-valued attribute: its
     /// attribute names are the element's sub-attributes.
-    pub fn matches_element(&self, element: &Value, kind: Kind, parent: &AttrPath) -> bool {
+    pub fn matches_element(&self, element: &Value, kind: Kind, parent: &ScimPath) -> bool {
         match self {
             Filter::Or(a, b) => {
                 a.matches_element(element, kind, parent) || b.matches_element(element, kind, parent)
@@ -456,15 +478,15 @@ impl Filter {
             Filter::Present(path) => ci_get(element, &path.name).is_some_and(present),
             Filter::Compare(path, op, expected) => {
                 let value = ci_get(element, &path.name);
-                let full = AttrPath {
+                let full = ScimPath {
                     urn: parent.urn.clone(),
                     name: parent.name.clone(),
                     sub: Some(path.name.clone()),
                 };
-                let case_exact = schema::case_exact(kind, &full);
+                let case_exact = full.case_exact(kind);
                 match (value, expected.is_null()) {
-                    (None, true) => *op == CompareOp::Eq,
-                    (None, false) => *op == CompareOp::Ne,
+                    (None, true) => *op == ScimCompareOp::Eq,
+                    (None, false) => *op == ScimCompareOp::Ne,
                     (Some(v), _) => compare(v, *op, expected, case_exact),
                 }
             }
@@ -475,7 +497,7 @@ impl Filter {
     /// `userName eq "…"` (Okta's lookup), answered from the store's unique index.
     pub fn as_user_name_eq(&self) -> Option<&str> {
         match self {
-            Filter::Compare(path, CompareOp::Eq, Value::String(name))
+            Filter::Compare(path, ScimCompareOp::Eq, Value::String(name))
                 if path.sub.is_none()
                     && path.name.eq_ignore_ascii_case("userName")
                     && path
@@ -494,7 +516,7 @@ impl Filter {
 fn resolve_container<'a>(
     resource: &'a Value,
     kind: Kind,
-    path: &AttrPath,
+    path: &ScimPath,
 ) -> Option<&'a Vec<Value>> {
     let container = match &path.urn {
         Some(urn) if !schema::is_core_urn(kind, urn) => ci_get(resource, urn)?,

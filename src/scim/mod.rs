@@ -4,8 +4,12 @@
 //! tenant's [`mapper::ProfileMapper`] and stores the resource exactly as sent beside its
 //! canonical profile. See `docs/scim.md`.
 
+pub mod admin;
 pub mod config;
+mod crud;
+mod discovery;
 pub mod error;
+pub mod extract;
 pub mod filter;
 pub mod mapper;
 pub mod patch;
@@ -13,7 +17,9 @@ pub mod resource;
 pub mod router;
 pub mod schema;
 pub mod serve;
+pub mod state;
 
 pub use error::ScimError;
 pub use mapper::{MappedProfile, ProfileMapper};
-pub use router::{app, AppState, Tenant};
+pub use router::app;
+pub use state::{AppState, Loader, Tenant};

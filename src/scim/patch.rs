@@ -260,7 +260,7 @@ fn apply_value_path(
     kind: Kind,
     container: &mut Map<String, Value>,
     key: &str,
-    attr: &filter::AttrPath,
+    attr: &filter::ScimPath,
     filter: &Filter,
     sub: Option<&str>,
     op: Op,

@@ -4,7 +4,7 @@
 use serde_json::{Map, Value};
 
 use super::error::ScimError;
-use super::filter::{self, AttrPath};
+use super::filter::{self, ScimPath};
 use super::schema::{self, ci_key, find_attr, Attr, Mutability, Type};
 use crate::store::{Kind, StoredResource};
 
@@ -41,7 +41,7 @@ pub enum Target {
 }
 
 /// Resolves a parsed attribute path against the schemas of `kind`.
-pub fn target(kind: Kind, path: &AttrPath) -> Result<Target, String> {
+pub fn target(kind: Kind, path: &ScimPath) -> Result<Target, String> {
     let Some(urn) = &path.urn else {
         return Ok(Target::Core {
             name: path.name.clone(),

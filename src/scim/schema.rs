@@ -281,24 +281,6 @@ pub fn find_attr<'a>(attrs: &'a [Attr], name: &str) -> Option<&'a Attr> {
     attrs.iter().find(|a| a.name.eq_ignore_ascii_case(name))
 }
 
-/// Whether comparisons on the attribute at `path` are case-sensitive (`id` always is).
-pub fn case_exact(kind: Kind, path: &super::filter::AttrPath) -> bool {
-    if path.urn.is_none() && path.sub.is_none() && path.name.eq_ignore_ascii_case("id") {
-        return true;
-    }
-    let urn = path.urn.as_deref().unwrap_or(core_urn(kind));
-    let Some(schema) = schema_for(kind, urn) else {
-        return false;
-    };
-    let Some(attr) = find_attr(schema.attrs, &path.name) else {
-        return false;
-    };
-    match &path.sub {
-        Some(sub) => find_attr(attr.sub, sub).is_some_and(|a| a.case_exact),
-        None => attr.case_exact,
-    }
-}
-
 /// A member of a JSON object, its name matched case-insensitively (RFC 7643 §2.1).
 pub fn ci_get<'a>(value: &'a Value, name: &str) -> Option<&'a Value> {
     let object = value.as_object()?;

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use super::config::{Config, ConfigError};
 use super::mapper;
-use super::router::{AppState, Loader, Tenant};
+use super::state::{AppState, Loader, Tenant};
 use crate::store::{SqliteStore, StoreError};
 
 #[derive(Debug, thiserror::Error)]

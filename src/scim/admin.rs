@@ -1,0 +1,76 @@
+//! The admin endpoints, behind the admin token: a tenant's canonical profiles and the reload
+//! of its rules and token. Plain `application/json`, not SCIM.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::Response;
+use serde_json::{json, Value};
+
+use super::error::{json_body, ScimError};
+use super::extract::{AdminCtx, ResourceId};
+use super::state::{blocking, AppStateRef};
+use crate::store::{Kind, StoredResource};
+
+/// A stored user's canonical profile, as the admin endpoints and `canon export` show it.
+pub fn profile_json(stored: &StoredResource) -> Value {
+    let profile = stored.profile.as_ref();
+    json!({
+        "id": stored.id,
+        "userName": stored.body.get("userName"),
+        "active": stored.body.get("active"),
+        "rule_version": profile.map(|p| &p.rule_version),
+        "complete": profile.map(|p| p.complete()),
+        "missing": profile.map(|p| &p.missing),
+        "profile": profile.map(|p| &p.fields),
+        "rules": profile.map(|p| &p.rules),
+    })
+}
+
+fn json_response(status: StatusCode, body: &Value) -> Response {
+    json_body(status, body, "application/json")
+}
+
+/// `GET /t/{tenant}/profiles`: every user's profile.
+pub(super) async fn list_profiles(
+    ctx: AdminCtx,
+    State(state): State<AppStateRef>,
+) -> Result<Response, ScimError> {
+    let tenant = ctx.tenant.id.clone();
+    let users = blocking(move || Ok(state.store.list(&tenant, Kind::User)?)).await?;
+    let profiles: Vec<Value> = users.iter().map(profile_json).collect();
+    Ok(json_response(
+        StatusCode::OK,
+        &json!({"totalResults": profiles.len(), "profiles": profiles}),
+    ))
+}
+
+/// `GET /t/{tenant}/profiles/{id}`: one user's profile.
+pub(super) async fn get_profile(
+    ctx: AdminCtx,
+    State(state): State<AppStateRef>,
+    ResourceId(id): ResourceId,
+) -> Result<Response, ScimError> {
+    let tenant = ctx.tenant.id.clone();
+    let user = blocking(move || {
+        state
+            .store
+            .get(&tenant, Kind::User, &id)?
+            .ok_or_else(|| ScimError::not_found(Kind::User, &id))
+    })
+    .await?;
+    Ok(json_response(StatusCode::OK, &profile_json(&user)))
+}
+
+/// `POST /admin/tenants/{tenant}/reload`: the tenant reloads (`Tenant::reload`).
+pub(super) async fn reload(
+    ctx: AdminCtx,
+    State(state): State<AppStateRef>,
+) -> Result<Response, ScimError> {
+    let tenant = ctx.tenant.clone();
+    let version =
+        blocking(move || tenant.reload(state.config_path.as_deref(), &*state.loader)).await?;
+    Ok(json_response(
+        StatusCode::OK,
+        &json!({"tenant": ctx.tenant.id, "rule_version": version}),
+    ))
+}

@@ -1,0 +1,492 @@
+//! The resource endpoints, Users and Groups alike: create, get, replace, patch, delete, list
+//! and search. Each route-building function below takes the resource kind; each handler is
+//! thin (extract → apply → store → respond) and runs its store work off the async runtime.
+
+use axum::extract::State;
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post, MethodRouter};
+use serde_json::{json, Value};
+
+use super::error::{scim_response, ScimError};
+use super::extract::{param, query, Params, ResourceId, ScimJson, TenantCtx};
+use super::filter;
+use super::patch;
+use super::resource::{self, Projection};
+use super::schema;
+use super::state::{blocking, AppStateRef, Tenant};
+use crate::store::{Kind, ResourceStore, StoreError, StoredResource, TenantId, Write};
+
+/// Most resources one list answer holds (`filter.maxResults`).
+pub const MAX_RESULTS: usize = 1000;
+
+// ---- routes --------------------------------------------------------------------------
+// Each closure hands its extractors, in order, to the handler of the same shape below.
+
+/// `/Users`, `/Groups`: `GET` lists, `POST` creates.
+pub(super) fn collection(kind: Kind) -> MethodRouter<AppStateRef> {
+    get(move |ctx, state, params| list(kind, ctx, state, params))
+        .post(move |ctx, state, params, body| create(kind, ctx, state, params, body))
+}
+
+/// `/Users/.search`, `/Groups/.search`: `POST` a SearchRequest.
+pub(super) fn search(kind: Kind) -> MethodRouter<AppStateRef> {
+    post(move |ctx, state, body| search_kind(kind, ctx, state, body))
+}
+
+/// `/Users/{id}`, `/Groups/{id}`: `GET`, `PUT` replaces, `PATCH` modifies, `DELETE`.
+pub(super) fn by_id(kind: Kind) -> MethodRouter<AppStateRef> {
+    get(move |ctx, state, id, params| get_one(kind, ctx, state, id, params))
+        .put(move |ctx, state, id, headers, params, body| {
+            replace(kind, ctx, state, id, headers, params, body)
+        })
+        .patch(move |ctx, state, id, headers, params, body| {
+            modify(kind, ctx, state, id, headers, params, body)
+        })
+        .delete(move |ctx, state, id, headers| delete(kind, ctx, state, id, headers))
+}
+
+// ---- handlers ------------------------------------------------------------------------
+
+async fn list(
+    kind: Kind,
+    ctx: TenantCtx,
+    State(state): State<AppStateRef>,
+    params: Params,
+) -> Result<Response, ScimError> {
+    list_with(kinds(kind), ctx, state, query(params)?).await
+}
+
+async fn create(
+    kind: Kind,
+    ctx: TenantCtx,
+    State(state): State<AppStateRef>,
+    params: Params,
+    ScimJson(body): ScimJson,
+) -> Result<Response, ScimError> {
+    let projection = projection(kind, &query(params)?)?;
+    let stored = blocking(move || {
+        let body = resource::prepare(kind, body, None)?;
+        let write = write_for(kind, &ctx.tenant, body);
+        let stored = state
+            .store
+            .create(&ctx.tenant.id, kind, write)
+            .map_err(|e| conflict(kind, e))?;
+        tracing::info!(tenant = %ctx.tenant.id, kind = kind.as_str(), id = %stored.id, "created");
+        Ok((stored, ctx.base))
+    })
+    .await?;
+    Ok(resource_response(
+        StatusCode::CREATED,
+        &stored.0,
+        &stored.1,
+        &projection,
+    ))
+}
+
+async fn search_kind(
+    kind: Kind,
+    ctx: TenantCtx,
+    State(state): State<AppStateRef>,
+    ScimJson(body): ScimJson,
+) -> Result<Response, ScimError> {
+    search_request(kinds(kind), ctx, state, body).await
+}
+
+/// `POST /.search`: users and groups at once.
+pub(super) async fn search_all(
+    ctx: TenantCtx,
+    State(state): State<AppStateRef>,
+    ScimJson(body): ScimJson,
+) -> Result<Response, ScimError> {
+    search_request(&[Kind::User, Kind::Group], ctx, state, body).await
+}
+
+async fn get_one(
+    kind: Kind,
+    ctx: TenantCtx,
+    State(state): State<AppStateRef>,
+    ResourceId(id): ResourceId,
+    params: Params,
+) -> Result<Response, ScimError> {
+    let projection = projection(kind, &query(params)?)?;
+    let tenant = ctx.tenant.id.clone();
+    let stored = blocking(move || {
+        state
+            .store
+            .get(&tenant, kind, &id)?
+            .ok_or_else(|| ScimError::not_found(kind, &id))
+    })
+    .await?;
+    Ok(resource_response(
+        StatusCode::OK,
+        &stored,
+        &ctx.base,
+        &projection,
+    ))
+}
+
+async fn replace(
+    kind: Kind,
+    ctx: TenantCtx,
+    State(state): State<AppStateRef>,
+    ResourceId(id): ResourceId,
+    headers: HeaderMap,
+    params: Params,
+    ScimJson(body): ScimJson,
+) -> Result<Response, ScimError> {
+    let target = id.clone();
+    update(kind, ctx, state, id, headers, params, move |_| {
+        resource::prepare(kind, body.clone(), Some(&target))
+    })
+    .await
+}
+
+async fn modify(
+    kind: Kind,
+    ctx: TenantCtx,
+    State(state): State<AppStateRef>,
+    ResourceId(id): ResourceId,
+    headers: HeaderMap,
+    params: Params,
+    ScimJson(body): ScimJson,
+) -> Result<Response, ScimError> {
+    update(kind, ctx, state, id, headers, params, move |current| {
+        patch::apply(kind, &current.id, &current.body, &body)
+    })
+    .await
+}
+
+async fn delete(
+    kind: Kind,
+    ctx: TenantCtx,
+    State(state): State<AppStateRef>,
+    ResourceId(id): ResourceId,
+    headers: HeaderMap,
+) -> Result<Response, ScimError> {
+    let expected = if_match(&headers);
+    let tenant = ctx.tenant.id.clone();
+    blocking(move || {
+        if expected.is_some() {
+            let current = state
+                .store
+                .get(&tenant, kind, &id)?
+                .ok_or_else(|| ScimError::not_found(kind, &id))?;
+            if !version_matches(&expected, current.version) {
+                return Err(ScimError::PreconditionFailed);
+            }
+        }
+        state
+            .store
+            .delete(&tenant, kind, &id)
+            .map_err(|e| match e {
+                StoreError::NotFound => ScimError::not_found(kind, &id),
+                other => other.into(),
+            })?;
+        tracing::info!(tenant = %tenant, kind = kind.as_str(), %id, "deleted");
+        remove_from_groups(state.store.as_ref(), &tenant, &id)?;
+        Ok(())
+    })
+    .await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+// ---- the work behind them ------------------------------------------------------------
+
+/// A SearchRequest body (RFC 7644 §3.4.3): the query parameters of a list, as JSON.
+async fn search_request(
+    kinds: &'static [Kind],
+    ctx: TenantCtx,
+    state: AppStateRef,
+    body: Value,
+) -> Result<Response, ScimError> {
+    let Value::Object(map) = body else {
+        return Err(ScimError::InvalidSyntax(
+            "the body must be a JSON object".into(),
+        ));
+    };
+    let mut params = Vec::new();
+    for (key, value) in map {
+        let text = match (key.as_str(), value) {
+            ("schemas", _) | (_, Value::Null) => continue,
+            ("attributes" | "excludedAttributes", Value::Array(items)) => {
+                let names: Option<Vec<&str>> = items.iter().map(Value::as_str).collect();
+                names
+                    .ok_or_else(|| {
+                        ScimError::InvalidValue(format!(
+                            "`{key}` must be a list of attribute names"
+                        ))
+                    })?
+                    .join(",")
+            }
+            (_, Value::String(text)) => text,
+            (_, Value::Number(number)) => number.to_string(),
+            _ => {
+                return Err(ScimError::InvalidValue(format!(
+                    "bad `{key}` in the search request"
+                )))
+            }
+        };
+        params.push((key, text));
+    }
+    list_with(kinds, ctx, state, params).await
+}
+
+async fn list_with(
+    kinds: &'static [Kind],
+    ctx: TenantCtx,
+    state: AppStateRef,
+    params: Vec<(String, String)>,
+) -> Result<Response, ScimError> {
+    let (attributes, excluded) = (
+        param(&params, "attributes"),
+        param(&params, "excludedAttributes"),
+    );
+    let projections = kinds
+        .iter()
+        .map(|&kind| match kinds {
+            [_] => Projection::parse(kind, attributes, excluded),
+            _ => Projection::parse_lenient(kind, attributes, excluded),
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let filter = param(&params, "filter")
+        .map(|f| {
+            filter::parse_filter(f)
+                .map_err(|e| ScimError::InvalidFilter(format!("bad filter: {e}")))
+        })
+        .transpose()?;
+    let start = parse_index(&params, "startIndex")?.unwrap_or(1).max(1);
+    let count = parse_index(&params, "count")?
+        .unwrap_or(MAX_RESULTS as i64)
+        .clamp(0, MAX_RESULTS as i64);
+    let tenant = ctx.tenant.id.clone();
+    let base = ctx.base.clone();
+    let (total, page) = blocking(move || {
+        let mut matching: Vec<(usize, Value)> = Vec::new();
+        for (index, &kind) in kinds.iter().enumerate() {
+            let user_name = filter.as_ref().and_then(|f| f.as_user_name_eq());
+            let candidates = match user_name.filter(|_| kind == Kind::User) {
+                Some(name) => state
+                    .store
+                    .find_unique(&tenant, kind, &name.to_lowercase())?
+                    .into_iter()
+                    .collect(),
+                None => state.store.list(&tenant, kind)?,
+            };
+            matching.extend(
+                candidates
+                    .iter()
+                    .map(|stored| resource::render(stored, &base))
+                    .filter(|rendered| filter.as_ref().is_none_or(|f| f.matches(rendered, kind)))
+                    .map(|rendered| (index, rendered)),
+            );
+        }
+        let total = matching.len();
+        let skip = usize::try_from(start - 1).unwrap_or(usize::MAX);
+        let take = usize::try_from(count).unwrap_or(0);
+        let page: Vec<(usize, Value)> = matching.into_iter().skip(skip).take(take).collect();
+        Ok((total, page))
+    })
+    .await?;
+    let page: Vec<Value> = page
+        .into_iter()
+        .map(|(index, r)| match projections.get(index) {
+            Some(projection) => projection.apply(r),
+            None => r,
+        })
+        .collect();
+    let mut body = json!({
+        "schemas": [schema::LIST],
+        "totalResults": total,
+        "startIndex": start,
+        "itemsPerPage": page.len(),
+    });
+    if !page.is_empty() || count > 0 {
+        body["Resources"] = Value::Array(page);
+    }
+    Ok(scim_response(StatusCode::OK, &body))
+}
+
+/// PUT and PATCH: read, change, map and write in one store transaction.
+async fn update(
+    kind: Kind,
+    ctx: TenantCtx,
+    state: AppStateRef,
+    id: String,
+    headers: HeaderMap,
+    params: Params,
+    change: impl Fn(&StoredResource) -> Result<Value, ScimError> + Send + 'static,
+) -> Result<Response, ScimError> {
+    let projection = projection(kind, &query(params)?)?;
+    let expected = if_match(&headers);
+    let tenant = ctx.tenant.clone();
+    let stored = blocking(move || {
+        let mut failure = None;
+        let result = state.store.update(&tenant.id, kind, &id, &mut |current| {
+            if !version_matches(&expected, current.version) {
+                failure = Some(ScimError::PreconditionFailed);
+                return None;
+            }
+            match change(current) {
+                Ok(body) => Some(write_for(kind, &tenant, body)),
+                Err(error) => {
+                    failure = Some(error);
+                    None
+                }
+            }
+        });
+        match (result, failure) {
+            (Ok(stored), _) => {
+                tracing::info!(tenant = %tenant.id, kind = kind.as_str(), id = %stored.id, version = stored.version, "updated");
+                Ok(stored)
+            }
+            (Err(StoreError::Aborted), Some(error)) => Err(error),
+            (Err(StoreError::NotFound), _) => Err(ScimError::not_found(kind, &id)),
+            (Err(error), _) => Err(conflict(kind, error)),
+        }
+    })
+    .await?;
+    Ok(resource_response(
+        StatusCode::OK,
+        &stored,
+        &ctx.base,
+        &projection,
+    ))
+}
+
+/// What a write stores for `body` (already prepared): the unique key and, for users, the
+/// canonical profile from the tenant's current program.
+fn write_for(kind: Kind, tenant: &Tenant, body: Value) -> Write {
+    let profile = match kind {
+        Kind::User => Some(tenant.mapper().map(&body)),
+        Kind::Group => None,
+    };
+    Write {
+        unique_key: resource::unique_key(kind, &body),
+        body,
+        profile,
+    }
+}
+
+fn conflict(kind: Kind, error: StoreError) -> ScimError {
+    match (kind, error) {
+        (Kind::User, StoreError::Conflict) => {
+            ScimError::Uniqueness("a user with this userName exists already".into())
+        }
+        (_, StoreError::NotFound) => ScimError::NotFound(format!("{} not found", kind.as_str())),
+        (_, other) => other.into(),
+    }
+}
+
+fn projection(kind: Kind, params: &[(String, String)]) -> Result<Projection, ScimError> {
+    Projection::parse(
+        kind,
+        param(params, "attributes"),
+        param(params, "excludedAttributes"),
+    )
+}
+
+fn parse_index(params: &[(String, String)], name: &str) -> Result<Option<i64>, ScimError> {
+    param(params, name)
+        .map(|v| {
+            v.trim()
+                .parse::<i64>()
+                .map_err(|_| ScimError::InvalidValue(format!("`{name}` must be an integer")))
+        })
+        .transpose()
+}
+
+fn kinds(kind: Kind) -> &'static [Kind] {
+    match kind {
+        Kind::User => &[Kind::User],
+        Kind::Group => &[Kind::Group],
+    }
+}
+
+/// A deleted user or group is no longer a member of any group (RFC 7643 §4.2). Each group
+/// changes in its own transaction, re-checked inside it, so concurrent member PATCHes stay
+/// safe.
+fn remove_from_groups(
+    store: &dyn ResourceStore,
+    tenant: &TenantId,
+    id: &str,
+) -> Result<(), ScimError> {
+    let is_member = |group: &StoredResource| {
+        group
+            .body
+            .get("members")
+            .and_then(Value::as_array)
+            .is_some_and(|members| {
+                members
+                    .iter()
+                    .any(|m| m.get("value").and_then(Value::as_str) == Some(id))
+            })
+    };
+    for group in store
+        .list(tenant, Kind::Group)?
+        .iter()
+        .filter(|g| is_member(g))
+    {
+        let result = store.update(tenant, Kind::Group, &group.id, &mut |current| {
+            if !is_member(current) {
+                return None;
+            }
+            let mut body = current.body.clone();
+            if let Some(Value::Array(members)) = body.get_mut("members") {
+                members.retain(|m| m.get("value").and_then(Value::as_str) != Some(id));
+                if members.is_empty() {
+                    body.as_object_mut().map(|b| b.remove("members"));
+                }
+            }
+            Some(Write {
+                body,
+                unique_key: None,
+                profile: None,
+            })
+        });
+        match result {
+            Ok(_) | Err(StoreError::Aborted | StoreError::NotFound) => {}
+            Err(error) => return Err(error.into()),
+        }
+    }
+    Ok(())
+}
+
+// ---- responses -----------------------------------------------------------------------
+
+fn resource_response(
+    status: StatusCode,
+    stored: &StoredResource,
+    base: &str,
+    projection: &Projection,
+) -> Response {
+    let rendered = resource::render(stored, base);
+    let location = rendered["meta"]["location"].as_str().map(str::to_string);
+    let mut response = scim_response(status, &projection.apply(rendered));
+    if let Ok(etag) = HeaderValue::from_str(&resource::etag(stored.version)) {
+        response.headers_mut().insert(header::ETAG, etag);
+    }
+    if status == StatusCode::CREATED {
+        if let Some(location) = location.and_then(|l| HeaderValue::from_str(&l).ok()) {
+            response.headers_mut().insert(header::LOCATION, location);
+        }
+    }
+    response
+}
+
+fn if_match(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get(header::IF_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .map(|v| v.trim().to_string())
+}
+
+fn version_matches(expected: &Option<String>, version: i64) -> bool {
+    match expected.as_deref() {
+        None | Some("*") => true,
+        Some(list) => list.split(',').any(|tag| {
+            let tag = tag.trim();
+            tag == resource::etag(version) || tag == format!("\"{version}\"")
+        }),
+    }
+}

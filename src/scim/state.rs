@@ -1,0 +1,133 @@
+//! What every handler shares: the store, the tenants (each with its live token and program)
+//! and the limits; and [`blocking`], where handlers run their store work.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, RwLock};
+
+use super::config::{token_matches, Config};
+use super::error::ScimError;
+use super::mapper::ProfileMapper;
+use crate::store::{ResourceStore, TenantId};
+
+/// Compiles a rule file into a mapper (the engine in production, a fake in tests).
+pub type Loader = dyn Fn(&Path) -> Result<Arc<dyn ProfileMapper>, String> + Send + Sync;
+
+/// One tenant as the service sees it.
+pub struct Tenant {
+    pub id: TenantId,
+    live: RwLock<Live>,
+}
+
+/// What a reload replaces, together: the token hash, the rule file and its program.
+#[derive(Clone)]
+struct Live {
+    token_sha256: String,
+    rules: PathBuf,
+    mapper: Arc<dyn ProfileMapper>,
+}
+
+impl Tenant {
+    pub fn new(
+        id: TenantId,
+        token_sha256: String,
+        rules: PathBuf,
+        mapper: Arc<dyn ProfileMapper>,
+    ) -> Tenant {
+        Tenant {
+            id,
+            live: RwLock::new(Live {
+                token_sha256,
+                rules,
+                mapper,
+            }),
+        }
+    }
+
+    fn live(&self) -> Live {
+        self.live.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// The program serving now; a reload swaps it atomically, writes in flight keep theirs.
+    pub fn mapper(&self) -> Arc<dyn ProfileMapper> {
+        self.live().mapper
+    }
+
+    pub fn rules(&self) -> PathBuf {
+        self.live().rules
+    }
+
+    pub(super) fn token_matches(&self, token: &str) -> bool {
+        token_matches(
+            token,
+            &self
+                .live
+                .read()
+                .unwrap_or_else(|p| p.into_inner())
+                .token_sha256,
+        )
+    }
+
+    fn replace(&self, live: Live) {
+        *self.live.write().unwrap_or_else(|p| p.into_inner()) = live;
+    }
+
+    /// Re-reads the tenant's entry in the config at `config_path` (rule file, token hash;
+    /// without a config, the same rule file and token), recompiles the rule file with
+    /// `loader` and swaps all three in at once; returns the new rule version. A file with
+    /// errors is refused with its diagnostics and the old program and token keep serving.
+    pub(super) fn reload(
+        &self,
+        config_path: Option<&Path>,
+        loader: &Loader,
+    ) -> Result<String, ScimError> {
+        let mut live = self.live();
+        if let Some(config_path) = config_path {
+            let config = Config::load(config_path).map_err(|e| {
+                ScimError::InvalidValue(format!("the config cannot be read; nothing changed\n{e}"))
+            })?;
+            let entry = config.tenant(self.id.as_str()).ok_or_else(|| {
+                ScimError::InvalidValue(format!(
+                    "tenant `{}` is no longer in the config; nothing changed",
+                    self.id
+                ))
+            })?;
+            live.rules = Config::resolve(config_path, &entry.rules);
+            live.token_sha256 = entry.token_sha256.clone();
+        }
+        live.mapper = loader(&live.rules).map_err(|diagnostics| {
+            tracing::warn!(tenant = %self.id, "reload refused: the rule file has errors");
+            ScimError::InvalidValue(format!(
+                "the rule file has errors; the old rules keep serving\n{diagnostics}"
+            ))
+        })?;
+        let version = live.mapper.version();
+        self.replace(live);
+        tracing::info!(tenant = %self.id, %version, "rules and token reloaded");
+        Ok(version)
+    }
+}
+
+pub struct AppState {
+    pub store: Arc<dyn ResourceStore>,
+    pub tenants: HashMap<TenantId, Arc<Tenant>>,
+    pub admin_token_sha256: Option<String>,
+    pub max_body_bytes: usize,
+    pub loader: Arc<Loader>,
+    /// The config file a reload re-reads for the tenant's rule file and token hash (`None`:
+    /// reload recompiles the same rule file and keeps the token).
+    pub config_path: Option<PathBuf>,
+}
+
+pub(super) type AppStateRef = Arc<AppState>;
+
+/// Runs store work on the blocking pool, inside the request's span (request id, method,
+/// path), so it never stalls the async runtime.
+pub(super) async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T, ScimError> + Send + 'static,
+) -> Result<T, ScimError> {
+    let span = tracing::Span::current();
+    tokio::task::spawn_blocking(move || span.in_scope(work))
+        .await
+        .map_err(|e| ScimError::Internal(format!("worker failed: {e}")))?
+}
