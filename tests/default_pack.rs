@@ -148,6 +148,76 @@ fn levels_dev_accuracy() {
     );
 }
 
+/// Accuracy on `titles_real_dev.csv` (titles as companies really write them) may not fall
+/// below this: the pack's figure when the set was added. Issue 22's target is 97% overall and
+/// 95% per language; raise this as the pack learns.
+const REAL_FLOOR: f64 = 0.767;
+
+/// The real-world development set: 1,518 titles copied from public sources, each labelled twice
+/// and adjudicated against the value conventions (`expected_level`; `unset` for values that are
+/// not titles, R22). Rows labelled `ambiguous` are left out of the score.
+#[test]
+fn titles_real_dev_accuracy() {
+    let program = load_pack();
+    let rows = read_csv("tests/data/titles_real_dev.csv");
+    assert_eq!(rows.len(), 1518, "titles_real_dev.csv should hold 1,518 titles");
+    let (mut by_level, mut by_locale) = (Tally::default(), Tally::default());
+    let mut misses = Vec::new();
+    let (mut hits, mut scored) = (0, 0);
+    for row in &rows {
+        let (title, locale, expected, spec_rule) = (&row[0], &row[1], &row[3], &row[4]);
+        if expected == "ambiguous" {
+            continue;
+        }
+        assert!(
+            LEVELS.contains(&expected) || expected == "unset",
+            "unknown expected level {expected:?}"
+        );
+        let expected = (expected != "unset").then_some(expected);
+        let profile = program.apply(&FlatRecord::from_pairs([("title", title)]));
+        let got = profile.get("management_level");
+        let hit = got == expected;
+        scored += 1;
+        hits += usize::from(hit);
+        by_level.add(expected.unwrap_or("unset"), hit);
+        by_locale.add(locale, hit);
+        if !hit {
+            let rule = profile
+                .field("management_level")
+                .and_then(|f| f.rule.as_ref())
+                .map_or_else(
+                    || "no rule".to_string(),
+                    |r| format!("rule {} at {}", r.id, r.at),
+                );
+            misses.push(format!(
+                "  {title:?} [{locale}, {spec_rule}]: expected {}, got {} ({rule})",
+                shown(expected),
+                shown(got)
+            ));
+        }
+    }
+    let accuracy = hits as f64 / scored as f64;
+    println!(
+        "\ntitles_real_dev.csv: {hits}/{scored} correct, {:.1}% ({} ambiguous rows not scored)",
+        100.0 * accuracy,
+        rows.len() - scored
+    );
+    let mut order = LEVELS.to_vec();
+    order.push("unset");
+    by_level.print("level", &order);
+    by_locale.print("locale", &["en-US", "fr-CA", "es-ES", "ko", "ja"]);
+    println!("\nmisses ({}):", misses.len());
+    for miss in &misses {
+        println!("{miss}");
+    }
+    assert!(
+        accuracy >= REAL_FLOOR,
+        "titles_real_dev accuracy {:.1}% fell below {:.1}%",
+        100.0 * accuracy,
+        100.0 * REAL_FLOOR
+    );
+}
+
 /// The attribute each flag is read from in the test records (the pack reads many names for
 /// each; these are the common Okta CSV headers).
 fn flag_attribute(field: &str) -> &'static str {
