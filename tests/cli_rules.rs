@@ -107,6 +107,39 @@ fn test_reports_passes_and_failures() {
     "#);
 }
 
+/// `require`/`optional` in a customer file, and tests that expect the row's status.
+#[test]
+fn tests_expect_a_rows_status() {
+    let Run {
+        code, stdout: out, ..
+    } = canon(&["test", "tests/corpus/check/clean_requirements.rules"]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.ends_with("2 passed, 0 failed\n"), "{out}");
+
+    let dir = tempfile::tempdir().unwrap();
+    let failing = dir.path().join("status.rules");
+    std::fs::write(
+        &failing,
+        format!(
+            "extends \"{}\"\n\ntest \"complete, says the author\" {{\n  title = \"CEO\"\n  expect complete\n}}\n\ntest \"missing the level, says the author too\" {{\n  firstName = \"Ana\"\n  expect missing management_level\n}}\n",
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/corpus/base.rules").display()
+        ),
+    )
+    .unwrap();
+    let Run {
+        code, stdout: out, ..
+    } = canon(&["test", failing.to_str().unwrap()]);
+    assert_eq!(code, 1);
+    let out = out.replace(&dir.path().display().to_string(), "TMP");
+    insta::assert_snapshot!(out, @r#"
+    TMP/status.rules:3:6: test "complete, says the author" failed
+        row: expected "complete", got "missing first_name"
+    TMP/status.rules:8:6: test "missing the level, says the author too" failed
+        row: expected "missing management_level", got "complete"
+    0 passed, 2 failed
+    "#);
+}
+
 #[test]
 fn explain_for_people_and_machines() {
     let Run {

@@ -160,7 +160,11 @@ const REAL_FLOOR: f64 = 0.767;
 fn titles_real_dev_accuracy() {
     let program = load_pack();
     let rows = read_csv("tests/data/titles_real_dev.csv");
-    assert_eq!(rows.len(), 1518, "titles_real_dev.csv should hold 1,518 titles");
+    assert_eq!(
+        rows.len(),
+        1518,
+        "titles_real_dev.csv should hold 1,518 titles"
+    );
     let (mut by_level, mut by_locale) = (Tally::default(), Tally::default());
     let mut misses = Vec::new();
     let (mut hits, mut scored) = (0, 0);

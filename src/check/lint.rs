@@ -143,8 +143,9 @@ fn lint_tests(program: &Program, diagnostics: &mut Diagnostics) {
     for test in program.tests.iter().filter(|t| t.own) {
         let read = |key: &str| program.paths.iter().any(|p| p.flat_key() == key);
         let reads_something = test.given.iter().any(|(path, _)| read(path.flat_key()));
-        if test.expect.is_empty() || !reads_something {
-            let why = if test.expect.is_empty() {
+        let expects_nothing = test.expect.is_empty() && test.row.is_none();
+        if expects_nothing || !reads_something {
+            let why = if expects_nothing {
                 "it expects nothing".to_string()
             } else {
                 let names: Vec<&str> = test.given.iter().map(|(p, _)| p.text()).collect();

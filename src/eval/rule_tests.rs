@@ -1,6 +1,6 @@
 //! Running the tests written inside rule files.
 
-use crate::program::RuleTest;
+use crate::program::{RowExpectation, RuleTest};
 use crate::value::FlatRecord;
 use crate::Program;
 
@@ -22,7 +22,8 @@ impl Program {
             record.set(path.flat_key(), value.clone());
         }
         let profile = self.apply(&record);
-        test.expect
+        let mut failures: Vec<TestFailure> = test
+            .expect
             .iter()
             .filter_map(|(field, expected, _)| {
                 let outcome = profile.field(field)?;
@@ -38,6 +39,26 @@ impl Program {
                         .or_else(|| outcome.note.as_ref().map(|n| n.describe())),
                 })
             })
-            .collect()
+            .collect();
+        if let Some((expected, _)) = &test.row {
+            let missing: Vec<String> = profile
+                .missing_required()
+                .into_iter()
+                .map(str::to_string)
+                .collect();
+            let actual = match missing.is_empty() {
+                true => RowExpectation::Complete,
+                false => RowExpectation::Missing(missing),
+            };
+            if actual != *expected {
+                failures.push(TestFailure {
+                    field: "row".into(),
+                    expected: Some(expected.describe()),
+                    actual: Some(actual.describe()),
+                    decided_by: None,
+                });
+            }
+        }
+        failures
     }
 }

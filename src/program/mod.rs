@@ -183,8 +183,27 @@ pub struct RuleTest {
     /// Attribute name or path (as a flat record key) → value.
     pub given: Vec<(AttrPath, String)>,
     pub expect: Vec<(String, Option<String>, Span)>,
+    /// What the test expects of the row as a whole (`expect complete`, `expect missing …`).
+    pub row: Option<(RowExpectation, Span)>,
     /// Whether the test is written in the file that was loaded (not in a base it extends).
     pub own: bool,
+}
+
+/// A test's expectation of the row: complete, or exactly these required fields unset.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RowExpectation {
+    Complete,
+    Missing(Vec<String>),
+}
+
+impl RowExpectation {
+    /// `complete`, or `missing first_name, last_name` (fields in declaration order).
+    pub fn describe(&self) -> String {
+        match self {
+            Self::Complete => "complete".into(),
+            Self::Missing(fields) => format!("missing {}", fields.join(", ")),
+        }
+    }
 }
 
 impl Program {

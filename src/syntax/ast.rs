@@ -30,6 +30,12 @@ pub enum Item {
         urn: Str,
     },
     Field(FieldDecl),
+    /// `require FIELD` (`required: true`) or `optional FIELD`: a later file changes whether a
+    /// field declared before must be set.
+    Requirement {
+        field: Ident,
+        required: bool,
+    },
     Input(InputDecl),
     List(ListDecl),
     Table(TableDecl),
@@ -270,7 +276,18 @@ pub struct TestDecl {
     pub name: Str,
     pub given: Vec<(Given, Str)>,
     pub expect: Vec<(Ident, Expected)>,
+    /// `expect complete` / `expect missing FIELD, …`, with its place.
+    pub rows: Vec<(ExpectedRow, Span)>,
     pub span: Span,
+}
+
+/// What a test expects of the row as a whole.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ExpectedRow {
+    /// Every required field is set.
+    Complete,
+    /// Exactly these required fields stay unset.
+    Missing(Vec<Ident>),
 }
 
 /// The attribute a test sets: a column name or a path, as a record would hold it.

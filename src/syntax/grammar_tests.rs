@@ -82,6 +82,20 @@ fn extends_and_alias() {
 }
 
 #[test]
+fn require_and_optional() {
+    check(
+        Rule::require_decl,
+        &["require first_name", "require  job_title"],
+        &["require", "require \"x\"", "required x", "requirex"],
+    );
+    check(
+        Rule::optional_decl,
+        &["optional last_name"],
+        &["optional", "optional x: text", "optionals x"],
+    );
+}
+
+#[test]
 fn field_decl() {
     check(
         Rule::field_decl,

@@ -77,6 +77,7 @@ impl Lowerer {
             Rule::extends_decl => self.lower_extends_decl(pair),
             Rule::alias_decl => self.lower_alias_decl(pair),
             Rule::field_decl => self.lower_field_decl(pair).map(Item::Field),
+            Rule::require_decl | Rule::optional_decl => self.lower_requirement(pair),
             Rule::input_decl => self.lower_input_decl(pair).map(Item::Input),
             Rule::list_decl => self.lower_list_decl(pair).map(Item::List),
             Rule::table_decl => self.lower_table_decl(pair).map(Item::Table),
@@ -174,6 +175,16 @@ impl Lowerer {
         let ty = self.lower_field_type(self.nth(&parts, 1, span, "field type")?)?;
         let required = parts.iter().any(|p| p.as_rule() == Rule::required);
         Ok(FieldDecl { name, ty, required })
+    }
+
+    fn lower_requirement(&self, pair: Pair<'_, Rule>) -> Result<Item> {
+        let span = self.span(&pair);
+        let required = pair.as_rule() == Rule::require_decl;
+        let parts = children(pair);
+        Ok(Item::Requirement {
+            field: self.lower_ident(self.nth(&parts, 0, span, "field name")?)?,
+            required,
+        })
     }
 
     fn lower_field_type(&self, pair: Pair<'_, Rule>) -> Result<FieldType> {
@@ -666,6 +677,7 @@ impl Lowerer {
         let name = self.lower_string(self.nth(&parts, 0, span, "test name")?)?;
         let mut given = Vec::new();
         let mut expect = Vec::new();
+        let mut rows = Vec::new();
         for part in parts.into_iter().skip(1) {
             let part_span = self.span(&part);
             match part.as_rule() {
@@ -678,7 +690,12 @@ impl Lowerer {
                 }
                 Rule::expect => {
                     let inner = children(part);
-                    let field = self.lower_ident(self.nth(&inner, 0, part_span, "field")?)?;
+                    let first = self.nth(&inner, 0, part_span, "field")?;
+                    if first.as_rule() == Rule::row_status {
+                        rows.push((self.lower_row_status(first)?, part_span));
+                        continue;
+                    }
+                    let field = self.lower_ident(first)?;
                     let value = self.lower_expected(self.nth(&inner, 1, part_span, "value")?)?;
                     expect.push((field, value));
                 }
@@ -689,8 +706,21 @@ impl Lowerer {
             name,
             given,
             expect,
+            rows,
             span,
         })
+    }
+
+    fn lower_row_status(&self, pair: Pair<'_, Rule>) -> Result<ExpectedRow> {
+        let parts = children(pair);
+        match parts.first().map(Pair::as_rule) {
+            Some(Rule::k_complete) => Ok(ExpectedRow::Complete),
+            _ => parts
+                .into_iter()
+                .map(|p| self.lower_ident(p))
+                .collect::<Result<Vec<_>>>()
+                .map(ExpectedRow::Missing),
+        }
     }
 
     fn lower_expected(&self, pair: Pair<'_, Rule>) -> Result<Expected> {

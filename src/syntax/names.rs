@@ -36,6 +36,8 @@ pub fn rule_name(grammar_rule: Rule) -> &'static str {
         Rule::k_extends => "`extends`",
         Rule::k_alias => "`alias`",
         Rule::k_field => "`field`",
+        Rule::k_require => "`require`",
+        Rule::k_optional => "`optional`",
         Rule::k_enum => "`enum`",
         Rule::k_input => "`input`",
         Rule::k_list => "`list`",
@@ -68,6 +70,8 @@ pub fn rule_name(grammar_rule: Rule) -> &'static str {
         Rule::alias_decl => "an alias",
         Rule::field_decl => "a field declaration",
         Rule::required => "`required`",
+        Rule::require_decl => "`require FIELD`",
+        Rule::optional_decl => "`optional FIELD`",
         Rule::field_type => "a field type (enum(…), text, flag or email)",
         Rule::enum_type => "`enum(…)`",
         Rule::enum_value => "an allowed value",
@@ -140,7 +144,10 @@ pub fn rule_name(grammar_rule: Rule) -> &'static str {
         Rule::test_decl => "a test",
         Rule::given => "an input value `attribute = \"value\"`",
         Rule::given_name => "an attribute name",
-        Rule::expect => "`expect FIELD = VALUE`",
+        Rule::expect => "`expect FIELD = VALUE`, `expect complete` or `expect missing FIELD`",
+        Rule::row_status => "`complete` or `missing FIELD, …`",
+        Rule::k_complete => "`complete`",
+        Rule::k_missing => "`missing`",
         Rule::examples_decl => "`examples FIELD given ATTR { … }`",
         Rule::example => "an example \"raw\" -> VALUE",
     }
@@ -153,6 +160,8 @@ pub fn is_keyword(grammar_rule: Rule) -> bool {
         Rule::k_extends
             | Rule::k_alias
             | Rule::k_field
+            | Rule::k_require
+            | Rule::k_optional
             | Rule::k_enum
             | Rule::k_input
             | Rule::k_list
@@ -178,6 +187,7 @@ pub fn is_keyword(grammar_rule: Rule) -> bool {
             | Rule::k_number
             | Rule::k_test
             | Rule::k_expect
+            | Rule::k_missing
             | Rule::k_examples
             | Rule::k_given
             | Rule::k_or

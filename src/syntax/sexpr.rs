@@ -167,6 +167,11 @@ fn item(item: &Item) -> String {
                 if field.required { " required" } else { "" }
             )
         }
+        Item::Requirement { field, required } => format!(
+            "({} {})",
+            if *required { "require" } else { "optional" },
+            field.name
+        ),
         Item::Input(input) => {
             let sources: Vec<String> = input.sources.iter().map(source).collect();
             let steps: Vec<String> = input
@@ -268,11 +273,27 @@ fn item(item: &Item) -> String {
                 .iter()
                 .map(|(f, e)| format!("\n  (expect {} {})", f.name, expected(e)))
                 .collect();
+            let rows: Vec<String> = t
+                .rows
+                .iter()
+                .map(|(row, _)| match row {
+                    ExpectedRow::Complete => "\n  (expect-row complete)".to_string(),
+                    ExpectedRow::Missing(fields) => format!(
+                        "\n  (expect-row missing {})",
+                        fields
+                            .iter()
+                            .map(|f| f.name.as_str())
+                            .collect::<Vec<_>>()
+                            .join(" ")
+                    ),
+                })
+                .collect();
             format!(
-                "(test {}{}{})",
+                "(test {}{}{}{})",
                 q(&t.name.value),
                 given.concat(),
-                expect.concat()
+                expect.concat(),
+                rows.concat()
             )
         }
         Item::Examples(e) => {

@@ -30,7 +30,21 @@ impl Compiler<'_> {
                 );
             }
         }
-        let decls = self.field_decls.clone();
+        let mut decls = self.field_decls.clone();
+        for (name, required) in std::mem::take(&mut self.requirements) {
+            match decls.iter_mut().find(|f| f.name.name == name.name) {
+                Some(decl) => decl.required = required,
+                None => {
+                    let help = did_you_mean(&name.name, decls.iter().map(|f| f.name.name.as_str()));
+                    self.error_help(
+                        Code::UnknownField,
+                        name.span,
+                        format!("`{}` is not a declared field", name.name),
+                        help,
+                    );
+                }
+            }
+        }
         decls.iter().map(|decl| self.compile_field(decl)).collect()
     }
 
@@ -409,10 +423,12 @@ impl Compiler<'_> {
         if allowed.contains(&value) {
             return Some(Arc::from(value));
         }
-        let help = did_you_mean(value, allowed.iter().copied()).or_else(|| {
-            bare.then(|| did_you_mean(value, self.input_decls.keys().map(String::as_str)))
-                .flatten()
-        });
+        let help = did_you_mean(value, allowed.iter().copied())
+            .or_else(|| same_words(value, &allowed).map(|v| format!("did you mean `{v}`?")))
+            .or_else(|| {
+                bare.then(|| did_you_mean(value, self.input_decls.keys().map(String::as_str)))
+                    .flatten()
+            });
         self.error_help(
             Code::NotAllowed,
             span,
@@ -485,4 +501,67 @@ fn index_regexes(field: &mut Field) {
         });
     }
     field.regex_sets = built;
+}
+
+/// The allowed value that says the same words as `value` once case, punctuation and common
+/// title abbreviations are set aside: `"Senior Manager"` → `Sr. Manager`, `"vice president"`
+/// → `VP` (edit distance alone finds neither).
+fn same_words<'a>(value: &str, allowed: &[&'a str]) -> Option<&'a str> {
+    const SPELLED_OUT: &[(&str, &str)] = &[
+        ("sr", "senior"),
+        ("snr", "senior"),
+        ("jr", "junior"),
+        ("vp", "vice president"),
+        ("svp", "senior vice president"),
+        ("evp", "executive vice president"),
+        ("avp", "assistant vice president"),
+        ("dir", "director"),
+        ("mgr", "manager"),
+        ("exec", "executive"),
+        ("ic", "individual contributor"),
+        ("asst", "assistant"),
+        ("assoc", "associate"),
+    ];
+    let words = |text: &str| -> Vec<String> {
+        text.to_lowercase()
+            .split(|c: char| !c.is_alphanumeric())
+            .filter(|w| !w.is_empty())
+            .flat_map(|w| {
+                let spelled = SPELLED_OUT
+                    .iter()
+                    .find(|(short, _)| *short == w)
+                    .map_or(w, |(_, long)| *long);
+                spelled.split(' ').map(str::to_string).collect::<Vec<_>>()
+            })
+            .collect()
+    };
+    let wanted = words(value);
+    if wanted.is_empty() {
+        return None;
+    }
+    allowed.iter().copied().find(|a| words(a) == wanted)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::same_words;
+
+    #[test]
+    fn values_that_say_the_same_words_are_suggested() {
+        let levels = [
+            "Sr. Manager",
+            "VP",
+            "Individual Contributor",
+            "Sr. Director",
+        ];
+        assert_eq!(same_words("Senior Manager", &levels), Some("Sr. Manager"));
+        assert_eq!(
+            same_words("senior  director", &levels),
+            Some("Sr. Director")
+        );
+        assert_eq!(same_words("Vice-President", &levels), Some("VP"));
+        assert_eq!(same_words("IC", &levels), Some("Individual Contributor"));
+        assert_eq!(same_words("Senior", &levels), None);
+        assert_eq!(same_words("...", &levels), None);
+    }
 }

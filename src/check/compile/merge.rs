@@ -40,6 +40,16 @@ impl Compiler<'_> {
                     }
                     self.aliases.insert(name.name.to_lowercase(), urn.value);
                 }
+                ast::Item::Requirement { field, required } => {
+                    if !defined_here.insert(("requirement", field.name.clone())) {
+                        self.error(
+                            Code::DuplicateName,
+                            field.span,
+                            format!("this file says twice whether `{}` is required", field.name),
+                        );
+                    }
+                    self.requirements.push((field, required));
+                }
                 ast::Item::Field(field) => {
                     if let Some(earlier) = self
                         .field_decls
@@ -51,7 +61,11 @@ impl Compiler<'_> {
                             Code::DuplicateField,
                             field.name.span,
                             format!("field `{}` is already declared at {at}", field.name.name),
-                            Some("a field is declared once (in the base file); change its rules with `override`, `insert` or `replace`".into()),
+                            Some(format!(
+                                "a field is declared once (in the base file); change its rules with `override`, `insert` or `replace`, and whether it must be set with `{} {}`",
+                                if field.required { "require" } else { "optional" },
+                                field.name.name
+                            )),
                         );
                     } else {
                         self.field_decls.push(field);
@@ -102,13 +116,23 @@ impl Compiler<'_> {
                 },
                 ast::Item::Replace { target, rules } => match self.find_rule(&target) {
                     Some((list, index)) => {
-                        list.rules.splice(index..=index, rules);
+                        let gone: Vec<_> = list.rules.splice(index..=index, rules).collect();
+                        self.note_dropped(
+                            &gone,
+                            target.span,
+                            format!("`replace {}.{}`", target.field.name, target.rule.name),
+                        );
                     }
                     None => self.orphans.push((target.field.name.clone(), rules)),
                 },
                 ast::Item::Remove { target } => {
                     if let Some((list, index)) = self.find_rule(&target) {
-                        list.rules.remove(index);
+                        let gone = list.rules.remove(index);
+                        self.note_dropped(
+                            &[gone],
+                            target.span,
+                            format!("`remove {}.{}`", target.field.name, target.rule.name),
+                        );
                     }
                 }
                 test @ (ast::Item::Test(_) | ast::Item::Examples(_)) => {
@@ -136,7 +160,11 @@ impl Compiler<'_> {
         if !self.map_order.iter().any(|f| f.name == field.name) {
             self.map_order.push(field.clone());
         }
-        self.maps.insert(field.name, RuleList { rules });
+        let span = field.span;
+        let what = format!("`override {}`", field.name);
+        if let Some(old) = self.maps.insert(field.name, RuleList { rules }) {
+            self.note_dropped(&old.rules, span, what);
+        }
     }
 
     /// The rule list and index a `field.rule` reference names, or a diagnostic.

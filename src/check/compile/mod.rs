@@ -14,6 +14,7 @@ mod inputs;
 mod merge;
 mod rule_tests;
 mod tables;
+mod unused;
 
 use super::error::LoadError;
 use super::schema;
@@ -90,6 +91,13 @@ struct Compiler<'a> {
     /// Rules of an `insert`/`replace` whose target is missing: still checked for errors.
     orphans: Vec<(String, Vec<ast::RuleDef>)>,
     map_order: Vec<ast::Ident>,
+    /// The file that was asked for (the customer's), the last of the chain.
+    top: Option<FileId>,
+    /// Names that base rules dropped by a later file's `override`, `replace` or `remove` read,
+    /// with the place and words of that change: what a "never used" warning points at.
+    dropped: Vec<unused::Dropped>,
+    /// `require FIELD` / `optional FIELD`, base first: the last one for a field wins.
+    requirements: Vec<(ast::Ident, bool)>,
     tests: Vec<(ast::Item, bool)>,
     // Compilation state.
     inputs: Vec<Input>,
@@ -125,6 +133,9 @@ impl<'a> Compiler<'a> {
             maps: HashMap::new(),
             orphans: Vec::new(),
             map_order: Vec::new(),
+            top: None,
+            dropped: Vec::new(),
+            requirements: Vec::new(),
             tests: Vec::new(),
             inputs: Vec::new(),
             input_ids: HashMap::new(),
@@ -161,6 +172,7 @@ impl<'a> Compiler<'a> {
     fn compile(mut self, chain: Chain) -> Program {
         self.table_files = chain.tables;
         let top = chain.files.last().map(|(file, _)| *file);
+        self.top = top;
         self.file_rank = vec![0; self.sources.files().len()];
         for (rank, (file, _)) in chain.files.iter().enumerate() {
             if let Some(slot) = self.file_rank.get_mut(file.0) {
@@ -200,29 +212,5 @@ impl<'a> Compiler<'a> {
         };
         lint::lint(&program, self.diagnostics);
         program
-    }
-
-    fn lint_unused(&mut self) {
-        let mut unused = Vec::new();
-        for (name, (_, span)) in &self.list_decls {
-            if !self.used_lists.contains(name) {
-                unused.push((*span, format!("word list `{name}` is never used")));
-            }
-        }
-        for (name, (decl, _)) in &self.table_decls {
-            if !self.used_tables.contains(name) {
-                unused.push((decl.name.span, format!("table `{name}` is never used")));
-            }
-        }
-        for (name, (decl, _)) in &self.input_decls {
-            if !self.used_inputs.contains(name) {
-                unused.push((decl.name.span, format!("input `{name}` is never used")));
-            }
-        }
-        unused.sort_by_key(|(span, _)| (span.file, span.start));
-        for (span, message) in unused {
-            self.diagnostics
-                .push(Diagnostic::warning(Code::Unused, span, message));
-        }
     }
 }

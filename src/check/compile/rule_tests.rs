@@ -22,7 +22,8 @@ impl Compiler<'_> {
                         .iter()
                         .filter_map(|(field, expected)| self.expectation(fields, field, expected))
                         .collect();
-                    if expect.len() < test.expect.len() {
+                    let row = self.row_expectation(fields, &test.rows);
+                    if expect.len() < test.expect.len() || row.is_err() {
                         continue; // its expectations were reported as errors
                     }
                     tests.push(RuleTest {
@@ -30,6 +31,7 @@ impl Compiler<'_> {
                         span: test.name.span,
                         given,
                         expect,
+                        row: row.ok().flatten(),
                         own,
                     });
                 }
@@ -47,6 +49,7 @@ impl Compiler<'_> {
                             span: raw.span,
                             given: vec![(path.clone(), raw.value.clone())],
                             expect: vec![(expect.0, expect.1, raw.span)],
+                            row: None,
                             own,
                         });
                     }
@@ -55,6 +58,69 @@ impl Compiler<'_> {
             }
         }
         tests
+    }
+
+    /// A test's one expectation of the row, checked: each field named as missing must be a
+    /// required field (another could never make a row incomplete). `Err` once reported.
+    fn row_expectation(
+        &mut self,
+        fields: &[Field],
+        rows: &[(ast::ExpectedRow, Span)],
+    ) -> Result<Option<(RowExpectation, Span)>, ()> {
+        let Some(((first, span), more)) = rows.split_first() else {
+            return Ok(None);
+        };
+        let mut ok = true;
+        for (_, again) in more {
+            self.error(
+                Code::BadTest,
+                *again,
+                "a test expects one row status (`expect complete` or `expect missing …`)",
+            );
+            ok = false;
+        }
+        let expectation = match first {
+            ast::ExpectedRow::Complete => RowExpectation::Complete,
+            ast::ExpectedRow::Missing(names) => {
+                for name in names {
+                    match fields.iter().find(|f| *f.name == name.name) {
+                        Some(field) if field.required => {}
+                        Some(field) => {
+                            self.error_help(
+                                Code::BadTest,
+                                name.span,
+                                format!("`{}` is not required, so it never makes a row incomplete", field.name),
+                                Some(format!("expect `{} = unset` instead, or make it required with `require {}`", field.name, field.name)),
+                            );
+                            ok = false;
+                        }
+                        None => {
+                            let help = did_you_mean(&name.name, fields.iter().map(|f| &*f.name));
+                            self.error_help(
+                                Code::BadTest,
+                                name.span,
+                                format!("no field `{}`", name.name),
+                                help,
+                            );
+                            ok = false;
+                        }
+                    }
+                }
+                // Declaration order, as the run reports them.
+                RowExpectation::Missing(
+                    fields
+                        .iter()
+                        .filter(|f| names.iter().any(|n| n.name == *f.name))
+                        .map(|f| f.name.to_string())
+                        .collect(),
+                )
+            }
+        };
+        if ok {
+            Ok(Some((expectation, *span)))
+        } else {
+            Err(())
+        }
     }
 
     pub(super) fn given_path(&mut self, given: &ast::Given) -> Option<AttrPath> {
