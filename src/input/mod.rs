@@ -284,7 +284,10 @@ impl CsvInput {
                 }
             }
             match self.blocks.next_block(BLOCK_BYTES, &mut self.block) {
-                Ok(true) => self.records.start(&mut self.block),
+                Ok(true) => {
+                    let width = Some(self.header.len());
+                    self.records.start(&mut self.block, width)
+                }
                 Ok(false) => {
                     self.stopped = true;
                     return Ok(false);
@@ -492,16 +495,22 @@ mod tests {
     }
 
     #[test]
-    fn csv_with_bom_crlf_quoted_newlines_and_ragged_rows() {
-        let mut input =
-            csv(b"\xEF\xBB\xBFid,title\r\n1,\"Sr. Manager,\r\nSales\"\r\n2\r\n3,VP,extra\r\n");
+    fn csv_with_bom_crlf_quoted_newlines_and_rows_of_the_wrong_width() {
+        let mut input = csv(
+            b"\xEF\xBB\xBFid,title\r\n1,\"Sr. Manager,\r\nSales\"\r\n2\r\n3,VP,extra\r\n4,CEO\r\n",
+        );
         assert_eq!(input.header(), ["id", "title"]);
         let mut rec = CsvRow::default();
         assert!(input.read(&mut rec).unwrap());
         assert_eq!(rec.get(1), Some(&b"Sr. Manager,\r\nSales"[..]));
+        let short = input.read(&mut rec).unwrap_err();
+        assert_eq!(short.at, "row 2 (line 4)");
+        assert!(short.message.starts_with("1 cells, but the header has 2"));
+        let long = input.read(&mut rec).unwrap_err();
+        assert_eq!(long.at, "row 3 (line 5)");
+        assert!(long.message.starts_with("3 cells, but the header has 2"));
         assert!(input.read(&mut rec).unwrap());
-        assert_eq!(rec.len(), 1);
-        assert!(input.read(&mut rec).unwrap());
+        assert_eq!(rec.get(1), Some(&b"CEO"[..]));
         assert!(!input.read(&mut rec).unwrap());
         // The end stays the end.
         assert!(!input.read(&mut rec).unwrap());

@@ -272,6 +272,9 @@ pub struct BlockRecords {
     fields: Vec<u8>,
     ends: Vec<usize>,
     quotes: Vec<usize>,
+    /// The header's cells: a record with another number of cells is a bad row (an unquoted
+    /// comma in `Diaz, Ana` shifts every later column). `None` reads records of any width.
+    width: Option<usize>,
     /// Records read in the block so far.
     pub rows: u64,
     /// Line breaks before the last record read, or in the whole block once it is read.
@@ -301,6 +304,7 @@ impl Default for BlockRecords {
             fields: vec![0; 1024],
             ends: vec![0; 64],
             quotes: Vec::new(),
+            width: None,
             rows: 0,
             lines: 0,
         }
@@ -308,9 +312,11 @@ impl Default for BlockRecords {
 }
 
 impl BlockRecords {
-    /// Starts on `block` (its bytes are taken until [`BlockRecords::finish`]).
-    pub fn start(&mut self, block: &mut Vec<u8>) {
+    /// Starts on `block` (its bytes are taken until [`BlockRecords::finish`]), whose records
+    /// must have `width` cells when it is given (the header's).
+    pub fn start(&mut self, block: &mut Vec<u8>, width: Option<usize>) {
         self.block = std::mem::take(block);
+        self.width = width;
         self.at = 0;
         self.counted = 0;
         self.careful = false;
@@ -363,13 +369,20 @@ impl BlockRecords {
         };
         let joined = fast.is_none();
         self.rows += 1;
+        let bad = |message: String| BlockBadRow {
+            row: self.rows,
+            line,
+            message,
+        };
         row.check(bytes, joined)
-            .map(|()| true)
-            .map_err(|field| BlockBadRow {
-                row: self.rows,
-                line,
-                message: format!("field {} is not valid UTF-8", field + 1),
-            })
+            .map_err(|field| bad(format!("field {} is not valid UTF-8", field + 1)))?;
+        match self.width {
+            Some(width) if row.len() != width => Err(bad(format!(
+                "{} cells, but the header has {width} (an unquoted comma, or a cell too few)",
+                row.len()
+            ))),
+            _ => Ok(true),
+        }
     }
 
     /// Reads the record at `self.at` with csv-core into `row`; returns where it ends.
@@ -443,7 +456,7 @@ mod tests {
     /// The records of `text` read as one block by `records`, and whether csv-core was needed.
     fn read_block(records: &mut BlockRecords, text: &[u8]) -> (Vec<Vec<Vec<u8>>>, bool) {
         let mut block = text.to_vec();
-        records.start(&mut block);
+        records.start(&mut block, None);
         let mut row = CsvRow::default();
         let mut found = Vec::new();
         loop {
@@ -597,7 +610,7 @@ mod tests {
     fn bad_rows_and_lines_are_counted_from_the_block_start() {
         let mut records = BlockRecords::default();
         let mut block = b"1,\"a\nb\"\n2,\xFF\n\n3,ok\r\n4,\"x\"y\n5,\xE3\x83,\x9E\n6,z".to_vec();
-        records.start(&mut block);
+        records.start(&mut block, None);
         let mut row = CsvRow::default();
         let mut seen = Vec::new();
         loop {

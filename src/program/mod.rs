@@ -162,6 +162,8 @@ pub enum Output {
 #[derive(Debug)]
 pub struct Input {
     pub(crate) name: Arc<str>,
+    /// Where the input is declared (its name).
+    pub(crate) span: Span,
     pub(crate) sources: Vec<InputSource>,
     pub(crate) steps: Vec<Step>,
     /// Every step a value from this input's first source goes through, ancestors' first:
@@ -210,6 +212,25 @@ impl Program {
     /// Every attribute path the program reads, indexed by [`crate::value::SourceId`].
     pub fn paths(&self) -> &[AttrPath] {
         &self.paths
+    }
+
+    /// Each input's name, where it is declared, and the attribute paths it reads itself (its
+    /// `@input` sources left out): what a dry run checks a CSV header against.
+    pub fn input_paths(&self) -> Vec<(&str, Span, Vec<&AttrPath>)> {
+        self.inputs
+            .iter()
+            .map(|input| {
+                let paths = input
+                    .sources
+                    .iter()
+                    .filter_map(|source| match source {
+                        InputSource::Path(id) => self.paths.get(id.0),
+                        InputSource::Input(_) => None,
+                    })
+                    .collect();
+                (&*input.name, input.span, paths)
+            })
+            .collect()
     }
 
     /// Binds a CSV header to the program's paths, once per file.

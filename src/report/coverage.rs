@@ -110,6 +110,7 @@ impl Coverage {
             rows_error: self.errors,
             rows_bad: bad_total,
             bad_rows: bad.to_vec(),
+            unread_columns: Vec::new(),
             fields,
             seconds,
             rows_per_second: if seconds > 0.0 {
@@ -221,6 +222,8 @@ pub struct CoverageReport {
     /// The first bad rows (all are counted in `rows_bad`).
     pub bad_rows: Vec<BadRow>,
     pub fields: Vec<FieldReport>,
+    /// Per CSV input: the header's columns that no input of the rules reads.
+    pub unread_columns: Vec<(String, Vec<String>)>,
     pub seconds: f64,
     pub rows_per_second: f64,
     pub megabytes_per_second: Option<f64>,
@@ -297,6 +300,16 @@ impl CoverageReport {
                 }
             }
         }
+        for (input, columns) in &self.unread_columns {
+            if !columns.is_empty() {
+                let _ = writeln!(
+                    out,
+                    "\ncolumns of {input} that no input reads ({}): {}",
+                    columns.len(),
+                    columns.join(", ")
+                );
+            }
+        }
         if self.rows_bad > 0 {
             let _ = writeln!(out, "\nbad rows ({}):", self.rows_bad);
             for bad in &self.bad_rows {
@@ -351,6 +364,18 @@ impl CoverageReport {
                 }
             }
             out.push('\n');
+        }
+        for (input, columns) in &self.unread_columns {
+            if !columns.is_empty() {
+                let listed: Vec<String> = columns.iter().map(|c| md_escape(c)).collect();
+                let _ = writeln!(
+                    out,
+                    "## Columns of {} that no input reads ({})\n\n{}\n",
+                    md_escape(input),
+                    columns.len(),
+                    listed.join(", ")
+                );
+            }
         }
         if !self.bad_rows.is_empty() {
             let _ = writeln!(out, "## Bad rows ({})\n", self.rows_bad);

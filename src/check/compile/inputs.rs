@@ -172,6 +172,7 @@ impl Compiler<'_> {
         let id = InputId(self.inputs.len());
         self.inputs.push(Input {
             name: Arc::from(name),
+            span: decl.name.span,
             sources,
             steps,
             pipeline,

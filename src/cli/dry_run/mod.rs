@@ -9,6 +9,7 @@
 //! and a writer thread puts the batches back in input order, over bounded channels. Either
 //! way, bad rows are placed in input order by [`read::BlockRows`].
 
+mod header;
 mod parallel;
 mod read;
 mod worker;
@@ -20,7 +21,7 @@ use std::time::Instant;
 
 use clap::Args;
 
-use super::{fail_usage, load_rules, EXIT_OK, EXIT_PROBLEMS};
+use super::{fail_usage, load_rules, EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE};
 use crate::eval::Row;
 use crate::input::{BadRow, Input, InputFormat};
 use crate::report::Coverage;
@@ -192,6 +193,16 @@ pub fn run(args: DryRunArgs) -> u8 {
             }
         }
     }
+    let headers = header::check_headers(&program, &inputs);
+    for warning in &headers.warnings {
+        eprintln!("canon: warning: {warning}");
+    }
+    if !headers.errors.is_empty() {
+        for error in &headers.errors {
+            eprintln!("canon: {error}");
+        }
+        return EXIT_USAGE;
+    }
     let bytes: Option<u64> = config
         .inputs
         .iter()
@@ -218,7 +229,7 @@ pub fn run(args: DryRunArgs) -> u8 {
         Ok(outcome) => outcome,
         Err(error) => return fail_usage(error),
     };
-    let report = outcome.coverage.report(
+    let mut report = outcome.coverage.report(
         &program,
         &outcome.bad,
         outcome.bad_total,
@@ -226,6 +237,7 @@ pub fn run(args: DryRunArgs) -> u8 {
         seconds,
         bytes,
     );
+    report.unread_columns = headers.unread;
     if !config.quiet {
         eprint!("{}", report.to_text());
     }

@@ -237,6 +237,7 @@ mod tests {
     fn by_blocks(text: &[u8], step: usize, size: usize) -> (Vec<Fields>, Vec<String>) {
         let csv = input(text, step);
         let mut placed = BlockRows::new(vec![("t.csv".into(), csv.first_line())]);
+        let width = Some(csv.header().len());
         let Ok(mut blocks) = csv.into_blocks() else {
             panic!("nothing was read yet");
         };
@@ -251,7 +252,7 @@ mod tests {
             if !more {
                 break;
             }
-            parser.start(&mut bytes);
+            parser.start(&mut bytes, width);
             let mut bad = Vec::new();
             let mut row = CsvRow::default();
             loop {

@@ -161,6 +161,7 @@ pub(super) fn read_batches(
                 let binding =
                     Arc::new(program.bind_columns(csv.header().iter().map(String::as_str)));
                 let lower: Vec<String> = csv.header().iter().map(|h| h.to_lowercase()).collect();
+                let width = csv.header().len();
                 let keys = Arc::new(
                     keep.iter()
                         .map(|k| lower.iter().position(|h| *h == k.to_lowercase()))
@@ -191,6 +192,7 @@ pub(super) fn read_batches(
                                 binding: binding.clone(),
                                 keys: keys.clone(),
                                 input: index,
+                                width,
                                 bytes,
                                 failed,
                             };
@@ -207,6 +209,7 @@ pub(super) fn read_batches(
                             binding,
                             keys,
                             input: index,
+                            width,
                             bytes,
                             failed: None,
                         });

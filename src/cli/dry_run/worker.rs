@@ -21,12 +21,13 @@ pub(super) enum Rows {
         keys: Arc<Vec<String>>,
         rows: Vec<serde_json::Value>,
     },
-    /// Whole CSV records of input number `input`, not parsed yet; `failed`: reading the
-    /// input failed after them (the error ends it).
+    /// Whole CSV records of input number `input`, whose header has `width` cells, not parsed
+    /// yet; `failed`: reading the input failed after them (the error ends it).
     Block {
         binding: Arc<ColumnBinding>,
         keys: Arc<Vec<Option<usize>>>,
         input: usize,
+        width: usize,
         bytes: Vec<u8>,
         failed: Option<String>,
     },
@@ -172,6 +173,7 @@ impl<'p> Worker<'p> {
                 binding,
                 keys,
                 input,
+                width,
                 bytes,
                 failed,
             } => {
@@ -180,7 +182,7 @@ impl<'p> Worker<'p> {
                 let mut records = self.blocks.take().unwrap_or_default();
                 let mut row = std::mem::take(&mut self.parsed);
                 let mut bad = Vec::new();
-                records.start(bytes);
+                records.start(bytes, Some(*width));
                 loop {
                     match records.read(&mut row) {
                         Ok(true) => self.csv_row(binding, keys, &row, &mut out),
