@@ -401,7 +401,11 @@ fn own_test_failures(program: &Program) -> Vec<String> {
 }
 
 /// Maps a users CSV of `examples/` with a customer rule file; returns login → profile JSON.
-fn map_users(program: &Program, relative: &str) -> BTreeMap<String, serde_json::Value> {
+fn map_users(
+    program: &Program,
+    relative: &str,
+    today: chrono::NaiveDate,
+) -> BTreeMap<String, serde_json::Value> {
     let path = repo_path(relative);
     let mut reader = csv::ReaderBuilder::new()
         .from_path(&path)
@@ -418,11 +422,16 @@ fn map_users(program: &Program, relative: &str) -> BTreeMap<String, serde_json::
     let mut profiles = BTreeMap::new();
     for row in reader.records() {
         let row = row.unwrap_or_else(|e| panic!("bad CSV row in {}: {e}", path.display()));
-        let profile = program.apply(&canon::CsvRecord::new(&binding, &row));
+        let profile = program.apply_on(&canon::CsvRecord::new(&binding, &row), today);
         println!("{:<26} {}", &row[login], profile.to_json());
         profiles.insert(row[login].to_string(), profile.to_json());
     }
     profiles
+}
+
+/// The date the examples are mapped on (their termination dates are around it).
+fn example_day() -> chrono::NaiveDate {
+    chrono::NaiveDate::from_ymd_opt(2026, 2, 1).expect("a date")
 }
 
 fn check_example(rules: &str, users: &str, expected: &[(&str, &str, Option<&str>)]) {
@@ -438,12 +447,59 @@ fn check_example(rules: &str, users: &str, expected: &[(&str, &str, Option<&str>
         failed.join("\n")
     );
     println!("\n{users} mapped with {rules}:");
-    let profiles = map_users(&program, users);
+    let profiles = map_users(&program, users, example_day());
     assert_eq!(profiles.len(), 20, "{users} should hold 20 users");
     for (login, field, value) in expected {
         let got = profiles[*login][*field].as_str();
         assert_eq!(got, *value, "{users}: {login} {field}");
     }
+}
+
+/// A Workday-style export (issue 15): "Last, First" names, numbered management levels,
+/// separate city and country columns, termination dates, cost centres with codes.
+#[test]
+fn workday_example() {
+    check_example(
+        "rules/examples/workday.rules",
+        "examples/workday_users.csv",
+        &[
+            ("ana.diaz@globex.example", "first_name", Some("Ana María")),
+            ("ana.diaz@globex.example", "last_name", Some("Diaz")),
+            ("ana.diaz@globex.example", "management_level", Some("VP")),
+            (
+                "ana.diaz@globex.example",
+                "business_unit",
+                Some("Finance Operations"),
+            ),
+            ("ana.diaz@globex.example", "location", Some("Madrid, Spain")),
+            (
+                "li.wei@globex.example",
+                "management_level",
+                Some("Sr. Director"),
+            ),
+            (
+                "marie.dubois@globex.example",
+                "business_unit",
+                Some("Opérations France"),
+            ),
+            ("okonkwo@globex.example", "first_name", None),
+            ("okonkwo@globex.example", "last_name", Some("Okonkwo")),
+            ("lucas.silva@globex.example", "location", Some("Brazil")),
+            // Left before the day: inactive; leaves after it: still active.
+            ("john.smith@globex.example", "status", Some("inactive")),
+            ("emma.brown@globex.example", "status", Some("active")),
+            ("minji.park@globex.example", "status", Some("active")),
+            // `31/12/2025` is no MM/DD/YYYY date: not guessed.
+            ("paul.roe@globex.example", "status", None),
+            // No level sent: the title decides.
+            (
+                "ines.garcia@globex.example",
+                "management_level",
+                Some("Individual Contributor"),
+            ),
+            ("ines.garcia@globex.example", "status", Some("active")),
+        ],
+    );
 }
 
 #[test]

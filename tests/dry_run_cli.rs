@@ -525,7 +525,15 @@ fn duplicate_header_names_the_rules_read_are_an_error() {
 #[test]
 fn a_row_without_names_is_not_complete() {
     let run = canon_stdin(
-        &["dry-run", "-q", "--rules", "rules/default.rules", "--input-format", "csv", "-"],
+        &[
+            "dry-run",
+            "-q",
+            "--rules",
+            "rules/default.rules",
+            "--input-format",
+            "csv",
+            "-",
+        ],
         b"id,firstName,lastName,title\n1,,,VP Sales\n2,Ana,Diaz,VP Sales\n",
     );
     assert_eq!(run.code, 0, "{}", run.stderr);
@@ -535,6 +543,10 @@ fn a_row_without_names_is_not_complete() {
         .skip(1)
         .map(|line| line.rsplit(',').next().unwrap())
         .collect();
-    assert_eq!(status, ["missing:first_name+last_name", "complete"], "{}", run.stdout);
+    assert_eq!(
+        status,
+        ["missing:first_name+last_name", "complete"],
+        "{}",
+        run.stdout
+    );
 }
-

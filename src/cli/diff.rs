@@ -41,6 +41,9 @@ pub struct DiffArgs {
     /// Exit 1 when anything changes (for review).
     #[arg(long)]
     fail_on_change: bool,
+    /// The date that date tests (`is before today`) compare with, instead of the local date.
+    #[arg(long, value_name = "YYYY-MM-DD")]
+    today: Option<chrono::NaiveDate>,
 }
 
 pub fn run(args: DiffArgs) -> u8 {
@@ -58,7 +61,11 @@ pub fn run(args: DiffArgs) -> u8 {
     };
     let keep = if args.all { usize::MAX } else { args.rows };
     let mut stats = DiffStats::default();
-    let (mut ev_old, mut ev_new) = (old.evaluator(), new.evaluator());
+    // Both rule files decide every row on one date.
+    let today = args
+        .today
+        .unwrap_or_else(|| chrono::Local::now().date_naive());
+    let (mut ev_old, mut ev_new) = (old.evaluator().on(today), new.evaluator().on(today));
     let mut bad = 0u64;
     for input in inputs {
         match input {

@@ -22,6 +22,9 @@ pub struct ExplainArgs {
     /// `text` for people, `json` for tools.
     #[arg(long, default_value = "text", value_parser = ["text", "json"])]
     format: String,
+    /// The date that date tests (`is before today`) compare with, instead of the local date.
+    #[arg(long, value_name = "YYYY-MM-DD")]
+    today: Option<chrono::NaiveDate>,
 }
 
 pub fn run(args: ExplainArgs) -> u8 {
@@ -44,7 +47,7 @@ pub fn run(args: ExplainArgs) -> u8 {
                 path.display()
             ));
         }
-        program.explain(&JsonRecord::new(&json))
+        explain(&program, &JsonRecord::new(&json), args.today)
     } else {
         let mut record = FlatRecord::new();
         for pair in &args.set {
@@ -53,7 +56,7 @@ pub fn run(args: ExplainArgs) -> u8 {
             };
             record.set(name.trim(), value);
         }
-        program.explain(&record)
+        explain(&program, &record, args.today)
     };
     if !args.field.is_empty() {
         let unknown: Vec<&String> = args
@@ -74,4 +77,15 @@ pub fn run(args: ExplainArgs) -> u8 {
         _ => print_out(&trace.render()),
     }
     EXIT_OK
+}
+
+fn explain(
+    program: &crate::Program,
+    record: &dyn crate::Record,
+    today: Option<chrono::NaiveDate>,
+) -> crate::Trace {
+    match today {
+        Some(today) => program.explain_on(record, today),
+        None => program.explain(record),
+    }
 }

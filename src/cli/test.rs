@@ -16,6 +16,9 @@ pub struct TestArgs {
     /// Run only tests whose name contains this text.
     #[arg(long)]
     filter: Option<String>,
+    /// The date that date tests (`is before today`) compare with, instead of the local date.
+    #[arg(long, value_name = "YYYY-MM-DD")]
+    today: Option<chrono::NaiveDate>,
 }
 
 fn shown(value: &Option<String>) -> String {
@@ -43,7 +46,7 @@ pub fn run(args: TestArgs) -> u8 {
             {
                 continue;
             }
-            let failures = program.run_test(test);
+            let failures = program.run_test_as_of(test, args.today);
             if failures.is_empty() {
                 passed += 1;
                 continue;

@@ -15,26 +15,43 @@ use std::sync::Arc;
 
 use crate::program::prefilter::Prefilter;
 use crate::program::steps;
+use crate::program::steps::{parse_date, ISO_DATE};
 use crate::program::words::TermSet;
 use crate::program::{
     per_input, Cond, Field, FieldKind, InputId, InputSource, Leaf, LeafTest, Output, Program,
 };
 use crate::value::{is_blank, is_email, Record};
+use chrono::NaiveDate;
 use profile::{FieldNote, FieldOutcome, Profile, RuleRef};
+
+/// The local date, for a run given none.
+fn local_today() -> NaiveDate {
+    chrono::Local::now().date_naive()
+}
 
 /// Leaf tests one record may evaluate before the rest count as false: bounds the work of any
 /// rule file on any record.
 pub const FUEL_PER_RECORD: u32 = 200_000;
 
 impl Program {
-    /// Applies the program to one record.
+    /// Applies the program to one record (date tests compare with the local date).
     pub fn apply(&self, record: &dyn Record) -> Profile {
-        apply(self, record)
+        apply(self, record, None)
+    }
+
+    /// Applies the program to one record as on `today` (for date tests).
+    pub fn apply_on(&self, record: &dyn Record, today: NaiveDate) -> Profile {
+        apply(self, record, Some(today))
     }
 
     /// Applies the program and records why each field got its value.
     pub fn explain(&self, record: &dyn Record) -> Trace {
-        explain(self, record)
+        explain(self, record, None)
+    }
+
+    /// [`Program::explain`] as on `today`.
+    pub fn explain_on(&self, record: &dyn Record, today: NaiveDate) -> Trace {
+        explain(self, record, Some(today))
     }
 
     /// A per-thread evaluator that caches results per distinct raw value (real exports repeat
@@ -44,8 +61,8 @@ impl Program {
     }
 }
 
-pub fn apply(program: &Program, record: &dyn Record) -> Profile {
-    let mut run = Run::new(program, record);
+pub fn apply(program: &Program, record: &dyn Record, today: Option<NaiveDate>) -> Profile {
+    let mut run = Run::new(program, record).on(today);
     Profile {
         fields: program
             .fields
@@ -55,8 +72,8 @@ pub fn apply(program: &Program, record: &dyn Record) -> Profile {
     }
 }
 
-pub fn explain(program: &Program, record: &dyn Record) -> Trace {
-    let mut run = Run::new(program, record);
+pub fn explain(program: &Program, record: &dyn Record, today: Option<NaiveDate>) -> Trace {
+    let mut run = Run::new(program, record).on(today);
     let fields = program
         .fields
         .iter()
@@ -123,6 +140,11 @@ pub(crate) struct Run<'p, 'r> {
     regex_hits: Vec<(InputId, TermSet)>,
     /// The rules the field's prefilter lets through, reused from field to field.
     candidates: Vec<usize>,
+    /// The date `is before today` compares with: given, or the local date when first needed.
+    today: Option<NaiveDate>,
+    /// Set by a test that met a value it cannot read (a date that is not one): the rule being
+    /// tried decides the field as unset, with this note.
+    bad_value: Option<FieldNote>,
 }
 
 /// Per-field scan results of a record, reused by every test of the field.
@@ -130,6 +152,8 @@ struct Scratch<'s> {
     terms: &'s mut Vec<(InputId, TermSet)>,
     spans: &'s mut Vec<(usize, usize, usize)>,
     regex_hits: &'s mut Vec<(InputId, TermSet)>,
+    today: &'s mut Option<NaiveDate>,
+    bad_value: &'s mut Option<FieldNote>,
 }
 
 #[derive(Clone)]
@@ -193,7 +217,15 @@ impl<'p, 'r> Run<'p, 'r> {
             spans,
             regex_hits,
             candidates,
+            today: None,
+            bad_value: None,
         }
+    }
+
+    /// Evaluates date tests against `today` instead of the local date.
+    pub(crate) fn on(mut self, today: Option<NaiveDate>) -> Self {
+        self.today = today;
+        self
     }
 
     pub(crate) fn into_buffers(self) -> RunBuffers {
@@ -247,9 +279,31 @@ impl<'p, 'r> Run<'p, 'r> {
                         return (Some(index), Some(raw));
                     }
                 }
+                InputSource::Join { separator, parts } => {
+                    let joined = self.joined(separator, parts);
+                    if !joined.is_empty() {
+                        return (Some(index), Some(Cow::Owned(joined)));
+                    }
+                }
             }
         }
         (None, None)
+    }
+
+    /// The normalised values of `parts` that are not blank, joined by `separator`.
+    fn joined(&mut self, separator: &str, parts: &[InputId]) -> String {
+        let mut joined = String::new();
+        for part in parts {
+            let value = self.value(*part);
+            if is_blank(value) {
+                continue;
+            }
+            if !joined.is_empty() {
+                joined.push_str(separator);
+            }
+            joined.push_str(value);
+        }
+        joined
     }
 
     /// The input's value, if computed.
@@ -293,6 +347,8 @@ impl<'p, 'r> Run<'p, 'r> {
             terms,
             spans,
             regex_hits,
+            today,
+            bad_value,
             ..
         } = self;
         let value = computed
@@ -306,6 +362,8 @@ impl<'p, 'r> Run<'p, 'r> {
                 terms,
                 spans,
                 regex_hits,
+                today,
+                bad_value,
             },
         )
     }
@@ -365,6 +423,12 @@ impl<'p, 'r> Run<'p, 'r> {
                         why.join("; ")
                     },
                 });
+            }
+            if let Some(note) = self.bad_value.take() {
+                return Decision::Fired {
+                    rule: index,
+                    output: Err(note),
+                };
             }
             if matched {
                 let output = self.output(field, &rule.output);
@@ -515,6 +579,8 @@ impl<'p, 'r> Run<'p, 'r> {
                 terms,
                 spans,
                 regex_hits,
+                today,
+                bad_value,
             },
         ) = self.value_and_scratch(leaf.input);
         let shown = || format!("{value:?}");
@@ -572,6 +638,37 @@ impl<'p, 'r> Run<'p, 'r> {
             }
             LeafTest::EndsWith(suffixes) => suffixes.iter().any(|s| value.ends_with(s.as_str())),
             LeafTest::Contains(parts) => parts.iter().any(|p| value.contains(p.as_str())),
+            LeafTest::Date {
+                op,
+                against,
+                format,
+            } => {
+                let against = against.unwrap_or_else(|| *today.get_or_insert_with(local_today));
+                let (holds, why) = if value.is_empty() {
+                    (false, "no date".to_string())
+                } else {
+                    match parse_date(value, Some(ISO_DATE)) {
+                        Some(date) => (
+                            op.holds(date, against),
+                            format!("{date} {} {against}", op.words()),
+                        ),
+                        None => {
+                            let note = FieldNote::BadDate {
+                                value: value.to_string(),
+                                format: format.to_string(),
+                            };
+                            let why = note.describe();
+                            *bad_value = Some(note);
+                            (false, why)
+                        }
+                    }
+                };
+                if explain {
+                    let verdict = if holds { "true" } else { "false" };
+                    return (holds, Some(format!("{}: {verdict}: {why}", leaf.text)));
+                }
+                holds
+            }
             LeafTest::IsEmpty => value.is_empty(),
             LeafTest::IsPresent => !value.is_empty(),
         };
@@ -610,6 +707,26 @@ impl<'p, 'r> Run<'p, 'r> {
                     let parent_value = self.value(*parent).to_string();
                     trace.raw = Some(parent_value.clone());
                     parent_value
+                }
+                // `join(", ", "City" = "Paris", "Country" = "")`: each part and its value.
+                Some(InputSource::Join { separator, parts }) => {
+                    let mut shown = Vec::new();
+                    for part in parts {
+                        let value = self.value(*part).to_string();
+                        let name = match program.inputs.get(part.0) {
+                            Some(input) => match input.sources.first() {
+                                Some(InputSource::Path(path)) if input.steps.is_empty() => program
+                                    .paths
+                                    .get(path.0)
+                                    .map_or_else(String::new, |p| format!("{:?}", p.text())),
+                                _ => format!("@{}", input.name),
+                            },
+                            None => String::new(),
+                        };
+                        shown.push(format!("{name} = {value:?}"));
+                    }
+                    trace.source = Some(format!("join({separator:?}, {})", shown.join(", ")));
+                    raw.as_deref().unwrap_or("").to_string()
                 }
                 None => String::new(),
             };

@@ -22,6 +22,9 @@ pub enum FieldNote {
     InvalidEmail { value: String },
     /// The record needed more evaluation work than one record may use.
     BudgetExhausted,
+    /// A rule compares the input as a date, and its value is not one in the input's format:
+    /// the field stays unset rather than fall to a later rule.
+    BadDate { value: String, format: String },
 }
 
 impl FieldNote {
@@ -35,6 +38,9 @@ impl FieldNote {
             Self::NotAllowed { value } => format!("`{value}` is not an allowed value"),
             Self::InvalidEmail { value } => format!("`{value}` is not an email address"),
             Self::BudgetExhausted => "evaluation budget exhausted".into(),
+            Self::BadDate { value, format } => {
+                format!("`{value}` is not a date ({format})")
+            }
         }
     }
 }

@@ -3,6 +3,7 @@
 use crate::program::{RowExpectation, RuleTest};
 use crate::value::FlatRecord;
 use crate::Program;
+use chrono::NaiveDate;
 
 /// One expectation of a test that did not hold.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -15,13 +16,19 @@ pub struct TestFailure {
 }
 
 impl Program {
-    /// Runs one test of the program; returns its failures (empty when it passed).
+    /// Runs one test of the program; returns its failures (empty when it passed). Date tests
+    /// compare with the local date.
     pub fn run_test(&self, test: &RuleTest) -> Vec<TestFailure> {
+        self.run_test_as_of(test, None)
+    }
+
+    /// [`Program::run_test`] as on `today`, when given.
+    pub fn run_test_as_of(&self, test: &RuleTest, today: Option<NaiveDate>) -> Vec<TestFailure> {
         let mut record = FlatRecord::new();
         for (path, value) in &test.given {
             record.set(path.flat_key(), value.clone());
         }
-        let profile = self.apply(&record);
+        let profile = super::apply(self, &record, today);
         let mut failures: Vec<TestFailure> = test
             .expect
             .iter()

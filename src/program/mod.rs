@@ -12,7 +12,7 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use crate::diag::{Diagnostic, Sources, Span};
-use crate::value::{AttrPath, ColumnBinding, CompareOp};
+use crate::value::{AttrPath, ColumnBinding, CompareOp, DateOp};
 use regex_set::{GatedRegex, GatedSet};
 use steps::Step;
 use words::WordIndex;
@@ -147,6 +147,14 @@ pub enum LeafTest {
     StartsWith(Vec<String>),
     EndsWith(Vec<String>),
     Contains(Vec<String>),
+    /// The value read as a date (`YYYY-MM-DD`, as the input's `date` step spells it) and
+    /// compared with `against`, or with the run's date when `None`. `format` is how the input
+    /// reads dates, for the note on a value that is not one.
+    Date {
+        op: DateOp,
+        against: Option<chrono::NaiveDate>,
+        format: Arc<str>,
+    },
     IsEmpty,
     IsPresent,
 }
@@ -171,10 +179,15 @@ pub struct Input {
     pub(crate) pipeline: Vec<Step>,
 }
 
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub enum InputSource {
     Path(crate::value::SourceId),
     Input(InputId),
+    /// The normalised values of these inputs that are not blank, joined by the separator.
+    Join {
+        separator: Arc<str>,
+        parts: Vec<InputId>,
+    },
 }
 
 /// A test written in a rule file: a record and the expected canonical values.
@@ -225,7 +238,7 @@ impl Program {
                     .iter()
                     .filter_map(|source| match source {
                         InputSource::Path(id) => self.paths.get(id.0),
-                        InputSource::Input(_) => None,
+                        InputSource::Input(_) | InputSource::Join { .. } => None,
                     })
                     .collect();
                 (&*input.name, input.span, paths)
@@ -238,7 +251,7 @@ impl Program {
         let inputs = self.inputs.iter().map(|input| {
             input.sources.iter().map(|source| match source {
                 InputSource::Path(id) => Some(*id),
-                InputSource::Input(_) => None,
+                InputSource::Input(_) | InputSource::Join { .. } => None,
             })
         });
         ColumnBinding::new(&self.paths, header).with_inputs(inputs)
@@ -286,6 +299,11 @@ impl Program {
                     }
                 }
                 InputSource::Input(parent) => self.collect_paths(*parent, out),
+                InputSource::Join { parts, .. } => {
+                    for part in parts {
+                        self.collect_paths(*part, out);
+                    }
+                }
             }
         }
     }

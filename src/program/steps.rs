@@ -37,6 +37,16 @@ pub enum Step {
     /// Cut the value at the first of these separators (and trim): `Director, Sales - EMEA`
     /// with `cut_after(",")` → `Director`.
     CutAfter(Separators),
+    /// The text after the first of these separators (trimmed), empty when none occurs:
+    /// `Diaz, Ana` with `after(",")` → `Ana` (the complement of `cut_after`).
+    After(Separators),
+    /// A date in this `strftime` format (ISO 8601 when `None`) respelled `YYYY-MM-DD`; a
+    /// value that is not one is left as it is (a date test then says so).
+    Date(Option<String>),
+    /// The first word (split on whitespace): `Ana María` → `Ana`.
+    FirstWord,
+    /// The last word: `Ana María` → `María`.
+    LastWord,
     /// Whole-word replacement from a table, in one pass: `replace_words(abbreviations)` with
     /// `"sr" -> "senior"`, `"mgr" -> "manager"`. The longest key wins at each place.
     ReplaceWords(WordTable),
@@ -47,6 +57,32 @@ impl Step {
     pub fn replace(regex: Regex, with: String) -> Self {
         let gate = super::regex_set::literal_gate(&[regex.as_str().to_string()]);
         Self::Replace { regex, with, gate }
+    }
+}
+
+/// How dates are spelled once read: `2026-01-31`.
+pub const ISO_DATE: &str = "%Y-%m-%d";
+
+/// `value` (trimmed) read as a date in `format`, or ISO 8601 when `None`: `2026-01-31`, or a
+/// date and time such as `2026-01-31T09:30:00Z` (its date). Never guessed: `03/04/2026` is no
+/// ISO date, and only a declared format reads it.
+pub fn parse_date(value: &str, format: Option<&str>) -> Option<chrono::NaiveDate> {
+    use chrono::{DateTime, NaiveDate, NaiveDateTime};
+    let value = value.trim();
+    match format {
+        Some(format) => NaiveDate::parse_from_str(value, format).ok(),
+        None => NaiveDate::parse_from_str(value, ISO_DATE)
+            .ok()
+            .or_else(|| {
+                DateTime::parse_from_rfc3339(value)
+                    .ok()
+                    .map(|d| d.date_naive())
+            })
+            .or_else(|| {
+                NaiveDateTime::parse_from_str(value, "%Y-%m-%dT%H:%M:%S")
+                    .ok()
+                    .map(|d| d.date())
+            }),
     }
 }
 
@@ -67,12 +103,17 @@ impl Separators {
     }
 
     fn first(&self, value: &str) -> Option<usize> {
+        self.first_match(value).map(|(start, _)| start)
+    }
+
+    /// Where the first separator in `value` starts and ends.
+    fn first_match(&self, value: &str) -> Option<(usize, usize)> {
         match &self.automaton {
-            Some(automaton) => automaton.find(value).map(|m| m.start()),
+            Some(automaton) => automaton.find(value).map(|m| (m.start(), m.end())),
             None => self
                 .texts
                 .iter()
-                .filter_map(|t| value.find(t.as_str()))
+                .filter_map(|t| value.find(t.as_str()).map(|at| (at, at + t.len())))
                 .min(),
         }
     }
@@ -150,6 +191,10 @@ pub const STEP_NAMES: &[&str] = &[
     "words",
     "replace",
     "cut_after",
+    "after",
+    "date",
+    "first_word",
+    "last_word",
     "replace_words",
 ];
 
@@ -172,8 +217,23 @@ impl Step {
                     separators.texts.iter().map(|s| format!("{s:?}")).collect();
                 quoted.join(", ")
             }),
+            Self::After(separators) => format!("after({})", {
+                let quoted: Vec<String> =
+                    separators.texts.iter().map(|s| format!("{s:?}")).collect();
+                quoted.join(", ")
+            }),
+            Self::Date(None) => "date".into(),
+            Self::Date(Some(format)) => format!("date({format:?})"),
+            Self::FirstWord => "first_word".into(),
+            Self::LastWord => "last_word".into(),
             Self::ReplaceWords(table) => format!("replace_words({})", table.table),
         }
+    }
+
+    /// Whether the step keeps a part of a value rather than respelling it (literals compared
+    /// with the input skip these).
+    pub fn takes_a_part(&self) -> bool {
+        matches!(self, Self::After(_) | Self::FirstWord | Self::LastWord)
     }
 
     /// Applies the step. Returns the input itself (borrowed) when the step changes nothing,
@@ -235,6 +295,16 @@ impl Step {
                 let cut = separators.first(value).unwrap_or(value.len());
                 Cow::Borrowed(value[..cut].trim())
             }
+            Self::After(separators) => match separators.first_match(value) {
+                Some((_, end)) => Cow::Borrowed(value[end..].trim()),
+                None => Cow::Borrowed(""),
+            },
+            Self::Date(format) => match parse_date(value, format.as_deref()) {
+                Some(date) => Cow::Owned(date.format(ISO_DATE).to_string()),
+                None => Cow::Borrowed(value),
+            },
+            Self::FirstWord => Cow::Borrowed(value.split_whitespace().next().unwrap_or("")),
+            Self::LastWord => Cow::Borrowed(value.split_whitespace().next_back().unwrap_or("")),
             Self::ReplaceWords(table) => table.apply(value),
         }
     }
@@ -416,5 +486,49 @@ mod tests {
             run(&[Step::Trim, Step::Lower, Step::Words], "  Sr. VP "),
             "sr vp"
         );
+    }
+
+    #[test]
+    fn after_keeps_the_text_past_the_first_separator() {
+        let after = Step::After(Separators::new(vec![",".into(), ";".into()]));
+        assert_eq!(after.apply("Diaz, Ana María"), "Ana María");
+        assert_eq!(after.apply("Diaz;Ana, Jr"), "Ana, Jr");
+        assert_eq!(after.apply("Okonkwo"), "");
+        assert_eq!(after.apply("Diaz,"), "");
+    }
+
+    #[test]
+    fn first_and_last_words() {
+        assert_eq!(Step::FirstWord.apply("  Ana\u{3000}María "), "Ana");
+        assert_eq!(Step::LastWord.apply("  Ana María de la Cruz "), "Cruz");
+        assert_eq!(Step::FirstWord.apply("   "), "");
+        assert_eq!(Step::LastWord.apply(""), "");
+    }
+
+    /// Dates are read only as declared, and respelled ISO; anything else is left as it is.
+    #[test]
+    fn dates_are_read_as_declared_and_never_guessed() {
+        let iso = Step::Date(None);
+        assert_eq!(iso.apply("2026-01-31"), "2026-01-31");
+        assert_eq!(iso.apply(" 2026-01-31T09:30:00Z "), "2026-01-31");
+        assert_eq!(iso.apply("2026-01-31T23:30:00-05:00"), "2026-01-31");
+        assert_eq!(iso.apply("03/04/2026"), "03/04/2026");
+        assert_eq!(iso.apply("2026-02-30"), "2026-02-30");
+        let us = Step::Date(Some("%m/%d/%Y".into()));
+        assert_eq!(us.apply("03/04/2026"), "2026-03-04");
+        assert_eq!(us.apply("3/4/2026"), "2026-03-04");
+        assert_eq!(us.apply("31/12/2025"), "31/12/2025");
+        assert_eq!(us.apply("2026-03-04"), "2026-03-04");
+        let european = Step::Date(Some("%d.%m.%Y".into()));
+        assert_eq!(european.apply("31.12.2025"), "2025-12-31");
+        assert_eq!(describe_all(&[iso, us]), "date, date(\"%m/%d/%Y\")");
+    }
+
+    fn describe_all(steps: &[Step]) -> String {
+        steps
+            .iter()
+            .map(Step::describe)
+            .collect::<Vec<_>>()
+            .join(", ")
     }
 }

@@ -1,7 +1,7 @@
 //! The spanned syntax tree of one rule file, as written (nothing resolved yet).
 
 use crate::diag::Span;
-pub use crate::value::CompareOp;
+pub use crate::value::{CompareOp, DateOp};
 
 /// A name as written, with its place.
 #[derive(Debug, Clone, PartialEq)]
@@ -90,6 +90,11 @@ pub enum SourceExpr {
     /// `"First name"`: a column or attribute name, any text.
     Column(Str),
     Path(PathExpr),
+    /// `join(", ", "City", "Country")`: the non-blank parts joined by the separator.
+    Join {
+        separator: Str,
+        parts: Vec<SourceExpr>,
+    },
 }
 
 /// `enterprise:manager.value`, `emails[type eq "work"].value`, `urn:…:User:department`.
@@ -230,6 +235,11 @@ pub enum Test {
     StartsWith(WordList),
     EndsWith(WordList),
     Contains(WordList),
+    /// `is before today`, `is on or after "2026-01-31"` (`None`: today).
+    Date {
+        op: DateOp,
+        against: Option<Str>,
+    },
     IsEmpty,
     IsPresent,
 }

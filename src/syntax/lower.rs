@@ -255,7 +255,9 @@ impl Lowerer {
     fn lower_source(&self, pair: Pair<'_, Rule>) -> Result<SourceExpr> {
         let span = self.span(&pair);
         let inner = match pair.as_rule() {
-            Rule::source | Rule::given_name => self.nth(&children(pair), 0, span, "source")?,
+            Rule::source | Rule::given_name | Rule::join_part => {
+                self.nth(&children(pair), 0, span, "source")?
+            }
             _ => pair,
         };
         match inner.as_rule() {
@@ -270,6 +272,17 @@ impl Lowerer {
                 Ok(SourceExpr::Column(self.lower_string(string)?))
             }
             Rule::path => self.lower_path(inner).map(SourceExpr::Path),
+            Rule::join => {
+                let span = self.span(&inner);
+                let parts = children(inner);
+                let separator = self.lower_string(self.nth(&parts, 0, span, "separator")?)?;
+                let parts = parts
+                    .into_iter()
+                    .skip(1)
+                    .map(|part| self.lower_source(part))
+                    .collect::<Result<Vec<_>>>()?;
+                Ok(SourceExpr::Join { separator, parts })
+            }
             _ => Err(self.shape(&inner, "a source")),
         }
     }
@@ -640,6 +653,21 @@ impl Lowerer {
             Rule::contains => Test::Contains(self.lower_literal_set(arg(0)?)?),
             Rule::is_empty => Test::IsEmpty,
             Rule::is_present => Test::IsPresent,
+            Rule::is_date => {
+                let words: Vec<Rule> = children(arg(0)?).iter().map(Pair::as_rule).collect();
+                let op = match words.as_slice() {
+                    [Rule::k_on, Rule::k_before] => DateOp::OnOrBefore,
+                    [Rule::k_on, Rule::k_after] => DateOp::OnOrAfter,
+                    [Rule::k_before] => DateOp::Before,
+                    _ => DateOp::After,
+                };
+                let against = self.nth(&children(arg(1)?), 0, test_span, "date")?;
+                let against = match against.as_rule() {
+                    Rule::k_today => None,
+                    _ => Some(self.lower_string(against)?),
+                };
+                Test::Date { op, against }
+            }
             _ => return Err(self.shape(&arg(0)?, "a test")),
         };
         Ok(Cond::Test(Predicate {

@@ -78,7 +78,17 @@ pub fn rule_name(grammar_rule: Rule) -> &'static str {
         Rule::simple_type => "`text`, `flag` or `email`",
         Rule::input_decl => "an input declaration",
         Rule::sources => "a list of attributes",
-        Rule::source => "an attribute path, a \"column name\" or @input",
+        Rule::source => "an attribute path, a \"column name\", @input or join(…)",
+        Rule::join => "`join(\"separator\", part, part, …)`",
+        Rule::join_part => "an attribute path, a \"column name\" or @input",
+        Rule::k_join => "`join`",
+        Rule::is_date => "`is before today`, `is on or after \"2026-01-31\"` …",
+        Rule::date_op => "`before`, `after`, `on or before` or `on or after`",
+        Rule::date_ref => "`today` or a date \"YYYY-MM-DD\"",
+        Rule::k_on => "`on`",
+        Rule::k_before => "`before`",
+        Rule::k_after => "`after`",
+        Rule::k_today => "`today`",
         Rule::input_ref => "`@input`",
         Rule::column => "a \"column name\"",
         Rule::path => "an attribute path",
@@ -160,6 +170,7 @@ pub fn is_keyword(grammar_rule: Rule) -> bool {
         Rule::k_extends
             | Rule::k_alias
             | Rule::k_field
+            | Rule::k_join
             | Rule::k_require
             | Rule::k_optional
             | Rule::k_enum

@@ -28,10 +28,14 @@ fn word_list(words: &WordList) -> String {
     }
 }
 
-fn source(source: &SourceExpr) -> String {
-    match source {
+fn source(expr: &SourceExpr) -> String {
+    match expr {
         SourceExpr::Input(name) => format!("@{}", name.name),
         SourceExpr::Column(column) => q(&column.value),
+        SourceExpr::Join { separator, parts } => {
+            let parts: Vec<String> = parts.iter().map(source).collect();
+            format!("(join {} {})", q(&separator.value), parts.join(" "))
+        }
         SourceExpr::Path(path) => {
             let segments: Vec<String> = path
                 .segments
@@ -127,6 +131,13 @@ pub fn cond(cond: &Cond) -> String {
                 Test::StartsWith(words) => format!("(starts-with {s} {})", word_list(words)),
                 Test::EndsWith(words) => format!("(ends-with {s} {})", word_list(words)),
                 Test::Contains(words) => format!("(contains {s} {})", word_list(words)),
+                Test::Date { op, against } => format!(
+                    "(date {s} {} {})",
+                    op.words().replace(' ', "-"),
+                    against
+                        .as_ref()
+                        .map_or_else(|| "today".to_string(), |d| q(&d.value))
+                ),
                 Test::IsEmpty => format!("(empty {s})"),
                 Test::IsPresent => format!("(present {s})"),
             }

@@ -1,4 +1,5 @@
-//! How a number read from a value compares with a rule's constant (`number(t, /l(\d+)/) >= 7`).
+//! How a value read from a record compares with a rule's constant: a number
+//! (`number(t, /l(\d+)/) >= 7`) or a date (`term is before today`).
 
 /// A numeric comparison, written `<`, `<=`, `>`, `>=`, `==` or `!=`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -31,6 +32,36 @@ impl CompareOp {
             Self::Ge => left >= right,
             Self::Eq => left == right,
             Self::Ne => left != right,
+        }
+    }
+}
+
+/// How a date compares with another.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DateOp {
+    Before,
+    After,
+    OnOrBefore,
+    OnOrAfter,
+}
+
+impl DateOp {
+    pub fn words(self) -> &'static str {
+        match self {
+            Self::Before => "before",
+            Self::After => "after",
+            Self::OnOrBefore => "on or before",
+            Self::OnOrAfter => "on or after",
+        }
+    }
+
+    /// Whether `date` stands so to `against`.
+    pub fn holds<T: Ord>(self, date: T, against: T) -> bool {
+        match self {
+            Self::Before => date < against,
+            Self::After => date > against,
+            Self::OnOrBefore => date <= against,
+            Self::OnOrAfter => date >= against,
         }
     }
 }

@@ -10,7 +10,7 @@ mod json;
 mod path;
 mod text;
 
-pub use compare::CompareOp;
+pub use compare::{CompareOp, DateOp};
 pub use json::JsonRecord;
 pub use path::{AttrPath, FilterOp, FilterTest, PathFilter, PathSegment, SourceId};
 pub use text::{is_blank, is_blank_bytes, is_email};

@@ -10,6 +10,7 @@ use super::{Compiler, Terms, REGEX_SIZE_LIMIT};
 use crate::diag::{did_you_mean, Code, Diagnostic, Span};
 use crate::program::per_input;
 use crate::program::regex_set::{GatedRegex, GatedSet};
+use crate::program::steps::{parse_date, Step, ISO_DATE};
 use crate::program::words::WordIndex;
 use crate::program::*;
 use crate::syntax::ast;
@@ -317,6 +318,43 @@ impl Compiler<'_> {
                 let words = self.words_of(list);
                 normalize(self, words)
             }),
+            ast::Test::Date { op, against } => {
+                let format = self
+                    .inputs
+                    .get(input.0)
+                    .and_then(|i| {
+                        i.pipeline.iter().rev().find_map(|step| match step {
+                            Step::Date(format) => Some(format.clone()),
+                            _ => None,
+                        })
+                    })
+                    .flatten()
+                    .unwrap_or_else(|| "YYYY-MM-DD".to_string());
+                let against = match against {
+                    None => None,
+                    Some(date) => match parse_date(&date.value, Some(ISO_DATE)) {
+                        Some(date) => Some(date),
+                        None => {
+                            self.error_help(
+                                Code::BadLiteral,
+                                date.span,
+                                format!("`{}` is not a date", date.value),
+                                Some("write dates in rule files as \"YYYY-MM-DD\", or compare with `today`".into()),
+                            );
+                            return Cond::Leaf(Leaf {
+                                input,
+                                test: LeafTest::IsEmpty,
+                                text,
+                            });
+                        }
+                    },
+                };
+                LeafTest::Date {
+                    op: *op,
+                    against,
+                    format: Arc::from(format),
+                }
+            }
             ast::Test::IsEmpty => LeafTest::IsEmpty,
             ast::Test::IsPresent => LeafTest::IsPresent,
         };

@@ -8,7 +8,7 @@ use regex::{Regex, RegexBuilder};
 use super::{Compiler, REGEX_SIZE_LIMIT};
 use crate::check::schema;
 use crate::diag::{did_you_mean, Code, Span};
-use crate::program::steps::{run, Separators, Step, WordTable, STEP_NAMES};
+use crate::program::steps::{parse_date, run, Separators, Step, WordTable, STEP_NAMES};
 use crate::program::*;
 use crate::syntax::ast;
 use crate::value::{AttrPath, FilterOp, FilterTest, PathFilter, PathSegment, SourceId};
@@ -36,10 +36,23 @@ impl Compiler<'_> {
         }
     }
 
+    /// A literal compared with `input`, spelled as the input's values are: its pipeline's
+    /// steps, except those that take a part of a value (`after`, `first_word`, `last_word`),
+    /// which would cut the literal itself (`first == "Ana María"`).
     pub(super) fn normalize(&self, input: InputId, literal: &str) -> String {
-        self.inputs
-            .get(input.0)
-            .map_or_else(|| literal.to_string(), |i| run(&i.pipeline, literal))
+        let Some(input) = self.inputs.get(input.0) else {
+            return literal.to_string();
+        };
+        if input.pipeline.iter().any(Step::takes_a_part) {
+            let spelling: Vec<Step> = input
+                .pipeline
+                .iter()
+                .filter(|s| !s.takes_a_part())
+                .cloned()
+                .collect();
+            return run(&spelling, literal);
+        }
+        run(&input.pipeline, literal)
     }
 
     pub(super) fn compile_regex(&mut self, regex: &ast::RegexLit) -> Option<Regex> {
@@ -136,21 +149,38 @@ impl Compiler<'_> {
         stack.push(name.to_string());
         let mut sources = Vec::new();
         for source in &decl.sources {
-            match source {
-                ast::SourceExpr::Input(parent) => {
-                    self.used_inputs.insert(parent.name.clone());
-                    if let Some(id) = self.compile_input(&parent.name, parent.span, stack) {
-                        sources.push(InputSource::Input(id));
-                    }
+            if let ast::SourceExpr::Join { separator, parts } = source {
+                let mut ids = Vec::new();
+                for (index, part) in parts.iter().enumerate() {
+                    let id = match part {
+                        ast::SourceExpr::Input(parent) => {
+                            self.used_inputs.insert(parent.name.clone());
+                            self.compile_input(&parent.name, parent.span, stack)
+                        }
+                        // An attribute part is an input of its own, unnamed in the file, so
+                        // that records bound to a header read it like any other.
+                        other => self.compile_source(other, stack).map(|source| {
+                            let id = InputId(self.inputs.len());
+                            self.inputs.push(Input {
+                                name: Arc::from(format!("{name}[{}]", index + 1)),
+                                span: decl.name.span,
+                                sources: vec![source],
+                                steps: Vec::new(),
+                                pipeline: Vec::new(),
+                            });
+                            id
+                        }),
+                    };
+                    ids.extend(id);
                 }
-                ast::SourceExpr::Column(column) => sources.push(InputSource::Path(
-                    self.intern(AttrPath::column(&column.value)),
-                )),
-                ast::SourceExpr::Path(path) => {
-                    if let Some(path) = self.resolve_path(path) {
-                        sources.push(InputSource::Path(self.intern(path)));
-                    }
+                if ids.len() == parts.len() {
+                    sources.push(InputSource::Join {
+                        separator: Arc::from(separator.value.as_str()),
+                        parts: ids,
+                    });
                 }
+            } else if let Some(source) = self.compile_source(source, stack) {
+                sources.push(source);
             }
         }
         stack.pop();
@@ -179,6 +209,34 @@ impl Compiler<'_> {
         });
         self.input_ids.insert(name.to_string(), Some(id));
         Some(id)
+    }
+
+    /// One source of an input: another input, a column, or an attribute path (a join is
+    /// compiled by the input that holds it).
+    fn compile_source(
+        &mut self,
+        source: &ast::SourceExpr,
+        stack: &mut Vec<String>,
+    ) -> Option<InputSource> {
+        match source {
+            ast::SourceExpr::Input(parent) => {
+                self.used_inputs.insert(parent.name.clone());
+                self.compile_input(&parent.name, parent.span, stack)
+                    .map(InputSource::Input)
+            }
+            ast::SourceExpr::Column(column) => Some(InputSource::Path(
+                self.intern(AttrPath::column(&column.value)),
+            )),
+            ast::SourceExpr::Path(path) => {
+                let path = self.resolve_path(path)?;
+                Some(InputSource::Path(self.intern(path)))
+            }
+            // The grammar allows no join inside a join.
+            ast::SourceExpr::Join { separator, .. } => {
+                self.error(Code::BadStep, separator.span, "a join cannot hold a join");
+                None
+            }
+        }
     }
 
     pub(super) fn intern(&mut self, path: AttrPath) -> SourceId {
@@ -314,7 +372,44 @@ impl Compiler<'_> {
                     None
                 }
             },
-            "cut_after" => {
+            "date" => match args.as_slice() {
+                [] => Some(Step::Date(None)),
+                [ast::StepArg::Str(format)] => {
+                    // A format that reads back the date it writes names a whole date.
+                    let sample = chrono::NaiveDate::from_ymd_opt(2026, 11, 23)?;
+                    let items = chrono::format::StrftimeItems::new(&format.value);
+                    let whole = !items.clone().any(|i| i == chrono::format::Item::Error)
+                        && parse_date(
+                            &sample.format_with_items(items).to_string(),
+                            Some(&format.value),
+                        ) == Some(sample);
+                    if !whole {
+                        self.error_help(
+                            Code::BadStep,
+                            format.span,
+                            format!(
+                                "`{}` is not a date format with a day, a month and a year",
+                                format.value
+                            ),
+                            Some("a strftime format such as \"%m/%d/%Y\" or \"%d.%m.%Y\"".into()),
+                        );
+                        return None;
+                    }
+                    Some(Step::Date(Some(format.value.clone())))
+                }
+                _ => {
+                    self.error_help(
+                        Code::BadStep,
+                        step.span,
+                        "`date` takes one format, or none for ISO 8601 dates",
+                        Some("date(\"%m/%d/%Y\")".into()),
+                    );
+                    None
+                }
+            },
+            "first_word" => no_args(self, Step::FirstWord),
+            "last_word" => no_args(self, Step::LastWord),
+            "cut_after" | "after" => {
                 let mut separators = Vec::new();
                 for arg in args {
                     match arg {
@@ -325,7 +420,7 @@ impl Compiler<'_> {
                             self.error(
                                 Code::BadStep,
                                 other.span(),
-                                "`cut_after` takes non-empty strings",
+                                format!("`{name}` takes non-empty strings"),
                             );
                             return None;
                         }
@@ -335,12 +430,16 @@ impl Compiler<'_> {
                     self.error_help(
                         Code::BadStep,
                         step.span,
-                        "`cut_after` needs at least one separator",
-                        Some("cut_after(\" - \", \",\")".into()),
+                        format!("`{name}` needs at least one separator"),
+                        Some(format!("{name}(\" - \", \",\")")),
                     );
                     return None;
                 }
-                Some(Step::CutAfter(Separators::new(separators)))
+                let separators = Separators::new(separators);
+                Some(match name {
+                    "after" => Step::After(separators),
+                    _ => Step::CutAfter(separators),
+                })
             }
             "replace_words" => match args.as_slice() {
                 [ast::StepArg::Ident(table)] => {

@@ -135,6 +135,15 @@ impl Compiler<'_> {
                 );
                 None
             }
+            // The grammar gives a test only attribute names; a join is never one.
+            ast::SourceExpr::Join { separator, .. } => {
+                self.error(
+                    Code::BadTest,
+                    separator.span,
+                    "a test sets record attributes, not joins",
+                );
+                None
+            }
         }
     }
 

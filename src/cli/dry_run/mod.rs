@@ -73,6 +73,10 @@ pub struct DryRunArgs {
     /// No coverage report on stderr.
     #[arg(long, short = 'q')]
     quiet: bool,
+    /// The date that date tests (`is before today`) compare with, instead of the local date:
+    /// a run decides every row on one date, and this makes it reproducible.
+    #[arg(long, value_name = "YYYY-MM-DD")]
+    today: Option<chrono::NaiveDate>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -95,6 +99,7 @@ struct Config {
     jobs: usize,
     strict: bool,
     quiet: bool,
+    today: chrono::NaiveDate,
 }
 
 fn report_kind(path: &Path) -> Result<ReportKind, String> {
@@ -153,6 +158,9 @@ impl Config {
             jobs,
             strict: args.strict,
             quiet: args.quiet,
+            today: args
+                .today
+                .unwrap_or_else(|| chrono::Local::now().date_naive()),
         })
     }
 }
@@ -387,7 +395,7 @@ fn execute(
     let progress = progress_bar(config.quiet);
 
     let coverage = if config.jobs <= 1 {
-        let mut worker = Worker::new(program, config.format, columns.clone(), 1);
+        let mut worker = Worker::new(program, config.format, columns.clone(), 1, config.today);
         let mut located = BlockRows::of(&inputs);
         let mut buf = Vec::new();
         let mut batches = 0u64;

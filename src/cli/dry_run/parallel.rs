@@ -72,8 +72,9 @@ pub(super) fn run_parallel(
                 let spent_rx = spent_rx.clone();
                 let columns = columns.clone();
                 let format = config.format;
+                let today = config.today;
                 let worker = spawn("worker").spawn_scoped(scope, move || {
-                    let mut worker = Worker::new(program, format, columns, jobs);
+                    let mut worker = Worker::new(program, format, columns, jobs, today);
                     loop {
                         let job = match work_rx.lock() {
                             Ok(rx) => rx.recv(),

@@ -136,9 +136,11 @@ impl<'p> Worker<'p> {
         format: OutFormat,
         columns: Arc<Vec<String>>,
         workers: usize,
+        today: chrono::NaiveDate,
     ) -> Self {
         Self {
-            ev: crate::Evaluator::counting_one_of(program, Coverage::new(program), workers),
+            ev: crate::Evaluator::counting_one_of(program, Coverage::new(program), workers)
+                .on(today),
             format,
             columns,
             nfields: program.fields.len(),

@@ -97,6 +97,8 @@ pub struct Evaluator<'p, T: Tally = ()> {
     row: Vec<Option<u32>>,
     /// The last record's evaluation buffers, for the next.
     buffers: RunBuffers,
+    /// The date `is before today` compares with (the local date of each record when `None`).
+    today: Option<chrono::NaiveDate>,
     tally: T,
 }
 
@@ -383,6 +385,7 @@ impl<'p, T: Tally> Evaluator<'p, T> {
             hasher: KeyHasher::new(),
             row: vec![None; program.fields.len()],
             buffers: RunBuffers::default(),
+            today: None,
             tally,
         }
     }
@@ -423,6 +426,13 @@ impl<'p, T: Tally> Evaluator<'p, T> {
             .is_some_and(|cache| !cache.keys.old.is_empty())
     }
 
+    /// Compares dates with `today` rather than the local date: a run over a whole export
+    /// decides every row on the same date, and tests and dry runs can pin it.
+    pub fn on(mut self, today: chrono::NaiveDate) -> Self {
+        self.today = Some(today);
+        self
+    }
+
     /// Hands every outcome still counted in the caches to the tally, and returns it.
     pub fn into_tally(mut self) -> T {
         for (field, cache) in self.caches.iter_mut().enumerate() {
@@ -435,7 +445,7 @@ impl<'p, T: Tally> Evaluator<'p, T> {
     /// and whether the record ran out of budget.
     fn evaluate(&mut self, record: &dyn Record) -> (bool, bool) {
         let buffers = std::mem::take(&mut self.buffers);
-        let mut run = Run::with_buffers(self.program, record, buffers);
+        let mut run = Run::with_buffers(self.program, record, buffers).on(self.today);
         self.record_number += 1;
         let mut keys = Keys {
             groups: &self.groups,

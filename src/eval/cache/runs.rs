@@ -215,14 +215,17 @@ pub(super) fn grouped(
     roots: &[InputId],
     groups: &mut Vec<InputId>,
 ) -> Vec<usize> {
-    let sources = |id: InputId| -> Vec<(bool, usize)> {
+    // Each source as (kind, id): a path, an input, or each part of a join (a join's raw
+    // value also depends on its parts, which are roots of their own).
+    let sources = |id: InputId| -> Vec<(u8, usize)> {
         program.inputs.get(id.0).map_or(Vec::new(), |input| {
             input
                 .sources
                 .iter()
-                .map(|s| match s {
-                    InputSource::Path(path) => (true, path.0),
-                    InputSource::Input(parent) => (false, parent.0),
+                .flat_map(|s| match s {
+                    InputSource::Path(path) => vec![(0, path.0)],
+                    InputSource::Input(parent) => vec![(1, parent.0)],
+                    InputSource::Join { parts, .. } => parts.iter().map(|p| (2, p.0)).collect(),
                 })
                 .collect()
         })
@@ -266,8 +269,10 @@ pub(super) fn roots(program: &Program, reads: &[InputId]) -> Vec<InputId> {
             roots.push(id);
         }
         for source in &input.sources {
-            if let InputSource::Input(parent) = source {
-                stack.push(*parent);
+            match source {
+                InputSource::Input(parent) => stack.push(*parent),
+                InputSource::Join { parts, .. } => stack.extend(parts.iter().copied()),
+                InputSource::Path(_) => {}
             }
         }
     }

@@ -358,3 +358,67 @@ map level {
     let decisions = &evaluator.caches[0].segments[1].decisions;
     assert_eq!(decisions.len(), titles.len() + 2);
 }
+
+/// A joined input's value depends on every part, and a date test on the date and the run's
+/// day: the cache keys on all of them, so cached results equal uncached ones.
+#[test]
+fn joins_and_dates_are_cached_by_every_part() {
+    let rules = r#"
+field place: text
+field status: enum(active, inactive)
+input city = "City" | collapse
+input place = "Office", join(", ", @city, "Country")
+input ended = "Ended" | date("%m/%d/%Y")
+map place { rule p: place is present -> place }
+map status {
+  rule left: ended is before today -> inactive
+  rule leaving: ended is on or after today -> active
+  else -> active
+}
+"#;
+    let program = Program::from_source("join.rules", rules).unwrap();
+    let today = chrono::NaiveDate::from_ymd_opt(2026, 2, 1).unwrap();
+    let mut evaluator = program.evaluator().on(today);
+    let offices = ["", "HQ"];
+    let cities = ["", "Lyon", " Lyon "];
+    let countries = ["", "France", "Japan"];
+    let ends = ["", "01/31/2026", "02/01/2026", "13/45/2026", "12/31/2099"];
+    for round in 0..2 {
+        for office in offices {
+            for city in cities {
+                for country in countries {
+                    for end in ends {
+                        let record = FlatRecord::from_pairs([
+                            ("Office", office),
+                            ("City", city),
+                            ("Country", country),
+                            ("Ended", end),
+                        ]);
+                        let cached = evaluator.apply(&record);
+                        let plain = program.apply_on(&record, today);
+                        assert_eq!(
+                            cached, plain,
+                            "round {round}: {office:?} {city:?} {country:?} {end:?}"
+                        );
+                    }
+                }
+            }
+        }
+    }
+    let record = FlatRecord::from_pairs([
+        ("City", "Lyon"),
+        ("Country", "Japan"),
+        ("Ended", "02/01/2026"),
+    ]);
+    let profile = evaluator.apply(&record);
+    assert_eq!(profile.get("place"), Some("Lyon, Japan"));
+    assert_eq!(profile.get("status"), Some("active"));
+    let bad = evaluator.apply(&FlatRecord::from_pairs([("Ended", "13/45/2026")]));
+    assert_eq!(bad.get("status"), None);
+    assert_eq!(
+        bad.field("status")
+            .and_then(|f| f.note.as_ref())
+            .map(|n| n.describe()),
+        Some("`13/45/2026` is not a date (%m/%d/%Y)".to_string())
+    );
+}
