@@ -483,7 +483,7 @@ impl<'p, 'r> Run<'p, 'r> {
             value: None,
             rule: None,
             note: None,
-            raw: None,
+            raw: Vec::new(),
         };
         let fell_through = decision.falls_through(field);
         match decision {
@@ -509,8 +509,11 @@ impl<'p, 'r> Run<'p, 'r> {
             }
         }
         if fell_through {
-            if let Some(first) = field.reads.first() {
-                outcome.raw = self.raw(*first).1.map(|raw| Arc::from(&*raw));
+            let program = self.program;
+            for id in &field.raw_inputs {
+                if let (Some(input), (_, Some(raw))) = (program.inputs.get(id.0), self.raw(*id)) {
+                    outcome.raw.push((input.name.clone(), Arc::from(&*raw)));
+                }
             }
         }
         outcome

@@ -65,9 +65,10 @@ pub struct FieldOutcome {
     /// The rule that fired, if one did.
     pub rule: Option<RuleRef>,
     pub note: Option<FieldNote>,
-    /// The raw value the field's rules read, as sent; kept only when the field fell to the
-    /// final `else` or stayed unset, for the dry-run report's "unmapped values".
-    pub raw: Option<Arc<str>>,
+    /// The raw values the field's rules read, as sent, by input (each attribute-reading input
+    /// that had one); kept only when the field fell to the final `else` or stayed unset, for
+    /// the dry-run report's unmapped values per input.
+    pub raw: Vec<(Arc<str>, Arc<str>)>,
 }
 
 /// The canonical profile of one record: every declared field, in declaration order.

@@ -36,6 +36,58 @@ pub(crate) fn per_input<T>(
     &mut list[position].1
 }
 
+/// The inputs with attribute sources that `reads` depend on (directly, through `@input`s or
+/// joins), one per distinct list of sources, in the order `reads` first reach them.
+pub(crate) fn raw_inputs(inputs: &[Input], reads: &[InputId]) -> Vec<InputId> {
+    fn visit(inputs: &[Input], id: InputId, seen: &mut Vec<bool>, out: &mut Vec<InputId>) {
+        let Some(input) = inputs.get(id.0) else {
+            return;
+        };
+        if std::mem::replace(&mut seen[id.0], true) {
+            return;
+        }
+        let paths: Vec<usize> = input
+            .sources
+            .iter()
+            .filter_map(|s| match s {
+                InputSource::Path(path) => Some(path.0),
+                _ => None,
+            })
+            .collect();
+        let same_sources = |other: &InputId| {
+            inputs.get(other.0).is_some_and(|o| {
+                o.sources
+                    .iter()
+                    .filter_map(|s| match s {
+                        InputSource::Path(path) => Some(path.0),
+                        _ => None,
+                    })
+                    .eq(paths.iter().copied())
+            })
+        };
+        if !paths.is_empty() && !out.iter().any(same_sources) {
+            out.push(id);
+        }
+        for source in &input.sources {
+            match source {
+                InputSource::Input(parent) => visit(inputs, *parent, seen, out),
+                InputSource::Join { parts, .. } => {
+                    for part in parts {
+                        visit(inputs, *part, seen, out);
+                    }
+                }
+                InputSource::Path(_) => {}
+            }
+        }
+    }
+    let mut seen = vec![false; inputs.len()];
+    let mut out = Vec::new();
+    for id in reads {
+        visit(inputs, *id, &mut seen, &mut out);
+    }
+    out
+}
+
 /// A compiled rule file (with everything it extends): immutable, `Send + Sync`, shared behind
 /// an `Arc` by the CLI and the SCIM service. Build one with [`Program::load`].
 #[derive(Debug)]
@@ -86,6 +138,10 @@ pub struct Field {
     pub(crate) regex_sets: Vec<(InputId, GatedSet)>,
     /// Inputs the rules read, in first-use order (the cache key of a field's result).
     pub(crate) reads: Vec<InputId>,
+    /// The attribute-reading inputs behind `reads`, one per distinct list of sources, in the
+    /// order rules first read them: whose raw values a field that fell through keeps, for
+    /// the report's unmapped values per input (a level column, then the title).
+    pub(crate) raw_inputs: Vec<InputId>,
     /// For fields of many word-list and regex rules: which rules a found word or regex names.
     pub(crate) prefilter: Option<prefilter::Prefilter>,
 }

@@ -1,6 +1,7 @@
 //! The coverage report of a dry run.
 
 use std::fmt::Write as _;
+use std::sync::Arc;
 
 use serde::Serialize;
 
@@ -15,9 +16,26 @@ use crate::Program;
 pub struct FieldStats {
     pub values: Counter,
     pub unset: u64,
-    pub unmapped: Counter,
+    /// Per input (by name, in the order first met): the raw values of rows that fell to the
+    /// final `else` or left the field unset.
+    pub unmapped: Vec<(Arc<str>, Counter)>,
     pub rules: Counter,
     pub missing_required: u64,
+}
+
+/// The counter of `input`'s unmapped raw values, added on first use.
+fn unmapped_of<'c>(
+    unmapped: &'c mut Vec<(Arc<str>, Counter)>,
+    input: &Arc<str>,
+) -> &'c mut Counter {
+    let at = match unmapped.iter().position(|(name, _)| name == input) {
+        Some(at) => at,
+        None => {
+            unmapped.push((input.clone(), Counter::default()));
+            unmapped.len() - 1
+        }
+    };
+    &mut unmapped[at].1
 }
 
 /// What a dry run has seen so far: one per worker, merged at the end.
@@ -49,7 +67,9 @@ impl Coverage {
         for (mine, theirs) in self.fields.iter_mut().zip(other.fields) {
             mine.values.merge(theirs.values, MAX_DISTINCT);
             mine.unset += theirs.unset;
-            mine.unmapped.merge(theirs.unmapped, MAX_DISTINCT_RAW);
+            for (input, counter) in theirs.unmapped {
+                unmapped_of(&mut mine.unmapped, &input).merge(counter, MAX_DISTINCT_RAW);
+            }
             mine.rules.merge(theirs.rules, usize::MAX);
             mine.missing_required += theirs.missing_required;
         }
@@ -70,9 +90,12 @@ impl Coverage {
             .field_names()
             .zip(&self.fields)
             .map(|(name, stats)| {
-                let mut values = stats.values.top(usize::MAX);
+                let mut values = spellings(stats.values.top(usize::MAX));
                 if stats.values.other > 0 {
-                    values.push(("(other values)".into(), stats.values.other));
+                    values.push(ValueCount::single(
+                        "(other values)".into(),
+                        stats.values.other,
+                    ));
                 }
                 let fired = rules
                     .iter()
@@ -89,8 +112,19 @@ impl Coverage {
                     values,
                     unset: stats.unset,
                     missing_required: stats.missing_required,
-                    unmapped: stats.unmapped.top(top),
-                    unmapped_distinct: stats.unmapped.distinct() as u64,
+                    unmapped: stats
+                        .unmapped
+                        .iter()
+                        .map(|(input, counter)| {
+                            let mut values = spellings(counter.top(usize::MAX));
+                            values.truncate(top);
+                            UnmappedValues {
+                                input: input.to_string(),
+                                distinct: counter.distinct() as u64,
+                                values,
+                            }
+                        })
+                        .collect(),
                     never_fired: fired
                         .iter()
                         .filter(|r| r.fired == 0)
@@ -144,8 +178,8 @@ impl Tally for Coverage {
         if let Some(rule) = &outcome.rule {
             stats.rules.add(&rule.id, rows, usize::MAX);
         }
-        if let Some(raw) = &outcome.raw {
-            stats.unmapped.add(raw, rows, MAX_DISTINCT_RAW);
+        for (input, raw) in &outcome.raw {
+            unmapped_of(&mut stats.unmapped, input).add(raw, rows, MAX_DISTINCT_RAW);
         }
     }
 
@@ -153,7 +187,11 @@ impl Tally for Coverage {
     fn settled(&self, field: usize, outcome: &FieldOutcome) -> bool {
         self.fields.get(field).is_some_and(|stats| {
             (outcome.value.is_none() || stats.values.distinct() >= MAX_DISTINCT)
-                && (outcome.raw.is_none() || stats.unmapped.distinct() >= MAX_DISTINCT_RAW)
+                && outcome.raw.iter().all(|(input, _)| {
+                    stats.unmapped.iter().any(|(name, counter)| {
+                        name == input && counter.distinct() >= MAX_DISTINCT_RAW
+                    })
+                })
         })
     }
 
@@ -194,16 +232,75 @@ pub struct RuleCount {
     pub fired: u64,
 }
 
+/// A value and the rows that had it; values that differ only in case and spacing are one
+/// entry, shown as its most frequent spelling, with the others and their rows.
+#[derive(Debug, Clone, Serialize)]
+pub struct ValueCount {
+    pub value: String,
+    /// Rows of every spelling.
+    pub rows: u64,
+    /// The other spellings and their rows (`san  francisco` beside `San Francisco`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub variants: Vec<(String, u64)>,
+}
+
+impl ValueCount {
+    fn single(value: String, rows: u64) -> Self {
+        Self {
+            value,
+            rows,
+            variants: Vec::new(),
+        }
+    }
+}
+
+/// Counted values (most frequent first) grouped by their spelling once case and runs of
+/// whitespace are set aside, most rows first.
+fn spellings(counted: Vec<(String, u64)>) -> Vec<ValueCount> {
+    let key = |value: &str| -> String {
+        value
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ")
+            .to_lowercase()
+    };
+    let mut groups: Vec<ValueCount> = Vec::new();
+    let mut by_key: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
+    for (value, rows) in counted {
+        match by_key.get(&key(&value)) {
+            Some(&at) => {
+                groups[at].rows += rows;
+                groups[at].variants.push((value, rows));
+            }
+            None => {
+                by_key.insert(key(&value), groups.len());
+                groups.push(ValueCount::single(value, rows));
+            }
+        }
+    }
+    // Stable: equal totals keep the order of their most frequent spellings.
+    groups.sort_by(|a, b| b.rows.cmp(&a.rows));
+    groups
+}
+
+/// One input's raw values that fell through: how many distinct, and the most frequent.
+#[derive(Debug, Clone, Serialize)]
+pub struct UnmappedValues {
+    pub input: String,
+    pub distinct: u64,
+    pub values: Vec<ValueCount>,
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct FieldReport {
     pub field: String,
     /// Canonical values and how many rows got each, most frequent first.
-    pub values: Vec<(String, u64)>,
+    pub values: Vec<ValueCount>,
     pub unset: u64,
     pub missing_required: u64,
-    /// Raw values that fell to the final `else` or left the field unset, most frequent first.
-    pub unmapped: Vec<(String, u64)>,
-    pub unmapped_distinct: u64,
+    /// Per input the rules read: raw values of the rows that fell to the final `else` or
+    /// left the field unset, most frequent first.
+    pub unmapped: Vec<UnmappedValues>,
     pub rules: Vec<RuleCount>,
     pub else_fired: u64,
     pub never_fired: Vec<String>,
@@ -227,6 +324,20 @@ pub struct CoverageReport {
     pub seconds: f64,
     pub rows_per_second: f64,
     pub megabytes_per_second: Option<f64>,
+}
+
+/// ` (12 so; also "san francisco" 3, "SAN FRANCISCO" 1)` for a value of other spellings.
+fn variants_text(value: &ValueCount) -> String {
+    if value.variants.is_empty() {
+        return String::new();
+    }
+    let others: u64 = value.variants.iter().map(|(_, rows)| rows).sum();
+    let listed: Vec<String> = value
+        .variants
+        .iter()
+        .map(|(spelling, rows)| format!("{} {rows}", show(spelling)))
+        .collect();
+    format!(" ({} so; also {})", value.rows - others, listed.join(", "))
 }
 
 fn pct(n: u64, of: u64) -> String {
@@ -259,10 +370,15 @@ impl CoverageReport {
             "coverage of {} rows (rules version {})",
             self.rows_out, self.rules_version
         );
+        let _ = writeln!(
+            out,
+            "Every count is of rows; every percentage is a share of the {} rows mapped. Values that differ only in case or spacing are counted together.",
+            self.rows_out
+        );
         for field in &self.fields {
             let _ = writeln!(
                 out,
-                "\n{}: {} set, {} unset ({})",
+                "\n{}: {} set, {} unset ({} of rows unset)",
                 field.field,
                 self.rows_out - field.unset,
                 field.unset,
@@ -276,8 +392,15 @@ impl CoverageReport {
                 );
             }
             let shown = field.values.len().min(20);
-            for (value, n) in &field.values[..shown] {
-                let _ = writeln!(out, "  {:>8}  {:>6}  {}", n, pct(*n, self.rows_out), value);
+            for value in &field.values[..shown] {
+                let _ = writeln!(
+                    out,
+                    "  {:>8}  {:>6}  {}{}",
+                    value.rows,
+                    pct(value.rows, self.rows_out),
+                    value.value,
+                    variants_text(value)
+                );
             }
             if field.values.len() > shown {
                 let _ = writeln!(out, "  … {} more values", field.values.len() - shown);
@@ -289,14 +412,20 @@ impl CoverageReport {
             if !field.never_fired.is_empty() {
                 let _ = writeln!(out, "  never fired: {}", field.never_fired.join(", "));
             }
-            if !field.unmapped.is_empty() {
+            for unmapped in &field.unmapped {
                 let _ = writeln!(
                     out,
-                    "  unmapped raw values (fell to else or unset; {} distinct):",
-                    field.unmapped_distinct
+                    "  unmapped raw values of input `{}` (rows that fell to else or stayed unset; {} distinct):",
+                    unmapped.input, unmapped.distinct
                 );
-                for (raw, n) in &field.unmapped {
-                    let _ = writeln!(out, "  {:>8}  {}", n, show(raw));
+                for raw in &unmapped.values {
+                    let _ = writeln!(
+                        out,
+                        "  {:>8}  {}{}",
+                        raw.rows,
+                        show(&raw.value),
+                        variants_text(raw)
+                    );
                 }
             }
         }
@@ -330,37 +459,49 @@ impl CoverageReport {
     pub fn to_markdown(&self) -> String {
         let mut out = String::new();
         let _ = writeln!(out, "# Dry-run coverage\n\n{}\n", self.summary());
+        let _ = writeln!(
+            out,
+            "Every count is of rows; every share is of the {} rows mapped. Values that differ only in case or spacing are counted together.\n",
+            self.rows_out
+        );
         for field in &self.fields {
             let _ = writeln!(
                 out,
-                "## `{}`\n\n{} unset ({}); {} missing where required.\n",
+                "## `{}`\n\n{} rows unset ({} of rows); {} missing where required.\n",
                 field.field,
                 field.unset,
                 pct(field.unset, self.rows_out),
                 field.missing_required
             );
-            let _ = writeln!(out, "| value | rows | share |\n|---|---:|---:|");
-            for (value, n) in field.values.iter().take(50) {
+            let _ = writeln!(out, "| value | rows | share of rows |\n|---|---:|---:|");
+            for value in field.values.iter().take(50) {
                 let _ = writeln!(
                     out,
-                    "| {} | {} | {} |",
-                    md_escape(value),
-                    n,
-                    pct(*n, self.rows_out)
+                    "| {}{} | {} | {} |",
+                    md_escape(&value.value),
+                    md_escape(&variants_text(value)),
+                    value.rows,
+                    pct(value.rows, self.rows_out)
                 );
             }
             let _ = writeln!(out, "\n| rule | at | fired |\n|---|---|---:|");
             for rule in &field.rules {
                 let _ = writeln!(out, "| `{}` | {} | {} |", rule.rule, rule.at, rule.fired);
             }
-            if !field.unmapped.is_empty() {
+            for unmapped in &field.unmapped {
                 let _ = writeln!(
                     out,
-                    "\nUnmapped raw values ({} distinct):\n\n| raw | rows |\n|---|---:|",
-                    field.unmapped_distinct
+                    "\nUnmapped raw values of input `{}` ({} distinct):\n\n| raw | rows |\n|---|---:|",
+                    unmapped.input, unmapped.distinct
                 );
-                for (raw, n) in &field.unmapped {
-                    let _ = writeln!(out, "| {} | {} |", md_escape(&show(raw)), n);
+                for raw in &unmapped.values {
+                    let _ = writeln!(
+                        out,
+                        "| {}{} | {} |",
+                        md_escape(&show(&raw.value)),
+                        md_escape(&variants_text(raw)),
+                        raw.rows
+                    );
                 }
             }
             out.push('\n');

@@ -76,6 +76,7 @@ impl Compiler<'_> {
             word_indexes: Vec::new(),
             regex_sets: Vec::new(),
             reads: Vec::new(),
+            raw_inputs: Vec::new(),
             prefilter: None,
         };
         let Some(list) = self.maps.remove(&decl.name.name) else {
@@ -166,6 +167,7 @@ impl Compiler<'_> {
             self.compile_cond(&rule.condition, &mut scratch_terms, &mut scratch_reads);
             self.compile_output(&rule.output, &field, &mut scratch_reads);
         }
+        field.raw_inputs = raw_inputs(&self.inputs, &field.reads);
         index_regexes(&mut field);
         for (input, (words, _)) in terms {
             match WordIndex::new(words) {

@@ -559,12 +559,23 @@ impl<'p, T: Tally> Evaluator<'p, T> {
             Some(known) => (known.key, known.fell_through),
             None => (keys.hasher.hash("no rule run fired"), true),
         };
-        let key = match (fell_through, field.reads.first()) {
-            (true, Some(&first)) => {
-                let (_, raw) = run.raw(first);
-                keys.hasher.hash((key, raw.as_deref()))
+        // An outcome that fell through keeps its raw values: they are part of its key (read
+        // into a small array: most rows of a field of several inputs fall through to `else`).
+        let key = match field.raw_inputs.as_slice() {
+            _ if !fell_through => key,
+            [] => key,
+            [one] => keys.hasher.hash((key, run.raw(*one).1.as_deref())),
+            few if few.len() <= 4 => {
+                let mut raws: [Option<std::borrow::Cow<'_, str>>; 4] = Default::default();
+                for (slot, id) in raws.iter_mut().zip(few) {
+                    *slot = run.raw(*id).1;
+                }
+                keys.hasher.hash((key, &raws[..few.len()]))
             }
-            _ => key,
+            many => {
+                let raws: Vec<_> = many.iter().map(|id| run.raw(*id).1).collect();
+                keys.hasher.hash((key, raws))
+            }
         };
         cache.lookups = cache.lookups.saturating_add(1);
         if let Some(slot) = cache.lookup(key, index, tally) {
