@@ -279,7 +279,7 @@ fn spellings(counted: Vec<(String, u64)>) -> Vec<ValueCount> {
         }
     }
     // Stable: equal totals keep the order of their most frequent spellings.
-    groups.sort_by(|a, b| b.rows.cmp(&a.rows));
+    groups.sort_by_key(|group| std::cmp::Reverse(group.rows));
     groups
 }
 
