@@ -90,3 +90,38 @@ fn diff_reports_bad_rows() {
     assert_eq!(code, 1);
     assert!(stderr.contains("row 2 (line 3)"), "{stderr}");
 }
+
+/// `--keep` names the identifying columns shown with each changed row, as in a dry run.
+#[test]
+fn diff_keep_chooses_the_identifying_columns() {
+    let run = |keep: &str| {
+        canon(&[
+            "diff",
+            "--format",
+            "json",
+            "--keep",
+            keep,
+            "--rules",
+            "examples/diff/old.rules",
+            "--against",
+            "examples/diff/new.rules",
+            "examples/acme_users.csv",
+        ])
+    };
+    let Run { code, stdout, .. } = run("employeeNumber,department");
+    assert_eq!(code, 0);
+    let report: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    let keys: Vec<&str> = report["changed"][0]["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|pair| pair[0].as_str().unwrap())
+        .collect();
+    assert_eq!(keys, ["employeeNumber", "department"]);
+    let Run { code, stderr, .. } = run("employeNumber");
+    assert_eq!(code, 2);
+    assert_eq!(
+        stderr,
+        "canon: --keep `employeNumber`: no input has that column\n"
+    );
+}

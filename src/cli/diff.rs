@@ -36,6 +36,10 @@ pub struct DiffArgs {
     /// Show every changed row.
     #[arg(long)]
     all: bool,
+    /// Identifying columns to show with each changed row (default: id, login, email when
+    /// present; id, externalId, userName for JSON).
+    #[arg(long, value_delimiter = ',')]
+    keep: Vec<String>,
     #[arg(long, value_enum, default_value = "text")]
     format: Format,
     /// Exit 1 when anything changes (for review).
@@ -59,6 +63,31 @@ pub fn run(args: DiffArgs) -> u8 {
         Ok(inputs) => inputs,
         Err(error) => return fail_usage(error),
     };
+    // A `--keep` column that no CSV header has is a typo, not an empty column.
+    for column in &args.keep {
+        let headers: Vec<&[String]> = inputs
+            .iter()
+            .filter_map(|input| match input {
+                Input::Csv(csv) => Some(csv.header()),
+                Input::Json(_) => None,
+            })
+            .collect();
+        if headers.len() == inputs.len()
+            && !headers
+                .iter()
+                .any(|h| h.iter().any(|c| c.eq_ignore_ascii_case(column)))
+        {
+            return fail_usage(format!("--keep `{column}`: no input has that column"));
+        }
+    }
+    let csv_keys: Vec<&str> = match args.keep.is_empty() {
+        true => vec!["id", "login", "email"],
+        false => args.keep.iter().map(String::as_str).collect(),
+    };
+    let json_keys: Vec<&str> = match args.keep.is_empty() {
+        true => vec!["id", "externalId", "userName"],
+        false => args.keep.iter().map(String::as_str).collect(),
+    };
     let keep = if args.all { usize::MAX } else { args.rows };
     let mut stats = DiffStats::default();
     // Both rule files decide every row on one date.
@@ -73,7 +102,7 @@ pub fn run(args: DiffArgs) -> u8 {
                 let b_old = old.bind_columns(csv.header().iter().map(String::as_str));
                 let b_new = new.bind_columns(csv.header().iter().map(String::as_str));
                 let header: Vec<String> = csv.header().to_vec();
-                let keys: Vec<usize> = ["id", "login", "email"]
+                let keys: Vec<usize> = csv_keys
                     .iter()
                     .filter_map(|k| header.iter().position(|h| h.eq_ignore_ascii_case(k)))
                     .collect();
@@ -137,7 +166,7 @@ pub fn run(args: DiffArgs) -> u8 {
                     let name = json.name.clone();
                     stats.add(
                         || {
-                            let keys = ["id", "externalId", "userName"]
+                            let keys = json_keys
                                 .iter()
                                 .filter_map(|k| {
                                     value

@@ -83,6 +83,62 @@ pub fn show(value: &str) -> String {
     format!("\"{out}\"")
 }
 
+/// Display columns of a `--format table` cell.
+pub const TABLE_CELL: usize = 22;
+
+/// `value` in exactly `width` terminal columns: padded, or cut with `…` when longer. Korean,
+/// Japanese and other wide characters take two columns, so rows of any script line up.
+pub fn fit(value: &str, width: usize) -> String {
+    use unicode_width::UnicodeWidthChar;
+    let shown = show(value);
+    let text = shown.trim_matches('"');
+    let total: usize = text.chars().map(|c| c.width().unwrap_or(0)).sum();
+    let mut out = String::new();
+    let mut used = 0;
+    if total <= width {
+        out.push_str(text);
+        used = total;
+    } else {
+        for c in text.chars() {
+            let w = c.width().unwrap_or(0);
+            if used + w > width.saturating_sub(1) {
+                break;
+            }
+            out.push(c);
+            used += w;
+        }
+        out.push('…');
+        used += 1;
+    }
+    out.extend(std::iter::repeat_n(' ', width.saturating_sub(used)));
+    out
+}
+
 fn md_escape(text: &str) -> String {
     text.replace('|', "\\|")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::fit;
+    use unicode_width::UnicodeWidthStr;
+
+    /// Cells of every script take the same columns, so a table's rows line up.
+    #[test]
+    fn cells_fit_their_columns() {
+        for value in [
+            "Director",
+            "経理部 部長",
+            "재무팀 과장",
+            "",
+            "Senior Director of FP&A Operations",
+            "部長代理部長代理部長代理部長代理",
+            "a\nb",
+        ] {
+            assert_eq!(fit(value, 22).width(), 22, "{value:?}");
+        }
+        assert_eq!(fit("経理部 部長", 22).trim_end(), "経理部 部長");
+        assert_eq!(fit("Senior Director of FP&A Operations", 10), "Senior Di…");
+        assert_eq!(fit("部長代理部長代理", 9), "部長代理…");
+    }
 }

@@ -303,7 +303,11 @@ impl Formatter {
                 }
             }
             OutFormat::Table => {
-                let cells: Vec<String> = self.columns.iter().map(|c| format!("{c:<20}")).collect();
+                let cells: Vec<String> = self
+                    .columns
+                    .iter()
+                    .map(|c| crate::report::fit(c, crate::report::TABLE_CELL))
+                    .collect();
                 out.extend_from_slice(cells.join(" ").trim_end().as_bytes());
                 out.push(b'\n');
             }

@@ -286,7 +286,7 @@ impl<'p> Worker<'p> {
                 let line: Vec<String> = self
                     .cells
                     .iter()
-                    .map(|c| format!("{:<20}", crate::report::show(c).trim_matches('"')))
+                    .map(|c| crate::report::fit(c, crate::report::TABLE_CELL))
                     .collect();
                 out.extend_from_slice(line.join(" ").trim_end().as_bytes());
                 out.push(b'\n');
