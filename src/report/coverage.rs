@@ -1,5 +1,7 @@
 //! The coverage report of a dry run.
 
+use std::borrow::Cow;
+use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::sync::Arc;
 
@@ -257,23 +259,17 @@ impl ValueCount {
 /// Counted values (most frequent first) grouped by their spelling once case and runs of
 /// whitespace are set aside, most rows first.
 fn spellings(counted: Vec<(String, u64)>) -> Vec<ValueCount> {
-    let key = |value: &str| -> String {
-        value
-            .split_whitespace()
-            .collect::<Vec<_>>()
-            .join(" ")
-            .to_lowercase()
-    };
     let mut groups: Vec<ValueCount> = Vec::new();
-    let mut by_key: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
+    let mut by_key: HashMap<String, usize, foldhash::fast::RandomState> = HashMap::default();
     for (value, rows) in counted {
-        match by_key.get(&key(&value)) {
+        let key = spelling_key(&value);
+        match by_key.get(key.as_ref()) {
             Some(&at) => {
                 groups[at].rows += rows;
                 groups[at].variants.push((value, rows));
             }
             None => {
-                by_key.insert(key(&value), groups.len());
+                by_key.insert(key.into_owned(), groups.len());
                 groups.push(ValueCount::single(value, rows));
             }
         }
@@ -281,6 +277,26 @@ fn spellings(counted: Vec<(String, u64)>) -> Vec<ValueCount> {
     // Stable: equal totals keep the order of their most frequent spellings.
     groups.sort_by_key(|group| std::cmp::Reverse(group.rows));
     groups
+}
+
+/// A value with case and runs of whitespace set aside; most values are that already.
+fn spelling_key(value: &str) -> Cow<'_, str> {
+    let plain = !value.starts_with(' ')
+        && !value.ends_with(' ')
+        && !value.contains("  ")
+        && !value
+            .chars()
+            .any(|c| c.is_uppercase() || (c.is_whitespace() && c != ' '));
+    if plain {
+        return Cow::Borrowed(value);
+    }
+    Cow::Owned(
+        value
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ")
+            .to_lowercase(),
+    )
 }
 
 /// One input's raw values that fell through: how many distinct, and the most frequent.

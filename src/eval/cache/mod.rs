@@ -559,23 +559,15 @@ impl<'p, T: Tally> Evaluator<'p, T> {
             Some(known) => (known.key, known.fell_through),
             None => (keys.hasher.hash("no rule run fired"), true),
         };
-        // An outcome that fell through keeps its raw values: they are part of its key (read
-        // into a small array: most rows of a field of several inputs fall through to `else`).
-        let key = match field.raw_inputs.as_slice() {
-            _ if !fell_through => key,
-            [] => key,
-            [one] => keys.hasher.hash((key, run.raw(*one).1.as_deref())),
-            few if few.len() <= 4 => {
-                let mut raws: [Option<std::borrow::Cow<'_, str>>; 4] = Default::default();
-                for (slot, id) in raws.iter_mut().zip(few) {
-                    *slot = run.raw(*id).1;
-                }
-                keys.hasher.hash((key, &raws[..few.len()]))
+        // An outcome that fell through keeps the raw values of the field's inputs, which
+        // its root inputs' values decide: their hashes (each computed once per record, and
+        // most already by the rule runs) are part of its key.
+        let key = match fell_through {
+            true => {
+                let roots = keys.key(run, &cache.roots);
+                keys.hasher.hash((key, roots))
             }
-            many => {
-                let raws: Vec<_> = many.iter().map(|id| run.raw(*id).1).collect();
-                keys.hasher.hash((key, raws))
-            }
+            false => key,
         };
         cache.lookups = cache.lookups.saturating_add(1);
         if let Some(slot) = cache.lookup(key, index, tally) {
