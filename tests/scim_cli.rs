@@ -133,6 +133,11 @@ fn free_port() -> u16 {
 }
 
 fn start(config: &Path, port: u16) -> Server {
+    start_logging(config, port, "warn", Stdio::null())
+}
+
+/// `canon serve` logging at `level` into `stderr`.
+fn start_logging(config: &Path, port: u16, level: &str, stderr: Stdio) -> Server {
     let address = format!("127.0.0.1:{port}");
     let child = common::command()
         .args([
@@ -142,19 +147,83 @@ fn start(config: &Path, port: u16) -> Server {
             "--listen",
             &address,
         ])
-        .env("RUST_LOG", "warn")
-        .stderr(Stdio::null())
+        .env("RUST_LOG", level)
+        .stderr(stderr)
         .spawn()
         .unwrap();
     // Dropping the server (also when the assertion below fails) kills and waits for it.
-    let server = Server { child, address };
+    let mut server = Server { child, address };
     for _ in 0..200 {
         if TcpStream::connect(&server.address).is_ok() {
             return server;
         }
+        if let Some(status) = server.child.try_wait().unwrap() {
+            panic!("canon serve exited before it listened: {status}");
+        }
         std::thread::sleep(Duration::from_millis(25));
     }
     panic!("canon serve did not start");
+}
+
+/// A tenant `acme` on the test rules in `dir`: its config file and bearer token.
+fn one_tenant(dir: &Path) -> (std::path::PathBuf, String) {
+    let config = dir.join("canon.yaml");
+    let rules = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/corpus/base.rules");
+    let out = canon(&[
+        "tenant",
+        "add",
+        "acme",
+        "--rules",
+        rules.to_str().unwrap(),
+        "--config",
+        config.to_str().unwrap(),
+    ]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    (config, line_value(&out.stdout, "token"))
+}
+
+/// Issue 19: when stderr could not be written, tracing's fallback (`eprintln!`) panicked
+/// in every request task, so committed creates got no answer; and the start-up line
+/// panicked, so `canon serve` exited 101. Logs that cannot be written are dropped.
+#[test]
+fn a_failing_stderr_never_takes_a_request_down() {
+    let dir = tempfile::tempdir().unwrap();
+    let (config, token) = one_tenant(dir.path());
+    // A full disk, and a log pipe whose reader has gone.
+    let full = || Stdio::from(std::fs::File::create("/dev/full").unwrap());
+    for (n, how) in ["/dev/full", "closed pipe"].into_iter().enumerate() {
+        let mut server = if n == 0 {
+            start_logging(&config, free_port(), "debug", full())
+        } else {
+            let mut server = start_logging(&config, free_port(), "debug", Stdio::piped());
+            drop(server.child.stderr.take());
+            server
+        };
+        for i in 0..10 {
+            let user = json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+                "userName": format!("u{n}-{i}@example.com"), "title": "VP Sales"});
+            let (status, created) = http(
+                &server.address,
+                "POST",
+                "/t/acme/scim/v2/Users",
+                &token,
+                Some(&user),
+            );
+            assert_eq!(status, 201, "{how}: {created}");
+            let id = created["id"].as_str().unwrap();
+            let path = format!("/t/acme/scim/v2/Users/{id}");
+            let (status, _) = http(&server.address, "GET", &path, &token, None);
+            assert_eq!(status, 200, "{how}");
+        }
+        assert!(server.child.try_wait().unwrap().is_none(), "{how}");
+    }
+    // Refusing to start is still exit 2 with nowhere to say why, not a panic's 101.
+    let refused = common::command()
+        .args(["serve", "--config", "no/such/canon.yaml"])
+        .stderr(full())
+        .status()
+        .unwrap();
+    assert_eq!(refused.code(), Some(2));
 }
 
 fn http(

@@ -2,6 +2,7 @@
 //! bind, serve until Ctrl-C / SIGTERM.
 
 use std::collections::HashMap;
+use std::io::Write;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -86,7 +87,8 @@ pub async fn serve(state: AppState, listen: &str) -> Result<(), ServeError> {
         })?;
     let local = listener.local_addr()?;
     tracing::info!(address = %local, tenants = state.tenants.len(), "canon serve listening");
-    eprintln!("canon: listening on http://{local}");
+    // Not `eprintln!`: it panics when stderr cannot be written (issue 19).
+    let _ = writeln!(std::io::stderr(), "canon: listening on http://{local}");
     let app = super::router::app(Arc::new(state));
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown())
