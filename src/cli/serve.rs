@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::scim::config::Config;
-use crate::scim::serve::{engine_loader, serve, state_from_config};
+use crate::scim::serve::{engine_loader, serve, state_from_config, ServeLimits};
 
 use super::{fail_usage, EXIT_OK, EXIT_PROBLEMS};
 
@@ -40,7 +40,8 @@ pub fn run(args: ServeArgs) -> u8 {
         Ok(runtime) => runtime,
         Err(error) => return fail_usage(format!("cannot start the runtime: {error}")),
     };
-    match runtime.block_on(serve(state, &listen)) {
+    let limits = ServeLimits::from(&config.connections);
+    match runtime.block_on(serve(state, &listen, limits)) {
         Ok(()) => EXIT_OK,
         Err(error) => fail_usage(error),
     }
