@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 
 use canon::scim::config::token_hash;
 use canon::scim::mapper::{MappedProfile, ProfileMapper};
+use canon::scim::serve::{serve_on, ServeLimits};
 use canon::scim::{app, AppState, Tenant};
 use canon::store::{SqliteStore, TenantId};
 use std::io::{BufRead, BufReader, Read, Write};
@@ -112,6 +113,7 @@ async fn run(label: &str, mapper: Arc<dyn ProfileMapper>, clients: usize, rounds
         tenants: HashMap::from([(id, tenant)]),
         admin_token_sha256: None,
         max_body_bytes: 1 << 20,
+        body_timeout: std::time::Duration::from_secs(30),
         loader: Arc::new(move |_: &Path| Ok(mapper.clone())),
         config_path: None,
     };
@@ -120,7 +122,14 @@ async fn run(label: &str, mapper: Arc<dyn ProfileMapper>, clients: usize, rounds
         .expect("bind");
     let address = listener.local_addr().expect("addr").to_string();
     let server = tokio::spawn(async move {
-        let _ = axum::serve(listener, app(Arc::new(state))).await;
+        let limits = ServeLimits::default();
+        serve_on(
+            listener,
+            app(Arc::new(state)),
+            limits,
+            std::future::pending(),
+        )
+        .await;
     });
 
     let started = Instant::now();

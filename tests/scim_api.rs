@@ -103,6 +103,7 @@ fn harness_with(loader: Arc<Loader>) -> Harness {
         tenants,
         admin_token_sha256: Some(token_hash(ADMIN)),
         max_body_bytes: 64 * 1024,
+        body_timeout: std::time::Duration::from_secs(30),
         loader,
         config_path: None,
     };

@@ -133,6 +133,11 @@ fn free_port() -> u16 {
 }
 
 fn start(config: &Path, port: u16) -> Server {
+    start_logging(config, port, "warn", Stdio::null())
+}
+
+/// `canon serve` logging at `level` into `stderr`.
+fn start_logging(config: &Path, port: u16, level: &str, stderr: Stdio) -> Server {
     let address = format!("127.0.0.1:{port}");
     let child = common::command()
         .args([
@@ -142,19 +147,83 @@ fn start(config: &Path, port: u16) -> Server {
             "--listen",
             &address,
         ])
-        .env("RUST_LOG", "warn")
-        .stderr(Stdio::null())
+        .env("RUST_LOG", level)
+        .stderr(stderr)
         .spawn()
         .unwrap();
     // Dropping the server (also when the assertion below fails) kills and waits for it.
-    let server = Server { child, address };
+    let mut server = Server { child, address };
     for _ in 0..200 {
         if TcpStream::connect(&server.address).is_ok() {
             return server;
         }
+        if let Some(status) = server.child.try_wait().unwrap() {
+            panic!("canon serve exited before it listened: {status}");
+        }
         std::thread::sleep(Duration::from_millis(25));
     }
     panic!("canon serve did not start");
+}
+
+/// A tenant `acme` on the test rules in `dir`: its config file and bearer token.
+fn one_tenant(dir: &Path) -> (std::path::PathBuf, String) {
+    let config = dir.join("canon.yaml");
+    let rules = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/corpus/base.rules");
+    let out = canon(&[
+        "tenant",
+        "add",
+        "acme",
+        "--rules",
+        rules.to_str().unwrap(),
+        "--config",
+        config.to_str().unwrap(),
+    ]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    (config, line_value(&out.stdout, "token"))
+}
+
+/// Issue 19: when stderr could not be written, tracing's fallback (`eprintln!`) panicked
+/// in every request task, so committed creates got no answer; and the start-up line
+/// panicked, so `canon serve` exited 101. Logs that cannot be written are dropped.
+#[test]
+fn a_failing_stderr_never_takes_a_request_down() {
+    let dir = tempfile::tempdir().unwrap();
+    let (config, token) = one_tenant(dir.path());
+    // A full disk, and a log pipe whose reader has gone.
+    let full = || Stdio::from(std::fs::File::create("/dev/full").unwrap());
+    for (n, how) in ["/dev/full", "closed pipe"].into_iter().enumerate() {
+        let mut server = if n == 0 {
+            start_logging(&config, free_port(), "debug", full())
+        } else {
+            let mut server = start_logging(&config, free_port(), "debug", Stdio::piped());
+            drop(server.child.stderr.take());
+            server
+        };
+        for i in 0..10 {
+            let user = json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+                "userName": format!("u{n}-{i}@example.com"), "title": "VP Sales"});
+            let (status, created) = http(
+                &server.address,
+                "POST",
+                "/t/acme/scim/v2/Users",
+                &token,
+                Some(&user),
+            );
+            assert_eq!(status, 201, "{how}: {created}");
+            let id = created["id"].as_str().unwrap();
+            let path = format!("/t/acme/scim/v2/Users/{id}");
+            let (status, _) = http(&server.address, "GET", &path, &token, None);
+            assert_eq!(status, 200, "{how}");
+        }
+        assert!(server.child.try_wait().unwrap().is_none(), "{how}");
+    }
+    // Refusing to start is still exit 2 with nowhere to say why, not a panic's 101.
+    let refused = common::command()
+        .args(["serve", "--config", "no/such/canon.yaml"])
+        .stderr(full())
+        .status()
+        .unwrap();
+    assert_eq!(refused.code(), Some(2));
 }
 
 fn http(
@@ -177,6 +246,144 @@ fn http(
     let (head, body) = text.split_once("\r\n\r\n").unwrap();
     let status = head.split(' ').nth(1).unwrap().parse().unwrap();
     (status, serde_json::from_str(body).unwrap_or(Value::Null))
+}
+
+/// A raw connection to `server`, reads bounded by `wait`.
+fn connect(server: &Server, wait: Duration) -> TcpStream {
+    let stream = TcpStream::connect(&server.address).unwrap();
+    stream.set_read_timeout(Some(wait)).unwrap();
+    stream
+}
+
+/// What the server sends on `stream` until it closes it; `None` if it is still open after
+/// the stream's read timeout.
+fn until_closed(stream: &mut TcpStream) -> Option<String> {
+    let mut bytes = Vec::new();
+    match stream.read_to_end(&mut bytes) {
+        Ok(_) => Some(String::from_utf8_lossy(&bytes).into_owned()),
+        Err(e)
+            if matches!(
+                e.kind(),
+                std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+            ) =>
+        {
+            None
+        }
+        // Reset by the server: closed too.
+        Err(_) => Some(String::from_utf8_lossy(&bytes).into_owned()),
+    }
+}
+
+/// `canon serve` with its connection limits set in the config.
+fn start_with_limits(config: &Path, limits: &str) -> Server {
+    let text = std::fs::read_to_string(config).unwrap();
+    let text = format!("{text}connections:\n{limits}");
+    let limited = config.with_file_name(format!("limited-{}.yaml", free_port()));
+    std::fs::write(&limited, text).unwrap();
+    start(&limited, free_port())
+}
+
+/// Issue 19: idle and half-sent connections were held for ever (no header-read or idle
+/// timeout, no cap), and a half-sent request kept SIGTERM from finishing.
+#[test]
+fn stalled_connections_are_closed_capped_and_do_not_hold_shutdown() {
+    let dir = tempfile::tempdir().unwrap();
+    let (config, token) = one_tenant(dir.path());
+    let users = "/t/acme/scim/v2/Users";
+    let head = |length: usize| {
+        format!(
+            "POST {users} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\n\
+             Content-Type: application/scim+json\r\nContent-Length: {length}\r\n\r\n"
+        )
+    };
+    let server = start_with_limits(
+        &config,
+        "  max: 4\n  head_timeout_secs: 1\n  body_timeout_secs: 1\n  shutdown_grace_secs: 1\n",
+    );
+    let wait = Duration::from_secs(5);
+    // An idle connection, and one that stops inside its request head, are closed.
+    let mut idle = connect(&server, wait);
+    let mut half_head = connect(&server, wait);
+    half_head
+        .write_all(b"GET /t/acme/scim/v2/Users HTTP/1.1\r\nHost: x\r\n")
+        .unwrap();
+    // A kept-alive connection idle after its response.
+    let mut kept = connect(&server, wait);
+    write!(
+        kept,
+        "GET {users} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\n\r\n"
+    )
+    .unwrap();
+    assert!(until_closed(&mut idle).is_some(), "idle connection kept");
+    let answer = until_closed(&mut kept).expect("idle kept-alive connection kept");
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    assert!(
+        until_closed(&mut half_head).is_some(),
+        "half-sent head kept"
+    );
+    // A body that stops coming: 408 with a SCIM error, and the connection closed.
+    let mut half_body = connect(&server, wait);
+    write!(half_body, "{}{{\"schemas\":", head(100)).unwrap();
+    let answer = until_closed(&mut half_body).expect("half-sent body kept");
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert!(answer.contains("application/scim+json"), "{answer}");
+    assert!(answer.contains("did not arrive within 1 s"), "{answer}");
+
+    // Four connections fill the server: a fifth is not served until one of them goes (here
+    // when its head timeout closes it).
+    let idle: Vec<_> = (0..4).map(|_| connect(&server, wait)).collect();
+    std::thread::sleep(Duration::from_millis(100));
+    let mut fifth = connect(&server, Duration::from_millis(300));
+    let body = r#"{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"e@x.io"}"#;
+    write!(fifth, "{}{body}", head(body.len())).unwrap();
+    let waited = fifth.read(&mut [0u8; 1]).map_err(|e| e.kind());
+    assert!(
+        matches!(
+            waited,
+            Err(std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut)
+        ),
+        "a fifth connection was served while four were open: {waited:?}"
+    );
+    fifth.set_read_timeout(Some(wait)).unwrap();
+    let mut answer = vec![0u8; 12];
+    fifth.read_exact(&mut answer).unwrap();
+    assert_eq!(&answer, b"HTTP/1.1 201");
+    drop(idle);
+    drop(server);
+
+    // SIGTERM with requests that will not finish by themselves (60 s timeouts): the server
+    // waits the 1 s grace for them, then closes them and exits 0.
+    let mut server = start_with_limits(
+        &config,
+        "  head_timeout_secs: 60\n  body_timeout_secs: 60\n  shutdown_grace_secs: 1\n",
+    );
+    let mut half_head = connect(&server, wait);
+    half_head
+        .write_all(b"GET /t/acme/scim/v2/Users HTTP/1.1\r\n")
+        .unwrap();
+    let mut half_body = connect(&server, wait);
+    write!(half_body, "{}{{", head(100)).unwrap();
+    let _idle = connect(&server, wait);
+    std::thread::sleep(Duration::from_millis(100));
+    let asked = std::time::Instant::now();
+    let kill = std::process::Command::new("kill")
+        .args(["-TERM", &server.child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    let status = loop {
+        if let Some(status) = server.child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            asked.elapsed() < Duration::from_secs(10),
+            "still running after SIGTERM"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert_eq!(status.code(), Some(0));
+    assert!(until_closed(&mut half_head).is_some());
+    assert!(until_closed(&mut half_body).is_some());
 }
 
 /// `canon reload` of tenant `acme`, the admin token in the environment.

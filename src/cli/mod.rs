@@ -99,9 +99,10 @@ pub(crate) fn print_out(text: &str) {
     let _ = lock.flush();
 }
 
-/// A usage or I/O problem for people, on stderr.
+/// A usage or I/O problem for people, on stderr (if it can be written: the exit code says
+/// it anyway, where `eprintln!` would panic).
 pub(crate) fn fail_usage(message: impl std::fmt::Display) -> u8 {
-    eprintln!("canon: {message}");
+    let _ = writeln!(std::io::stderr(), "canon: {message}");
     EXIT_USAGE
 }
 

@@ -1,9 +1,11 @@
 //! `canon serve --config FILE [--listen ADDR]`: the embedded SCIM service.
 
+use std::io::Write;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::scim::config::Config;
-use crate::scim::serve::{engine_loader, serve, state_from_config};
+use crate::scim::serve::{engine_loader, serve, state_from_config, ServeLimits};
 
 use super::{fail_usage, EXIT_OK, EXIT_PROBLEMS};
 
@@ -26,7 +28,7 @@ pub fn run(args: ServeArgs) -> u8 {
     let state = match state_from_config(&args.config, &config, engine_loader()) {
         Ok(state) => state,
         Err(error) => {
-            eprintln!("canon: {error}");
+            let _ = writeln!(std::io::stderr(), "canon: {error}");
             return EXIT_PROBLEMS;
         }
     };
@@ -38,7 +40,8 @@ pub fn run(args: ServeArgs) -> u8 {
         Ok(runtime) => runtime,
         Err(error) => return fail_usage(format!("cannot start the runtime: {error}")),
     };
-    match runtime.block_on(serve(state, &listen)) {
+    let limits = ServeLimits::from(&config.connections);
+    match runtime.block_on(serve(state, &listen, limits)) {
         Ok(()) => EXIT_OK,
         Err(error) => fail_usage(error),
     }
@@ -53,10 +56,81 @@ fn init_tracing() {
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_ansi(ansi)
-        .with_writer(std::io::stderr);
+        // Its report of a failed write is an `eprintln!`, which panics when stderr fails too:
+        // inside a request task, the request got no answer (issue 19).
+        .log_internal_errors(false)
+        .with_writer(|| LogWriter);
     let _ = if std::env::var("CANON_LOG").is_ok_and(|v| v == "json") {
         builder.json().try_init()
     } else {
         builder.try_init()
     };
+}
+
+/// Log lines that could not be written since the last one that could.
+static LOGS_DROPPED: AtomicU64 = AtomicU64::new(0);
+
+/// stderr for logs, where a line that cannot be written (a closed log pipe, a full disk) is
+/// dropped and counted: logging never fails a request. The next line that can be written
+/// is preceded by how many were lost.
+struct LogWriter;
+
+impl Write for LogWriter {
+    fn write(&mut self, line: &[u8]) -> std::io::Result<usize> {
+        write_log(&mut std::io::stderr().lock(), line);
+        Ok(line.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+fn write_log(out: &mut impl Write, line: &[u8]) {
+    let dropped = LOGS_DROPPED.swap(0, Ordering::Relaxed);
+    if dropped > 0 && writeln!(out, "canon: {dropped} log lines were lost").is_err() {
+        LOGS_DROPPED.fetch_add(dropped, Ordering::Relaxed);
+    }
+    if out.write_all(line).is_err() {
+        LOGS_DROPPED.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A log destination that fails while `broken`, like a full disk.
+    struct Disk {
+        broken: bool,
+        text: Vec<u8>,
+    }
+
+    impl Write for Disk {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            if self.broken {
+                return Err(std::io::Error::from_raw_os_error(28)); // ENOSPC
+            }
+            self.text.write(bytes)
+        }
+
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn log_lines_that_cannot_be_written_are_counted_then_reported() {
+        let mut disk = Disk {
+            broken: true,
+            text: Vec::new(),
+        };
+        write_log(&mut disk, b"one\n");
+        write_log(&mut disk, b"two\n");
+        disk.broken = false;
+        write_log(&mut disk, b"three\n");
+        write_log(&mut disk, b"four\n");
+        let text = String::from_utf8(disk.text).unwrap();
+        assert_eq!(text, "canon: 2 log lines were lost\nthree\nfour\n");
+    }
 }

@@ -568,6 +568,87 @@ mod tests {
         assert!(!input.read(&mut rec).unwrap());
     }
 
+    /// A reader that hands out at most `step` bytes per read, as a pipe may.
+    struct Slices(&'static [u8], usize);
+    impl Read for Slices {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            let n = self.0.len().min(self.1).min(buf.len());
+            buf[..n].copy_from_slice(&self.0[..n]);
+            self.0 = &self.0[n..];
+            Ok(n)
+        }
+    }
+
+    /// The header and records of `text` as the csv crate reads it whole.
+    fn csv_crate(text: &[u8]) -> (Vec<String>, Vec<Vec<Vec<u8>>>) {
+        let mut records = dialect()
+            .from_reader(text)
+            .into_byte_records()
+            .map(|r| r.unwrap().iter().map(<[u8]>::to_vec).collect::<Vec<_>>());
+        let header = records.next().unwrap_or_default();
+        let header = header
+            .iter()
+            .map(|h| String::from_utf8_lossy(h).trim().to_string())
+            .collect();
+        (header, records.collect())
+    }
+
+    /// Issue 19: a header line ended by a lone CR that was the last byte of a read lost the
+    /// records up to the next line break (no output, no bad row, exit 0). Every read size, the
+    /// three line ends, records read one by one and in blocks: all as the csv crate reads them.
+    #[test]
+    fn records_are_whole_at_every_read_boundary_whatever_the_line_ends() {
+        let shapes = [
+            "id,title{}1,VP{}2,CEO{}",
+            "id,title{}1,VP{}2,CEO",
+            "{}{}id,title{}{}1,\"Sr.{}Dir\"{}{}2,\"a\"\"b\"{}3{}",
+            "\"id\",\"ti{}tle\"{}1,x{}",
+            "id{}",
+        ];
+        for eol in ["\r", "\n", "\r\n"] {
+            for shape in shapes {
+                let mut text = String::new();
+                for (n, part) in shape.split("{}").enumerate() {
+                    if n > 0 {
+                        text.push_str(eol);
+                    }
+                    text.push_str(part);
+                }
+                let text: &'static [u8] = Box::leak(text.into_bytes().into_boxed_slice());
+                let (header, records) = csv_crate(text);
+                let first_line = csv(text).first_line();
+                for step in [1, 2, 3, 4, 5, 7, 64] {
+                    let what = format!("{:?} in reads of {step}", String::from_utf8_lossy(text));
+                    let open = || CsvInput::from_reader("-", Box::new(Slices(text, step))).unwrap();
+                    let mut input = open();
+                    assert_eq!(input.header(), header, "{what}");
+                    assert_eq!(input.first_line(), first_line, "{what}");
+                    let mut row = CsvRow::default();
+                    let mut got = Vec::new();
+                    while input.read(&mut row).unwrap() {
+                        got.push(row.iter().map(<[u8]>::to_vec).collect::<Vec<_>>());
+                    }
+                    assert_eq!(got, records, "{what}, read one by one");
+                    for size in [1, 8, 1 << 20] {
+                        let Ok(mut blocks) = open().into_blocks() else {
+                            unreachable!("no record read yet")
+                        };
+                        let (mut block, mut reader, mut got) =
+                            (Vec::new(), BlockRecords::default(), Vec::new());
+                        while blocks.next_block(size, &mut block).unwrap() {
+                            reader.start(&mut block);
+                            while reader.read(&mut row).unwrap() {
+                                got.push(row.iter().map(<[u8]>::to_vec).collect::<Vec<_>>());
+                            }
+                            reader.finish(&mut block);
+                        }
+                        assert_eq!(got, records, "{what}, in blocks of {size}");
+                    }
+                }
+            }
+        }
+    }
+
     #[test]
     fn json_shapes() {
         for (text, n) in [

@@ -25,8 +25,59 @@ pub struct Config {
     pub admin_token_sha256: Option<String>,
     #[serde(default = "default_max_body")]
     pub max_body_bytes: usize,
+    /// Limits on connections; written only when they differ from the defaults.
+    #[serde(default, skip_serializing_if = "Connections::is_default")]
+    pub connections: Connections,
     #[serde(default)]
     pub tenants: Vec<TenantConfig>,
+}
+
+/// How long a client may take, and how many may be connected (docs/scim.md says what
+/// happens at each limit). Every field is optional; none may be 0.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Connections {
+    /// Open connections at most; more wait in the kernel's accept queue. Below the usual
+    /// 1,024 open files, with room for the store's files.
+    pub max: usize,
+    /// A request's head (line and headers) must arrive within this many seconds of the
+    /// connection opening or the last response: else the connection is closed. This is also
+    /// the idle keep-alive timeout.
+    pub head_timeout_secs: u64,
+    /// A request's body must arrive within this many seconds of its head: else 408.
+    pub body_timeout_secs: u64,
+    /// On SIGTERM or Ctrl-C, requests in flight get this many seconds to finish; then every
+    /// connection is closed.
+    pub shutdown_grace_secs: u64,
+}
+
+impl Default for Connections {
+    fn default() -> Self {
+        Connections {
+            max: 512,
+            head_timeout_secs: 20,
+            body_timeout_secs: 30,
+            shutdown_grace_secs: 10,
+        }
+    }
+}
+
+impl Connections {
+    fn is_default(&self) -> bool {
+        *self == Connections::default()
+    }
+
+    /// The first limit set to 0 (none would let any client in, or keep any out), by name.
+    fn zero(&self) -> Option<&'static str> {
+        [
+            ("max", self.max as u64),
+            ("head_timeout_secs", self.head_timeout_secs),
+            ("body_timeout_secs", self.body_timeout_secs),
+            ("shutdown_grace_secs", self.shutdown_grace_secs),
+        ]
+        .into_iter()
+        .find_map(|(name, value)| (value == 0).then_some(name))
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -55,6 +106,7 @@ impl Default for Config {
             database: default_database(),
             admin_token_sha256: None,
             max_body_bytes: DEFAULT_MAX_BODY,
+            connections: Connections::default(),
             tenants: Vec::new(),
         }
     }
@@ -77,6 +129,8 @@ pub enum ConfigError {
         path: PathBuf,
         source: serde_yaml::Error,
     },
+    #[error("`{path}`: `connections.{field}` must be at least 1")]
+    ZeroLimit { path: PathBuf, field: &'static str },
     #[error("`{path}`: tenant `{id}` appears twice")]
     Duplicate { path: PathBuf, id: TenantId },
     #[error("no tenant `{0}` in the config")]
@@ -95,6 +149,12 @@ impl Config {
             path: path.into(),
             source,
         })?;
+        if let Some(field) = config.connections.zero() {
+            return Err(ConfigError::ZeroLimit {
+                path: path.into(),
+                field,
+            });
+        }
         for (i, tenant) in config.tenants.iter().enumerate() {
             if config.tenants[..i].iter().any(|t| t.id == tenant.id) {
                 return Err(ConfigError::Duplicate {
@@ -192,5 +252,12 @@ mod tests {
         assert!(Config::load(&path).is_err());
         std::fs::write(&path, "bogus: 1\n").unwrap();
         assert!(Config::load(&path).is_err());
+        std::fs::write(&path, "connections:\n  max: 8\n").unwrap();
+        let config = Config::load(&path).unwrap();
+        assert_eq!(config.connections.max, 8);
+        assert_eq!(config.connections.head_timeout_secs, 20);
+        std::fs::write(&path, "connections:\n  head_timeout_secs: 0\n").unwrap();
+        let error = Config::load(&path).unwrap_err().to_string();
+        assert!(error.ends_with("`connections.head_timeout_secs` must be at least 1"));
     }
 }

@@ -15,7 +15,7 @@ use super::patch;
 use super::resource::{self, Projection};
 use super::schema;
 use super::state::{blocking, AppStateRef, Tenant};
-use crate::store::{Kind, ResourceStore, StoreError, StoredResource, TenantId, Write};
+use crate::store::{Kind, StoreError, StoredResource, Write};
 
 /// Most resources one list answer holds (`filter.maxResults`).
 pub const MAX_RESULTS: usize = 1000;
@@ -183,8 +183,8 @@ async fn delete(
                 StoreError::NotFound => ScimError::not_found(kind, &id),
                 other => other.into(),
             })?;
+        // The store took it out of every group in the same transaction.
         tracing::info!(tenant = %tenant, kind = kind.as_str(), %id, "deleted");
-        remove_from_groups(state.store.as_ref(), &tenant, &id)?;
         Ok(())
     })
     .await?;
@@ -401,55 +401,6 @@ fn kinds(kind: Kind) -> &'static [Kind] {
         Kind::User => &[Kind::User],
         Kind::Group => &[Kind::Group],
     }
-}
-
-/// A deleted user or group is no longer a member of any group (RFC 7643 §4.2). Each group
-/// changes in its own transaction, re-checked inside it, so concurrent member PATCHes stay
-/// safe.
-fn remove_from_groups(
-    store: &dyn ResourceStore,
-    tenant: &TenantId,
-    id: &str,
-) -> Result<(), ScimError> {
-    let is_member = |group: &StoredResource| {
-        group
-            .body
-            .get("members")
-            .and_then(Value::as_array)
-            .is_some_and(|members| {
-                members
-                    .iter()
-                    .any(|m| m.get("value").and_then(Value::as_str) == Some(id))
-            })
-    };
-    for group in store
-        .list(tenant, Kind::Group)?
-        .iter()
-        .filter(|g| is_member(g))
-    {
-        let result = store.update(tenant, Kind::Group, &group.id, &mut |current| {
-            if !is_member(current) {
-                return None;
-            }
-            let mut body = current.body.clone();
-            if let Some(Value::Array(members)) = body.get_mut("members") {
-                members.retain(|m| m.get("value").and_then(Value::as_str) != Some(id));
-                if members.is_empty() {
-                    body.as_object_mut().map(|b| b.remove("members"));
-                }
-            }
-            Some(Write {
-                body,
-                unique_key: None,
-                profile: None,
-            })
-        });
-        match result {
-            Ok(_) | Err(StoreError::Aborted | StoreError::NotFound) => {}
-            Err(error) => return Err(error.into()),
-        }
-    }
-    Ok(())
 }
 
 // ---- responses -----------------------------------------------------------------------

@@ -38,6 +38,9 @@ pub enum ScimError {
     PreconditionFailed,
     #[error("the request body is larger than {0} bytes")]
     TooLarge(usize),
+    /// The body did not arrive within the body timeout (seconds).
+    #[error("the request body did not arrive within {0} s")]
+    RequestTimeout(u64),
     #[error("{0}")]
     UnsupportedMediaType(String),
     /// The cause is logged; the client sees a generic message.
@@ -61,6 +64,7 @@ impl ScimError {
             ScimError::Uniqueness(_) => StatusCode::CONFLICT,
             ScimError::PreconditionFailed => StatusCode::PRECONDITION_FAILED,
             ScimError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            ScimError::RequestTimeout(_) => StatusCode::REQUEST_TIMEOUT,
             ScimError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ScimError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }

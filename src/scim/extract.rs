@@ -127,9 +127,18 @@ impl FromRequest<AppStateRef> for ScimJson {
             }
         }
         let limit = state.max_body_bytes;
-        let bytes = axum::body::to_bytes(request.into_body(), limit)
+        // A deadline for the whole body: a client sending a byte now and then would pass a
+        // timeout between reads, and hold its connection for as long as it liked.
+        let read = axum::body::to_bytes(request.into_body(), limit);
+        let bytes = tokio::time::timeout(state.body_timeout, read)
             .await
-            .map_err(|_| ScimError::TooLarge(limit))?;
+            .map_err(|_| ScimError::RequestTimeout(state.body_timeout.as_secs()))?
+            .map_err(|e| match std::error::Error::source(&e) {
+                Some(cause) if cause.is::<http_body_util::LengthLimitError>() => {
+                    ScimError::TooLarge(limit)
+                }
+                _ => ScimError::InvalidSyntax(format!("the body could not be read: {e}")),
+            })?;
         let value: Value = serde_json::from_slice(&bytes)
             .map_err(|e| ScimError::InvalidSyntax(format!("the body is not valid JSON: {e}")))?;
         if resource::json_depth(&value) > resource::MAX_JSON_DEPTH {

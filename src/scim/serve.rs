@@ -2,10 +2,18 @@
 //! bind, serve until Ctrl-C / SIGTERM.
 
 use std::collections::HashMap;
+use std::io::Write;
 use std::path::Path;
 use std::sync::Arc;
+use std::time::Duration;
 
-use super::config::{Config, ConfigError};
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::server::graceful::GracefulShutdown;
+use hyper_util::service::TowerToHyperService;
+use tokio::sync::Semaphore;
+use tokio::task::JoinSet;
+
+use super::config::{Config, ConfigError, Connections};
 use super::mapper;
 use super::state::{AppState, Loader, Tenant};
 use crate::store::{SqliteStore, StoreError};
@@ -66,6 +74,7 @@ pub fn state_from_config(
         tenants,
         admin_token_sha256: config.admin_token_sha256.clone(),
         max_body_bytes: config.max_body_bytes,
+        body_timeout: Duration::from_secs(config.connections.body_timeout_secs),
         loader,
         config_path: Some(config_path.to_path_buf()),
     })
@@ -76,8 +85,33 @@ pub fn engine_loader() -> Arc<Loader> {
     Arc::new(|path: &Path| mapper::load(path))
 }
 
-/// Serves until interrupted.
-pub async fn serve(state: AppState, listen: &str) -> Result<(), ServeError> {
+/// How connections are served (from `canon.yaml`'s `connections:`, which docs/scim.md
+/// describes); the body timeout is the app state's.
+#[derive(Debug, Clone, Copy)]
+pub struct ServeLimits {
+    pub max_connections: usize,
+    pub head_timeout: Duration,
+    pub shutdown_grace: Duration,
+}
+
+impl From<&Connections> for ServeLimits {
+    fn from(connections: &Connections) -> Self {
+        ServeLimits {
+            max_connections: connections.max,
+            head_timeout: Duration::from_secs(connections.head_timeout_secs),
+            shutdown_grace: Duration::from_secs(connections.shutdown_grace_secs),
+        }
+    }
+}
+
+impl Default for ServeLimits {
+    fn default() -> Self {
+        ServeLimits::from(&Connections::default())
+    }
+}
+
+/// Serves until SIGTERM or Ctrl-C.
+pub async fn serve(state: AppState, listen: &str, limits: ServeLimits) -> Result<(), ServeError> {
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .map_err(|source| ServeError::Bind {
@@ -86,12 +120,87 @@ pub async fn serve(state: AppState, listen: &str) -> Result<(), ServeError> {
         })?;
     let local = listener.local_addr()?;
     tracing::info!(address = %local, tenants = state.tenants.len(), "canon serve listening");
-    eprintln!("canon: listening on http://{local}");
+    // Not `eprintln!`: it panics when stderr cannot be written (issue 19).
+    let _ = writeln!(std::io::stderr(), "canon: listening on http://{local}");
     let app = super::router::app(Arc::new(state));
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown())
-        .await?;
+    serve_on(listener, app, limits, shutdown()).await;
     Ok(())
+}
+
+/// Serves `app` on `listener` until `stop` completes; then stops accepting, lets requests in
+/// flight finish for `limits.shutdown_grace`, and closes every connection left.
+///
+/// Each connection is hyper's HTTP/1: its request heads must arrive within
+/// `limits.head_timeout` (idle keep-alive time included), and at most
+/// `limits.max_connections` are open at once (the next waits in the accept queue).
+pub async fn serve_on(
+    listener: tokio::net::TcpListener,
+    app: axum::Router,
+    limits: ServeLimits,
+    stop: impl std::future::Future<Output = ()>,
+) {
+    let mut http = hyper::server::conn::http1::Builder::new();
+    http.timer(TokioTimer::new())
+        .header_read_timeout(limits.head_timeout);
+    let slots = Arc::new(Semaphore::new(limits.max_connections));
+    let graceful = GracefulShutdown::new();
+    let mut connections = JoinSet::new();
+    let mut stop = std::pin::pin!(stop);
+    loop {
+        while connections.try_join_next().is_some() {}
+        let slot = tokio::select! {
+            slot = slots.clone().acquire_owned() => slot,
+            () = &mut stop => break,
+        };
+        // The semaphore is never closed.
+        let Ok(slot) = slot else { break };
+        let stream = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => stream,
+                Err(error) => {
+                    accept_failed(error).await;
+                    continue;
+                }
+            },
+            () = &mut stop => break,
+        };
+        let service = TowerToHyperService::new(app.clone());
+        let connection = graceful.watch(http.serve_connection(TokioIo::new(stream), service));
+        connections.spawn(async move {
+            if let Err(error) = connection.await {
+                tracing::debug!(%error, "connection ended");
+            }
+            drop(slot);
+        });
+    }
+    drop(listener);
+    if tokio::time::timeout(limits.shutdown_grace, graceful.shutdown())
+        .await
+        .is_err()
+    {
+        tracing::warn!(
+            open = connections.len(),
+            "closing connections whose requests did not finish in the shutdown grace"
+        );
+    }
+    // What is left is aborted (the store's blocking work still runs to its end).
+    connections.abort_all();
+    while connections.join_next().await.is_some() {}
+}
+
+/// After an accept error: a connection the client gave up is nothing; anything else (out of
+/// file descriptors) is logged and waited out for a second, as axum::serve does, rather than
+/// spinning.
+async fn accept_failed(error: std::io::Error) {
+    use std::io::ErrorKind::{ConnectionAborted, ConnectionRefused, ConnectionReset};
+    if matches!(
+        error.kind(),
+        ConnectionAborted | ConnectionRefused | ConnectionReset
+    ) {
+        return;
+    }
+    tracing::error!(%error, "accept failed; retrying in 1 s");
+    tokio::time::sleep(Duration::from_secs(1)).await;
 }
 
 async fn shutdown() {

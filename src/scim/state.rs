@@ -4,6 +4,7 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
+use std::time::Duration;
 
 use super::config::{token_matches, Config};
 use super::error::ScimError;
@@ -113,6 +114,8 @@ pub struct AppState {
     pub tenants: HashMap<TenantId, Arc<Tenant>>,
     pub admin_token_sha256: Option<String>,
     pub max_body_bytes: usize,
+    /// How long a request's body may take to arrive (then 408).
+    pub body_timeout: Duration,
     pub loader: Arc<Loader>,
     /// The config file a reload re-reads for the tenant's rule file and token hash (`None`:
     /// reload recompiles the same rule file and keeps the token).

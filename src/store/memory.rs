@@ -4,7 +4,8 @@ use std::collections::BTreeMap;
 use std::sync::Mutex;
 
 use super::{
-    now, Kind, ProfileRecord, ResourceStore, StoreError, StoredResource, TenantId, UpdateFn, Write,
+    now, remove_member, Kind, ProfileRecord, ResourceStore, StoreError, StoredResource, TenantId,
+    UpdateFn, Write,
 };
 
 #[derive(Default)]
@@ -147,10 +148,16 @@ impl ResourceStore for MemoryStore {
             let before = rows.len();
             rows.retain(|(_, r)| r.id != id);
             if rows.len() == before {
-                Err(StoreError::NotFound)
-            } else {
-                Ok(())
+                return Err(StoreError::NotFound);
             }
+            let stamp = now();
+            for (_, group) in inner.rows(tenant, Kind::Group) {
+                if remove_member(&mut group.body, id) {
+                    group.modified = stamp.clone();
+                    group.version += 1;
+                }
+            }
+            Ok(())
         })
     }
 

@@ -184,6 +184,9 @@ pub trait ResourceStore: Send + Sync {
         id: &str,
         change: &mut UpdateFn<'_>,
     ) -> Result<StoredResource, StoreError>;
+    /// Deletes a resource and takes it out of the `members` of every group of the tenant
+    /// (RFC 7643 §4.2), all in one transaction: a crash or an error midway leaves the
+    /// resource and every membership as they were, and a retried DELETE finds them.
     fn delete(&self, tenant: &TenantId, kind: Kind, id: &str) -> Result<(), StoreError>;
     /// Replaces the profiles of many users at once (`canon remap --apply`), in one transaction.
     fn set_profiles(
@@ -191,6 +194,23 @@ pub trait ResourceStore: Send + Sync {
         tenant: &TenantId,
         profiles: &[(String, ProfileRecord)],
     ) -> Result<(), StoreError>;
+}
+
+/// Takes the member `id` out of a group's body; a group left with no members loses the
+/// attribute. Whether anything changed.
+pub(crate) fn remove_member(group: &mut Value, id: &str) -> bool {
+    let Some(Value::Array(members)) = group.get_mut("members") else {
+        return false;
+    };
+    let before = members.len();
+    members.retain(|m| m.get("value").and_then(Value::as_str) != Some(id));
+    if members.len() == before {
+        return false;
+    }
+    if members.is_empty() {
+        group.as_object_mut().map(|g| g.remove("members"));
+    }
+    true
 }
 
 /// Now, as `meta` timestamps.
@@ -302,5 +322,41 @@ pub(crate) mod contract {
         ));
         // The freed name can be taken again.
         store.create(&acme, Kind::User, user("bob")).unwrap();
+        deleting_removes_from_every_group(store);
+    }
+
+    /// Issue 19: the user row and every group listing it change in one delete.
+    fn deleting_removes_from_every_group(store: &dyn ResourceStore) {
+        let acme = TenantId::parse("acme").unwrap();
+        let cy = store.create(&acme, Kind::User, user("Cy")).unwrap();
+        let dee = store.create(&acme, Kind::User, user("Dee")).unwrap();
+        let group = |members: &[&str]| Write {
+            body: json!({"displayName": "g",
+                "members": members.iter().map(|m| json!({"value": m})).collect::<Vec<_>>()}),
+            unique_key: None,
+            profile: None,
+        };
+        let both = store
+            .create(&acme, Kind::Group, group(&[&cy.id, &dee.id]))
+            .unwrap();
+        let only = store.create(&acme, Kind::Group, group(&[&cy.id])).unwrap();
+        let other = store.create(&acme, Kind::Group, group(&[&dee.id])).unwrap();
+        store.delete(&acme, Kind::User, &cy.id).unwrap();
+        let read = |id: &str| store.get(&acme, Kind::Group, id).unwrap().unwrap();
+        assert_eq!(read(&both.id).body["members"], json!([{"value": dee.id}]));
+        assert_eq!(read(&both.id).version, 2);
+        // A group left without members has no `members` attribute.
+        assert_eq!(read(&only.id).body, json!({"displayName": "g"}));
+        assert_eq!(
+            read(&other.id).version,
+            1,
+            "a group without the user is untouched"
+        );
+        // A group is removed from the groups that list it, too.
+        let outer = store
+            .create(&acme, Kind::Group, group(&[&other.id]))
+            .unwrap();
+        store.delete(&acme, Kind::Group, &other.id).unwrap();
+        assert_eq!(read(&outer.id).body, json!({"displayName": "g"}));
     }
 }

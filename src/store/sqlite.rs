@@ -16,7 +16,8 @@ use std::sync::{Mutex, MutexGuard};
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 
 use super::{
-    now, Kind, ProfileRecord, ResourceStore, StoreError, StoredResource, TenantId, UpdateFn, Write,
+    now, remove_member, Kind, ProfileRecord, ResourceStore, StoreError, StoredResource, TenantId,
+    UpdateFn, Write,
 };
 
 const READERS: usize = 4;
@@ -304,16 +305,51 @@ impl ResourceStore for SqliteStore {
 
     fn delete(&self, tenant: &TenantId, kind: Kind, id: &str) -> Result<(), StoreError> {
         let mut connection = lock(&self.writer);
+        // Dropped without a commit on any early return: the transaction rolls back whole.
         let tx = connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let deleted = tx
             .prepare_cached("DELETE FROM resources WHERE tenant = ?1 AND kind = ?2 AND id = ?3")?
             .execute(params![tenant.as_str(), kind.as_str(), id])?;
-        tx.commit()?;
         if deleted == 0 {
-            Err(StoreError::NotFound)
-        } else {
-            Ok(())
+            return Err(StoreError::NotFound);
         }
+        // Only groups whose stored text holds the id, JSON-quoted as the bodies are, can list
+        // it; `remove_member` decides.
+        let quoted = encode_body(&serde_json::Value::from(id))?;
+        let groups = tx
+            .prepare_cached(
+                "SELECT id, body, version FROM resources
+                 WHERE tenant = ?1 AND kind = 'Group' AND instr(body, ?2) > 0",
+            )?
+            .query_map(params![tenant.as_str(), quoted], |row| {
+                Ok((
+                    row.get::<_, String>(0)?,
+                    row.get::<_, String>(1)?,
+                    row.get::<_, i64>(2)?,
+                ))
+            })?
+            .collect::<Result<Vec<_>, _>>()?;
+        let stamp = now();
+        for (group, body, version) in groups {
+            let mut body: serde_json::Value = serde_json::from_str(&body)
+                .map_err(|e| StoreError::Backend(format!("stored body of {group}: {e}")))?;
+            if !remove_member(&mut body, id) {
+                continue;
+            }
+            tx.prepare_cached(
+                "UPDATE resources SET body = ?3, modified = ?4, version = ?5
+                 WHERE tenant = ?1 AND kind = 'Group' AND id = ?2",
+            )?
+            .execute(params![
+                tenant.as_str(),
+                group,
+                encode_body(&body)?,
+                stamp,
+                version + 1
+            ])?;
+        }
+        tx.commit()?;
+        Ok(())
     }
 
     fn set_profiles(
@@ -346,6 +382,51 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = SqliteStore::open(&dir.path().join("canon.db")).unwrap();
         super::super::contract::run(&store);
+    }
+
+    /// Issue 19: a failure while the deleted user is taken out of its groups (here a trigger
+    /// refusing to change the second group) leaves everything as it was: the user and every
+    /// membership. Each group used to change in a transaction of its own, so a crash midway
+    /// left groups listing a user that was gone, for good.
+    #[test]
+    fn a_failed_delete_changes_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("canon.db");
+        let store = SqliteStore::open(&path).unwrap();
+        let acme = TenantId::parse("acme").unwrap();
+        let write = |body: serde_json::Value| Write {
+            body,
+            unique_key: None,
+            profile: None,
+        };
+        let ana = store
+            .create(
+                &acme,
+                Kind::User,
+                write(serde_json::json!({"userName": "ana"})),
+            )
+            .unwrap();
+        let groups: Vec<_> = (0..3)
+            .map(|n| {
+                let body = serde_json::json!({"displayName": n, "members": [{"value": ana.id}]});
+                store.create(&acme, Kind::Group, write(body)).unwrap()
+            })
+            .collect();
+        Connection::open(&path)
+            .unwrap()
+            .execute_batch(&format!(
+                "CREATE TRIGGER fail BEFORE UPDATE ON resources WHEN OLD.id = '{}'
+                 BEGIN SELECT RAISE(ABORT, 'injected failure'); END;",
+                groups[1].id
+            ))
+            .unwrap();
+        let error = store.delete(&acme, Kind::User, &ana.id).unwrap_err();
+        assert!(error.to_string().contains("injected failure"), "{error}");
+        assert!(store.get(&acme, Kind::User, &ana.id).unwrap().is_some());
+        for group in &groups {
+            let read = store.get(&acme, Kind::Group, &group.id).unwrap().unwrap();
+            assert_eq!(read, *group, "a group changed by a delete that failed");
+        }
     }
 
     #[test]
