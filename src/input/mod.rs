@@ -601,7 +601,7 @@ mod tests {
         let shapes = [
             "id,title{}1,VP{}2,CEO{}",
             "id,title{}1,VP{}2,CEO",
-            "{}{}id,title{}{}1,\"Sr.{}Dir\"{}{}2,\"a\"\"b\"{}3{}",
+            "{}{}id,title{}{}1,\"Sr.{}Dir\"{}{}2,\"a\"\"b\"{}3,{}",
             "\"id\",\"ti{}tle\"{}1,x{}",
             "id{}",
         ];
@@ -636,7 +636,7 @@ mod tests {
                         let (mut block, mut reader, mut got) =
                             (Vec::new(), BlockRecords::default(), Vec::new());
                         while blocks.next_block(size, &mut block).unwrap() {
-                            reader.start(&mut block);
+                            reader.start(&mut block, Some(header.len()));
                             while reader.read(&mut row).unwrap() {
                                 got.push(row.iter().map(<[u8]>::to_vec).collect::<Vec<_>>());
                             }
