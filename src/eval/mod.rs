@@ -146,19 +146,6 @@ pub(crate) enum Decision {
     NoMatch,
 }
 
-impl Decision {
-    /// Whether the field's outcome keeps the raw value it read, for the report's unmapped
-    /// values: no rule fired, the rule gave no value, or it was the final `else`.
-    pub(crate) fn falls_through(&self, field: &Field) -> bool {
-        match self {
-            Self::NoMatch => true,
-            Self::Fired { rule, output } => {
-                output.is_err() || field.rules.get(*rule).is_some_and(|r| r.is_else())
-            }
-        }
-    }
-}
-
 /// One record's evaluation: input values are computed once and shared by every field.
 pub(crate) struct Run<'p, 'r> {
     program: &'p Program,
@@ -272,6 +259,17 @@ impl<'p, 'r> Run<'p, 'r> {
             spans: self.spans,
             regex_hits: self.regex_hits,
             candidates: self.candidates,
+        }
+    }
+
+    /// The raw values of `field`'s attribute-reading inputs that have one, by input name:
+    /// what the report lists as unmapped when the field fell through.
+    pub(crate) fn raw_values(&mut self, field: &Field, mut each: impl FnMut(&Arc<str>, &str)) {
+        let program = self.program;
+        for id in &field.raw_inputs {
+            if let (Some(input), (_, Some(raw))) = (program.inputs.get(id.0), self.raw(*id)) {
+                each(&input.name, &raw);
+            }
         }
     }
 
@@ -519,9 +517,7 @@ impl<'p, 'r> Run<'p, 'r> {
             value: None,
             rule: None,
             note: None,
-            raw: Vec::new(),
         };
-        let fell_through = decision.falls_through(field);
         match decision {
             Decision::NoMatch => {
                 outcome.note = Some(if self.fuel == 0 {
@@ -541,14 +537,6 @@ impl<'p, 'r> Run<'p, 'r> {
                 match output {
                     Ok(value) => outcome.value = Some(value),
                     Err(note) => outcome.note = Some(note),
-                }
-            }
-        }
-        if fell_through {
-            let program = self.program;
-            for id in &field.raw_inputs {
-                if let (Some(input), (_, Some(raw))) = (program.inputs.get(id.0), self.raw(*id)) {
-                    outcome.raw.push((input.name.clone(), Arc::from(&*raw)));
                 }
             }
         }

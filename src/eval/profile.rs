@@ -65,10 +65,14 @@ pub struct FieldOutcome {
     /// The rule that fired, if one did.
     pub rule: Option<RuleRef>,
     pub note: Option<FieldNote>,
-    /// The raw values the field's rules read, as sent, by input (each attribute-reading input
-    /// that had one); kept only when the field fell to the final `else` or stayed unset, for
-    /// the dry-run report's unmapped values per input.
-    pub raw: Vec<(Arc<str>, Arc<str>)>,
+}
+
+impl FieldOutcome {
+    /// Whether the record's raw values were not mapped: no value, or the final `else`'s
+    /// (the dry-run report lists such raw values per input).
+    pub fn fell_through(&self) -> bool {
+        self.value.is_none() || self.rule.as_ref().is_some_and(|r| r.is_else)
+    }
 }
 
 /// The canonical profile of one record: every declared field, in declaration order.

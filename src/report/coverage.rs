@@ -180,21 +180,19 @@ impl Tally for Coverage {
         if let Some(rule) = &outcome.rule {
             stats.rules.add(&rule.id, rows, usize::MAX);
         }
-        for (input, raw) in &outcome.raw {
-            unmapped_of(&mut stats.unmapped, input).add(raw, rows, MAX_DISTINCT_RAW);
-        }
     }
 
     /// Full counters keep what they keep whatever comes next; rule counts are not bounded.
     fn settled(&self, field: usize, outcome: &FieldOutcome) -> bool {
-        self.fields.get(field).is_some_and(|stats| {
-            (outcome.value.is_none() || stats.values.distinct() >= MAX_DISTINCT)
-                && outcome.raw.iter().all(|(input, _)| {
-                    stats.unmapped.iter().any(|(name, counter)| {
-                        name == input && counter.distinct() >= MAX_DISTINCT_RAW
-                    })
-                })
-        })
+        self.fields
+            .get(field)
+            .is_some_and(|stats| outcome.value.is_none() || stats.values.distinct() >= MAX_DISTINCT)
+    }
+
+    fn unmapped(&mut self, field: usize, input: &Arc<str>, raw: &str) {
+        if let Some(stats) = self.fields.get_mut(field) {
+            unmapped_of(&mut stats.unmapped, input).add_str(raw, 1, MAX_DISTINCT_RAW);
+        }
     }
 
     fn row(&mut self, missing_required: bool, error: bool) {
@@ -590,6 +588,12 @@ map title {
             let profile = program.apply(&record);
             for (field, outcome) in profile.fields().iter().enumerate() {
                 by_row.outcome(field, outcome, 1);
+                if outcome.fell_through() {
+                    let mut run = crate::eval::Run::new(&program, &record);
+                    run.raw_values(&program.fields[field], |input, raw| {
+                        by_row.unmapped(field, input, raw)
+                    });
+                }
             }
             by_row.row(!profile.is_complete(), false);
         }

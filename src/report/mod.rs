@@ -32,6 +32,17 @@ impl Counter {
         }
     }
 
+    /// [`Counter::add`] of a borrowed key: no allocation unless the key is new and tracked.
+    pub fn add_str(&mut self, key: &str, n: u64, cap: usize) {
+        if let Some(count) = self.counts.get_mut(key) {
+            *count += n;
+        } else if self.counts.len() < cap {
+            self.counts.insert(std::sync::Arc::from(key), n);
+        } else {
+            self.other += n;
+        }
+    }
+
     pub fn merge(&mut self, other: Counter, cap: usize) {
         for (key, n) in other.counts {
             self.add(&key, n, cap);

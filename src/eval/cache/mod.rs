@@ -61,6 +61,11 @@ pub trait Tally {
     const COUNTS: bool;
     /// `rows` more rows got `outcome` for the field at `field` (declaration order).
     fn outcome(&mut self, field: usize, outcome: &FieldOutcome, rows: u64);
+    /// One row's raw value of `input` was not mapped by the field at `field` (the outcome
+    /// fell to the final `else` or left the field unset). Counted row by row, in row order.
+    fn unmapped(&mut self, field: usize, input: &Arc<str>, raw: &str) {
+        let _ = (field, input, raw);
+    }
     /// One more row: whether a required field stayed unset, whether evaluation ran out of
     /// budget.
     fn row(&mut self, missing_required: bool, error: bool);
@@ -137,6 +142,9 @@ struct Slot {
     value: Option<Arc<str>>,
     missing_required: bool,
     out_of_budget: bool,
+    /// The outcome left the record's raw values unmapped: a counting evaluator hands them
+    /// to the tally row by row (they are no part of the outcome, which many titles share).
+    fell_through: bool,
     outcome: Arc<FieldOutcome>,
 }
 
@@ -147,6 +155,7 @@ impl Slot {
             value: outcome.value.clone(),
             missing_required: outcome.required && outcome.value.is_none(),
             out_of_budget: outcome.note == Some(FieldNote::BudgetExhausted),
+            fell_through: outcome.fell_through(),
             outcome,
         }
     }
@@ -484,6 +493,10 @@ impl<'p, T: Tally> Evaluator<'p, T> {
                     };
                     if T::COUNTS {
                         slot.rows += 1;
+                        if slot.fell_through {
+                            let tally = &mut self.tally;
+                            run.raw_values(field, |input, raw| tally.unmapped(index, input, raw));
+                        }
                     }
                     missing_required |= slot.missing_required;
                     error |= slot.out_of_budget;
@@ -491,6 +504,10 @@ impl<'p, T: Tally> Evaluator<'p, T> {
                 None => {
                     if let Some(outcome) = &cache.fresh {
                         self.tally.outcome(index, outcome, 1);
+                        if T::COUNTS && outcome.fell_through() {
+                            let tally = &mut self.tally;
+                            run.raw_values(field, |input, raw| tally.unmapped(index, input, raw));
+                        }
                         missing_required |= outcome.required && outcome.value.is_none();
                         error |= outcome.note == Some(FieldNote::BudgetExhausted);
                     }
@@ -555,19 +572,9 @@ impl<'p, T: Tally> Evaluator<'p, T> {
                 return Some(cache.store(0, outcome, false, index, tally));
             }
         };
-        let (key, fell_through) = match known {
-            Some(known) => (known.key, known.fell_through),
-            None => (keys.hasher.hash("no rule run fired"), true),
-        };
-        // An outcome that fell through keeps the raw values of the field's inputs, which
-        // its root inputs' values decide: their hashes (each computed once per record, and
-        // most already by the rule runs) are part of its key.
-        let key = match fell_through {
-            true => {
-                let roots = keys.key(run, &cache.roots);
-                keys.hasher.hash((key, roots))
-            }
-            false => key,
+        let key = match known {
+            Some(known) => known.key,
+            None => keys.hasher.hash("no rule run fired"),
         };
         cache.lookups = cache.lookups.saturating_add(1);
         if let Some(slot) = cache.lookup(key, index, tally) {

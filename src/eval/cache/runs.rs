@@ -28,9 +28,6 @@ pub(super) struct Known {
     /// The field's outcome key of this decision: a hash of the run's number and the decision
     /// (the rule and its output), so it does not depend on the order decisions were met in.
     pub(super) key: u128,
-    /// Whether the outcome also keeps the field's raw value ([`Decision::falls_through`]):
-    /// the raw value is then part of the outcome's key.
-    pub(super) fell_through: bool,
 }
 
 /// Entries a rule run's table of decisions grows to: 16 bytes each, 1 MiB. Measured on 1M
@@ -54,14 +51,8 @@ impl Segment {
         }
     }
 
-    /// The number of `decision` (made by run `number` of `field`), numbering it if new.
-    pub(super) fn number(
-        &mut self,
-        field: &Field,
-        number: usize,
-        decision: Decision,
-        hasher: &KeyHasher,
-    ) -> u32 {
+    /// The number of `decision` (made by run `number`), numbering it if new.
+    pub(super) fn number(&mut self, number: usize, decision: Decision, hasher: &KeyHasher) -> u32 {
         if let Some(&id) = self.numbered.get(&decision) {
             return id;
         }
@@ -70,15 +61,10 @@ impl Segment {
             self.numbered.clear();
             self.decisions.clear();
         }
-        let fell_through = decision.falls_through(field);
         let key = hasher.hash(("rule run", number, &decision));
         let id = self.known.len() as u32;
         self.numbered.insert(decision.clone(), id);
-        self.known.push(Known {
-            decision,
-            key,
-            fell_through,
-        });
+        self.known.push(Known { decision, key });
         id
     }
 }
@@ -116,7 +102,7 @@ pub(super) fn decide_by_run(
                         if run.out_of_fuel() {
                             return Decided::Uncached(decision);
                         }
-                        let id = segment.number(field, number, decision, keys.hasher);
+                        let id = segment.number(number, decision, keys.hasher);
                         segment.decisions.insert(by_values, id);
                         id
                     }
