@@ -74,7 +74,7 @@ pub(super) fn check_headers(program: &Program, inputs: &[Input]) -> HeaderCheck 
             }
             let suggestion = paths
                 .iter()
-                .filter_map(|p| closest(p.text(), header.iter().map(String::as_str)))
+                .filter_map(|p| near_column(p.text(), header))
                 .next()
                 .map(|c| format!("; did you mean `{c}`?"))
                 .unwrap_or_default();
@@ -95,6 +95,14 @@ pub(super) fn check_headers(program: &Program, inputs: &[Input]) -> HeaderCheck 
         check.unread.push((csv.name.clone(), unread));
     }
     check
+}
+
+/// The header column a source most likely meant: a slip of a character or two (`Termination
+/// Dat`), not another column that shares a word (`Business Unit` is not `Business Title`).
+fn near_column<'h>(source: &str, header: &'h [String]) -> Option<&'h str> {
+    let found = closest(source, header.iter().map(String::as_str))?;
+    let distance = strsim::damerau_levenshtein(&source.to_lowercase(), &found.to_lowercase());
+    (distance <= (source.chars().count() / 6).max(2)).then_some(found)
 }
 
 /// `3 and 7`, `2, 5 and 9`.
@@ -137,6 +145,14 @@ map gone { rule g: end is present -> end }
             found.errors,
             ["`t.csv`: columns 2 and 4 are all named `Title`, and the rules read `Title`: rename all but one (Canon will not guess which is meant)"]
         );
+    }
+
+    #[test]
+    fn a_column_that_only_shares_a_word_is_no_suggestion() {
+        let header = ["Business Title".to_string(), "Termination Date".to_string()];
+        assert_eq!(near_column("Business Unit", &header), None);
+        assert_eq!(near_column("Termination Dat", &header), Some("Termination Date"));
+        assert_eq!(near_column("termination_date", &header), Some("Termination Date"));
     }
 
     #[test]
