@@ -307,7 +307,13 @@ async fn list_with(
     Ok(scim_response(StatusCode::OK, &body))
 }
 
-/// PUT and PATCH: read, change, map and write in one store transaction.
+/// Tries at computing a change outside the store's writer before computing it inside.
+const OPTIMISTIC_TRIES: usize = 3;
+
+/// PUT and PATCH: read, change, map, then write only if no other write came in between, so
+/// the one writer is held for the write alone (a member PATCH of a big group, or the rules
+/// engine, do their work without it: issue 19). After a few lost races the change is made
+/// inside the store's transaction, which always succeeds: concurrent writes lose nothing.
 async fn update(
     kind: Kind,
     ctx: TenantCtx,
@@ -321,6 +327,28 @@ async fn update(
     let expected = if_match(&headers);
     let tenant = ctx.tenant.clone();
     let stored = blocking(move || {
+        for _ in 0..OPTIMISTIC_TRIES {
+            let current = state
+                .store
+                .get(&tenant.id, kind, &id)?
+                .ok_or_else(|| ScimError::not_found(kind, &id))?;
+            if !version_matches(&expected, current.version) {
+                return Err(ScimError::PreconditionFailed);
+            }
+            let write = write_for(kind, &tenant, change(&current)?);
+            match state
+                .store
+                .replace(&tenant.id, kind, &id, current.version, write)
+            {
+                Ok(stored) => {
+                    tracing::info!(tenant = %tenant.id, kind = kind.as_str(), id = %stored.id, version = stored.version, "updated");
+                    return Ok(stored);
+                }
+                Err(StoreError::Stale) => continue,
+                Err(StoreError::NotFound) => return Err(ScimError::not_found(kind, &id)),
+                Err(error) => return Err(conflict(kind, error)),
+            }
+        }
         let mut failure = None;
         let result = state.store.update(&tenant.id, kind, &id, &mut |current| {
             if !version_matches(&expected, current.version) {

@@ -142,6 +142,25 @@ impl ResourceStore for MemoryStore {
         })
     }
 
+    fn replace(
+        &self,
+        tenant: &TenantId,
+        kind: Kind,
+        id: &str,
+        version: i64,
+        write: Write,
+    ) -> Result<StoredResource, StoreError> {
+        let mut write = Some(write);
+        let result = self.update(tenant, kind, id, &mut |current| match current.version {
+            v if v == version => write.take(),
+            _ => None,
+        });
+        match result {
+            Err(StoreError::Aborted) => Err(StoreError::Stale),
+            other => other,
+        }
+    }
+
     fn delete(&self, tenant: &TenantId, kind: Kind, id: &str) -> Result<(), StoreError> {
         self.with(|inner| {
             let rows = inner.rows(tenant, kind);

@@ -132,6 +132,9 @@ pub enum StoreError {
     /// The update closure declined to write (it keeps its own reason).
     #[error("the update was abandoned")]
     Aborted,
+    /// [`ResourceStore::replace`]: another write changed the resource first.
+    #[error("the resource changed since it was read")]
+    Stale,
     #[error("store backend: {0}")]
     Backend(String),
 }
@@ -183,6 +186,17 @@ pub trait ResourceStore: Send + Sync {
         kind: Kind,
         id: &str,
         change: &mut UpdateFn<'_>,
+    ) -> Result<StoredResource, StoreError>;
+    /// Writes `write` over a resource whose version is still `version`, as read before: the
+    /// change was computed without holding the writer, which then only writes.
+    /// `Err(StoreError::Stale)` when another write came in between.
+    fn replace(
+        &self,
+        tenant: &TenantId,
+        kind: Kind,
+        id: &str,
+        version: i64,
+        write: Write,
     ) -> Result<StoredResource, StoreError>;
     /// Deletes a resource and takes it out of the `members` of every group of the tenant
     /// (RFC 7643 §4.2), all in one transaction: a crash or an error midway leaves the
@@ -280,6 +294,21 @@ pub(crate) mod contract {
             store.update(&acme, Kind::User, &ana.id, &mut |_| None),
             Err(StoreError::Aborted)
         ));
+        // A replace of the version read: written; of an older one: stale, nothing written.
+        let replaced = store
+            .replace(&acme, Kind::User, &ana.id, 2, user("Ana"))
+            .unwrap();
+        assert_eq!((replaced.version, &replaced.created), (3, &ana.created));
+        assert!(matches!(
+            store.replace(&acme, Kind::User, &ana.id, 2, user("Ann")),
+            Err(StoreError::Stale)
+        ));
+        assert!(matches!(
+            store.replace(&acme, Kind::User, "nope", 1, user("Ann")),
+            Err(StoreError::NotFound)
+        ));
+        let read = store.get(&acme, Kind::User, &ana.id).unwrap().unwrap();
+        assert_eq!(read, replaced);
         assert!(matches!(
             store.update(&acme, Kind::User, "nope", &mut |_| None),
             Err(StoreError::NotFound)
@@ -287,6 +316,10 @@ pub(crate) mod contract {
         let bob = store.create(&acme, Kind::User, user("Bob")).unwrap();
         assert!(matches!(
             store.update(&acme, Kind::User, &bob.id, &mut |_| Some(user("ANA"))),
+            Err(StoreError::Conflict)
+        ));
+        assert!(matches!(
+            store.replace(&acme, Kind::User, &bob.id, 1, user("ANA")),
             Err(StoreError::Conflict)
         ));
         let names: Vec<_> = store

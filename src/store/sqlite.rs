@@ -303,6 +303,60 @@ impl ResourceStore for SqliteStore {
         })
     }
 
+    fn replace(
+        &self,
+        tenant: &TenantId,
+        kind: Kind,
+        id: &str,
+        version: i64,
+        write: Write,
+    ) -> Result<StoredResource, StoreError> {
+        // Encoded before the writer is taken: it then holds only the version check and the
+        // write itself.
+        let body = encode_body(&write.body)?;
+        let profile = encode_profile(&write.profile)?;
+        let stamp = now();
+        let mut connection = lock(&self.writer);
+        let tx = connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let current: Option<(i64, String)> = tx
+            .prepare_cached(
+                "SELECT version, created FROM resources WHERE tenant = ?1 AND kind = ?2 AND id = ?3",
+            )?
+            .query_row(params![tenant.as_str(), kind.as_str(), id], |row| {
+                Ok((row.get(0)?, row.get(1)?))
+            })
+            .optional()?;
+        let created = match current {
+            None => return Err(StoreError::NotFound),
+            Some((stored, _)) if stored != version => return Err(StoreError::Stale),
+            Some((_, created)) => created,
+        };
+        tx.prepare_cached(
+            "UPDATE resources SET unique_key = ?4, body = ?5, modified = ?6, version = ?7, profile = ?8
+             WHERE tenant = ?1 AND kind = ?2 AND id = ?3",
+        )?
+        .execute(params![
+            tenant.as_str(),
+            kind.as_str(),
+            id,
+            write.unique_key,
+            body,
+            stamp,
+            version + 1,
+            profile
+        ])?;
+        tx.commit()?;
+        Ok(StoredResource {
+            id: id.to_string(),
+            kind,
+            body: write.body,
+            created,
+            modified: stamp,
+            version: version + 1,
+            profile: write.profile,
+        })
+    }
+
     fn delete(&self, tenant: &TenantId, kind: Kind, id: &str) -> Result<(), StoreError> {
         let mut connection = lock(&self.writer);
         // Dropped without a commit on any early return: the transaction rolls back whole.
