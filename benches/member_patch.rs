@@ -81,7 +81,14 @@ async fn during(app: &axum::Router, path: &str, patch: String, n: usize) -> (Dur
         let user = json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
             "userName": format!("other-{n}-{i}-{}@example.com", started.elapsed().as_nanos())});
         let t = Instant::now();
-        let status = send(app, "POST", "/t/other/scim/v2/Users", "other", user.to_string()).await;
+        let status = send(
+            app,
+            "POST",
+            "/t/other/scim/v2/Users",
+            "other",
+            user.to_string(),
+        )
+        .await;
         slowest = slowest.max(t.elapsed());
         assert_eq!(status, 201);
         if big.is_finished() {

@@ -363,6 +363,22 @@ impl BlockRecords {
         };
         let joined = fast.is_none();
         self.rows += 1;
+        // No field of a record this short can be too long: one compare per record.
+        if bytes.len() > super::MAX_FIELD_BYTES {
+            let long = row
+                .spans
+                .iter()
+                .position(|&(start, end)| end - start > super::MAX_FIELD_BYTES);
+            if let Some(field) = long {
+                row.spans.clear();
+                row.text = String::new();
+                return Err(BlockBadRow {
+                    row: self.rows,
+                    line,
+                    message: format!("field {} is longer than 1 MiB", field + 1),
+                });
+            }
+        }
         row.check(bytes, joined)
             .map(|()| true)
             .map_err(|field| BlockBadRow {
