@@ -11,7 +11,10 @@ use axum::Router;
 use canon::scim::config::token_hash;
 use canon::scim::mapper::{MappedProfile, ProfileMapper};
 use canon::scim::{app, AppState, Loader, Tenant};
-use canon::store::{SqliteStore, TenantId};
+use canon::store::{
+    IndexedAttr, Kind, ResourceStore, SqliteStore, StoreError, StoredResource, TenantId, UpdateFn,
+    Write,
+};
 use serde_json::{json, Value};
 use tower::ServiceExt;
 
@@ -85,10 +88,15 @@ fn harness() -> Harness {
 }
 
 fn harness_with(loader: Arc<Loader>) -> Harness {
+    harness_on(loader, |store| Arc::new(store))
+}
+
+/// A harness whose store is the SQLite store as `wrap` hands it to the service.
+fn harness_on(loader: Arc<Loader>, wrap: fn(SqliteStore) -> Arc<dyn ResourceStore>) -> Harness {
     let dir = tempfile::tempdir().unwrap();
     let rules = dir.path().join("acme.rules");
     std::fs::write(&rules, "v1").unwrap();
-    let store = SqliteStore::open(&dir.path().join("canon.db")).unwrap();
+    let store = wrap(SqliteStore::open(&dir.path().join("canon.db")).unwrap());
     let mut tenants = HashMap::new();
     for (id, token) in [("acme", TOKEN), ("other", OTHER_TOKEN)] {
         let id = TenantId::parse(id).unwrap();
@@ -99,7 +107,7 @@ fn harness_with(loader: Arc<Loader>) -> Harness {
         );
     }
     let state = AppState {
-        store: Arc::new(store),
+        store,
         tenants,
         admin_token_sha256: Some(token_hash(ADMIN)),
         max_body_bytes: 64 * 1024,
@@ -1288,4 +1296,221 @@ async fn stored_profiles_match_the_dry_run() {
         }
     }
     assert_eq!(compared, fields.len() * lines.len());
+}
+
+/// Issue 19: lists page, filter and look up in the store. Whatever path a filter takes (the
+/// unique userName, the index of externalId / emails / displayName / members, or a scan of
+/// every resource), the list holds exactly what the in-memory filter keeps of all of them,
+/// in the same order, paged the same way.
+/// The SQLite store, except that loading a whole tenant (`list`) fails: a list request
+/// must page, look up or stream.
+struct NoWholeLists(SqliteStore);
+
+impl ResourceStore for NoWholeLists {
+    fn create(&self, t: &TenantId, k: Kind, w: Write) -> Result<StoredResource, StoreError> {
+        self.0.create(t, k, w)
+    }
+    fn get(&self, t: &TenantId, k: Kind, id: &str) -> Result<Option<StoredResource>, StoreError> {
+        self.0.get(t, k, id)
+    }
+    fn find_unique(
+        &self,
+        t: &TenantId,
+        k: Kind,
+        key: &str,
+    ) -> Result<Option<StoredResource>, StoreError> {
+        self.0.find_unique(t, k, key)
+    }
+    fn list(&self, _: &TenantId, _: Kind) -> Result<Vec<StoredResource>, StoreError> {
+        Err(StoreError::Backend(
+            "a request loaded a whole tenant".into(),
+        ))
+    }
+    fn page(
+        &self,
+        t: &TenantId,
+        k: Kind,
+        skip: usize,
+        take: usize,
+    ) -> Result<(usize, Vec<StoredResource>), StoreError> {
+        self.0.page(t, k, skip, take)
+    }
+    fn scan(
+        &self,
+        t: &TenantId,
+        k: Kind,
+        visit: &mut dyn FnMut(StoredResource) -> bool,
+    ) -> Result<(), StoreError> {
+        self.0.scan(t, k, visit)
+    }
+    fn find_by(
+        &self,
+        t: &TenantId,
+        k: Kind,
+        attr: IndexedAttr,
+        value: &str,
+    ) -> Result<Vec<StoredResource>, StoreError> {
+        self.0.find_by(t, k, attr, value)
+    }
+    fn update(
+        &self,
+        t: &TenantId,
+        k: Kind,
+        id: &str,
+        change: &mut UpdateFn<'_>,
+    ) -> Result<StoredResource, StoreError> {
+        self.0.update(t, k, id, change)
+    }
+    fn replace(
+        &self,
+        t: &TenantId,
+        k: Kind,
+        id: &str,
+        version: i64,
+        w: Write,
+    ) -> Result<StoredResource, StoreError> {
+        self.0.replace(t, k, id, version, w)
+    }
+    fn delete(&self, t: &TenantId, k: Kind, id: &str) -> Result<(), StoreError> {
+        self.0.delete(t, k, id)
+    }
+    fn set_profiles(
+        &self,
+        t: &TenantId,
+        profiles: &[(String, canon::store::ProfileRecord)],
+    ) -> Result<(), StoreError> {
+        self.0.set_profiles(t, profiles)
+    }
+}
+
+#[tokio::test]
+async fn indexed_and_scanned_lists_equal_the_in_memory_filter() {
+    let h = harness_on(Arc::new(fake_loader), |store| Arc::new(NoWholeLists(store)));
+    let mut users = Vec::new();
+    for (n, (external, email, title)) in [
+        ("E1", "Ana@Example.com", "VP"),
+        ("e1", "bo@example.com", "VP"),
+        ("E2", "cy@example.com", "Director"),
+        ("E1", "ANA@example.com", "Intern"),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let body = json!({"schemas": [USER], "userName": format!("user{n}@x.io"),
+            "externalId": external, "title": title,
+            "emails": [{"value": email, "type": "work"}, {"value": format!("home{n}@x.io"), "type": "home"}]});
+        let reply = h
+            .send("POST", &format!("{BASE}/Users"), Some(TOKEN), Some(body))
+            .await;
+        assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
+        users.push(reply.body["id"].as_str().unwrap().to_string());
+    }
+    for (name, members) in [
+        ("Sales", &users[..2]),
+        ("sales", &users[1..3]),
+        ("Ops", &users[..0]),
+    ] {
+        let members: Vec<Value> = members.iter().map(|id| json!({"value": id})).collect();
+        let mut body = json!({"schemas": [GROUP], "displayName": name});
+        if !members.is_empty() {
+            body["members"] = json!(members);
+        }
+        let reply = h
+            .send("POST", &format!("{BASE}/Groups"), Some(TOKEN), Some(body))
+            .await;
+        assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
+    }
+    let everything = |kind: &'static str| {
+        let h = &h;
+        async move { h.get(&format!("{BASE}/{kind}?count=1000")).await.body["Resources"].clone() }
+    };
+    let all_users = everything("Users").await;
+    let all_groups = everything("Groups").await;
+    let filters = [
+        ("Users", "userName eq \"USER1@x.io\""),
+        ("Users", "externalId eq \"E1\""),
+        ("Users", "externalId eq \"e1\""),
+        ("Users", "emails.value eq \"ana@example.com\""),
+        ("Users", "emails eq \"home2@x.io\""),
+        (
+            "Users",
+            "emails[type eq \"work\" and value eq \"ANA@EXAMPLE.COM\"]",
+        ),
+        ("Users", "emails[value eq \"home3@x.io\"]"),
+        ("Users", "externalId eq \"E1\" and title eq \"VP\""),
+        ("Users", "externalId eq \"E1\" or title eq \"Director\""),
+        ("Users", "title co \"i\""),
+        ("Users", "not (externalId eq \"E1\")"),
+        ("Users", "externalId eq \"nobody\""),
+        ("Groups", "displayName eq \"SALES\""),
+        ("Groups", "displayName eq \"Ops\""),
+        ("Groups", &format!("members[value eq \"{}\"]", users[1])),
+        ("Groups", &format!("members.value eq \"{}\"", users[0])),
+        (
+            "Groups",
+            &format!("members eq \"{}\"", users[2].to_uppercase()),
+        ),
+    ];
+    for (kind_name, text) in filters {
+        let (kind, all) = match kind_name {
+            "Users" => (Kind::User, &all_users),
+            _ => (Kind::Group, &all_groups),
+        };
+        let filter = canon::scim::filter::parse_filter(text).unwrap();
+        let expected: Vec<&Value> = all
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|r| filter.matches(r, kind))
+            .map(|r| &r["id"])
+            .collect();
+        for (start, count) in [(1, 1000), (2, 1), (1, 0)] {
+            let query = format!(
+                "{BASE}/{kind_name}?filter={}&startIndex={start}&count={count}",
+                text.replace(' ', "%20")
+                    .replace('"', "%22")
+                    .replace('[', "%5B")
+                    .replace(']', "%5D")
+            );
+            let reply = h.get(&query).await;
+            assert_eq!(reply.status, StatusCode::OK, "{text}: {}", reply.body);
+            assert_eq!(reply.body["totalResults"], json!(expected.len()), "{text}");
+            let got: Vec<&Value> = reply.body["Resources"]
+                .as_array()
+                .map(|r| r.iter().map(|r| &r["id"]).collect())
+                .unwrap_or_default();
+            let page: Vec<&Value> = expected
+                .iter()
+                .skip(start - 1)
+                .take(count)
+                .copied()
+                .collect();
+            assert_eq!(got, page, "{text} from {start}, {count}");
+        }
+    }
+    // Pages without a filter, across both kinds too.
+    let reply = h.get(&format!("{BASE}/Users?startIndex=3&count=5")).await;
+    assert_eq!(reply.body["totalResults"], json!(4));
+    assert_eq!(
+        reply.body["Resources"],
+        json!(all_users.as_array().unwrap()[2..])
+    );
+    let search = json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:SearchRequest"],
+        "startIndex": 4, "count": 2});
+    let reply = h
+        .send(
+            "POST",
+            &format!("{BASE}/.search"),
+            Some(TOKEN),
+            Some(search),
+        )
+        .await;
+    assert_eq!(reply.body["totalResults"], json!(7));
+    let ids: Vec<&Value> = reply.body["Resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| &r["id"])
+        .collect();
+    assert_eq!(ids, [&all_users[3]["id"], &all_groups[0]["id"]]);
 }

@@ -185,7 +185,9 @@ impl CsvBlocks {
         Ok(true)
     }
 
-    /// Reads more of the input and scans it.
+    /// Reads more of the input and scans it. A row that has not ended within
+    /// [`MAX_ROW_BYTES`](super::MAX_ROW_BYTES) fails the input as a read error would, so
+    /// the bytes held stay bounded.
     fn fill(&mut self) {
         let old = self.pending.len();
         match read_more(&mut self.read, &mut self.pending) {
@@ -193,6 +195,10 @@ impl CsvBlocks {
             Ok(_) => {
                 if let Some(end) = self.ends.last_end(&self.pending[old..]) {
                     self.last_end = Some(old + end);
+                }
+                let unended = self.pending.len() - self.last_end.unwrap_or(0);
+                if unended > super::MAX_ROW_BYTES {
+                    self.failed = Some(io::Error::other("a row is longer than 8 MiB"));
                 }
             }
             Err(error) => self.failed = Some(error),

@@ -134,6 +134,15 @@ pub struct CsvInput {
 /// this size: no faster, and more memory in flight).
 pub const BLOCK_BYTES: usize = 128 * 1024;
 
+/// The longest CSV field, and JSONL line, read: a longer one is a bad row (docs/dsl.md).
+pub const MAX_FIELD_BYTES: usize = 1024 * 1024;
+
+/// The longest CSV row: the block reader holds a row whole before it can tell where its
+/// fields end, so a row that has not ended after this many bytes (checked at each read of
+/// 64 KiB) ends the input, after the rows before it, as a read error does; a header that
+/// long is refused. Memory then stays bounded whatever a row holds.
+pub const MAX_ROW_BYTES: usize = 8 * 1024 * 1024;
+
 /// Line breaks in `bytes[..end]`: LF, CRLF or a lone CR (a CR just before `end` pairs with
 /// an LF just after it). The header's and every block's lines are counted by this one rule.
 pub(crate) fn line_breaks(bytes: &[u8], end: usize) -> u64 {
@@ -181,6 +190,9 @@ fn read_header(
             }
         }
         *at = bytes.len();
+        if bytes.len() > MAX_ROW_BYTES {
+            return Err(bad("the header row is longer than 8 MiB".into()));
+        }
         if eof {
             return match first_record(&bytes).map_err(bad)? {
                 Some(header) => Ok((header, line_breaks(&bytes, bytes.len()), Vec::new())),
@@ -421,8 +433,30 @@ impl JsonInput {
                     return None;
                 }
                 buf.clear();
-                match reader.read_until(b'\n', buf) {
+                // At most one byte past the limit is kept: a longer line is skipped to its end.
+                let limit = MAX_FIELD_BYTES as u64 + 1;
+                match reader.by_ref().take(limit).read_until(b'\n', buf) {
                     Ok(0) => return None,
+                    Ok(_) if buf.len() > MAX_FIELD_BYTES => {
+                        *line += 1;
+                        let skipped = match buf.last() {
+                            Some(b'\n') => Ok(()),
+                            _ => skip_line(reader),
+                        };
+                        buf.clear();
+                        let message = match skipped {
+                            Ok(()) => "the line is longer than 1 MiB".to_string(),
+                            Err(e) => {
+                                *stopped = true;
+                                format!("the line is longer than 1 MiB; {e} (reading stopped)")
+                            }
+                        };
+                        return Some(Err(BadRow {
+                            input: name.clone(),
+                            at: format!("line {line}"),
+                            message,
+                        }));
+                    }
                     Ok(_) => {}
                     Err(e) => {
                         *stopped = true;
@@ -453,6 +487,28 @@ impl JsonInput {
                     }),
                 });
             },
+        }
+    }
+}
+
+/// Reads past the end of the current line (its `\n`, or the input's end), keeping nothing.
+fn skip_line(reader: &mut impl BufRead) -> io::Result<()> {
+    loop {
+        let available = match reader.fill_buf() {
+            Ok(available) => available,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        if available.is_empty() {
+            return Ok(());
+        }
+        let (used, found) = match memchr::memchr(b'\n', available) {
+            Some(at) => (at + 1, true),
+            None => (available.len(), false),
+        };
+        reader.consume(used);
+        if found {
+            return Ok(());
         }
     }
 }
@@ -647,6 +703,83 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// Issue 19: a 50 MB field was read whole (487 MB peak RSS) and mapped. A field over
+    /// 1 MiB is a bad row, and reading goes on; a row over 8 MiB ends the input, after the
+    /// rows before it (a header that long is refused), so memory stays bounded whatever one
+    /// row holds.
+    #[test]
+    fn a_field_over_1_mib_is_a_bad_row_and_a_row_over_8_mib_ends_the_input() {
+        let big = |n: usize| "x".repeat(n);
+        let text = format!(
+            "id,title\n1,{}\n2,\"{}\"\n3,ok\n\"{}\"\n",
+            big(MAX_FIELD_BYTES),
+            big(MAX_FIELD_BYTES + 1),
+            big(MAX_FIELD_BYTES / 2) + "\",\"" + &big(MAX_FIELD_BYTES / 2 + 1),
+        );
+        let text: &'static [u8] = Box::leak(text.into_bytes().into_boxed_slice());
+        let mut input = csv(text);
+        let mut row = CsvRow::default();
+        assert!(
+            input.read(&mut row).unwrap(),
+            "a field of exactly 1 MiB is read"
+        );
+        assert_eq!(row.get(1).map(<[u8]>::len), Some(MAX_FIELD_BYTES));
+        let bad = input.read(&mut row).unwrap_err();
+        assert_eq!(
+            bad.to_string(),
+            "t.csv: row 2 (line 3): field 2 is longer than 1 MiB"
+        );
+        assert!(input.read(&mut row).unwrap());
+        assert_eq!(row.get(0), Some(&b"3"[..]));
+        // Over 1 MiB as a row, no field over it: read.
+        assert!(input.read(&mut row).unwrap());
+        assert!(!input.read(&mut row).unwrap());
+
+        let text = format!("id,title\n1,ok\n2,\"{}\n3,ok\n", big(MAX_ROW_BYTES + 1));
+        let text: &'static [u8] = Box::leak(text.into_bytes().into_boxed_slice());
+        let mut input = CsvInput::from_reader("t.csv", Box::new(Slices(text, 64 * 1024))).unwrap();
+        assert!(input.read(&mut row).unwrap());
+        let bad = input.read(&mut row).unwrap_err();
+        assert_eq!(
+            bad.to_string(),
+            "t.csv: row 2 (line 3): a row is longer than 8 MiB (reading stopped)"
+        );
+        assert!(!input.read(&mut row).unwrap());
+
+        // Checked at each read of 64 KiB: a header longer by more than one read.
+        let text = format!("id,{}\n1,ok\n", big(MAX_ROW_BYTES + (128 << 10)));
+        let text: &'static [u8] = Box::leak(text.into_bytes().into_boxed_slice());
+        let Err(error) = CsvInput::from_reader("t.csv", Box::new(text)) else {
+            panic!("a header over 8 MiB was read")
+        };
+        assert_eq!(
+            error.to_string(),
+            "`t.csv`: the CSV header row cannot be read: the header row is longer than 8 MiB"
+        );
+    }
+
+    #[test]
+    fn a_jsonl_line_over_1_mib_is_a_bad_row() {
+        let text = format!(
+            "{{\"a\":1}}\n{{\"b\":\"{}\"}}\n{{\"c\":3}}\n",
+            "x".repeat(MAX_FIELD_BYTES)
+        );
+        let text: &'static [u8] = Box::leak(text.into_bytes().into_boxed_slice());
+        let mut input =
+            JsonInput::from_reader("t.jsonl", Box::new(text), InputFormat::Jsonl).unwrap();
+        assert!(input.next_user().unwrap().is_ok());
+        // Not `unwrap_err`: on failure it would print the megabyte.
+        let Some(Err(bad)) = input.next_user() else {
+            panic!("a line over 1 MiB was read")
+        };
+        assert_eq!(
+            bad.to_string(),
+            "t.jsonl: line 2: the line is longer than 1 MiB"
+        );
+        assert_eq!(input.next_user().unwrap().unwrap()["c"], 3);
+        assert!(input.next_user().is_none());
     }
 
     #[test]

@@ -374,6 +374,18 @@ impl BlockRecords {
             line,
             message,
         };
+        // No field of a record this short can be too long: one compare per record.
+        if bytes.len() > super::MAX_FIELD_BYTES {
+            let long = row
+                .spans
+                .iter()
+                .position(|&(start, end)| end - start > super::MAX_FIELD_BYTES);
+            if let Some(field) = long {
+                row.spans.clear();
+                row.text = String::new();
+                return Err(bad(format!("field {} is longer than 1 MiB", field + 1)));
+            }
+        }
         row.check(bytes, joined)
             .map_err(|field| bad(format!("field {} is not valid UTF-8", field + 1)))?;
         match self.width {

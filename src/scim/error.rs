@@ -95,6 +95,7 @@ impl From<StoreError> for ScimError {
             StoreError::NotFound => ScimError::NotFound("resource not found".into()),
             StoreError::Conflict => ScimError::Uniqueness("userName is already taken".into()),
             StoreError::Aborted => ScimError::Internal("update abandoned without a reason".into()),
+            StoreError::Stale => ScimError::Internal("the resource changed while written".into()),
             StoreError::Backend(cause) => ScimError::Internal(cause),
         }
     }

@@ -8,7 +8,7 @@ use pest::Parser as _;
 use serde_json::Value;
 
 use super::schema::{self, ci_get};
-use crate::store::Kind;
+use crate::store::{IndexedAttr, Kind};
 
 #[derive(pest_derive::Parser)]
 #[grammar = "../grammar/scim_filter.pest"]
@@ -494,21 +494,86 @@ impl Filter {
         }
     }
 
-    /// `userName eq "…"` (Okta's lookup), answered from the store's unique index.
-    pub fn as_user_name_eq(&self) -> Option<&str> {
+    /// What the store's indexes can answer of this filter: an attribute it indexes and a
+    /// value every matching resource has there. The resources found are candidates (the
+    /// index folds case); the filter decides. `None`: the filter must see every resource.
+    pub fn index_hint(&self, kind: Kind) -> Option<IndexHint> {
         match self {
-            Filter::Compare(path, ScimCompareOp::Eq, Value::String(name))
-                if path.sub.is_none()
-                    && path.name.eq_ignore_ascii_case("userName")
-                    && path
-                        .urn
-                        .as_deref()
-                        .is_none_or(|u| schema::is_core_urn(Kind::User, u)) =>
-            {
-                Some(name)
+            Filter::And(a, b) => a.index_hint(kind).or_else(|| b.index_hint(kind)),
+            Filter::Compare(path, ScimCompareOp::Eq, Value::String(value)) => {
+                indexed(kind, path, path.sub.as_deref()).map(|attr| attr.hint(value))
+            }
+            // `members[value eq "…"]`, `emails[type eq "work" and value eq "…"]`.
+            Filter::ValuePath(path, inner) if path.sub.is_none() => {
+                let attr = indexed(kind, path, Some("value"))?;
+                inner.element_value_eq().map(|value| attr.hint(value))
             }
             _ => None,
         }
+    }
+
+    /// In a value path: the string its element's `value` must equal, if it says so.
+    fn element_value_eq(&self) -> Option<&str> {
+        match self {
+            Filter::And(a, b) => a.element_value_eq().or_else(|| b.element_value_eq()),
+            Filter::Compare(path, ScimCompareOp::Eq, Value::String(value))
+                if path.urn.is_none()
+                    && path.sub.is_none()
+                    && path.name.eq_ignore_ascii_case("value") =>
+            {
+                Some(value)
+            }
+            _ => None,
+        }
+    }
+}
+
+/// A lookup that finds every resource a filter can match (see [`Filter::index_hint`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum IndexHint {
+    /// The unique, case-folded `userName` of a user.
+    UserName(String),
+    Key(IndexedAttr, String),
+}
+
+/// What an index holds for the attribute at `path` (its sub-attribute `sub`) of a `kind`.
+enum Indexed {
+    UserName,
+    Key(IndexedAttr),
+}
+
+impl Indexed {
+    fn hint(self, value: &str) -> IndexHint {
+        match self {
+            Indexed::UserName => IndexHint::UserName(value.to_lowercase()),
+            Indexed::Key(attr) => IndexHint::Key(attr, value.to_string()),
+        }
+    }
+}
+
+fn indexed(kind: Kind, path: &ScimPath, sub: Option<&str>) -> Option<Indexed> {
+    if path
+        .urn
+        .as_deref()
+        .is_some_and(|u| !schema::is_core_urn(kind, u))
+    {
+        return None;
+    }
+    let is = |name: &str| path.name.eq_ignore_ascii_case(name);
+    let value = sub.is_none_or(|s| s.eq_ignore_ascii_case("value"));
+    match kind {
+        Kind::User if is("userName") && sub.is_none() => Some(Indexed::UserName),
+        Kind::User if is("emails") && value => Some(Indexed::Key(IndexedAttr::Email)),
+        Kind::Group if is("displayName") && sub.is_none() => {
+            Some(Indexed::Key(IndexedAttr::DisplayName))
+        }
+        // Found by exact text: only where the comparison is exact, on `value` (`members eq`
+        // compares the complex attribute, case-insensitively).
+        Kind::Group if is("members") && sub.is_some_and(|s| s.eq_ignore_ascii_case("value")) => {
+            Some(Indexed::Key(IndexedAttr::Member))
+        }
+        _ if is("externalId") && sub.is_none() => Some(Indexed::Key(IndexedAttr::ExternalId)),
+        _ => None,
     }
 }
 

@@ -4,8 +4,8 @@ use std::collections::BTreeMap;
 use std::sync::Mutex;
 
 use super::{
-    now, remove_member, Kind, ProfileRecord, ResourceStore, StoreError, StoredResource, TenantId,
-    UpdateFn, Write,
+    fold, index_keys, lists_member, now, remove_member, IndexedAttr, Kind, ProfileRecord,
+    ResourceStore, StoreError, StoredResource, TenantId, UpdateFn, Write,
 };
 
 #[derive(Default)]
@@ -112,6 +112,50 @@ impl ResourceStore for MemoryStore {
         })
     }
 
+    fn page(
+        &self,
+        tenant: &TenantId,
+        kind: Kind,
+        skip: usize,
+        take: usize,
+    ) -> Result<(usize, Vec<StoredResource>), StoreError> {
+        self.with(|inner| {
+            let rows = inner.rows(tenant, kind);
+            let page = rows.iter().skip(skip).take(take);
+            Ok((rows.len(), page.map(|(_, r)| r.clone()).collect()))
+        })
+    }
+
+    fn scan(
+        &self,
+        tenant: &TenantId,
+        kind: Kind,
+        visit: &mut dyn FnMut(StoredResource) -> bool,
+    ) -> Result<(), StoreError> {
+        for resource in self.list(tenant, kind)? {
+            if !visit(resource) {
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    fn find_by(
+        &self,
+        tenant: &TenantId,
+        kind: Kind,
+        attr: IndexedAttr,
+        value: &str,
+    ) -> Result<Vec<StoredResource>, StoreError> {
+        let key = (attr, fold(value));
+        let mut found = self.list(tenant, kind)?;
+        found.retain(|r| match attr {
+            IndexedAttr::Member => lists_member(&r.body, value),
+            _ => index_keys(kind, &r.body).contains(&key),
+        });
+        Ok(found)
+    }
+
     fn update(
         &self,
         tenant: &TenantId,
@@ -140,6 +184,25 @@ impl ResourceStore for MemoryStore {
             rows[index] = (write.unique_key, resource.clone());
             Ok(resource)
         })
+    }
+
+    fn replace(
+        &self,
+        tenant: &TenantId,
+        kind: Kind,
+        id: &str,
+        version: i64,
+        write: Write,
+    ) -> Result<StoredResource, StoreError> {
+        let mut write = Some(write);
+        let result = self.update(tenant, kind, id, &mut |current| match current.version {
+            v if v == version => write.take(),
+            _ => None,
+        });
+        match result {
+            Err(StoreError::Aborted) => Err(StoreError::Stale),
+            other => other,
+        }
     }
 
     fn delete(&self, tenant: &TenantId, kind: Kind, id: &str) -> Result<(), StoreError> {

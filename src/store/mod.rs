@@ -8,9 +8,11 @@
 //! transaction that writes the result, so two concurrent PATCHes of one group's members are
 //! applied one after the other and lose nothing.
 
+mod keys;
 mod memory;
 mod sqlite;
 
+pub use keys::{fold, index_keys, lists_member, IndexedAttr};
 pub use memory::MemoryStore;
 pub use sqlite::SqliteStore;
 
@@ -132,6 +134,9 @@ pub enum StoreError {
     /// The update closure declined to write (it keeps its own reason).
     #[error("the update was abandoned")]
     Aborted,
+    /// [`ResourceStore::replace`]: another write changed the resource first.
+    #[error("the resource changed since it was read")]
+    Stale,
     #[error("store backend: {0}")]
     Backend(String),
 }
@@ -176,6 +181,33 @@ pub trait ResourceStore: Send + Sync {
     ) -> Result<Option<StoredResource>, StoreError>;
     /// Every resource of a kind, oldest first.
     fn list(&self, tenant: &TenantId, kind: Kind) -> Result<Vec<StoredResource>, StoreError>;
+    /// How many resources of a kind there are, and those of them after the first `skip`
+    /// (oldest first), at most `take`: only the page is read.
+    fn page(
+        &self,
+        tenant: &TenantId,
+        kind: Kind,
+        skip: usize,
+        take: usize,
+    ) -> Result<(usize, Vec<StoredResource>), StoreError>;
+    /// Every resource of a kind, oldest first, handed to `visit` one at a time and not kept
+    /// (a list whose filter no index answers); `visit` returns `false` to stop.
+    fn scan(
+        &self,
+        tenant: &TenantId,
+        kind: Kind,
+        visit: &mut dyn FnMut(StoredResource) -> bool,
+    ) -> Result<(), StoreError>;
+    /// The resources of a kind whose attribute `attr` has a value that folds as `value`
+    /// does ([`fold`]; for [`IndexedAttr::Member`], that equals it), oldest first: a superset
+    /// of those equal to it.
+    fn find_by(
+        &self,
+        tenant: &TenantId,
+        kind: Kind,
+        attr: IndexedAttr,
+        value: &str,
+    ) -> Result<Vec<StoredResource>, StoreError>;
     /// Reads, changes and writes one resource in one transaction.
     fn update(
         &self,
@@ -183,6 +215,17 @@ pub trait ResourceStore: Send + Sync {
         kind: Kind,
         id: &str,
         change: &mut UpdateFn<'_>,
+    ) -> Result<StoredResource, StoreError>;
+    /// Writes `write` over a resource whose version is still `version`, as read before: the
+    /// change was computed without holding the writer, which then only writes.
+    /// `Err(StoreError::Stale)` when another write came in between.
+    fn replace(
+        &self,
+        tenant: &TenantId,
+        kind: Kind,
+        id: &str,
+        version: i64,
+        write: Write,
     ) -> Result<StoredResource, StoreError>;
     /// Deletes a resource and takes it out of the `members` of every group of the tenant
     /// (RFC 7643 §4.2), all in one transaction: a crash or an error midway leaves the
@@ -280,6 +323,21 @@ pub(crate) mod contract {
             store.update(&acme, Kind::User, &ana.id, &mut |_| None),
             Err(StoreError::Aborted)
         ));
+        // A replace of the version read: written; of an older one: stale, nothing written.
+        let replaced = store
+            .replace(&acme, Kind::User, &ana.id, 2, user("Ana"))
+            .unwrap();
+        assert_eq!((replaced.version, &replaced.created), (3, &ana.created));
+        assert!(matches!(
+            store.replace(&acme, Kind::User, &ana.id, 2, user("Ann")),
+            Err(StoreError::Stale)
+        ));
+        assert!(matches!(
+            store.replace(&acme, Kind::User, "nope", 1, user("Ann")),
+            Err(StoreError::NotFound)
+        ));
+        let read = store.get(&acme, Kind::User, &ana.id).unwrap().unwrap();
+        assert_eq!(read, replaced);
         assert!(matches!(
             store.update(&acme, Kind::User, "nope", &mut |_| None),
             Err(StoreError::NotFound)
@@ -287,6 +345,10 @@ pub(crate) mod contract {
         let bob = store.create(&acme, Kind::User, user("Bob")).unwrap();
         assert!(matches!(
             store.update(&acme, Kind::User, &bob.id, &mut |_| Some(user("ANA"))),
+            Err(StoreError::Conflict)
+        ));
+        assert!(matches!(
+            store.replace(&acme, Kind::User, &bob.id, 1, user("ANA")),
             Err(StoreError::Conflict)
         ));
         let names: Vec<_> = store
@@ -323,6 +385,110 @@ pub(crate) mod contract {
         // The freed name can be taken again.
         store.create(&acme, Kind::User, user("bob")).unwrap();
         deleting_removes_from_every_group(store);
+        pages_scans_and_indexed_lookups(store);
+    }
+
+    /// Issue 19: lists read a page, or stream, or look candidates up by index, instead of
+    /// loading the tenant; the index follows every write.
+    fn pages_scans_and_indexed_lookups(store: &dyn ResourceStore) {
+        let t = TenantId::parse("lists").unwrap();
+        let ids: Vec<String> = (0..5)
+            .map(|n| {
+                let body = json!({"userName": format!("u{n}"), "externalId": format!("E{}", n % 2),
+                    "emails": [{"value": format!("U{n}@x.io")}, {"value": "shared@x.io"}]});
+                let write = Write {
+                    body,
+                    unique_key: Some(format!("u{n}")),
+                    profile: None,
+                };
+                store.create(&t, Kind::User, write).unwrap().id
+            })
+            .collect();
+        let names = |page: &[StoredResource]| -> Vec<String> {
+            page.iter()
+                .map(|r| r.body["userName"].as_str().unwrap().to_string())
+                .collect()
+        };
+        let (total, page) = store.page(&t, Kind::User, 1, 2).unwrap();
+        assert_eq!((total, names(&page)), (5, vec!["u1".into(), "u2".into()]));
+        let (total, page) = store.page(&t, Kind::User, 4, 10).unwrap();
+        assert_eq!((total, names(&page)), (5, vec!["u4".into()]));
+        assert_eq!(store.page(&t, Kind::Group, 0, 10).unwrap().0, 0);
+        let mut seen = Vec::new();
+        store
+            .scan(&t, Kind::User, &mut |r| {
+                seen.push(r.id);
+                seen.len() < 3
+            })
+            .unwrap();
+        assert_eq!(seen, ids[..3]);
+
+        let found = |attr, value: &str| -> Vec<String> {
+            let found = store.find_by(&t, Kind::User, attr, value).unwrap();
+            names(&found)
+        };
+        assert_eq!(found(IndexedAttr::ExternalId, "e1"), ["u1", "u3"]);
+        assert_eq!(found(IndexedAttr::Email, "u2@X.IO"), ["u2"]);
+        assert_eq!(found(IndexedAttr::Email, "shared@x.io").len(), 5);
+        // The index follows an update, a replace and a delete.
+        store
+            .update(&t, Kind::User, &ids[1], &mut |current| {
+                let mut body = current.body.clone();
+                body["externalId"] = json!("E9");
+                body["emails"] = json!([]);
+                Some(Write {
+                    body,
+                    unique_key: Some("u1".into()),
+                    profile: None,
+                })
+            })
+            .unwrap();
+        assert_eq!(found(IndexedAttr::ExternalId, "E1"), ["u3"]);
+        assert_eq!(found(IndexedAttr::ExternalId, "E9"), ["u1"]);
+        assert_eq!(found(IndexedAttr::Email, "shared@x.io").len(), 4);
+        let body = json!({"userName": "u3", "externalId": "E7"});
+        let write = Write {
+            body,
+            unique_key: Some("u3".into()),
+            profile: None,
+        };
+        store.replace(&t, Kind::User, &ids[3], 1, write).unwrap();
+        assert!(found(IndexedAttr::ExternalId, "E1").is_empty());
+        store.delete(&t, Kind::User, &ids[0]).unwrap();
+        assert!(found(IndexedAttr::Email, "u0@x.io").is_empty());
+
+        let members = json!([{"value": ids[2]}, {"value": ids[4]}]);
+        let group = Write {
+            body: json!({"displayName": "Sales", "members": members}),
+            unique_key: None,
+            profile: None,
+        };
+        let group = store.create(&t, Kind::Group, group).unwrap();
+        let groups_of = |id: &str| {
+            store
+                .find_by(&t, Kind::Group, IndexedAttr::Member, id)
+                .unwrap()
+        };
+        assert_eq!(groups_of(&ids[4])[0].id, group.id);
+        assert_eq!(
+            store
+                .find_by(&t, Kind::Group, IndexedAttr::DisplayName, "SALES")
+                .unwrap()[0]
+                .id,
+            group.id
+        );
+        store.delete(&t, Kind::User, &ids[4]).unwrap();
+        assert!(
+            groups_of(&ids[4]).is_empty(),
+            "the member index follows a delete's cleanup"
+        );
+        assert_eq!(groups_of(&ids[2]).len(), 1);
+        // Another tenant sees none of it.
+        let other = TenantId::parse("other").unwrap();
+        assert!(store
+            .find_by(&other, Kind::User, IndexedAttr::Email, "shared@x.io")
+            .unwrap()
+            .is_empty());
     }
 
     /// Issue 19: the user row and every group listing it change in one delete.

@@ -151,8 +151,14 @@ map gone { rule g: end is present -> end }
     fn a_column_that_only_shares_a_word_is_no_suggestion() {
         let header = ["Business Title".to_string(), "Termination Date".to_string()];
         assert_eq!(near_column("Business Unit", &header), None);
-        assert_eq!(near_column("Termination Dat", &header), Some("Termination Date"));
-        assert_eq!(near_column("termination_date", &header), Some("Termination Date"));
+        assert_eq!(
+            near_column("Termination Dat", &header),
+            Some("Termination Date")
+        );
+        assert_eq!(
+            near_column("termination_date", &header),
+            Some("Termination Date")
+        );
     }
 
     #[test]
