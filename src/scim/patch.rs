@@ -467,6 +467,59 @@ mod tests {
         );
     }
 
+    /// Entra ID without `aadOptscim062020`: capitalised ops, "False", `manager` as an id
+    /// (set, changed, cleared with ""); with the flag: one path-less replace of dotted and
+    /// URN-qualified keys.
+    #[test]
+    fn entra_dialect_both_modes() {
+        let manager = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager";
+        let out = patch(
+            Kind::User,
+            user(),
+            json!([
+                {"op": "Replace", "path": "active", "value": "False"},
+                {"op": "Add", "path": manager, "value": "m1"},
+                {"op": "Replace", "path": "name.givenName", "value": "Anna"},
+            ]),
+        )
+        .unwrap();
+        assert_eq!(out["active"], json!(false));
+        assert_eq!(out[schema::ENTERPRISE]["manager"], json!({"value": "m1"}));
+        let out = patch(
+            Kind::User,
+            out,
+            json!([{"op": "Replace", "path": manager, "value": "m2"}]),
+        )
+        .unwrap();
+        assert_eq!(out[schema::ENTERPRISE]["manager"], json!({"value": "m2"}));
+        let out = patch(
+            Kind::User,
+            out,
+            json!([{"op": "Replace", "path": manager, "value": ""}]),
+        )
+        .unwrap();
+        assert_eq!(out.get(schema::ENTERPRISE), None);
+        let out = patch(
+            Kind::User,
+            out,
+            json!([{"op": "replace", "value": {
+                "active": true, "displayName": "Anna D", "name.familyName": "Díaz",
+                "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:employeeNumber": "701",
+                (manager): "m3",
+            }}]),
+        )
+        .unwrap();
+        assert_eq!(out["active"], json!(true));
+        assert_eq!(
+            out["name"],
+            json!({"givenName": "Anna", "familyName": "Díaz"})
+        );
+        assert_eq!(
+            out[schema::ENTERPRISE],
+            json!({"employeeNumber": "701", "manager": {"value": "m3"}})
+        );
+    }
+
     #[test]
     fn patch_errors() {
         let bad = |ops: Value| patch(Kind::User, user(), ops).unwrap_err();

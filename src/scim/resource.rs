@@ -83,6 +83,11 @@ fn type_name(kind: Type) -> &'static str {
     }
 }
 
+/// A complex attribute with a `value` sub-attribute (`manager`).
+fn has_value(attr: &Attr) -> bool {
+    find_attr(attr.sub, "value").is_some()
+}
+
 /// Checks one attribute value against its definition and returns it with sub-attribute
 /// names spelled as in the schema; unknown sub-attributes are dropped. `None`: unassigned.
 fn check_value(attr: &Attr, value: Value, at: &str) -> Result<Option<Value>, ScimError> {
@@ -111,13 +116,37 @@ fn check_value(attr: &Attr, value: Value, at: &str) -> Result<Option<Value>, Sci
 }
 
 fn check_single(attr: &Attr, value: Value, at: &str) -> Result<Option<Value>, ScimError> {
-    let ok = match (&value, attr.kind) {
+    let value = match (value, attr.kind) {
         (Value::Null, _) => return Ok(None),
-        (Value::String(_), Type::String | Type::Reference | Type::DateTime) => true,
-        (Value::Bool(_), Type::Boolean) => true,
-        (Value::Object(_), Type::Complex) => true,
-        _ => false,
+        // Entra ID without `aadOptscim062020` sends booleans as "True" / "False".
+        (Value::String(s), Type::Boolean) if s.eq_ignore_ascii_case("true") => Value::Bool(true),
+        (Value::String(s), Type::Boolean) if s.eq_ignore_ascii_case("false") => Value::Bool(false),
+        // Entra ID sends the enterprise `manager` as the manager's id alone, and clears it
+        // with ""; stored (and returned) in the RFC form `{"value": id}`.
+        (Value::String(s), Type::Complex) if !attr.multi && has_value(attr) => {
+            if s.is_empty() {
+                return Ok(None);
+            }
+            Value::Object(Map::from_iter([("value".to_string(), Value::String(s))]))
+        }
+        // …and, in Microsoft's tutorial, as a list of one: `[{"$ref": null, "value": id}]`.
+        (Value::Array(items), Type::Complex) if !attr.multi && items.len() <= 1 => {
+            match items.into_iter().next() {
+                None => return Ok(None),
+                Some(item) if !item.is_array() => return check_single(attr, item, at),
+                Some(nested) => nested,
+            }
+        }
+        (value, _) => value,
     };
+    let ok = matches!(
+        (&value, attr.kind),
+        (
+            Value::String(_),
+            Type::String | Type::Reference | Type::DateTime
+        ) | (Value::Bool(_), Type::Boolean)
+            | (Value::Object(_), Type::Complex)
+    );
     if !ok {
         return Err(ScimError::InvalidValue(format!(
             "`{at}` must be {}",
@@ -546,6 +575,55 @@ mod tests {
         assert!(matches!(
             prepare(Kind::User, json!([]), None),
             Err(ScimError::InvalidSyntax(_))
+        ));
+    }
+
+    /// Entra ID's spellings, stored in the RFC's: string booleans, `manager` as a bare id
+    /// (`""` clears it) or a list of one; anything else of the wrong type is still refused.
+    #[test]
+    fn entra_spellings_are_stored_in_rfc_form() {
+        let body = json!({"userName": "a", "active": "False",
+            "emails": [{"value": "a@w.com", "primary": "True"}],
+            schema::ENTERPRISE: {"manager": "m1", "department": null}});
+        let out = prepare(Kind::User, body, None).unwrap();
+        assert_eq!(out["active"], json!(false));
+        assert_eq!(out["emails"][0]["primary"], json!(true));
+        assert_eq!(out[schema::ENTERPRISE], json!({"manager": {"value": "m1"}}));
+        let manager = |value: Value| {
+            let body =
+                json!({"userName": "a", schema::ENTERPRISE: {"manager": value, "division": "d"}});
+            prepare(Kind::User, body, None)
+                .map(|out| out[schema::ENTERPRISE].get("manager").cloned())
+        };
+        assert_eq!(manager(json!("")).unwrap(), None);
+        assert_eq!(manager(json!(null)).unwrap(), None);
+        assert_eq!(manager(json!([])).unwrap(), None);
+        assert_eq!(
+            manager(json!([{"$ref": null, "value": "m2"}])).unwrap(),
+            Some(json!({"value": "m2"}))
+        );
+        assert_eq!(
+            manager(json!(["m3"])).unwrap(),
+            Some(json!({"value": "m3"}))
+        );
+        for bad in [
+            json!(5),
+            json!([[{"value": "m"}]]),
+            json!([{"value": 1}]),
+            json!(true),
+        ] {
+            assert!(matches!(manager(bad), Err(ScimError::InvalidValue(_))));
+        }
+        for bad in [json!("yes"), json!("1"), json!(""), json!(1)] {
+            assert!(matches!(
+                prepare(Kind::User, json!({"userName": "a", "active": bad}), None),
+                Err(ScimError::InvalidValue(_))
+            ));
+        }
+        // A list of two for a single-valued attribute is not a spelling of one value.
+        assert!(matches!(
+            manager(json!([{"value": "a"}, {"value": "b"}])),
+            Err(ScimError::InvalidValue(_))
         ));
     }
 
