@@ -755,7 +755,9 @@ async fn hostile_and_malformed_requests_get_scim_errors() {
         400,
         Some("invalidValue"),
     );
-    let unknown = json!({"schemas": [USER, "urn:example:unknown"], "userName": "a"});
+    // Any namespace is accepted (issue 16), but an extension must be an object.
+    let unknown = json!({"schemas": [USER, "urn:example:unknown"], "userName": "a",
+        "urn:example:unknown": "not an object"});
     assert_error(
         &h.send("POST", &users, Some(TOKEN), Some(unknown)).await,
         400,

@@ -134,7 +134,10 @@ fn apply_path(
     path: &filter::PatchPath,
     value: Option<Value>,
 ) -> Result<(), ScimError> {
-    let target = resource::target(kind, &path.attr).map_err(ScimError::InvalidPath)?;
+    let target =
+        resource::target_in(kind, &path.attr, Some(root)).map_err(ScimError::InvalidPath)?;
+    // `attrs`: the schema's attributes; `None` for a namespace Canon does not define, whose
+    // attributes are set as written.
     let (container, name, sub, attrs): (&mut Map<String, Value>, String, Option<String>, _) =
         match target {
             Target::Core { name, sub } => {
@@ -147,9 +150,8 @@ fn apply_path(
                 if name.eq_ignore_ascii_case("meta") {
                     return Err(ScimError::Mutability("`meta` is read-only".into()));
                 }
-                let attrs =
-                    schema::schema_for(kind, schema::core_urn(kind)).map_or(&[][..], |s| s.attrs);
-                (root, name, sub, attrs)
+                let attrs = schema::schema_for(kind, schema::core_urn(kind)).map(|s| s.attrs);
+                (root, name, sub, Some(attrs.unwrap_or_default()))
             }
             Target::Extension { urn, attr: None } => {
                 if path.filter.is_some() {
@@ -157,14 +159,15 @@ fn apply_path(
                         "a schema is not multi-valued".into(),
                     ));
                 }
-                return set(root, urn, value, op);
+                let key = ci_key(root, &urn).unwrap_or(urn);
+                return set(root, &key, value, op);
             }
             Target::Extension {
                 urn,
                 attr: Some((name, sub)),
             } => {
-                let attrs = schema::schema_for(kind, urn).map_or(&[][..], |s| s.attrs);
-                let key = ci_key(root, urn).unwrap_or_else(|| urn.to_string());
+                let attrs = schema::schema_for(kind, &urn).map(|s| s.attrs);
+                let key = ci_key(root, &urn).unwrap_or(urn);
                 if op == Op::Remove && !root.contains_key(&key) {
                     return Ok(());
                 }
@@ -178,18 +181,24 @@ fn apply_path(
                 (container, name, sub, attrs)
             }
         };
-    let Some(attr) = find_attr(attrs, &name) else {
-        return Err(ScimError::InvalidPath(format!("no attribute `{name}`")));
-    };
-    if let Some(sub) = sub.as_ref().or(path.sub.as_ref()) {
-        if find_attr(attr.sub, sub).is_none() {
-            return Err(ScimError::InvalidPath(format!(
-                "no sub-attribute `{}.{sub}`",
-                attr.name
-            )));
+    let spelled = match attrs {
+        Some(attrs) => {
+            let Some(attr) = find_attr(attrs, &name) else {
+                return Err(ScimError::InvalidPath(format!("no attribute `{name}`")));
+            };
+            if let Some(sub) = sub.as_ref().or(path.sub.as_ref()) {
+                if find_attr(attr.sub, sub).is_none() {
+                    return Err(ScimError::InvalidPath(format!(
+                        "no sub-attribute `{}.{sub}`",
+                        attr.name
+                    )));
+                }
+            }
+            attr.name.to_string()
         }
-    }
-    let key = ci_key(container, &name).unwrap_or_else(|| attr.name.to_string());
+        None => name.clone(),
+    };
+    let key = ci_key(container, &name).unwrap_or(spelled);
 
     if let Some(filter) = &path.filter {
         return apply_value_path(
@@ -518,6 +527,54 @@ mod tests {
             out[schema::ENTERPRISE],
             json!({"employeeNumber": "701", "manager": {"value": "m3"}})
         );
+    }
+
+    /// Issue 16: paths into a namespace Canon does not define set what they say, unchecked.
+    #[test]
+    fn paths_into_other_namespaces() {
+        let acme = "urn:ietf:params:scim:schemas:extension:acme:2.0:User";
+        let out = patch(
+            Kind::User,
+            user(),
+            json!([
+                {"op": "Add", "path": format!("{acme}:managementLevel"), "value": "M3"},
+                {"op": "add", "path": format!("{acme}:department_ids"), "value": [{"value": "1"}]},
+                {"op": "add", "path": format!("{acme}:department_ids"), "value": [{"value": "2"}]},
+                {"op": "replace", "value": {(format!("{acme}:office")): "Lyon"}},
+                {"op": "add", "path": "urn:acme:custom:level", "value": 4},
+            ]),
+        )
+        .unwrap();
+        assert_eq!(
+            out[acme],
+            json!({"managementLevel": "M3", "department_ids": [{"value": "1"}, {"value": "2"}], "office": "Lyon"})
+        );
+        assert_eq!(out["urn:acme:custom"], json!({"level": 4}));
+        assert_eq!(
+            out["schemas"],
+            json!([schema::USER, acme, "urn:acme:custom"])
+        );
+        let out = patch(
+            Kind::User,
+            out,
+            json!([
+                {"op": "remove", "path": format!("{acme}:department_ids[value eq \"1\"]")},
+                {"op": "remove", "path": "urn:acme:custom"},
+                {"op": "replace", "path": acme.to_uppercase(), "value": {"office": "Paris"}},
+            ]),
+        )
+        .unwrap();
+        assert_eq!(
+            out[acme],
+            json!({"managementLevel": "M3", "department_ids": [{"value": "2"}], "office": "Paris"})
+        );
+        assert_eq!(out.get("urn:acme:custom"), None);
+        let err = patch(
+            Kind::User,
+            user(),
+            json!([{"op": "add", "path": acme, "value": "x"}]),
+        );
+        assert!(matches!(err, Err(ScimError::InvalidValue(_))));
     }
 
     #[test]
