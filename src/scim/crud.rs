@@ -67,7 +67,7 @@ async fn create(
     let projection = projection(kind, &query(params)?)?;
     let stored = blocking(move || {
         let body = resource::prepare(kind, body, None)?;
-        let write = write_for(kind, &ctx.tenant, body);
+        let write = write_for(kind, &ctx.tenant, body)?;
         let stored = state
             .store
             .create(&ctx.tenant.id, kind, write)
@@ -327,8 +327,8 @@ async fn update(
                 failure = Some(ScimError::PreconditionFailed);
                 return None;
             }
-            match change(current) {
-                Ok(body) => Some(write_for(kind, &tenant, body)),
+            match change(current).and_then(|body| write_for(kind, &tenant, body)) {
+                Ok(write) => Some(write),
                 Err(error) => {
                     failure = Some(error);
                     None
@@ -355,17 +355,19 @@ async fn update(
 }
 
 /// What a write stores for `body` (already prepared): the unique key and, for users, the
-/// canonical profile from the tenant's current program.
-fn write_for(kind: Kind, tenant: &Tenant, body: Value) -> Write {
+/// canonical profile from the tenant's current program. A strict tenant refuses namespaces
+/// it does not define.
+fn write_for(kind: Kind, tenant: &Tenant, body: Value) -> Result<Write, ScimError> {
+    tenant.extensions().admit(kind, &body)?;
     let profile = match kind {
         Kind::User => Some(tenant.mapper().map(&body)),
         Kind::Group => None,
     };
-    Write {
+    Ok(Write {
         unique_key: resource::unique_key(kind, &body),
         body,
         profile,
-    }
+    })
 }
 
 fn conflict(kind: Kind, error: StoreError) -> ScimError {
