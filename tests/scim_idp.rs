@@ -293,6 +293,11 @@ async fn okta_scenarios() {
     replay_all("okta").await;
 }
 
+#[tokio::test]
+async fn entra_scenarios() {
+    replay_all("entra").await;
+}
+
 /// The subset comparison the scenarios rely on says what differs, and `<absent>` means it.
 #[test]
 fn subsets_compare_as_documented() {

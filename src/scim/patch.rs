@@ -5,7 +5,7 @@
 use serde_json::{Map, Value};
 
 use super::error::ScimError;
-use super::filter::{self, Filter};
+use super::filter::{self, Filter, ScimCompareOp};
 use super::resource::{self, Target};
 use super::schema::{self, ci_key, find_attr};
 use crate::store::Kind;
@@ -113,7 +113,7 @@ fn apply_one(kind: Kind, id: &str, body: &mut Value, operation: &Value) -> Resul
                 }
                 let parsed = filter::parse_path(&key)
                     .map_err(|e| ScimError::InvalidPath(format!("`{key}`: {e}")))?;
-                apply_path(kind, id, root, op, &parsed, Some(v))?;
+                apply_path(kind, id, root, op, &parsed, Some(v), true)?;
             }
             Ok(())
         }
@@ -121,11 +121,14 @@ fn apply_one(kind: Kind, id: &str, body: &mut Value, operation: &Value) -> Resul
             if op != Op::Remove && value.is_none() {
                 return Err(ScimError::InvalidValue("`value` is required".into()));
             }
-            apply_path(kind, id, root, op, &path, value)
+            apply_path(kind, id, root, op, &path, value, false)
         }
     }
 }
 
+/// `pathless`: the path is a key of a path-less operation's value (Entra ID's form with the
+/// `aadOptscim062020` flag), where a value path that matches nothing adds the element it
+/// describes, as `add` does anywhere.
 fn apply_path(
     kind: Kind,
     id: &str,
@@ -133,6 +136,7 @@ fn apply_path(
     op: Op,
     path: &filter::PatchPath,
     value: Option<Value>,
+    pathless: bool,
 ) -> Result<(), ScimError> {
     let target =
         resource::target_in(kind, &path.attr, Some(root)).map_err(ScimError::InvalidPath)?;
@@ -151,6 +155,14 @@ fn apply_path(
                     return Err(ScimError::Mutability("`meta` is read-only".into()));
                 }
                 let attrs = schema::schema_for(kind, schema::core_urn(kind)).map(|s| s.attrs);
+                // Entra ID's `"path": "manager"`: an attribute only one extension defines.
+                if attrs.is_some_and(|a| find_attr(a, &name).is_none()) {
+                    if let Some(urn) = sole_extension_with(kind, &name) {
+                        let mut qualified = path.clone();
+                        qualified.attr.urn = Some(urn.to_string());
+                        return apply_path(kind, id, root, op, &qualified, value, pathless);
+                    }
+                }
                 (root, name, sub, Some(attrs.unwrap_or_default()))
             }
             Target::Extension { urn, attr: None } => {
@@ -210,6 +222,7 @@ fn apply_path(
             path.sub.as_deref(),
             op,
             value,
+            op == Op::Add || pathless,
         );
     }
     match sub {
@@ -253,6 +266,17 @@ fn apply_path(
     }
 }
 
+/// The one extension of `kind` that defines attribute `name`, if exactly one does.
+fn sole_extension_with(kind: Kind, name: &str) -> Option<&'static str> {
+    let mut defining = schema::extensions(kind).iter().filter(|urn| {
+        schema::schema_for(kind, urn).is_some_and(|s| find_attr(s.attrs, name).is_some())
+    });
+    match (defining.next(), defining.next()) {
+        (Some(urn), None) => Some(urn),
+        _ => None,
+    }
+}
+
 /// Two elements of a multi-valued attribute are the same when their `value`s are equal.
 fn same_item(item: &Value, other: &Value) -> bool {
     match (
@@ -274,32 +298,30 @@ fn apply_value_path(
     sub: Option<&str>,
     op: Op,
     value: Option<Value>,
+    create: bool,
 ) -> Result<(), ScimError> {
-    let items = match container.get_mut(key) {
-        Some(Value::Array(items)) => items,
-        _ if op == Op::Remove => return Ok(()),
-        _ => {
-            return Err(ScimError::NoTarget(format!(
-                "`{key}` has no values to filter"
-            )))
-        }
+    let matching: Vec<usize> = match container.get(key) {
+        Some(Value::Array(items)) => items
+            .iter()
+            .enumerate()
+            .filter(|(_, item)| filter.matches_element(item, kind, attr))
+            .map(|(i, _)| i)
+            .collect(),
+        _ => Vec::new(),
     };
-    let matching: Vec<usize> = items
-        .iter()
-        .enumerate()
-        .filter(|(_, item)| filter.matches_element(item, kind, attr))
-        .map(|(i, _)| i)
-        .collect();
     if matching.is_empty() {
         // Removing what is already gone is done (Okta retries member removals).
-        return if op == Op::Remove {
-            Ok(())
-        } else {
-            Err(ScimError::NoTarget(format!(
+        return match op {
+            Op::Remove => Ok(()),
+            _ if create => add_described(container, key, filter, sub, value),
+            _ => Err(ScimError::NoTarget(format!(
                 "no value of `{key}` matches the filter"
-            )))
+            ))),
         };
     }
+    let Some(Value::Array(items)) = container.get_mut(key) else {
+        return Err(ScimError::Internal("matched values vanished".into()));
+    };
     match (op, sub) {
         (Op::Remove, None) => {
             let mut index = 0;
@@ -332,6 +354,59 @@ fn apply_value_path(
         }
     }
     Ok(())
+}
+
+/// Entra ID's `Add` of `emails[type eq "work"].value` to a user without a work email: the
+/// element the filter describes (`{"type": "work"}`) is added with the value set.
+fn add_described(
+    container: &mut Map<String, Value>,
+    key: &str,
+    filter: &Filter,
+    sub: Option<&str>,
+    value: Option<Value>,
+) -> Result<(), ScimError> {
+    let Some(mut element) = described(filter) else {
+        return Err(ScimError::NoTarget(format!(
+            "no value of `{key}` matches the filter, and it does not describe a new one \
+             (only `eq` tests joined by `and` do)"
+        )));
+    };
+    match (sub, value) {
+        (_, None | Some(Value::Null)) => return Ok(()),
+        (Some(sub), Some(value)) => {
+            element.insert(sub.to_string(), value);
+        }
+        (None, Some(Value::Object(fields))) => element.extend(fields),
+        (None, Some(_)) => {
+            return Err(ScimError::InvalidValue(format!(
+                "a new value of `{key}` must be an object"
+            )))
+        }
+    }
+    match container.get_mut(key) {
+        Some(Value::Array(items)) => items.push(Value::Object(element)),
+        _ => {
+            container.insert(key.to_string(), Value::Array(vec![Value::Object(element)]));
+        }
+    }
+    Ok(())
+}
+
+/// The element a value filter of `eq` tests joined by `and` describes.
+fn described(filter: &Filter) -> Option<Map<String, Value>> {
+    match filter {
+        Filter::Compare(path, ScimCompareOp::Eq, value)
+            if path.urn.is_none() && path.sub.is_none() && !value.is_null() =>
+        {
+            Some(Map::from_iter([(path.name.clone(), value.clone())]))
+        }
+        Filter::And(a, b) => {
+            let mut element = described(a)?;
+            element.extend(described(b)?);
+            Some(element)
+        }
+        _ => None,
+    }
 }
 
 /// Sets, merges or removes `container[key]`.
@@ -527,6 +602,93 @@ mod tests {
             out[schema::ENTERPRISE],
             json!({"employeeNumber": "701", "manager": {"value": "m3"}})
         );
+    }
+
+    /// Entra ID's `Add` of the work email to a user without one creates it; so does the
+    /// path-less replace of the flag's mode. A replace with a path keeps RFC 7644's
+    /// `noTarget`, and a filter that describes no element cannot add one.
+    #[test]
+    fn value_paths_that_match_nothing() {
+        let bare = json!({"schemas": [schema::USER], "userName": "ana"});
+        let work = "emails[type eq \"work\"].value";
+        let out = patch(
+            Kind::User,
+            bare.clone(),
+            json!([{"op": "Add", "path": work, "value": "a@w.com"}]),
+        )
+        .unwrap();
+        assert_eq!(out["emails"], json!([{"type": "work", "value": "a@w.com"}]));
+        let out = patch(Kind::User, out, json!([
+            {"op": "Add", "path": work, "value": "b@w.com"},
+            {"op": "add", "path": "emails[type eq \"home\" and primary eq false]", "value": {"value": "h@h.org"}},
+        ])).unwrap();
+        assert_eq!(
+            out["emails"],
+            json!([{"type": "work", "value": "b@w.com"}, {"type": "home", "primary": false, "value": "h@h.org"}])
+        );
+        let out = patch(
+            Kind::User,
+            bare.clone(),
+            json!([{"op": "replace", "value": {(work): "c@w.com"}}]),
+        )
+        .unwrap();
+        assert_eq!(out["emails"], json!([{"type": "work", "value": "c@w.com"}]));
+        let out = patch(
+            Kind::User,
+            bare.clone(),
+            json!([{"op": "Add", "path": work, "value": null}]),
+        )
+        .unwrap();
+        assert_eq!(out.get("emails"), None);
+        for (ops, error) in [
+            (
+                json!([{"op": "replace", "path": work, "value": "x"}]),
+                "noTarget",
+            ),
+            (
+                json!([{"op": "add", "path": "emails[value co \"@\"].type", "value": "work"}]),
+                "noTarget",
+            ),
+            (
+                json!([{"op": "add", "path": "emails[type eq \"work\"]", "value": "x"}]),
+                "invalidValue",
+            ),
+        ] {
+            let got = patch(Kind::User, bare.clone(), ops.clone()).unwrap_err();
+            assert_eq!(got.scim_type(), Some(error), "{ops}: {got}");
+        }
+    }
+
+    /// Entra ID's tutorial: `"path": "manager"` with a list of one `{"$ref": null, "value"}`
+    /// is the enterprise extension's manager.
+    #[test]
+    fn an_unqualified_extension_attribute() {
+        let out = patch(
+            Kind::User,
+            user(),
+            json!([
+                {"op": "Add", "path": "manager", "value": [{"$ref": null, "value": "m1"}]},
+                {"op": "replace", "path": "department", "value": "Ops"},
+            ]),
+        )
+        .unwrap();
+        assert_eq!(
+            out[schema::ENTERPRISE],
+            json!({"manager": {"value": "m1"}, "department": "Ops"})
+        );
+        let out = patch(
+            Kind::User,
+            out,
+            json!([{"op": "Remove", "path": "manager", "value": [{"value": "m1"}]}]),
+        )
+        .unwrap();
+        assert_eq!(out[schema::ENTERPRISE], json!({"department": "Ops"}));
+        let err = patch(
+            Kind::User,
+            user(),
+            json!([{"op": "add", "path": "nosuch", "value": "x"}]),
+        );
+        assert!(matches!(err, Err(ScimError::InvalidPath(_))));
     }
 
     /// Issue 16: paths into a namespace Canon does not define set what they say, unchecked.
