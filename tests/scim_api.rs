@@ -980,6 +980,149 @@ async fn search_by_post_per_type_and_across_types() {
     );
 }
 
+/// Issue 16: a user's read-only `groups` (RFC 7643 §4.1.2) is computed from the groups that
+/// list it, on every read, list, filter and write response; `attributes` and
+/// `excludedAttributes` choose it like any attribute, and Groups honour them too.
+#[tokio::test]
+async fn users_read_their_groups_from_memberships() {
+    let h = harness();
+    let ana = h.create_user("ana@example.com").await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let bo = h.create_user("bo@example.com").await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let mut groups = Vec::new();
+    for (name, members) in [("Sales", vec![&ana, &bo]), ("Leads", vec![&ana])] {
+        let members: Vec<Value> = members.iter().map(|m| json!({"value": m})).collect();
+        let reply = h
+            .send(
+                "POST",
+                &format!("{BASE}/Groups"),
+                Some(TOKEN),
+                Some(json!({"schemas": [GROUP], "displayName": name, "members": members})),
+            )
+            .await;
+        assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
+        groups.push(reply.body["id"].as_str().unwrap().to_string());
+    }
+    let (sales, leads) = (&groups[0], &groups[1]);
+    let group_ref = |id: &str, name: &str| {
+        json!({"value": id, "$ref": format!("http://canon.test{BASE}/Groups/{id}"),
+            "display": name, "type": "direct"})
+    };
+    let user = h.get(&format!("{BASE}/Users/{ana}")).await;
+    assert_eq!(
+        user.body["groups"],
+        json!([group_ref(sales, "Sales"), group_ref(leads, "Leads")])
+    );
+    // Lists, filters on `groups`, and projections.
+    let list = h.get(&format!("{BASE}/Users")).await;
+    assert_eq!(
+        list.body["Resources"][1]["groups"],
+        json!([group_ref(sales, "Sales")])
+    );
+    let filtered = h
+        .get(&format!(
+            "{BASE}/Users?filter=groups.value%20eq%20%22{leads}%22"
+        ))
+        .await;
+    assert_eq!(filtered.body["totalResults"], json!(1));
+    assert_eq!(filtered.body["Resources"][0]["id"], json!(ana));
+    let by_display = h
+        .get(&format!(
+            "{BASE}/Users?filter=groups%5Bdisplay%20eq%20%22sales%22%5D&attributes=userName"
+        ))
+        .await;
+    assert_eq!(by_display.body["totalResults"], json!(2));
+    assert!(by_display.body["Resources"][0].get("groups").is_none());
+    let excluded = h
+        .get(&format!("{BASE}/Users/{ana}?excludedAttributes=groups"))
+        .await;
+    assert!(excluded.body.get("groups").is_none());
+    assert_eq!(excluded.body["userName"], json!("ana@example.com"));
+    let only = h
+        .get(&format!("{BASE}/Users/{ana}?attributes=groups.display"))
+        .await;
+    assert_eq!(
+        only.body["groups"],
+        json!([{"display": "Sales"}, {"display": "Leads"}])
+    );
+    assert!(only.body.get("userName").is_none());
+    // A write's response carries them; a write cannot set them.
+    let patch = json!({"schemas": [PATCH], "Operations": [{"op": "replace", "path": "title", "value": "VP"}]});
+    let reply = h
+        .send(
+            "PATCH",
+            &format!("{BASE}/Users/{ana}"),
+            Some(TOKEN),
+            Some(patch),
+        )
+        .await;
+    assert_eq!(reply.body["groups"].as_array().unwrap().len(), 2);
+    let mut put = okta_user("ana@example.com");
+    put["groups"] = json!([{"value": "forged"}]);
+    let reply = h
+        .send(
+            "PUT",
+            &format!("{BASE}/Users/{ana}"),
+            Some(TOKEN),
+            Some(put),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+    assert_eq!(reply.body["groups"].as_array().unwrap().len(), 2);
+    let patch = json!({"schemas": [PATCH], "Operations": [{"op": "add", "path": "groups", "value": [{"value": sales}]}]});
+    assert_error(
+        &h.send(
+            "PATCH",
+            &format!("{BASE}/Users/{bo}"),
+            Some(TOKEN),
+            Some(patch),
+        )
+        .await,
+        400,
+        Some("mutability"),
+    );
+    // Membership changes show at once; a deleted group leaves the users' groups.
+    let remove = json!({"schemas": [PATCH], "Operations": [{"op": "remove", "path": format!("members[value eq \"{ana}\"]")}]});
+    h.send(
+        "PATCH",
+        &format!("{BASE}/Groups/{sales}"),
+        Some(TOKEN),
+        Some(remove),
+    )
+    .await;
+    h.send(
+        "DELETE",
+        &format!("{BASE}/Groups/{leads}"),
+        Some(TOKEN),
+        None,
+    )
+    .await;
+    assert!(h
+        .get(&format!("{BASE}/Users/{ana}"))
+        .await
+        .body
+        .get("groups")
+        .is_none());
+    // Groups: Entra's lookups leave out `members`.
+    let lookup = h
+        .get(&format!(
+            "{BASE}/Groups?excludedAttributes=members&filter=displayName%20eq%20%22Sales%22"
+        ))
+        .await;
+    assert_eq!(lookup.body["totalResults"], json!(1));
+    assert!(lookup.body["Resources"][0].get("members").is_none());
+    let one = h
+        .get(&format!("{BASE}/Groups/{sales}?attributes=members.value"))
+        .await;
+    assert_eq!(one.body["members"], json!([{"value": bo}]));
+    assert!(one.body.get("displayName").is_none());
+}
+
 /// The write path stores what the engine gives for the stored resource: the same profile
 /// `canon dry-run` computes for the same user under the same rules.
 #[tokio::test]

@@ -15,7 +15,7 @@ use super::patch;
 use super::resource::{self, Projection};
 use super::schema;
 use super::state::{blocking, AppStateRef, Tenant};
-use crate::store::{Kind, StoreError, StoredResource, Write};
+use crate::store::{Kind, Membership, StoreError, StoredResource, TenantId, Write};
 
 /// Most resources one list answer holds (`filter.maxResults`).
 pub const MAX_RESULTS: usize = 1000;
@@ -76,11 +76,13 @@ async fn create(
         Ok((stored, ctx.base))
     })
     .await?;
+    // A new id is in no group yet.
     Ok(resource_response(
         StatusCode::CREATED,
         &stored.0,
         &stored.1,
         &projection,
+        &[],
     ))
 }
 
@@ -111,11 +113,14 @@ async fn get_one(
 ) -> Result<Response, ScimError> {
     let projection = projection(kind, &query(params)?)?;
     let tenant = ctx.tenant.id.clone();
-    let stored = blocking(move || {
-        state
+    let with_groups = projection.returns("groups");
+    let (stored, groups) = blocking(move || {
+        let stored = state
             .store
             .get(&tenant, kind, &id)?
-            .ok_or_else(|| ScimError::not_found(kind, &id))
+            .ok_or_else(|| ScimError::not_found(kind, &id))?;
+        let groups = groups_of(&state, &tenant, kind, &[&stored.id], with_groups)?;
+        Ok((stored, groups))
     })
     .await?;
     Ok(resource_response(
@@ -123,6 +128,7 @@ async fn get_one(
         &stored,
         &ctx.base,
         &projection,
+        &groups,
     ))
 }
 
@@ -261,6 +267,9 @@ async fn list_with(
         .clamp(0, MAX_RESULTS as i64);
     let tenant = ctx.tenant.id.clone();
     let base = ctx.base.clone();
+    // `groups` is computed: before filtering when the filter reads it, else for the page.
+    let groups_first = filter.as_ref().is_some_and(|f| f.reads("groups"));
+    let groups_wanted: Vec<bool> = projections.iter().map(|p| p.returns("groups")).collect();
     let (total, page) = blocking(move || {
         let mut matching: Vec<(usize, Value)> = Vec::new();
         for (index, &kind) in kinds.iter().enumerate() {
@@ -273,18 +282,29 @@ async fn list_with(
                     .collect(),
                 None => state.store.list(&tenant, kind)?,
             };
+            let mut rendered: Vec<(usize, Value)> = candidates
+                .iter()
+                .map(|stored| (index, resource::render(stored, &base)))
+                .collect();
+            if groups_first {
+                let is_user = |i: usize| kinds.get(i) == Some(&Kind::User);
+                set_groups_of(&state, &tenant, &base, &is_user, &mut rendered)?;
+            }
             matching.extend(
-                candidates
-                    .iter()
-                    .map(|stored| resource::render(stored, &base))
-                    .filter(|rendered| filter.as_ref().is_none_or(|f| f.matches(rendered, kind)))
-                    .map(|rendered| (index, rendered)),
+                rendered
+                    .into_iter()
+                    .filter(|(_, r)| filter.as_ref().is_none_or(|f| f.matches(r, kind))),
             );
         }
         let total = matching.len();
         let skip = usize::try_from(start - 1).unwrap_or(usize::MAX);
         let take = usize::try_from(count).unwrap_or(0);
-        let page: Vec<(usize, Value)> = matching.into_iter().skip(skip).take(take).collect();
+        let mut page: Vec<(usize, Value)> = matching.into_iter().skip(skip).take(take).collect();
+        if !groups_first {
+            let is_user =
+                |i: usize| kinds.get(i) == Some(&Kind::User) && groups_wanted.get(i) == Some(&true);
+            set_groups_of(&state, &tenant, &base, &is_user, &mut page)?;
+        }
         Ok((total, page))
     })
     .await?;
@@ -318,9 +338,10 @@ async fn update(
     change: impl Fn(&StoredResource) -> Result<Value, ScimError> + Send + 'static,
 ) -> Result<Response, ScimError> {
     let projection = projection(kind, &query(params)?)?;
+    let with_groups = projection.returns("groups");
     let expected = if_match(&headers);
     let tenant = ctx.tenant.clone();
-    let stored = blocking(move || {
+    let (stored, groups) = blocking(move || {
         let mut failure = None;
         let result = state.store.update(&tenant.id, kind, &id, &mut |current| {
             if !version_matches(&expected, current.version) {
@@ -338,7 +359,8 @@ async fn update(
         match (result, failure) {
             (Ok(stored), _) => {
                 tracing::info!(tenant = %tenant.id, kind = kind.as_str(), id = %stored.id, version = stored.version, "updated");
-                Ok(stored)
+                let groups = groups_of(&state, &tenant.id, kind, &[&stored.id], with_groups)?;
+                Ok((stored, groups))
             }
             (Err(StoreError::Aborted), Some(error)) => Err(error),
             (Err(StoreError::NotFound), _) => Err(ScimError::not_found(kind, &id)),
@@ -351,7 +373,52 @@ async fn update(
         &stored,
         &ctx.base,
         &projection,
+        &groups,
     ))
+}
+
+/// The memberships behind the `groups` of users `ids` (none for groups, or when the
+/// response leaves `groups` out).
+fn groups_of(
+    state: &AppStateRef,
+    tenant: &TenantId,
+    kind: Kind,
+    ids: &[&str],
+    wanted: bool,
+) -> Result<Vec<Membership>, ScimError> {
+    if kind != Kind::User || !wanted {
+        return Ok(Vec::new());
+    }
+    Ok(state.store.memberships(tenant, ids)?)
+}
+
+/// Sets the `groups` of the users among `resources` (rendered, as `(kind index, body)`):
+/// those whose kind index `is_user` accepts.
+fn set_groups_of(
+    state: &AppStateRef,
+    tenant: &TenantId,
+    base: &str,
+    is_user: &dyn Fn(usize) -> bool,
+    resources: &mut [(usize, Value)],
+) -> Result<(), ScimError> {
+    let users: Vec<&str> = resources
+        .iter()
+        .filter(|(index, _)| is_user(*index))
+        .filter_map(|(_, r)| r["id"].as_str())
+        .collect();
+    let memberships = groups_of(state, tenant, Kind::User, &users, true)?;
+    for (index, resource) in resources.iter_mut() {
+        if !is_user(*index) {
+            continue;
+        }
+        let id = resource["id"].as_str().unwrap_or_default().to_string();
+        resource::set_groups(
+            resource,
+            memberships.iter().filter(|m| m.member == id),
+            base,
+        );
+    }
+    Ok(())
 }
 
 /// What a write stores for `body` (already prepared): the unique key and, for users, the
@@ -412,8 +479,12 @@ fn resource_response(
     stored: &StoredResource,
     base: &str,
     projection: &Projection,
+    groups: &[Membership],
 ) -> Response {
-    let rendered = resource::render(stored, base);
+    let mut rendered = resource::render(stored, base);
+    if stored.kind == Kind::User {
+        resource::set_groups(&mut rendered, groups, base);
+    }
     let location = rendered["meta"]["location"].as_str().map(str::to_string);
     let mut response = scim_response(status, &projection.apply(rendered));
     if let Ok(etag) = HeaderValue::from_str(&resource::etag(stored.version)) {

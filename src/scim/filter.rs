@@ -524,6 +524,20 @@ impl Filter {
         }
     }
 
+    /// Whether the filter reads the core attribute `name` (`groups.value eq "…"`).
+    pub fn reads(&self, name: &str) -> bool {
+        let names = |path: &ScimPath| {
+            path.name.eq_ignore_ascii_case(name)
+                && (path.urn.as_deref()).is_none_or(|u| schema::is_core_urn(Kind::User, u))
+        };
+        match self {
+            Filter::Or(a, b) | Filter::And(a, b) => a.reads(name) || b.reads(name),
+            Filter::Not(a) => a.reads(name),
+            Filter::Present(path) | Filter::Compare(path, ..) => names(path),
+            Filter::ValuePath(path, _) => names(path),
+        }
+    }
+
     /// `userName eq "…"` (Okta's lookup), answered from the store's unique index.
     pub fn as_user_name_eq(&self) -> Option<&str> {
         match self {
@@ -790,5 +804,17 @@ mod tests {
         yes("emails[type eq \"home\"].value ew \"org\"");
         no("emails[type eq \"other\"].value pr");
         assert!(parse_filter("emails[members[x eq 1].value eq 1]").is_err());
+    }
+
+    #[test]
+    fn filters_say_what_they_read() {
+        let reads = |f: &str| parse_filter(f).unwrap().reads("groups");
+        assert!(reads("groups.value eq \"g1\""));
+        assert!(reads("userName pr and not (GROUPS[display sw \"S\"])"));
+        assert!(reads(
+            "urn:ietf:params:scim:schemas:core:2.0:User:groups pr"
+        ));
+        assert!(!reads("userName eq \"groups\""));
+        assert!(!reads("urn:x:2.0:User:groups pr"));
     }
 }

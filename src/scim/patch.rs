@@ -7,7 +7,7 @@ use serde_json::{Map, Value};
 use super::error::ScimError;
 use super::filter::{self, Filter, ScimCompareOp};
 use super::resource::{self, Target};
-use super::schema::{self, ci_key, find_attr};
+use super::schema::{self, ci_key, find_attr, Mutability};
 use crate::store::Kind;
 
 /// Most operations accepted in one PATCH request.
@@ -198,6 +198,13 @@ fn apply_path(
             let Some(attr) = find_attr(attrs, &name) else {
                 return Err(ScimError::InvalidPath(format!("no attribute `{name}`")));
             };
+            // `groups`: computed. Inside a path-less value it is ignored, as in a PUT body.
+            if attr.mutability == Mutability::ReadOnly && !pathless {
+                return Err(ScimError::Mutability(format!(
+                    "`{}` is read-only",
+                    attr.name
+                )));
+            }
             if let Some(sub) = sub.as_ref().or(path.sub.as_ref()) {
                 if find_attr(attr.sub, sub).is_none() {
                     return Err(ScimError::InvalidPath(format!(
@@ -689,6 +696,20 @@ mod tests {
             json!([{"op": "add", "path": "nosuch", "value": "x"}]),
         );
         assert!(matches!(err, Err(ScimError::InvalidPath(_))));
+        // The computed `groups` cannot be patched; a path-less value holding it ignores it.
+        let err = patch(
+            Kind::User,
+            user(),
+            json!([{"op": "add", "path": "groups", "value": [{"value": "g"}]}]),
+        );
+        assert!(matches!(err, Err(ScimError::Mutability(_))));
+        let out = patch(
+            Kind::User,
+            user(),
+            json!([{"op": "replace", "value": {"groups": [], "title": "t"}}]),
+        )
+        .unwrap();
+        assert_eq!((out.get("groups"), &out["title"]), (None, &json!("t")));
     }
 
     /// Issue 16: paths into a namespace Canon does not define set what they say, unchecked.

@@ -6,7 +6,7 @@ use serde_json::{Map, Value};
 use super::error::ScimError;
 use super::filter::{self, ScimPath};
 use super::schema::{self, ci_key, find_attr, Attr, Mutability, Type};
-use crate::store::{Kind, StoredResource};
+use crate::store::{Kind, Membership, StoredResource};
 
 /// Deepest JSON nesting accepted in a request body.
 pub const MAX_JSON_DEPTH: usize = 16;
@@ -396,6 +396,40 @@ pub fn render(stored: &StoredResource, base: &str) -> Value {
     Value::Object(out)
 }
 
+/// Sets a rendered user's read-only `groups` (RFC 7643 §4.1.2) from the `memberships` of
+/// it, direct ones only; none: no `groups`, as an empty multi-valued attribute is omitted.
+pub fn set_groups<'m>(
+    resource: &mut Value,
+    memberships: impl IntoIterator<Item = &'m Membership>,
+    base: &str,
+) {
+    let groups: Vec<Value> = memberships
+        .into_iter()
+        .map(|m| {
+            let mut group = Map::new();
+            group.insert("value".into(), m.group.clone().into());
+            group.insert("$ref".into(), format!("{base}/Groups/{}", m.group).into());
+            if let Some(display) = &m.display {
+                group.insert("display".into(), display.clone().into());
+            }
+            group.insert("type".into(), "direct".into());
+            Value::Object(group)
+        })
+        .collect();
+    let Some(object) = resource.as_object_mut() else {
+        return;
+    };
+    // Before `meta`, where a reader looks for attributes.
+    object.remove("groups");
+    let meta = object.remove("meta");
+    if !groups.is_empty() {
+        object.insert("groups".into(), Value::Array(groups));
+    }
+    if let Some(meta) = meta {
+        object.insert("meta".into(), meta);
+    }
+}
+
 pub fn etag(version: i64) -> String {
     format!("W/\"{version}\"")
 }
@@ -451,6 +485,16 @@ impl Projection {
             include: parse_list(kind, attributes, true)?,
             exclude: parse_list(kind, excluded, true)?,
         })
+    }
+
+    /// Whether the projected resource keeps the core attribute `name` (whole): worth
+    /// computing `groups` for.
+    pub fn returns(&self, name: &str) -> bool {
+        let whole = |t: &Target| matches!(t, Target::Core { name: n, sub: None } if n.eq_ignore_ascii_case(name));
+        let part =
+            |t: &Target| matches!(t, Target::Core { name: n, .. } if n.eq_ignore_ascii_case(name));
+        !self.exclude.iter().any(whole)
+            && (self.include.is_empty() || self.include.iter().any(part))
     }
 
     pub fn apply(&self, resource: Value) -> Value {
@@ -755,6 +799,33 @@ mod tests {
     }
 
     #[test]
+    fn groups_are_rendered_before_meta() {
+        let mut user = json!({"id": "u1", "userName": "a", "meta": {"version": "W/\"1\""}});
+        let memberships = [
+            Membership {
+                member: "u1".into(),
+                group: "g1".into(),
+                display: Some("Sales".into()),
+            },
+            Membership {
+                member: "u1".into(),
+                group: "g2".into(),
+                display: None,
+            },
+        ];
+        set_groups(&mut user, &memberships, "http://h/t/a/scim/v2");
+        assert_eq!(
+            serde_json::to_string(&user).unwrap(),
+            json!({"id": "u1", "userName": "a", "groups": [
+                {"value": "g1", "$ref": "http://h/t/a/scim/v2/Groups/g1", "display": "Sales", "type": "direct"},
+                {"value": "g2", "$ref": "http://h/t/a/scim/v2/Groups/g2", "type": "direct"}],
+                "meta": {"version": "W/\"1\""}}).to_string()
+        );
+        set_groups(&mut user, &[], "http://h");
+        assert_eq!(user.get("groups"), None);
+    }
+
+    #[test]
     fn non_ascii_attribute_names_are_dropped_not_sliced() {
         // Regression: the URN check sliced the name at byte 4, inside `é`.
         let body = json!({"userName": "a", "aéé": 1, "é": 2, "urné": 3});
@@ -792,5 +863,16 @@ mod tests {
         );
         let p = Projection::parse(Kind::User, None, Some("urn:acme:2.0:user")).unwrap();
         assert_eq!(p.apply(user), json!({"id": "1", "userName": "a"}));
+        // Whether `groups` is worth computing.
+        let returns = |attributes: Option<&str>, excluded: Option<&str>| {
+            Projection::parse(Kind::User, attributes, excluded)
+                .unwrap()
+                .returns("groups")
+        };
+        assert!(returns(None, None));
+        assert!(returns(Some("userName,Groups.display"), None));
+        assert!(returns(None, Some("groups.type")));
+        assert!(!returns(Some("userName"), None));
+        assert!(!returns(None, Some("GROUPS")));
     }
 }

@@ -148,6 +148,28 @@ pub const USER_ATTRS: &[Attr] = &[
     multi("emails", MULTI_STRING),
     multi("phoneNumbers", PHONES),
     multi("addresses", ADDRESSES),
+    // Computed on every read from the groups that list the user; ignored in writes.
+    Attr {
+        mutability: Mutability::ReadOnly,
+        ..multi("groups", GROUPS)
+    },
+];
+
+const fn read_only(attr: Attr) -> Attr {
+    Attr {
+        mutability: Mutability::ReadOnly,
+        ..attr
+    }
+}
+
+const GROUPS: &[Attr] = &[
+    read_only(s("value")),
+    read_only(Attr {
+        reference_types: &["Group"],
+        ..typed("$ref", Type::Reference)
+    }),
+    read_only(s("display")),
+    read_only(with_types("type", &["direct", "indirect"])),
 ];
 
 pub const ENTERPRISE_ATTRS: &[Attr] = &[
