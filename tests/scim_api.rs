@@ -935,6 +935,95 @@ async fn concurrent_member_patches_lose_no_member() {
     assert_eq!(group.body["meta"]["version"], json!("W/\"41\""));
 }
 
+/// Issue 16: a push of 1,000 member operations (the most an IdP sends at once) is applied
+/// in one transaction: one new version, every change in it; and one bad operation among
+/// them leaves the group as it was.
+#[tokio::test]
+async fn a_thousand_member_operations_are_one_transaction() {
+    let h = harness();
+    let members: Vec<Value> = (0..2000)
+        .map(|i| json!({"value": format!("m{i}")}))
+        .collect();
+    let reply = h
+        .send(
+            "POST",
+            &format!("{BASE}/Groups"),
+            Some(TOKEN),
+            Some(json!({"schemas": [GROUP], "displayName": "Big", "members": members})),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
+    let gid = reply.body["id"].as_str().unwrap().to_string();
+    let uri = format!("{BASE}/Groups/{gid}?excludedAttributes=members");
+    // Okta's and Entra's shapes: removals by value filter, by value list, additions.
+    let mut operations: Vec<Value> = (0..400)
+        .map(|i| json!({"op": "remove", "path": format!("members[value eq \"m{i}\"]")}))
+        .collect();
+    operations.extend((400..500).map(
+        |i| json!({"op": "Remove", "path": "members", "value": [{"value": format!("m{i}")}]}),
+    ));
+    operations.extend(
+        (0..500).map(
+            |i| json!({"op": "add", "path": "members", "value": [{"value": format!("n{i}")}]}),
+        ),
+    );
+    assert_eq!(operations.len(), 1000);
+    let started = std::time::Instant::now();
+    let reply = h
+        .send(
+            "PATCH",
+            &uri,
+            Some(TOKEN),
+            Some(json!({"schemas": [PATCH], "Operations": operations.clone()})),
+        )
+        .await;
+    eprintln!(
+        "1,000 member operations on 2,000 members: {:?} (debug build)",
+        started.elapsed()
+    );
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+    assert_eq!(reply.body["meta"]["version"], json!("W/\"2\""));
+    let group = h.get(&format!("{BASE}/Groups/{gid}")).await;
+    let values: Vec<&str> = group.body["members"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["value"].as_str().unwrap())
+        .collect();
+    assert_eq!(values.len(), 2000);
+    assert_eq!(
+        (values[0], values[1499], values[1500]),
+        ("m500", "m1999", "n0")
+    );
+
+    // The last operation is bad: nothing of the 999 before it is kept.
+    let mut doomed: Vec<Value> = (500..1499)
+        .map(|i| json!({"op": "remove", "path": format!("members[value eq \"m{i}\"]")}))
+        .collect();
+    doomed.push(json!({"op": "add", "path": "members[", "value": 1}));
+    let reply = h
+        .send(
+            "PATCH",
+            &uri,
+            Some(TOKEN),
+            Some(json!({"schemas": [PATCH], "Operations": doomed})),
+        )
+        .await;
+    assert_error(&reply, 400, Some("invalidPath"));
+    let after = h.get(&format!("{BASE}/Groups/{gid}")).await;
+    assert_eq!(after.body, group.body);
+    operations.push(json!({"op": "add", "path": "members", "value": [{"value": "x"}]}));
+    let reply = h
+        .send(
+            "PATCH",
+            &uri,
+            Some(TOKEN),
+            Some(json!({"schemas": [PATCH], "Operations": operations})),
+        )
+        .await;
+    assert_error(&reply, 400, Some("tooMany"));
+}
+
 #[tokio::test]
 async fn search_by_post_per_type_and_across_types() {
     let h = harness();
