@@ -2,6 +2,8 @@
 //! and search. Each route-building function below takes the resource kind; each handler is
 //! thin (extract → apply → store → respond) and runs its store work off the async runtime.
 
+use std::collections::HashMap;
+
 use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -407,16 +409,20 @@ fn set_groups_of(
         .filter_map(|(_, r)| r["id"].as_str())
         .collect();
     let memberships = groups_of(state, tenant, Kind::User, &users, true)?;
+    let mut by_member: HashMap<&str, Vec<&Membership>> = HashMap::new();
+    for membership in &memberships {
+        by_member
+            .entry(membership.member.as_str())
+            .or_default()
+            .push(membership);
+    }
     for (index, resource) in resources.iter_mut() {
         if !is_user(*index) {
             continue;
         }
-        let id = resource["id"].as_str().unwrap_or_default().to_string();
-        resource::set_groups(
-            resource,
-            memberships.iter().filter(|m| m.member == id),
-            base,
-        );
+        let id = resource["id"].as_str().unwrap_or_default();
+        let of_user = by_member.get(id).cloned().unwrap_or_default();
+        resource::set_groups(resource, of_user, base);
     }
     Ok(())
 }
