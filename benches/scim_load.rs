@@ -257,17 +257,47 @@ async fn member_pushes(size: usize, ops: usize, pushes: usize) {
             latencies.push(t.elapsed());
             assert_eq!(status, 200, "{body}");
         }
-        latencies
+        // A user's read computes its `groups` by searching the group bodies for its id.
+        let user = r#"{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"reader@example.com"}"#;
+        let (status, body) = client.send("POST", "/t/bench/scim/v2/Users", user);
+        assert_eq!(status, 201, "{body}");
+        let user = serde_json::from_str::<serde_json::Value>(&body).expect("json")["id"]
+            .as_str()
+            .expect("id")
+            .to_string();
+        let mut reads = Vec::new();
+        for query in ["", "?excludedAttributes=groups"] {
+            let mut times = Vec::new();
+            for _ in 0..200 {
+                let t = Instant::now();
+                let (status, _) = client.send("GET", &format!("/t/bench/scim/v2/Users/{user}{query}"), "");
+                times.push(t.elapsed());
+                assert_eq!(status, 200);
+            }
+            times.sort();
+            reads.push(times);
+        }
+        (latencies, reads)
     })
     .await
     .expect("client");
-    let mut sorted = latencies;
+    let (mut sorted, reads) = latencies;
     sorted.sort();
     println!(
         "members    {ops} operations on a group of {size}: {pushes} pushes, p50 {:.1} ms   p99 {:.1} ms",
         percentile(&sorted, 0.5).as_secs_f64() * 1e3,
         percentile(&sorted, 0.99).as_secs_f64() * 1e3
     );
+    for (label, times) in ["with groups", "excludedAttributes=groups"]
+        .iter()
+        .zip(&reads)
+    {
+        println!(
+            "  GET /Users/{{id}} beside that group, {label}: p50 {:.2} ms   p99 {:.2} ms",
+            percentile(times, 0.5).as_secs_f64() * 1e3,
+            percentile(times, 0.99).as_secs_f64() * 1e3
+        );
+    }
     server.abort();
 }
 

@@ -298,6 +298,27 @@ async fn entra_scenarios() {
     replay_all("entra").await;
 }
 
+/// What a tenant with an alias serves for the aliased namespace, as an admin reads it.
+#[tokio::test]
+async fn an_aliased_namespace_is_served_with_the_attributes_the_rules_read() {
+    let spec: TenantSpec = serde_yaml::from_str(
+        "extensions:\n  aliases:\n    urn:ietf:params:scim:schemas:extension:globex:2.0:User: canon\n",
+    )
+    .unwrap();
+    let h = harness(&spec);
+    let (status, body) = h
+        .send(
+            "GET",
+            &format!("{BASE}/Schemas/urn:ietf:params:scim:schemas:extension:globex:2.0:User"),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    insta::assert_json_snapshot!("aliased_namespace_schema", body);
+    let (_, all) = h.send("GET", &format!("{BASE}/Schemas"), None).await;
+    assert_eq!(all["totalResults"], json!(5));
+}
+
 /// The subset comparison the scenarios rely on says what differs, and `<absent>` means it.
 #[test]
 fn subsets_compare_as_documented() {

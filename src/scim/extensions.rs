@@ -195,7 +195,7 @@ fn alias_schema_json(alias: &Alias, base: &str) -> Value {
     json!({
         "schemas": [schema::SCHEMA],
         "id": alias.source,
-        "name": alias.source.rsplit(':').nth(2).unwrap_or(&alias.source),
+        "name": short_name(&alias.source),
         "description": format!(
             "Read by this tenant's rules as `{}`; every attribute is stored as sent",
             alias.target
@@ -203,6 +203,20 @@ fn alias_schema_json(alias: &Alias, base: &str) -> Value {
         "attributes": attributes,
         "meta": {"resourceType": "Schema", "location": format!("{base}/Schemas/{}", alias.source)},
     })
+}
+
+/// A namespace's own name: `globex` for `urn:…:extension:globex:2.0:User`, the last segment
+/// that is neither a version nor a resource type.
+fn short_name(urn: &str) -> &str {
+    urn.rsplit(':')
+        .find(|segment| {
+            let versioned = segment.starts_with(|c: char| c.is_ascii_digit());
+            let typed = ["User", "Group"]
+                .iter()
+                .any(|t| segment.eq_ignore_ascii_case(t));
+            !segment.is_empty() && !versioned && !typed
+        })
+        .unwrap_or(urn)
 }
 
 /// The tenant's program behind its aliases: maps the view, reports the program's version.
@@ -328,6 +342,14 @@ mod tests {
         let mapper = aliased(program, Arc::new(globex));
         assert_eq!(mapper.map(&user).fields, json!({"level": "VP"}));
         assert_eq!(mapper.version(), "v1");
+    }
+
+    #[test]
+    fn namespaces_have_short_names() {
+        assert_eq!(short_name(GLOBEX), "globex");
+        assert_eq!(short_name("urn:acme:custom"), "custom");
+        assert_eq!(short_name("urn:x:2.0:user:"), "x");
+        assert_eq!(short_name("urn:2:User"), "urn");
     }
 
     #[test]
