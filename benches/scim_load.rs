@@ -4,6 +4,10 @@
 //!
 //! `cargo bench --bench scim_load` (env: `CLIENTS`, default 16; `ROUNDS` per client, default
 //! 100; each round is 3 requests). Prints requests/s and p50/p99 latency per request kind.
+//!
+//! Then a group push as the IdPs' largest (issue 16): `PUSHES` (default 20) PATCHes of 1,000
+//! member operations each (500 removals by value filter, 500 additions) on a group of 10,000
+//! members (`GROUP_SIZE`), one client; prints p50/p99. Okta and Entra give up after 60 s.
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -98,14 +102,17 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
     sorted[index.min(sorted.len() - 1)]
 }
 
-async fn run(label: &str, mapper: Arc<dyn ProfileMapper>, clients: usize, rounds: usize) {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let store = SqliteStore::open(&dir.path().join("canon.db")).expect("store");
+/// Serves the router with the real store in `dir` on a free loopback port; its address.
+async fn start(
+    dir: &Path,
+    mapper: Arc<dyn ProfileMapper>,
+) -> (String, tokio::task::JoinHandle<()>) {
+    let store = SqliteStore::open(&dir.join("canon.db")).expect("store");
     let id = TenantId::parse("bench").expect("id");
     let tenant = Arc::new(Tenant::new(
         id.clone(),
         token_hash(TOKEN),
-        dir.path().join("x.rules"),
+        dir.join("x.rules"),
         mapper.clone(),
     ));
     let state = AppState {
@@ -131,7 +138,12 @@ async fn run(label: &str, mapper: Arc<dyn ProfileMapper>, clients: usize, rounds
         )
         .await;
     });
+    (address, server)
+}
 
+async fn run(label: &str, mapper: Arc<dyn ProfileMapper>, clients: usize, rounds: usize) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (address, server) = start(dir.path(), mapper).await;
     let started = Instant::now();
     let mut tasks = Vec::new();
     for c in 0..clients {
@@ -205,6 +217,90 @@ async fn run(label: &str, mapper: Arc<dyn ProfileMapper>, clients: usize, rounds
     server.abort();
 }
 
+/// `pushes` PATCHes of `ops` member operations on a group of `size` members: half remove
+/// the oldest members by value filter (Okta's form), half add new ones.
+async fn member_pushes(size: usize, ops: usize, pushes: usize) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (address, server) = start(dir.path(), Arc::new(NoEngine)).await;
+    let latencies = tokio::task::spawn_blocking(move || {
+        let mut client = Client::connect(&address);
+        let members: Vec<_> = (0..size)
+            .map(|i| serde_json::json!({"value": format!("member-{i:08}")}))
+            .collect();
+        let group = serde_json::json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"],
+            "displayName": "Everyone", "members": members});
+        let (status, body) = client.send("POST", "/t/bench/scim/v2/Groups", &group.to_string());
+        assert_eq!(status, 201, "{body}");
+        let id = serde_json::from_str::<serde_json::Value>(&body).expect("json")["id"]
+            .as_str()
+            .expect("id")
+            .to_string();
+        let (mut oldest, mut next) = (0, size);
+        let mut latencies = Vec::new();
+        for _ in 0..pushes {
+            let mut operations = Vec::with_capacity(ops);
+            for _ in 0..ops / 2 {
+                let path = format!("members[value eq \"member-{oldest:08}\"]");
+                operations.push(serde_json::json!({"op": "remove", "path": path}));
+                oldest += 1;
+            }
+            for _ in ops / 2..ops {
+                let value = [serde_json::json!({"value": format!("member-{next:08}")})];
+                operations.push(serde_json::json!({"op": "add", "path": "members", "value": value}));
+                next += 1;
+            }
+            let patch = serde_json::json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+                "Operations": operations});
+            let t = Instant::now();
+            let (status, body) =
+                client.send("PATCH", &format!("/t/bench/scim/v2/Groups/{id}"), &patch.to_string());
+            latencies.push(t.elapsed());
+            assert_eq!(status, 200, "{body}");
+        }
+        // A user's read computes its `groups` by searching the group bodies for its id.
+        let user = r#"{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"reader@example.com"}"#;
+        let (status, body) = client.send("POST", "/t/bench/scim/v2/Users", user);
+        assert_eq!(status, 201, "{body}");
+        let user = serde_json::from_str::<serde_json::Value>(&body).expect("json")["id"]
+            .as_str()
+            .expect("id")
+            .to_string();
+        let mut reads = Vec::new();
+        for query in ["", "?excludedAttributes=groups"] {
+            let mut times = Vec::new();
+            for _ in 0..200 {
+                let t = Instant::now();
+                let (status, _) = client.send("GET", &format!("/t/bench/scim/v2/Users/{user}{query}"), "");
+                times.push(t.elapsed());
+                assert_eq!(status, 200);
+            }
+            times.sort();
+            reads.push(times);
+        }
+        (latencies, reads)
+    })
+    .await
+    .expect("client");
+    let (mut sorted, reads) = latencies;
+    sorted.sort();
+    println!(
+        "members    {ops} operations on a group of {size}: {pushes} pushes, p50 {:.1} ms   p99 {:.1} ms",
+        percentile(&sorted, 0.5).as_secs_f64() * 1e3,
+        percentile(&sorted, 0.99).as_secs_f64() * 1e3
+    );
+    for (label, times) in ["with groups", "excludedAttributes=groups"]
+        .iter()
+        .zip(&reads)
+    {
+        println!(
+            "  GET /Users/{{id}} beside that group, {label}: p50 {:.2} ms   p99 {:.2} ms",
+            percentile(times, 0.5).as_secs_f64() * 1e3,
+            percentile(times, 0.99).as_secs_f64() * 1e3
+        );
+    }
+    server.abort();
+}
+
 fn main() {
     let clients = std::env::var("CLIENTS")
         .ok()
@@ -220,8 +316,16 @@ fn main() {
         .enable_all()
         .build()
         .expect("runtime");
+    let var = |name: &str, default: usize| {
+        std::env::var(name)
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(default)
+    };
+    let (size, pushes) = (var("GROUP_SIZE", 10_000), var("PUSHES", 20));
     runtime.block_on(async {
         run("no engine", Arc::new(NoEngine), clients, rounds).await;
         run("engine", program, clients, rounds).await;
+        member_pushes(size, 1000, pushes).await;
     });
 }

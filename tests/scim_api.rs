@@ -763,7 +763,9 @@ async fn hostile_and_malformed_requests_get_scim_errors() {
         400,
         Some("invalidValue"),
     );
-    let unknown = json!({"schemas": [USER, "urn:example:unknown"], "userName": "a"});
+    // Any namespace is accepted (issue 16), but an extension must be an object.
+    let unknown = json!({"schemas": [USER, "urn:example:unknown"], "userName": "a",
+        "urn:example:unknown": "not an object"});
     assert_error(
         &h.send("POST", &users, Some(TOKEN), Some(unknown)).await,
         400,
@@ -941,6 +943,95 @@ async fn concurrent_member_patches_lose_no_member() {
     assert_eq!(group.body["meta"]["version"], json!("W/\"41\""));
 }
 
+/// Issue 16: a push of 1,000 member operations (the most an IdP sends at once) is applied
+/// in one transaction: one new version, every change in it; and one bad operation among
+/// them leaves the group as it was.
+#[tokio::test]
+async fn a_thousand_member_operations_are_one_transaction() {
+    let h = harness();
+    let members: Vec<Value> = (0..2000)
+        .map(|i| json!({"value": format!("m{i}")}))
+        .collect();
+    let reply = h
+        .send(
+            "POST",
+            &format!("{BASE}/Groups"),
+            Some(TOKEN),
+            Some(json!({"schemas": [GROUP], "displayName": "Big", "members": members})),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
+    let gid = reply.body["id"].as_str().unwrap().to_string();
+    let uri = format!("{BASE}/Groups/{gid}?excludedAttributes=members");
+    // Okta's and Entra's shapes: removals by value filter, by value list, additions.
+    let mut operations: Vec<Value> = (0..400)
+        .map(|i| json!({"op": "remove", "path": format!("members[value eq \"m{i}\"]")}))
+        .collect();
+    operations.extend((400..500).map(
+        |i| json!({"op": "Remove", "path": "members", "value": [{"value": format!("m{i}")}]}),
+    ));
+    operations.extend(
+        (0..500).map(
+            |i| json!({"op": "add", "path": "members", "value": [{"value": format!("n{i}")}]}),
+        ),
+    );
+    assert_eq!(operations.len(), 1000);
+    let started = std::time::Instant::now();
+    let reply = h
+        .send(
+            "PATCH",
+            &uri,
+            Some(TOKEN),
+            Some(json!({"schemas": [PATCH], "Operations": operations.clone()})),
+        )
+        .await;
+    eprintln!(
+        "1,000 member operations on 2,000 members: {:?} (debug build)",
+        started.elapsed()
+    );
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+    assert_eq!(reply.body["meta"]["version"], json!("W/\"2\""));
+    let group = h.get(&format!("{BASE}/Groups/{gid}")).await;
+    let values: Vec<&str> = group.body["members"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["value"].as_str().unwrap())
+        .collect();
+    assert_eq!(values.len(), 2000);
+    assert_eq!(
+        (values[0], values[1499], values[1500]),
+        ("m500", "m1999", "n0")
+    );
+
+    // The last operation is bad: nothing of the 999 before it is kept.
+    let mut doomed: Vec<Value> = (500..1499)
+        .map(|i| json!({"op": "remove", "path": format!("members[value eq \"m{i}\"]")}))
+        .collect();
+    doomed.push(json!({"op": "add", "path": "members[", "value": 1}));
+    let reply = h
+        .send(
+            "PATCH",
+            &uri,
+            Some(TOKEN),
+            Some(json!({"schemas": [PATCH], "Operations": doomed})),
+        )
+        .await;
+    assert_error(&reply, 400, Some("invalidPath"));
+    let after = h.get(&format!("{BASE}/Groups/{gid}")).await;
+    assert_eq!(after.body, group.body);
+    operations.push(json!({"op": "add", "path": "members", "value": [{"value": "x"}]}));
+    let reply = h
+        .send(
+            "PATCH",
+            &uri,
+            Some(TOKEN),
+            Some(json!({"schemas": [PATCH], "Operations": operations})),
+        )
+        .await;
+    assert_error(&reply, 400, Some("tooMany"));
+}
+
 #[tokio::test]
 async fn search_by_post_per_type_and_across_types() {
     let h = harness();
@@ -984,6 +1075,149 @@ async fn search_by_post_per_type_and_across_types() {
         405,
         None,
     );
+}
+
+/// Issue 16: a user's read-only `groups` (RFC 7643 §4.1.2) is computed from the groups that
+/// list it, on every read, list, filter and write response; `attributes` and
+/// `excludedAttributes` choose it like any attribute, and Groups honour them too.
+#[tokio::test]
+async fn users_read_their_groups_from_memberships() {
+    let h = harness();
+    let ana = h.create_user("ana@example.com").await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let bo = h.create_user("bo@example.com").await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let mut groups = Vec::new();
+    for (name, members) in [("Sales", vec![&ana, &bo]), ("Leads", vec![&ana])] {
+        let members: Vec<Value> = members.iter().map(|m| json!({"value": m})).collect();
+        let reply = h
+            .send(
+                "POST",
+                &format!("{BASE}/Groups"),
+                Some(TOKEN),
+                Some(json!({"schemas": [GROUP], "displayName": name, "members": members})),
+            )
+            .await;
+        assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
+        groups.push(reply.body["id"].as_str().unwrap().to_string());
+    }
+    let (sales, leads) = (&groups[0], &groups[1]);
+    let group_ref = |id: &str, name: &str| {
+        json!({"value": id, "$ref": format!("http://canon.test{BASE}/Groups/{id}"),
+            "display": name, "type": "direct"})
+    };
+    let user = h.get(&format!("{BASE}/Users/{ana}")).await;
+    assert_eq!(
+        user.body["groups"],
+        json!([group_ref(sales, "Sales"), group_ref(leads, "Leads")])
+    );
+    // Lists, filters on `groups`, and projections.
+    let list = h.get(&format!("{BASE}/Users")).await;
+    assert_eq!(
+        list.body["Resources"][1]["groups"],
+        json!([group_ref(sales, "Sales")])
+    );
+    let filtered = h
+        .get(&format!(
+            "{BASE}/Users?filter=groups.value%20eq%20%22{leads}%22"
+        ))
+        .await;
+    assert_eq!(filtered.body["totalResults"], json!(1));
+    assert_eq!(filtered.body["Resources"][0]["id"], json!(ana));
+    let by_display = h
+        .get(&format!(
+            "{BASE}/Users?filter=groups%5Bdisplay%20eq%20%22sales%22%5D&attributes=userName"
+        ))
+        .await;
+    assert_eq!(by_display.body["totalResults"], json!(2));
+    assert!(by_display.body["Resources"][0].get("groups").is_none());
+    let excluded = h
+        .get(&format!("{BASE}/Users/{ana}?excludedAttributes=groups"))
+        .await;
+    assert!(excluded.body.get("groups").is_none());
+    assert_eq!(excluded.body["userName"], json!("ana@example.com"));
+    let only = h
+        .get(&format!("{BASE}/Users/{ana}?attributes=groups.display"))
+        .await;
+    assert_eq!(
+        only.body["groups"],
+        json!([{"display": "Sales"}, {"display": "Leads"}])
+    );
+    assert!(only.body.get("userName").is_none());
+    // A write's response carries them; a write cannot set them.
+    let patch = json!({"schemas": [PATCH], "Operations": [{"op": "replace", "path": "title", "value": "VP"}]});
+    let reply = h
+        .send(
+            "PATCH",
+            &format!("{BASE}/Users/{ana}"),
+            Some(TOKEN),
+            Some(patch),
+        )
+        .await;
+    assert_eq!(reply.body["groups"].as_array().unwrap().len(), 2);
+    let mut put = okta_user("ana@example.com");
+    put["groups"] = json!([{"value": "forged"}]);
+    let reply = h
+        .send(
+            "PUT",
+            &format!("{BASE}/Users/{ana}"),
+            Some(TOKEN),
+            Some(put),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+    assert_eq!(reply.body["groups"].as_array().unwrap().len(), 2);
+    let patch = json!({"schemas": [PATCH], "Operations": [{"op": "add", "path": "groups", "value": [{"value": sales}]}]});
+    assert_error(
+        &h.send(
+            "PATCH",
+            &format!("{BASE}/Users/{bo}"),
+            Some(TOKEN),
+            Some(patch),
+        )
+        .await,
+        400,
+        Some("mutability"),
+    );
+    // Membership changes show at once; a deleted group leaves the users' groups.
+    let remove = json!({"schemas": [PATCH], "Operations": [{"op": "remove", "path": format!("members[value eq \"{ana}\"]")}]});
+    h.send(
+        "PATCH",
+        &format!("{BASE}/Groups/{sales}"),
+        Some(TOKEN),
+        Some(remove),
+    )
+    .await;
+    h.send(
+        "DELETE",
+        &format!("{BASE}/Groups/{leads}"),
+        Some(TOKEN),
+        None,
+    )
+    .await;
+    assert!(h
+        .get(&format!("{BASE}/Users/{ana}"))
+        .await
+        .body
+        .get("groups")
+        .is_none());
+    // Groups: Entra's lookups leave out `members`.
+    let lookup = h
+        .get(&format!(
+            "{BASE}/Groups?excludedAttributes=members&filter=displayName%20eq%20%22Sales%22"
+        ))
+        .await;
+    assert_eq!(lookup.body["totalResults"], json!(1));
+    assert!(lookup.body["Resources"][0].get("members").is_none());
+    let one = h
+        .get(&format!("{BASE}/Groups/{sales}?attributes=members.value"))
+        .await;
+    assert_eq!(one.body["members"], json!([{"value": bo}]));
+    assert!(one.body.get("displayName").is_none());
 }
 
 /// The write path stores what the engine gives for the stored resource: the same profile
@@ -1325,6 +1559,13 @@ impl ResourceStore for NoWholeLists {
         Err(StoreError::Backend(
             "a request loaded a whole tenant".into(),
         ))
+    }
+    fn memberships(
+        &self,
+        t: &TenantId,
+        members: &[&str],
+    ) -> Result<Vec<canon::store::Membership>, StoreError> {
+        self.0.memberships(t, members)
     }
     fn page(
         &self,

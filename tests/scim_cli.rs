@@ -404,6 +404,97 @@ fn canon_reload(config: &Path, address: &str, admin: &str) -> Run {
         .into()
 }
 
+/// Issue 16: a tenant's `extensions.aliases`, added to `canon.yaml` while the service runs,
+/// reach the service on `canon reload` and `canon remap` offline; `strict` too.
+#[test]
+fn tenant_aliases_reach_reload_and_remap() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("canon.yaml");
+    let rules = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/corpus/base.rules");
+    let config_arg = config.to_str().unwrap();
+    let out = canon(&[
+        "tenant",
+        "add",
+        "acme",
+        "--rules",
+        rules.to_str().unwrap(),
+        "--config",
+        config_arg,
+    ]);
+    let (token, admin) = (
+        line_value(&out.stdout, "token"),
+        line_value(&out.stdout, "admin_token"),
+    );
+    let server = start(&config, free_port());
+    let globex = "urn:ietf:params:scim:schemas:extension:globex:2.0:User";
+    let user = |name: &str| {
+        json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": name,
+            "name": {"givenName": "Mo"}, "title": "Engineer", (globex): {"managementLevel": "Director"}})
+    };
+    let users = "/t/acme/scim/v2/Users";
+    let level = |id: &str| {
+        let (_, profile) = http(
+            &server.address,
+            "GET",
+            &format!("/t/acme/profiles/{id}"),
+            &admin,
+            None,
+        );
+        profile["profile"]["management_level"].clone()
+    };
+    let (status, first) = http(
+        &server.address,
+        "POST",
+        users,
+        &token,
+        Some(&user("mo@example.com")),
+    );
+    assert_eq!(status, 201, "{first}");
+    let first = first["id"].as_str().unwrap().to_string();
+    assert_eq!(level(&first), json!("Individual Contributor"));
+
+    // `acme` is the config's last entry: its extensions go at the end.
+    let mut text = std::fs::read_to_string(&config).unwrap();
+    text.push_str(&format!(
+        "  extensions:\n    aliases:\n      {globex}: canon\n    strict: true\n"
+    ));
+    std::fs::write(&config, text).unwrap();
+    let reload = canon_reload(&config, &server.address, &admin);
+    assert_eq!(reload.code, 0, "{}", reload.stderr);
+    let (status, second) = http(
+        &server.address,
+        "POST",
+        users,
+        &token,
+        Some(&user("jo@example.com")),
+    );
+    assert_eq!(status, 201, "{second}");
+    assert_eq!(level(second["id"].as_str().unwrap()), json!("Director"));
+    let mut other = user("al@example.com");
+    other["urn:ietf:params:scim:schemas:extension:other:2.0:User"] = json!({"x": "y"});
+    let (status, refused) = http(&server.address, "POST", users, &token, Some(&other));
+    assert_eq!(
+        (status, &refused["scimType"]),
+        (400, &json!("invalidValue"))
+    );
+    drop(server);
+
+    // The user stored before the alias changes only when remapped.
+    let remap = canon(&["remap", "--tenant", "acme", "--config", config_arg]);
+    assert!(
+        remap.stdout.contains(
+            "mo@example.com\tmanagement_level\t\"Individual Contributor\" -> \"Director\""
+        ),
+        "{}",
+        remap.stdout
+    );
+    assert!(
+        remap.stdout.contains("1 of 2 users change"),
+        "{}",
+        remap.stdout
+    );
+}
+
 #[test]
 fn serve_durability_export_remap_and_reload() {
     let dir = tempfile::tempdir().unwrap();

@@ -4,6 +4,7 @@ use std::path::PathBuf;
 
 use crate::scim::admin::profile_json;
 use crate::scim::config::Config;
+use crate::scim::extensions;
 use crate::scim::mapper::{self, ProfileMapper};
 use crate::store::{Kind, ProfileRecord, ResourceStore, SqliteStore, StoredResource, TenantId};
 
@@ -171,8 +172,8 @@ pub fn remap(args: RemapArgs) -> u8 {
         Ok(opened) => opened,
         Err(message) => return fail_usage(message),
     };
-    let rules = config
-        .tenant(tenant.as_str())
+    let entry = config.tenant(tenant.as_str());
+    let rules = entry
         .map(|t| Config::resolve(&args.config, &t.rules))
         .unwrap_or_default();
     let mapper = match mapper::load(&rules) {
@@ -182,6 +183,12 @@ pub fn remap(args: RemapArgs) -> u8 {
             return EXIT_PROBLEMS;
         }
     };
+    // The service reads users through the tenant's aliases; so does a remap. `Config::load`
+    // checked them.
+    let aliases = entry
+        .and_then(|t| t.extensions.resolve().ok())
+        .unwrap_or_default();
+    let mapper = extensions::aliased(mapper, std::sync::Arc::new(aliases));
     remap_with(&store, &tenant, mapper.as_ref(), args.apply)
 }
 

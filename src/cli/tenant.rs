@@ -83,6 +83,7 @@ fn add(args: AddArgs) -> Result<String, String> {
         id: id.clone(),
         rules,
         token_sha256: token_hash(&token),
+        extensions: Default::default(),
     });
     config.save(&args.config).map_err(|e| e.to_string())?;
     out.insert_str(0, &format!("{}token: {token}\n", base_url(&config, &id)));

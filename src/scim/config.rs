@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
+use super::extensions::ExtensionsConfig;
 use crate::store::TenantId;
 
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
@@ -87,6 +88,9 @@ pub struct TenantConfig {
     /// The tenant's rule file, relative to the config file's folder.
     pub rules: PathBuf,
     pub token_sha256: String,
+    /// Aliases of the customer's extension namespaces, strict mode (docs/scim.md).
+    #[serde(default, skip_serializing_if = "ExtensionsConfig::is_default")]
+    pub extensions: ExtensionsConfig,
 }
 
 fn default_listen() -> String {
@@ -131,6 +135,12 @@ pub enum ConfigError {
     },
     #[error("`{path}`: `connections.{field}` must be at least 1")]
     ZeroLimit { path: PathBuf, field: &'static str },
+    #[error("`{path}`: tenant `{id}`: {message}")]
+    Extensions {
+        path: PathBuf,
+        id: TenantId,
+        message: String,
+    },
     #[error("`{path}`: tenant `{id}` appears twice")]
     Duplicate { path: PathBuf, id: TenantId },
     #[error("no tenant `{0}` in the config")]
@@ -160,6 +170,13 @@ impl Config {
                 return Err(ConfigError::Duplicate {
                     path: path.into(),
                     id: tenant.id.clone(),
+                });
+            }
+            if let Err(message) = tenant.extensions.resolve() {
+                return Err(ConfigError::Extensions {
+                    path: path.into(),
+                    id: tenant.id.clone(),
+                    message,
                 });
             }
         }
@@ -259,5 +276,41 @@ mod tests {
         std::fs::write(&path, "connections:\n  head_timeout_secs: 0\n").unwrap();
         let error = Config::load(&path).unwrap_err().to_string();
         assert!(error.ends_with("`connections.head_timeout_secs` must be at least 1"));
+    }
+
+    #[test]
+    fn tenant_extensions_load_and_are_checked() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("canon.yaml");
+        let tenant = "tenants:\n  - id: globex\n    rules: g.rules\n    token_sha256: ab\n";
+        std::fs::write(
+            &path,
+            format!("{tenant}    extensions:\n      aliases:\n        urn:ietf:params:scim:schemas:extension:globex:2.0:User: canon\n      strict: true\n"),
+        )
+        .unwrap();
+        let config = Config::load(&path).unwrap();
+        let extensions = &config.tenants[0].extensions;
+        assert!(extensions.strict);
+        assert_eq!(extensions.aliases.len(), 1);
+        config.save(&path).unwrap();
+        assert_eq!(Config::load(&path).unwrap(), config);
+        // Written only when set.
+        std::fs::write(&path, tenant).unwrap();
+        let plain = Config::load(&path).unwrap();
+        plain.save(&path).unwrap();
+        assert!(!std::fs::read_to_string(&path)
+            .unwrap()
+            .contains("extensions"));
+        std::fs::write(
+            &path,
+            format!("{tenant}    extensions:\n      aliases:\n        globex: canon\n"),
+        )
+        .unwrap();
+        let error = Config::load(&path).unwrap_err().to_string();
+        assert!(
+            error
+                .contains("tenant `globex`: `extensions.aliases`: `globex` is not a namespace URN"),
+            "{error}"
+        );
     }
 }

@@ -30,8 +30,19 @@ pub(super) async fn service_provider_config(
     scim_response(StatusCode::OK, &body)
 }
 
+/// A resource type as this tenant serves it: its aliased namespaces extend the User, and
+/// unless the tenant is strict, other namespaces are stored as sent.
+fn resource_type_json(ctx: &TenantCtx, kind: Kind) -> Value {
+    let extensions = ctx.tenant.extensions();
+    let more: Vec<&str> = match kind {
+        Kind::User => extensions.user_extensions().collect(),
+        Kind::Group => Vec::new(),
+    };
+    schema::resource_type_json(kind, &ctx.base, &more, !extensions.strict)
+}
+
 pub(super) async fn resource_types(ctx: TenantCtx) -> Response {
-    let all = [Kind::User, Kind::Group].map(|k| schema::resource_type_json(k, &ctx.base));
+    let all = [Kind::User, Kind::Group].map(|k| resource_type_json(&ctx, k));
     scim_response(StatusCode::OK, &list_response(all.to_vec()))
 }
 
@@ -46,15 +57,17 @@ pub(super) async fn resource_type(
     };
     Ok(scim_response(
         StatusCode::OK,
-        &schema::resource_type_json(kind, &ctx.base),
+        &resource_type_json(&ctx, kind),
     ))
 }
 
+/// Canon's schemas, then the tenant's aliased namespaces.
 pub(super) async fn schemas(ctx: TenantCtx) -> Response {
-    let all = schema::SCHEMAS
+    let mut all: Vec<Value> = schema::SCHEMAS
         .iter()
         .map(|s| schema::schema_json(s, &ctx.base))
         .collect();
+    all.extend(ctx.tenant.extensions().schemas_json(&ctx.base));
     scim_response(StatusCode::OK, &list_response(all))
 }
 
@@ -65,9 +78,8 @@ pub(super) async fn schema_one(
     let found = schema::SCHEMAS
         .iter()
         .find(|s| s.id.eq_ignore_ascii_case(&id))
+        .map(|s| schema::schema_json(s, &ctx.base))
+        .or_else(|| ctx.tenant.extensions().schema_json(&id, &ctx.base))
         .ok_or_else(|| ScimError::NotFound(format!("no schema `{id}`")))?;
-    Ok(scim_response(
-        StatusCode::OK,
-        &schema::schema_json(found, &ctx.base),
-    ))
+    Ok(scim_response(StatusCode::OK, &found))
 }

@@ -100,6 +100,7 @@ fn rule_name(rule: &Rule) -> &'static str {
         Rule::not_expr => "`not (…)`",
         Rule::group => "`(`",
         Rule::value_path => "a value path `attr[…]`",
+        Rule::value_path_exp => "a value path comparison `attr[…].sub eq …`",
         Rule::sub_attr => "`.subAttribute`",
         Rule::attr_exp => "an attribute comparison",
         Rule::present => "`pr`",
@@ -250,10 +251,14 @@ fn lower_factor(pair: Pair<'_, Rule>, in_value_path: bool) -> Result<Filter, Fil
         Rule::value_path if in_value_path => Err(FilterError(
             "a value path cannot hold another value path".into(),
         )),
+        Rule::value_path_exp if in_value_path => Err(FilterError(
+            "a value path cannot hold another value path".into(),
+        )),
         Rule::value_path => {
             let (attr, filter) = lower_value_path(pair)?;
             Ok(Filter::ValuePath(attr, Box::new(filter)))
         }
+        Rule::value_path_exp => lower_value_path_exp(pair),
         _ => lower_attr_exp(pair),
     }
 }
@@ -293,10 +298,35 @@ fn lower_attr_path(pair: Pair<'_, Rule>) -> Result<ScimPath, FilterError> {
     Ok(ScimPath { urn, name, sub })
 }
 
+/// `emails[type eq "work"].value eq "x"` is `emails[type eq "work" and value eq "x"]`: some
+/// element passes the filter and its sub-attribute the comparison.
+fn lower_value_path_exp(pair: Pair<'_, Rule>) -> Result<Filter, FilterError> {
+    let mut inner = pair.into_inner();
+    let (attr, filter) = lower_value_path(next(&mut inner)?)?;
+    let sub = ScimPath {
+        urn: None,
+        name: lower_sub_attr(next(&mut inner)?)?,
+        sub: None,
+    };
+    let test = lower_comparison(sub, &mut inner)?;
+    Ok(Filter::ValuePath(
+        attr,
+        Box::new(Filter::And(Box::new(filter), Box::new(test))),
+    ))
+}
+
 fn lower_attr_exp(pair: Pair<'_, Rule>) -> Result<Filter, FilterError> {
     let mut inner = pair.into_inner();
     let path = lower_attr_path(next(&mut inner)?)?;
-    let op = next(&mut inner)?;
+    lower_comparison(path, &mut inner)
+}
+
+/// `pr`, or an operator and a value, applied to `path`.
+fn lower_comparison(
+    path: ScimPath,
+    inner: &mut pest::iterators::Pairs<'_, Rule>,
+) -> Result<Filter, FilterError> {
+    let op = next(inner)?;
     if op.as_rule() == Rule::present {
         return Ok(Filter::Present(path));
     }
@@ -311,7 +341,7 @@ fn lower_attr_exp(pair: Pair<'_, Rule>) -> Result<Filter, FilterError> {
         "lt" => ScimCompareOp::Lt,
         _ => ScimCompareOp::Le,
     };
-    let value = lower_value(next(&mut inner)?)?;
+    let value = lower_value(next(inner)?)?;
     match (&value, op) {
         (Value::String(_) | Value::Number(_), _) => {}
         (Value::Bool(_) | Value::Null, ScimCompareOp::Eq | ScimCompareOp::Ne) => {}
@@ -491,6 +521,20 @@ impl Filter {
                 }
             }
             Filter::ValuePath(..) => false,
+        }
+    }
+
+    /// Whether the filter reads the core attribute `name` (`groups.value eq "…"`).
+    pub fn reads(&self, name: &str) -> bool {
+        let names = |path: &ScimPath| {
+            path.name.eq_ignore_ascii_case(name)
+                && (path.urn.as_deref()).is_none_or(|u| schema::is_core_urn(Kind::User, u))
+        };
+        match self {
+            Filter::Or(a, b) | Filter::And(a, b) => a.reads(name) || b.reads(name),
+            Filter::Not(a) => a.reads(name),
+            Filter::Present(path) | Filter::Compare(path, ..) => names(path),
+            Filter::ValuePath(path, _) => names(path),
         }
     }
 
@@ -714,6 +758,25 @@ mod tests {
                 "emails type eq \"x\"]",
             ],
         );
+        // Entra ID's filter on a sub-attribute of the selected elements.
+        accepts(
+            Rule::filter,
+            &[
+                "emails[type eq \"work\"].value eq \"a@b.c\"",
+                "emails[type eq \"work\"].value pr",
+                "emails[type eq \"work\"].value EQ \"x\" and userName sw \"a\"",
+                "not (emails[type eq \"work\"].value co \"x\")",
+            ],
+        );
+        rejects(
+            Rule::filter,
+            &[
+                "emails[type eq \"work\"].value",
+                "emails[type eq \"work\"].value eq",
+                "emails[type eq \"work\"]. eq \"x\"",
+                "emails[type eq \"work\"].value.x eq \"x\"",
+            ],
+        );
         accepts(
             Rule::patch_path,
             &[
@@ -800,5 +863,23 @@ mod tests {
         no("id eq \"1\" and nickName pr");
         yes("id eq \"1\" or nickName pr");
         no("id eq \"1 \"");
+        // Entra ID: the work email, not any email, must equal the value.
+        yes("emails[type eq \"work\"].value eq \"B@WORK.com\"");
+        no("emails[type eq \"work\"].value eq \"b@home.org\"");
+        yes("emails[type eq \"home\"].value ew \"org\"");
+        no("emails[type eq \"other\"].value pr");
+        assert!(parse_filter("emails[members[x eq 1].value eq 1]").is_err());
+    }
+
+    #[test]
+    fn filters_say_what_they_read() {
+        let reads = |f: &str| parse_filter(f).unwrap().reads("groups");
+        assert!(reads("groups.value eq \"g1\""));
+        assert!(reads("userName pr and not (GROUPS[display sw \"S\"])"));
+        assert!(reads(
+            "urn:ietf:params:scim:schemas:core:2.0:User:groups pr"
+        ));
+        assert!(!reads("userName eq \"groups\""));
+        assert!(!reads("urn:x:2.0:User:groups pr"));
     }
 }

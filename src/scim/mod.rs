@@ -9,6 +9,7 @@ pub mod config;
 mod crud;
 mod discovery;
 pub mod error;
+pub mod extensions;
 pub mod extract;
 pub mod filter;
 pub mod mapper;

@@ -7,9 +7,9 @@ use std::collections::HashSet;
 use serde_json::{Map, Value};
 
 use super::error::ScimError;
-use super::filter::{self, Filter};
+use super::filter::{self, Filter, ScimCompareOp};
 use super::resource::{self, Target};
-use super::schema::{self, ci_key, find_attr};
+use super::schema::{self, ci_key, find_attr, Mutability};
 use crate::store::Kind;
 
 /// Most operations accepted in one PATCH request.
@@ -115,7 +115,7 @@ fn apply_one(kind: Kind, id: &str, body: &mut Value, operation: &Value) -> Resul
                 }
                 let parsed = filter::parse_path(&key)
                     .map_err(|e| ScimError::InvalidPath(format!("`{key}`: {e}")))?;
-                apply_path(kind, id, root, op, &parsed, Some(v))?;
+                apply_path(kind, id, root, op, &parsed, Some(v), true)?;
             }
             Ok(())
         }
@@ -123,11 +123,14 @@ fn apply_one(kind: Kind, id: &str, body: &mut Value, operation: &Value) -> Resul
             if op != Op::Remove && value.is_none() {
                 return Err(ScimError::InvalidValue("`value` is required".into()));
             }
-            apply_path(kind, id, root, op, &path, value)
+            apply_path(kind, id, root, op, &path, value, false)
         }
     }
 }
 
+/// `pathless`: the path is a key of a path-less operation's value (Entra ID's form with the
+/// `aadOptscim062020` flag), where a value path that matches nothing adds the element it
+/// describes, as `add` does anywhere.
 fn apply_path(
     kind: Kind,
     id: &str,
@@ -135,8 +138,12 @@ fn apply_path(
     op: Op,
     path: &filter::PatchPath,
     value: Option<Value>,
+    pathless: bool,
 ) -> Result<(), ScimError> {
-    let target = resource::target(kind, &path.attr).map_err(ScimError::InvalidPath)?;
+    let target =
+        resource::target_in(kind, &path.attr, Some(root)).map_err(ScimError::InvalidPath)?;
+    // `attrs`: the schema's attributes; `None` for a namespace Canon does not define, whose
+    // attributes are set as written.
     let (container, name, sub, attrs): (&mut Map<String, Value>, String, Option<String>, _) =
         match target {
             Target::Core { name, sub } => {
@@ -149,9 +156,16 @@ fn apply_path(
                 if name.eq_ignore_ascii_case("meta") {
                     return Err(ScimError::Mutability("`meta` is read-only".into()));
                 }
-                let attrs =
-                    schema::schema_for(kind, schema::core_urn(kind)).map_or(&[][..], |s| s.attrs);
-                (root, name, sub, attrs)
+                let attrs = schema::schema_for(kind, schema::core_urn(kind)).map(|s| s.attrs);
+                // Entra ID's `"path": "manager"`: an attribute only one extension defines.
+                if attrs.is_some_and(|a| find_attr(a, &name).is_none()) {
+                    if let Some(urn) = sole_extension_with(kind, &name) {
+                        let mut qualified = path.clone();
+                        qualified.attr.urn = Some(urn.to_string());
+                        return apply_path(kind, id, root, op, &qualified, value, pathless);
+                    }
+                }
+                (root, name, sub, Some(attrs.unwrap_or_default()))
             }
             Target::Extension { urn, attr: None } => {
                 if path.filter.is_some() {
@@ -159,14 +173,15 @@ fn apply_path(
                         "a schema is not multi-valued".into(),
                     ));
                 }
-                return set(root, urn, value, op);
+                let key = ci_key(root, &urn).unwrap_or(urn);
+                return set(root, &key, value, op);
             }
             Target::Extension {
                 urn,
                 attr: Some((name, sub)),
             } => {
-                let attrs = schema::schema_for(kind, urn).map_or(&[][..], |s| s.attrs);
-                let key = ci_key(root, urn).unwrap_or_else(|| urn.to_string());
+                let attrs = schema::schema_for(kind, &urn).map(|s| s.attrs);
+                let key = ci_key(root, &urn).unwrap_or(urn);
                 if op == Op::Remove && !root.contains_key(&key) {
                     return Ok(());
                 }
@@ -180,18 +195,31 @@ fn apply_path(
                 (container, name, sub, attrs)
             }
         };
-    let Some(attr) = find_attr(attrs, &name) else {
-        return Err(ScimError::InvalidPath(format!("no attribute `{name}`")));
-    };
-    if let Some(sub) = sub.as_ref().or(path.sub.as_ref()) {
-        if find_attr(attr.sub, sub).is_none() {
-            return Err(ScimError::InvalidPath(format!(
-                "no sub-attribute `{}.{sub}`",
-                attr.name
-            )));
+    let spelled = match attrs {
+        Some(attrs) => {
+            let Some(attr) = find_attr(attrs, &name) else {
+                return Err(ScimError::InvalidPath(format!("no attribute `{name}`")));
+            };
+            // `groups`: computed. Inside a path-less value it is ignored, as in a PUT body.
+            if attr.mutability == Mutability::ReadOnly && !pathless {
+                return Err(ScimError::Mutability(format!(
+                    "`{}` is read-only",
+                    attr.name
+                )));
+            }
+            if let Some(sub) = sub.as_ref().or(path.sub.as_ref()) {
+                if find_attr(attr.sub, sub).is_none() {
+                    return Err(ScimError::InvalidPath(format!(
+                        "no sub-attribute `{}.{sub}`",
+                        attr.name
+                    )));
+                }
+            }
+            attr.name.to_string()
         }
-    }
-    let key = ci_key(container, &name).unwrap_or_else(|| attr.name.to_string());
+        None => name.clone(),
+    };
+    let key = ci_key(container, &name).unwrap_or(spelled);
 
     if let Some(filter) = &path.filter {
         return apply_value_path(
@@ -203,6 +231,7 @@ fn apply_path(
             path.sub.as_deref(),
             op,
             value,
+            op == Op::Add || pathless,
         );
     }
     match sub {
@@ -243,6 +272,17 @@ fn apply_path(
                 Ok(())
             }
         },
+    }
+}
+
+/// The one extension of `kind` that defines attribute `name`, if exactly one does.
+fn sole_extension_with(kind: Kind, name: &str) -> Option<&'static str> {
+    let mut defining = schema::extensions(kind).iter().filter(|urn| {
+        schema::schema_for(kind, urn).is_some_and(|s| find_attr(s.attrs, name).is_some())
+    });
+    match (defining.next(), defining.next()) {
+        (Some(urn), None) => Some(urn),
+        _ => None,
     }
 }
 
@@ -302,32 +342,30 @@ fn apply_value_path(
     sub: Option<&str>,
     op: Op,
     value: Option<Value>,
+    create: bool,
 ) -> Result<(), ScimError> {
-    let items = match container.get_mut(key) {
-        Some(Value::Array(items)) => items,
-        _ if op == Op::Remove => return Ok(()),
-        _ => {
-            return Err(ScimError::NoTarget(format!(
-                "`{key}` has no values to filter"
-            )))
-        }
+    let matching: Vec<usize> = match container.get(key) {
+        Some(Value::Array(items)) => items
+            .iter()
+            .enumerate()
+            .filter(|(_, item)| filter.matches_element(item, kind, attr))
+            .map(|(i, _)| i)
+            .collect(),
+        _ => Vec::new(),
     };
-    let matching: Vec<usize> = items
-        .iter()
-        .enumerate()
-        .filter(|(_, item)| filter.matches_element(item, kind, attr))
-        .map(|(i, _)| i)
-        .collect();
     if matching.is_empty() {
         // Removing what is already gone is done (Okta retries member removals).
-        return if op == Op::Remove {
-            Ok(())
-        } else {
-            Err(ScimError::NoTarget(format!(
+        return match op {
+            Op::Remove => Ok(()),
+            _ if create => add_described(container, key, filter, sub, value),
+            _ => Err(ScimError::NoTarget(format!(
                 "no value of `{key}` matches the filter"
-            )))
+            ))),
         };
     }
+    let Some(Value::Array(items)) = container.get_mut(key) else {
+        return Err(ScimError::Internal("matched values vanished".into()));
+    };
     match (op, sub) {
         (Op::Remove, None) => {
             // `matching` is in ascending order.
@@ -361,6 +399,59 @@ fn apply_value_path(
         }
     }
     Ok(())
+}
+
+/// Entra ID's `Add` of `emails[type eq "work"].value` to a user without a work email: the
+/// element the filter describes (`{"type": "work"}`) is added with the value set.
+fn add_described(
+    container: &mut Map<String, Value>,
+    key: &str,
+    filter: &Filter,
+    sub: Option<&str>,
+    value: Option<Value>,
+) -> Result<(), ScimError> {
+    let Some(mut element) = described(filter) else {
+        return Err(ScimError::NoTarget(format!(
+            "no value of `{key}` matches the filter, and it does not describe a new one \
+             (only `eq` tests joined by `and` do)"
+        )));
+    };
+    match (sub, value) {
+        (_, None | Some(Value::Null)) => return Ok(()),
+        (Some(sub), Some(value)) => {
+            element.insert(sub.to_string(), value);
+        }
+        (None, Some(Value::Object(fields))) => element.extend(fields),
+        (None, Some(_)) => {
+            return Err(ScimError::InvalidValue(format!(
+                "a new value of `{key}` must be an object"
+            )))
+        }
+    }
+    match container.get_mut(key) {
+        Some(Value::Array(items)) => items.push(Value::Object(element)),
+        _ => {
+            container.insert(key.to_string(), Value::Array(vec![Value::Object(element)]));
+        }
+    }
+    Ok(())
+}
+
+/// The element a value filter of `eq` tests joined by `and` describes.
+fn described(filter: &Filter) -> Option<Map<String, Value>> {
+    match filter {
+        Filter::Compare(path, ScimCompareOp::Eq, value)
+            if path.urn.is_none() && path.sub.is_none() && !value.is_null() =>
+        {
+            Some(Map::from_iter([(path.name.clone(), value.clone())]))
+        }
+        Filter::And(a, b) => {
+            let mut element = described(a)?;
+            element.extend(described(b)?);
+            Some(element)
+        }
+        _ => None,
+    }
 }
 
 /// Sets, merges or removes `container[key]`.
@@ -515,6 +606,208 @@ mod tests {
             out["schemas"],
             json!([schema::USER, schema::CANON, schema::ENTERPRISE])
         );
+    }
+
+    /// Entra ID without `aadOptscim062020`: capitalised ops, "False", `manager` as an id
+    /// (set, changed, cleared with ""); with the flag: one path-less replace of dotted and
+    /// URN-qualified keys.
+    #[test]
+    fn entra_dialect_both_modes() {
+        let manager = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager";
+        let out = patch(
+            Kind::User,
+            user(),
+            json!([
+                {"op": "Replace", "path": "active", "value": "False"},
+                {"op": "Add", "path": manager, "value": "m1"},
+                {"op": "Replace", "path": "name.givenName", "value": "Anna"},
+            ]),
+        )
+        .unwrap();
+        assert_eq!(out["active"], json!(false));
+        assert_eq!(out[schema::ENTERPRISE]["manager"], json!({"value": "m1"}));
+        let out = patch(
+            Kind::User,
+            out,
+            json!([{"op": "Replace", "path": manager, "value": "m2"}]),
+        )
+        .unwrap();
+        assert_eq!(out[schema::ENTERPRISE]["manager"], json!({"value": "m2"}));
+        let out = patch(
+            Kind::User,
+            out,
+            json!([{"op": "Replace", "path": manager, "value": ""}]),
+        )
+        .unwrap();
+        assert_eq!(out.get(schema::ENTERPRISE), None);
+        let out = patch(
+            Kind::User,
+            out,
+            json!([{"op": "replace", "value": {
+                "active": true, "displayName": "Anna D", "name.familyName": "Díaz",
+                "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:employeeNumber": "701",
+                (manager): "m3",
+            }}]),
+        )
+        .unwrap();
+        assert_eq!(out["active"], json!(true));
+        assert_eq!(
+            out["name"],
+            json!({"givenName": "Anna", "familyName": "Díaz"})
+        );
+        assert_eq!(
+            out[schema::ENTERPRISE],
+            json!({"employeeNumber": "701", "manager": {"value": "m3"}})
+        );
+    }
+
+    /// Entra ID's `Add` of the work email to a user without one creates it; so does the
+    /// path-less replace of the flag's mode. A replace with a path keeps RFC 7644's
+    /// `noTarget`, and a filter that describes no element cannot add one.
+    #[test]
+    fn value_paths_that_match_nothing() {
+        let bare = json!({"schemas": [schema::USER], "userName": "ana"});
+        let work = "emails[type eq \"work\"].value";
+        let out = patch(
+            Kind::User,
+            bare.clone(),
+            json!([{"op": "Add", "path": work, "value": "a@w.com"}]),
+        )
+        .unwrap();
+        assert_eq!(out["emails"], json!([{"type": "work", "value": "a@w.com"}]));
+        let out = patch(Kind::User, out, json!([
+            {"op": "Add", "path": work, "value": "b@w.com"},
+            {"op": "add", "path": "emails[type eq \"home\" and primary eq false]", "value": {"value": "h@h.org"}},
+        ])).unwrap();
+        assert_eq!(
+            out["emails"],
+            json!([{"type": "work", "value": "b@w.com"}, {"type": "home", "primary": false, "value": "h@h.org"}])
+        );
+        let out = patch(
+            Kind::User,
+            bare.clone(),
+            json!([{"op": "replace", "value": {(work): "c@w.com"}}]),
+        )
+        .unwrap();
+        assert_eq!(out["emails"], json!([{"type": "work", "value": "c@w.com"}]));
+        let out = patch(
+            Kind::User,
+            bare.clone(),
+            json!([{"op": "Add", "path": work, "value": null}]),
+        )
+        .unwrap();
+        assert_eq!(out.get("emails"), None);
+        for (ops, error) in [
+            (
+                json!([{"op": "replace", "path": work, "value": "x"}]),
+                "noTarget",
+            ),
+            (
+                json!([{"op": "add", "path": "emails[value co \"@\"].type", "value": "work"}]),
+                "noTarget",
+            ),
+            (
+                json!([{"op": "add", "path": "emails[type eq \"work\"]", "value": "x"}]),
+                "invalidValue",
+            ),
+        ] {
+            let got = patch(Kind::User, bare.clone(), ops.clone()).unwrap_err();
+            assert_eq!(got.scim_type(), Some(error), "{ops}: {got}");
+        }
+    }
+
+    /// Entra ID's tutorial: `"path": "manager"` with a list of one `{"$ref": null, "value"}`
+    /// is the enterprise extension's manager.
+    #[test]
+    fn an_unqualified_extension_attribute() {
+        let out = patch(
+            Kind::User,
+            user(),
+            json!([
+                {"op": "Add", "path": "manager", "value": [{"$ref": null, "value": "m1"}]},
+                {"op": "replace", "path": "department", "value": "Ops"},
+            ]),
+        )
+        .unwrap();
+        assert_eq!(
+            out[schema::ENTERPRISE],
+            json!({"manager": {"value": "m1"}, "department": "Ops"})
+        );
+        let out = patch(
+            Kind::User,
+            out,
+            json!([{"op": "Remove", "path": "manager", "value": [{"value": "m1"}]}]),
+        )
+        .unwrap();
+        assert_eq!(out[schema::ENTERPRISE], json!({"department": "Ops"}));
+        let err = patch(
+            Kind::User,
+            user(),
+            json!([{"op": "add", "path": "nosuch", "value": "x"}]),
+        );
+        assert!(matches!(err, Err(ScimError::InvalidPath(_))));
+        // The computed `groups` cannot be patched; a path-less value holding it ignores it.
+        let err = patch(
+            Kind::User,
+            user(),
+            json!([{"op": "add", "path": "groups", "value": [{"value": "g"}]}]),
+        );
+        assert!(matches!(err, Err(ScimError::Mutability(_))));
+        let out = patch(
+            Kind::User,
+            user(),
+            json!([{"op": "replace", "value": {"groups": [], "title": "t"}}]),
+        )
+        .unwrap();
+        assert_eq!((out.get("groups"), &out["title"]), (None, &json!("t")));
+    }
+
+    /// Issue 16: paths into a namespace Canon does not define set what they say, unchecked.
+    #[test]
+    fn paths_into_other_namespaces() {
+        let acme = "urn:ietf:params:scim:schemas:extension:acme:2.0:User";
+        let out = patch(
+            Kind::User,
+            user(),
+            json!([
+                {"op": "Add", "path": format!("{acme}:managementLevel"), "value": "M3"},
+                {"op": "add", "path": format!("{acme}:department_ids"), "value": [{"value": "1"}]},
+                {"op": "add", "path": format!("{acme}:department_ids"), "value": [{"value": "2"}]},
+                {"op": "replace", "value": {(format!("{acme}:office")): "Lyon"}},
+                {"op": "add", "path": "urn:acme:custom:level", "value": 4},
+            ]),
+        )
+        .unwrap();
+        assert_eq!(
+            out[acme],
+            json!({"managementLevel": "M3", "department_ids": [{"value": "1"}, {"value": "2"}], "office": "Lyon"})
+        );
+        assert_eq!(out["urn:acme:custom"], json!({"level": 4}));
+        assert_eq!(
+            out["schemas"],
+            json!([schema::USER, acme, "urn:acme:custom"])
+        );
+        let out = patch(
+            Kind::User,
+            out,
+            json!([
+                {"op": "remove", "path": format!("{acme}:department_ids[value eq \"1\"]")},
+                {"op": "remove", "path": "urn:acme:custom"},
+                {"op": "replace", "path": acme.to_uppercase(), "value": {"office": "Paris"}},
+            ]),
+        )
+        .unwrap();
+        assert_eq!(
+            out[acme],
+            json!({"managementLevel": "M3", "department_ids": [{"value": "2"}], "office": "Paris"})
+        );
+        assert_eq!(out.get("urn:acme:custom"), None);
+        let err = patch(
+            Kind::User,
+            user(),
+            json!([{"op": "add", "path": acme, "value": "x"}]),
+        );
+        assert!(matches!(err, Err(ScimError::InvalidValue(_))));
     }
 
     #[test]

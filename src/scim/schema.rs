@@ -148,6 +148,28 @@ pub const USER_ATTRS: &[Attr] = &[
     multi("emails", MULTI_STRING),
     multi("phoneNumbers", PHONES),
     multi("addresses", ADDRESSES),
+    // Computed on every read from the groups that list the user; ignored in writes.
+    Attr {
+        mutability: Mutability::ReadOnly,
+        ..multi("groups", GROUPS)
+    },
+];
+
+const fn read_only(attr: Attr) -> Attr {
+    Attr {
+        mutability: Mutability::ReadOnly,
+        ..attr
+    }
+}
+
+const GROUPS: &[Attr] = &[
+    read_only(s("value")),
+    read_only(Attr {
+        reference_types: &["Group"],
+        ..typed("$ref", Type::Reference)
+    }),
+    read_only(s("display")),
+    read_only(with_types("type", &["direct", "indirect"])),
 ];
 
 pub const ENTERPRISE_ATTRS: &[Attr] = &[
@@ -342,6 +364,11 @@ fn attr_json(attr: &Attr) -> Value {
     out
 }
 
+/// The discovery form of a list of attributes.
+pub fn attributes_json(attrs: &[Attr]) -> Vec<Value> {
+    attrs.iter().map(attr_json).collect()
+}
+
 pub fn schema_json(schema: &Schema, base: &str) -> Value {
     json!({
         "schemas": [SCHEMA],
@@ -353,20 +380,28 @@ pub fn schema_json(schema: &Schema, base: &str) -> Value {
     })
 }
 
-pub fn resource_type_json(kind: Kind, base: &str) -> Value {
+/// A resource type; `more` are a tenant's own extension namespaces (its aliases), and
+/// `stores_others` says that extension objects of any other namespace are kept as sent.
+pub fn resource_type_json(kind: Kind, base: &str, more: &[&str], stores_others: bool) -> Value {
     let (name, endpoint) = match kind {
         Kind::User => ("User", "/Users"),
         Kind::Group => ("Group", "/Groups"),
+    };
+    let description = if stores_others {
+        format!("{name}; extension objects of other namespaces are stored as sent")
+    } else {
+        name.to_string()
     };
     json!({
         "schemas": [RESOURCE_TYPE],
         "id": name,
         "name": name,
-        "description": name,
+        "description": description,
         "endpoint": endpoint,
         "schema": core_urn(kind),
         "schemaExtensions": extensions(kind)
             .iter()
+            .chain(more)
             .map(|urn| json!({"schema": urn, "required": false}))
             .collect::<Vec<_>>(),
         "meta": {"resourceType": "ResourceType", "location": format!("{base}/ResourceTypes/{name}")},

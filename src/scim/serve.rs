@@ -59,14 +59,26 @@ pub fn state_from_config(
             diagnostics,
         })?;
         tracing::info!(tenant = %tenant.id, rules = %rules.display(), version = %mapper.version(), "tenant ready");
+        let extensions =
+            tenant
+                .extensions
+                .resolve()
+                .map_err(|message| ConfigError::Extensions {
+                    path: config_path.to_path_buf(),
+                    id: tenant.id.clone(),
+                    message,
+                })?;
         tenants.insert(
             tenant.id.clone(),
-            Arc::new(Tenant::new(
-                tenant.id.clone(),
-                tenant.token_sha256.clone(),
-                rules,
-                mapper,
-            )),
+            Arc::new(
+                Tenant::new(
+                    tenant.id.clone(),
+                    tenant.token_sha256.clone(),
+                    rules,
+                    mapper,
+                )
+                .with_extensions(extensions),
+            ),
         );
     }
     Ok(AppState {

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use super::config::{token_matches, Config};
 use super::error::ScimError;
+use super::extensions::{self, Extensions};
 use super::mapper::ProfileMapper;
 use crate::store::{ResourceStore, TenantId};
 
@@ -20,12 +21,14 @@ pub struct Tenant {
     live: RwLock<Live>,
 }
 
-/// What a reload replaces, together: the token hash, the rule file and its program.
+/// What a reload replaces, together: the token hash, the rule file and its program, the
+/// extension policy.
 #[derive(Clone)]
 struct Live {
     token_sha256: String,
     rules: PathBuf,
     mapper: Arc<dyn ProfileMapper>,
+    extensions: Arc<Extensions>,
 }
 
 impl Tenant {
@@ -41,17 +44,34 @@ impl Tenant {
                 token_sha256,
                 rules,
                 mapper,
+                extensions: Arc::default(),
             }),
         }
+    }
+
+    /// The tenant with its `extensions:` policy (aliases, strict mode).
+    pub fn with_extensions(self, policy: Extensions) -> Tenant {
+        self.live
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .extensions = Arc::new(policy);
+        self
     }
 
     fn live(&self) -> Live {
         self.live.read().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
-    /// The program serving now; a reload swaps it atomically, writes in flight keep theirs.
+    /// The program serving now, reading users through the tenant's aliases; a reload swaps
+    /// it atomically, writes in flight keep theirs.
     pub fn mapper(&self) -> Arc<dyn ProfileMapper> {
-        self.live().mapper
+        let live = self.live();
+        extensions::aliased(live.mapper, live.extensions)
+    }
+
+    /// The extension policy serving now.
+    pub fn extensions(&self) -> Arc<Extensions> {
+        self.live().extensions
     }
 
     pub fn rules(&self) -> PathBuf {
@@ -73,7 +93,8 @@ impl Tenant {
         *self.live.write().unwrap_or_else(|p| p.into_inner()) = live;
     }
 
-    /// Re-reads the tenant's entry in the config at `config_path` (rule file, token hash;
+    /// Re-reads the tenant's entry in the config at `config_path` (rule file, token hash,
+    /// extensions;
     /// without a config, the same rule file and token), recompiles the rule file with
     /// `loader` and swaps all three in at once; returns the new rule version. A file with
     /// errors is refused with its diagnostics and the old program and token keep serving.
@@ -95,6 +116,13 @@ impl Tenant {
             })?;
             live.rules = Config::resolve(config_path, &entry.rules);
             live.token_sha256 = entry.token_sha256.clone();
+            // Checked by `Config::load` already.
+            live.extensions = Arc::new(
+                entry
+                    .extensions
+                    .resolve()
+                    .map_err(|e| ScimError::InvalidValue(format!("{e}; nothing changed")))?,
+            );
         }
         live.mapper = loader(&live.rules).map_err(|diagnostics| {
             tracing::warn!(tenant = %self.id, "reload refused: the rule file has errors");

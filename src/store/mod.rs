@@ -154,6 +154,40 @@ impl From<rusqlite::Error> for StoreError {
     }
 }
 
+/// A group listing a resource among its `members`: one element of a user's read-only
+/// `groups` (RFC 7643 §4.1.2).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Membership {
+    pub member: String,
+    pub group: String,
+    /// The group's `displayName`.
+    pub display: Option<String>,
+}
+
+/// The memberships of `members` among `groups`, in the groups' order.
+pub(crate) fn memberships_in(groups: &[StoredResource], members: &[&str]) -> Vec<Membership> {
+    let wanted: std::collections::HashSet<&str> = members.iter().copied().collect();
+    let mut out = Vec::new();
+    for group in groups {
+        let Some(Value::Array(listed)) = group.body.get("members") else {
+            continue;
+        };
+        let display = group.body.get("displayName").and_then(Value::as_str);
+        for member in listed {
+            if let Some(id) = member.get("value").and_then(Value::as_str) {
+                if wanted.contains(id) {
+                    out.push(Membership {
+                        member: id.to_string(),
+                        group: group.id.clone(),
+                        display: display.map(str::to_string),
+                    });
+                }
+            }
+        }
+    }
+    out
+}
+
 /// The update closure: sees the current resource, returns the write or `None` to abandon.
 pub type UpdateFn<'a> = dyn FnMut(&StoredResource) -> Option<Write> + 'a;
 
@@ -208,6 +242,18 @@ pub trait ResourceStore: Send + Sync {
         attr: IndexedAttr,
         value: &str,
     ) -> Result<Vec<StoredResource>, StoreError>;
+    /// The groups that list any of `members` (ids of users or groups), groups oldest first.
+    /// This default reads every group; a backend can do better.
+    fn memberships(
+        &self,
+        tenant: &TenantId,
+        members: &[&str],
+    ) -> Result<Vec<Membership>, StoreError> {
+        if members.is_empty() {
+            return Ok(Vec::new());
+        }
+        Ok(memberships_in(&self.list(tenant, Kind::Group)?, members))
+    }
     /// Reads, changes and writes one resource in one transaction.
     fn update(
         &self,
@@ -507,6 +553,41 @@ pub(crate) mod contract {
             .unwrap();
         let only = store.create(&acme, Kind::Group, group(&[&cy.id])).unwrap();
         let other = store.create(&acme, Kind::Group, group(&[&dee.id])).unwrap();
+        let of = |members: &[&str]| -> Vec<(String, String)> {
+            store
+                .memberships(&acme, members)
+                .unwrap()
+                .into_iter()
+                .map(|m| (m.member, m.group))
+                .collect()
+        };
+        assert_eq!(
+            of(&[&cy.id]),
+            [
+                (cy.id.clone(), both.id.clone()),
+                (cy.id.clone(), only.id.clone())
+            ]
+        );
+        assert_eq!(
+            of(&[&cy.id, &dee.id, "nobody"]),
+            [
+                (cy.id.clone(), both.id.clone()),
+                (dee.id.clone(), both.id.clone()),
+                (cy.id.clone(), only.id.clone()),
+                (dee.id.clone(), other.id.clone())
+            ]
+        );
+        assert_eq!(
+            store.memberships(&acme, &[&cy.id]).unwrap()[0]
+                .display
+                .as_deref(),
+            Some("g")
+        );
+        assert!(of(&[]).is_empty());
+        assert!(store
+            .memberships(&TenantId::parse("other").unwrap(), &[&cy.id])
+            .unwrap()
+            .is_empty());
         store.delete(&acme, Kind::User, &cy.id).unwrap();
         let read = |id: &str| store.get(&acme, Kind::Group, id).unwrap().unwrap();
         assert_eq!(read(&both.id).body["members"], json!([{"value": dee.id}]));

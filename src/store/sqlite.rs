@@ -17,8 +17,8 @@ use std::sync::{Mutex, MutexGuard};
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 
 use super::{
-    fold, index_keys, lists_member, now, remove_member, IndexedAttr, Kind, ProfileRecord,
-    ResourceStore, StoreError, StoredResource, TenantId, UpdateFn, Write,
+    fold, index_keys, lists_member, now, remove_member, IndexedAttr, Kind, Membership,
+    ProfileRecord, ResourceStore, StoreError, StoredResource, TenantId, UpdateFn, Write,
 };
 
 const READERS: usize = 4;
@@ -448,6 +448,66 @@ impl ResourceStore for SqliteStore {
         )
     }
 
+    /// A few members (a read, a page of a list): per member, only the groups whose text holds
+    /// its id, JSON-quoted, and among them those whose `members` list it (SQLite's
+    /// `json_each`). Many members: one pass over every membership of the tenant.
+    fn memberships(
+        &self,
+        tenant: &TenantId,
+        members: &[&str],
+    ) -> Result<Vec<Membership>, StoreError> {
+        const FEW: usize = 32;
+        const COLUMNS: &str = "json_extract(m.value, '$.value'), g.id,
+            json_extract(g.body, '$.displayName'), g.rowid, m.key
+            FROM resources g, json_each(g.body, '$.members') m
+            WHERE g.tenant = ?1 AND g.kind = 'Group'";
+        type Row = (Option<String>, String, Option<String>, i64, i64);
+        let read = |row: &rusqlite::Row<'_>| -> rusqlite::Result<Row> {
+            Ok((
+                row.get(0)?,
+                row.get(1)?,
+                row.get(2)?,
+                row.get(3)?,
+                row.get(4)?,
+            ))
+        };
+        let connection = self.reader();
+        let mut rows: Vec<Row> = Vec::new();
+        if members.len() <= FEW {
+            let mut statement = connection.prepare_cached(&format!(
+                "SELECT {COLUMNS} AND instr(g.body, ?2) > 0 AND json_extract(m.value, '$.value') = ?3"
+            ))?;
+            for member in members {
+                let quoted = encode_body(&serde_json::Value::from(*member))?;
+                for row in statement.query_map(params![tenant.as_str(), quoted, member], read)? {
+                    rows.push(row?);
+                }
+            }
+            // Groups oldest first, members in their list's order: as the single pass reads.
+            rows.sort_by_key(|row| (row.3, row.4));
+        } else {
+            let wanted: std::collections::HashSet<&str> = members.iter().copied().collect();
+            let mut statement =
+                connection.prepare_cached(&format!("SELECT {COLUMNS} ORDER BY g.rowid, m.key"))?;
+            for row in statement.query_map(params![tenant.as_str()], read)? {
+                let row = row?;
+                if row.0.as_deref().is_some_and(|m| wanted.contains(m)) {
+                    rows.push(row);
+                }
+            }
+        }
+        Ok(rows
+            .into_iter()
+            .filter_map(|(member, group, display, _, _)| {
+                Some(Membership {
+                    member: member?,
+                    group,
+                    display,
+                })
+            })
+            .collect())
+    }
+
     fn update(
         &self,
         tenant: &TenantId,
@@ -721,6 +781,39 @@ mod tests {
                 && find.contains("sqlite_autoindex_resources_1 (tenant=? AND kind=? AND id=?)"),
             "{find}"
         );
+    }
+
+    /// The per-member reads (few members) and the single pass (many) find the same
+    /// memberships in the same order, and agree with the plain reading of every group.
+    #[test]
+    fn memberships_agree_for_few_and_many_members() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(&dir.path().join("canon.db")).unwrap();
+        let acme = TenantId::parse("acme").unwrap();
+        let ids: Vec<String> = (0..40).map(|i| format!("u{i}")).collect();
+        for (n, step) in [3usize, 7, 1].into_iter().enumerate() {
+            let members: Vec<_> = ids
+                .iter()
+                .rev()
+                .step_by(step)
+                .map(|id| serde_json::json!({"value": id}))
+                .collect();
+            let body = serde_json::json!({"displayName": format!("g{n}"), "members": members});
+            let write = Write {
+                body,
+                unique_key: None,
+                profile: None,
+            };
+            store.create(&acme, Kind::Group, write).unwrap();
+        }
+        let all: Vec<&str> = ids.iter().map(String::as_str).collect();
+        let groups = store.list(&acme, Kind::Group).unwrap();
+        for members in [&all[..], &all[..5], &all[30..31]] {
+            let found = store.memberships(&acme, members).unwrap();
+            let plain = super::super::memberships_in(&groups, members);
+            assert_eq!(found, plain, "{} members", members.len());
+        }
+        assert_eq!(store.memberships(&acme, &all).unwrap().len(), 14 + 6 + 40);
     }
 
     #[test]
