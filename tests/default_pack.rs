@@ -10,8 +10,12 @@ use std::path::{Path, PathBuf};
 
 use canon::{FlatRecord, Program};
 
-/// The accuracy both dev files must keep.
+/// The accuracy the flags dev file must keep.
 const REQUIRED_ACCURACY: f64 = 0.98;
+
+/// The levels dev file stays at 100% (issue 22: the real-world set must not be learnt at its
+/// expense).
+const LEVELS_DEV_REQUIRED: f64 = 1.0;
 
 const LEVELS: [&str; 12] = [
     "Executive",
@@ -140,18 +144,18 @@ fn levels_dev_accuracy() {
         println!("{miss}");
     }
     assert!(
-        accuracy >= REQUIRED_ACCURACY,
+        accuracy >= LEVELS_DEV_REQUIRED,
         "levels_dev accuracy {:.1}% is below {:.0}%; misses:\n{}",
         100.0 * accuracy,
-        100.0 * REQUIRED_ACCURACY,
+        100.0 * LEVELS_DEV_REQUIRED,
         misses.join("\n")
     );
 }
 
-/// Accuracy on `titles_real_dev.csv` (titles as companies really write them) may not fall
-/// below this: the pack's figure when the set was added. Issue 22's target is 97% overall and
-/// 95% per language; raise this as the pack learns.
-const REAL_FLOOR: f64 = 0.767;
+/// Issue 22's targets on `titles_real_dev.csv` (titles as companies really write them): 97%
+/// overall and 95% in each language (the pack scored 76.7% when the set was added).
+const REAL_FLOOR: f64 = 0.97;
+const REAL_LOCALE_FLOOR: f64 = 0.95;
 
 /// The real-world development set: 1,518 titles copied from public sources, each labelled twice
 /// and adjudicated against the value conventions (`expected_level`; `unset` for values that are
@@ -220,6 +224,14 @@ fn titles_real_dev_accuracy() {
         100.0 * accuracy,
         100.0 * REAL_FLOOR
     );
+    for (locale, &(hit, total)) in &by_locale.rows {
+        assert!(
+            percent(hit, total) >= 100.0 * REAL_LOCALE_FLOOR,
+            "titles_real_dev accuracy in {locale} {:.1}% fell below {:.0}%",
+            percent(hit, total),
+            100.0 * REAL_LOCALE_FLOOR
+        );
+    }
 }
 
 /// The attribute each flag is read from in the test records (the pack reads many names for

@@ -5,6 +5,8 @@ use std::borrow::Cow;
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
 
 use regex::Regex;
+
+use super::words::is_boundary;
 use unicode_normalization::char::{decompose_canonical, is_combining_mark};
 use unicode_normalization::{is_nfc_quick, is_nfkc_quick, IsNormalized, UnicodeNormalization};
 
@@ -155,14 +157,15 @@ impl WordTable {
             ) else {
                 continue;
             };
-            let word_char = |c: char| c.is_alphanumeric();
-            let starts_word = key.chars().next().is_some_and(word_char);
-            let ends_word = key.chars().next_back().is_some_and(word_char);
+            // A key that begins (ends) with a letter or digit must begin (end) a word, as in
+            // `has`: Hangul, Kana and Han are written without spaces, so a key edge in those
+            // scripts needs no boundary, and they bound a Latin key.
             let before = value[..m.start()].chars().next_back();
             let after = value[m.end()..].chars().next();
-            if (starts_word && before.is_some_and(word_char))
-                || (ends_word && after.is_some_and(word_char))
-            {
+            let bounded = |edge: Option<char>, neighbour: Option<char>| {
+                edge.is_none_or(|e| !e.is_alphanumeric() || is_boundary(e, neighbour))
+            };
+            if !bounded(key.chars().next(), before) || !bounded(key.chars().next_back(), after) {
                 continue;
             }
             let buffer = out.get_or_insert_with(|| String::with_capacity(value.len() + 16));
@@ -473,6 +476,22 @@ mod tests {
         assert_eq!(expand.apply("sr. v.p. sales"), "senior vp sales");
         assert_eq!(expand.apply("srv mgr, sr"), "srv manager, senior");
         assert_eq!(expand.apply("nothing here"), "nothing here");
+        // Keys in scripts written without spaces need no word boundary (as `has`).
+        let ranks = WordTable::new(
+            "ranks".into(),
+            vec![
+                ("부장".into(), "rkdir".into()),
+                ("부행장".into(), "rksvp".into()),
+                ("部長".into(), "rkdir".into()),
+                ("ceo".into(), "rkexec".into()),
+            ],
+        )
+        .unwrap();
+        let ranks = Step::ReplaceWords(ranks);
+        assert_eq!(ranks.apply("인사부장"), "인사rkdir");
+        assert_eq!(ranks.apply("마케팅본부 부행장보"), "마케팅본부 rksvp보");
+        assert_eq!(ranks.apply("副看護部長"), "副看護rkdir");
+        assert_eq!(ranks.apply("ceo社長 ceos"), "rkexec社長 ceos");
         assert_eq!(
             Step::StripDiacritics.apply("ダイレクター Zoë"),
             "ダイレクター Zoe"

@@ -65,7 +65,7 @@ pub fn is_unspaced_script(c: char) -> bool {
 }
 
 /// Whether `neighbour` ends a word that `edge` (the term's first or last character) is in.
-fn is_boundary(edge: char, neighbour: Option<char>) -> bool {
+pub(crate) fn is_boundary(edge: char, neighbour: Option<char>) -> bool {
     if is_unspaced_script(edge) {
         return true;
     }
