@@ -157,22 +157,52 @@ fn levels_dev_accuracy() {
 const REAL_FLOOR: f64 = 0.97;
 const REAL_LOCALE_FLOOR: f64 = 0.95;
 
-/// The real-world development set: 1,518 titles copied from public sources, each labelled twice
-/// and adjudicated against the value conventions (`expected_level`; `unset` for values that are
-/// not titles, R22). Rows labelled `ambiguous` are left out of the score.
-#[test]
-fn titles_real_dev_accuracy() {
-    let program = load_pack();
-    let rows = read_csv("tests/data/titles_real_dev.csv");
-    assert_eq!(
-        rows.len(),
-        1518,
-        "titles_real_dev.csv should hold 1,518 titles"
-    );
-    let (mut by_level, mut by_locale) = (Tally::default(), Tally::default());
-    let mut misses = Vec::new();
-    let (mut hits, mut scored) = (0, 0);
-    for row in &rows {
+/// A real-world set scored: overall, per level and per language, and the misses (rows
+/// labelled `ambiguous` are left out; `unset` means the value is no title, R22).
+struct RealScore {
+    hits: usize,
+    scored: usize,
+    by_level: Tally,
+    by_locale: Tally,
+    misses: Vec<String>,
+}
+
+impl RealScore {
+    fn accuracy(&self) -> f64 {
+        self.hits as f64 / self.scored as f64
+    }
+
+    /// Prints the tables and the misses, as `.ci/run` shows them.
+    fn print(&self, name: &str, rows: usize) {
+        println!(
+            "\n{name}: {}/{} correct, {:.1}% ({} ambiguous rows not scored)",
+            self.hits,
+            self.scored,
+            100.0 * self.accuracy(),
+            rows - self.scored
+        );
+        let mut order = LEVELS.to_vec();
+        order.push("unset");
+        self.by_level.print("level", &order);
+        self.by_locale
+            .print("locale", &["en-US", "fr-CA", "es-ES", "ko", "ja"]);
+        println!("\nmisses ({}):", self.misses.len());
+        for miss in &self.misses {
+            println!("{miss}");
+        }
+    }
+}
+
+/// Scores the pack on a set whose columns are `title, locale, sector, expected_level, rule, …`.
+fn score_real(program: &Program, rows: &[csv::StringRecord]) -> RealScore {
+    let mut score = RealScore {
+        hits: 0,
+        scored: 0,
+        by_level: Tally::default(),
+        by_locale: Tally::default(),
+        misses: Vec::new(),
+    };
+    for row in rows {
         let (title, locale, expected, spec_rule) = (&row[0], &row[1], &row[3], &row[4]);
         if expected == "ambiguous" {
             continue;
@@ -185,10 +215,10 @@ fn titles_real_dev_accuracy() {
         let profile = program.apply(&FlatRecord::from_pairs([("title", title)]));
         let got = profile.get("management_level");
         let hit = got == expected;
-        scored += 1;
-        hits += usize::from(hit);
-        by_level.add(expected.unwrap_or("unset"), hit);
-        by_locale.add(locale, hit);
+        score.scored += 1;
+        score.hits += usize::from(hit);
+        score.by_level.add(expected.unwrap_or("unset"), hit);
+        score.by_locale.add(locale, hit);
         if !hit {
             let rule = profile
                 .field("management_level")
@@ -197,34 +227,35 @@ fn titles_real_dev_accuracy() {
                     || "no rule".to_string(),
                     |r| format!("rule {} at {}", r.id, r.at),
                 );
-            misses.push(format!(
+            score.misses.push(format!(
                 "  {title:?} [{locale}, {spec_rule}]: expected {}, got {} ({rule})",
                 shown(expected),
                 shown(got)
             ));
         }
     }
-    let accuracy = hits as f64 / scored as f64;
-    println!(
-        "\ntitles_real_dev.csv: {hits}/{scored} correct, {:.1}% ({} ambiguous rows not scored)",
-        100.0 * accuracy,
-        rows.len() - scored
+    score
+}
+
+/// The real-world development set: 1,518 titles copied from public sources, each labelled twice
+/// and adjudicated against the value conventions (`expected_level`).
+#[test]
+fn titles_real_dev_accuracy() {
+    let rows = read_csv("tests/data/titles_real_dev.csv");
+    assert_eq!(
+        rows.len(),
+        1518,
+        "titles_real_dev.csv should hold 1,518 titles"
     );
-    let mut order = LEVELS.to_vec();
-    order.push("unset");
-    by_level.print("level", &order);
-    by_locale.print("locale", &["en-US", "fr-CA", "es-ES", "ko", "ja"]);
-    println!("\nmisses ({}):", misses.len());
-    for miss in &misses {
-        println!("{miss}");
-    }
+    let score = score_real(&load_pack(), &rows);
+    score.print("titles_real_dev.csv", rows.len());
     assert!(
-        accuracy >= REAL_FLOOR,
+        score.accuracy() >= REAL_FLOOR,
         "titles_real_dev accuracy {:.1}% fell below {:.1}%",
-        100.0 * accuracy,
+        100.0 * score.accuracy(),
         100.0 * REAL_FLOOR
     );
-    for (locale, &(hit, total)) in &by_locale.rows {
+    for (locale, &(hit, total)) in &score.by_locale.rows {
         assert!(
             percent(hit, total) >= 100.0 * REAL_LOCALE_FLOOR,
             "titles_real_dev accuracy in {locale} {:.1}% fell below {:.0}%",
@@ -241,56 +272,21 @@ fn titles_real_dev_accuracy() {
 const HOLDOUT_FLOOR: f64 = 0.909;
 
 /// 206 real titles from sources the development set does not use, collected and labelled
-/// after the pack work began by someone who did not see the rules (`ambiguous` rows are not
-/// scored).
+/// after the pack work began by someone who did not see the rules.
 #[test]
 fn titles_real_holdout_accuracy() {
-    let program = load_pack();
     let rows = read_csv("tests/data/titles_real_holdout.csv");
     assert_eq!(
         rows.len(),
         206,
         "titles_real_holdout.csv should hold 206 titles"
     );
-    let mut by_locale = Tally::default();
-    let mut misses = Vec::new();
-    let (mut hits, mut scored) = (0, 0);
-    for row in &rows {
-        let (title, locale, expected) = (&row[0], &row[1], &row[3]);
-        if expected == "ambiguous" {
-            continue;
-        }
-        let expected = (expected != "unset").then_some(expected);
-        let got = program
-            .apply(&FlatRecord::from_pairs([("title", title)]))
-            .get("management_level")
-            .map(str::to_string);
-        let hit = got.as_deref() == expected;
-        scored += 1;
-        hits += usize::from(hit);
-        by_locale.add(locale, hit);
-        if !hit {
-            misses.push(format!(
-                "  {title:?} [{locale}]: expected {}, got {}",
-                shown(expected),
-                shown(got.as_deref())
-            ));
-        }
-    }
-    let accuracy = hits as f64 / scored as f64;
-    println!(
-        "\ntitles_real_holdout.csv: {hits}/{scored} correct, {:.1}%",
-        100.0 * accuracy
-    );
-    by_locale.print("locale", &["en-US", "fr-CA", "es-ES", "ko", "ja"]);
-    println!("\nmisses ({}):", misses.len());
-    for miss in &misses {
-        println!("{miss}");
-    }
+    let score = score_real(&load_pack(), &rows);
+    score.print("titles_real_holdout.csv", rows.len());
     assert!(
-        accuracy >= HOLDOUT_FLOOR,
+        score.accuracy() >= HOLDOUT_FLOOR,
         "titles_real_holdout accuracy {:.1}% fell below {:.1}%",
-        100.0 * accuracy,
+        100.0 * score.accuracy(),
         100.0 * HOLDOUT_FLOOR
     );
 }
