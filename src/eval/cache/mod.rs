@@ -552,8 +552,8 @@ impl<'p, T: Tally> Evaluator<'p, T> {
 
     /// The slot of a field whose rules fall into runs that read different inputs: the runs
     /// decide in order, each cached by its own inputs, and the outcome is cached by the
-    /// decision that fired (plus the raw value, when the outcome keeps it). So a new pair of
-    /// an explicit level and a title, each seen before, costs lookups only.
+    /// decision that fired (raw values that fell through are counted row by row, apart). So
+    /// a new pair of an explicit level and a title, each seen before, costs lookups only.
     #[allow(clippy::too_many_arguments)]
     fn cached_by_run(
         run: &mut Run,
