@@ -15,7 +15,7 @@ use super::patch;
 use super::resource::{self, Projection};
 use super::schema;
 use super::state::{blocking, AppStateRef, Tenant};
-use crate::store::{Kind, StoreError, StoredResource, Write};
+use crate::store::{Kind, ResourceStore, StoreError, StoredResource, TenantId, Write};
 
 /// Most resources one list answer holds (`filter.maxResults`).
 pub const MAX_RESULTS: usize = 1000;
@@ -278,29 +278,12 @@ async fn list_with(
                 total += count;
                 continue;
             };
-            let mut keep = |stored: &StoredResource| {
-                let rendered = resource::render(stored, &base);
-                if filter.matches(&rendered, kind) {
-                    if total >= skip && page.len() < take {
-                        page.push((index, rendered));
-                    }
-                    total += 1;
+            visit_matches(store, &tenant, kind, filter, &base, &mut |rendered| {
+                if total >= skip && page.len() < take {
+                    page.push((index, rendered));
                 }
-            };
-            match filter.index_hint(kind) {
-                Some(filter::IndexHint::UserName(name)) => store
-                    .find_unique(&tenant, kind, &name)?
-                    .iter()
-                    .for_each(keep),
-                Some(filter::IndexHint::Key(attr, value)) => store
-                    .find_by(&tenant, kind, attr, &value)?
-                    .iter()
-                    .for_each(keep),
-                None => store.scan(&tenant, kind, &mut |stored| {
-                    keep(&stored);
-                    true
-                })?,
-            }
+                total += 1;
+            })?;
         }
         Ok::<_, ScimError>((total, page))
     })
@@ -322,6 +305,41 @@ async fn list_with(
         body["Resources"] = Value::Array(page);
     }
     Ok(scim_response(StatusCode::OK, &body))
+}
+
+/// Hands `visit` each resource of `kind` that `filter` matches, oldest first, as served
+/// (rendered with `base`): the candidates an index finds ([`filter::Filter::index_hint`]),
+/// or every resource streamed past the filter. The fuzz target `scim_filter` holds the two
+/// ways to each other.
+pub(crate) fn visit_matches(
+    store: &dyn ResourceStore,
+    tenant: &TenantId,
+    kind: Kind,
+    filter: &filter::Filter,
+    base: &str,
+    visit: &mut dyn FnMut(Value),
+) -> Result<(), StoreError> {
+    let mut keep = |stored: &StoredResource| {
+        let rendered = resource::render(stored, base);
+        if filter.matches(&rendered, kind) {
+            visit(rendered);
+        }
+    };
+    match filter.index_hint(kind) {
+        Some(filter::IndexHint::UserName(name)) => store
+            .find_unique(tenant, kind, &name)?
+            .iter()
+            .for_each(keep),
+        Some(filter::IndexHint::Key(attr, value)) => store
+            .find_by(tenant, kind, attr, &value)?
+            .iter()
+            .for_each(keep),
+        None => store.scan(tenant, kind, &mut |stored| {
+            keep(&stored);
+            true
+        })?,
+    }
+    Ok(())
 }
 
 /// Tries at computing a change outside the store's writer before computing it inside.
