@@ -51,6 +51,8 @@ pub mod check;
 pub mod cli;
 pub mod diag;
 pub mod eval;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod gen;
 pub mod input;
 pub mod program;

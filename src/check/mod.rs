@@ -24,6 +24,58 @@ impl Program {
     /// Compiles rule-file text held in memory (`name` is how messages cite it; `extends` and
     /// table CSVs resolve against the current directory).
     pub fn from_source(name: &str, text: &str) -> Result<Program, LoadError> {
-        compile::compile_source(name, text)
+        compile::compile_source(name, text, load::Files::Disk)
+    }
+
+    /// Compiles rule-file text whose base (`extends`) and table CSVs are held in memory too:
+    /// `files` pairs each path, as the text names it, with its bytes. Nothing is read from
+    /// disk; a file `files` lacks is a diagnostic where it is named.
+    pub fn from_memory(
+        name: &str,
+        text: &str,
+        files: &[(String, Vec<u8>)],
+    ) -> Result<Program, LoadError> {
+        compile::compile_source(name, text, load::Files::Memory(files))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::diag::Code;
+    use crate::value::FlatRecord;
+    use crate::Program;
+
+    fn codes(result: Result<Program, super::LoadError>) -> Vec<Code> {
+        let error = result.expect_err("the load fails");
+        error.diagnostics.items.iter().map(|d| d.code).collect()
+    }
+
+    /// The fuzz target `rules` compiles a file with its base and tables held in memory: the
+    /// chain and the CSV are read from there, and nothing from disk.
+    #[test]
+    fn a_load_from_memory_reads_its_base_and_tables_there_only() {
+        let files = vec![
+            (
+                "base/base.rules".to_string(),
+                b"field level: enum(VP, Manager)\ninput code = \"Band Code\" | trim | upper\n"
+                    .to_vec(),
+            ),
+            (
+                "base/bands.csv".to_string(),
+                b"code,level\nV1,VP\n".to_vec(),
+            ),
+            ("a.rules".to_string(), b"extends \"./a.rules\"\n".to_vec()),
+        ];
+        let text = "extends \"base/base.rules\"\ntable bands = csv(\"base/bands.csv\", key = \"code\", value = \"level\")\nmap level { rule band: code in table bands -> bands[code] }\n";
+        let program = Program::from_memory("customer.rules", text, &files).unwrap();
+        let row = FlatRecord::from_pairs([("Band Code", " v1 ")]);
+        assert_eq!(program.apply(&row).get("level"), Some("VP"));
+
+        // A file it lacks is a diagnostic, even one the disk has.
+        let text = "extends \"/etc/hostname\"\nfield a: text\n";
+        assert!(codes(Program::from_memory("c.rules", text, &files)).contains(&Code::Io));
+        // A file that extends itself, however spelled, is a cycle (not an endless chain).
+        let text = "extends \"a.rules\"\n";
+        assert!(codes(Program::from_memory("c.rules", text, &files)).contains(&Code::ExtendsCycle));
     }
 }

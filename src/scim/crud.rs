@@ -17,7 +17,7 @@ use super::patch;
 use super::resource::{self, Projection};
 use super::schema;
 use super::state::{blocking, AppStateRef, Tenant};
-use crate::store::{Kind, Membership, StoreError, StoredResource, TenantId, Write};
+use crate::store::{Kind, Membership, ResourceStore, StoreError, StoredResource, TenantId, Write};
 
 /// Most resources one list answer holds (`filter.maxResults`).
 pub const MAX_RESULTS: usize = 1000;
@@ -293,23 +293,9 @@ async fn list_with(
                 // `groups` is computed from memberships: the filter needs it on every
                 // candidate, so they are gathered (a filter on `groups` is rare).
                 let mut rendered: Vec<(usize, Value)> = Vec::new();
-                let mut gather = |stored: &StoredResource| {
-                    rendered.push((index, resource::render(stored, &base)));
-                };
-                match filter.index_hint(kind) {
-                    Some(filter::IndexHint::UserName(name)) => store
-                        .find_unique(&tenant, kind, &name)?
-                        .iter()
-                        .for_each(&mut gather),
-                    Some(filter::IndexHint::Key(attr, value)) => store
-                        .find_by(&tenant, kind, attr, &value)?
-                        .iter()
-                        .for_each(&mut gather),
-                    None => store.scan(&tenant, kind, &mut |stored| {
-                        gather(&stored);
-                        true
-                    })?,
-                }
+                visit_candidates(store, &tenant, kind, filter, &base, &mut |r| {
+                    rendered.push((index, r))
+                })?;
                 let is_user = |i: usize| kinds.get(i) == Some(&Kind::User);
                 set_groups_of(&state, &tenant, &base, &is_user, &mut rendered)?;
                 for (i, r) in rendered {
@@ -322,29 +308,12 @@ async fn list_with(
                 }
                 continue;
             }
-            let mut keep = |stored: &StoredResource| {
-                let rendered = resource::render(stored, &base);
-                if filter.matches(&rendered, kind) {
-                    if total >= skip && page.len() < take {
-                        page.push((index, rendered));
-                    }
-                    total += 1;
+            visit_matches(store, &tenant, kind, filter, &base, &mut |rendered| {
+                if total >= skip && page.len() < take {
+                    page.push((index, rendered));
                 }
-            };
-            match filter.index_hint(kind) {
-                Some(filter::IndexHint::UserName(name)) => store
-                    .find_unique(&tenant, kind, &name)?
-                    .iter()
-                    .for_each(keep),
-                Some(filter::IndexHint::Key(attr, value)) => store
-                    .find_by(&tenant, kind, attr, &value)?
-                    .iter()
-                    .for_each(keep),
-                None => store.scan(&tenant, kind, &mut |stored| {
-                    keep(&stored);
-                    true
-                })?,
-            }
+                total += 1;
+            })?;
         }
         if !groups_first {
             let is_user =
@@ -371,6 +340,53 @@ async fn list_with(
         body["Resources"] = Value::Array(page);
     }
     Ok(scim_response(StatusCode::OK, &body))
+}
+
+/// Hands `visit` each resource of `kind` that `filter` matches, oldest first, as served
+/// (rendered with `base`). The fuzz target `scim_filter` holds the index and the scan to each
+/// other.
+pub(crate) fn visit_matches(
+    store: &dyn ResourceStore,
+    tenant: &TenantId,
+    kind: Kind,
+    filter: &filter::Filter,
+    base: &str,
+    visit: &mut dyn FnMut(Value),
+) -> Result<(), StoreError> {
+    visit_candidates(store, tenant, kind, filter, base, &mut |rendered| {
+        if filter.matches(&rendered, kind) {
+            visit(rendered);
+        }
+    })
+}
+
+/// Hands `visit` every resource of `kind` that `filter` may match, oldest first, rendered:
+/// the candidates an index finds ([`filter::Filter::index_hint`]), or every resource,
+/// streamed. The filter itself is the caller's to apply.
+fn visit_candidates(
+    store: &dyn ResourceStore,
+    tenant: &TenantId,
+    kind: Kind,
+    filter: &filter::Filter,
+    base: &str,
+    visit: &mut dyn FnMut(Value),
+) -> Result<(), StoreError> {
+    let mut keep = |stored: &StoredResource| visit(resource::render(stored, base));
+    match filter.index_hint(kind) {
+        Some(filter::IndexHint::UserName(name)) => store
+            .find_unique(tenant, kind, &name)?
+            .iter()
+            .for_each(keep),
+        Some(filter::IndexHint::Key(attr, value)) => store
+            .find_by(tenant, kind, attr, &value)?
+            .iter()
+            .for_each(keep),
+        None => store.scan(tenant, kind, &mut |stored| {
+            keep(&stored);
+            true
+        })?,
+    }
+    Ok(())
 }
 
 /// Tries at computing a change outside the store's writer before computing it inside.

@@ -20,6 +20,7 @@ pub mod schema;
 pub mod serve;
 pub mod state;
 
+pub(crate) use crud::visit_matches;
 pub use error::ScimError;
 pub use mapper::{MappedProfile, ProfileMapper};
 pub use router::app;

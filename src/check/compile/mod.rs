@@ -8,7 +8,7 @@ use std::sync::Arc;
 use sha2::{Digest, Sha256};
 
 use super::lint;
-use super::load::{load_chain, load_text, Chain, TableFiles};
+use super::load::{load_chain, load_text, Chain, Files, TableFiles};
 mod fields;
 mod inputs;
 mod merge;
@@ -39,10 +39,10 @@ pub fn load_program(path: &Path) -> Result<Program, LoadError> {
     finish(chain, sources, diagnostics)
 }
 
-pub fn compile_source(name: &str, text: &str) -> Result<Program, LoadError> {
+pub fn compile_source(name: &str, text: &str, files: Files<'_>) -> Result<Program, LoadError> {
     let mut sources = Sources::default();
     let mut diagnostics = Diagnostics::default();
-    let chain = load_text(name, text, &mut sources, &mut diagnostics);
+    let chain = load_text(name, text, files, &mut sources, &mut diagnostics);
     finish(chain, sources, diagnostics)
 }
 
