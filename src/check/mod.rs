@@ -79,3 +79,28 @@ mod tests {
         assert!(codes(Program::from_memory("c.rules", text, &files)).contains(&Code::ExtendsCycle));
     }
 }
+
+#[cfg(test)]
+mod date_format_tests {
+    use crate::diag::Code;
+    use crate::Program;
+
+    /// Found by the `rules` fuzz target: a `date` format with a field a date cannot fill
+    /// (`%f`, fractions of a second; `%H`; `%z`) panicked the compiler when it wrote its
+    /// sample date. It is a bad step, like any format without a day, a month and a year.
+    #[test]
+    fn a_date_format_a_date_cannot_fill_is_a_bad_step_not_a_panic() {
+        for format in ["%m/%f/%Y", "%d.%m.%Y %H:%M", "%Y-%m-%d%z", "%s"] {
+            let text = format!(
+                "field ended: text\ninput end = \"End\" | date(\"{format}\")\nmap ended {{ rule e: end is present -> end }}\n"
+            );
+            let error = Program::from_source("d.rules", &text)
+                .err()
+                .unwrap_or_else(|| panic!("`{format}` was taken as a date format"));
+            let codes: Vec<Code> = error.diagnostics.items.iter().map(|d| d.code).collect();
+            assert_eq!(codes, [Code::BadStep], "`{format}`");
+        }
+        let good = "field ended: text\ninput end = \"End\" | date(\"%d.%m.%Y\")\nmap ended { rule e: end is present -> end }\n";
+        assert!(Program::from_source("d.rules", good).is_ok());
+    }
+}
