@@ -110,8 +110,7 @@ impl ColumnBinding {
     pub fn new<'h>(paths: &[AttrPath], header: impl IntoIterator<Item = &'h str>) -> Self {
         let mut by_name: HashMap<String, usize> = HashMap::new();
         for (index, name) in header.into_iter().enumerate() {
-            let key = name.trim_start_matches('\u{feff}').trim().to_lowercase();
-            by_name.entry(key).or_insert(index);
+            by_name.entry(column_key(name)).or_insert(index);
         }
         let columns = paths
             .iter()
@@ -156,6 +155,12 @@ impl ColumnBinding {
     pub fn column(&self, path: &AttrPath) -> Option<usize> {
         self.columns.get(path.id().0).copied().flatten()
     }
+}
+
+/// A header name as a column is bound by: no byte-order mark, trimmed, lower case (attribute
+/// names compare case-insensitively).
+pub fn column_key(name: &str) -> String {
+    name.trim_start_matches('\u{feff}').trim().to_lowercase()
 }
 
 /// One CSV row read through a [`ColumnBinding`].

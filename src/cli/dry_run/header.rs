@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 
 use crate::diag::closest;
 use crate::input::Input;
+use crate::value::column_key;
 use crate::Program;
 
 /// The header problems of a run's inputs.
@@ -20,11 +21,6 @@ pub(super) struct HeaderCheck {
     pub(super) unread: Vec<(String, Vec<String>)>,
 }
 
-/// A header name as a CSV row is bound by: no byte-order mark, trimmed, lower case.
-fn key(name: &str) -> String {
-    name.trim_start_matches('\u{feff}').trim().to_lowercase()
-}
-
 pub(super) fn check_headers(program: &Program, inputs: &[Input]) -> HeaderCheck {
     let mut check = HeaderCheck::default();
     let read: Vec<&str> = program.paths().iter().map(|p| p.flat_key()).collect();
@@ -35,7 +31,10 @@ pub(super) fn check_headers(program: &Program, inputs: &[Input]) -> HeaderCheck 
         let header = csv.header();
         let mut positions: BTreeMap<String, Vec<usize>> = BTreeMap::new();
         for (index, name) in header.iter().enumerate() {
-            positions.entry(key(name)).or_default().push(index + 1);
+            positions
+                .entry(column_key(name))
+                .or_default()
+                .push(index + 1);
         }
         let mut twice: Vec<(&Vec<usize>, &str, bool)> = positions
             .iter()
@@ -89,7 +88,7 @@ pub(super) fn check_headers(program: &Program, inputs: &[Input]) -> HeaderCheck 
         }
         let unread: Vec<String> = header
             .iter()
-            .filter(|name| !read.contains(&key(name).as_str()))
+            .filter(|name| !read.contains(&column_key(name).as_str()))
             .cloned()
             .collect();
         check.unread.push((csv.name.clone(), unread));
