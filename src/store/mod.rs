@@ -10,11 +10,13 @@
 
 mod keys;
 mod memory;
+pub mod registry;
 pub mod sessions;
 mod sqlite;
 
 pub use keys::{fold, index_keys, lists_member, IndexedAttr};
 pub use memory::MemoryStore;
+pub use registry::TenantRegistry;
 pub use sessions::{Session, SessionStore};
 pub use sqlite::SqliteStore;
 
@@ -317,6 +319,12 @@ pub trait ResourceStore: Send + Sync {
         None
     }
 }
+
+/// A whole store: resources and the tenant registry, in one backend (so removing a tenant
+/// deletes its resources in the same transaction).
+pub trait Store: ResourceStore + TenantRegistry {}
+
+impl<T: ResourceStore + TenantRegistry> Store for T {}
 
 /// Takes the member `id` out of a group's body; a group left with no members loses the
 /// attribute. Whether anything changed.
