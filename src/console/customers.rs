@@ -5,7 +5,7 @@ use axum::response::Response;
 use serde::Serialize;
 
 use super::auth::{blocking, Signed};
-use super::page::{pct, render, ConsoleError};
+use super::page::{pct, render, short_version, ConsoleError};
 use super::ConsoleRef;
 
 #[derive(Serialize)]
@@ -28,9 +28,7 @@ pub(super) async fn list(
 ) -> Result<Response, ConsoleError> {
     let app = console.app.clone();
     let rows = blocking(move || {
-        let mut tenants: Vec<_> = app.tenants.values().cloned().collect();
-        tenants.sort_by(|a, b| a.id.cmp(&b.id));
-        tenants
+        super::live::tenants(&app)
             .into_iter()
             .map(|tenant| {
                 let summary = app.store.user_summary(&tenant.id)?;
@@ -51,11 +49,6 @@ pub(super) async fn list(
         "customers.html",
         serde_json::json!({ "rows": rows, "csrf": signed.csrf(), "who": signed.who() }),
     )
-}
-
-/// The first 12 hex digits of a rule version: enough to tell versions apart on a page.
-pub(crate) fn short_version(version: &str) -> String {
-    version.chars().take(12).collect()
 }
 
 #[cfg(test)]
@@ -95,7 +88,7 @@ mod tests {
         assert!(acme_row.contains(">3<"), "{acme_row}");
         // `cy` has no title, so no management level: two of three are complete.
         assert!(acme_row.contains("66.7%"), "{acme_row}");
-        assert!(acme_row.contains(&super::short_version(&mapper.version())));
+        assert!(acme_row.contains(&crate::console::page::short_version(&mapper.version())));
         let globex_row = &body[body.find("/console/customers/globex").unwrap()..];
         assert!(globex_row.contains("never"));
     }

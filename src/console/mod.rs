@@ -6,10 +6,15 @@
 //! anything also carries the session's CSRF token ([`auth::Protected`]). The pages call the
 //! engine's own code: coverage from `report`, explain from `eval`, diagnostics from `check`.
 
+mod analysis;
 mod assets;
 mod auth;
+mod customer;
 mod customers;
+mod live;
 mod page;
+mod rules;
+mod user;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -41,13 +46,25 @@ impl Default for ConsoleOptions {
 pub struct Console {
     pub app: Arc<AppState>,
     pub options: ConsoleOptions,
+    /// Each customer's compiled rules, for the version serving.
+    programs: live::Programs,
+    /// Each customer's last coverage report, for the users and rules it was computed on.
+    coverage: customer::CoverageCache,
+    /// Each customer's last preview of a draft.
+    previews: rules::PreviewCache,
 }
 
 pub(crate) type ConsoleRef = Arc<Console>;
 
 /// The console's routes, all under `/console`, to merge beside the SCIM service's.
 pub fn router(app: Arc<AppState>, options: ConsoleOptions) -> Router {
-    let console = Arc::new(Console { app, options });
+    let console = Arc::new(Console {
+        app,
+        options,
+        programs: live::Programs::default(),
+        coverage: customer::CoverageCache::default(),
+        previews: rules::PreviewCache::default(),
+    });
     Router::new()
         .route("/console", get(customers::list))
         .route("/console/", get(customers::list))
@@ -56,6 +73,23 @@ pub fn router(app: Arc<AppState>, options: ConsoleOptions) -> Router {
             get(auth::sign_in_page).post(auth::sign_in),
         )
         .route("/console/sign-out", post(auth::sign_out))
+        .route("/console/customers/{tenant}", get(customer::overview))
+        .route(
+            "/console/customers/{tenant}/coverage",
+            get(customer::coverage),
+        )
+        .route("/console/customers/{tenant}/users", get(customer::users))
+        .route("/console/customers/{tenant}/users/{id}", get(user::show))
+        .route("/console/customers/{tenant}/rules", get(rules::page))
+        .route(
+            "/console/customers/{tenant}/rules/check",
+            post(rules::check),
+        )
+        .route("/console/customers/{tenant}/rules/test", post(rules::test))
+        .route(
+            "/console/customers/{tenant}/rules/preview",
+            get(rules::preview_page).post(rules::preview),
+        )
         .route("/console/assets/{name}", get(assets::serve))
         .route(
             "/console/{*rest}",

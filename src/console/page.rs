@@ -17,6 +17,25 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("sign_in.html", include_str!("templates/sign_in.html")),
     ("error.html", include_str!("templates/error.html")),
     ("customers.html", include_str!("templates/customers.html")),
+    (
+        "customer_head.html",
+        include_str!("templates/customer_head.html"),
+    ),
+    ("customer.html", include_str!("templates/customer.html")),
+    ("coverage.html", include_str!("templates/coverage.html")),
+    ("users.html", include_str!("templates/users.html")),
+    ("user.html", include_str!("templates/user.html")),
+    ("rules.html", include_str!("templates/rules.html")),
+    (
+        "diagnostics.html",
+        include_str!("templates/diagnostics.html"),
+    ),
+    ("tests.html", include_str!("templates/tests.html")),
+    ("preview.html", include_str!("templates/preview.html")),
+    (
+        "preview_changed.html",
+        include_str!("templates/preview_changed.html"),
+    ),
 ];
 
 fn templates() -> &'static Environment<'static> {
@@ -31,6 +50,7 @@ fn templates() -> &'static Environment<'static> {
         }
         env.add_filter("thousands", thousands);
         env.add_filter("pct", pct);
+        env.add_filter("place", place);
         env
     })
 }
@@ -54,6 +74,33 @@ pub(crate) fn pct(part: u64, whole: u64) -> String {
         return "–".into();
     }
     format!("{:.1}%", part as f64 * 100.0 / whole as f64)
+}
+
+/// `/srv/canon/rules/acme.rules:12` → `acme.rules:12`, also inside a longer text
+/// (`director (/srv/…/default.rules:654)`): a rule's place as its author knows it (the
+/// server's folders are no business of the page).
+pub(crate) fn place(at: &str) -> String {
+    let mut out = String::with_capacity(at.len());
+    let mut word = String::new();
+    let flush = |word: &mut String, out: &mut String| {
+        out.push_str(word.rsplit('/').next().unwrap_or_default());
+        word.clear();
+    };
+    for c in at.chars() {
+        if c.is_whitespace() || c == '(' || c == ')' {
+            flush(&mut word, &mut out);
+            out.push(c);
+        } else {
+            word.push(c);
+        }
+    }
+    flush(&mut word, &mut out);
+    out
+}
+
+/// The first 12 hex digits of a rule version: enough to tell versions apart on a page.
+pub(crate) fn short_version(version: &str) -> String {
+    version.chars().take(12).collect()
 }
 
 /// A rendered page or fragment.
@@ -108,6 +155,9 @@ pub(crate) enum ConsoleError {
     NotFound(String),
     #[error("{0}")]
     BadRequest(String),
+    /// The request cannot be done in the state things are in (say so, and how to fix it).
+    #[error("{0}")]
+    Conflict(String),
     #[error("{0}")]
     Internal(String),
 }
@@ -138,6 +188,7 @@ impl IntoResponse for ConsoleError {
             ConsoleError::Forbidden(_) => (StatusCode::FORBIDDEN, "Not allowed"),
             ConsoleError::NotFound(_) => (StatusCode::NOT_FOUND, "Not found"),
             ConsoleError::BadRequest(_) => (StatusCode::BAD_REQUEST, "That did not work"),
+            ConsoleError::Conflict(_) => (StatusCode::CONFLICT, "Not now"),
             ConsoleError::Internal(message) => {
                 tracing::error!(%message, "console request failed");
                 (StatusCode::INTERNAL_SERVER_ERROR, "Something went wrong")
@@ -185,5 +236,11 @@ mod tests {
         assert_eq!(thousands(1_234_567), "1,234,567");
         assert_eq!(pct(1, 3), "33.3%");
         assert_eq!(pct(0, 0), "–");
+        assert_eq!(place("/srv/canon/acme.rules:12"), "acme.rules:12");
+        assert_eq!(
+            place("director (/a/b/default.rules:654)"),
+            "director (default.rules:654)"
+        );
+        assert_eq!(place("acme.rules:3"), "acme.rules:3");
     }
 }

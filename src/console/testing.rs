@@ -103,6 +103,38 @@ pub fn harness() -> Harness {
     }
 }
 
+/// Users of `acme` as an IdP sends them, stored with their profiles as the service does.
+pub fn seed(h: &Harness, users: &[(&str, &str)]) -> Vec<String> {
+    use crate::store::{Kind, Write};
+    let acme = TenantId::parse("acme").unwrap();
+    let mapper = h.state.tenants[&acme].mapper();
+    users
+        .iter()
+        .map(|(name, title)| {
+            let body = serde_json::json!({
+                "userName": name,
+                "name": {"givenName": name, "familyName": "Doe"},
+                "title": title,
+                "active": true,
+            });
+            let profile = mapper.map(&body);
+            h.state
+                .store
+                .create(
+                    &acme,
+                    Kind::User,
+                    Write {
+                        body,
+                        unique_key: Some(name.to_lowercase()),
+                        profile: Some(profile),
+                    },
+                )
+                .unwrap()
+                .id
+        })
+        .collect()
+}
+
 impl Harness {
     pub async fn send(&self, request: Request<Body>) -> Reply {
         let response = self.app.clone().oneshot(request).await.unwrap();
@@ -124,6 +156,27 @@ impl Harness {
             request = request.header(header::COOKIE, cookie);
         }
         self.send(request.body(Body::empty()).unwrap()).await
+    }
+
+    /// A POST as htmx sends it: the CSRF token in `X-CSRF-Token`.
+    pub async fn post_htmx(
+        &self,
+        path: &str,
+        cookie: &str,
+        csrf: &str,
+        form: &[(&str, &str)],
+    ) -> Reply {
+        let body = serde_urlencoded::to_string(form).unwrap();
+        self.send(
+            Request::post(path)
+                .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+                .header(header::COOKIE, cookie)
+                .header("x-csrf-token", csrf)
+                .header("hx-request", "true")
+                .body(Body::from(body))
+                .unwrap(),
+        )
+        .await
     }
 
     pub async fn post_form(

@@ -179,7 +179,9 @@ pub fn closest<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str>) ->
         .filter(|(distance, candidate)| {
             *distance <= (candidate.chars().count().max(lowered.chars().count()) / 3).max(1)
         })
-        .min_by_key(|(distance, _)| *distance)
+        // Ties go to the first name in order: candidates often come from a hash map, and the
+        // same typo must get the same help every time.
+        .min_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.cmp(b.1)))
         .map(|(_, candidate)| candidate)
 }
 

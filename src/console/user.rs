@@ -1,0 +1,135 @@
+//! A user: what the IdP sent, the canonical profile stored, and the full explain of the
+//! rules serving (every rule tried, and why it did or did not match).
+
+use axum::extract::{Path, State};
+use axum::response::Response;
+use serde_json::{json, Value};
+
+use super::auth::{blocking, Signed};
+use super::customer::header;
+use super::live::customer;
+use super::page::{render, short_version, ConsoleError};
+use super::ConsoleRef;
+use crate::store::Kind;
+use crate::JsonRecord;
+
+/// `GET /console/customers/{tenant}/users/{id}`.
+pub(super) async fn show(
+    State(console): State<ConsoleRef>,
+    signed: Signed,
+    Path((tenant, id)): Path<(String, String)>,
+) -> Result<Response, ConsoleError> {
+    let work = console.clone();
+    let (customer, summary, user) = blocking(move || {
+        let customer = customer(&work.app, &work.programs, &tenant)?;
+        let store = &work.app.store;
+        let summary = store.user_summary(&customer.tenant.id)?;
+        let user = store
+            .get(&customer.tenant.id, Kind::User, &id)?
+            .ok_or_else(|| {
+                ConsoleError::NotFound(format!("Customer `{tenant}` has no user `{id}`."))
+            })?;
+        Ok((customer, summary, user))
+    })
+    .await?;
+    let extensions = customer.tenant.extensions();
+    let view = extensions.view(&user.body);
+    let trace = customer
+        .program
+        .explain_on(&JsonRecord::new(&view), chrono::Local::now().date_naive());
+    let profile = user.profile.as_ref();
+    let stored_version = profile.map(|p| p.rule_version.clone());
+    let fields: Vec<Value> = trace
+        .fields
+        .iter()
+        .map(|f| {
+            let stored = profile
+                .and_then(|p| p.fields.get(&f.field))
+                .cloned()
+                .unwrap_or(Value::Null);
+            json!({
+                "field": f.field,
+                "required": f.required,
+                "value": f.value,
+                "stored": stored,
+                "differs": stored.as_str() != f.value.as_deref(),
+                "rule": f.rule.as_ref().map(|r| json!({"id": &*r.id, "at": &*r.at})),
+                "note": f.note.as_ref().map(|n| n.describe()),
+                "inputs": f.inputs,
+                "rules": f.rules,
+            })
+        })
+        .collect();
+    let raw = serde_json::to_string_pretty(&user.body).unwrap_or_default();
+    let user_name = user
+        .body
+        .get("userName")
+        .and_then(Value::as_str)
+        .unwrap_or(&user.id)
+        .to_string();
+    render(
+        "user.html",
+        json!({
+            "csrf": signed.csrf(), "who": signed.who(), "tab": "users",
+            "customer": header(&customer, &summary),
+            "user": {
+                "id": user.id, "user_name": user_name, "created": user.created,
+                "modified": user.modified, "raw": raw,
+                "complete": profile.map(|p| p.complete()),
+                "missing": profile.map(|p| p.missing.clone()),
+                "stored_version": stored_version.as_deref().map(short_version),
+                "stale": stored_version.as_deref().is_some_and(|v| v != customer.program.version()),
+            },
+            "fields": fields,
+        }),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::console::testing::{harness, seed};
+    use axum::http::StatusCode;
+
+    #[tokio::test]
+    async fn a_user_shows_the_raw_body_the_profile_and_every_rule_tried() {
+        let h = harness();
+        let ids = seed(&h, &[("ana", "Research Fellow")]);
+        let (session, _) = h.sign_in().await;
+        let page = h
+            .get(
+                &format!("/console/customers/acme/users/{}", ids[0]),
+                Some(&session),
+            )
+            .await;
+        assert_eq!(page.status, StatusCode::OK);
+        let body = &page.body;
+        // Raw, as sent (escaped for HTML).
+        assert!(
+            body.contains("&quot;title&quot;: &quot;Research Fellow&quot;"),
+            "{body}"
+        );
+        // The explain of management_level: the customer's rule matched.
+        let explain = &body[body.find("id=\"explain-management_level\"").unwrap()..];
+        let explain = &explain[..explain.find("</article>").unwrap()];
+        assert!(explain.contains("<b>Director</b>"));
+        assert!(explain.contains("class=\"matched\""));
+        assert!(explain.contains("<code>acme_fellow</code>"));
+        assert!(explain.contains("acme.rules:4"));
+        assert!(!body.contains("This profile was stored by rules"));
+    }
+
+    #[tokio::test]
+    async fn another_customers_user_is_not_found() {
+        let h = harness();
+        let ids = seed(&h, &[("ana", "VP")]);
+        let (session, _) = h.sign_in().await;
+        let reply = h
+            .get(
+                &format!("/console/customers/globex/users/{}", ids[0]),
+                Some(&session),
+            )
+            .await;
+        assert_eq!(reply.status, StatusCode::NOT_FOUND);
+        assert!(!reply.body.contains("ana"));
+    }
+}
