@@ -17,14 +17,21 @@ pub struct ServeArgs {
     /// Address to listen on; overrides the config's `listen`.
     #[arg(long)]
     listen: Option<String>,
+    /// The store; overrides the config's `database`: a SQLite file, or a `postgres://` URL
+    /// of a database several instances share (docs/operations.md).
+    #[arg(long)]
+    database: Option<String>,
 }
 
 pub fn run(args: ServeArgs) -> u8 {
     init_tracing();
-    let config = match Config::load(&args.config) {
+    let mut config = match Config::load(&args.config) {
         Ok(config) => config,
         Err(error) => return fail_usage(error),
     };
+    if let Some(database) = &args.database {
+        config.use_database(database);
+    }
     let state = match state_from_config(&args.config, &config, engine_loader()) {
         Ok(state) => state,
         Err(error) => {

@@ -16,7 +16,7 @@ use tokio::task::JoinSet;
 use super::config::{Config, ConfigError, Connections};
 use super::mapper;
 use super::state::{AppState, Loader, Tenant};
-use crate::store::{SqliteStore, StoreError};
+use crate::store::{self, ResourceStore, StoreError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ServeError {
@@ -39,17 +39,27 @@ pub enum ServeError {
     Io(#[from] std::io::Error),
 }
 
+/// The store the config's `database` names: a SQLite file (relative to the config's folder)
+/// or a `postgres://` URL.
+pub fn open_store(
+    config_path: &Path,
+    config: &Config,
+) -> Result<Arc<dyn ResourceStore>, ServeError> {
+    let database = config.database.to_string_lossy();
+    let base = config_path.parent().unwrap_or(Path::new(""));
+    store::open(&database, base).map_err(|source| ServeError::Store {
+        path: store::shown(&database),
+        source,
+    })
+}
+
 /// Builds the service state from a config file, with `loader` compiling rule files.
 pub fn state_from_config(
     config_path: &Path,
     config: &Config,
     loader: Arc<Loader>,
 ) -> Result<AppState, ServeError> {
-    let database = Config::resolve(config_path, &config.database);
-    let store = SqliteStore::open(&database).map_err(|source| ServeError::Store {
-        path: database.display().to_string(),
-        source,
-    })?;
+    let store = open_store(config_path, config)?;
     let mut tenants = HashMap::new();
     for tenant in &config.tenants {
         let rules = Config::resolve(config_path, &tenant.rules);
@@ -82,7 +92,7 @@ pub fn state_from_config(
         );
     }
     Ok(AppState {
-        store: Arc::new(store),
+        store,
         tenants,
         admin_token_sha256: config.admin_token_sha256.clone(),
         max_body_bytes: config.max_body_bytes,
