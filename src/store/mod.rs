@@ -12,6 +12,7 @@
 mod keys;
 mod memory;
 mod postgres;
+pub mod registry;
 mod sqlite;
 #[doc(hidden)]
 pub mod testing;
@@ -19,6 +20,7 @@ pub mod testing;
 pub use keys::{fold, index_keys, lists_member, IndexedAttr};
 pub use memory::MemoryStore;
 pub use postgres::PostgresStore;
+pub use registry::TenantRegistry;
 pub use sqlite::SqliteStore;
 
 use serde::{Deserialize, Serialize};
@@ -315,6 +317,12 @@ pub trait ResourceStore: Send + Sync {
         profiles: &[(String, ProfileRecord)],
     ) -> Result<(), StoreError>;
 }
+
+/// A whole store: resources and the tenant registry, in one backend (so removing a tenant
+/// deletes its resources in the same transaction).
+pub trait Store: ResourceStore + TenantRegistry {}
+
+impl<T: ResourceStore + TenantRegistry> Store for T {}
 
 /// Takes the member `id` out of a group's body; a group left with no members loses the
 /// attribute. Whether anything changed.

@@ -20,6 +20,7 @@ use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 mod checkpointer;
 mod writer;
 use writer::Writer;
+mod registry;
 
 use super::{
     fold, index_keys, lists_member, now, remove_member, IndexedAttr, Kind, Membership,
@@ -61,6 +62,8 @@ CREATE TABLE keys (
 ) WITHOUT ROWID;
 CREATE INDEX keys_of ON keys (tenant, kind, id);
 "#,
+    // Issue 17: the tenant registry (tenants, tokens, rule versions, setup links, activity).
+    registry::SCHEMA,
 ];
 
 /// The migration that creates `keys`, and must fill it from the bodies already stored.
