@@ -160,13 +160,16 @@ fn user_body(name: &str) -> String {
     .to_string()
 }
 
+/// A client's request of a round: method, path, body, and the status it must get.
+type RequestOf = dyn Fn(usize, usize) -> (&'static str, String, String, u16) + Send + Sync;
+
 /// Every client sends its requests of one kind (`request(client, round)` gives method, path,
 /// body and the status wanted) as fast as it is answered; all clients start together.
 fn phase(
     address: &str,
     clients: usize,
     rounds: usize,
-    request: Arc<dyn Fn(usize, usize) -> (&'static str, String, String, u16) + Send + Sync>,
+    request: Arc<RequestOf>,
 ) -> (Phase, Vec<Vec<String>>) {
     let barrier = Arc::new(std::sync::Barrier::new(clients + 1));
     let threads: Vec<_> = (0..clients)

@@ -664,7 +664,7 @@ fn record(tx: &Connection, entries: &[ActivityEntry]) -> Result<(), StoreError> 
         }
     }
     for tenant in tenants {
-        let mut counters = read_counters(&tx, tenant)?;
+        let mut counters = read_counters(tx, tenant)?;
         for e in entries.iter().filter(|e| e.tenant == tenant) {
             count(&mut counters, e);
         }
