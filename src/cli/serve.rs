@@ -4,8 +4,9 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use crate::console::{self, ConsoleOptions};
 use crate::scim::config::Config;
-use crate::scim::serve::{engine_loader, serve, state_from_config, ServeLimits};
+use crate::scim::serve::{engine_loader, serve_with, state_from_config, ServeLimits};
 
 use super::{fail_usage, EXIT_OK, EXIT_PROBLEMS};
 
@@ -48,7 +49,9 @@ pub fn run(args: ServeArgs) -> u8 {
         Err(error) => return fail_usage(format!("cannot start the runtime: {error}")),
     };
     let limits = ServeLimits::from(&config.connections);
-    match runtime.block_on(serve(state, &listen, limits)) {
+    let options = ConsoleOptions::default();
+    let serving = serve_with(state, &listen, limits, |app| console::router(app, options));
+    match runtime.block_on(serving) {
         Ok(()) => EXIT_OK,
         Err(error) => fail_usage(error),
     }

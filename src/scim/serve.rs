@@ -134,6 +134,17 @@ impl Default for ServeLimits {
 
 /// Serves until SIGTERM or Ctrl-C.
 pub async fn serve(state: AppState, listen: &str, limits: ServeLimits) -> Result<(), ServeError> {
+    serve_with(state, listen, limits, |_| axum::Router::new()).await
+}
+
+/// [`serve`], with more routes beside the SCIM service's (the console), built on the same
+/// state.
+pub async fn serve_with(
+    state: AppState,
+    listen: &str,
+    limits: ServeLimits,
+    beside: impl FnOnce(Arc<AppState>) -> axum::Router,
+) -> Result<(), ServeError> {
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .map_err(|source| ServeError::Bind {
@@ -144,7 +155,8 @@ pub async fn serve(state: AppState, listen: &str, limits: ServeLimits) -> Result
     tracing::info!(address = %local, tenants = state.tenants.len(), "canon serve listening");
     // Not `eprintln!`: it panics when stderr cannot be written (issue 19).
     let _ = writeln!(std::io::stderr(), "canon: listening on http://{local}");
-    let app = super::router::app(Arc::new(state));
+    let state = Arc::new(state);
+    let app = beside(state.clone()).merge(super::router::app(state));
     serve_on(listener, app, limits, shutdown()).await;
     Ok(())
 }
