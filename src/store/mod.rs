@@ -10,10 +10,12 @@
 
 mod keys;
 mod memory;
+pub mod registry;
 mod sqlite;
 
 pub use keys::{fold, index_keys, lists_member, IndexedAttr};
 pub use memory::MemoryStore;
+pub use registry::TenantRegistry;
 pub use sqlite::SqliteStore;
 
 use serde::{Deserialize, Serialize};
@@ -284,6 +286,12 @@ pub trait ResourceStore: Send + Sync {
         profiles: &[(String, ProfileRecord)],
     ) -> Result<(), StoreError>;
 }
+
+/// A whole store: resources and the tenant registry, in one backend (so removing a tenant
+/// deletes its resources in the same transaction).
+pub trait Store: ResourceStore + TenantRegistry {}
+
+impl<T: ResourceStore + TenantRegistry> Store for T {}
 
 /// Takes the member `id` out of a group's body; a group left with no members loses the
 /// attribute. Whether anything changed.

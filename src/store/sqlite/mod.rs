@@ -16,6 +16,8 @@ use std::sync::{Mutex, MutexGuard};
 
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 
+mod registry;
+
 use super::{
     fold, index_keys, lists_member, now, remove_member, IndexedAttr, Kind, Membership,
     ProfileRecord, ResourceStore, StoreError, StoredResource, TenantId, UpdateFn, Write,
@@ -56,6 +58,8 @@ CREATE TABLE keys (
 ) WITHOUT ROWID;
 CREATE INDEX keys_of ON keys (tenant, kind, id);
 "#,
+    // Issue 17: the tenant registry (tenants, tokens, rule versions, setup links, activity).
+    registry::SCHEMA,
 ];
 
 /// The migration that creates `keys`, and must fill it from the bodies already stored.

@@ -1,5 +1,7 @@
 //! The in-memory double of the store, for unit tests: same contract, nothing on disk.
 
+mod registry;
+
 use std::collections::BTreeMap;
 use std::sync::Mutex;
 
@@ -20,6 +22,8 @@ type Row = (Option<String>, StoredResource);
 struct Inner {
     /// (tenant, kind) → rows in creation order: (unique key, resource).
     rows: BTreeMap<(TenantId, &'static str), Vec<Row>>,
+    /// The tenant registry (registry.rs).
+    registry: registry::Registry,
 }
 
 impl MemoryStore {
@@ -245,6 +249,6 @@ impl ResourceStore for MemoryStore {
 mod tests {
     #[test]
     fn memory_store_contract() {
-        super::super::contract::run(&super::MemoryStore::new());
+        crate::store::contract::run(&super::MemoryStore::new());
     }
 }
