@@ -46,6 +46,20 @@ impl RateLimit {
     }
 }
 
+/// The setting as the tenant registry stores it (`default`, `off` or whole requests per
+/// second), as the limiter applies it.
+impl From<crate::store::registry::RateLimit> for RateLimit {
+    fn from(stored: crate::store::registry::RateLimit) -> Self {
+        match stored {
+            crate::store::registry::RateLimit::Default => RateLimit::default(),
+            crate::store::registry::RateLimit::Off => RateLimit::Off,
+            crate::store::registry::RateLimit::PerSecond(rps) => {
+                RateLimit::PerSecond(f64::from(rps))
+            }
+        }
+    }
+}
+
 impl fmt::Display for RateLimit {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -250,5 +264,12 @@ mod tests {
         );
         assert!(serde_yaml::from_str::<RateLimit>("0").is_err());
         assert_eq!(RateLimit::default().to_string(), "50");
+        use crate::store::registry::RateLimit as Stored;
+        assert_eq!(RateLimit::from(Stored::Default), RateLimit::default());
+        assert_eq!(RateLimit::from(Stored::Off), RateLimit::Off);
+        assert_eq!(
+            RateLimit::from(Stored::PerSecond(7)),
+            RateLimit::PerSecond(7.0)
+        );
     }
 }
