@@ -5,8 +5,9 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use crate::console::{self, ConsoleOptions};
 use crate::scim::config::Config;
-use crate::scim::serve::{engine_loader, serve, state_from_config, ServeLimits};
+use crate::scim::serve::{engine_loader, serve_with, state_from_config, ServeLimits};
 use crate::scim::tls::Tls;
 
 use super::{fail_usage, EXIT_OK, EXIT_PROBLEMS};
@@ -71,7 +72,11 @@ pub fn run(args: ServeArgs) -> u8 {
     };
     let limits = ServeLimits::from(&config.connections);
     let tls = tls.map(|tls| (tls, std::time::Duration::from_secs(args.tls_reload_secs)));
-    match runtime.block_on(serve(state, &listen, limits, tls)) {
+    let options = ConsoleOptions::default();
+    let serving = serve_with(state, &listen, limits, tls, |app| {
+        console::router(app, options)
+    });
+    match runtime.block_on(serving) {
         Ok(()) => EXIT_OK,
         Err(error) => fail_usage(error),
     }

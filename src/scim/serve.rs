@@ -145,6 +145,18 @@ pub async fn serve(
     limits: ServeLimits,
     tls: Option<(Tls, Duration)>,
 ) -> Result<(), ServeError> {
+    serve_with(state, listen, limits, tls, |_| axum::Router::new()).await
+}
+
+/// [`serve`], with more routes beside the SCIM service's (the console), built on the same
+/// state.
+pub async fn serve_with(
+    state: AppState,
+    listen: &str,
+    limits: ServeLimits,
+    tls: Option<(Tls, Duration)>,
+    beside: impl FnOnce(Arc<AppState>) -> axum::Router,
+) -> Result<(), ServeError> {
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .map_err(|source| ServeError::Bind {
@@ -163,7 +175,8 @@ pub async fn serve(
             "canon: warning: plain HTTP on {local}, which is not loopback: give --tls-cert and --tls-key, or keep a TLS-terminating proxy in front (docs/operations.md)"
         );
     }
-    let app = super::router::app(Arc::new(state));
+    let state = Arc::new(state);
+    let app = beside(state.clone()).merge(super::router::app(state));
     let (tls, watcher) = match tls {
         Some((tls, interval)) => {
             let tls = Arc::new(tls);
@@ -171,7 +184,7 @@ pub async fn serve(
         }
         None => (None, None),
     };
-    serve_with(listener, app, limits, tls, shutdown()).await;
+    serve_connections(listener, app, limits, tls, shutdown()).await;
     if let Some(watcher) = watcher {
         watcher.abort();
     }
@@ -190,12 +203,12 @@ pub async fn serve_on(
     limits: ServeLimits,
     stop: impl std::future::Future<Output = ()>,
 ) {
-    serve_with(listener, app, limits, None, stop).await;
+    serve_connections(listener, app, limits, None, stop).await;
 }
 
 /// [`serve_on`], over TLS when `tls` is given: each connection's handshake must finish
 /// within `limits.tls_handshake_timeout`, and holds its connection slot meanwhile.
-pub async fn serve_with(
+pub async fn serve_connections(
     listener: tokio::net::TcpListener,
     app: axum::Router,
     limits: ServeLimits,
