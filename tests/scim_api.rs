@@ -123,7 +123,11 @@ fn harness_on(
         let mapper = loader(&rules).unwrap();
         tenants.insert(
             id.clone(),
-            Arc::new(Tenant::new(id, token_hash(token), rules.clone(), mapper)),
+            // These tests send hundreds of requests a second; tests/serving.rs covers limits.
+            Arc::new(
+                Tenant::new(id, token_hash(token), rules.clone(), mapper)
+                    .with_rate_limit(canon::scim::rate_limit::RateLimit::Off),
+            ),
         );
     }
     let state = AppState {
@@ -134,6 +138,7 @@ fn harness_on(
         body_timeout: std::time::Duration::from_secs(30),
         loader,
         config_path: None,
+        serving: Default::default(),
     };
     Harness {
         app: app(Arc::new(state)),
