@@ -95,6 +95,7 @@ pub fn harness() -> Harness {
         body_timeout: std::time::Duration::from_secs(30),
         loader,
         config_path: None,
+        serving: Default::default(),
     });
     Harness {
         app: router(state.clone(), ConsoleOptions::default()),
