@@ -79,7 +79,11 @@ pub fn run(args: ServeArgs) -> u8 {
     };
     let limits = ServeLimits::from(&config.connections);
     let tls = tls.map(|tls| (tls, std::time::Duration::from_secs(args.tls_reload_secs)));
-    let options = ConsoleOptions::default();
+    // Console cookies are `Secure` when the service itself speaks TLS.
+    let options = ConsoleOptions {
+        secure_cookies: tls.is_some(),
+        ..ConsoleOptions::default()
+    };
     let serving = serve_with(state, &listen, limits, tls, |app| {
         console::router(app, options)
     });

@@ -43,8 +43,24 @@ fn cookie<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
         .map(|(_, v)| v)
 }
 
-fn set_cookie(console: &ConsoleRef, name: &str, value: &str, max_age: i64) -> HeaderValue {
-    let secure = if console.options.secure_cookies {
+/// Whether the browser reached the console over HTTPS: the service speaks TLS, or a
+/// TLS-terminating proxy in front says so.
+fn over_tls(console: &ConsoleRef, headers: &HeaderMap) -> bool {
+    console.options.secure_cookies
+        || headers
+            .get("x-forwarded-proto")
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|p| p.eq_ignore_ascii_case("https"))
+}
+
+fn set_cookie(
+    console: &ConsoleRef,
+    headers: &HeaderMap,
+    name: &str,
+    value: &str,
+    max_age: i64,
+) -> HeaderValue {
+    let secure = if over_tls(console, headers) {
         "; Secure"
     } else {
         ""
@@ -153,12 +169,16 @@ impl<F: DeserializeOwned + Send> FromRequest<ConsoleRef> for Protected<F> {
 }
 
 /// `GET /console/sign-in`: the form, with a fresh double-submit token.
-pub(super) async fn sign_in_page(State(console): State<ConsoleRef>) -> Response {
-    sign_in_form(&console, None, axum::http::StatusCode::OK)
+pub(super) async fn sign_in_page(
+    State(console): State<ConsoleRef>,
+    headers: HeaderMap,
+) -> Response {
+    sign_in_form(&console, &headers, None, axum::http::StatusCode::OK)
 }
 
 fn sign_in_form(
     console: &ConsoleRef,
+    headers: &HeaderMap,
     error: Option<&str>,
     status: axum::http::StatusCode,
 ) -> Response {
@@ -174,7 +194,7 @@ fn sign_in_form(
     *response.status_mut() = status;
     response.headers_mut().append(
         header::SET_COOKIE,
-        set_cookie(console, SIGN_IN_COOKIE, &token, 600),
+        set_cookie(console, headers, SIGN_IN_COOKIE, &token, 600),
     );
     response
 }
@@ -197,6 +217,7 @@ pub(super) async fn sign_in(
     if !fresh {
         return Ok(sign_in_form(
             &console,
+            &headers,
             Some("The sign-in form had expired. Enter the token again."),
             axum::http::StatusCode::FORBIDDEN,
         ));
@@ -204,6 +225,7 @@ pub(super) async fn sign_in(
     let Some(expected) = console.app.admin_token_sha256.clone() else {
         return Ok(sign_in_form(
             &console,
+            &headers,
             Some("No admin token is configured: set `admin_token_sha256` in canon.yaml."),
             axum::http::StatusCode::FORBIDDEN,
         ));
@@ -212,6 +234,7 @@ pub(super) async fn sign_in(
         tracing::warn!("console sign-in refused: wrong admin token");
         return Ok(sign_in_form(
             &console,
+            &headers,
             Some("That is not the admin token."),
             axum::http::StatusCode::UNAUTHORIZED,
         ));
@@ -235,15 +258,11 @@ pub(super) async fn sign_in(
     .await?;
     tracing::info!("console sign-in");
     let mut response = Redirect::to("/console").into_response();
-    let headers = response.headers_mut();
-    headers.append(
-        header::SET_COOKIE,
-        set_cookie(&console, SESSION_COOKIE, &id, lifetime),
-    );
-    headers.append(
-        header::SET_COOKIE,
-        set_cookie(&console, SIGN_IN_COOKIE, "", 0),
-    );
+    let session_cookie = set_cookie(&console, &headers, SESSION_COOKIE, &id, lifetime);
+    let spent = set_cookie(&console, &headers, SIGN_IN_COOKIE, "", 0);
+    let out = response.headers_mut();
+    out.append(header::SET_COOKIE, session_cookie);
+    out.append(header::SET_COOKIE, spent);
     Ok(response)
 }
 
@@ -251,6 +270,7 @@ pub(super) async fn sign_in(
 /// cookie is cleared.
 pub(super) async fn sign_out(
     State(console): State<ConsoleRef>,
+    headers: HeaderMap,
     Protected {
         signed,
         form: CsrfOnly {},
@@ -262,7 +282,7 @@ pub(super) async fn sign_out(
     let mut response = Redirect::to("/console/sign-in").into_response();
     response.headers_mut().append(
         header::SET_COOKIE,
-        set_cookie(&console, SESSION_COOKIE, "", 0),
+        set_cookie(&console, &headers, SESSION_COOKIE, "", 0),
     );
     Ok(response)
 }
@@ -328,6 +348,26 @@ mod tests {
             h.get("/console", Some(&session)).await.location(),
             Some("/console/sign-in")
         );
+    }
+
+    #[tokio::test]
+    async fn behind_a_tls_proxy_the_cookies_are_secure() {
+        let h = harness();
+        let reply = h
+            .send(
+                axum::http::Request::get("/console/sign-in")
+                    .header("x-forwarded-proto", "https")
+                    .body(axum::body::Body::empty())
+                    .unwrap(),
+            )
+            .await;
+        let set = reply
+            .headers
+            .get(header::SET_COOKIE)
+            .unwrap()
+            .to_str()
+            .unwrap();
+        assert!(set.contains("; Secure"), "{set}");
     }
 
     #[tokio::test]
