@@ -94,7 +94,8 @@ fn harness(tenant: &TenantSpec) -> Harness {
     .with_extensions(extensions);
     let state = AppState {
         store: store.clone(),
-        tenants: HashMap::from([(id, Arc::new(tenant))]),
+        tenants: HashMap::from([(id, Arc::new(tenant))]).into(),
+        registry: None,
         admin_token_sha256: Some(token_hash(ADMIN)),
         max_body_bytes: 4 * 1024 * 1024,
         body_timeout: std::time::Duration::from_secs(30),

@@ -4,9 +4,9 @@ use std::path::PathBuf;
 
 use crate::scim::admin::profile_json;
 use crate::scim::config::Config;
-use crate::scim::extensions;
+use crate::scim::manage::profile_changes;
 use crate::scim::mapper::{self, ProfileMapper};
-use crate::store::{Kind, ProfileRecord, ResourceStore, SqliteStore, StoredResource, TenantId};
+use crate::store::{Kind, ResourceStore, SqliteStore, StoredResource, TenantId, TenantRegistry};
 
 use super::{fail_usage, print_out, EXIT_OK, EXIT_PROBLEMS};
 
@@ -58,11 +58,12 @@ fn open(
 ) -> Result<(Config, TenantId, SqliteStore), String> {
     let config = Config::load(config_path).map_err(|e| e.to_string())?;
     let id = TenantId::parse(tenant).map_err(|e| e.to_string())?;
-    if config.tenant(id.as_str()).is_none() {
-        return Err(format!("no tenant `{id}` in `{}`", config_path.display()));
-    }
     let store = SqliteStore::open(&Config::resolve(config_path, &config.database))
         .map_err(|e| e.to_string())?;
+    crate::scim::tenants::import_config(config_path, &config, &store)?;
+    if store.tenant(&id).map_err(|e| e.to_string())?.is_none() {
+        return Err(format!("no tenant `{id}` (see `canon tenant list`)"));
+    }
     Ok((config, id, store))
 }
 
@@ -140,55 +141,41 @@ fn export_csv(users: &[StoredResource]) -> Result<String, csv::Error> {
     Ok(String::from_utf8_lossy(&bytes).into_owned())
 }
 
-/// Per-field differences between a stored profile and a new one, one line each.
-pub fn profile_changes(user: &StoredResource, new: &ProfileRecord) -> Vec<String> {
-    let name = user
-        .body
-        .get("userName")
-        .and_then(|v| v.as_str())
-        .unwrap_or(&user.id);
-    let empty = serde_json::Map::new();
-    let old = user
-        .profile
-        .as_ref()
-        .and_then(|p| p.fields.as_object())
-        .unwrap_or(&empty);
-    let Some(fields) = new.fields.as_object() else {
-        return Vec::new();
-    };
-    let show = |v: Option<&serde_json::Value>| match v {
-        None | Some(serde_json::Value::Null) => "(unset)".to_string(),
-        Some(v) => v.to_string(),
-    };
-    fields
-        .iter()
-        .filter(|(k, v)| old.get(*k).unwrap_or(&serde_json::Value::Null) != *v)
-        .map(|(k, v)| format!("{name}\t{k}\t{} -> {}", show(old.get(k)), show(Some(v))))
-        .collect()
-}
-
 pub fn remap(args: RemapArgs) -> u8 {
-    let (config, tenant, store) = match open(&args.config, &args.tenant) {
+    let (_, tenant, store) = match open(&args.config, &args.tenant) {
         Ok(opened) => opened,
         Err(message) => return fail_usage(message),
     };
-    let entry = config.tenant(tenant.as_str());
-    let rules = entry
-        .map(|t| Config::resolve(&args.config, &t.rules))
-        .unwrap_or_default();
-    let mapper = match mapper::load(&rules) {
-        Ok(mapper) => mapper,
+    // The live rule version, read through the tenant's aliases, as the service runs it.
+    let live = (|| -> Result<_, String> {
+        let record = store
+            .tenant(&tenant)
+            .map_err(|e| e.to_string())?
+            .ok_or_else(|| format!("no tenant `{tenant}`"))?;
+        let number = record
+            .live_version
+            .ok_or_else(|| format!("tenant `{tenant}` has no rule version"))?;
+        let version = store
+            .rule_version(&tenant, number)
+            .map_err(|e| e.to_string())?
+            .ok_or_else(|| format!("rule version {number} of `{tenant}` is missing"))?;
+        Ok((record, version))
+    })();
+    let (record, version) = match live {
+        Ok(found) => found,
+        Err(message) => return fail_usage(message),
+    };
+    let program = match mapper::compile_bundle(&version.bundle) {
+        Ok(program) => program,
         Err(diagnostics) => {
             eprint!("{diagnostics}");
             return EXIT_PROBLEMS;
         }
     };
-    // The service reads users through the tenant's aliases; so does a remap. `Config::load`
-    // checked them.
-    let aliases = entry
-        .and_then(|t| t.extensions.resolve().ok())
-        .unwrap_or_default();
-    let mapper = extensions::aliased(mapper, std::sync::Arc::new(aliases));
+    let mapper = match crate::scim::manage::served(&record, program) {
+        Ok(mapper) => mapper,
+        Err(error) => return fail_usage(error),
+    };
     remap_with(&store, &tenant, mapper.as_ref(), args.apply)
 }
 

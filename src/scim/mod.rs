@@ -4,7 +4,10 @@
 //! tenant's [`mapper::ProfileMapper`] and stores the resource exactly as sent beside its
 //! canonical profile. See `docs/scim.md`.
 
+pub mod activity;
+mod activity_layer;
 pub mod admin;
+mod admin_tenants;
 pub mod config;
 mod crud;
 mod discovery;
@@ -12,13 +15,16 @@ pub mod error;
 pub mod extensions;
 pub mod extract;
 pub mod filter;
+pub mod manage;
 pub mod mapper;
 pub mod patch;
+pub mod registry;
 pub mod resource;
 pub mod router;
 pub mod schema;
 pub mod serve;
 pub mod state;
+pub mod tenants;
 
 pub(crate) use crud::visit_matches;
 pub use error::ScimError;

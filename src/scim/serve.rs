@@ -1,7 +1,6 @@
 //! Starting the service from `canon.yaml`: open the store, compile every tenant's rules,
 //! bind, serve until Ctrl-C / SIGTERM.
 
-use std::collections::HashMap;
 use std::io::Write;
 use std::path::Path;
 use std::sync::Arc;
@@ -15,7 +14,9 @@ use tokio::task::JoinSet;
 
 use super::config::{Config, ConfigError, Connections};
 use super::mapper;
-use super::state::{AppState, Loader, Tenant};
+use super::registry::Registry;
+use super::state::{AppState, Loader, Tenants};
+use super::tenants;
 use crate::store::{SqliteStore, StoreError};
 
 #[derive(Debug, thiserror::Error)]
@@ -30,6 +31,9 @@ pub enum ServeError {
         path: String,
         diagnostics: String,
     },
+    /// The tenant registry could not be read or filled from the config.
+    #[error("{0}")]
+    Registry(String),
     #[error("cannot listen on `{listen}`: {source}")]
     Bind {
         listen: String,
@@ -39,57 +43,44 @@ pub enum ServeError {
     Io(#[from] std::io::Error),
 }
 
-/// Builds the service state from a config file, with `loader` compiling rule files.
+/// Builds the service state from a config file, with `loader` compiling rule files: opens
+/// the store, imports the config's tenants the registry lacks, and loads every tenant of
+/// the registry (`tenants::sync`); `serve` then follows the registry.
 pub fn state_from_config(
     config_path: &Path,
     config: &Config,
     loader: Arc<Loader>,
 ) -> Result<AppState, ServeError> {
     let database = Config::resolve(config_path, &config.database);
-    let store = SqliteStore::open(&database).map_err(|source| ServeError::Store {
-        path: database.display().to_string(),
-        source,
-    })?;
-    let mut tenants = HashMap::new();
-    for tenant in &config.tenants {
-        let rules = Config::resolve(config_path, &tenant.rules);
-        let mapper = loader(&rules).map_err(|diagnostics| ServeError::Rules {
-            tenant: tenant.id.to_string(),
-            path: rules.display().to_string(),
-            diagnostics,
-        })?;
-        tracing::info!(tenant = %tenant.id, rules = %rules.display(), version = %mapper.version(), "tenant ready");
-        let extensions =
-            tenant
-                .extensions
-                .resolve()
-                .map_err(|message| ConfigError::Extensions {
-                    path: config_path.to_path_buf(),
-                    id: tenant.id.clone(),
-                    message,
-                })?;
-        tenants.insert(
-            tenant.id.clone(),
-            Arc::new(
-                Tenant::new(
-                    tenant.id.clone(),
-                    tenant.token_sha256.clone(),
-                    rules,
-                    mapper,
-                )
-                .with_extensions(extensions),
-            ),
-        );
+    let store = Arc::new(
+        SqliteStore::open(&database).map_err(|source| ServeError::Store {
+            path: database.display().to_string(),
+            source,
+        })?,
+    );
+    for id in tenants::import_config(config_path, config, &*store).map_err(ServeError::Registry)? {
+        tracing::info!(tenant = %id, "tenant imported from the config into the registry");
     }
-    Ok(AppState {
-        store: Arc::new(store),
-        tenants,
+    let mut registry = Registry::new(store.clone(), Registry::engine());
+    registry.public_url = config.public_url.clone();
+    let state = AppState {
+        store,
+        tenants: Tenants::default(),
+        registry: Some(Arc::new(registry)),
         admin_token_sha256: config.admin_token_sha256.clone(),
         max_body_bytes: config.max_body_bytes,
         body_timeout: Duration::from_secs(config.connections.body_timeout_secs),
         loader,
         config_path: Some(config_path.to_path_buf()),
-    })
+    };
+    tenants::sync(&state, true).map_err(|source| ServeError::Store {
+        path: database.display().to_string(),
+        source,
+    })?;
+    for tenant in state.tenants.all() {
+        tracing::info!(tenant = %tenant.id, version = %tenant.mapper().version(), enabled = tenant.enabled(), "tenant ready");
+    }
+    Ok(state)
 }
 
 /// The production loader: the rules engine.
@@ -134,7 +125,11 @@ pub async fn serve(state: AppState, listen: &str, limits: ServeLimits) -> Result
     tracing::info!(address = %local, tenants = state.tenants.len(), "canon serve listening");
     // Not `eprintln!`: it panics when stderr cannot be written (issue 19).
     let _ = writeln!(std::io::stderr(), "canon: listening on http://{local}");
-    let app = super::router::app(Arc::new(state));
+    let state = Arc::new(state);
+    if state.registry.is_some() {
+        tokio::spawn(tenants::watch(state.clone()));
+    }
+    let app = super::router::app(state);
     serve_on(listener, app, limits, shutdown()).await;
     Ok(())
 }

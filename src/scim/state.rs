@@ -10,6 +10,7 @@ use super::config::{token_matches, Config};
 use super::error::ScimError;
 use super::extensions::{self, Extensions};
 use super::mapper::ProfileMapper;
+use crate::store::registry::{RateLimit, TokenRecord};
 use crate::store::{ResourceStore, TenantId};
 
 /// Compiles a rule file into a mapper (the engine in production, a fake in tests).
@@ -21,14 +22,34 @@ pub struct Tenant {
     live: RwLock<Live>,
 }
 
-/// What a reload replaces, together: the token hash, the rule file and its program, the
-/// extension policy.
+/// What a reload replaces, together: the tokens, the rule file and its program, the
+/// extension policy, the registry settings.
 #[derive(Clone)]
-struct Live {
-    token_sha256: String,
-    rules: PathBuf,
-    mapper: Arc<dyn ProfileMapper>,
-    extensions: Arc<Extensions>,
+pub(super) struct Live {
+    /// Every token of the tenant (hashes); each is checked for expiry and revocation at the
+    /// request, so a grace period ends on time without a reload.
+    pub(super) tokens: Vec<TokenRecord>,
+    pub(super) enabled: bool,
+    /// The rule file of a tenant from `canon.yaml` (empty for one added at run time).
+    pub(super) rules: PathBuf,
+    /// The registry's rule version serving (`None` without a registry).
+    pub(super) rule_version: Option<i64>,
+    pub(super) mapper: Arc<dyn ProfileMapper>,
+    pub(super) extensions: Arc<Extensions>,
+    pub(super) rate_limit: RateLimit,
+    /// Request bodies go to the activity log until then.
+    pub(super) body_capture_until: Option<String>,
+}
+
+/// A token record for a hash that never expires (tenants built without a registry).
+fn lasting_token(sha256: String) -> TokenRecord {
+    TokenRecord {
+        id: 0,
+        sha256,
+        created: String::new(),
+        expires: None,
+        revoked: None,
+    }
 }
 
 impl Tenant {
@@ -41,11 +62,22 @@ impl Tenant {
         Tenant {
             id,
             live: RwLock::new(Live {
-                token_sha256,
+                tokens: vec![lasting_token(token_sha256)],
+                enabled: true,
                 rules,
+                rule_version: None,
                 mapper,
                 extensions: Arc::default(),
+                rate_limit: RateLimit::Default,
+                body_capture_until: None,
             }),
+        }
+    }
+
+    pub(super) fn from_live(id: TenantId, live: Live) -> Tenant {
+        Tenant {
+            id,
+            live: RwLock::new(live),
         }
     }
 
@@ -58,7 +90,7 @@ impl Tenant {
         self
     }
 
-    fn live(&self) -> Live {
+    pub(super) fn live(&self) -> Live {
         self.live.read().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
@@ -78,15 +110,49 @@ impl Tenant {
         self.live().rules
     }
 
+    /// Whether the tenant is enabled (a disabled one's SCIM requests get 403).
+    pub fn enabled(&self) -> bool {
+        self.live.read().unwrap_or_else(|p| p.into_inner()).enabled
+    }
+
+    /// The tenant's rate limit setting (the registry's; `Default` without one).
+    pub fn rate_limit(&self) -> RateLimit {
+        self.live
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .rate_limit
+    }
+
+    /// The registry's rule version serving, if the tenant comes from a registry.
+    pub fn rule_version(&self) -> Option<i64> {
+        self.live
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .rule_version
+    }
+
+    /// Whether request bodies are captured for the activity log now.
+    pub fn captures_bodies(&self, now: &str) -> bool {
+        self.live
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .body_capture_until
+            .as_deref()
+            .is_some_and(|until| until > now)
+    }
+
+    /// Whether `token` is one of the tenant's live tokens (constant-time per token).
     pub(super) fn token_matches(&self, token: &str) -> bool {
-        token_matches(
-            token,
-            &self
-                .live
-                .read()
-                .unwrap_or_else(|p| p.into_inner())
-                .token_sha256,
-        )
+        let live = self.live.read().unwrap_or_else(|p| p.into_inner());
+        let expiring = live.tokens.iter().any(|t| t.expires.is_some());
+        let now = if expiring {
+            crate::store::now()
+        } else {
+            String::new()
+        };
+        live.tokens
+            .iter()
+            .any(|t| t.live(&now) && token_matches(token, &t.sha256))
     }
 
     fn replace(&self, live: Live) {
@@ -98,6 +164,10 @@ impl Tenant {
     /// without a config, the same rule file and token), recompiles the rule file with
     /// `loader` and swaps all three in at once; returns the new rule version. A file with
     /// errors is refused with its diagnostics and the old program and token keep serving.
+    pub(super) fn replace_live(&self, live: Live) {
+        self.replace(live);
+    }
+
     pub(super) fn reload(
         &self,
         config_path: Option<&Path>,
@@ -115,7 +185,7 @@ impl Tenant {
                 ))
             })?;
             live.rules = Config::resolve(config_path, &entry.rules);
-            live.token_sha256 = entry.token_sha256.clone();
+            live.tokens = vec![lasting_token(entry.token_sha256.clone())];
             // Checked by `Config::load` already.
             live.extensions = Arc::new(
                 entry
@@ -137,9 +207,64 @@ impl Tenant {
     }
 }
 
+/// The tenants serving now, by id; a registry sync adds, changes and drops them while
+/// requests run.
+#[derive(Default)]
+pub struct Tenants(RwLock<HashMap<TenantId, Arc<Tenant>>>);
+
+impl Tenants {
+    pub fn get(&self, id: &TenantId) -> Option<Arc<Tenant>> {
+        self.0
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(id)
+            .cloned()
+    }
+
+    pub fn len(&self) -> usize {
+        self.0.read().unwrap_or_else(|p| p.into_inner()).len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Every tenant, by id.
+    pub fn all(&self) -> Vec<Arc<Tenant>> {
+        let map = self.0.read().unwrap_or_else(|p| p.into_inner());
+        let mut all: Vec<_> = map.values().cloned().collect();
+        all.sort_by(|a, b| a.id.cmp(&b.id));
+        all
+    }
+
+    pub(super) fn insert(&self, tenant: Arc<Tenant>) {
+        self.0
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(tenant.id.clone(), tenant);
+    }
+
+    /// Drops every tenant `keep` refuses.
+    pub(super) fn retain(&self, keep: impl Fn(&TenantId) -> bool) {
+        self.0
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .retain(|id, _| keep(id));
+    }
+}
+
+impl From<HashMap<TenantId, Arc<Tenant>>> for Tenants {
+    fn from(map: HashMap<TenantId, Arc<Tenant>>) -> Self {
+        Tenants(RwLock::new(map))
+    }
+}
+
 pub struct AppState {
     pub store: Arc<dyn ResourceStore>,
-    pub tenants: HashMap<TenantId, Arc<Tenant>>,
+    pub tenants: Tenants,
+    /// The tenant registry the service follows (tenants added, changed, removed while it
+    /// runs; activity). `None`: the tenants are fixed (tests, benchmarks).
+    pub registry: Option<Arc<super::registry::Registry>>,
     pub admin_token_sha256: Option<String>,
     pub max_body_bytes: usize,
     /// How long a request's body may take to arrive (then 408).
