@@ -59,6 +59,11 @@ impl FromRequestParts<AppStateRef> for TenantCtx {
                 tenant.id
             )));
         }
+        // After authentication: requests with a wrong token cannot drain a tenant's bucket.
+        if let Err(limited) = tenant.admit() {
+            state.serving.metrics.rate_limited(tenant.id.as_str());
+            return Err(limited);
+        }
         let host = parts
             .headers
             .get(header::HOST)

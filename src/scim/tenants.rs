@@ -81,16 +81,21 @@ pub fn sync(state: &AppState, force: bool) -> Result<bool, StoreError> {
             rule_version,
             mapper,
             extensions,
-            rate_limit: record.rate_limit,
             body_capture_until: record.body_capture_until.clone(),
         };
+        let limit = record.rate_limit.into();
         match current {
-            Some(tenant) => tenant.replace_live(live),
+            Some(tenant) => {
+                tenant.replace_live(live);
+                if tenant.rate_limit() != limit {
+                    tenant.set_rate_limit(limit);
+                }
+            }
             None => {
                 tracing::info!(tenant = %record.id, version = ?rule_version, "tenant added");
                 state
                     .tenants
-                    .insert(Arc::new(Tenant::from_live(record.id.clone(), live)));
+                    .insert(Arc::new(Tenant::from_live(record.id.clone(), live, limit)));
             }
         }
     }
@@ -159,7 +164,7 @@ pub fn import_config(
         let tenant = NewTenant {
             id: entry.id.clone(),
             extensions: serde_json::to_value(&entry.extensions).map_err(|e| e.to_string())?,
-            rate_limit: RateLimit::Default,
+            rate_limit: stored_rate_limit(entry.rate_limit),
         };
         let version = NewRuleVersion {
             hash: program.version().to_string(),
@@ -174,6 +179,18 @@ pub fn import_config(
         }
     }
     Ok(imported)
+}
+
+/// A config's `rate_limit:` as the registry stores it (whole requests per second: a fraction
+/// is rounded, to at least 1).
+fn stored_rate_limit(limit: super::rate_limit::RateLimit) -> RateLimit {
+    match limit {
+        _ if limit.is_default() => RateLimit::Default,
+        super::rate_limit::RateLimit::Off => RateLimit::Off,
+        super::rate_limit::RateLimit::PerSecond(rps) => {
+            RateLimit::PerSecond(rps.round().clamp(1.0, f64::from(u32::MAX)) as u32)
+        }
+    }
 }
 
 /// `POST /admin/tenants/{t}/reload` and `canon reload`: a tenant listed in `canon.yaml` has
