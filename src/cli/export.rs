@@ -6,7 +6,8 @@ use crate::scim::admin::profile_json;
 use crate::scim::config::Config;
 use crate::scim::manage::profile_changes;
 use crate::scim::mapper::{self, ProfileMapper};
-use crate::store::{Kind, ResourceStore, SqliteStore, StoredResource, TenantId, TenantRegistry};
+use crate::scim::serve::{open_registry_store, open_store};
+use crate::store::{Kind, ResourceStore, Store, StoredResource, TenantId};
 
 use super::{fail_usage, print_out, EXIT_OK, EXIT_PROBLEMS};
 
@@ -22,6 +23,9 @@ pub struct ExportArgs {
     tenant: String,
     #[arg(long, default_value = "canon.yaml")]
     config: PathBuf,
+    /// The store; overrides the config's `database` (a SQLite file or a `postgres://` URL).
+    #[arg(long)]
+    database: Option<String>,
     #[arg(long, value_enum, default_value = "jsonl")]
     format: Format,
 }
@@ -32,6 +36,9 @@ pub struct RemapArgs {
     tenant: String,
     #[arg(long, default_value = "canon.yaml")]
     config: PathBuf,
+    /// The store; overrides the config's `database` (a SQLite file or a `postgres://` URL).
+    #[arg(long)]
+    database: Option<String>,
     /// Write the new profiles (without it, only print the changes).
     #[arg(long)]
     apply: bool,
@@ -52,23 +59,46 @@ pub struct ReloadArgs {
     admin_token: Option<String>,
 }
 
+/// What the offline commands work on: the config, the tenant, its resources, and the
+/// registry (`None` for a store that has none yet: then the config's tenants).
+type Opened = (
+    Config,
+    TenantId,
+    std::sync::Arc<dyn ResourceStore>,
+    Option<std::sync::Arc<dyn Store>>,
+);
+
 fn open(
     config_path: &std::path::Path,
     tenant: &str,
-) -> Result<(Config, TenantId, SqliteStore), String> {
-    let config = Config::load(config_path).map_err(|e| e.to_string())?;
-    let id = TenantId::parse(tenant).map_err(|e| e.to_string())?;
-    let store = SqliteStore::open(&Config::resolve(config_path, &config.database))
-        .map_err(|e| e.to_string())?;
-    crate::scim::tenants::import_config(config_path, &config, &store)?;
-    if store.tenant(&id).map_err(|e| e.to_string())?.is_none() {
-        return Err(format!("no tenant `{id}` (see `canon tenant list`)"));
+    database: Option<&str>,
+) -> Result<Opened, String> {
+    let mut config = Config::load(config_path).map_err(|e| e.to_string())?;
+    if let Some(database) = database {
+        config.use_database(database);
     }
-    Ok((config, id, store))
+    let id = TenantId::parse(tenant).map_err(|e| e.to_string())?;
+    match open_registry_store(config_path, &config).map_err(|e| e.to_string())? {
+        Some(store) => {
+            crate::scim::tenants::import_config(config_path, &config, &*store)?;
+            if store.tenant(&id).map_err(|e| e.to_string())?.is_none() {
+                return Err(format!("no tenant `{id}` (see `canon tenant list`)"));
+            }
+            let resources: std::sync::Arc<dyn ResourceStore> = store.clone();
+            Ok((config, id, resources, Some(store)))
+        }
+        None => {
+            if config.tenant(id.as_str()).is_none() {
+                return Err(format!("no tenant `{id}` in `{}`", config_path.display()));
+            }
+            let store = open_store(config_path, &config).map_err(|e| e.to_string())?;
+            Ok((config, id, store, None))
+        }
+    }
 }
 
 pub fn export(args: ExportArgs) -> u8 {
-    let (_, tenant, store) = match open(&args.config, &args.tenant) {
+    let (_, tenant, store, _) = match open(&args.config, &args.tenant, args.database.as_deref()) {
         Ok(opened) => opened,
         Err(message) => return fail_usage(message),
     };
@@ -142,41 +172,70 @@ fn export_csv(users: &[StoredResource]) -> Result<String, csv::Error> {
 }
 
 pub fn remap(args: RemapArgs) -> u8 {
-    let (_, tenant, store) = match open(&args.config, &args.tenant) {
-        Ok(opened) => opened,
-        Err(message) => return fail_usage(message),
+    let (config, tenant, store, registry) =
+        match open(&args.config, &args.tenant, args.database.as_deref()) {
+            Ok(opened) => opened,
+            Err(message) => return fail_usage(message),
+        };
+    let mapper = match registry {
+        Some(registry) => live_mapper(&*registry, &tenant),
+        None => config_mapper(&args.config, &config, &tenant),
     };
-    // The live rule version, read through the tenant's aliases, as the service runs it.
-    let live = (|| -> Result<_, String> {
+    match mapper {
+        Ok(mapper) => remap_with(store.as_ref(), &tenant, mapper.as_ref(), args.apply),
+        Err(code) => code,
+    }
+}
+
+/// The tenant's live rule version, read through its aliases, as the service runs it.
+fn live_mapper(
+    store: &dyn Store,
+    tenant: &TenantId,
+) -> Result<std::sync::Arc<dyn ProfileMapper>, u8> {
+    let found = (|| -> Result<_, String> {
         let record = store
-            .tenant(&tenant)
+            .tenant(tenant)
             .map_err(|e| e.to_string())?
             .ok_or_else(|| format!("no tenant `{tenant}`"))?;
         let number = record
             .live_version
             .ok_or_else(|| format!("tenant `{tenant}` has no rule version"))?;
         let version = store
-            .rule_version(&tenant, number)
+            .rule_version(tenant, number)
             .map_err(|e| e.to_string())?
             .ok_or_else(|| format!("rule version {number} of `{tenant}` is missing"))?;
         Ok((record, version))
     })();
-    let (record, version) = match live {
-        Ok(found) => found,
-        Err(message) => return fail_usage(message),
-    };
-    let program = match mapper::compile_bundle(&version.bundle) {
-        Ok(program) => program,
-        Err(diagnostics) => {
-            eprint!("{diagnostics}");
-            return EXIT_PROBLEMS;
-        }
-    };
-    let mapper = match crate::scim::manage::served(&record, program) {
-        Ok(mapper) => mapper,
-        Err(error) => return fail_usage(error),
-    };
-    remap_with(&store, &tenant, mapper.as_ref(), args.apply)
+    let (record, version) = found.map_err(fail_usage)?;
+    let program = mapper::compile_bundle(&version.bundle).map_err(|diagnostics| {
+        eprint!("{diagnostics}");
+        EXIT_PROBLEMS
+    })?;
+    crate::scim::manage::served(&record, program).map_err(fail_usage)
+}
+
+/// A config tenant's rule file, read through its aliases (a store without a registry).
+fn config_mapper(
+    config_path: &std::path::Path,
+    config: &Config,
+    tenant: &TenantId,
+) -> Result<std::sync::Arc<dyn ProfileMapper>, u8> {
+    let entry = config.tenant(tenant.as_str());
+    let rules = entry
+        .map(|t| Config::resolve(config_path, &t.rules))
+        .unwrap_or_default();
+    let mapper = mapper::load(&rules).map_err(|diagnostics| {
+        eprint!("{diagnostics}");
+        EXIT_PROBLEMS
+    })?;
+    // `Config::load` checked the aliases.
+    let aliases = entry
+        .and_then(|t| t.extensions.resolve().ok())
+        .unwrap_or_default();
+    Ok(crate::scim::extensions::aliased(
+        mapper,
+        std::sync::Arc::new(aliases),
+    ))
 }
 
 /// Re-applies `mapper` to every stored user; prints the changes, writes them with `apply`.

@@ -203,6 +203,12 @@ fn open(args: &StoreArgs, create: bool) -> Result<Opened, String> {
         Some(path) => path.clone(),
         None => Config::resolve(&args.config, &config.database),
     };
+    if crate::store::is_postgres_url(&database.to_string_lossy()) {
+        return Err(
+            "the tenant registry is kept in SQLite for now: `canon tenant` cannot work on a PostgreSQL database yet"
+                .into(),
+        );
+    }
     let store = SqliteStore::open(&database)
         .map_err(|e| format!("cannot open the database `{}`: {e}", database.display()))?;
     import_config(&args.config, &config, &store)?;

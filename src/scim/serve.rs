@@ -15,11 +15,11 @@ use tokio::task::JoinSet;
 use super::config::{Config, ConfigError, Connections};
 use super::mapper;
 use super::registry::Registry;
-use super::state::{AppState, Loader, Serving, Tenants};
+use super::state::{AppState, Loader, Serving, Tenant, Tenants};
 use super::tenants;
 use super::timed_store::TimedStore;
 use super::tls::Tls;
-use crate::store::{SqliteStore, StoreError};
+use crate::store::{self, ResourceStore, SqliteStore, Store, StoreError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ServeError {
@@ -45,6 +45,38 @@ pub enum ServeError {
     Io(#[from] std::io::Error),
 }
 
+/// The store the config's `database` names: a SQLite file (relative to the config's folder)
+/// or a `postgres://` URL.
+pub fn open_store(
+    config_path: &Path,
+    config: &Config,
+) -> Result<Arc<dyn ResourceStore>, ServeError> {
+    let database = config.database.to_string_lossy();
+    let base = config_path.parent().unwrap_or(Path::new(""));
+    store::open(&database, base).map_err(|source| ServeError::Store {
+        path: store::shown(&database),
+        source,
+    })
+}
+
+/// The store with its tenant registry (SQLite); `None` for a PostgreSQL database, whose
+/// store has no registry yet: its tenants are the config's, fixed while it runs.
+pub fn open_registry_store(
+    config_path: &Path,
+    config: &Config,
+) -> Result<Option<Arc<dyn Store>>, ServeError> {
+    let database = config.database.to_string_lossy();
+    if store::is_postgres_url(&database) {
+        return Ok(None);
+    }
+    let path = Config::resolve(config_path, &config.database);
+    let opened = SqliteStore::open(&path).map_err(|source| ServeError::Store {
+        path: path.display().to_string(),
+        source,
+    })?;
+    Ok(Some(Arc::new(opened)))
+}
+
 /// Builds the service state from a config file, with `loader` compiling rule files: opens
 /// the store, imports the config's tenants the registry lacks, and loads every tenant of
 /// the registry (`tenants::sync`); `serve` then follows the registry.
@@ -53,13 +85,9 @@ pub fn state_from_config(
     config: &Config,
     loader: Arc<Loader>,
 ) -> Result<AppState, ServeError> {
-    let database = Config::resolve(config_path, &config.database);
-    let store = Arc::new(
-        SqliteStore::open(&database).map_err(|source| ServeError::Store {
-            path: database.display().to_string(),
-            source,
-        })?,
-    );
+    let Some(store) = open_registry_store(config_path, config)? else {
+        return fixed_state(config_path, config, loader);
+    };
     for id in tenants::import_config(config_path, config, &*store).map_err(ServeError::Registry)? {
         tracing::info!(tenant = %id, "tenant imported from the config into the registry");
     }
@@ -91,13 +119,71 @@ pub fn state_from_config(
         serving,
     };
     tenants::sync(&state, true).map_err(|source| ServeError::Store {
-        path: database.display().to_string(),
+        path: store::shown(&config.database.to_string_lossy()),
         source,
     })?;
     for tenant in state.tenants.all() {
         tracing::info!(tenant = %tenant.id, version = %tenant.mapper().version(), enabled = tenant.enabled(), "tenant ready");
     }
     Ok(state)
+}
+
+/// The state of a store without a registry: the config's tenants, fixed while it runs.
+fn fixed_state(
+    config_path: &Path,
+    config: &Config,
+    loader: Arc<Loader>,
+) -> Result<AppState, ServeError> {
+    let store = open_store(config_path, config)?;
+    let serving = Serving::new(&config.connections);
+    let store = TimedStore::new(store, serving.metrics.clone());
+    let loader: Arc<Loader> = {
+        let metrics = serving.metrics.clone();
+        Arc::new(move |path: &Path| loader(path).map(|mapper| metrics.timed_mapper(mapper)))
+    };
+    let mut tenants = std::collections::HashMap::new();
+    for tenant in &config.tenants {
+        let rules = Config::resolve(config_path, &tenant.rules);
+        let mapper = loader(&rules).map_err(|diagnostics| ServeError::Rules {
+            tenant: tenant.id.to_string(),
+            path: rules.display().to_string(),
+            diagnostics,
+        })?;
+        tracing::info!(tenant = %tenant.id, rules = %rules.display(), version = %mapper.version(), "tenant ready");
+        let extensions =
+            tenant
+                .extensions
+                .resolve()
+                .map_err(|message| ConfigError::Extensions {
+                    path: config_path.to_path_buf(),
+                    id: tenant.id.clone(),
+                    message,
+                })?;
+        tenants.insert(
+            tenant.id.clone(),
+            Arc::new(
+                Tenant::new(
+                    tenant.id.clone(),
+                    tenant.token_sha256.clone(),
+                    rules,
+                    mapper,
+                )
+                .with_extensions(extensions)
+                .with_rate_limit(tenant.rate_limit),
+            ),
+        );
+    }
+    Ok(AppState {
+        store: Arc::new(store),
+        tenants: tenants.into(),
+        registry: None,
+        admin_token_sha256: config.admin_token_sha256.clone(),
+        max_body_bytes: config.max_body_bytes,
+        body_timeout: Duration::from_secs(config.connections.body_timeout_secs),
+        loader,
+        config_path: Some(config_path.to_path_buf()),
+        serving,
+    })
 }
 
 /// The production loader: the rules engine.
