@@ -62,7 +62,7 @@ mod tests {
     async fn one_row_per_tenant_with_users_and_complete_share() {
         let h = harness();
         let acme = TenantId::parse("acme").unwrap();
-        let mapper = h.state.tenants[&acme].mapper();
+        let mapper = h.state.tenants.get(&acme).unwrap().mapper();
         for (name, title) in [("ana", "VP Sales"), ("bo", "Engineer"), ("cy", "")] {
             let body = json!({"userName": name, "name": {"givenName": name, "familyName": "X"}, "title": title});
             let profile = mapper.map(&body);

@@ -7,7 +7,6 @@
 //! published file's do.
 
 use std::collections::HashMap;
-use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
 use serde::Serialize;
@@ -18,20 +17,39 @@ use crate::scim::{AppState, Tenant};
 use crate::store::TenantId;
 use crate::Program;
 
-/// The text of a customer's rules and where it sits, so a draft compiles in its place.
+/// The text of a customer's rules and what it reads, so a draft compiles in its place.
 #[derive(Debug, Clone)]
 pub(crate) struct RulesSource {
     /// How diagnostics cite the rule file.
     pub name: String,
     pub text: String,
-    /// The rule file on disk (its `extends` and tables resolve next to it).
-    pub path: PathBuf,
+    pub origin: Origin,
+}
+
+/// Where the rules a customer serves come from.
+#[derive(Debug, Clone)]
+pub(crate) enum Origin {
+    /// A rule file of `canon.yaml` (its `extends` and tables resolve next to it).
+    File(std::path::PathBuf),
+    /// A version in the tenant registry: the files its load read, held with it.
+    Version { files: Vec<(String, Vec<u8>)> },
 }
 
 impl RulesSource {
     /// Compiles `text` as if it were the customer's rule file.
     pub fn compile(&self, text: &str) -> Result<Program, LoadError> {
-        Program::from_source(&self.path.display().to_string(), text)
+        match &self.origin {
+            Origin::File(path) => Program::from_source(&path.display().to_string(), text),
+            Origin::Version { files, .. } => Program::from_memory(&self.name, text, files),
+        }
+    }
+
+    /// How the compiler names the draft in diagnostics.
+    fn compiled_name(&self) -> String {
+        match &self.origin {
+            Origin::File(path) => path.display().to_string(),
+            Origin::Version { .. } => self.name.clone(),
+        }
     }
 }
 
@@ -58,7 +76,7 @@ pub(crate) fn problems(
     sources: &crate::diag::Sources,
     draft: &RulesSource,
 ) -> Vec<Problem> {
-    let draft_name = draft.path.display().to_string();
+    let draft_name = draft.compiled_name();
     diagnostics
         .iter()
         .map(|d| {
@@ -109,15 +127,13 @@ impl Programs {
 
 /// Every tenant serving, by id.
 pub(crate) fn tenants(app: &AppState) -> Vec<Arc<Tenant>> {
-    let mut tenants: Vec<_> = app.tenants.values().cloned().collect();
-    tenants.sort_by(|a, b| a.id.cmp(&b.id));
-    tenants
+    app.tenants.all()
 }
 
 fn tenant(app: &AppState, id: &str) -> Result<Arc<Tenant>, ConsoleError> {
     TenantId::parse(id)
         .ok()
-        .and_then(|id| app.tenants.get(&id).cloned())
+        .and_then(|id| app.tenants.get(&id))
         .ok_or_else(|| ConsoleError::NotFound(format!("There is no customer `{id}`.")))
 }
 
@@ -129,16 +145,39 @@ pub(crate) fn customer(
     id: &str,
 ) -> Result<Customer, ConsoleError> {
     let tenant = tenant(app, id)?;
-    let path = tenant.rules();
-    let text = std::fs::read_to_string(&path)
-        .map_err(|e| ConsoleError::Internal(format!("cannot read `{}`: {e}", path.display())))?;
-    let source = RulesSource {
-        name: path.file_name().map_or_else(
-            || path.display().to_string(),
-            |n| n.to_string_lossy().into_owned(),
-        ),
-        text,
-        path,
+    let source = match (&app.registry, tenant.rule_version_number()) {
+        (Some(registry), Some(number)) => {
+            let version = registry
+                .store
+                .rule_version(&tenant.id, number)?
+                .ok_or_else(|| {
+                    ConsoleError::Internal(format!(
+                        "tenant `{}` serves rule version {number}, which the registry lacks",
+                        tenant.id
+                    ))
+                })?;
+            RulesSource {
+                name: version.bundle.name,
+                text: version.bundle.text,
+                origin: Origin::Version {
+                    files: version.bundle.files,
+                },
+            }
+        }
+        _ => {
+            let path = tenant.rules();
+            let text = std::fs::read_to_string(&path).map_err(|e| {
+                ConsoleError::Internal(format!("cannot read `{}`: {e}", path.display()))
+            })?;
+            RulesSource {
+                name: path.file_name().map_or_else(
+                    || path.display().to_string(),
+                    |n| n.to_string_lossy().into_owned(),
+                ),
+                text,
+                origin: Origin::File(path),
+            }
+        }
     };
     let serving = tenant.mapper().version();
     let program = match programs.get(&tenant.id, &serving) {

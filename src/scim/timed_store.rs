@@ -124,6 +124,15 @@ impl ResourceStore for TimedStore {
         self.timed("delete", || self.inner.delete(tenant, kind, id))
     }
 
+    fn user_summary(&self, tenant: &TenantId) -> Result<crate::store::UserSummary, StoreError> {
+        self.timed("user_summary", || self.inner.user_summary(tenant))
+    }
+
+    /// The console's sessions, in the store this one wraps.
+    fn sessions(&self) -> Option<&dyn crate::store::SessionStore> {
+        self.inner.sessions()
+    }
+
     fn set_profiles(
         &self,
         tenant: &TenantId,

@@ -505,6 +505,8 @@ pub(crate) mod contract {
         store
             .set_profiles(&acme, &[(bob.id.clone(), profile)])
             .unwrap();
+        // Every backend keeps the console's sessions (store/sessions.rs has their contract).
+        assert!(store.sessions().is_some());
         let summary = store.user_summary(&acme).unwrap();
         // Ana (no profile since her replace), bob (a complete one).
         assert_eq!((summary.users, summary.complete), (2, 1));
