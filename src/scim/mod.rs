@@ -13,6 +13,7 @@ pub mod extensions;
 pub mod extract;
 pub mod filter;
 pub mod mapper;
+pub mod org;
 pub mod patch;
 pub mod resource;
 pub mod router;
