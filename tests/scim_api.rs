@@ -103,7 +103,11 @@ fn harness_on(loader: Arc<Loader>, wrap: fn(SqliteStore) -> Arc<dyn ResourceStor
         let mapper = loader(&rules).unwrap();
         tenants.insert(
             id.clone(),
-            Arc::new(Tenant::new(id, token_hash(token), rules.clone(), mapper)),
+            // These tests send hundreds of requests a second; tests/serving.rs covers limits.
+            Arc::new(
+                Tenant::new(id, token_hash(token), rules.clone(), mapper)
+                    .with_rate_limit(canon::scim::rate_limit::RateLimit::Off),
+            ),
         );
     }
     let state = AppState {
@@ -114,6 +118,7 @@ fn harness_on(loader: Arc<Loader>, wrap: fn(SqliteStore) -> Arc<dyn ResourceStor
         body_timeout: std::time::Duration::from_secs(30),
         loader,
         config_path: None,
+        serving: Default::default(),
     };
     Harness {
         app: app(Arc::new(state)),

@@ -11,11 +11,13 @@
 mod keys;
 mod memory;
 pub mod registry;
+pub mod sessions;
 mod sqlite;
 
 pub use keys::{fold, index_keys, lists_member, IndexedAttr};
 pub use memory::MemoryStore;
 pub use registry::TenantRegistry;
+pub use sessions::{Session, SessionStore};
 pub use sqlite::SqliteStore;
 
 use serde::{Deserialize, Serialize};
@@ -190,6 +192,16 @@ pub(crate) fn memberships_in(groups: &[StoredResource], members: &[&str]) -> Vec
     out
 }
 
+/// [`ResourceStore::user_summary`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct UserSummary {
+    pub users: u64,
+    /// Users whose stored profile has every required field.
+    pub complete: u64,
+    /// RFC 3339: the latest create or update of a user.
+    pub last_modified: Option<String>,
+}
+
 /// The update closure: sees the current resource, returns the write or `None` to abandon.
 pub type UpdateFn<'a> = dyn FnMut(&StoredResource) -> Option<Write> + 'a;
 
@@ -285,6 +297,27 @@ pub trait ResourceStore: Send + Sync {
         tenant: &TenantId,
         profiles: &[(String, ProfileRecord)],
     ) -> Result<(), StoreError>;
+    /// A tenant's users at a glance: how many, how many with a complete profile, the latest
+    /// write. This default reads every user; a backend can count in place.
+    fn user_summary(&self, tenant: &TenantId) -> Result<UserSummary, StoreError> {
+        let mut summary = UserSummary::default();
+        self.scan(tenant, Kind::User, &mut |user| {
+            summary.users += 1;
+            if user.profile.as_ref().is_some_and(ProfileRecord::complete) {
+                summary.complete += 1;
+            }
+            if summary.last_modified.as_deref() < Some(user.modified.as_str()) {
+                summary.last_modified = Some(user.modified);
+            }
+            true
+        })?;
+        Ok(summary)
+    }
+    /// The console's sign-in sessions in this store (`None`: the backend keeps none, and the
+    /// console cannot sign anyone in).
+    fn sessions(&self) -> Option<&dyn SessionStore> {
+        None
+    }
 }
 
 /// A whole store: resources and the tenant registry, in one backend (so removing a tenant
@@ -428,7 +461,7 @@ pub(crate) mod contract {
                 .unwrap()
                 .unwrap()
                 .profile,
-            Some(profile)
+            Some(profile.clone())
         );
 
         store.delete(&acme, Kind::User, &bob.id).unwrap();
@@ -437,7 +470,20 @@ pub(crate) mod contract {
             Err(StoreError::NotFound)
         ));
         // The freed name can be taken again.
-        store.create(&acme, Kind::User, user("bob")).unwrap();
+        let bob = store.create(&acme, Kind::User, user("bob")).unwrap();
+        store
+            .set_profiles(&acme, &[(bob.id.clone(), profile)])
+            .unwrap();
+        let summary = store.user_summary(&acme).unwrap();
+        // Ana (no profile since her replace), bob (a complete one).
+        assert_eq!((summary.users, summary.complete), (2, 1));
+        assert_eq!(summary.last_modified, Some(bob.modified));
+        assert_eq!(
+            store
+                .user_summary(&TenantId::parse("nobody").unwrap())
+                .unwrap(),
+            UserSummary::default()
+        );
         deleting_removes_from_every_group(store);
         pages_scans_and_indexed_lookups(store);
     }

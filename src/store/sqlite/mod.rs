@@ -23,6 +23,8 @@ use super::{
     ProfileRecord, ResourceStore, StoreError, StoredResource, TenantId, UpdateFn, Write,
 };
 
+mod sessions;
+
 const READERS: usize = 4;
 
 /// Schema migrations, applied in order on open; `PRAGMA user_version` counts the applied ones.
@@ -60,6 +62,17 @@ CREATE INDEX keys_of ON keys (tenant, kind, id);
 "#,
     // Issue 17: the tenant registry (tenants, tokens, rule versions, setup links, activity).
     registry::SCHEMA,
+    // Issue 20: console sign-in sessions (store/sessions.rs), shared by every instance.
+    r#"
+CREATE TABLE sessions (
+    id_sha256  TEXT PRIMARY KEY,
+    csrf       TEXT NOT NULL,
+    who        TEXT NOT NULL,
+    created    INTEGER NOT NULL,
+    expires    INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX sessions_expiry ON sessions (expires);
+"#,
 ];
 
 /// The migration that creates `keys`, and must fill it from the bodies already stored.
@@ -657,6 +670,30 @@ impl ResourceStore for SqliteStore {
         }
         tx.commit()?;
         Ok(())
+    }
+
+    /// Counted in SQL: no body or profile leaves SQLite.
+    fn user_summary(&self, tenant: &TenantId) -> Result<super::UserSummary, StoreError> {
+        let connection = self.reader();
+        let (users, complete, last_modified): (i64, Option<i64>, Option<String>) = connection
+            .prepare_cached(
+                "SELECT COUNT(*),
+                        SUM(profile IS NOT NULL AND json_array_length(profile, '$.missing') = 0),
+                        MAX(modified)
+                 FROM resources WHERE tenant = ?1 AND kind = 'User'",
+            )?
+            .query_row(params![tenant.as_str()], |row| {
+                Ok((row.get(0)?, row.get(1)?, row.get(2)?))
+            })?;
+        Ok(super::UserSummary {
+            users: u64::try_from(users).unwrap_or(0),
+            complete: complete.and_then(|c| u64::try_from(c).ok()).unwrap_or(0),
+            last_modified,
+        })
+    }
+
+    fn sessions(&self) -> Option<&dyn crate::store::SessionStore> {
+        Some(self)
     }
 
     fn set_profiles(
