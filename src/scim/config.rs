@@ -19,7 +19,8 @@ pub const DEFAULT_MAX_BODY: usize = 1024 * 1024;
 pub struct Config {
     #[serde(default = "default_listen")]
     pub listen: String,
-    /// The SQLite file, relative to the config file's folder.
+    /// The SQLite file, relative to the config file's folder; or a `postgres://` URL, for a
+    /// database several instances share.
     #[serde(default = "default_database")]
     pub database: PathBuf,
     /// SHA-256 (hex) of the admin token (profiles, reload).
@@ -220,6 +221,16 @@ impl Config {
     }
 
     /// A path from the config, resolved against the config file's folder.
+    /// Points the config at another database (`--database`): a `postgres://` URL, or a
+    /// SQLite file, relative to the working directory as command-line paths are.
+    pub fn use_database(&mut self, database: &str) {
+        self.database = if crate::store::is_postgres_url(database) {
+            PathBuf::from(database)
+        } else {
+            std::path::absolute(database).unwrap_or_else(|_| PathBuf::from(database))
+        };
+    }
+
     pub fn resolve(config_path: &Path, path: &Path) -> PathBuf {
         if path.is_absolute() {
             return path.to_path_buf();

@@ -18,7 +18,7 @@ use super::mapper;
 use super::state::{AppState, Loader, Serving, Tenant};
 use super::timed_store::TimedStore;
 use super::tls::Tls;
-use crate::store::{SqliteStore, StoreError};
+use crate::store::{self, ResourceStore, StoreError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ServeError {
@@ -41,20 +41,30 @@ pub enum ServeError {
     Io(#[from] std::io::Error),
 }
 
+/// The store the config's `database` names: a SQLite file (relative to the config's folder)
+/// or a `postgres://` URL.
+pub fn open_store(
+    config_path: &Path,
+    config: &Config,
+) -> Result<Arc<dyn ResourceStore>, ServeError> {
+    let database = config.database.to_string_lossy();
+    let base = config_path.parent().unwrap_or(Path::new(""));
+    store::open(&database, base).map_err(|source| ServeError::Store {
+        path: store::shown(&database),
+        source,
+    })
+}
+
 /// Builds the service state from a config file, with `loader` compiling rule files.
 pub fn state_from_config(
     config_path: &Path,
     config: &Config,
     loader: Arc<Loader>,
 ) -> Result<AppState, ServeError> {
-    let database = Config::resolve(config_path, &config.database);
-    let store = SqliteStore::open(&database).map_err(|source| ServeError::Store {
-        path: database.display().to_string(),
-        source,
-    })?;
+    let store = open_store(config_path, config)?;
     let serving = Serving::new(&config.connections);
     // Every store call and every run of the engine is timed into the metrics.
-    let store = TimedStore::new(Arc::new(store), serving.metrics.clone());
+    let store = TimedStore::new(store, serving.metrics.clone());
     let loader: Arc<Loader> = {
         let metrics = serving.metrics.clone();
         Arc::new(move |path: &Path| loader(path).map(|mapper| metrics.timed_mapper(mapper)))
