@@ -132,7 +132,8 @@ fn harness_on(
     }
     let state = AppState {
         store,
-        tenants,
+        tenants: tenants.into(),
+        registry: None,
         admin_token_sha256: Some(token_hash(ADMIN)),
         max_body_bytes: 64 * 1024,
         body_timeout: std::time::Duration::from_secs(30),
