@@ -7,6 +7,7 @@ use std::path::Path;
 use std::process::{Child, Stdio};
 use std::time::Duration;
 
+use canon::scim::config::Config;
 use serde_json::{json, Value};
 
 mod common;
@@ -49,13 +50,23 @@ fn tenant_add_and_rotate_token() {
     let token = line_value(&text, "token");
     let admin = line_value(&text, "admin_token");
     assert_eq!(token.len(), 64);
+    // The config keeps the admin token's hash; the tenant lives in the store's registry,
+    // its token as a hash only.
     let saved = std::fs::read_to_string(&config).unwrap();
     assert!(
         !saved.contains(&token) && !saved.contains(&admin),
         "only hashes are stored"
     );
-    assert!(saved.contains(&sha256_hex(&token)) && saved.contains(&sha256_hex(&admin)));
-    assert!(saved.contains("rules: acme.rules"), "{saved}");
+    assert!(saved.contains(&sha256_hex(&admin)) && !saved.contains("tenants:"));
+    let store = canon::store::SqliteStore::open(&dir.path().join("canon.db")).unwrap();
+    let acme = canon::store::TenantId::parse("acme").unwrap();
+    let tokens = canon::store::TenantRegistry::tokens(&store, &acme).unwrap();
+    assert_eq!(tokens[0].sha256, sha256_hex(&token));
+    drop(store);
+    for file in ["canon.db", "canon.db-wal"] {
+        let bytes = std::fs::read(dir.path().join(file)).unwrap_or_default();
+        assert!(!String::from_utf8_lossy(&bytes).contains(&token), "{file}");
+    }
 
     // Twice the same id, a bad id, a missing rule file: usage errors.
     let again = canon(&[
@@ -104,8 +115,20 @@ fn tenant_add_and_rotate_token() {
     assert_eq!(rotated.code, 0);
     let new_token = line_value(&rotated.stdout, "token");
     assert_ne!(new_token, token);
-    let saved = std::fs::read_to_string(&config).unwrap();
-    assert!(saved.contains(&sha256_hex(&new_token)) && !saved.contains(&sha256_hex(&token)));
+    assert!(rotated
+        .stdout
+        .contains("the previous tokens stopped working now"));
+    let shown = canon(&["tenant", "show", "acme", "--config", config_arg]);
+    assert!(
+        shown.stdout.contains("     1  created ") && shown.stdout.contains("revoked"),
+        "{}",
+        shown.stdout
+    );
+    assert!(
+        shown.stdout.contains("     3  created ") && shown.stdout.ends_with("never\n"),
+        "{}",
+        shown.stdout
+    );
     assert_eq!(
         canon(&["tenant", "rotate-token", "nope", "--config", config_arg]).code,
         2
@@ -404,10 +427,11 @@ fn canon_reload(config: &Path, address: &str, admin: &str) -> Run {
         .into()
 }
 
-/// Issue 16: a tenant's `extensions.aliases`, added to `canon.yaml` while the service runs,
-/// reach the service on `canon reload` and `canon remap` offline; `strict` too.
+/// Issue 16: a tenant's `extensions.aliases`, set while the service runs (issue 17:
+/// `canon tenant set`, on the registry the service follows), reach the service without a
+/// reload and `canon remap` offline; `strict` too.
 #[test]
-fn tenant_aliases_reach_reload_and_remap() {
+fn tenant_aliases_reach_the_service_and_remap() {
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("canon.yaml");
     let rules = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/corpus/base.rules");
@@ -453,14 +477,20 @@ fn tenant_aliases_reach_reload_and_remap() {
     let first = first["id"].as_str().unwrap().to_string();
     assert_eq!(level(&first), json!("Individual Contributor"));
 
-    // `acme` is the config's last entry: its extensions go at the end.
-    let mut text = std::fs::read_to_string(&config).unwrap();
-    text.push_str(&format!(
-        "  extensions:\n    aliases:\n      {globex}: canon\n    strict: true\n"
-    ));
-    std::fs::write(&config, text).unwrap();
-    let reload = canon_reload(&config, &server.address, &admin);
-    assert_eq!(reload.code, 0, "{}", reload.stderr);
+    let set = canon(&[
+        "tenant",
+        "set",
+        "acme",
+        "--alias",
+        &format!("{globex}=canon"),
+        "--strict",
+        "true",
+        "--config",
+        config_arg,
+    ]);
+    assert_eq!(set.code, 0, "{}", set.stderr);
+    // The service follows the registry within a second.
+    std::thread::sleep(Duration::from_millis(1000));
     let (status, second) = http(
         &server.address,
         "POST",
@@ -497,6 +527,21 @@ fn tenant_aliases_reach_reload_and_remap() {
 
 #[test]
 fn serve_durability_export_remap_and_reload() {
+    durability_export_remap_and_reload(None);
+}
+
+/// The same on PostgreSQL (issue 18): the config's `database` is a URL; `export` also takes
+/// it from `--database`.
+#[test]
+fn serve_durability_export_remap_and_reload_on_postgres() {
+    let Some(url) = canon::store::testing::fresh_postgres_database().unwrap() else {
+        return;
+    };
+    durability_export_remap_and_reload(Some(&url));
+}
+
+/// `database`: a PostgreSQL URL to use instead of the config's SQLite file.
+fn durability_export_remap_and_reload(database: Option<&str>) {
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("canon.yaml");
     let rules = dir.path().join("acme.rules");
@@ -514,6 +559,20 @@ fn serve_durability_export_remap_and_reload() {
     ]);
     let token = line_value(&out.stdout, "token");
     let admin = line_value(&out.stdout, "admin_token");
+    if let Some(url) = database {
+        // The PostgreSQL store has no tenant registry yet (issue 18 adds it from the
+        // registry's contract tests): its tenants are the config's, as before issue 17.
+        let mut written = canon::scim::config::Config::load(&config).unwrap();
+        written.database = url.into();
+        written.tenants.push(canon::scim::config::TenantConfig {
+            id: canon::store::TenantId::parse("acme").unwrap(),
+            rules: rules.clone(),
+            token_sha256: sha256_hex(&token),
+            extensions: Default::default(),
+            rate_limit: Default::default(),
+        });
+        written.save(&config).unwrap();
+    }
 
     let mut server = start(&config, port);
     let user = json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": "ana@example.com",
@@ -553,41 +612,78 @@ fn serve_durability_export_remap_and_reload() {
     assert_eq!(status, 200);
     assert_eq!(profile["profile"]["management_level"], json!("VP"));
 
-    // Reload: a broken file is refused (exit 1) and the old rules keep serving.
-    std::fs::write(&rules, "field x: nonsense(\n").unwrap();
-    let reload = canon_reload(&config, &server.address, &admin);
-    assert_eq!(reload.code, 1);
-    assert!(reload.stderr.contains("error"));
+    let config_arg = config.to_str().unwrap();
+    let rules_arg = rules.to_str().unwrap();
     let changed = std::fs::read_to_string(&base_rules)
         .unwrap()
         .replace("-> VP", "-> SVP");
-    std::fs::write(&rules, changed).unwrap();
-    let reload = canon_reload(&config, &server.address, &admin);
-    assert_eq!(reload.code, 0, "{}", reload.stderr);
-    // A rotated token takes effect on reload; the old one stops working.
-    let rotated = canon(&[
-        "tenant",
-        "rotate-token",
-        "acme",
-        "--config",
-        config.to_str().unwrap(),
-    ]);
-    let new_token = line_value(&rotated.stdout, "token");
-    let reload = canon_reload(&config, &server.address, &admin);
-    assert_eq!(reload.code, 0);
-    let users = "/t/acme/scim/v2/Users";
-    assert_eq!(http(&server.address, "GET", users, &token, None).0, 401);
-    assert_eq!(http(&server.address, "GET", users, &new_token, None).0, 200);
+    if database.is_some() {
+        // Config tenants: `canon reload` recompiles the rule file; a broken one is refused
+        // (exit 1) and the old rules keep serving.
+        std::fs::write(&rules, "field x: nonsense(\n").unwrap();
+        let reload = canon_reload(&config, &server.address, &admin);
+        assert_eq!(reload.code, 1);
+        assert!(reload.stderr.contains("error"));
+        std::fs::write(&rules, &changed).unwrap();
+        let reload = canon_reload(&config, &server.address, &admin);
+        assert_eq!(reload.code, 0, "{}", reload.stderr);
+    } else {
+        // Rules are published with `canon tenant set-rules` (tests/tenants.rs); a broken file is
+        // refused (exit 1) with its diagnostics and nothing changes.
+        std::fs::write(&rules, "field x: nonsense(\n").unwrap();
+        let refused = canon(&[
+            "tenant",
+            "set-rules",
+            "acme",
+            rules_arg,
+            "--note",
+            "broken",
+            "--config",
+            config_arg,
+        ]);
+        assert_eq!(refused.code, 1);
+        assert!(refused.stderr.contains("error"), "{}", refused.stderr);
+        std::fs::write(&rules, &changed).unwrap();
+        // `canon reload` still asks the service to re-read its tenants (a no-op here).
+        let reload = canon_reload(&config, &server.address, &admin);
+        assert_eq!(reload.code, 0, "{}", reload.stderr);
+        // A rotated token takes effect without a reload; the old one stops working.
+        let rotated = canon(&[
+            "tenant",
+            "rotate-token",
+            "acme",
+            "--config",
+            config.to_str().unwrap(),
+        ]);
+        let new_token = line_value(&rotated.stdout, "token");
+        std::thread::sleep(Duration::from_millis(1000));
+        let users = "/t/acme/scim/v2/Users";
+        assert_eq!(http(&server.address, "GET", users, &token, None).0, 401);
+        assert_eq!(http(&server.address, "GET", users, &new_token, None).0, 200);
+    }
     drop(server);
 
-    // Export reads the store offline.
-    let jsonl = canon(&[
+    // Export reads the store offline (on PostgreSQL, from `--database`, the config
+    // pointing at a SQLite file meanwhile).
+    let mut export = vec![
         "export",
         "--tenant",
         "acme",
         "--config",
         config.to_str().unwrap(),
-    ]);
+    ];
+    if let Some(url) = database {
+        let mut written = canon::scim::config::Config::load(&config).unwrap();
+        written.database = "elsewhere.db".into();
+        written.save(&config).unwrap();
+        export.extend(["--database", url]);
+    }
+    let jsonl = canon(&export);
+    if let Some(url) = database {
+        let mut written = canon::scim::config::Config::load(&config).unwrap();
+        written.database = url.into();
+        written.save(&config).unwrap();
+    }
     let row: Value = serde_json::from_str(jsonl.stdout.lines().next().unwrap()).unwrap();
     assert_eq!(row["profile"]["management_level"], json!("VP"));
     let csv = canon(&[
@@ -606,7 +702,44 @@ fn serve_durability_export_remap_and_reload() {
     );
     assert!(csv.contains(",ana@example.com,"));
 
-    // Remap prints the per-field change, writes only with --apply.
+    // Remap prints the per-field change, writes only with --apply. In the registry, the SVP
+    // rules become the live version first (dry run of set-rules: a preview, nothing stored).
+    if database.is_none() {
+        let preview = canon(&[
+            "tenant",
+            "set-rules",
+            "acme",
+            rules_arg,
+            "--note",
+            "SVP",
+            "--dry-run",
+            "--config",
+            config_arg,
+        ]);
+        assert!(
+            preview
+                .stdout
+                .contains("ana@example.com\tmanagement_level\t\"VP\" -> \"SVP\""),
+            "{}",
+            preview.stdout
+        );
+        let db = Config::resolve(&config, Path::new("canon.db"));
+        let store = canon::store::SqliteStore::open(&db).unwrap();
+        let acme = canon::store::TenantId::parse("acme").unwrap();
+        let (program, bundle) = canon::scim::mapper::load_for_publishing(&rules).unwrap();
+        canon::store::TenantRegistry::publish_rules(
+            &store,
+            &acme,
+            &canon::store::registry::NewRuleVersion {
+                hash: program.version().to_string(),
+                bundle,
+                note: "published without recomputing, as an older canon would leave it".into(),
+                author: "test".into(),
+            },
+        )
+        .unwrap();
+        drop(store);
+    }
     let dry = canon(&[
         "remap",
         "--tenant",

@@ -20,6 +20,10 @@ pub struct ServeArgs {
     /// Address to listen on; overrides the config's `listen`.
     #[arg(long)]
     listen: Option<String>,
+    /// The store; overrides the config's `database`: a SQLite file, or a `postgres://` URL
+    /// of a database several instances share (docs/operations.md).
+    #[arg(long)]
+    database: Option<String>,
     /// Serve HTTPS with this PEM certificate chain (reloaded when the file changes).
     #[arg(long, requires = "tls_key", value_name = "FILE")]
     tls_cert: Option<PathBuf>,
@@ -44,10 +48,13 @@ pub fn run(args: ServeArgs) -> u8 {
     let json =
         args.log_format == LogFormat::Json || std::env::var("CANON_LOG").is_ok_and(|v| v == "json");
     init_tracing(json);
-    let config = match Config::load(&args.config) {
+    let mut config = match Config::load(&args.config) {
         Ok(config) => config,
         Err(error) => return fail_usage(error),
     };
+    if let Some(database) = &args.database {
+        config.use_database(database);
+    }
     let state = match state_from_config(&args.config, &config, engine_loader()) {
         Ok(state) => state,
         Err(error) => {

@@ -19,7 +19,8 @@ pub const DEFAULT_MAX_BODY: usize = 1024 * 1024;
 pub struct Config {
     #[serde(default = "default_listen")]
     pub listen: String,
-    /// The SQLite file, relative to the config file's folder.
+    /// The SQLite file, relative to the config file's folder; or a `postgres://` URL, for a
+    /// database several instances share.
     #[serde(default = "default_database")]
     pub database: PathBuf,
     /// SHA-256 (hex) of the admin token (profiles, reload).
@@ -30,7 +31,14 @@ pub struct Config {
     /// Limits on connections; written only when they differ from the defaults.
     #[serde(default, skip_serializing_if = "Connections::is_default")]
     pub connections: Connections,
-    #[serde(default)]
+    /// How clients reach the service, when not at `http://{listen}` (behind a proxy:
+    /// `https://scim.example.com`): the base of the URLs `canon tenant` prints and setup
+    /// pages show.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub public_url: Option<String>,
+    /// Tenants to import into the store's tenant registry when it lacks them (a bootstrap:
+    /// after that the registry decides; docs/operations.md).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub tenants: Vec<TenantConfig>,
 }
 
@@ -130,6 +138,7 @@ impl Default for Config {
             admin_token_sha256: None,
             max_body_bytes: DEFAULT_MAX_BODY,
             connections: Connections::default(),
+            public_url: None,
             tenants: Vec::new(),
         }
     }
@@ -215,11 +224,29 @@ impl Config {
         std::fs::rename(&tmp, path).map_err(write_err)
     }
 
+    /// The base of the service's URLs as clients reach it.
+    pub fn base_url(&self) -> String {
+        match &self.public_url {
+            Some(url) => url.trim_end_matches('/').to_string(),
+            None => format!("http://{}", self.listen),
+        }
+    }
+
     pub fn tenant(&self, id: &str) -> Option<&TenantConfig> {
         self.tenants.iter().find(|t| t.id.as_str() == id)
     }
 
     /// A path from the config, resolved against the config file's folder.
+    /// Points the config at another database (`--database`): a `postgres://` URL, or a
+    /// SQLite file, relative to the working directory as command-line paths are.
+    pub fn use_database(&mut self, database: &str) {
+        self.database = if crate::store::is_postgres_url(database) {
+            PathBuf::from(database)
+        } else {
+            std::path::absolute(database).unwrap_or_else(|_| PathBuf::from(database))
+        };
+    }
+
     pub fn resolve(config_path: &Path, path: &Path) -> PathBuf {
         if path.is_absolute() {
             return path.to_path_buf();

@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use serde_json::Value;
 
+use crate::store::registry::RuleBundle;
 use crate::store::ProfileRecord;
 
 /// What a write computes for a user. Also what the store keeps.
@@ -46,4 +47,23 @@ pub fn load(path: &Path) -> Result<Arc<dyn ProfileMapper>, String> {
         Ok(program) => Ok(Arc::new(program)),
         Err(error) => Err(error.to_string()),
     }
+}
+
+/// A rule file loaded for publishing: its program, and the bundle (the file's text and every
+/// file its load read) that rebuilds it anywhere. The error is the rendered diagnostics.
+pub fn load_for_publishing(path: &Path) -> Result<(Arc<crate::Program>, RuleBundle), String> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("cannot read `{}`: {e}\n", path.display()))?;
+    let (program, files) = crate::Program::load_with_files(path).map_err(|e| e.render())?;
+    let name = path
+        .file_name()
+        .map_or_else(|| "rules".to_string(), |n| n.to_string_lossy().into_owned());
+    Ok((Arc::new(program), RuleBundle { name, text, files }))
+}
+
+/// Compiles a stored rule bundle, reading no file.
+pub fn compile_bundle(bundle: &RuleBundle) -> Result<Arc<crate::Program>, String> {
+    crate::Program::from_memory(&bundle.name, &bundle.text, &bundle.files)
+        .map(Arc::new)
+        .map_err(|e| e.render())
 }

@@ -1,8 +1,9 @@
 //! Where SCIM resources and their canonical profiles live.
 //!
-//! One narrow trait, [`ResourceStore`], so a shared PostgreSQL backend can follow without
-//! touching the SCIM handlers. [`SqliteStore`] is the default (embedded, durable);
-//! [`MemoryStore`] is the double for unit tests.
+//! One narrow trait, [`ResourceStore`], behind which the SCIM handlers see no backend.
+//! [`SqliteStore`] is the default (embedded, durable, group commit); [`PostgresStore`] is a
+//! database several `canon serve` instances share; [`MemoryStore`] is the double for unit
+//! tests. Both real backends pass the same contract (`contract::run`).
 //!
 //! Every write is one transaction. [`ResourceStore::update`] runs its closure inside the
 //! transaction that writes the result, so two concurrent PATCHes of one group's members are
@@ -10,18 +11,48 @@
 
 mod keys;
 mod memory;
+mod postgres;
 pub mod registry;
 pub mod sessions;
 mod sqlite;
+#[doc(hidden)]
+pub mod testing;
 
 pub use keys::{fold, index_keys, lists_member, IndexedAttr};
 pub use memory::MemoryStore;
+pub use postgres::PostgresStore;
 pub use registry::TenantRegistry;
 pub use sessions::{Session, SessionStore};
 pub use sqlite::SqliteStore;
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+
+/// Whether `database` (canon.yaml's `database:`, `--database`) names a PostgreSQL database
+/// rather than a SQLite file.
+pub fn is_postgres_url(database: &str) -> bool {
+    database.starts_with("postgres://") || database.starts_with("postgresql://")
+}
+
+/// Opens the store `database` names: a `postgres://` URL, or else a SQLite file (relative
+/// paths taken from `base`, the config's folder).
+pub fn open(
+    database: &str,
+    base: &std::path::Path,
+) -> Result<std::sync::Arc<dyn ResourceStore>, StoreError> {
+    if is_postgres_url(database) {
+        Ok(std::sync::Arc::new(PostgresStore::open(database)?))
+    } else {
+        Ok(std::sync::Arc::new(SqliteStore::open(
+            &base.join(database),
+        )?))
+    }
+}
+
+/// `database` fit for a message: a URL's password hidden.
+pub fn shown(database: &str) -> String {
+    postgres::redact(database)
+}
 
 /// A tenant id: lowercase ASCII letters, digits and `-`, 1 to 63 characters.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -486,6 +517,48 @@ pub(crate) mod contract {
         );
         deleting_removes_from_every_group(store);
         pages_scans_and_indexed_lookups(store);
+        concurrent_updates_lose_nothing(store);
+    }
+
+    /// 16 writers add a member each to one group at once: each update's closure sees the
+    /// members the others added (it runs inside the transaction that writes), none is lost.
+    fn concurrent_updates_lose_nothing(store: &dyn ResourceStore) {
+        let t = TenantId::parse("together").unwrap();
+        let group = Write {
+            body: json!({"displayName": "all"}),
+            unique_key: None,
+            profile: None,
+        };
+        let group = store.create(&t, Kind::Group, group).unwrap();
+        std::thread::scope(|scope| {
+            for n in 0..16 {
+                let (t, id) = (&t, &group.id);
+                scope.spawn(move || {
+                    store
+                        .update(t, Kind::Group, id, &mut |current| {
+                            let mut body = current.body.clone();
+                            let members = body
+                                .as_object_mut()
+                                .unwrap()
+                                .entry("members")
+                                .or_insert_with(|| json!([]));
+                            members
+                                .as_array_mut()
+                                .unwrap()
+                                .push(json!({"value": format!("m{n}")}));
+                            Some(Write {
+                                body,
+                                unique_key: None,
+                                profile: None,
+                            })
+                        })
+                        .unwrap();
+                });
+            }
+        });
+        let read = store.get(&t, Kind::Group, &group.id).unwrap().unwrap();
+        assert_eq!(read.body["members"].as_array().unwrap().len(), 16);
+        assert_eq!(read.version, 17);
     }
 
     /// Issue 19: lists read a page, or stream, or look candidates up by index, instead of

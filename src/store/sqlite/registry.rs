@@ -1,9 +1,9 @@
 //! The tenant registry in SQLite: the tables of [`SCHEMA`] (a migration in `mod.rs`), and one
 //! `generation` row bumped in the transaction of every change.
 
-use rusqlite::{params, Connection, OptionalExtension, Row, Transaction, TransactionBehavior};
+use rusqlite::{params, Connection, OptionalExtension, Row};
 
-use super::{lock, SqliteStore};
+use super::SqliteStore;
 use crate::store::registry::{
     count, ActivityCounters, ActivityEntry, ActivityQuery, LinkSpend, NewRuleVersion, NewTenant,
     RateLimit, RuleBundle, RuleVersion, SetupLink, TenantChange, TenantRecord, TenantRegistry,
@@ -86,7 +86,7 @@ CREATE TABLE activity_counters (
 );
 "#;
 
-fn bump(tx: &Transaction<'_>) -> Result<(), StoreError> {
+fn bump(tx: &Connection) -> Result<(), StoreError> {
     tx.prepare_cached("UPDATE registry_generation SET generation = generation + 1 WHERE id = 1")?
         .execute([])?;
     Ok(())
@@ -335,16 +335,17 @@ fn tenant_tables(tx: &Connection) -> Result<Vec<String>, StoreError> {
 }
 
 impl SqliteStore {
-    fn write<T>(
+    /// A registry change: one write of the group-commit writer (owned data only: it runs on
+    /// the writer thread), with its bump of the generation.
+    fn write<T: Send + 'static>(
         &self,
-        change: impl FnOnce(&Transaction<'_>) -> Result<T, StoreError>,
+        change: impl FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
     ) -> Result<T, StoreError> {
-        let mut connection = lock(&self.writer);
-        let tx = connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let out = change(&tx)?;
-        bump(&tx)?;
-        tx.commit()?;
-        Ok(out)
+        self.writer.write(move |tx| {
+            let out = change(tx)?;
+            bump(tx)?;
+            Ok(out)
+        })
     }
 }
 
@@ -363,7 +364,9 @@ impl TenantRegistry for SqliteStore {
         rules: &NewRuleVersion,
     ) -> Result<TenantRecord, StoreError> {
         let extensions = encode_json(&tenant.extensions)?;
-        self.write(|tx| {
+        let (tenant, token_sha256, rules) =
+            (tenant.clone(), token_sha256.to_string(), rules.clone());
+        self.write(move |tx| {
             let inserted = tx
                 .prepare_cached(
                     "INSERT INTO tenants (id, enabled, extensions, rate_limit, created)
@@ -378,8 +381,8 @@ impl TenantRegistry for SqliteStore {
             if inserted == 0 {
                 return Err(StoreError::Conflict);
             }
-            insert_token(tx, &tenant.id, token_sha256)?;
-            insert_version(tx, &tenant.id, rules)?;
+            insert_token(tx, &tenant.id, &token_sha256)?;
+            insert_version(tx, &tenant.id, &rules)?;
             read_tenant(tx, tenant.id.as_str())?.ok_or(StoreError::NotFound)
         })
     }
@@ -406,7 +409,8 @@ impl TenantRegistry for SqliteStore {
         change: &TenantChange,
     ) -> Result<TenantRecord, StoreError> {
         let extensions = change.extensions.as_ref().map(encode_json).transpose()?;
-        self.write(|tx| {
+        let (id, change) = (id.clone(), change.clone());
+        self.write(move |tx| {
             let mut tenant = read_tenant(tx, id.as_str())?.ok_or(StoreError::NotFound)?;
             if let Some(enabled) = change.enabled {
                 tenant.enabled = enabled;
@@ -436,8 +440,9 @@ impl TenantRegistry for SqliteStore {
     }
 
     fn remove_tenant(&self, id: &TenantId) -> Result<(), StoreError> {
-        self.write(|tx| {
-            exists(tx, id)?;
+        let id = id.clone();
+        self.write(move |tx| {
+            exists(tx, &id)?;
             for table in tenant_tables(tx)? {
                 tx.execute(
                     &format!(
@@ -467,10 +472,12 @@ impl TenantRegistry for SqliteStore {
         token_sha256: &str,
         others_until: Option<&str>,
     ) -> Result<TokenRecord, StoreError> {
-        self.write(|tx| {
-            exists(tx, tenant)?;
+        let (tenant, token_sha256) = (tenant.clone(), token_sha256.to_string());
+        let others_until = others_until.map(str::to_string);
+        self.write(move |tx| {
+            exists(tx, &tenant)?;
             let stamp = now();
-            match others_until {
+            match &others_until {
                 // Only shortens: a token already ending sooner keeps its end.
                 Some(until) => tx
                     .prepare_cached(
@@ -485,19 +492,21 @@ impl TenantRegistry for SqliteStore {
                     )?
                     .execute(params![tenant.as_str(), stamp])?,
             };
-            insert_token(tx, tenant, token_sha256)
+            insert_token(tx, &tenant, &token_sha256)
         })
     }
 
     fn add_token(&self, tenant: &TenantId, token_sha256: &str) -> Result<TokenRecord, StoreError> {
-        self.write(|tx| {
-            exists(tx, tenant)?;
-            insert_token(tx, tenant, token_sha256)
+        let (tenant, token_sha256) = (tenant.clone(), token_sha256.to_string());
+        self.write(move |tx| {
+            exists(tx, &tenant)?;
+            insert_token(tx, &tenant, &token_sha256)
         })
     }
 
     fn revoke_token(&self, tenant: &TenantId, token: i64) -> Result<TokenRecord, StoreError> {
-        self.write(|tx| {
+        let tenant = tenant.clone();
+        self.write(move |tx| {
             tx.prepare_cached(
                 "UPDATE tenant_tokens SET revoked = coalesce(revoked, ?3) WHERE tenant = ?1 AND id = ?2",
             )?
@@ -516,9 +525,10 @@ impl TenantRegistry for SqliteStore {
         tenant: &TenantId,
         version: &NewRuleVersion,
     ) -> Result<RuleVersion, StoreError> {
-        self.write(|tx| {
-            exists(tx, tenant)?;
-            insert_version(tx, tenant, version)
+        let (tenant, version) = (tenant.clone(), version.clone());
+        self.write(move |tx| {
+            exists(tx, &tenant)?;
+            insert_version(tx, &tenant, &version)
         })
     }
 
@@ -539,7 +549,8 @@ impl TenantRegistry for SqliteStore {
     }
 
     fn set_live_version(&self, tenant: &TenantId, number: i64) -> Result<(), StoreError> {
-        self.write(|tx| {
+        let tenant = tenant.clone();
+        self.write(move |tx| {
             let found: Option<i64> = tx
                 .prepare_cached("SELECT 1 FROM rule_versions WHERE tenant = ?1 AND number = ?2")?
                 .query_row(params![tenant.as_str(), number], |row| row.get(0))
@@ -557,18 +568,23 @@ impl TenantRegistry for SqliteStore {
         secret_sha256: &str,
         expires: &str,
     ) -> Result<SetupLink, StoreError> {
-        self.write(|tx| {
-            exists(tx, tenant)?;
+        let (tenant, secret_sha256, expires) = (
+            tenant.clone(),
+            secret_sha256.to_string(),
+            expires.to_string(),
+        );
+        self.write(move |tx| {
+            exists(tx, &tenant)?;
             let created = now();
             tx.prepare_cached(
                 "INSERT INTO setup_links (secret_sha256, tenant, created, expires) VALUES (?1, ?2, ?3, ?4)",
             )?
             .execute(params![secret_sha256, tenant.as_str(), created, expires])?;
             Ok(SetupLink {
-                secret_sha256: secret_sha256.to_string(),
-                tenant: tenant.clone(),
+                secret_sha256,
+                tenant,
                 created,
-                expires: expires.to_string(),
+                expires,
                 spent: None,
             })
         })
@@ -583,80 +599,29 @@ impl TenantRegistry for SqliteStore {
         secret_sha256: &str,
         token_sha256: &str,
     ) -> Result<LinkSpend, StoreError> {
-        let mut connection = lock(&self.writer);
-        let tx = connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let mut link = read_link(&tx, secret_sha256)?.ok_or(StoreError::NotFound)?;
-        let stamp = now();
-        if link.spent.is_some() || link.expires <= stamp {
-            return Ok(LinkSpend::Gone(link));
-        }
-        tx.prepare_cached("UPDATE setup_links SET spent = ?2 WHERE secret_sha256 = ?1")?
-            .execute(params![secret_sha256, stamp])?;
-        insert_token(&tx, &link.tenant, token_sha256)?;
-        bump(&tx)?;
-        tx.commit()?;
-        link.spent = Some(stamp);
-        Ok(LinkSpend::Spent(link))
+        let (secret_sha256, token_sha256) = (secret_sha256.to_string(), token_sha256.to_string());
+        // Not `self.write`: a link that is gone changes nothing, not even the generation.
+        self.writer.write(move |tx| {
+            let mut link = read_link(tx, &secret_sha256)?.ok_or(StoreError::NotFound)?;
+            let stamp = now();
+            if link.spent.is_some() || link.expires <= stamp {
+                return Ok(LinkSpend::Gone(link));
+            }
+            tx.prepare_cached("UPDATE setup_links SET spent = ?2 WHERE secret_sha256 = ?1")?
+                .execute(params![secret_sha256, stamp])?;
+            insert_token(tx, &link.tenant, &token_sha256)?;
+            bump(tx)?;
+            link.spent = Some(stamp);
+            Ok(LinkSpend::Spent(link))
+        })
     }
 
     fn record_activity(&self, entries: &[ActivityEntry]) -> Result<(), StoreError> {
         if entries.is_empty() {
             return Ok(());
         }
-        let mut connection = lock(&self.writer);
-        let tx = connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let mut tenants: Vec<&str> = Vec::new();
-        {
-            let mut insert = tx.prepare_cached(
-                "INSERT INTO activity (tenant, at, method, path, status, latency_us, error,
-                    resource_id, request_id, body) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
-            )?;
-            for e in entries {
-                insert.execute(params![
-                    e.tenant,
-                    e.at,
-                    e.method,
-                    e.path,
-                    e.status,
-                    i64::try_from(e.latency_us).unwrap_or(i64::MAX),
-                    e.error,
-                    e.resource_id,
-                    e.request_id,
-                    e.body
-                ])?;
-                if !tenants.contains(&e.tenant.as_str()) {
-                    tenants.push(&e.tenant);
-                }
-            }
-        }
-        for tenant in tenants {
-            let mut counters = read_counters(&tx, tenant)?;
-            for e in entries.iter().filter(|e| e.tenant == tenant) {
-                count(&mut counters, e);
-            }
-            tx.prepare_cached(
-                "INSERT INTO activity_counters (tenant, requests, client_errors, server_errors,
-                    last_request, last_error) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
-                 ON CONFLICT (tenant) DO UPDATE SET requests = ?2, client_errors = ?3,
-                    server_errors = ?4, last_request = ?5, last_error = ?6",
-            )?
-            .execute(params![
-                tenant,
-                i64::try_from(counters.requests).unwrap_or(i64::MAX),
-                i64::try_from(counters.client_errors).unwrap_or(i64::MAX),
-                i64::try_from(counters.server_errors).unwrap_or(i64::MAX),
-                counters.last_request,
-                counters.last_error
-            ])?;
-            // The newest ACTIVITY_KEPT stay.
-            tx.prepare_cached(
-                "DELETE FROM activity WHERE tenant = ?1 AND seq <= (
-                    SELECT seq FROM activity WHERE tenant = ?1 ORDER BY seq DESC LIMIT 1 OFFSET ?2)",
-            )?
-            .execute(params![tenant, ACTIVITY_KEPT as i64])?;
-        }
-        tx.commit()?;
-        Ok(())
+        let entries = entries.to_vec();
+        self.writer.write(move |tx| record(tx, &entries))
     }
 
     fn activity(
@@ -664,44 +629,106 @@ impl TenantRegistry for SqliteStore {
         tenant: &TenantId,
         query: &ActivityQuery,
     ) -> Result<Vec<ActivityEntry>, StoreError> {
-        let connection = self.reader();
-        let mut statement = connection.prepare_cached(
-            "SELECT seq, tenant, at, method, path, status, latency_us, error, resource_id,
-                request_id, body FROM activity
-             WHERE tenant = ?1 AND seq > ?2 AND (?3 = 0 OR status >= 400)
-             ORDER BY seq DESC LIMIT ?4",
-        )?;
-        let rows = statement.query_map(
-            params![
-                tenant.as_str(),
-                query.after.unwrap_or(i64::MIN),
-                query.errors_only,
-                i64::try_from(query.limit).unwrap_or(i64::MAX)
-            ],
-            |row| {
-                Ok(ActivityEntry {
-                    seq: row.get(0)?,
-                    tenant: row.get(1)?,
-                    at: row.get(2)?,
-                    method: row.get(3)?,
-                    path: row.get(4)?,
-                    status: row.get(5)?,
-                    latency_us: row.get::<_, i64>(6)?.max(0) as u64,
-                    error: row.get(7)?,
-                    resource_id: row.get(8)?,
-                    request_id: row.get(9)?,
-                    body: row.get(10)?,
-                })
-            },
-        )?;
-        let mut out = rows.collect::<Result<Vec<_>, _>>()?;
-        out.reverse();
-        Ok(out)
+        activity_of(&self.reader(), tenant, query)
     }
 
     fn activity_counters(&self, tenant: &TenantId) -> Result<ActivityCounters, StoreError> {
         read_counters(&self.reader(), tenant.as_str())
     }
+}
+
+/// Appends the entries and their counts, keeping each tenant's newest [`ACTIVITY_KEPT`].
+fn record(tx: &Connection, entries: &[ActivityEntry]) -> Result<(), StoreError> {
+    let mut tenants: Vec<&str> = Vec::new();
+    {
+        let mut insert = tx.prepare_cached(
+                "INSERT INTO activity (tenant, at, method, path, status, latency_us, error,
+                    resource_id, request_id, body) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+            )?;
+        for e in entries {
+            insert.execute(params![
+                e.tenant,
+                e.at,
+                e.method,
+                e.path,
+                e.status,
+                i64::try_from(e.latency_us).unwrap_or(i64::MAX),
+                e.error,
+                e.resource_id,
+                e.request_id,
+                e.body
+            ])?;
+            if !tenants.contains(&e.tenant.as_str()) {
+                tenants.push(&e.tenant);
+            }
+        }
+    }
+    for tenant in tenants {
+        let mut counters = read_counters(tx, tenant)?;
+        for e in entries.iter().filter(|e| e.tenant == tenant) {
+            count(&mut counters, e);
+        }
+        tx.prepare_cached(
+            "INSERT INTO activity_counters (tenant, requests, client_errors, server_errors,
+                    last_request, last_error) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+                 ON CONFLICT (tenant) DO UPDATE SET requests = ?2, client_errors = ?3,
+                    server_errors = ?4, last_request = ?5, last_error = ?6",
+        )?
+        .execute(params![
+            tenant,
+            i64::try_from(counters.requests).unwrap_or(i64::MAX),
+            i64::try_from(counters.client_errors).unwrap_or(i64::MAX),
+            i64::try_from(counters.server_errors).unwrap_or(i64::MAX),
+            counters.last_request,
+            counters.last_error
+        ])?;
+        // The newest ACTIVITY_KEPT stay.
+        tx.prepare_cached(
+                "DELETE FROM activity WHERE tenant = ?1 AND seq <= (
+                    SELECT seq FROM activity WHERE tenant = ?1 ORDER BY seq DESC LIMIT 1 OFFSET ?2)",
+            )?
+            .execute(params![tenant, ACTIVITY_KEPT as i64])?;
+    }
+    Ok(())
+}
+
+fn activity_of(
+    connection: &Connection,
+    tenant: &TenantId,
+    query: &ActivityQuery,
+) -> Result<Vec<ActivityEntry>, StoreError> {
+    let mut statement = connection.prepare_cached(
+        "SELECT seq, tenant, at, method, path, status, latency_us, error, resource_id,
+                request_id, body FROM activity
+             WHERE tenant = ?1 AND seq > ?2 AND (?3 = 0 OR status >= 400)
+             ORDER BY seq DESC LIMIT ?4",
+    )?;
+    let rows = statement.query_map(
+        params![
+            tenant.as_str(),
+            query.after.unwrap_or(i64::MIN),
+            query.errors_only,
+            i64::try_from(query.limit).unwrap_or(i64::MAX)
+        ],
+        |row| {
+            Ok(ActivityEntry {
+                seq: row.get(0)?,
+                tenant: row.get(1)?,
+                at: row.get(2)?,
+                method: row.get(3)?,
+                path: row.get(4)?,
+                status: row.get(5)?,
+                latency_us: row.get::<_, i64>(6)?.max(0) as u64,
+                error: row.get(7)?,
+                resource_id: row.get(8)?,
+                request_id: row.get(9)?,
+                body: row.get(10)?,
+            })
+        },
+    )?;
+    let mut out = rows.collect::<Result<Vec<_>, _>>()?;
+    out.reverse();
+    Ok(out)
 }
 
 #[cfg(test)]

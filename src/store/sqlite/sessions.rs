@@ -2,23 +2,26 @@
 
 use rusqlite::{params, OptionalExtension};
 
-use super::{lock, SqliteStore};
+use super::SqliteStore;
 use crate::store::sessions::{Session, SessionStore};
 use crate::store::StoreError;
 
 impl SessionStore for SqliteStore {
     fn create_session(&self, session: &Session) -> Result<(), StoreError> {
-        lock(&self.writer).execute(
-            "INSERT INTO sessions (id_sha256, csrf, who, created, expires) VALUES (?1, ?2, ?3, ?4, ?5)",
-            params![
-                session.id_sha256,
-                session.csrf,
-                session.who,
-                session.created,
-                session.expires
-            ],
-        )?;
-        Ok(())
+        let session = session.clone();
+        self.writer.write(move |tx| {
+            tx.execute(
+                "INSERT INTO sessions (id_sha256, csrf, who, created, expires) VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![
+                    session.id_sha256,
+                    session.csrf,
+                    session.who,
+                    session.created,
+                    session.expires
+                ],
+            )?;
+            Ok(())
+        })
     }
 
     fn session(&self, id_sha256: &str, now: i64) -> Result<Option<Session>, StoreError> {
@@ -42,15 +45,20 @@ impl SessionStore for SqliteStore {
     }
 
     fn delete_session(&self, id_sha256: &str) -> Result<(), StoreError> {
-        lock(&self.writer).execute(
-            "DELETE FROM sessions WHERE id_sha256 = ?1",
-            params![id_sha256],
-        )?;
-        Ok(())
+        let id_sha256 = id_sha256.to_string();
+        self.writer.write(move |tx| {
+            tx.execute(
+                "DELETE FROM sessions WHERE id_sha256 = ?1",
+                params![id_sha256],
+            )?;
+            Ok(())
+        })
     }
 
     fn purge_sessions(&self, now: i64) -> Result<usize, StoreError> {
-        Ok(lock(&self.writer).execute("DELETE FROM sessions WHERE expires <= ?1", params![now])?)
+        self.writer.write(move |tx| {
+            Ok(tx.execute("DELETE FROM sessions WHERE expires <= ?1", params![now])?)
+        })
     }
 }
 
