@@ -20,6 +20,7 @@ pub mod manage;
 pub mod mapper;
 pub mod metrics;
 mod observe;
+pub mod org;
 pub mod patch;
 mod probes;
 pub mod rate_limit;
