@@ -1529,8 +1529,9 @@ async fn stored_profiles_match_the_dry_run() {
         "locale",
         "status",
     ];
-    let mut compared = 0;
-    for (user, dry) in users.into_iter().zip(dry_rows) {
+    // Every user first: a manager's derived people_manager counts reports created after them.
+    let mut ids = Vec::new();
+    for user in &users {
         let created = h
             .send(
                 "POST",
@@ -1540,7 +1541,10 @@ async fn stored_profiles_match_the_dry_run() {
             )
             .await;
         assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
-        let id = created.body["id"].as_str().unwrap();
+        ids.push(created.body["id"].as_str().unwrap().to_string());
+    }
+    let mut compared = 0;
+    for ((user, dry), id) in users.into_iter().zip(dry_rows).zip(ids) {
         let stored = h
             .send("GET", &format!("/t/acme/profiles/{id}"), Some(ADMIN), None)
             .await;

@@ -560,8 +560,8 @@ fn durability_export_remap_and_reload(database: Option<&str>) {
     let token = line_value(&out.stdout, "token");
     let admin = line_value(&out.stdout, "admin_token");
     if let Some(url) = database {
-        // The PostgreSQL store has no tenant registry yet (issue 18 adds it from the
-        // registry's contract tests): its tenants are the config's, as before issue 17.
+        // A tenant listed in `canon.yaml`, the way setups before issue 17 declared them: the
+        // PostgreSQL registry imports it at start, and `canon reload` re-reads its entry.
         let mut written = canon::scim::config::Config::load(&config).unwrap();
         written.database = url.into();
         written.tenants.push(canon::scim::config::TenantConfig {
@@ -618,8 +618,8 @@ fn durability_export_remap_and_reload(database: Option<&str>) {
         .unwrap()
         .replace("-> VP", "-> SVP");
     if database.is_some() {
-        // Config tenants: `canon reload` recompiles the rule file; a broken one is refused
-        // (exit 1) and the old rules keep serving.
+        // Config tenants: `canon reload` publishes the changed rule file; a broken one is
+        // refused (exit 1) and the old rules keep serving.
         std::fs::write(&rules, "field x: nonsense(\n").unwrap();
         let reload = canon_reload(&config, &server.address, &admin);
         assert_eq!(reload.code, 1);
@@ -796,5 +796,206 @@ fn durability_export_remap_and_reload(database: Option<&str>) {
         ])
         .code,
         2
+    );
+}
+
+/// Issue 21: people_manager derived from who names whom as manager, in the running service
+/// after a sequence of creates, manager changes (by email, and by the enterprise
+/// extension's `manager.value` id, as Okta and Entra send it), a deactivation and a delete;
+/// the same as a dry run over an export of the users at each step, and as `canon remap`.
+#[test]
+fn the_organisation_graph_in_the_service_equals_the_dry_run_and_remap() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("canon.yaml");
+    let rules = Path::new(env!("CARGO_MANIFEST_DIR")).join("rules/default.rules");
+    let config_arg = config.to_str().unwrap();
+    let out = canon(&[
+        "tenant",
+        "add",
+        "acme",
+        "--rules",
+        rules.to_str().unwrap(),
+        "--config",
+        config_arg,
+    ]);
+    let (token, admin) = (
+        line_value(&out.stdout, "token"),
+        line_value(&out.stdout, "admin_token"),
+    );
+    let server = start(&config, free_port());
+    let users = "/t/acme/scim/v2/Users";
+    let enterprise = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
+    let person = |name: &str, manager_email: Option<&str>| {
+        let mut user = json!({
+            "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+            "userName": format!("{name}@acme.com"),
+            "name": {"givenName": name, "familyName": "Test"},
+            "title": "Engineer",
+            "active": true,
+        });
+        if let Some(manager) = manager_email {
+            user["urn:ietf:params:scim:schemas:extension:canon:2.0:User"] =
+                json!({"managerEmail": manager});
+        }
+        user
+    };
+    let create = |user: Value| {
+        let (status, body) = http(&server.address, "POST", users, &token, Some(&user));
+        assert_eq!(status, 201, "{body}");
+        body["id"].as_str().unwrap().to_string()
+    };
+    let patch = |id: &str, path: &str, value: Value| {
+        let op = json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+            "Operations": [{"op": "replace", "path": path, "value": value}]});
+        let (status, body) = http(
+            &server.address,
+            "PATCH",
+            &format!("{users}/{id}"),
+            &token,
+            Some(&op),
+        );
+        assert_eq!(status, 200, "{body}");
+    };
+    // people_manager per userName, as the service stores it.
+    let served = || -> Vec<(String, Value)> {
+        let (status, list) = http(
+            &server.address,
+            "GET",
+            &format!("{users}?count=100"),
+            &token,
+            None,
+        );
+        assert_eq!(status, 200, "{list}");
+        let mut out: Vec<(String, Value)> = list["Resources"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|user| {
+                let id = user["id"].as_str().unwrap();
+                let (_, profile) = http(
+                    &server.address,
+                    "GET",
+                    &format!("/t/acme/profiles/{id}"),
+                    &admin,
+                    None,
+                );
+                (
+                    user["userName"].as_str().unwrap().to_string(),
+                    profile["profile"]["people_manager"].clone(),
+                )
+            })
+            .collect();
+        out.sort_by(|a, b| a.0.cmp(&b.0));
+        out
+    };
+    // The same users exported (with their ids) and dry-run.
+    let dried = || -> Vec<(String, Value)> {
+        let (_, list) = http(
+            &server.address,
+            "GET",
+            &format!("{users}?count=100"),
+            &token,
+            None,
+        );
+        let export = dir.path().join("export.jsonl");
+        let lines: Vec<String> = list["Resources"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(Value::to_string)
+            .collect();
+        std::fs::write(&export, lines.join("\n")).unwrap();
+        let run = canon(&[
+            "dry-run",
+            "-q",
+            "--rules",
+            rules.to_str().unwrap(),
+            "--format",
+            "jsonl",
+            "--keep",
+            "userName",
+            export.to_str().unwrap(),
+        ]);
+        assert_eq!(run.code, 0, "{}", run.stderr);
+        let mut out: Vec<(String, Value)> = run
+            .stdout
+            .lines()
+            .map(|line| {
+                let row: Value = serde_json::from_str(line).unwrap();
+                (
+                    row["userName"].as_str().unwrap().to_string(),
+                    row["people_manager"].clone(),
+                )
+            })
+            .collect();
+        out.sort_by(|a, b| a.0.cmp(&b.0));
+        out
+    };
+    let flag = |all: &[(String, Value)], name: &str| {
+        all.iter()
+            .find(|(n, _)| n == &format!("{name}@acme.com"))
+            .map(|(_, f)| f.clone())
+            .unwrap()
+    };
+
+    // Reports created before their manager: the manager's create counts them.
+    let ana = create(person("ana", Some("Boss@acme.com")));
+    let bo = create(person("bo", Some("boss@acme.com")));
+    let boss = create(person("boss", None));
+    let step = served();
+    assert_eq!(flag(&step, "boss"), json!("yes"));
+    assert_eq!(step, dried());
+
+    // A new manager named by id (the enterprise extension, as Entra sends it).
+    let lead = create(person("lead", None));
+    patch(
+        &ana,
+        &format!("{enterprise}:manager"),
+        json!({"value": lead}),
+    );
+    patch(
+        &ana,
+        "urn:ietf:params:scim:schemas:extension:canon:2.0:User:managerEmail",
+        json!(""),
+    );
+    let step = served();
+    assert_eq!(flag(&step, "lead"), json!("yes"));
+    assert_eq!(
+        flag(&step, "boss"),
+        json!("yes"),
+        "bo still reports to boss"
+    );
+    assert_eq!(step, dried());
+
+    // bo is deactivated: boss has no active report left, and loses the derived yes.
+    patch(&bo, "active", json!(false));
+    let step = served();
+    assert_eq!(flag(&step, "boss"), Value::Null);
+    assert_eq!(step, dried());
+
+    // bo comes back, then ana (lead's only report) is deleted.
+    patch(&bo, "active", json!(true));
+    let (status, _) = http(
+        &server.address,
+        "DELETE",
+        &format!("{users}/{ana}"),
+        &token,
+        None,
+    );
+    assert_eq!(status, 204);
+    let step = served();
+    assert_eq!(flag(&step, "boss"), json!("yes"));
+    assert_eq!(flag(&step, "lead"), Value::Null);
+    assert_eq!(step, dried());
+    let _ = (boss, lead);
+    drop(server);
+
+    // `canon remap` maps every user in the tenant's population: nothing to change.
+    let remap = canon(&["remap", "--tenant", "acme", "--config", config_arg]);
+    assert_eq!(remap.code, 0, "{}", remap.stderr);
+    assert!(
+        remap.stdout.contains("0 of 3 users change"),
+        "{}",
+        remap.stdout
     );
 }

@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use serde_json::Value;
 
+use crate::eval::{OrgEntry, Population};
 use crate::store::registry::RuleBundle;
 use crate::store::ProfileRecord;
 
@@ -19,6 +20,20 @@ pub trait ProfileMapper: Send + Sync {
     fn version(&self) -> String;
     /// The canonical profile of one SCIM user (as stored: without `id` and `meta`).
     fn map(&self, user: &Value) -> MappedProfile;
+    /// Whether the rules declare `reports_to`: profiles then depend on other users.
+    fn has_org_graph(&self) -> bool {
+        false
+    }
+    /// The user's place in the organisation graph (the user with its `id`).
+    fn org_entry(&self, user: &Value) -> OrgEntry {
+        let _ = user;
+        OrgEntry::default()
+    }
+    /// The profile of a user of `population` (what `reports` tests count).
+    fn map_in(&self, user: &Value, population: &dyn Population) -> MappedProfile {
+        let _ = population;
+        self.map(user)
+    }
 }
 
 impl ProfileMapper for crate::Program {
@@ -27,17 +42,36 @@ impl ProfileMapper for crate::Program {
     }
 
     fn map(&self, user: &Value) -> MappedProfile {
-        let profile = self.apply(&crate::JsonRecord::new(user));
-        MappedProfile {
-            fields: profile.to_json(),
-            rules: profile.rules_json(),
-            rule_version: crate::Program::version(self).to_string(),
-            missing: profile
-                .missing_required()
-                .into_iter()
-                .map(String::from)
-                .collect(),
-        }
+        mapped(self, self.apply(&crate::JsonRecord::new(user)))
+    }
+
+    fn has_org_graph(&self) -> bool {
+        crate::Program::has_org_graph(self)
+    }
+
+    fn org_entry(&self, user: &Value) -> OrgEntry {
+        crate::Program::org_entry(self, &crate::JsonRecord::new(user), true, None)
+    }
+
+    fn map_in(&self, user: &Value, population: &dyn Population) -> MappedProfile {
+        mapped(
+            self,
+            self.apply_in(&crate::JsonRecord::new(user), population, None),
+        )
+    }
+}
+
+/// What the store keeps of a profile.
+fn mapped(program: &crate::Program, profile: crate::eval::profile::Profile) -> MappedProfile {
+    MappedProfile {
+        fields: profile.to_json(),
+        rules: profile.rules_json(),
+        rule_version: crate::Program::version(program).to_string(),
+        missing: profile
+            .missing_required()
+            .into_iter()
+            .map(String::from)
+            .collect(),
     }
 }
 
