@@ -59,7 +59,9 @@ pub fn open_store(
     })
 }
 
-/// The store with its tenant registry (SQLite or PostgreSQL).
+/// The store with its tenant registry: the SQLite file or the PostgreSQL database the
+/// config's `database` names. (`Option` for a backend without a registry: its tenants would
+/// be the config's, fixed while it runs; both backends have one.)
 pub fn open_registry_store(
     config_path: &Path,
     config: &Config,
