@@ -109,7 +109,7 @@ fn two_instances_serve_one_database() {
     let rules = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/corpus/base.rules");
     // The config names the database first: `tenant add` registers the tenant there.
     let first = canon::scim::config::Config {
-        database: url.into(),
+        database: url.clone().into(),
         ..canon::scim::config::Config::default()
     };
     first.save(&config).unwrap();
