@@ -380,7 +380,11 @@ map level {
 "#;
     let program = Program::from_source("keyed.rules", rules).unwrap();
     let id = |name: &str| {
-        let at = program.inputs.iter().position(|i| &*i.name == name).unwrap();
+        let at = program
+            .inputs
+            .iter()
+            .position(|i| &*i.name == name)
+            .unwrap();
         InputId(at)
     };
     let mut evaluator = program.evaluator();
