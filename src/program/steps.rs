@@ -501,7 +501,7 @@ mod tests {
         let bytes: Vec<u8> = (0u8..128).collect();
         let mut values: Vec<String> = Vec::new();
         for &a in &bytes {
-            for &b in &[b' ', b'\t', b'\x0b', b'x', b'.', b'7', b'\r'] {
+            for &b in b" \t\x0bx.7\r" {
                 values.push(String::from_utf8(vec![a, b, b'y', a]).unwrap());
                 values.push(String::from_utf8(vec![b, a, a, b' ', b]).unwrap());
             }
