@@ -35,6 +35,9 @@ pub enum Step {
         /// without any of them is left as it is without running the regex (see
         /// `regex_set.rs` for why that matters on non-ASCII values).
         gate: Option<AhoCorasick>,
+        /// For a regex whose matches end at the end of the value: the last bytes they can
+        /// end with (see `regex_set.rs`).
+        last_byte: Option<super::regex_set::LastByteGate>,
     },
     /// Cut the value at the first of these separators (and trim): `Director, Sales - EMEA`
     /// with `cut_after(",")` → `Director`.
@@ -58,7 +61,13 @@ impl Step {
     /// A `replace` step, gated by the literal prefixes of the regex's matches.
     pub fn replace(regex: Regex, with: String) -> Self {
         let gate = super::regex_set::literal_gate(&[regex.as_str().to_string()]);
-        Self::Replace { regex, with, gate }
+        let last_byte = super::regex_set::LastByteGate::new(regex.as_str());
+        Self::Replace {
+            regex,
+            with,
+            gate,
+            last_byte,
+        }
     }
 }
 
@@ -291,6 +300,10 @@ impl Step {
                     .collect();
                 Cow::Owned(collapse(&spaced).into_owned())
             }
+            Self::Replace {
+                last_byte: Some(gate),
+                ..
+            } if !gate.may_match(value) => Cow::Borrowed(value),
             Self::Replace {
                 gate: Some(gate), ..
             } if !gate.is_match(value) => Cow::Borrowed(value),
