@@ -8,7 +8,9 @@
 # counted). The server is always stopped.
 #
 # Environment: SCIM_CONFORMANCE_VENV=DIR reuses (or creates) the virtualenv in DIR, to skip
-# reinstalling on every run.
+# reinstalling on every run. CANON_CONFORMANCE_DATABASE=postgres://… serves from that
+# PostgreSQL database (`--database`; .ci/run runs the suite on both stores); its tables are
+# left as the suite leaves them, under a tenant named for this run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -53,12 +55,17 @@ map management_level {
 RULES
 
 port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-"$canon" tenant add conformance --rules "$work/conformance.rules" --config "$work/canon.yaml" > "$work/tenant.txt"
+tenant="conformance-$$"
+"$canon" tenant add "$tenant" --rules "$work/conformance.rules" --config "$work/canon.yaml" > "$work/tenant.txt"
 token=$(sed -n 's/^token: //p' "$work/tenant.txt")
 [ -n "$token" ] || { echo "canon tenant add printed no token" >&2; exit 1; }
 
 echo "-- starting canon serve on 127.0.0.1:$port"
-RUST_LOG=warn "$canon" serve --config "$work/canon.yaml" --listen "127.0.0.1:$port" 2> "$work/serve.log" &
+database_args=()
+if [ -n "${CANON_CONFORMANCE_DATABASE:-}" ]; then
+  database_args=(--database "$CANON_CONFORMANCE_DATABASE")
+fi
+RUST_LOG=warn "$canon" serve --config "$work/canon.yaml" --listen "127.0.0.1:$port" "${database_args[@]}" 2> "$work/serve.log" &
 server_pid=$!
 for _ in $(seq 1 100); do
   if python3 -c "import socket; socket.create_connection(('127.0.0.1', $port), 0.2)" 2>/dev/null; then
@@ -73,7 +80,7 @@ done
 echo "-- scim2 test"
 set +e
 SCIM_CLI_HEADERS="Authorization: Bearer $token" NO_COLOR=1 \
-  "$venv/bin/scim2" --url "http://127.0.0.1:$port/t/conformance/scim/v2" test > "$work/results.txt" 2>&1
+  "$venv/bin/scim2" --url "http://127.0.0.1:$port/t/$tenant/scim/v2" test > "$work/results.txt" 2>&1
 set -e
 cat "$work/results.txt"
 

@@ -115,7 +115,9 @@ fn main() {
         token_hash("t"),
         dir.path().join("x.rules"),
         mapper.clone(),
-    );
+    )
+    // Measures lists, not the rate limit.
+    .with_rate_limit(canon::scim::rate_limit::RateLimit::Off);
     let state = AppState {
         store: Arc::new(store),
         tenants: HashMap::from([(id, Arc::new(tenant))]),
@@ -124,6 +126,7 @@ fn main() {
         body_timeout: Duration::from_secs(30),
         loader: Arc::new(move |_: &Path| Ok(mapper.clone())),
         config_path: None,
+        serving: Default::default(),
     };
     let app = app(Arc::new(state));
     let runtime = tokio::runtime::Builder::new_multi_thread()

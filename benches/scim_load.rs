@@ -5,6 +5,11 @@
 //! `cargo bench --bench scim_load` (env: `CLIENTS`, default 16; `ROUNDS` per client, default
 //! 100; each round is 3 requests). Prints requests/s and p50/p99 latency per request kind.
 //!
+//! Then the cost of serving safely on the same write path, engine mapper: without a rate
+//! limit and without the timing of store and engine calls, then with a limit too high to
+//! reject (every request takes a token), then with both (the production set-up). The
+//! request metrics layer is in the router in every run.
+//!
 //! Then a group push as the IdPs' largest (issue 16): `PUSHES` (default 20) PATCHes of 1,000
 //! member operations each (500 removals by value filter, 500 additions) on a group of 10,000
 //! members (`GROUP_SIZE`), one client; prints p50/p99. Okta and Entra give up after 60 s.
@@ -16,9 +21,12 @@ use std::time::{Duration, Instant};
 
 use canon::scim::config::token_hash;
 use canon::scim::mapper::{MappedProfile, ProfileMapper};
+use canon::scim::rate_limit::RateLimit;
 use canon::scim::serve::{serve_on, ServeLimits};
+use canon::scim::state::Serving;
+use canon::scim::timed_store::TimedStore;
 use canon::scim::{app, AppState, Tenant};
-use canon::store::{SqliteStore, TenantId};
+use canon::store::{ResourceStore, SqliteStore, TenantId};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 
@@ -102,27 +110,53 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
     sorted[index.min(sorted.len() - 1)]
 }
 
+/// What a run serves with: the tenant's rate limit, and whether store and engine calls are
+/// timed into the metrics (as `canon serve` does).
+#[derive(Clone, Copy)]
+struct Safety {
+    rate_limit: RateLimit,
+    timed: bool,
+}
+
+/// No limit, no timing: the floor the other runs compare with.
+const BARE: Safety = Safety {
+    rate_limit: RateLimit::Off,
+    timed: false,
+};
+
 /// Serves the router with the real store in `dir` on a free loopback port; its address.
 async fn start(
     dir: &Path,
     mapper: Arc<dyn ProfileMapper>,
+    safety: Safety,
 ) -> (String, tokio::task::JoinHandle<()>) {
-    let store = SqliteStore::open(&dir.join("canon.db")).expect("store");
+    let serving = Serving::default();
+    let mut store: Arc<dyn ResourceStore> =
+        Arc::new(SqliteStore::open(&dir.join("canon.db")).expect("store"));
+    let mut mapper = mapper;
+    if safety.timed {
+        store = Arc::new(TimedStore::new(store, serving.metrics.clone()));
+        mapper = serving.metrics.timed_mapper(mapper);
+    }
     let id = TenantId::parse("bench").expect("id");
-    let tenant = Arc::new(Tenant::new(
-        id.clone(),
-        token_hash(TOKEN),
-        dir.join("x.rules"),
-        mapper.clone(),
-    ));
+    let tenant = Arc::new(
+        Tenant::new(
+            id.clone(),
+            token_hash(TOKEN),
+            dir.join("x.rules"),
+            mapper.clone(),
+        )
+        .with_rate_limit(safety.rate_limit),
+    );
     let state = AppState {
-        store: Arc::new(store),
+        store,
         tenants: HashMap::from([(id, tenant)]),
         admin_token_sha256: None,
         max_body_bytes: 1 << 20,
         body_timeout: std::time::Duration::from_secs(30),
         loader: Arc::new(move |_: &Path| Ok(mapper.clone())),
         config_path: None,
+        serving,
     };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
@@ -141,9 +175,15 @@ async fn start(
     (address, server)
 }
 
-async fn run(label: &str, mapper: Arc<dyn ProfileMapper>, clients: usize, rounds: usize) {
+async fn run(
+    label: &str,
+    mapper: Arc<dyn ProfileMapper>,
+    safety: Safety,
+    clients: usize,
+    rounds: usize,
+) {
     let dir = tempfile::tempdir().expect("tempdir");
-    let (address, server) = start(dir.path(), mapper).await;
+    let (address, server) = start(dir.path(), mapper, safety).await;
     let started = Instant::now();
     let mut tasks = Vec::new();
     for c in 0..clients {
@@ -221,7 +261,7 @@ async fn run(label: &str, mapper: Arc<dyn ProfileMapper>, clients: usize, rounds
 /// the oldest members by value filter (Okta's form), half add new ones.
 async fn member_pushes(size: usize, ops: usize, pushes: usize) {
     let dir = tempfile::tempdir().expect("tempdir");
-    let (address, server) = start(dir.path(), Arc::new(NoEngine)).await;
+    let (address, server) = start(dir.path(), Arc::new(NoEngine), BARE).await;
     let latencies = tokio::task::spawn_blocking(move || {
         let mut client = Client::connect(&address);
         let members: Vec<_> = (0..size)
@@ -324,8 +364,20 @@ fn main() {
     };
     let (size, pushes) = (var("GROUP_SIZE", 10_000), var("PUSHES", 20));
     runtime.block_on(async {
-        run("no engine", Arc::new(NoEngine), clients, rounds).await;
-        run("engine", program, clients, rounds).await;
+        run("no engine", Arc::new(NoEngine), BARE, clients, rounds).await;
+        run("engine", program.clone(), BARE, clients, rounds).await;
+        // Serving safely: a limit no run reaches, then the timing of store and engine too.
+        let limited = Safety {
+            rate_limit: RateLimit::PerSecond(1e9),
+            timed: false,
+        };
+        run("+limit", program.clone(), limited, clients, rounds).await;
+        let production = Safety {
+            timed: true,
+            ..limited
+        };
+        run("+metrics", program.clone(), production, clients, rounds).await;
+        run("engine", program, BARE, clients, rounds).await;
         member_pushes(size, 1000, pushes).await;
     });
 }

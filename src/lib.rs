@@ -49,6 +49,7 @@
 
 pub mod check;
 pub mod cli;
+pub mod console;
 pub mod diag;
 pub mod eval;
 #[doc(hidden)]

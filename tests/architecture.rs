@@ -33,11 +33,18 @@ const ALLOWED: &[(&str, &[&str])] = &[
         "scim",
         &["diag", "value", "program", "check", "eval", "store"],
     ),
+    // The customer-success console: pages on top of the SCIM service's state.
+    (
+        "console",
+        &[
+            "diag", "value", "program", "check", "eval", "input", "report", "store", "scim",
+        ],
+    ),
     (
         "cli",
         &[
             "diag", "value", "syntax", "program", "check", "eval", "gen", "input", "report",
-            "store", "scim",
+            "store", "scim", "console",
         ],
     ),
     // The fuzz targets' harnesses (`#[doc(hidden)]`): beside `cli`, on top of what they test.

@@ -88,22 +88,46 @@ fn harness() -> Harness {
 }
 
 fn harness_with(loader: Arc<Loader>) -> Harness {
-    harness_on(loader, |store| Arc::new(store))
+    harness_on(loader, |store| store)
 }
 
-/// A harness whose store is the SQLite store as `wrap` hands it to the service.
-fn harness_on(loader: Arc<Loader>, wrap: fn(SqliteStore) -> Arc<dyn ResourceStore>) -> Harness {
+/// The store the tests run on: SQLite in `dir`, or with `CANON_TEST_STORE=postgres` a fresh
+/// PostgreSQL database (`.ci/run` runs these tests both ways).
+fn test_store(dir: &Path) -> Arc<dyn ResourceStore> {
+    if std::env::var("CANON_TEST_STORE").is_ok_and(|v| v == "postgres") {
+        // Opened on a thread of its own: the tests are async, and opening blocks.
+        return std::thread::spawn(|| {
+            let url = canon::store::testing::fresh_postgres_database()
+                .unwrap()
+                .expect("CANON_TEST_STORE=postgres, but no PostgreSQL can be had");
+            Arc::new(canon::store::PostgresStore::open(&url).unwrap()) as Arc<dyn ResourceStore>
+        })
+        .join()
+        .unwrap();
+    }
+    Arc::new(SqliteStore::open(&dir.join("canon.db")).unwrap())
+}
+
+/// A harness whose store is the test store as `wrap` hands it to the service.
+fn harness_on(
+    loader: Arc<Loader>,
+    wrap: fn(Arc<dyn ResourceStore>) -> Arc<dyn ResourceStore>,
+) -> Harness {
     let dir = tempfile::tempdir().unwrap();
     let rules = dir.path().join("acme.rules");
     std::fs::write(&rules, "v1").unwrap();
-    let store = wrap(SqliteStore::open(&dir.path().join("canon.db")).unwrap());
+    let store = wrap(test_store(dir.path()));
     let mut tenants = HashMap::new();
     for (id, token) in [("acme", TOKEN), ("other", OTHER_TOKEN)] {
         let id = TenantId::parse(id).unwrap();
         let mapper = loader(&rules).unwrap();
         tenants.insert(
             id.clone(),
-            Arc::new(Tenant::new(id, token_hash(token), rules.clone(), mapper)),
+            // These tests send hundreds of requests a second; tests/serving.rs covers limits.
+            Arc::new(
+                Tenant::new(id, token_hash(token), rules.clone(), mapper)
+                    .with_rate_limit(canon::scim::rate_limit::RateLimit::Off),
+            ),
         );
     }
     let state = AppState {
@@ -114,6 +138,7 @@ fn harness_on(loader: Arc<Loader>, wrap: fn(SqliteStore) -> Arc<dyn ResourceStor
         body_timeout: std::time::Duration::from_secs(30),
         loader,
         config_path: None,
+        serving: Default::default(),
     };
     Harness {
         app: app(Arc::new(state)),
@@ -1536,9 +1561,9 @@ async fn stored_profiles_match_the_dry_run() {
 /// unique userName, the index of externalId / emails / displayName / members, or a scan of
 /// every resource), the list holds exactly what the in-memory filter keeps of all of them,
 /// in the same order, paged the same way.
-/// The SQLite store, except that loading a whole tenant (`list`) fails: a list request
+/// The test store, except that loading a whole tenant (`list`) fails: a list request
 /// must page, look up or stream.
-struct NoWholeLists(SqliteStore);
+struct NoWholeLists(Arc<dyn ResourceStore>);
 
 impl ResourceStore for NoWholeLists {
     fn create(&self, t: &TenantId, k: Kind, w: Write) -> Result<StoredResource, StoreError> {

@@ -497,6 +497,21 @@ fn tenant_aliases_reach_reload_and_remap() {
 
 #[test]
 fn serve_durability_export_remap_and_reload() {
+    durability_export_remap_and_reload(None);
+}
+
+/// The same on PostgreSQL (issue 18): the config's `database` is a URL; `export` also takes
+/// it from `--database`.
+#[test]
+fn serve_durability_export_remap_and_reload_on_postgres() {
+    let Some(url) = canon::store::testing::fresh_postgres_database().unwrap() else {
+        return;
+    };
+    durability_export_remap_and_reload(Some(&url));
+}
+
+/// `database`: a PostgreSQL URL to use instead of the config's SQLite file.
+fn durability_export_remap_and_reload(database: Option<&str>) {
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("canon.yaml");
     let rules = dir.path().join("acme.rules");
@@ -514,6 +529,11 @@ fn serve_durability_export_remap_and_reload() {
     ]);
     let token = line_value(&out.stdout, "token");
     let admin = line_value(&out.stdout, "admin_token");
+    if let Some(url) = database {
+        let mut written = canon::scim::config::Config::load(&config).unwrap();
+        written.database = url.into();
+        written.save(&config).unwrap();
+    }
 
     let mut server = start(&config, port);
     let user = json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": "ana@example.com",
@@ -580,14 +600,27 @@ fn serve_durability_export_remap_and_reload() {
     assert_eq!(http(&server.address, "GET", users, &new_token, None).0, 200);
     drop(server);
 
-    // Export reads the store offline.
-    let jsonl = canon(&[
+    // Export reads the store offline (on PostgreSQL, from `--database`, the config
+    // pointing at a SQLite file meanwhile).
+    let mut export = vec![
         "export",
         "--tenant",
         "acme",
         "--config",
         config.to_str().unwrap(),
-    ]);
+    ];
+    if let Some(url) = database {
+        let mut written = canon::scim::config::Config::load(&config).unwrap();
+        written.database = "elsewhere.db".into();
+        written.save(&config).unwrap();
+        export.extend(["--database", url]);
+    }
+    let jsonl = canon(&export);
+    if let Some(url) = database {
+        let mut written = canon::scim::config::Config::load(&config).unwrap();
+        written.database = url.into();
+        written.save(&config).unwrap();
+    }
     let row: Value = serde_json::from_str(jsonl.stdout.lines().next().unwrap()).unwrap();
     assert_eq!(row["profile"]["management_level"], json!("VP"));
     let csv = canon(&[

@@ -91,7 +91,9 @@ fn harness(tenant: &TenantSpec) -> Harness {
         dir.path().join("acme.rules"),
         mapper,
     )
-    .with_extensions(extensions);
+    .with_extensions(extensions)
+    // The IdPs' recorded sessions replay at full speed; tests/serving.rs covers limits.
+    .with_rate_limit(canon::scim::rate_limit::RateLimit::Off);
     let state = AppState {
         store: store.clone(),
         tenants: HashMap::from([(id, Arc::new(tenant))]),
@@ -100,6 +102,7 @@ fn harness(tenant: &TenantSpec) -> Harness {
         body_timeout: std::time::Duration::from_secs(30),
         loader: Arc::new(|_: &Path| Ok(program())),
         config_path: None,
+        serving: Default::default(),
     };
     Harness {
         app: app(Arc::new(state)),

@@ -6,7 +6,7 @@ use crate::scim::admin::profile_json;
 use crate::scim::config::Config;
 use crate::scim::extensions;
 use crate::scim::mapper::{self, ProfileMapper};
-use crate::store::{Kind, ProfileRecord, ResourceStore, SqliteStore, StoredResource, TenantId};
+use crate::store::{Kind, ProfileRecord, ResourceStore, StoredResource, TenantId};
 
 use super::{fail_usage, print_out, EXIT_OK, EXIT_PROBLEMS};
 
@@ -22,6 +22,9 @@ pub struct ExportArgs {
     tenant: String,
     #[arg(long, default_value = "canon.yaml")]
     config: PathBuf,
+    /// The store; overrides the config's `database` (a SQLite file or a `postgres://` URL).
+    #[arg(long)]
+    database: Option<String>,
     #[arg(long, value_enum, default_value = "jsonl")]
     format: Format,
 }
@@ -32,6 +35,9 @@ pub struct RemapArgs {
     tenant: String,
     #[arg(long, default_value = "canon.yaml")]
     config: PathBuf,
+    /// The store; overrides the config's `database` (a SQLite file or a `postgres://` URL).
+    #[arg(long)]
+    database: Option<String>,
     /// Write the new profiles (without it, only print the changes).
     #[arg(long)]
     apply: bool,
@@ -55,19 +61,22 @@ pub struct ReloadArgs {
 fn open(
     config_path: &std::path::Path,
     tenant: &str,
-) -> Result<(Config, TenantId, SqliteStore), String> {
-    let config = Config::load(config_path).map_err(|e| e.to_string())?;
+    database: Option<&str>,
+) -> Result<(Config, TenantId, std::sync::Arc<dyn ResourceStore>), String> {
+    let mut config = Config::load(config_path).map_err(|e| e.to_string())?;
+    if let Some(database) = database {
+        config.use_database(database);
+    }
     let id = TenantId::parse(tenant).map_err(|e| e.to_string())?;
     if config.tenant(id.as_str()).is_none() {
         return Err(format!("no tenant `{id}` in `{}`", config_path.display()));
     }
-    let store = SqliteStore::open(&Config::resolve(config_path, &config.database))
-        .map_err(|e| e.to_string())?;
+    let store = crate::scim::serve::open_store(config_path, &config).map_err(|e| e.to_string())?;
     Ok((config, id, store))
 }
 
 pub fn export(args: ExportArgs) -> u8 {
-    let (_, tenant, store) = match open(&args.config, &args.tenant) {
+    let (_, tenant, store) = match open(&args.config, &args.tenant, args.database.as_deref()) {
         Ok(opened) => opened,
         Err(message) => return fail_usage(message),
     };
@@ -168,7 +177,7 @@ pub fn profile_changes(user: &StoredResource, new: &ProfileRecord) -> Vec<String
 }
 
 pub fn remap(args: RemapArgs) -> u8 {
-    let (config, tenant, store) = match open(&args.config, &args.tenant) {
+    let (config, tenant, store) = match open(&args.config, &args.tenant, args.database.as_deref()) {
         Ok(opened) => opened,
         Err(message) => return fail_usage(message),
     };
@@ -189,7 +198,7 @@ pub fn remap(args: RemapArgs) -> u8 {
         .and_then(|t| t.extensions.resolve().ok())
         .unwrap_or_default();
     let mapper = extensions::aliased(mapper, std::sync::Arc::new(aliases));
-    remap_with(&store, &tenant, mapper.as_ref(), args.apply)
+    remap_with(store.as_ref(), &tenant, mapper.as_ref(), args.apply)
 }
 
 /// Re-applies `mapper` to every stored user; prints the changes, writes them with `apply`.

@@ -1,11 +1,14 @@
-//! `canon serve --config FILE [--listen ADDR]`: the embedded SCIM service.
+//! `canon serve --config FILE [--listen ADDR] [--tls-cert FILE --tls-key FILE]
+//! [--log-format text|json]`: the embedded SCIM service.
 
 use std::io::Write;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use crate::console::{self, ConsoleOptions};
 use crate::scim::config::Config;
-use crate::scim::serve::{engine_loader, serve, state_from_config, ServeLimits};
+use crate::scim::serve::{engine_loader, serve_with, state_from_config, ServeLimits};
+use crate::scim::tls::Tls;
 
 use super::{fail_usage, EXIT_OK, EXIT_PROBLEMS};
 
@@ -17,20 +20,54 @@ pub struct ServeArgs {
     /// Address to listen on; overrides the config's `listen`.
     #[arg(long)]
     listen: Option<String>,
+    /// The store; overrides the config's `database`: a SQLite file, or a `postgres://` URL
+    /// of a database several instances share (docs/operations.md).
+    #[arg(long)]
+    database: Option<String>,
+    /// Serve HTTPS with this PEM certificate chain (reloaded when the file changes).
+    #[arg(long, requires = "tls_key", value_name = "FILE")]
+    tls_cert: Option<PathBuf>,
+    /// The PEM private key of `--tls-cert` (PKCS#8, PKCS#1 or SEC1).
+    #[arg(long, requires = "tls_cert", value_name = "FILE")]
+    tls_key: Option<PathBuf>,
+    /// How often the certificate files are checked for a new pair, in seconds.
+    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u64).range(1..), value_name = "SECS")]
+    tls_reload_secs: u64,
+    /// Log lines as text or as JSON objects (one per line); `CANON_LOG=json` also picks JSON.
+    #[arg(long, value_enum, default_value_t = LogFormat::Text)]
+    log_format: LogFormat,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
 }
 
 pub fn run(args: ServeArgs) -> u8 {
-    init_tracing();
-    let config = match Config::load(&args.config) {
+    let json =
+        args.log_format == LogFormat::Json || std::env::var("CANON_LOG").is_ok_and(|v| v == "json");
+    init_tracing(json);
+    let mut config = match Config::load(&args.config) {
         Ok(config) => config,
         Err(error) => return fail_usage(error),
     };
+    if let Some(database) = &args.database {
+        config.use_database(database);
+    }
     let state = match state_from_config(&args.config, &config, engine_loader()) {
         Ok(state) => state,
         Err(error) => {
             let _ = writeln!(std::io::stderr(), "canon: {error}");
             return EXIT_PROBLEMS;
         }
+    };
+    let tls = match (&args.tls_cert, &args.tls_key) {
+        (Some(cert), Some(key)) => match Tls::load(cert, key) {
+            Ok(tls) => Some(tls),
+            Err(error) => return fail_usage(error),
+        },
+        _ => None,
     };
     let listen = args.listen.unwrap_or(config.listen);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
@@ -41,15 +78,20 @@ pub fn run(args: ServeArgs) -> u8 {
         Err(error) => return fail_usage(format!("cannot start the runtime: {error}")),
     };
     let limits = ServeLimits::from(&config.connections);
-    match runtime.block_on(serve(state, &listen, limits)) {
+    let tls = tls.map(|tls| (tls, std::time::Duration::from_secs(args.tls_reload_secs)));
+    let options = ConsoleOptions::default();
+    let serving = serve_with(state, &listen, limits, tls, |app| {
+        console::router(app, options)
+    });
+    match runtime.block_on(serving) {
         Ok(()) => EXIT_OK,
         Err(error) => fail_usage(error),
     }
 }
 
-/// Request logs on stderr; `RUST_LOG` picks the level (default `info`), `CANON_LOG=json`
-/// switches to JSON lines.
-fn init_tracing() {
+/// Request logs on stderr; `RUST_LOG` picks the level (default `info`); `json`: one JSON
+/// object per line, with the request's span (its `x-request-id`, method, path) in each.
+fn init_tracing(json: bool) {
     use tracing_subscriber::EnvFilter;
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
     let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
@@ -60,7 +102,7 @@ fn init_tracing() {
         // inside a request task, the request got no answer (issue 19).
         .log_internal_errors(false)
         .with_writer(|| LogWriter);
-    let _ = if std::env::var("CANON_LOG").is_ok_and(|v| v == "json") {
+    let _ = if json {
         builder.json().try_init()
     } else {
         builder.try_init()

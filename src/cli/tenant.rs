@@ -84,6 +84,7 @@ fn add(args: AddArgs) -> Result<String, String> {
         rules,
         token_sha256: token_hash(&token),
         extensions: Default::default(),
+        rate_limit: Default::default(),
     });
     config.save(&args.config).map_err(|e| e.to_string())?;
     out.insert_str(0, &format!("{}token: {token}\n", base_url(&config, &id)));

@@ -2,12 +2,14 @@
 
 mod cache;
 mod dates;
+pub mod org;
 pub mod profile;
 mod rule_tests;
 mod trace;
 mod ways;
 
 pub use cache::{Evaluator, Row, Tally, GENERATION};
+pub use org::{OrgEntry, OrgIndex, Population, Reports};
 pub use rule_tests::TestFailure;
 pub use trace::{FieldTrace, InputTrace, RuleTrace, StepTrace, Trace};
 
@@ -19,6 +21,7 @@ use crate::program::steps;
 use crate::program::words::TermSet;
 use crate::program::{
     per_input, Cond, Field, FieldKind, InputId, InputSource, Leaf, LeafTest, Output, Program,
+    ReportsTest,
 };
 use crate::value::{is_blank, is_email, Record};
 use chrono::NaiveDate;
@@ -38,6 +41,34 @@ impl Program {
     /// Applies the program to one record as on `today` (for date tests).
     pub fn apply_on(&self, record: &dyn Record, today: NaiveDate) -> Profile {
         apply(self, record, Some(today))
+    }
+
+    /// Applies the program to one record of `population` (what `reports` tests count).
+    pub fn apply_in(
+        &self,
+        record: &dyn Record,
+        population: &dyn Population,
+        today: Option<NaiveDate>,
+    ) -> Profile {
+        let mut run = Run::new(self, record).on(today).among(Some(population));
+        Profile {
+            fields: self
+                .fields
+                .iter()
+                .map(|field| Arc::new(run.field(field, None)))
+                .collect(),
+        }
+    }
+
+    /// [`Program::explain`] of one record of `population`: `reports` tests say whom they
+    /// counted.
+    pub fn explain_in(
+        &self,
+        record: &dyn Record,
+        population: &dyn Population,
+        today: Option<NaiveDate>,
+    ) -> Trace {
+        explain_among(self, record, today, Some(population))
     }
 
     /// Applies the program and records why each field got its value.
@@ -69,7 +100,16 @@ pub fn apply(program: &Program, record: &dyn Record, today: Option<NaiveDate>) -
 }
 
 pub fn explain(program: &Program, record: &dyn Record, today: Option<NaiveDate>) -> Trace {
-    let mut run = Run::new(program, record).on(today);
+    explain_among(program, record, today, None)
+}
+
+fn explain_among(
+    program: &Program,
+    record: &dyn Record,
+    today: Option<NaiveDate>,
+    population: Option<&dyn Population>,
+) -> Trace {
+    let mut run = Run::new(program, record).on(today).among(population);
     let fields = program
         .fields
         .iter()
@@ -89,10 +129,37 @@ pub fn explain(program: &Program, record: &dyn Record, today: Option<NaiveDate>)
                 note: outcome.note,
                 inputs,
                 rules,
+                reports: if field.uses_reports {
+                    run.reports().cloned()
+                } else {
+                    None
+                },
             }
         })
         .collect();
     Trace { fields }
+}
+
+/// "3 people report to this person: a, b, c" (the names the population knows).
+pub fn describe_reports(reports: &Reports) -> String {
+    let people = match reports.count {
+        0 => return "nobody reports to this person".into(),
+        1 => "1 person reports".to_string(),
+        n => format!("{n} people report"),
+    };
+    if reports.people.is_empty() {
+        return format!("{people} to this person");
+    }
+    let more = reports.count.saturating_sub(reports.people.len() as u64);
+    let tail = if more > 0 {
+        format!(" and {more} more")
+    } else {
+        String::new()
+    };
+    format!(
+        "{people} to this person: {}{tail}",
+        reports.people.join(", ")
+    )
 }
 
 /// What a run of rules decided: the first rule that matched (by index in the field) and its
@@ -128,6 +195,10 @@ pub(crate) struct Run<'p, 'r> {
     /// Set by a test that met a value it cannot read (a date that is not one): the rule being
     /// tried decides the field as unset, with this note.
     bad_value: Option<FieldNote>,
+    /// What `reports` tests count; `None` for a record evaluated alone.
+    population: Option<&'p dyn Population>,
+    /// The record's reports, asked of the population once per record.
+    reports: Option<Reports>,
 }
 
 /// Per-field scan results of a record, reused by every test of the field.
@@ -202,7 +273,15 @@ impl<'p, 'r> Run<'p, 'r> {
             candidates,
             today: None,
             bad_value: None,
+            population: None,
+            reports: None,
         }
+    }
+
+    /// Evaluates `reports` tests against `population` (none: they do not hold).
+    pub(crate) fn among(mut self, population: Option<&'p dyn Population>) -> Self {
+        self.population = population;
+        self
     }
 
     /// Evaluates date tests against `today` instead of the local date.
@@ -304,6 +383,49 @@ impl<'p, 'r> Run<'p, 'r> {
     fn computed(&self, id: InputId) -> Option<&InputValue<'r>> {
         let place = self.computed.get(id.0)?.checked_sub(1)?;
         self.values.get(place as usize)
+    }
+
+    /// The record's reports in its population (`None` when evaluated alone), asked once.
+    fn reports(&mut self) -> Option<&Reports> {
+        let population = self.population?;
+        if self.reports.is_none() {
+            let program = self.program;
+            let mut keys = Vec::new();
+            for (link, reports_to) in program.reports_to.iter().enumerate() {
+                for person in &reports_to.people {
+                    let value = self.value(*person);
+                    if !is_blank(value) {
+                        keys.push((link as u16, value.to_string()));
+                    }
+                }
+            }
+            self.reports = Some(population.reports(&keys));
+        }
+        self.reports.as_ref()
+    }
+
+    /// The record's count of reports (`u64::MAX` when evaluated alone): part of the cache key
+    /// of a field that tests it.
+    pub(crate) fn report_count(&mut self) -> u64 {
+        self.reports().map_or(u64::MAX, |r| r.count)
+    }
+
+    /// `reports OP N`; with `explain`, who was counted.
+    fn reports_test(&mut self, test: &ReportsTest, explain: bool) -> (bool, Option<String>) {
+        let Some(reports) = self.reports() else {
+            return (
+                false,
+                explain.then(|| {
+                    format!(
+                        "{}: no population (a record alone has no reports)",
+                        test.text
+                    )
+                }),
+            );
+        };
+        let holds = test.op.holds(reports.count as f64, test.value);
+        let reason = explain.then(|| format!("{}: {}", test.text, describe_reports(reports)));
+        (holds, reason)
     }
 
     /// The normalised value of an input ("" when absent).
@@ -544,6 +666,17 @@ impl<'p, 'r> Run<'p, 'r> {
                 .iter()
                 .all(|p| self.cond(field, p, why.as_deref_mut())),
             Cond::Not(inner) => !self.cond(field, inner, why),
+            Cond::Reports(test) => {
+                if self.fuel == 0 {
+                    return false;
+                }
+                self.fuel -= 1;
+                let (result, reason) = self.reports_test(test, why.is_some());
+                if let Some(why) = why {
+                    why.push(reason.unwrap_or_default());
+                }
+                result
+            }
             Cond::Leaf(leaf) => {
                 if self.fuel == 0 {
                     return false;

@@ -23,6 +23,9 @@ pub struct FieldTrace {
     pub inputs: Vec<InputTrace>,
     /// Every rule tried, in order, up to the one that fired.
     pub rules: Vec<RuleTrace>,
+    /// For a field that tests `reports` in a population: the people counted.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reports: Option<super::Reports>,
 }
 
 #[derive(Debug, Clone, Default, Serialize)]
@@ -86,6 +89,9 @@ impl Trace {
             out.push('\n');
             if let (Some(_), Some(note)) = (&field.rule, &field.note) {
                 let _ = writeln!(out, "  note: {}", note.describe());
+            }
+            if let Some(reports) = &field.reports {
+                let _ = writeln!(out, "  reports: {}", super::describe_reports(reports));
             }
             for input in &field.inputs {
                 match (&input.source, &input.raw) {

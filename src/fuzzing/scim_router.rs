@@ -76,12 +76,16 @@ pub fn scim_router(data: &[u8]) {
     let mut tenants = HashMap::new();
     tenants.insert(
         tenant.clone(),
-        Arc::new(Tenant::new(
-            tenant.clone(),
-            token_hash(TOKEN),
-            "fuzz.rules".into(),
-            mapper,
-        )),
+        Arc::new(
+            Tenant::new(
+                tenant.clone(),
+                token_hash(TOKEN),
+                "fuzz.rules".into(),
+                mapper,
+            )
+            // A run sends thousands of requests: none may be cut short by the rate limit.
+            .with_rate_limit(crate::scim::rate_limit::RateLimit::Off),
+        ),
     );
     let state = AppState {
         store: store.clone(),
@@ -91,6 +95,7 @@ pub fn scim_router(data: &[u8]) {
         body_timeout: Duration::from_secs(5),
         loader: Arc::new(|_: &Path| Err("no reloads while fuzzing".to_string())),
         config_path: None,
+        serving: Default::default(),
     };
     let router = app(Arc::new(state));
 

@@ -99,6 +99,26 @@ pub struct Program {
     pub(crate) sources: Arc<Sources>,
     pub(crate) warnings: Vec<Diagnostic>,
     pub(crate) version: String,
+    /// The organisation graph's links (`reports_to`), in file order: how a record names its
+    /// manager. A link's index is its place here.
+    pub(crate) reports_to: Vec<ReportsTo>,
+}
+
+/// `reports_to manager -> people…`: a record names its manager by its value of `manager`; the
+/// person named is one whose value of one of `people` equals it.
+#[derive(Debug)]
+pub struct ReportsTo {
+    pub(crate) manager: InputId,
+    pub(crate) people: Vec<InputId>,
+}
+
+/// `reports >= 1`: a test of how many people name the record's person as their manager.
+#[derive(Debug)]
+pub struct ReportsTest {
+    pub(crate) op: CompareOp,
+    pub(crate) value: f64,
+    /// How the test is written (for traces).
+    pub(crate) text: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -144,6 +164,8 @@ pub struct Field {
     pub(crate) raw_inputs: Vec<InputId>,
     /// For fields of many word-list and regex rules: which rules a found word or regex names.
     pub(crate) prefilter: Option<prefilter::Prefilter>,
+    /// Whether a rule tests `reports`: the outcome then depends on the population too.
+    pub(crate) uses_reports: bool,
 }
 
 #[derive(Debug)]
@@ -169,6 +191,8 @@ pub enum Cond {
     And(Vec<Cond>),
     Not(Box<Cond>),
     Leaf(Leaf),
+    /// A test of the population, not of an input: `reports >= 1`.
+    Reports(ReportsTest),
 }
 
 /// A test of one input's normalised value.
@@ -396,6 +420,17 @@ impl Program {
 
     pub fn tests(&self) -> &[RuleTest] {
         &self.tests
+    }
+
+    /// Whether the file declares how records name their managers (`reports_to`): a dry run
+    /// then indexes the population first and reports on the organisation.
+    pub fn has_org_graph(&self) -> bool {
+        !self.reports_to.is_empty()
+    }
+
+    /// Whether a field's rules test `reports` (its values depend on the population).
+    pub fn uses_reports(&self) -> bool {
+        self.fields.iter().any(|f| f.uses_reports)
     }
 }
 

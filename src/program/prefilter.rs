@@ -74,7 +74,7 @@ fn triggers_of(cond: &Cond, triggers: &mut Vec<Trigger>) -> bool {
             _ => false,
         },
         Cond::Or(parts) => parts.iter().all(|part| triggers_of(part, triggers)),
-        Cond::Always | Cond::And(_) | Cond::Not(_) => false,
+        Cond::Always | Cond::And(_) | Cond::Not(_) | Cond::Reports(_) => false,
     }
 }
 

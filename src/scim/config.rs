@@ -8,6 +8,7 @@ use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
 use super::extensions::ExtensionsConfig;
+use super::rate_limit::RateLimit;
 use crate::store::TenantId;
 
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
@@ -18,7 +19,8 @@ pub const DEFAULT_MAX_BODY: usize = 1024 * 1024;
 pub struct Config {
     #[serde(default = "default_listen")]
     pub listen: String,
-    /// The SQLite file, relative to the config file's folder.
+    /// The SQLite file, relative to the config file's folder; or a `postgres://` URL, for a
+    /// database several instances share.
     #[serde(default = "default_database")]
     pub database: PathBuf,
     /// SHA-256 (hex) of the admin token (profiles, reload).
@@ -50,6 +52,12 @@ pub struct Connections {
     /// On SIGTERM or Ctrl-C, requests in flight get this many seconds to finish; then every
     /// connection is closed.
     pub shutdown_grace_secs: u64,
+    /// Requests served at once at most, all tenants together (probes aside).
+    pub max_in_flight: usize,
+    /// How long a request past `max_in_flight` waits for a slot before its 503 (0: at once).
+    pub in_flight_wait_secs: u64,
+    /// A TLS handshake must finish within this many seconds of the connection opening.
+    pub tls_handshake_timeout_secs: u64,
 }
 
 impl Default for Connections {
@@ -59,6 +67,9 @@ impl Default for Connections {
             head_timeout_secs: 20,
             body_timeout_secs: 30,
             shutdown_grace_secs: 10,
+            max_in_flight: 128,
+            in_flight_wait_secs: 5,
+            tls_handshake_timeout_secs: 10,
         }
     }
 }
@@ -75,6 +86,11 @@ impl Connections {
             ("head_timeout_secs", self.head_timeout_secs),
             ("body_timeout_secs", self.body_timeout_secs),
             ("shutdown_grace_secs", self.shutdown_grace_secs),
+            ("max_in_flight", self.max_in_flight as u64),
+            (
+                "tls_handshake_timeout_secs",
+                self.tls_handshake_timeout_secs,
+            ),
         ]
         .into_iter()
         .find_map(|(name, value)| (value == 0).then_some(name))
@@ -91,6 +107,10 @@ pub struct TenantConfig {
     /// Aliases of the customer's extension namespaces, strict mode (docs/scim.md).
     #[serde(default, skip_serializing_if = "ExtensionsConfig::is_default")]
     pub extensions: ExtensionsConfig,
+    /// Requests per second (a token bucket holding two seconds of them) or `off`; written
+    /// only when it is not the default (docs/operations.md, "Rate limits").
+    #[serde(default, skip_serializing_if = "RateLimit::is_default")]
+    pub rate_limit: RateLimit,
 }
 
 fn default_listen() -> String {
@@ -201,6 +221,16 @@ impl Config {
     }
 
     /// A path from the config, resolved against the config file's folder.
+    /// Points the config at another database (`--database`): a `postgres://` URL, or a
+    /// SQLite file, relative to the working directory as command-line paths are.
+    pub fn use_database(&mut self, database: &str) {
+        self.database = if crate::store::is_postgres_url(database) {
+            PathBuf::from(database)
+        } else {
+            std::path::absolute(database).unwrap_or_else(|_| PathBuf::from(database))
+        };
+    }
+
     pub fn resolve(config_path: &Path, path: &Path) -> PathBuf {
         if path.is_absolute() {
             return path.to_path_buf();

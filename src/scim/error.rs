@@ -43,6 +43,12 @@ pub enum ScimError {
     RequestTimeout(u64),
     #[error("{0}")]
     UnsupportedMediaType(String),
+    /// The tenant is over its rate limit: 429 with `Retry-After` (seconds).
+    #[error("too many requests for this tenant: retry after {retry_after} s")]
+    RateLimited { retry_after: u64 },
+    /// The service is at its bound of requests in flight: 503 with `Retry-After` (seconds).
+    #[error("the service is busy: retry after {retry_after} s")]
+    Overloaded { retry_after: u64 },
     /// The cause is logged; the client sees a generic message.
     #[error("internal error")]
     Internal(String),
@@ -66,6 +72,8 @@ impl ScimError {
             ScimError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ScimError::RequestTimeout(_) => StatusCode::REQUEST_TIMEOUT,
             ScimError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ScimError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+            ScimError::Overloaded { .. } => StatusCode::SERVICE_UNAVAILABLE,
             ScimError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -141,6 +149,12 @@ impl IntoResponse for ScimError {
                 header::WWW_AUTHENTICATE,
                 HeaderValue::from_static("Bearer realm=\"canon\""),
             );
+        }
+        if let ScimError::RateLimited { retry_after } | ScimError::Overloaded { retry_after } = self
+        {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(retry_after));
         }
         response
     }

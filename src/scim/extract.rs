@@ -53,6 +53,11 @@ impl FromRequestParts<AppStateRef> for TenantCtx {
         if !tenant.token_matches(token) {
             return Err(ScimError::Unauthorized);
         }
+        // After authentication: requests with a wrong token cannot drain a tenant's bucket.
+        if let Err(limited) = tenant.admit() {
+            state.serving.metrics.rate_limited(tenant.id.as_str());
+            return Err(limited);
+        }
         let host = parts
             .headers
             .get(header::HOST)

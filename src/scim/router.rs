@@ -4,6 +4,7 @@
 use std::sync::Arc;
 
 use axum::extract::Request;
+use axum::middleware::from_fn_with_state;
 use axum::routing::{get, post, MethodRouter};
 use axum::Router;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
@@ -11,7 +12,7 @@ use tower_http::trace::{DefaultOnResponse, TraceLayer};
 
 use super::error::ScimError;
 use super::state::{AppState, AppStateRef};
-use super::{admin, crud, discovery};
+use super::{admin, crud, discovery, in_flight, observe, probes};
 use crate::store::Kind::{Group, User};
 
 pub fn app(state: Arc<AppState>) -> Router {
@@ -31,12 +32,23 @@ pub fn app(state: Arc<AppState>) -> Router {
         .route("/Groups", only(crud::collection(Group)))
         .route("/Groups/.search", only(crud::search(Group)))
         .route("/Groups/{id}", only(crud::by_id(Group)));
-    Router::new()
+    let bounded = Router::new()
         .nest("/t/{tenant}/scim/v2", scim)
         .route("/t/{tenant}/profiles", only(get(admin::list_profiles)))
         .route("/t/{tenant}/profiles/{id}", only(get(admin::get_profile)))
         .route("/admin/tenants/{tenant}/reload", only(post(admin::reload)))
         .fallback(not_found)
+        .layer(from_fn_with_state(
+            state.serving.in_flight.clone(),
+            in_flight::bound,
+        ));
+    // Probes stay outside the bound on requests in flight: a busy service still answers them.
+    Router::new()
+        .route("/healthz", only(get(probes::healthz)))
+        .route("/readyz", only(get(probes::readyz)))
+        .route("/metrics", only(get(probes::metrics)))
+        .merge(bounded)
+        .layer(from_fn_with_state(state.clone(), observe::record))
         .with_state(state)
         .layer(
             TraceLayer::new_for_http()

@@ -15,8 +15,10 @@ use tokio::task::JoinSet;
 
 use super::config::{Config, ConfigError, Connections};
 use super::mapper;
-use super::state::{AppState, Loader, Tenant};
-use crate::store::{SqliteStore, StoreError};
+use super::state::{AppState, Loader, Serving, Tenant};
+use super::timed_store::TimedStore;
+use super::tls::Tls;
+use crate::store::{self, ResourceStore, StoreError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ServeError {
@@ -39,17 +41,34 @@ pub enum ServeError {
     Io(#[from] std::io::Error),
 }
 
+/// The store the config's `database` names: a SQLite file (relative to the config's folder)
+/// or a `postgres://` URL.
+pub fn open_store(
+    config_path: &Path,
+    config: &Config,
+) -> Result<Arc<dyn ResourceStore>, ServeError> {
+    let database = config.database.to_string_lossy();
+    let base = config_path.parent().unwrap_or(Path::new(""));
+    store::open(&database, base).map_err(|source| ServeError::Store {
+        path: store::shown(&database),
+        source,
+    })
+}
+
 /// Builds the service state from a config file, with `loader` compiling rule files.
 pub fn state_from_config(
     config_path: &Path,
     config: &Config,
     loader: Arc<Loader>,
 ) -> Result<AppState, ServeError> {
-    let database = Config::resolve(config_path, &config.database);
-    let store = SqliteStore::open(&database).map_err(|source| ServeError::Store {
-        path: database.display().to_string(),
-        source,
-    })?;
+    let store = open_store(config_path, config)?;
+    let serving = Serving::new(&config.connections);
+    // Every store call and every run of the engine is timed into the metrics.
+    let store = TimedStore::new(store, serving.metrics.clone());
+    let loader: Arc<Loader> = {
+        let metrics = serving.metrics.clone();
+        Arc::new(move |path: &Path| loader(path).map(|mapper| metrics.timed_mapper(mapper)))
+    };
     let mut tenants = HashMap::new();
     for tenant in &config.tenants {
         let rules = Config::resolve(config_path, &tenant.rules);
@@ -77,7 +96,8 @@ pub fn state_from_config(
                     rules,
                     mapper,
                 )
-                .with_extensions(extensions),
+                .with_extensions(extensions)
+                .with_rate_limit(tenant.rate_limit),
             ),
         );
     }
@@ -89,6 +109,7 @@ pub fn state_from_config(
         body_timeout: Duration::from_secs(config.connections.body_timeout_secs),
         loader,
         config_path: Some(config_path.to_path_buf()),
+        serving,
     })
 }
 
@@ -104,6 +125,8 @@ pub struct ServeLimits {
     pub max_connections: usize,
     pub head_timeout: Duration,
     pub shutdown_grace: Duration,
+    /// A TLS handshake must finish within this time of the connection's accept.
+    pub tls_handshake_timeout: Duration,
 }
 
 impl From<&Connections> for ServeLimits {
@@ -112,6 +135,7 @@ impl From<&Connections> for ServeLimits {
             max_connections: connections.max,
             head_timeout: Duration::from_secs(connections.head_timeout_secs),
             shutdown_grace: Duration::from_secs(connections.shutdown_grace_secs),
+            tls_handshake_timeout: Duration::from_secs(connections.tls_handshake_timeout_secs),
         }
     }
 }
@@ -122,8 +146,27 @@ impl Default for ServeLimits {
     }
 }
 
-/// Serves until SIGTERM or Ctrl-C.
-pub async fn serve(state: AppState, listen: &str, limits: ServeLimits) -> Result<(), ServeError> {
+/// Serves until SIGTERM or Ctrl-C: HTTPS when `tls` is given (its files checked for a new
+/// certificate at the interval beside it), else plain HTTP, with a warning unless the
+/// address is loopback.
+pub async fn serve(
+    state: AppState,
+    listen: &str,
+    limits: ServeLimits,
+    tls: Option<(Tls, Duration)>,
+) -> Result<(), ServeError> {
+    serve_with(state, listen, limits, tls, |_| axum::Router::new()).await
+}
+
+/// [`serve`], with more routes beside the SCIM service's (the console), built on the same
+/// state.
+pub async fn serve_with(
+    state: AppState,
+    listen: &str,
+    limits: ServeLimits,
+    tls: Option<(Tls, Duration)>,
+    beside: impl FnOnce(Arc<AppState>) -> axum::Router,
+) -> Result<(), ServeError> {
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .map_err(|source| ServeError::Bind {
@@ -131,11 +174,30 @@ pub async fn serve(state: AppState, listen: &str, limits: ServeLimits) -> Result
             source,
         })?;
     let local = listener.local_addr()?;
-    tracing::info!(address = %local, tenants = state.tenants.len(), "canon serve listening");
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    tracing::info!(address = %local, tenants = state.tenants.len(), %scheme, "canon serve listening");
     // Not `eprintln!`: it panics when stderr cannot be written (issue 19).
-    let _ = writeln!(std::io::stderr(), "canon: listening on http://{local}");
-    let app = super::router::app(Arc::new(state));
-    serve_on(listener, app, limits, shutdown()).await;
+    let _ = writeln!(std::io::stderr(), "canon: listening on {scheme}://{local}");
+    if tls.is_none() && !local.ip().is_loopback() {
+        tracing::warn!(address = %local, "serving plain HTTP on a non-loopback address: identity providers require HTTPS; use --tls-cert/--tls-key or a TLS-terminating proxy in front");
+        let _ = writeln!(
+            std::io::stderr(),
+            "canon: warning: plain HTTP on {local}, which is not loopback: give --tls-cert and --tls-key, or keep a TLS-terminating proxy in front (docs/operations.md)"
+        );
+    }
+    let state = Arc::new(state);
+    let app = beside(state.clone()).merge(super::router::app(state));
+    let (tls, watcher) = match tls {
+        Some((tls, interval)) => {
+            let tls = Arc::new(tls);
+            (Some(tls.clone()), Some(tokio::spawn(tls.watch(interval))))
+        }
+        None => (None, None),
+    };
+    serve_connections(listener, app, limits, tls, shutdown()).await;
+    if let Some(watcher) = watcher {
+        watcher.abort();
+    }
     Ok(())
 }
 
@@ -149,6 +211,18 @@ pub async fn serve_on(
     listener: tokio::net::TcpListener,
     app: axum::Router,
     limits: ServeLimits,
+    stop: impl std::future::Future<Output = ()>,
+) {
+    serve_connections(listener, app, limits, None, stop).await;
+}
+
+/// [`serve_on`], over TLS when `tls` is given: each connection's handshake must finish
+/// within `limits.tls_handshake_timeout`, and holds its connection slot meanwhile.
+pub async fn serve_connections(
+    listener: tokio::net::TcpListener,
+    app: axum::Router,
+    limits: ServeLimits,
+    tls: Option<Arc<Tls>>,
     stop: impl std::future::Future<Output = ()>,
 ) {
     let mut http = hyper::server::conn::http1::Builder::new();
@@ -177,8 +251,37 @@ pub async fn serve_on(
             () = &mut stop => break,
         };
         let service = TowerToHyperService::new(app.clone());
-        let connection = graceful.watch(http.serve_connection(TokioIo::new(stream), service));
+        let watcher = graceful.watcher();
+        let http = http.clone();
+        let Some(tls) = tls.clone() else {
+            let connection = watcher.watch(http.serve_connection(TokioIo::new(stream), service));
+            connections.spawn(async move {
+                if let Err(error) = connection.await {
+                    tracing::debug!(%error, "connection ended");
+                }
+                drop(slot);
+            });
+            continue;
+        };
+        let handshake_timeout = limits.tls_handshake_timeout;
         connections.spawn(async move {
+            let stream = match tokio::time::timeout(
+                handshake_timeout,
+                tls.acceptor().accept(stream),
+            )
+            .await
+            {
+                Ok(Ok(stream)) => stream,
+                Ok(Err(error)) => {
+                    tracing::debug!(%error, "TLS handshake failed");
+                    return;
+                }
+                Err(_) => {
+                    tracing::debug!("TLS handshake timed out");
+                    return;
+                }
+            };
+            let connection = watcher.watch(http.serve_connection(TokioIo::new(stream), service));
             if let Err(error) = connection.await {
                 tracing::debug!(%error, "connection ended");
             }

@@ -6,10 +6,13 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
-use super::config::{token_matches, Config};
+use super::config::{token_matches, Config, Connections};
 use super::error::ScimError;
 use super::extensions::{self, Extensions};
+use super::in_flight::InFlight;
 use super::mapper::ProfileMapper;
+use super::metrics::Metrics;
+use super::rate_limit::{retry_after_secs, RateLimit, RateLimiter};
 use crate::store::{ResourceStore, TenantId};
 
 /// Compiles a rule file into a mapper (the engine in production, a fake in tests).
@@ -19,6 +22,8 @@ pub type Loader = dyn Fn(&Path) -> Result<Arc<dyn ProfileMapper>, String> + Send
 pub struct Tenant {
     pub id: TenantId,
     live: RwLock<Live>,
+    /// The tenant's token bucket; its setting changes in place (reload), its tokens stay.
+    limiter: RateLimiter,
 }
 
 /// What a reload replaces, together: the token hash, the rule file and its program, the
@@ -46,7 +51,35 @@ impl Tenant {
                 mapper,
                 extensions: Arc::default(),
             }),
+            limiter: RateLimiter::new(RateLimit::default()),
         }
+    }
+
+    /// The tenant with its `rate_limit:` (a new tenant has the default, `RateLimit::default`).
+    pub fn with_rate_limit(self, limit: RateLimit) -> Tenant {
+        self.limiter.set(limit);
+        self
+    }
+
+    pub fn rate_limit(&self) -> RateLimit {
+        self.limiter.limit()
+    }
+
+    /// Changes the rate limit of the running tenant at once.
+    pub fn set_rate_limit(&self, limit: RateLimit) {
+        self.limiter.set(limit);
+    }
+
+    /// Takes one request from the tenant's bucket: `RateLimited` (429) when it is empty.
+    pub fn admit(&self) -> Result<(), ScimError> {
+        self.limiter.admit().map_err(|wait| ScimError::RateLimited {
+            retry_after: retry_after_secs(wait),
+        })
+    }
+
+    /// The version of the rules serving now.
+    pub fn rule_version(&self) -> String {
+        self.live().mapper.version()
     }
 
     /// The tenant with its `extensions:` policy (aliases, strict mode).
@@ -116,6 +149,7 @@ impl Tenant {
             })?;
             live.rules = Config::resolve(config_path, &entry.rules);
             live.token_sha256 = entry.token_sha256.clone();
+            self.limiter.set(entry.rate_limit);
             // Checked by `Config::load` already.
             live.extensions = Arc::new(
                 entry
@@ -148,6 +182,37 @@ pub struct AppState {
     /// The config file a reload re-reads for the tenant's rule file and token hash (`None`:
     /// reload recompiles the same rule file and keeps the token).
     pub config_path: Option<PathBuf>,
+    /// Metrics and the bound on requests in flight.
+    pub serving: Serving,
+}
+
+/// What serving safely shares across requests: the metrics and the bound on requests in
+/// flight (`connections.max_in_flight`).
+#[derive(Clone)]
+pub struct Serving {
+    pub metrics: Arc<Metrics>,
+    pub in_flight: Arc<InFlight>,
+}
+
+impl Serving {
+    pub fn new(connections: &Connections) -> Serving {
+        let metrics = Arc::new(Metrics::new());
+        let in_flight = InFlight::new(
+            connections.max_in_flight,
+            Duration::from_secs(connections.in_flight_wait_secs),
+            metrics.clone(),
+        );
+        Serving {
+            metrics,
+            in_flight: Arc::new(in_flight),
+        }
+    }
+}
+
+impl Default for Serving {
+    fn default() -> Self {
+        Serving::new(&Connections::default())
+    }
 }
 
 pub(super) type AppStateRef = Arc<AppState>;

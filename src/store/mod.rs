@@ -1,8 +1,9 @@
 //! Where SCIM resources and their canonical profiles live.
 //!
-//! One narrow trait, [`ResourceStore`], so a shared PostgreSQL backend can follow without
-//! touching the SCIM handlers. [`SqliteStore`] is the default (embedded, durable);
-//! [`MemoryStore`] is the double for unit tests.
+//! One narrow trait, [`ResourceStore`], behind which the SCIM handlers see no backend.
+//! [`SqliteStore`] is the default (embedded, durable, group commit); [`PostgresStore`] is a
+//! database several `canon serve` instances share; [`MemoryStore`] is the double for unit
+//! tests. Both real backends pass the same contract (`contract::run`).
 //!
 //! Every write is one transaction. [`ResourceStore::update`] runs its closure inside the
 //! transaction that writes the result, so two concurrent PATCHes of one group's members are
@@ -10,14 +11,48 @@
 
 mod keys;
 mod memory;
+mod postgres;
+pub mod registry;
+pub mod sessions;
 mod sqlite;
+#[doc(hidden)]
+pub mod testing;
 
 pub use keys::{fold, index_keys, lists_member, IndexedAttr};
 pub use memory::MemoryStore;
+pub use postgres::PostgresStore;
+pub use registry::TenantRegistry;
+pub use sessions::{Session, SessionStore};
 pub use sqlite::SqliteStore;
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+
+/// Whether `database` (canon.yaml's `database:`, `--database`) names a PostgreSQL database
+/// rather than a SQLite file.
+pub fn is_postgres_url(database: &str) -> bool {
+    database.starts_with("postgres://") || database.starts_with("postgresql://")
+}
+
+/// Opens the store `database` names: a `postgres://` URL, or else a SQLite file (relative
+/// paths taken from `base`, the config's folder).
+pub fn open(
+    database: &str,
+    base: &std::path::Path,
+) -> Result<std::sync::Arc<dyn ResourceStore>, StoreError> {
+    if is_postgres_url(database) {
+        Ok(std::sync::Arc::new(PostgresStore::open(database)?))
+    } else {
+        Ok(std::sync::Arc::new(SqliteStore::open(
+            &base.join(database),
+        )?))
+    }
+}
+
+/// `database` fit for a message: a URL's password hidden.
+pub fn shown(database: &str) -> String {
+    postgres::redact(database)
+}
 
 /// A tenant id: lowercase ASCII letters, digits and `-`, 1 to 63 characters.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -188,6 +223,16 @@ pub(crate) fn memberships_in(groups: &[StoredResource], members: &[&str]) -> Vec
     out
 }
 
+/// [`ResourceStore::user_summary`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct UserSummary {
+    pub users: u64,
+    /// Users whose stored profile has every required field.
+    pub complete: u64,
+    /// RFC 3339: the latest create or update of a user.
+    pub last_modified: Option<String>,
+}
+
 /// The update closure: sees the current resource, returns the write or `None` to abandon.
 pub type UpdateFn<'a> = dyn FnMut(&StoredResource) -> Option<Write> + 'a;
 
@@ -283,7 +328,34 @@ pub trait ResourceStore: Send + Sync {
         tenant: &TenantId,
         profiles: &[(String, ProfileRecord)],
     ) -> Result<(), StoreError>;
+    /// A tenant's users at a glance: how many, how many with a complete profile, the latest
+    /// write. This default reads every user; a backend can count in place.
+    fn user_summary(&self, tenant: &TenantId) -> Result<UserSummary, StoreError> {
+        let mut summary = UserSummary::default();
+        self.scan(tenant, Kind::User, &mut |user| {
+            summary.users += 1;
+            if user.profile.as_ref().is_some_and(ProfileRecord::complete) {
+                summary.complete += 1;
+            }
+            if summary.last_modified.as_deref() < Some(user.modified.as_str()) {
+                summary.last_modified = Some(user.modified);
+            }
+            true
+        })?;
+        Ok(summary)
+    }
+    /// The console's sign-in sessions in this store (`None`: the backend keeps none, and the
+    /// console cannot sign anyone in).
+    fn sessions(&self) -> Option<&dyn SessionStore> {
+        None
+    }
 }
+
+/// A whole store: resources and the tenant registry, in one backend (so removing a tenant
+/// deletes its resources in the same transaction).
+pub trait Store: ResourceStore + TenantRegistry {}
+
+impl<T: ResourceStore + TenantRegistry> Store for T {}
 
 /// Takes the member `id` out of a group's body; a group left with no members loses the
 /// attribute. Whether anything changed.
@@ -420,7 +492,7 @@ pub(crate) mod contract {
                 .unwrap()
                 .unwrap()
                 .profile,
-            Some(profile)
+            Some(profile.clone())
         );
 
         store.delete(&acme, Kind::User, &bob.id).unwrap();
@@ -429,9 +501,64 @@ pub(crate) mod contract {
             Err(StoreError::NotFound)
         ));
         // The freed name can be taken again.
-        store.create(&acme, Kind::User, user("bob")).unwrap();
+        let bob = store.create(&acme, Kind::User, user("bob")).unwrap();
+        store
+            .set_profiles(&acme, &[(bob.id.clone(), profile)])
+            .unwrap();
+        let summary = store.user_summary(&acme).unwrap();
+        // Ana (no profile since her replace), bob (a complete one).
+        assert_eq!((summary.users, summary.complete), (2, 1));
+        assert_eq!(summary.last_modified, Some(bob.modified));
+        assert_eq!(
+            store
+                .user_summary(&TenantId::parse("nobody").unwrap())
+                .unwrap(),
+            UserSummary::default()
+        );
         deleting_removes_from_every_group(store);
         pages_scans_and_indexed_lookups(store);
+        concurrent_updates_lose_nothing(store);
+    }
+
+    /// 16 writers add a member each to one group at once: each update's closure sees the
+    /// members the others added (it runs inside the transaction that writes), none is lost.
+    fn concurrent_updates_lose_nothing(store: &dyn ResourceStore) {
+        let t = TenantId::parse("together").unwrap();
+        let group = Write {
+            body: json!({"displayName": "all"}),
+            unique_key: None,
+            profile: None,
+        };
+        let group = store.create(&t, Kind::Group, group).unwrap();
+        std::thread::scope(|scope| {
+            for n in 0..16 {
+                let (t, id) = (&t, &group.id);
+                scope.spawn(move || {
+                    store
+                        .update(t, Kind::Group, id, &mut |current| {
+                            let mut body = current.body.clone();
+                            let members = body
+                                .as_object_mut()
+                                .unwrap()
+                                .entry("members")
+                                .or_insert_with(|| json!([]));
+                            members
+                                .as_array_mut()
+                                .unwrap()
+                                .push(json!({"value": format!("m{n}")}));
+                            Some(Write {
+                                body,
+                                unique_key: None,
+                                profile: None,
+                            })
+                        })
+                        .unwrap();
+                });
+            }
+        });
+        let read = store.get(&t, Kind::Group, &group.id).unwrap().unwrap();
+        assert_eq!(read.body["members"].as_array().unwrap().len(), 16);
+        assert_eq!(read.version, 17);
     }
 
     /// Issue 19: lists read a page, or stream, or look candidates up by index, instead of

@@ -59,6 +59,13 @@ pub enum Item {
     },
     Test(TestDecl),
     Examples(ExamplesDecl),
+    /// `reports_to mgr_email -> email`: a record names its manager through `manager`; the
+    /// person named is one whose value of one of `people` equals it.
+    ReportsTo {
+        manager: Ident,
+        people: Vec<Ident>,
+        span: Span,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -210,6 +217,12 @@ pub enum Cond {
     Number {
         subject: Ident,
         regex: RegexLit,
+        op: CompareOp,
+        value: f64,
+        span: Span,
+    },
+    /// `reports >= 1`: how many people name this record's person as their manager.
+    Reports {
         op: CompareOp,
         value: f64,
         span: Span,

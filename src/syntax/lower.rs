@@ -87,6 +87,7 @@ impl Lowerer {
             Rule::remove_decl => self.lower_remove_decl(pair),
             Rule::test_decl => self.lower_test_decl(pair).map(Item::Test),
             Rule::examples_decl => self.lower_examples_decl(pair).map(Item::Examples),
+            Rule::reports_to_decl => self.lower_reports_to_decl(pair),
             _ => Err(self.shape(&pair, "a top-level item")),
         }
     }
@@ -163,6 +164,30 @@ impl Lowerer {
         Ok(Item::Alias {
             name: self.lower_ident(self.nth(&parts, 0, span, "alias name")?)?,
             urn: self.lower_string(self.nth(&parts, 1, span, "alias URN")?)?,
+        })
+    }
+
+    // ------------------------------------------------------------ the organisation graph
+
+    fn lower_reports_to_decl(&self, pair: Pair<'_, Rule>) -> Result<Item> {
+        let span = self.span(&pair);
+        let parts: Vec<_> = children(pair)
+            .into_iter()
+            .filter(|p| p.as_rule() == Rule::ident)
+            .collect();
+        let manager = self.lower_ident(self.nth(&parts, 0, span, "manager input")?)?;
+        let people = parts
+            .into_iter()
+            .skip(1)
+            .map(|p| self.lower_ident(p))
+            .collect::<Result<Vec<_>>>()?;
+        if people.is_empty() {
+            return Err(self.missing(span, "person input"));
+        }
+        Ok(Item::ReportsTo {
+            manager,
+            people,
+            span,
         })
     }
 
@@ -585,6 +610,8 @@ impl Lowerer {
                 Rule::p_open_paren | Rule::p_close_paren => {}
                 Rule::disjunction => atom = Some(self.lower_disjunction(part)?),
                 Rule::number_test => atom = Some(self.lower_number_test(part)?),
+                Rule::reports_test => atom = Some(self.lower_reports_test(part)?),
+                Rule::bad_compare => return Err(self.bad_compare(part)),
                 Rule::predicate => atom = Some(self.lower_predicate(part)?),
                 _ => return Err(self.shape(&part, "a condition")),
             }
@@ -604,19 +631,47 @@ impl Lowerer {
         Ok(cond)
     }
 
+    /// `reprots >= 1` or `title == 5`: what to write instead.
+    fn bad_compare(&self, pair: Pair<'_, Rule>) -> Diagnostic {
+        let span = self.span(&pair);
+        let text = pair.as_str().to_string();
+        let parts = children(pair);
+        let name = parts.first().map_or("", |p| p.as_str());
+        let op = parts.get(1).map_or("==", |p| p.as_str());
+        let number = parts.get(2).map_or("0", |p| p.as_str());
+        let help = crate::diag::did_you_mean(name, ["reports"]).unwrap_or_else(|| {
+            if op == "==" || op == "!=" {
+                format!("compare text with a quoted string: `{name} {op} \"{number}\"`; or read a number with `number({name}, /(\\d+)/) {op} {number}`")
+            } else {
+                format!("read a number with `number({name}, /(\\d+)/) {op} {number}`; `reports {op} {number}` counts the people who report to the person")
+            }
+        });
+        Diagnostic::error(
+            Code::BadCompare,
+            span,
+            format!("`{text}`: an input is text and is not compared with a number"),
+        )
+        .with_help(help)
+    }
+
+    fn lower_reports_test(&self, pair: Pair<'_, Rule>) -> Result<Cond> {
+        let span = self.span(&pair);
+        let parts = children(pair);
+        let op = compare_op(self.nth(&parts, 1, span, "comparison")?.as_str());
+        let number = self.nth(&parts, 2, span, "number")?;
+        let value = number
+            .as_str()
+            .parse::<f64>()
+            .map_err(|_| Diagnostic::error(Code::BadLiteral, self.span(&number), "not a number"))?;
+        Ok(Cond::Reports { op, value, span })
+    }
+
     fn lower_number_test(&self, pair: Pair<'_, Rule>) -> Result<Cond> {
         let span = self.span(&pair);
         let parts = children(pair);
         let subject = self.lower_ident(self.nth(&parts, 0, span, "input")?)?;
         let regex = self.lower_regex(self.nth(&parts, 1, span, "regex")?)?;
-        let op = match self.nth(&parts, 2, span, "comparison")?.as_str() {
-            "<" => CompareOp::Lt,
-            "<=" => CompareOp::Le,
-            ">" => CompareOp::Gt,
-            ">=" => CompareOp::Ge,
-            "==" => CompareOp::Eq,
-            _ => CompareOp::Ne,
-        };
+        let op = compare_op(self.nth(&parts, 2, span, "comparison")?.as_str());
         let number = self.nth(&parts, 3, span, "number")?;
         let value = number
             .as_str()
@@ -815,4 +870,16 @@ fn unescape(raw: &str) -> std::result::Result<String, String> {
         }
     }
     Ok(out)
+}
+
+/// The comparison a `compare_op` token spells.
+fn compare_op(text: &str) -> CompareOp {
+    match text {
+        "<" => CompareOp::Lt,
+        "<=" => CompareOp::Le,
+        ">" => CompareOp::Gt,
+        ">=" => CompareOp::Ge,
+        "==" => CompareOp::Eq,
+        _ => CompareOp::Ne,
+    }
 }

@@ -119,6 +119,7 @@ pub fn cond(cond: &Cond) -> String {
                 regex.flags
             )
         }
+        Cond::Reports { op, value, .. } => format!("({} reports {value})", op.symbol()),
         Cond::Test(p) => {
             let s = &p.subject.name;
             match &p.test {
@@ -307,6 +308,17 @@ fn item(item: &Item) -> String {
                 rows.concat()
             )
         }
+        Item::ReportsTo {
+            manager, people, ..
+        } => format!(
+            "(reports_to {} {})",
+            manager.name,
+            people
+                .iter()
+                .map(|p| p.name.as_str())
+                .collect::<Vec<_>>()
+                .join(" ")
+        ),
         Item::Examples(e) => {
             let rows: Vec<String> = e
                 .rows

@@ -78,6 +78,7 @@ impl Compiler<'_> {
             reads: Vec::new(),
             raw_inputs: Vec::new(),
             prefilter: None,
+            uses_reports: false,
         };
         let Some(list) = self.maps.remove(&decl.name.name) else {
             if decl.required {
@@ -95,6 +96,7 @@ impl Compiler<'_> {
             }
             return field;
         };
+        let reports_before = self.reports_uses.len();
         let mut terms: Vec<(InputId, Terms)> = Vec::new();
         let mut ids: HashMap<String, Span> = HashMap::new();
         let mut after_else = false;
@@ -167,6 +169,8 @@ impl Compiler<'_> {
             self.compile_cond(&rule.condition, &mut scratch_terms, &mut scratch_reads);
             self.compile_output(&rule.output, &field, &mut scratch_reads);
         }
+        field.uses_reports = self.reports_uses.len() > reports_before;
+        self.check_reports_in(&field, reports_before);
         field.raw_inputs = raw_inputs(&self.inputs, &field.reads);
         index_regexes(&mut field);
         for (input, (words, _)) in terms {
@@ -242,6 +246,7 @@ impl Compiler<'_> {
                 })
             }
             ast::Cond::Test(predicate) => self.compile_predicate(predicate, terms, reads),
+            ast::Cond::Reports { op, value, span } => self.compile_reports(*op, *value, *span),
         }
     }
 
@@ -499,7 +504,7 @@ const REGEX_SET_MIN: usize = 2;
 fn index_regexes(field: &mut Field) {
     fn visit(cond: &mut Cond, each: &mut dyn FnMut(InputId, &mut GatedRegex, &mut Option<usize>)) {
         match cond {
-            Cond::Always => {}
+            Cond::Always | Cond::Reports(_) => {}
             Cond::Or(parts) | Cond::And(parts) => parts.iter_mut().for_each(|p| visit(p, each)),
             Cond::Not(inner) => visit(inner, each),
             Cond::Leaf(leaf) => {

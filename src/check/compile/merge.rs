@@ -135,6 +135,11 @@ impl Compiler<'_> {
                         );
                     }
                 }
+                ast::Item::ReportsTo {
+                    manager,
+                    people,
+                    span,
+                } => self.reports_to.push((manager, people, span)),
                 test @ (ast::Item::Test(_) | ast::Item::Examples(_)) => {
                     self.tests.push((test, own))
                 }

@@ -12,6 +12,7 @@ use super::load::{load_chain, load_text, Chain, Files, TableFiles};
 mod fields;
 mod inputs;
 mod merge;
+mod org;
 mod rule_tests;
 mod tables;
 mod unused;
@@ -101,6 +102,10 @@ struct Compiler<'a> {
     /// `require FIELD` / `optional FIELD`, base first: the last one for a field wins.
     requirements: Vec<(ast::Ident, bool)>,
     tests: Vec<(ast::Item, bool)>,
+    /// `reports_to` declarations of the whole chain, base first (a customer file adds links).
+    reports_to: Vec<(ast::Ident, Vec<ast::Ident>, Span)>,
+    /// Where `reports` is tested, in compile order.
+    reports_uses: Vec<Span>,
     // Compilation state.
     inputs: Vec<Input>,
     input_ids: HashMap<String, Option<InputId>>,
@@ -145,6 +150,8 @@ impl<'a> Compiler<'a> {
             dropped: Vec::new(),
             requirements: Vec::new(),
             tests: Vec::new(),
+            reports_to: Vec::new(),
+            reports_uses: Vec::new(),
             inputs: Vec::new(),
             input_ids: HashMap::new(),
             paths: Vec::new(),
@@ -198,6 +205,7 @@ impl<'a> Compiler<'a> {
             self.merge_file(file, tree, Some(file) == top);
         }
         let fields = self.compile_fields();
+        let reports_to = self.compile_reports_to();
         // Inputs no rule reads are still checked (and reported unused below).
         let mut declared: Vec<(String, Span)> = self
             .input_decls
@@ -219,6 +227,7 @@ impl<'a> Compiler<'a> {
             sources: Arc::clone(self.sources),
             warnings: Vec::new(),
             version,
+            reports_to,
         };
         lint::lint(&program, self.diagnostics);
         program

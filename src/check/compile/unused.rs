@@ -158,7 +158,7 @@ impl Compiler<'_> {
 /// The inputs, word lists and tables a condition reads.
 fn names_in_cond(cond: &ast::Cond, names: &mut HashSet<(Kind, String)>) {
     match cond {
-        ast::Cond::Else(_) => {}
+        ast::Cond::Else(_) | ast::Cond::Reports { .. } => {}
         ast::Cond::Or(parts) | ast::Cond::And(parts) => {
             parts.iter().for_each(|p| names_in_cond(p, names));
         }

@@ -27,7 +27,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use super::profile::{FieldNote, FieldOutcome, Profile};
-use super::{Decision, Run, RunBuffers};
+use super::{Decision, Population, Run, RunBuffers};
 use crate::program::{Field, InputId, Program};
 use crate::value::Record;
 use runs::{decide_by_run, grouped, roots, segments, Decided, Keys, Segment};
@@ -104,6 +104,8 @@ pub struct Evaluator<'p, T: Tally = ()> {
     buffers: RunBuffers,
     /// The date `is before today` compares with (the local date of each record when `None`).
     today: Option<chrono::NaiveDate>,
+    /// What `reports` tests count (none: they do not hold).
+    population: Option<&'p dyn Population>,
     tally: T,
 }
 
@@ -378,10 +380,15 @@ impl<'p, T: Tally> Evaluator<'p, T> {
                 interned: HashMap::default(),
                 outcome_hasher: foldhash::fast::RandomState::default(),
                 fresh: None,
-                segments: segments(program, field, &mut groups, share),
+                // A field that tests `reports` is cached whole, by its inputs and the count.
+                segments: if field.uses_reports {
+                    Vec::new()
+                } else {
+                    segments(program, field, &mut groups, share)
+                },
                 lookups: 0,
                 hits: 0,
-                enabled: !field.reads.is_empty(),
+                enabled: !field.reads.is_empty() || field.uses_reports,
             })
             .collect();
         Self {
@@ -395,8 +402,16 @@ impl<'p, T: Tally> Evaluator<'p, T> {
             row: vec![None; program.fields.len()],
             buffers: RunBuffers::default(),
             today: None,
+            population: None,
             tally,
         }
+    }
+
+    /// Evaluates `reports` tests in `population` (each record's count is then part of the
+    /// cache key of the fields that test it).
+    pub fn among(mut self, population: &'p dyn Population) -> Self {
+        self.population = Some(population);
+        self
     }
 
     /// The record's profile.
@@ -454,7 +469,9 @@ impl<'p, T: Tally> Evaluator<'p, T> {
     /// and whether the record ran out of budget.
     fn evaluate(&mut self, record: &dyn Record) -> (bool, bool) {
         let buffers = std::mem::take(&mut self.buffers);
-        let mut run = Run::with_buffers(self.program, record, buffers).on(self.today);
+        let mut run = Run::with_buffers(self.program, record, buffers)
+            .on(self.today)
+            .among(self.population);
         self.record_number += 1;
         let mut keys = Keys {
             groups: &self.groups,
@@ -533,7 +550,11 @@ impl<'p, T: Tally> Evaluator<'p, T> {
         if !cache.segments.is_empty() {
             return Self::cached_by_run(run, field, index, cache, keys, tally);
         }
-        let key = keys.key(run, &cache.roots);
+        let mut key = keys.key(run, &cache.roots);
+        if field.uses_reports {
+            let count = run.report_count();
+            key = keys.hasher.mix(key, count);
+        }
         cache.lookups = cache.lookups.saturating_add(1);
         if let Some(slot) = cache.lookup(key, index, tally) {
             cache.hits += 1;

@@ -384,7 +384,8 @@ pub(super) const MANY_RULES: usize = 16;
 
 pub(super) fn cond_reads(cond: &Cond, reads: &mut Vec<InputId>) {
     match cond {
-        Cond::Always => {}
+        // The count is mixed into the field's key (a field that tests it is cached whole).
+        Cond::Always | Cond::Reports(_) => {}
         Cond::Or(parts) | Cond::And(parts) => parts.iter().for_each(|p| cond_reads(p, reads)),
         Cond::Not(inner) => cond_reads(inner, reads),
         Cond::Leaf(leaf) => reads.push(leaf.input),

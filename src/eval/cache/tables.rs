@@ -131,6 +131,11 @@ impl KeyHasher {
         (u128::from(self.high.hash_one(&key)) << 64) | u128::from(self.low.hash_one(&key))
     }
 
+    /// `key` with a count folded in (a field that tests `reports` is keyed by both).
+    pub(super) fn mix(&self, key: u128, count: u64) -> u128 {
+        self.hash((key, count, "reports"))
+    }
+
     /// The key of a raw value and the source that gave it: one pass of XXH3's 128-bit hash,
     /// seeded by the source (twice the speed of two 64-bit hashes of the same bytes).
     pub(super) fn raw(&self, source: usize, raw: &[u8]) -> u128 {

@@ -5,21 +5,29 @@
 //! acknowledged (`NORMAL` with WAL survives a killed process but may lose the last commits on
 //! power loss, which a provisioning system cannot tell its client about).
 //!
-//! Concurrency: one writer connection behind a mutex (SQLite has one writer anyway), every
-//! write in its own `BEGIN IMMEDIATE` transaction; a few reader connections serve reads while
-//! a write is in progress (WAL readers see the last committed state).
+//! Concurrency: one writer connection, passed from writer to writer, and group commit:
+//! concurrent writes share one transaction (a savepoint each) and one fsync (`writer.rs`);
+//! a few reader connections serve reads meanwhile (WAL readers see the last committed
+//! state).
 
 use std::collections::HashSet;
 use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Mutex, MutexGuard, TryLockError};
 
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
+
+mod checkpointer;
+mod writer;
+use writer::Writer;
+mod registry;
 
 use super::{
     fold, index_keys, lists_member, now, remove_member, IndexedAttr, Kind, Membership,
     ProfileRecord, ResourceStore, StoreError, StoredResource, TenantId, UpdateFn, Write,
 };
+
+mod sessions;
 
 const READERS: usize = 4;
 
@@ -56,13 +64,28 @@ CREATE TABLE keys (
 ) WITHOUT ROWID;
 CREATE INDEX keys_of ON keys (tenant, kind, id);
 "#,
+    // Issue 17: the tenant registry (tenants, tokens, rule versions, setup links, activity).
+    registry::SCHEMA,
+    // Issue 20: console sign-in sessions (store/sessions.rs), shared by every instance.
+    r#"
+CREATE TABLE sessions (
+    id_sha256  TEXT PRIMARY KEY,
+    csrf       TEXT NOT NULL,
+    who        TEXT NOT NULL,
+    created    INTEGER NOT NULL,
+    expires    INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX sessions_expiry ON sessions (expires);
+"#,
 ];
 
 /// The migration that creates `keys`, and must fill it from the bodies already stored.
 const KEYS_MIGRATION: usize = 1;
 
 pub struct SqliteStore {
-    writer: Mutex<Connection>,
+    /// Stops the checkpointer thread when the store is dropped.
+    _checkpoints: checkpointer::Stop,
+    writer: Writer,
     readers: Vec<Mutex<Connection>>,
     next_reader: AtomicUsize,
 }
@@ -178,22 +201,33 @@ impl SqliteStore {
     pub fn open(path: &Path) -> Result<SqliteStore, StoreError> {
         let mut writer = open_connection(path)?;
         migrate(&mut writer)?;
+        // Checkpoints leave the writer thread: they copy the WAL into the database file and
+        // fsync it, which stalled a batch for tens of milliseconds when a commit ran them.
+        writer.pragma_update(None, "wal_autocheckpoint", 0)?;
+        let checkpoints = checkpointer::start(open_connection(path)?)?;
         let readers = (0..READERS)
             .map(|_| open_connection(path).map(Mutex::new))
             .collect::<Result<Vec<_>, _>>()?;
         Ok(SqliteStore {
-            writer: Mutex::new(writer),
+            _checkpoints: checkpoints,
+            writer: Writer::start(writer)?,
             readers,
             next_reader: AtomicUsize::new(0),
         })
     }
 
+    /// A free reader, or (all busy) the next one in turn.
     fn reader(&self) -> MutexGuard<'_, Connection> {
-        let index = self.next_reader.fetch_add(1, Ordering::Relaxed) % self.readers.len().max(1);
-        match self.readers.get(index) {
-            Some(reader) => lock(reader),
-            None => lock(&self.writer),
+        let start = self.next_reader.fetch_add(1, Ordering::Relaxed);
+        let count = self.readers.len();
+        for offset in 0..count {
+            match self.readers[(start + offset) % count].try_lock() {
+                Ok(reader) => return reader,
+                Err(TryLockError::Poisoned(poisoned)) => return poisoned.into_inner(),
+                Err(TryLockError::WouldBlock) => {}
+            }
         }
+        lock(&self.readers[start % count])
     }
 }
 
@@ -307,23 +341,31 @@ impl ResourceStore for SqliteStore {
         let keys = index_keys(kind, &write.body);
         let body = encode_body(&write.body)?;
         let profile = encode_profile(&write.profile)?;
-        let mut connection = lock(&self.writer);
-        let tx = connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        tx.prepare_cached(
-            "INSERT INTO resources (tenant, kind, id, unique_key, body, created, modified, version, profile)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6, 1, ?7)",
-        )?
-        .execute(params![
-            tenant.as_str(),
-            kind.as_str(),
-            id,
-            write.unique_key,
-            body,
-            stamp,
-            profile
-        ])?;
-        write_keys(&tx, tenant, kind, &id, &keys)?;
-        tx.commit()?;
+        let (tenant, unique_key) = (tenant.clone(), write.unique_key.clone());
+        let (stored_id, stored_stamp) = (id.clone(), stamp.clone());
+        self.writer.write(move |tx| {
+            tx.prepare_cached(
+                "INSERT INTO resources (tenant, kind, id, unique_key, body, created, modified, version, profile)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6, 1, ?7)",
+            )?
+            .execute(params![
+                tenant.as_str(),
+                kind.as_str(),
+                stored_id,
+                unique_key,
+                body,
+                stored_stamp,
+                profile
+            ])?;
+            // A new id has no keys yet: only inserts (the writer thread is the bottleneck).
+            let mut insert = tx.prepare_cached(
+                "INSERT OR IGNORE INTO keys (tenant, kind, attr, value, id) VALUES (?1, ?2, ?3, ?4, ?5)",
+            )?;
+            for (attr, value) in &keys {
+                insert.execute(params![tenant.as_str(), kind.as_str(), attr.as_str(), value, stored_id])?;
+            }
+            Ok(())
+        })?;
         Ok(StoredResource {
             id,
             kind,
@@ -515,39 +557,45 @@ impl ResourceStore for SqliteStore {
         id: &str,
         change: &mut UpdateFn<'_>,
     ) -> Result<StoredResource, StoreError> {
-        let mut connection = lock(&self.writer);
-        let tx = connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let current = query_one(&tx, tenant, kind, "id", id)?.ok_or(StoreError::NotFound)?;
-        let write = change(&current).ok_or(StoreError::Aborted)?;
-        let stamp = now();
-        let body = encode_body(&write.body)?;
-        let profile = encode_profile(&write.profile)?;
-        let version = current.version + 1;
-        write_keys(&tx, tenant, kind, id, &index_keys(kind, &write.body))?;
-        tx.prepare_cached(
-            "UPDATE resources SET unique_key = ?4, body = ?5, modified = ?6, version = ?7, profile = ?8
-             WHERE tenant = ?1 AND kind = ?2 AND id = ?3",
-        )?
-        .execute(params![
-            tenant.as_str(),
-            kind.as_str(),
-            id,
-            write.unique_key,
-            body,
-            stamp,
-            version,
-            profile
-        ])?;
-        tx.commit()?;
-        Ok(StoredResource {
-            id: current.id,
-            kind,
-            body: write.body,
-            created: current.created,
-            modified: stamp,
-            version,
-            profile: write.profile,
-        })
+        // The closure runs inside the write, on the caller's thread, while the writer
+        // thread holds the transaction: no other write comes between its read and its write.
+        let (tenant, id) = (tenant.clone(), id.to_string());
+        let read_tenant = tenant.clone();
+        let read_id = id.clone();
+        self.writer.update(
+            move |tx| query_one(tx, &read_tenant, kind, "id", &read_id)?.ok_or(StoreError::NotFound),
+            change,
+            move |tx, current, write| {
+                let stamp = now();
+                let body = encode_body(&write.body)?;
+                let profile = encode_profile(&write.profile)?;
+                let version = current.version + 1;
+                write_keys(tx, &tenant, kind, &id, &index_keys(kind, &write.body))?;
+                tx.prepare_cached(
+                    "UPDATE resources SET unique_key = ?4, body = ?5, modified = ?6, version = ?7, profile = ?8
+                     WHERE tenant = ?1 AND kind = ?2 AND id = ?3",
+                )?
+                .execute(params![
+                    tenant.as_str(),
+                    kind.as_str(),
+                    id,
+                    write.unique_key,
+                    body,
+                    stamp,
+                    version,
+                    profile
+                ])?;
+                Ok(StoredResource {
+                    id: current.id,
+                    kind,
+                    body: write.body,
+                    created: current.created,
+                    modified: stamp,
+                    version,
+                    profile: write.profile,
+                })
+            },
+        )
     }
 
     fn replace(
@@ -564,8 +612,11 @@ impl ResourceStore for SqliteStore {
         let profile = encode_profile(&write.profile)?;
         let keys = index_keys(kind, &write.body);
         let stamp = now();
-        let mut connection = lock(&self.writer);
-        let tx = connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let (tenant_owned, id_owned, unique_key) =
+            (tenant.clone(), id.to_string(), write.unique_key.clone());
+        let stored_stamp = stamp.clone();
+        let created = self.writer.write(move |tx| {
+        let (tenant, id) = (&tenant_owned, id_owned.as_str());
         let current: Option<(i64, String)> = tx
             .prepare_cached(
                 "SELECT version, created FROM resources WHERE tenant = ?1 AND kind = ?2 AND id = ?3",
@@ -587,14 +638,15 @@ impl ResourceStore for SqliteStore {
             tenant.as_str(),
             kind.as_str(),
             id,
-            write.unique_key,
+            unique_key,
             body,
-            stamp,
+            stored_stamp,
             version + 1,
             profile
         ])?;
-        write_keys(&tx, tenant, kind, id, &keys)?;
-        tx.commit()?;
+        write_keys(tx, tenant, kind, id, &keys)?;
+        Ok(created)
+        })?;
         Ok(StoredResource {
             id: id.to_string(),
             kind,
@@ -607,52 +659,34 @@ impl ResourceStore for SqliteStore {
     }
 
     fn delete(&self, tenant: &TenantId, kind: Kind, id: &str) -> Result<(), StoreError> {
-        let mut connection = lock(&self.writer);
-        // Dropped without a commit on any early return: the transaction rolls back whole.
-        let tx = connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let deleted = tx
-            .prepare_cached("DELETE FROM resources WHERE tenant = ?1 AND kind = ?2 AND id = ?3")?
-            .execute(params![tenant.as_str(), kind.as_str(), id])?;
-        if deleted == 0 {
-            return Err(StoreError::NotFound);
-        }
-        write_keys(&tx, tenant, kind, id, &[])?;
-        // Only groups whose stored text holds the id, JSON-quoted as the bodies are, can list
-        // it; `remove_member` decides.
-        let groups = tx
+        // One write: an error anywhere rolls back its savepoint, user and groups alike.
+        let (tenant, id) = (tenant.clone(), id.to_string());
+        self.writer
+            .write(move |tx| delete_in(tx, &tenant, kind, &id))
+    }
+
+    /// Counted in SQL: no body or profile leaves SQLite.
+    fn user_summary(&self, tenant: &TenantId) -> Result<super::UserSummary, StoreError> {
+        let connection = self.reader();
+        let (users, complete, last_modified): (i64, Option<i64>, Option<String>) = connection
             .prepare_cached(
-                "SELECT id, body, version FROM resources
-                 WHERE tenant = ?1 AND kind = 'Group' AND instr(body, ?2) > 0",
+                "SELECT COUNT(*),
+                        SUM(profile IS NOT NULL AND json_array_length(profile, '$.missing') = 0),
+                        MAX(modified)
+                 FROM resources WHERE tenant = ?1 AND kind = 'User'",
             )?
-            .query_map(params![tenant.as_str(), quoted(id)?], |row| {
-                Ok((
-                    row.get::<_, String>(0)?,
-                    row.get::<_, String>(1)?,
-                    row.get::<_, i64>(2)?,
-                ))
-            })?
-            .collect::<Result<Vec<_>, _>>()?;
-        let stamp = now();
-        for (group, body, version) in groups {
-            let mut body: serde_json::Value = serde_json::from_str(&body)
-                .map_err(|e| StoreError::Backend(format!("stored body of {group}: {e}")))?;
-            if !remove_member(&mut body, id) {
-                continue;
-            }
-            tx.prepare_cached(
-                "UPDATE resources SET body = ?3, modified = ?4, version = ?5
-                 WHERE tenant = ?1 AND kind = 'Group' AND id = ?2",
-            )?
-            .execute(params![
-                tenant.as_str(),
-                group,
-                encode_body(&body)?,
-                stamp,
-                version + 1
-            ])?;
-        }
-        tx.commit()?;
-        Ok(())
+            .query_row(params![tenant.as_str()], |row| {
+                Ok((row.get(0)?, row.get(1)?, row.get(2)?))
+            })?;
+        Ok(super::UserSummary {
+            users: u64::try_from(users).unwrap_or(0),
+            complete: complete.and_then(|c| u64::try_from(c).ok()).unwrap_or(0),
+            last_modified,
+        })
+    }
+
+    fn sessions(&self) -> Option<&dyn crate::store::SessionStore> {
+        Some(self)
     }
 
     fn set_profiles(
@@ -660,20 +694,66 @@ impl ResourceStore for SqliteStore {
         tenant: &TenantId,
         profiles: &[(String, ProfileRecord)],
     ) -> Result<(), StoreError> {
-        let mut connection = lock(&self.writer);
-        let tx = connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        {
+        let encoded = profiles
+            .iter()
+            .map(|(id, profile)| Ok((id.clone(), encode_profile(&Some(profile.clone()))?)))
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        let tenant = tenant.clone();
+        self.writer.write(move |tx| {
             let mut statement = tx.prepare_cached(
                 "UPDATE resources SET profile = ?3 WHERE tenant = ?1 AND kind = 'User' AND id = ?2",
             )?;
-            for (id, profile) in profiles {
-                let text = encode_profile(&Some(profile.clone()))?;
+            for (id, text) in &encoded {
                 statement.execute(params![tenant.as_str(), id, text])?;
             }
-        }
-        tx.commit()?;
-        Ok(())
+            Ok(())
+        })
     }
+}
+
+fn delete_in(tx: &Connection, tenant: &TenantId, kind: Kind, id: &str) -> Result<(), StoreError> {
+    let deleted = tx
+        .prepare_cached("DELETE FROM resources WHERE tenant = ?1 AND kind = ?2 AND id = ?3")?
+        .execute(params![tenant.as_str(), kind.as_str(), id])?;
+    if deleted == 0 {
+        return Err(StoreError::NotFound);
+    }
+    write_keys(tx, tenant, kind, id, &[])?;
+    // Only groups whose stored text holds the id, JSON-quoted as the bodies are, can list
+    // it; `remove_member` decides.
+    let groups = tx
+        .prepare_cached(
+            "SELECT id, body, version FROM resources
+                 WHERE tenant = ?1 AND kind = 'Group' AND instr(body, ?2) > 0",
+        )?
+        .query_map(params![tenant.as_str(), quoted(id)?], |row| {
+            Ok((
+                row.get::<_, String>(0)?,
+                row.get::<_, String>(1)?,
+                row.get::<_, i64>(2)?,
+            ))
+        })?
+        .collect::<Result<Vec<_>, _>>()?;
+    let stamp = now();
+    for (group, body, version) in groups {
+        let mut body: serde_json::Value = serde_json::from_str(&body)
+            .map_err(|e| StoreError::Backend(format!("stored body of {group}: {e}")))?;
+        if !remove_member(&mut body, id) {
+            continue;
+        }
+        tx.prepare_cached(
+            "UPDATE resources SET body = ?3, modified = ?4, version = ?5
+                 WHERE tenant = ?1 AND kind = 'Group' AND id = ?2",
+        )?
+        .execute(params![
+            tenant.as_str(),
+            group,
+            encode_body(&body)?,
+            stamp,
+            version + 1
+        ])?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -730,6 +810,103 @@ mod tests {
             let read = store.get(&acme, Kind::Group, &group.id).unwrap().unwrap();
             assert_eq!(read, *group, "a group changed by a delete that failed");
         }
+    }
+
+    /// Group commit (issue 18): writes that queue up while one holds the writer share its
+    /// commit; a write that fails in the batch (a taken name, a declined update, a
+    /// panicking closure) fails alone; and each write is committed when its call returns.
+    #[test]
+    fn queued_writes_share_a_commit_and_fail_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("canon.db");
+        let store = SqliteStore::open(&path).unwrap();
+        let acme = TenantId::parse("acme").unwrap();
+        let user = |name: &str| Write {
+            body: serde_json::json!({"userName": name}),
+            unique_key: Some(name.to_string()),
+            profile: None,
+        };
+        let ana = store.create(&acme, Kind::User, user("ana")).unwrap();
+        let before = store.writer.commits();
+        let (entered_tx, entered) = std::sync::mpsc::channel();
+        std::thread::scope(|scope| {
+            let (store, acme) = (&store, &acme);
+            // Holds the writer until the others are queued behind it.
+            let holder = scope.spawn(move || {
+                store.update(acme, Kind::User, &ana.id, &mut |current| {
+                    let _ = entered_tx.send(());
+                    std::thread::sleep(std::time::Duration::from_millis(300));
+                    let mut body = current.body.clone();
+                    body["title"] = serde_json::json!("VP");
+                    Some(Write {
+                        body,
+                        unique_key: Some("ana".into()),
+                        profile: None,
+                    })
+                })
+            });
+            entered.recv().unwrap();
+            let creates: Vec<_> = (0..8)
+                .map(|n| {
+                    scope.spawn(move || store.create(acme, Kind::User, user(&format!("u{n}"))))
+                })
+                .collect();
+            let taken = scope.spawn(move || store.create(acme, Kind::User, user("ana")));
+            let declined = scope.spawn(move || {
+                store.update(acme, Kind::User, &ana_id_of(store, acme), &mut |_| None)
+            });
+            let panicking = scope.spawn(move || {
+                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    store.update(acme, Kind::User, &ana_id_of(store, acme), &mut |_| {
+                        panic!("a closure that panics")
+                    })
+                }))
+            });
+            let created: Vec<StoredResource> = creates
+                .into_iter()
+                .map(|c| c.join().unwrap().unwrap())
+                .collect();
+            assert!(matches!(taken.join().unwrap(), Err(StoreError::Conflict)));
+            assert!(matches!(declined.join().unwrap(), Err(StoreError::Aborted)));
+            assert!(panicking.join().unwrap().is_err());
+            assert_eq!(holder.join().unwrap().unwrap().version, 2);
+            // Committed when the call returned: a connection of its own sees every write.
+            let fresh = Connection::open(&path).unwrap();
+            for resource in &created {
+                let found: i64 = fresh
+                    .query_row(
+                        "SELECT count(*) FROM resources WHERE id = ?1",
+                        [&resource.id],
+                        |row| row.get(0),
+                    )
+                    .unwrap();
+                assert_eq!(found, 1);
+            }
+        });
+        let commits = store.writer.commits() - before;
+        assert!(
+            commits < 6,
+            "11 queued writes took {commits} commits: they were not batched"
+        );
+        assert_eq!(store.list(&acme, Kind::User).unwrap().len(), 9);
+        let ana = store
+            .find_unique(&acme, Kind::User, "ana")
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            (ana.version, &ana.body["title"]),
+            (2, &serde_json::json!("VP"))
+        );
+        // The writer still works after the panic.
+        store.create(&acme, Kind::User, user("after")).unwrap();
+    }
+
+    fn ana_id_of(store: &SqliteStore, acme: &TenantId) -> String {
+        store
+            .find_unique(acme, Kind::User, "ana")
+            .unwrap()
+            .unwrap()
+            .id
     }
 
     /// A database of the first schema gets the index of what it already holds.

@@ -1,11 +1,13 @@
 //! The in-memory double of the store, for unit tests: same contract, nothing on disk.
 
+mod registry;
+
 use std::collections::BTreeMap;
 use std::sync::Mutex;
 
 use super::{
     fold, index_keys, lists_member, now, remove_member, IndexedAttr, Kind, ProfileRecord,
-    ResourceStore, StoreError, StoredResource, TenantId, UpdateFn, Write,
+    ResourceStore, Session, SessionStore, StoreError, StoredResource, TenantId, UpdateFn, Write,
 };
 
 #[derive(Default)]
@@ -20,6 +22,10 @@ type Row = (Option<String>, StoredResource);
 struct Inner {
     /// (tenant, kind) → rows in creation order: (unique key, resource).
     rows: BTreeMap<(TenantId, &'static str), Vec<Row>>,
+    /// The tenant registry (registry.rs).
+    registry: registry::Registry,
+    /// Console sessions by id hash.
+    sessions: BTreeMap<String, Session>,
 }
 
 impl MemoryStore {
@@ -224,6 +230,10 @@ impl ResourceStore for MemoryStore {
         })
     }
 
+    fn sessions(&self) -> Option<&dyn SessionStore> {
+        Some(self)
+    }
+
     fn set_profiles(
         &self,
         tenant: &TenantId,
@@ -241,10 +251,48 @@ impl ResourceStore for MemoryStore {
     }
 }
 
+impl SessionStore for MemoryStore {
+    fn create_session(&self, session: &Session) -> Result<(), StoreError> {
+        self.with(|inner| {
+            if inner.sessions.contains_key(&session.id_sha256) {
+                return Err(StoreError::Conflict);
+            }
+            inner
+                .sessions
+                .insert(session.id_sha256.clone(), session.clone());
+            Ok(())
+        })
+    }
+
+    fn session(&self, id_sha256: &str, now: i64) -> Result<Option<Session>, StoreError> {
+        self.with(|inner| {
+            Ok(inner
+                .sessions
+                .get(id_sha256)
+                .filter(|s| s.expires > now)
+                .cloned())
+        })
+    }
+
+    fn delete_session(&self, id_sha256: &str) -> Result<(), StoreError> {
+        self.with(|inner| inner.sessions.remove(id_sha256));
+        Ok(())
+    }
+
+    fn purge_sessions(&self, now: i64) -> Result<usize, StoreError> {
+        self.with(|inner| {
+            let before = inner.sessions.len();
+            inner.sessions.retain(|_, s| s.expires > now);
+            Ok(before - inner.sessions.len())
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #[test]
     fn memory_store_contract() {
-        super::super::contract::run(&super::MemoryStore::new());
+        crate::store::contract::run(&super::MemoryStore::new());
+        crate::store::sessions::contract::run(&super::MemoryStore::new());
     }
 }

@@ -1,0 +1,68 @@
+//! The customer-success console under `/console` of `canon serve` (issue 20, docs/console.md):
+//! server-rendered pages (minijinja templates compiled into the binary) with htmx, vendored in
+//! `assets/`, for the parts that update in place. Nothing is fetched at run time.
+//!
+//! Every page but sign-in needs a session ([`auth::Signed`]); every form that changes
+//! anything also carries the session's CSRF token ([`auth::Protected`]). The pages call the
+//! engine's own code: coverage from `report`, explain from `eval`, diagnostics from `check`.
+
+mod assets;
+mod auth;
+mod customers;
+mod page;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::routing::{get, post};
+use axum::Router;
+
+use crate::scim::AppState;
+
+/// How the console runs, from `canon serve`'s config.
+#[derive(Debug, Clone)]
+pub struct ConsoleOptions {
+    /// Cookies carry `Secure` (the service is reached over TLS).
+    pub secure_cookies: bool,
+    /// How long a sign-in lasts, whatever is done meanwhile.
+    pub session_lifetime: Duration,
+}
+
+impl Default for ConsoleOptions {
+    fn default() -> Self {
+        ConsoleOptions {
+            secure_cookies: false,
+            session_lifetime: Duration::from_secs(8 * 60 * 60),
+        }
+    }
+}
+
+/// What the console's handlers share: the service's state and the console's options.
+pub struct Console {
+    pub app: Arc<AppState>,
+    pub options: ConsoleOptions,
+}
+
+pub(crate) type ConsoleRef = Arc<Console>;
+
+/// The console's routes, all under `/console`, to merge beside the SCIM service's.
+pub fn router(app: Arc<AppState>, options: ConsoleOptions) -> Router {
+    let console = Arc::new(Console { app, options });
+    Router::new()
+        .route("/console", get(customers::list))
+        .route("/console/", get(customers::list))
+        .route(
+            "/console/sign-in",
+            get(auth::sign_in_page).post(auth::sign_in),
+        )
+        .route("/console/sign-out", post(auth::sign_out))
+        .route("/console/assets/{name}", get(assets::serve))
+        .route(
+            "/console/{*rest}",
+            get(page::not_found).post(page::not_found),
+        )
+        .with_state(console)
+}
+
+#[cfg(test)]
+pub(crate) mod testing;

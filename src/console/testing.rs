@@ -1,0 +1,168 @@
+//! What the console's handler tests share: a service with two tenants on the real engine
+//! (a customer file extending the default pack) and a signed-in browser's cookie and token.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::http::{header, Request, StatusCode};
+use axum::Router;
+use tower::ServiceExt;
+
+use super::{router, ConsoleOptions};
+use crate::scim::config::token_hash;
+use crate::scim::serve::engine_loader;
+use crate::scim::{AppState, Tenant};
+use crate::store::{MemoryStore, ResourceStore, TenantId};
+
+pub const ADMIN: &str = "console-admin-token";
+
+/// The rule file of tenant `acme`: the default pack and one rule of its own.
+pub fn acme_rules() -> String {
+    let pack = Path::new(env!("CARGO_MANIFEST_DIR")).join("rules/default.rules");
+    format!(
+        "extends \"{}\"\n\ninsert before management_level.explicit {{\n  rule acme_fellow: t has any [\"fellow\"] -> Director\n}}\n",
+        pack.display()
+    )
+}
+
+pub struct Harness {
+    pub app: Router,
+    pub state: Arc<AppState>,
+    /// Holds the rule file while the harness lives.
+    pub _dir: tempfile::TempDir,
+}
+
+pub struct Reply {
+    pub status: StatusCode,
+    pub headers: axum::http::HeaderMap,
+    pub body: String,
+}
+
+impl Reply {
+    pub fn location(&self) -> Option<&str> {
+        self.headers
+            .get(header::LOCATION)
+            .and_then(|v| v.to_str().ok())
+    }
+
+    /// The `name=value` of each `Set-Cookie`.
+    pub fn cookies(&self) -> Vec<String> {
+        self.headers
+            .get_all(header::SET_COOKIE)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .map(|v| v.split(';').next().unwrap_or_default().to_string())
+            .collect()
+    }
+
+    /// The value of the first `name="…" value="…"` input on the page.
+    pub fn input(&self, name: &str) -> Option<String> {
+        let at = self.body.find(&format!("name=\"{name}\""))?;
+        let rest = &self.body[at..];
+        let value = rest.find("value=\"")? + "value=\"".len();
+        let end = rest[value..].find('"')?;
+        Some(rest[value..value + end].to_string())
+    }
+}
+
+pub fn harness() -> Harness {
+    let dir = tempfile::tempdir().unwrap();
+    let rules = dir.path().join("acme.rules");
+    std::fs::write(&rules, acme_rules()).unwrap();
+    let store: Arc<dyn ResourceStore> = Arc::new(MemoryStore::new());
+    let loader = engine_loader();
+    let mut tenants = HashMap::new();
+    for id in ["acme", "globex"] {
+        let id = TenantId::parse(id).unwrap();
+        let mapper = loader(&rules).unwrap();
+        tenants.insert(
+            id.clone(),
+            Arc::new(Tenant::new(
+                id.clone(),
+                token_hash(&format!("{id}-token")),
+                rules.clone(),
+                mapper,
+            )),
+        );
+    }
+    let state = Arc::new(AppState {
+        store,
+        tenants,
+        admin_token_sha256: Some(token_hash(ADMIN)),
+        max_body_bytes: 1024 * 1024,
+        body_timeout: std::time::Duration::from_secs(30),
+        loader,
+        config_path: None,
+        serving: Default::default(),
+    });
+    Harness {
+        app: router(state.clone(), ConsoleOptions::default()),
+        state,
+        _dir: dir,
+    }
+}
+
+impl Harness {
+    pub async fn send(&self, request: Request<Body>) -> Reply {
+        let response = self.app.clone().oneshot(request).await.unwrap();
+        let status = response.status();
+        let headers = response.headers().clone();
+        let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
+            .await
+            .unwrap();
+        Reply {
+            status,
+            headers,
+            body: String::from_utf8(bytes.to_vec()).unwrap(),
+        }
+    }
+
+    pub async fn get(&self, path: &str, cookie: Option<&str>) -> Reply {
+        let mut request = Request::get(path);
+        if let Some(cookie) = cookie {
+            request = request.header(header::COOKIE, cookie);
+        }
+        self.send(request.body(Body::empty()).unwrap()).await
+    }
+
+    pub async fn post_form(
+        &self,
+        path: &str,
+        cookie: Option<&str>,
+        form: &[(&str, &str)],
+    ) -> Reply {
+        let mut request =
+            Request::post(path).header(header::CONTENT_TYPE, "application/x-www-form-urlencoded");
+        if let Some(cookie) = cookie {
+            request = request.header(header::COOKIE, cookie);
+        }
+        let body = serde_urlencoded::to_string(form).unwrap();
+        self.send(request.body(Body::from(body)).unwrap()).await
+    }
+
+    /// Signs in with the admin token: the session cookie (`name=value`) and its CSRF token.
+    pub async fn sign_in(&self) -> (String, String) {
+        let form = self.get("/console/sign-in", None).await;
+        let pre = form.cookies().into_iter().next().unwrap();
+        let token = form.input("token").unwrap();
+        let reply = self
+            .post_form(
+                "/console/sign-in",
+                Some(&pre),
+                &[("token", &token), ("admin_token", ADMIN)],
+            )
+            .await;
+        assert_eq!(reply.status, StatusCode::SEE_OTHER, "{}", reply.body);
+        let session = reply
+            .cookies()
+            .into_iter()
+            .find(|c| c.starts_with("canon_session="))
+            .unwrap();
+        let page = self.get("/console", Some(&session)).await;
+        assert_eq!(page.status, StatusCode::OK);
+        let csrf = page.input("csrf").unwrap();
+        (session, csrf)
+    }
+}

@@ -1,0 +1,805 @@
+//! The PostgreSQL backend: one database shared by several `canon serve` instances.
+//!
+//! Driver and pool: tokio-postgres with deadpool-postgres (statements prepared once per
+//! connection and cached). Durability is PostgreSQL's: a write is answered after its
+//! `COMMIT`, which waits for the WAL flush; PostgreSQL groups concurrent commits into one
+//! flush by itself, so every request keeps its own transaction.
+//!
+//! Bridging: [`ResourceStore`] is synchronous, and the SCIM handlers call it on tokio's
+//! blocking pool (`scim::state::blocking`); the CLI (`export`, `remap`) calls it with no
+//! runtime at all. So the store owns a small runtime of its own, whose two workers drive
+//! the connections' sockets, and each call runs its queries with `Handle::block_on` on the
+//! caller's thread. That works the same from a blocking-pool thread, the CLI's main thread
+//! and a test thread, and never blocks a worker of the server's runtime (calling it from
+//! async code directly would: handlers must go through `blocking`).
+//!
+//! Several instances: the unique key is unique per tenant and kind by an index (a second
+//! `userName` fails with `23505`, [`StoreError::Conflict`]); `update` reads the row `FOR
+//! UPDATE`, so concurrent updates of one group through any instances queue on the row lock
+//! and each closure sees the others' members; `replace` writes only where the version is
+//! still the one read; the version lives in the row, so an ETag means the same everywhere.
+//! Deadlocks and serialization failures (which PostgreSQL resolves by failing one
+//! transaction) are retried.
+
+mod migrations;
+
+use std::future::Future;
+use std::time::Duration;
+
+use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
+use tokio_postgres::error::SqlState;
+use tokio_postgres::NoTls;
+
+use super::{
+    fold, index_keys, lists_member, memberships_in, now, remove_member, IndexedAttr, Kind,
+    Membership, ProfileRecord, ResourceStore, StoreError, StoredResource, TenantId, UpdateFn,
+    Write,
+};
+
+/// Connections per instance: the blocking pool may run many requests at once, PostgreSQL's
+/// default `max_connections` is 100, and several instances share it.
+const POOL_SIZE: usize = 16;
+/// A failed transaction that PostgreSQL chose as a deadlock's victim is tried this often.
+const ATTEMPTS: usize = 5;
+/// Rows read per round trip by `scan`.
+const SCAN_CHUNK: i64 = 500;
+
+pub struct PostgresStore {
+    pool: Pool,
+    /// Drives the connections; `None` only while dropping.
+    runtime: Option<tokio::runtime::Runtime>,
+}
+
+impl Drop for PostgresStore {
+    fn drop(&mut self) {
+        // Dropping a runtime blocks, which tokio forbids inside async code (a server's
+        // state may be dropped there): let it wind down in the background.
+        if let Some(runtime) = self.runtime.take() {
+            runtime.shutdown_background();
+        }
+    }
+}
+
+/// A PostgreSQL error as a store error: a unique violation is a conflict, anything else
+/// keeps PostgreSQL's code and message.
+pub(super) fn db_error(error: tokio_postgres::Error) -> StoreError {
+    match error.as_db_error() {
+        Some(db) if *db.code() == SqlState::UNIQUE_VIOLATION => StoreError::Conflict,
+        Some(db) => {
+            StoreError::Backend(format!("PostgreSQL {}: {}", db.code().code(), db.message()))
+        }
+        None => StoreError::Backend(format!("PostgreSQL: {error}")),
+    }
+}
+
+/// Whether PostgreSQL failed the transaction only to let a concurrent one through.
+fn retryable(error: &tokio_postgres::Error) -> bool {
+    matches!(
+        error.code(),
+        Some(code) if *code == SqlState::T_R_DEADLOCK_DETECTED
+            || *code == SqlState::T_R_SERIALIZATION_FAILURE
+    )
+}
+
+/// What a transaction body fails with: a store error, or a PostgreSQL error (kept whole
+/// so a deadlock can be told apart and retried).
+enum Failure {
+    Store(StoreError),
+    Db(tokio_postgres::Error),
+}
+
+impl From<tokio_postgres::Error> for Failure {
+    fn from(error: tokio_postgres::Error) -> Self {
+        Failure::Db(error)
+    }
+}
+
+impl From<StoreError> for Failure {
+    fn from(error: StoreError) -> Self {
+        Failure::Store(error)
+    }
+}
+
+impl From<Failure> for StoreError {
+    fn from(failure: Failure) -> Self {
+        match failure {
+            Failure::Store(error) => error,
+            Failure::Db(error) => db_error(error),
+        }
+    }
+}
+
+const COLUMNS: &str = "id, kind, body, created, modified, version, profile";
+
+fn decode(row: &tokio_postgres::Row) -> Result<StoredResource, StoreError> {
+    let id: String = row.try_get(0).map_err(db_error)?;
+    let kind: String = row.try_get(1).map_err(db_error)?;
+    let body: String = row.try_get(2).map_err(db_error)?;
+    let profile: Option<String> = row.try_get(6).map_err(db_error)?;
+    let body = serde_json::from_str(&body)
+        .map_err(|e| StoreError::Backend(format!("stored body of {id}: {e}")))?;
+    let profile = match profile {
+        Some(text) => Some(
+            serde_json::from_str(&text)
+                .map_err(|e| StoreError::Backend(format!("stored profile of {id}: {e}")))?,
+        ),
+        None => None,
+    };
+    Ok(StoredResource {
+        kind: if kind == "Group" {
+            Kind::Group
+        } else {
+            Kind::User
+        },
+        body,
+        created: row.try_get(3).map_err(db_error)?,
+        modified: row.try_get(4).map_err(db_error)?,
+        version: row.try_get(5).map_err(db_error)?,
+        profile,
+        id,
+    })
+}
+
+fn decode_all(rows: &[tokio_postgres::Row]) -> Result<Vec<StoredResource>, StoreError> {
+    rows.iter().map(decode).collect()
+}
+
+fn encode(value: &impl serde::Serialize) -> Result<String, StoreError> {
+    serde_json::to_string(value).map_err(|e| StoreError::Backend(e.to_string()))
+}
+
+fn encode_profile(profile: &Option<ProfileRecord>) -> Result<Option<String>, StoreError> {
+    profile.as_ref().map(encode).transpose()
+}
+
+/// `text` as it appears, JSON-quoted, in a stored body.
+fn quoted(text: &str) -> Result<String, StoreError> {
+    encode(&text)
+}
+
+/// The keys of keys.rs as two parallel arrays (attribute, value), for one `unnest`.
+fn key_arrays(kind: Kind, body: &serde_json::Value) -> (Vec<&'static str>, Vec<String>) {
+    index_keys(kind, body)
+        .into_iter()
+        .map(|(attr, value)| (attr.as_str(), value))
+        .unzip()
+}
+
+/// Makes the index hold exactly the body's keys for one resource.
+async fn write_keys(
+    tx: &deadpool_postgres::Transaction<'_>,
+    tenant: &TenantId,
+    kind: Kind,
+    id: &str,
+    body: Option<&serde_json::Value>,
+    fresh: bool,
+) -> Result<(), tokio_postgres::Error> {
+    if !fresh {
+        let delete = tx
+            .prepare_cached("DELETE FROM keys WHERE tenant = $1 AND kind = $2 AND id = $3")
+            .await?;
+        tx.execute(&delete, &[&tenant.as_str(), &kind.as_str(), &id])
+            .await?;
+    }
+    let Some(body) = body else {
+        return Ok(());
+    };
+    let (attrs, values) = key_arrays(kind, body);
+    if attrs.is_empty() {
+        return Ok(());
+    }
+    let insert = tx
+        .prepare_cached(
+            "INSERT INTO keys (tenant, kind, attr, value, id)
+             SELECT $1, $2, a, v, $3 FROM unnest($4::text[], $5::text[]) AS k(a, v)
+             ON CONFLICT DO NOTHING",
+        )
+        .await?;
+    tx.execute(
+        &insert,
+        &[&tenant.as_str(), &kind.as_str(), &id, &attrs, &values],
+    )
+    .await?;
+    Ok(())
+}
+
+impl PostgresStore {
+    /// Connects to the database at `url` (`postgres://user:password@host:port/db`) and
+    /// applies pending migrations.
+    pub fn open(url: &str) -> Result<PostgresStore, StoreError> {
+        let config: tokio_postgres::Config = url.parse().map_err(|e| {
+            StoreError::Backend(format!("`{}` is not a PostgreSQL URL: {e}", redact(url)))
+        })?;
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .thread_name("canon-postgres")
+            .enable_all()
+            .build()
+            .map_err(|e| {
+                StoreError::Backend(format!("cannot start the PostgreSQL runtime: {e}"))
+            })?;
+        let manager = Manager::from_config(
+            config,
+            NoTls,
+            ManagerConfig {
+                recycling_method: RecyclingMethod::Fast,
+            },
+        );
+        let pool = Pool::builder(manager)
+            .max_size(POOL_SIZE)
+            .runtime(Runtime::Tokio1)
+            .create_timeout(Some(Duration::from_secs(10)))
+            .wait_timeout(Some(Duration::from_secs(30)))
+            .build()
+            .map_err(|e| StoreError::Backend(format!("cannot build the PostgreSQL pool: {e}")))?;
+        let store = PostgresStore {
+            pool,
+            runtime: Some(runtime),
+        };
+        store.block_on(migrations::apply(&store.pool))?;
+        Ok(store)
+    }
+
+    fn block_on<T>(
+        &self,
+        future: impl Future<Output = Result<T, StoreError>>,
+    ) -> Result<T, StoreError> {
+        match &self.runtime {
+            Some(runtime) => runtime.handle().block_on(future),
+            // Only `drop` takes the runtime.
+            None => Err(StoreError::Backend("the store is closed".into())),
+        }
+    }
+
+    async fn client(&self) -> Result<deadpool_postgres::Object, StoreError> {
+        self.pool
+            .get()
+            .await
+            .map_err(|e| StoreError::Backend(format!("no PostgreSQL connection: {e}")))
+    }
+
+    /// Runs `body` in a transaction of a pooled connection, again when PostgreSQL failed it
+    /// as a deadlock's victim.
+    fn transaction<T>(
+        &self,
+        mut body: impl AsyncFnMut(&deadpool_postgres::Transaction<'_>) -> Result<T, Failure>,
+    ) -> Result<T, StoreError> {
+        self.block_on(async {
+            let mut client = self.client().await?;
+            let mut attempt = 1;
+            loop {
+                let tx = client.transaction().await.map_err(db_error)?;
+                let outcome = match body(&tx).await {
+                    Ok(value) => tx.commit().await.map(|()| value).map_err(Failure::Db),
+                    Err(failure) => Err(failure),
+                };
+                match outcome {
+                    Ok(value) => return Ok(value),
+                    Err(Failure::Db(error)) if retryable(&error) && attempt < ATTEMPTS => {
+                        attempt += 1;
+                    }
+                    Err(failure) => return Err(failure.into()),
+                }
+            }
+        })
+    }
+
+    /// One read of rows (no transaction needed: a statement sees one snapshot).
+    fn read(
+        &self,
+        sql: &str,
+        params: &[&(dyn tokio_postgres::types::ToSql + Sync)],
+    ) -> Result<Vec<tokio_postgres::Row>, StoreError> {
+        self.block_on(async {
+            let client = self.client().await?;
+            let statement = client.prepare_cached(sql).await.map_err(db_error)?;
+            client.query(&statement, params).await.map_err(db_error)
+        })
+    }
+
+    fn read_one(
+        &self,
+        tenant: &TenantId,
+        kind: Kind,
+        column: &str,
+        value: &str,
+    ) -> Result<Option<StoredResource>, StoreError> {
+        let sql = format!(
+            "SELECT {COLUMNS} FROM resources WHERE tenant = $1 AND kind = $2 AND {column} = $3"
+        );
+        let rows = self.read(&sql, &[&tenant.as_str(), &kind.as_str(), &value])?;
+        rows.first().map(decode).transpose()
+    }
+}
+
+/// The URL without its password, for messages.
+pub(super) fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let credentials = &url[scheme + 3..at];
+            match credentials.split_once(':') {
+                Some((user, _)) => format!("{}{user}:***{}", &url[..scheme + 3], &url[at..]),
+                None => url.to_string(),
+            }
+        }
+        _ => url.to_string(),
+    }
+}
+
+impl ResourceStore for PostgresStore {
+    fn create(
+        &self,
+        tenant: &TenantId,
+        kind: Kind,
+        write: Write,
+    ) -> Result<StoredResource, StoreError> {
+        let id = uuid::Uuid::new_v4().to_string();
+        let stamp = now();
+        let body = encode(&write.body)?;
+        let profile = encode_profile(&write.profile)?;
+        self.transaction(async |tx| {
+            let insert = tx
+                .prepare_cached(
+                    "INSERT INTO resources (tenant, kind, id, unique_key, body, created, modified, version, profile)
+                     VALUES ($1, $2, $3, $4, $5, $6, $6, 1, $7)",
+                )
+                .await?;
+            tx.execute(
+                &insert,
+                &[&tenant.as_str(), &kind.as_str(), &id, &write.unique_key, &body, &stamp, &profile],
+            )
+            .await?;
+            write_keys(tx, tenant, kind, &id, Some(&write.body), true).await?;
+            Ok(())
+        })?;
+        Ok(StoredResource {
+            id,
+            kind,
+            body: write.body,
+            created: stamp.clone(),
+            modified: stamp,
+            version: 1,
+            profile: write.profile,
+        })
+    }
+
+    fn get(
+        &self,
+        tenant: &TenantId,
+        kind: Kind,
+        id: &str,
+    ) -> Result<Option<StoredResource>, StoreError> {
+        self.read_one(tenant, kind, "id", id)
+    }
+
+    fn find_unique(
+        &self,
+        tenant: &TenantId,
+        kind: Kind,
+        key: &str,
+    ) -> Result<Option<StoredResource>, StoreError> {
+        self.read_one(tenant, kind, "unique_key", key)
+    }
+
+    fn list(&self, tenant: &TenantId, kind: Kind) -> Result<Vec<StoredResource>, StoreError> {
+        let sql =
+            format!("SELECT {COLUMNS} FROM resources WHERE tenant = $1 AND kind = $2 ORDER BY seq");
+        decode_all(&self.read(&sql, &[&tenant.as_str(), &kind.as_str()])?)
+    }
+
+    fn page(
+        &self,
+        tenant: &TenantId,
+        kind: Kind,
+        skip: usize,
+        take: usize,
+    ) -> Result<(usize, Vec<StoredResource>), StoreError> {
+        let (skip, take) = (
+            i64::try_from(skip).unwrap_or(i64::MAX),
+            i64::try_from(take).unwrap_or(i64::MAX),
+        );
+        self.block_on(async {
+            let mut client = self.client().await?;
+            // One snapshot: the count and the page agree.
+            let tx = client
+                .build_transaction()
+                .isolation_level(tokio_postgres::IsolationLevel::RepeatableRead)
+                .read_only(true)
+                .start()
+                .await
+                .map_err(db_error)?;
+            let count = tx
+                .prepare_cached("SELECT count(*) FROM resources WHERE tenant = $1 AND kind = $2")
+                .await
+                .map_err(db_error)?;
+            let total: i64 = tx
+                .query_one(&count, &[&tenant.as_str(), &kind.as_str()])
+                .await
+                .map_err(db_error)?
+                .get(0);
+            let sql = format!(
+                "SELECT {COLUMNS} FROM resources WHERE tenant = $1 AND kind = $2
+                 ORDER BY seq LIMIT $3 OFFSET $4"
+            );
+            let statement = tx.prepare_cached(&sql).await.map_err(db_error)?;
+            let rows = tx
+                .query(
+                    &statement,
+                    &[&tenant.as_str(), &kind.as_str(), &take, &skip],
+                )
+                .await
+                .map_err(db_error)?;
+            tx.commit().await.map_err(db_error)?;
+            Ok((usize::try_from(total).unwrap_or(0), decode_all(&rows)?))
+        })
+    }
+
+    fn scan(
+        &self,
+        tenant: &TenantId,
+        kind: Kind,
+        visit: &mut dyn FnMut(StoredResource) -> bool,
+    ) -> Result<(), StoreError> {
+        // Chunks by creation order: no connection or snapshot is held while `visit` runs.
+        let sql = format!(
+            "SELECT {COLUMNS}, seq FROM resources WHERE tenant = $1 AND kind = $2 AND seq > $3
+             ORDER BY seq LIMIT $4"
+        );
+        let mut after = 0i64;
+        loop {
+            let rows = self.read(
+                &sql,
+                &[&tenant.as_str(), &kind.as_str(), &after, &SCAN_CHUNK],
+            )?;
+            for row in &rows {
+                after = row.try_get(7).map_err(db_error)?;
+                if !visit(decode(row)?) {
+                    return Ok(());
+                }
+            }
+            if i64::try_from(rows.len()).unwrap_or(0) < SCAN_CHUNK {
+                return Ok(());
+            }
+        }
+    }
+
+    fn find_by(
+        &self,
+        tenant: &TenantId,
+        kind: Kind,
+        attr: IndexedAttr,
+        value: &str,
+    ) -> Result<Vec<StoredResource>, StoreError> {
+        if attr == IndexedAttr::Member {
+            // Members are not indexed (keys.rs): the groups whose text holds the id.
+            let sql = format!(
+                "SELECT {COLUMNS} FROM resources
+                 WHERE tenant = $1 AND kind = $2 AND strpos(body, $3) > 0 ORDER BY seq"
+            );
+            let rows = self.read(&sql, &[&tenant.as_str(), &kind.as_str(), &quoted(value)?])?;
+            let mut found = decode_all(&rows)?;
+            found.retain(|r| lists_member(&r.body, value));
+            return Ok(found);
+        }
+        let sql = "SELECT r.id, r.kind, r.body, r.created, r.modified, r.version, r.profile
+             FROM keys AS k JOIN resources AS r
+                ON r.tenant = k.tenant AND r.kind = k.kind AND r.id = k.id
+             WHERE k.tenant = $1 AND k.kind = $2 AND k.attr = $3 AND k.value = $4
+             ORDER BY r.seq";
+        let rows = self.read(
+            sql,
+            &[
+                &tenant.as_str(),
+                &kind.as_str(),
+                &attr.as_str(),
+                &fold(value),
+            ],
+        )?;
+        decode_all(&rows)
+    }
+
+    /// The groups whose text holds any of the ids (few members), or every group (many),
+    /// then the plain reading of their `members`.
+    fn memberships(
+        &self,
+        tenant: &TenantId,
+        members: &[&str],
+    ) -> Result<Vec<Membership>, StoreError> {
+        const FEW: usize = 32;
+        if members.is_empty() {
+            return Ok(Vec::new());
+        }
+        let groups = if members.len() <= FEW {
+            let needles = members
+                .iter()
+                .map(|m| quoted(m))
+                .collect::<Result<Vec<_>, _>>()?;
+            let sql = format!(
+                "SELECT {COLUMNS} FROM resources WHERE tenant = $1 AND kind = 'Group'
+                 AND EXISTS (SELECT 1 FROM unnest($2::text[]) AS n WHERE strpos(body, n) > 0)
+                 ORDER BY seq"
+            );
+            decode_all(&self.read(&sql, &[&tenant.as_str(), &needles])?)?
+        } else {
+            self.list(tenant, Kind::Group)?
+        };
+        Ok(memberships_in(&groups, members))
+    }
+
+    fn update(
+        &self,
+        tenant: &TenantId,
+        kind: Kind,
+        id: &str,
+        change: &mut UpdateFn<'_>,
+    ) -> Result<StoredResource, StoreError> {
+        let select = format!(
+            "SELECT {COLUMNS} FROM resources WHERE tenant = $1 AND kind = $2 AND id = $3 FOR UPDATE"
+        );
+        self.transaction(async |tx| {
+            // The row lock holds every other instance's update of this resource until the
+            // commit: the closure sees the latest version and nothing comes in between.
+            let statement = tx.prepare_cached(&select).await?;
+            let row = tx
+                .query_opt(&statement, &[&tenant.as_str(), &kind.as_str(), &id])
+                .await?
+                .ok_or(StoreError::NotFound)?;
+            let current = decode(&row)?;
+            let write = change(&current).ok_or(StoreError::Aborted)?;
+            let stamp = now();
+            let version = current.version + 1;
+            let statement = tx
+                .prepare_cached(
+                    "UPDATE resources SET unique_key = $4, body = $5, modified = $6, version = $7, profile = $8
+                     WHERE tenant = $1 AND kind = $2 AND id = $3",
+                )
+                .await?;
+            tx.execute(
+                &statement,
+                &[
+                    &tenant.as_str(),
+                    &kind.as_str(),
+                    &id,
+                    &write.unique_key,
+                    &encode(&write.body)?,
+                    &stamp,
+                    &version,
+                    &encode_profile(&write.profile)?,
+                ],
+            )
+            .await?;
+            write_keys(tx, tenant, kind, id, Some(&write.body), false).await?;
+            Ok(StoredResource {
+                id: current.id,
+                kind,
+                body: write.body,
+                created: current.created,
+                modified: stamp,
+                version,
+                profile: write.profile,
+            })
+        })
+    }
+
+    fn replace(
+        &self,
+        tenant: &TenantId,
+        kind: Kind,
+        id: &str,
+        version: i64,
+        write: Write,
+    ) -> Result<StoredResource, StoreError> {
+        let body = encode(&write.body)?;
+        let profile = encode_profile(&write.profile)?;
+        let stamp = now();
+        let next = version + 1;
+        let created = self.transaction(async |tx| {
+            // Written only if the version is still the one read: the check and the write
+            // are one statement, under the row's lock.
+            let statement = tx
+                .prepare_cached(
+                    "UPDATE resources SET unique_key = $5, body = $6, modified = $7, version = $8, profile = $9
+                     WHERE tenant = $1 AND kind = $2 AND id = $3 AND version = $4
+                     RETURNING created",
+                )
+                .await?;
+            let row = tx
+                .query_opt(
+                    &statement,
+                    &[
+                        &tenant.as_str(),
+                        &kind.as_str(),
+                        &id,
+                        &version,
+                        &write.unique_key,
+                        &body,
+                        &stamp,
+                        &next,
+                        &profile,
+                    ],
+                )
+                .await?;
+            let Some(row) = row else {
+                let exists = tx
+                    .prepare_cached("SELECT 1 FROM resources WHERE tenant = $1 AND kind = $2 AND id = $3")
+                    .await?;
+                let found = tx
+                    .query_opt(&exists, &[&tenant.as_str(), &kind.as_str(), &id])
+                    .await?;
+                return Err(if found.is_some() {
+                    StoreError::Stale
+                } else {
+                    StoreError::NotFound
+                }
+                .into());
+            };
+            write_keys(tx, tenant, kind, id, Some(&write.body), false).await?;
+            Ok(row.try_get::<_, String>(0)?)
+        })?;
+        Ok(StoredResource {
+            id: id.to_string(),
+            kind,
+            body: write.body,
+            created,
+            modified: stamp,
+            version: next,
+            profile: write.profile,
+        })
+    }
+
+    fn delete(&self, tenant: &TenantId, kind: Kind, id: &str) -> Result<(), StoreError> {
+        let needle = quoted(id)?;
+        self.transaction(async |tx| {
+            let statement = tx
+                .prepare_cached("DELETE FROM resources WHERE tenant = $1 AND kind = $2 AND id = $3")
+                .await?;
+            if tx
+                .execute(&statement, &[&tenant.as_str(), &kind.as_str(), &id])
+                .await?
+                == 0
+            {
+                return Err(StoreError::NotFound.into());
+            }
+            write_keys(tx, tenant, kind, id, None, false).await?;
+            // Groups locked in creation order, as every delete locks them: two deletes
+            // cannot wait on each other.
+            let statement = tx
+                .prepare_cached(
+                    "SELECT id, body FROM resources
+                     WHERE tenant = $1 AND kind = 'Group' AND strpos(body, $2) > 0
+                     ORDER BY seq FOR UPDATE",
+                )
+                .await?;
+            let groups = tx.query(&statement, &[&tenant.as_str(), &needle]).await?;
+            let stamp = now();
+            let write = tx
+                .prepare_cached(
+                    "UPDATE resources SET body = $3, modified = $4, version = version + 1
+                     WHERE tenant = $1 AND kind = 'Group' AND id = $2",
+                )
+                .await?;
+            for group in groups {
+                let (group_id, body): (String, String) = (group.try_get(0)?, group.try_get(1)?);
+                let mut body: serde_json::Value = serde_json::from_str(&body)
+                    .map_err(|e| StoreError::Backend(format!("stored body of {group_id}: {e}")))?;
+                if !remove_member(&mut body, id) {
+                    continue;
+                }
+                tx.execute(
+                    &write,
+                    &[&tenant.as_str(), &group_id, &encode(&body)?, &stamp],
+                )
+                .await?;
+            }
+            Ok(())
+        })
+    }
+
+    fn set_profiles(
+        &self,
+        tenant: &TenantId,
+        profiles: &[(String, ProfileRecord)],
+    ) -> Result<(), StoreError> {
+        let ids: Vec<&str> = profiles.iter().map(|(id, _)| id.as_str()).collect();
+        let texts = profiles
+            .iter()
+            .map(|(_, profile)| encode(profile))
+            .collect::<Result<Vec<_>, _>>()?;
+        self.transaction(async |tx| {
+            let statement = tx
+                .prepare_cached(
+                    "UPDATE resources AS r SET profile = p.profile
+                     FROM unnest($2::text[], $3::text[]) AS p(id, profile)
+                     WHERE r.tenant = $1 AND r.kind = 'User' AND r.id = p.id",
+                )
+                .await?;
+            tx.execute(&statement, &[&tenant.as_str(), &ids, &texts])
+                .await?;
+            Ok(())
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A store on a database of its own, or `None` where no PostgreSQL can be had (never
+    /// under `CI=true`: then this fails).
+    fn store() -> Option<PostgresStore> {
+        let url = super::super::testing::fresh_postgres_database().unwrap()?;
+        Some(PostgresStore::open(&url).unwrap())
+    }
+
+    #[test]
+    fn postgres_store_contract() {
+        let Some(store) = store() else { return };
+        super::super::contract::run(&store);
+    }
+
+    /// Two stores on one database stand for two instances: one `userName` per tenant, and
+    /// concurrent updates of one group through both lose no member.
+    #[test]
+    fn two_instances_share_uniqueness_and_lose_no_member() {
+        let Some(url) = super::super::testing::fresh_postgres_database().unwrap() else {
+            return;
+        };
+        let (one, two) = (
+            PostgresStore::open(&url).unwrap(),
+            PostgresStore::open(&url).unwrap(),
+        );
+        let acme = TenantId::parse("acme").unwrap();
+        let user = |name: &str| Write {
+            body: serde_json::json!({"userName": name}),
+            unique_key: Some(fold(name)),
+            profile: None,
+        };
+        one.create(&acme, Kind::User, user("Ana")).unwrap();
+        assert!(matches!(
+            two.create(&acme, Kind::User, user("ANA")),
+            Err(StoreError::Conflict)
+        ));
+        let group = Write {
+            body: serde_json::json!({"displayName": "g"}),
+            unique_key: None,
+            profile: None,
+        };
+        let group = one.create(&acme, Kind::Group, group).unwrap();
+        std::thread::scope(|scope| {
+            for n in 0..16 {
+                let store = if n % 2 == 0 { &one } else { &two };
+                let (acme, id) = (&acme, &group.id);
+                scope.spawn(move || {
+                    store
+                        .update(acme, Kind::Group, id, &mut |current| {
+                            let mut body = current.body.clone();
+                            let mut members =
+                                body["members"].as_array().cloned().unwrap_or_default();
+                            members.push(serde_json::json!({"value": format!("m{n}")}));
+                            body["members"] = serde_json::Value::Array(members);
+                            Some(Write {
+                                body,
+                                unique_key: None,
+                                profile: None,
+                            })
+                        })
+                        .unwrap();
+                });
+            }
+        });
+        let read = two.get(&acme, Kind::Group, &group.id).unwrap().unwrap();
+        assert_eq!(read.body["members"].as_array().unwrap().len(), 16);
+        assert_eq!(read.version, 17);
+        // A second open finds the schema applied and changes nothing.
+        drop(PostgresStore::open(&url).unwrap());
+    }
+
+    #[test]
+    fn passwords_stay_out_of_messages() {
+        assert_eq!(
+            redact("postgres://canon:s3cret@db:5432/canon"),
+            "postgres://canon:***@db:5432/canon"
+        );
+        assert_eq!(redact("postgres://db/canon"), "postgres://db/canon");
+    }
+}
