@@ -405,6 +405,14 @@ fn main() {
     let sqlite = |name: &str| -> Arc<dyn ResourceStore> {
         Arc::new(SqliteStore::open(&dir.path().join(name)).expect("SQLite store"))
     };
+    // PostgreSQL where one can be had (CANON_TEST_POSTGRES, or .ci/postgres.sh).
+    let postgres = |label: &str| -> Option<Arc<dyn ResourceStore>> {
+        let url = canon::store::testing::fresh_postgres_database().expect(label)?;
+        Some(Arc::new(
+            canon::store::PostgresStore::open(&url).expect("PostgreSQL store"),
+        ))
+    };
+    let (pg_load, pg_members) = (postgres("load"), postgres("members"));
     runtime.block_on(async {
         let [creates, patches, lookups] = run(
             "SQLite",
@@ -415,6 +423,15 @@ fn main() {
         )
         .await;
         let member_p99 = member_pushes("SQLite", sqlite("members.db"), size, 1000, pushes).await;
+        let pg = match (pg_load, pg_members) {
+            (Some(load), Some(members)) => {
+                let [pg_creates, pg_patches, _] =
+                    run("PostgreSQL", load, program.clone(), clients, rounds).await;
+                let pg_member_p99 = member_pushes("PostgreSQL", members, size, 1000, pushes).await;
+                Some((pg_creates, pg_patches, pg_member_p99))
+            }
+            _ => None,
+        };
         println!("targets (issue 18), SQLite:");
         let create_p99 = percentile(&creates.latencies, 0.99);
         check(
@@ -441,6 +458,28 @@ fn main() {
             "<=",
             250.0,
         );
+        match pg {
+            Some((pg_creates, pg_patches, pg_member_p99)) => {
+                println!("targets (issue 18), PostgreSQL (one instance, this machine):");
+                check(
+                    "creates/s ÷ SQLite's",
+                    pg_creates.per_second / creates.per_second,
+                    ">=",
+                    0.5,
+                );
+                println!(
+                    "  (patches/s ÷ SQLite's {:.2}, no target)",
+                    pg_patches.per_second / patches.per_second
+                );
+                check(
+                    "1,000-member PATCH p99 (ms)",
+                    pg_member_p99.as_secs_f64() * 1e3,
+                    "<=",
+                    250.0,
+                );
+            }
+            None => println!("PostgreSQL: none to be had here, not measured"),
+        }
     });
 }
 

@@ -45,6 +45,90 @@ CREATE TABLE keys (
 );
 CREATE INDEX keys_of ON keys (tenant, kind, id);
 "#,
+    // The tenant registry (store/registry.rs) and console sessions (store/sessions.rs), as
+    // SQLite keeps them; `registry_generation` is bumped (and notified) by every change.
+    r#"
+CREATE TABLE registry_generation (
+    id          INTEGER PRIMARY KEY CHECK (id = 1),
+    generation  BIGINT NOT NULL
+);
+INSERT INTO registry_generation VALUES (1, 0);
+CREATE TABLE tenants (
+    id                  TEXT PRIMARY KEY,
+    enabled             BOOLEAN NOT NULL,
+    extensions          TEXT NOT NULL,
+    rate_limit          TEXT NOT NULL,
+    body_capture_until  TEXT,
+    live_version        BIGINT,
+    created             TEXT NOT NULL
+);
+CREATE TABLE tenant_tokens (
+    id       BIGSERIAL PRIMARY KEY,
+    tenant   TEXT NOT NULL REFERENCES tenants (id) ON DELETE CASCADE,
+    sha256   TEXT NOT NULL UNIQUE,
+    created  TEXT NOT NULL,
+    expires  TEXT,
+    revoked  TEXT
+);
+CREATE INDEX tenant_tokens_of ON tenant_tokens (tenant);
+CREATE TABLE rule_versions (
+    tenant   TEXT NOT NULL REFERENCES tenants (id) ON DELETE CASCADE,
+    number   BIGINT NOT NULL,
+    hash     TEXT NOT NULL,
+    name     TEXT NOT NULL,
+    text     TEXT NOT NULL,
+    note     TEXT NOT NULL,
+    author   TEXT NOT NULL,
+    created  TEXT NOT NULL,
+    PRIMARY KEY (tenant, number)
+);
+CREATE TABLE rule_files (
+    seq      BIGSERIAL NOT NULL,
+    tenant   TEXT NOT NULL,
+    number   BIGINT NOT NULL,
+    path     TEXT NOT NULL,
+    bytes    BYTEA NOT NULL,
+    PRIMARY KEY (tenant, number, path),
+    FOREIGN KEY (tenant, number) REFERENCES rule_versions (tenant, number) ON DELETE CASCADE
+);
+CREATE TABLE setup_links (
+    secret_sha256  TEXT PRIMARY KEY,
+    tenant         TEXT NOT NULL REFERENCES tenants (id) ON DELETE CASCADE,
+    created        TEXT NOT NULL,
+    expires        TEXT NOT NULL,
+    spent          TEXT
+);
+CREATE TABLE activity (
+    seq          BIGSERIAL PRIMARY KEY,
+    tenant       TEXT NOT NULL,
+    at           TEXT NOT NULL,
+    method       TEXT NOT NULL,
+    path         TEXT NOT NULL,
+    status       INTEGER NOT NULL,
+    latency_us   BIGINT NOT NULL,
+    error        TEXT,
+    resource_id  TEXT,
+    request_id   TEXT,
+    body         TEXT
+);
+CREATE INDEX activity_of ON activity (tenant, seq);
+CREATE TABLE activity_counters (
+    tenant         TEXT PRIMARY KEY,
+    requests       BIGINT NOT NULL,
+    client_errors  BIGINT NOT NULL,
+    server_errors  BIGINT NOT NULL,
+    last_request   TEXT,
+    last_error     TEXT
+);
+CREATE TABLE sessions (
+    id_sha256  TEXT PRIMARY KEY,
+    csrf       TEXT NOT NULL,
+    who        TEXT NOT NULL,
+    created    BIGINT NOT NULL,
+    expires    BIGINT NOT NULL
+);
+CREATE INDEX sessions_expiry ON sessions (expires);
+"#,
 ];
 
 /// Applies the pending migrations, each with its bump of `canon_schema`, in one transaction.

@@ -22,6 +22,8 @@
 //! transaction) are retried.
 
 mod migrations;
+mod registry;
+mod watch;
 
 use std::future::Future;
 use std::time::Duration;
@@ -46,6 +48,8 @@ const SCAN_CHUNK: i64 = 500;
 
 pub struct PostgresStore {
     pool: Pool,
+    /// The registry's generation as notifications and polls tell it (watch.rs).
+    watch: std::sync::Arc<watch::Watch>,
     /// Drives the connections; `None` only while dropping.
     runtime: Option<tokio::runtime::Runtime>,
 }
@@ -219,7 +223,7 @@ impl PostgresStore {
                 StoreError::Backend(format!("cannot start the PostgreSQL runtime: {e}"))
             })?;
         let manager = Manager::from_config(
-            config,
+            config.clone(),
             NoTls,
             ManagerConfig {
                 recycling_method: RecyclingMethod::Fast,
@@ -234,9 +238,13 @@ impl PostgresStore {
             .map_err(|e| StoreError::Backend(format!("cannot build the PostgreSQL pool: {e}")))?;
         let store = PostgresStore {
             pool,
+            watch: std::sync::Arc::default(),
             runtime: Some(runtime),
         };
         store.block_on(migrations::apply(&store.pool))?;
+        if let Some(runtime) = &store.runtime {
+            watch::spawn_listener(runtime, config, store.watch.clone());
+        }
         Ok(store)
     }
 
