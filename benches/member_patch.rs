@@ -118,7 +118,8 @@ async fn run(sizes: &[usize]) {
     }
     let state = AppState {
         store: Arc::new(store),
-        tenants,
+        tenants: tenants.into(),
+        registry: None,
         admin_token_sha256: None,
         max_body_bytes: 4 << 20,
         body_timeout: Duration::from_secs(30),

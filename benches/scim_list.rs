@@ -120,7 +120,8 @@ fn main() {
     .with_rate_limit(canon::scim::rate_limit::RateLimit::Off);
     let state = AppState {
         store: Arc::new(store),
-        tenants: HashMap::from([(id, Arc::new(tenant))]),
+        tenants: HashMap::from([(id, Arc::new(tenant))]).into(),
+        registry: None,
         admin_token_sha256: None,
         max_body_bytes: 1 << 20,
         body_timeout: Duration::from_secs(30),

@@ -124,7 +124,8 @@ async fn start(
     );
     let state = AppState {
         store,
-        tenants: HashMap::from([(id, tenant)]),
+        tenants: HashMap::from([(id, tenant)]).into(),
+        registry: None,
         admin_token_sha256: None,
         max_body_bytes: 1 << 20,
         body_timeout: std::time::Duration::from_secs(30),

@@ -132,7 +132,8 @@ fn harness_on(
     }
     let state = AppState {
         store,
-        tenants,
+        tenants: tenants.into(),
+        registry: None,
         admin_token_sha256: Some(token_hash(ADMIN)),
         max_body_bytes: 64 * 1024,
         body_timeout: std::time::Duration::from_secs(30),
@@ -1528,8 +1529,9 @@ async fn stored_profiles_match_the_dry_run() {
         "locale",
         "status",
     ];
-    let mut compared = 0;
-    for (user, dry) in users.into_iter().zip(dry_rows) {
+    // Every user first: a manager's derived people_manager counts reports created after them.
+    let mut ids = Vec::new();
+    for user in &users {
         let created = h
             .send(
                 "POST",
@@ -1539,7 +1541,10 @@ async fn stored_profiles_match_the_dry_run() {
             )
             .await;
         assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
-        let id = created.body["id"].as_str().unwrap();
+        ids.push(created.body["id"].as_str().unwrap().to_string());
+    }
+    let mut compared = 0;
+    for ((user, dry), id) in users.into_iter().zip(dry_rows).zip(ids) {
         let stored = h
             .send("GET", &format!("/t/acme/profiles/{id}"), Some(ADMIN), None)
             .await;

@@ -7,6 +7,7 @@ use std::path::Path;
 use std::process::{Child, Stdio};
 use std::time::Duration;
 
+use canon::scim::config::Config;
 use serde_json::{json, Value};
 
 mod common;
@@ -49,13 +50,23 @@ fn tenant_add_and_rotate_token() {
     let token = line_value(&text, "token");
     let admin = line_value(&text, "admin_token");
     assert_eq!(token.len(), 64);
+    // The config keeps the admin token's hash; the tenant lives in the store's registry,
+    // its token as a hash only.
     let saved = std::fs::read_to_string(&config).unwrap();
     assert!(
         !saved.contains(&token) && !saved.contains(&admin),
         "only hashes are stored"
     );
-    assert!(saved.contains(&sha256_hex(&token)) && saved.contains(&sha256_hex(&admin)));
-    assert!(saved.contains("rules: acme.rules"), "{saved}");
+    assert!(saved.contains(&sha256_hex(&admin)) && !saved.contains("tenants:"));
+    let store = canon::store::SqliteStore::open(&dir.path().join("canon.db")).unwrap();
+    let acme = canon::store::TenantId::parse("acme").unwrap();
+    let tokens = canon::store::TenantRegistry::tokens(&store, &acme).unwrap();
+    assert_eq!(tokens[0].sha256, sha256_hex(&token));
+    drop(store);
+    for file in ["canon.db", "canon.db-wal"] {
+        let bytes = std::fs::read(dir.path().join(file)).unwrap_or_default();
+        assert!(!String::from_utf8_lossy(&bytes).contains(&token), "{file}");
+    }
 
     // Twice the same id, a bad id, a missing rule file: usage errors.
     let again = canon(&[
@@ -104,8 +115,20 @@ fn tenant_add_and_rotate_token() {
     assert_eq!(rotated.code, 0);
     let new_token = line_value(&rotated.stdout, "token");
     assert_ne!(new_token, token);
-    let saved = std::fs::read_to_string(&config).unwrap();
-    assert!(saved.contains(&sha256_hex(&new_token)) && !saved.contains(&sha256_hex(&token)));
+    assert!(rotated
+        .stdout
+        .contains("the previous tokens stopped working now"));
+    let shown = canon(&["tenant", "show", "acme", "--config", config_arg]);
+    assert!(
+        shown.stdout.contains("     1  created ") && shown.stdout.contains("revoked"),
+        "{}",
+        shown.stdout
+    );
+    assert!(
+        shown.stdout.contains("     3  created ") && shown.stdout.ends_with("never\n"),
+        "{}",
+        shown.stdout
+    );
     assert_eq!(
         canon(&["tenant", "rotate-token", "nope", "--config", config_arg]).code,
         2
@@ -404,10 +427,11 @@ fn canon_reload(config: &Path, address: &str, admin: &str) -> Run {
         .into()
 }
 
-/// Issue 16: a tenant's `extensions.aliases`, added to `canon.yaml` while the service runs,
-/// reach the service on `canon reload` and `canon remap` offline; `strict` too.
+/// Issue 16: a tenant's `extensions.aliases`, set while the service runs (issue 17:
+/// `canon tenant set`, on the registry the service follows), reach the service without a
+/// reload and `canon remap` offline; `strict` too.
 #[test]
-fn tenant_aliases_reach_reload_and_remap() {
+fn tenant_aliases_reach_the_service_and_remap() {
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("canon.yaml");
     let rules = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/corpus/base.rules");
@@ -453,14 +477,20 @@ fn tenant_aliases_reach_reload_and_remap() {
     let first = first["id"].as_str().unwrap().to_string();
     assert_eq!(level(&first), json!("Individual Contributor"));
 
-    // `acme` is the config's last entry: its extensions go at the end.
-    let mut text = std::fs::read_to_string(&config).unwrap();
-    text.push_str(&format!(
-        "  extensions:\n    aliases:\n      {globex}: canon\n    strict: true\n"
-    ));
-    std::fs::write(&config, text).unwrap();
-    let reload = canon_reload(&config, &server.address, &admin);
-    assert_eq!(reload.code, 0, "{}", reload.stderr);
+    let set = canon(&[
+        "tenant",
+        "set",
+        "acme",
+        "--alias",
+        &format!("{globex}=canon"),
+        "--strict",
+        "true",
+        "--config",
+        config_arg,
+    ]);
+    assert_eq!(set.code, 0, "{}", set.stderr);
+    // The service follows the registry within a second.
+    std::thread::sleep(Duration::from_millis(1000));
     let (status, second) = http(
         &server.address,
         "POST",
@@ -530,8 +560,17 @@ fn durability_export_remap_and_reload(database: Option<&str>) {
     let token = line_value(&out.stdout, "token");
     let admin = line_value(&out.stdout, "admin_token");
     if let Some(url) = database {
+        // The PostgreSQL store has no tenant registry yet (issue 18 adds it from the
+        // registry's contract tests): its tenants are the config's, as before issue 17.
         let mut written = canon::scim::config::Config::load(&config).unwrap();
         written.database = url.into();
+        written.tenants.push(canon::scim::config::TenantConfig {
+            id: canon::store::TenantId::parse("acme").unwrap(),
+            rules: rules.clone(),
+            token_sha256: sha256_hex(&token),
+            extensions: Default::default(),
+            rate_limit: Default::default(),
+        });
         written.save(&config).unwrap();
     }
 
@@ -573,31 +612,55 @@ fn durability_export_remap_and_reload(database: Option<&str>) {
     assert_eq!(status, 200);
     assert_eq!(profile["profile"]["management_level"], json!("VP"));
 
-    // Reload: a broken file is refused (exit 1) and the old rules keep serving.
-    std::fs::write(&rules, "field x: nonsense(\n").unwrap();
-    let reload = canon_reload(&config, &server.address, &admin);
-    assert_eq!(reload.code, 1);
-    assert!(reload.stderr.contains("error"));
+    let config_arg = config.to_str().unwrap();
+    let rules_arg = rules.to_str().unwrap();
     let changed = std::fs::read_to_string(&base_rules)
         .unwrap()
         .replace("-> VP", "-> SVP");
-    std::fs::write(&rules, changed).unwrap();
-    let reload = canon_reload(&config, &server.address, &admin);
-    assert_eq!(reload.code, 0, "{}", reload.stderr);
-    // A rotated token takes effect on reload; the old one stops working.
-    let rotated = canon(&[
-        "tenant",
-        "rotate-token",
-        "acme",
-        "--config",
-        config.to_str().unwrap(),
-    ]);
-    let new_token = line_value(&rotated.stdout, "token");
-    let reload = canon_reload(&config, &server.address, &admin);
-    assert_eq!(reload.code, 0);
-    let users = "/t/acme/scim/v2/Users";
-    assert_eq!(http(&server.address, "GET", users, &token, None).0, 401);
-    assert_eq!(http(&server.address, "GET", users, &new_token, None).0, 200);
+    if database.is_some() {
+        // Config tenants: `canon reload` recompiles the rule file; a broken one is refused
+        // (exit 1) and the old rules keep serving.
+        std::fs::write(&rules, "field x: nonsense(\n").unwrap();
+        let reload = canon_reload(&config, &server.address, &admin);
+        assert_eq!(reload.code, 1);
+        assert!(reload.stderr.contains("error"));
+        std::fs::write(&rules, &changed).unwrap();
+        let reload = canon_reload(&config, &server.address, &admin);
+        assert_eq!(reload.code, 0, "{}", reload.stderr);
+    } else {
+        // Rules are published with `canon tenant set-rules` (tests/tenants.rs); a broken file is
+        // refused (exit 1) with its diagnostics and nothing changes.
+        std::fs::write(&rules, "field x: nonsense(\n").unwrap();
+        let refused = canon(&[
+            "tenant",
+            "set-rules",
+            "acme",
+            rules_arg,
+            "--note",
+            "broken",
+            "--config",
+            config_arg,
+        ]);
+        assert_eq!(refused.code, 1);
+        assert!(refused.stderr.contains("error"), "{}", refused.stderr);
+        std::fs::write(&rules, &changed).unwrap();
+        // `canon reload` still asks the service to re-read its tenants (a no-op here).
+        let reload = canon_reload(&config, &server.address, &admin);
+        assert_eq!(reload.code, 0, "{}", reload.stderr);
+        // A rotated token takes effect without a reload; the old one stops working.
+        let rotated = canon(&[
+            "tenant",
+            "rotate-token",
+            "acme",
+            "--config",
+            config.to_str().unwrap(),
+        ]);
+        let new_token = line_value(&rotated.stdout, "token");
+        std::thread::sleep(Duration::from_millis(1000));
+        let users = "/t/acme/scim/v2/Users";
+        assert_eq!(http(&server.address, "GET", users, &token, None).0, 401);
+        assert_eq!(http(&server.address, "GET", users, &new_token, None).0, 200);
+    }
     drop(server);
 
     // Export reads the store offline (on PostgreSQL, from `--database`, the config
@@ -639,7 +702,44 @@ fn durability_export_remap_and_reload(database: Option<&str>) {
     );
     assert!(csv.contains(",ana@example.com,"));
 
-    // Remap prints the per-field change, writes only with --apply.
+    // Remap prints the per-field change, writes only with --apply. In the registry, the SVP
+    // rules become the live version first (dry run of set-rules: a preview, nothing stored).
+    if database.is_none() {
+        let preview = canon(&[
+            "tenant",
+            "set-rules",
+            "acme",
+            rules_arg,
+            "--note",
+            "SVP",
+            "--dry-run",
+            "--config",
+            config_arg,
+        ]);
+        assert!(
+            preview
+                .stdout
+                .contains("ana@example.com\tmanagement_level\t\"VP\" -> \"SVP\""),
+            "{}",
+            preview.stdout
+        );
+        let db = Config::resolve(&config, Path::new("canon.db"));
+        let store = canon::store::SqliteStore::open(&db).unwrap();
+        let acme = canon::store::TenantId::parse("acme").unwrap();
+        let (program, bundle) = canon::scim::mapper::load_for_publishing(&rules).unwrap();
+        canon::store::TenantRegistry::publish_rules(
+            &store,
+            &acme,
+            &canon::store::registry::NewRuleVersion {
+                hash: program.version().to_string(),
+                bundle,
+                note: "published without recomputing, as an older canon would leave it".into(),
+                author: "test".into(),
+            },
+        )
+        .unwrap();
+        drop(store);
+    }
     let dry = canon(&[
         "remap",
         "--tenant",
@@ -696,5 +796,206 @@ fn durability_export_remap_and_reload(database: Option<&str>) {
         ])
         .code,
         2
+    );
+}
+
+/// Issue 21: people_manager derived from who names whom as manager, in the running service
+/// after a sequence of creates, manager changes (by email, and by the enterprise
+/// extension's `manager.value` id, as Okta and Entra send it), a deactivation and a delete;
+/// the same as a dry run over an export of the users at each step, and as `canon remap`.
+#[test]
+fn the_organisation_graph_in_the_service_equals_the_dry_run_and_remap() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("canon.yaml");
+    let rules = Path::new(env!("CARGO_MANIFEST_DIR")).join("rules/default.rules");
+    let config_arg = config.to_str().unwrap();
+    let out = canon(&[
+        "tenant",
+        "add",
+        "acme",
+        "--rules",
+        rules.to_str().unwrap(),
+        "--config",
+        config_arg,
+    ]);
+    let (token, admin) = (
+        line_value(&out.stdout, "token"),
+        line_value(&out.stdout, "admin_token"),
+    );
+    let server = start(&config, free_port());
+    let users = "/t/acme/scim/v2/Users";
+    let enterprise = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
+    let person = |name: &str, manager_email: Option<&str>| {
+        let mut user = json!({
+            "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+            "userName": format!("{name}@acme.com"),
+            "name": {"givenName": name, "familyName": "Test"},
+            "title": "Engineer",
+            "active": true,
+        });
+        if let Some(manager) = manager_email {
+            user["urn:ietf:params:scim:schemas:extension:canon:2.0:User"] =
+                json!({"managerEmail": manager});
+        }
+        user
+    };
+    let create = |user: Value| {
+        let (status, body) = http(&server.address, "POST", users, &token, Some(&user));
+        assert_eq!(status, 201, "{body}");
+        body["id"].as_str().unwrap().to_string()
+    };
+    let patch = |id: &str, path: &str, value: Value| {
+        let op = json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+            "Operations": [{"op": "replace", "path": path, "value": value}]});
+        let (status, body) = http(
+            &server.address,
+            "PATCH",
+            &format!("{users}/{id}"),
+            &token,
+            Some(&op),
+        );
+        assert_eq!(status, 200, "{body}");
+    };
+    // people_manager per userName, as the service stores it.
+    let served = || -> Vec<(String, Value)> {
+        let (status, list) = http(
+            &server.address,
+            "GET",
+            &format!("{users}?count=100"),
+            &token,
+            None,
+        );
+        assert_eq!(status, 200, "{list}");
+        let mut out: Vec<(String, Value)> = list["Resources"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|user| {
+                let id = user["id"].as_str().unwrap();
+                let (_, profile) = http(
+                    &server.address,
+                    "GET",
+                    &format!("/t/acme/profiles/{id}"),
+                    &admin,
+                    None,
+                );
+                (
+                    user["userName"].as_str().unwrap().to_string(),
+                    profile["profile"]["people_manager"].clone(),
+                )
+            })
+            .collect();
+        out.sort_by(|a, b| a.0.cmp(&b.0));
+        out
+    };
+    // The same users exported (with their ids) and dry-run.
+    let dried = || -> Vec<(String, Value)> {
+        let (_, list) = http(
+            &server.address,
+            "GET",
+            &format!("{users}?count=100"),
+            &token,
+            None,
+        );
+        let export = dir.path().join("export.jsonl");
+        let lines: Vec<String> = list["Resources"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(Value::to_string)
+            .collect();
+        std::fs::write(&export, lines.join("\n")).unwrap();
+        let run = canon(&[
+            "dry-run",
+            "-q",
+            "--rules",
+            rules.to_str().unwrap(),
+            "--format",
+            "jsonl",
+            "--keep",
+            "userName",
+            export.to_str().unwrap(),
+        ]);
+        assert_eq!(run.code, 0, "{}", run.stderr);
+        let mut out: Vec<(String, Value)> = run
+            .stdout
+            .lines()
+            .map(|line| {
+                let row: Value = serde_json::from_str(line).unwrap();
+                (
+                    row["userName"].as_str().unwrap().to_string(),
+                    row["people_manager"].clone(),
+                )
+            })
+            .collect();
+        out.sort_by(|a, b| a.0.cmp(&b.0));
+        out
+    };
+    let flag = |all: &[(String, Value)], name: &str| {
+        all.iter()
+            .find(|(n, _)| n == &format!("{name}@acme.com"))
+            .map(|(_, f)| f.clone())
+            .unwrap()
+    };
+
+    // Reports created before their manager: the manager's create counts them.
+    let ana = create(person("ana", Some("Boss@acme.com")));
+    let bo = create(person("bo", Some("boss@acme.com")));
+    let boss = create(person("boss", None));
+    let step = served();
+    assert_eq!(flag(&step, "boss"), json!("yes"));
+    assert_eq!(step, dried());
+
+    // A new manager named by id (the enterprise extension, as Entra sends it).
+    let lead = create(person("lead", None));
+    patch(
+        &ana,
+        &format!("{enterprise}:manager"),
+        json!({"value": lead}),
+    );
+    patch(
+        &ana,
+        "urn:ietf:params:scim:schemas:extension:canon:2.0:User:managerEmail",
+        json!(""),
+    );
+    let step = served();
+    assert_eq!(flag(&step, "lead"), json!("yes"));
+    assert_eq!(
+        flag(&step, "boss"),
+        json!("yes"),
+        "bo still reports to boss"
+    );
+    assert_eq!(step, dried());
+
+    // bo is deactivated: boss has no active report left, and loses the derived yes.
+    patch(&bo, "active", json!(false));
+    let step = served();
+    assert_eq!(flag(&step, "boss"), Value::Null);
+    assert_eq!(step, dried());
+
+    // bo comes back, then ana (lead's only report) is deleted.
+    patch(&bo, "active", json!(true));
+    let (status, _) = http(
+        &server.address,
+        "DELETE",
+        &format!("{users}/{ana}"),
+        &token,
+        None,
+    );
+    assert_eq!(status, 204);
+    let step = served();
+    assert_eq!(flag(&step, "boss"), json!("yes"));
+    assert_eq!(flag(&step, "lead"), Value::Null);
+    assert_eq!(step, dried());
+    let _ = (boss, lead);
+    drop(server);
+
+    // `canon remap` maps every user in the tenant's population: nothing to change.
+    let remap = canon(&["remap", "--tenant", "acme", "--config", config_arg]);
+    assert_eq!(remap.code, 0, "{}", remap.stderr);
+    assert!(
+        remap.stdout.contains("0 of 3 users change"),
+        "{}",
+        remap.stdout
     );
 }

@@ -96,7 +96,8 @@ fn harness(tenant: &TenantSpec) -> Harness {
     .with_rate_limit(canon::scim::rate_limit::RateLimit::Off);
     let state = AppState {
         store: store.clone(),
-        tenants: HashMap::from([(id, Arc::new(tenant))]),
+        tenants: HashMap::from([(id, Arc::new(tenant))]).into(),
+        registry: None,
         admin_token_sha256: Some(token_hash(ADMIN)),
         max_body_bytes: 4 * 1024 * 1024,
         body_timeout: std::time::Duration::from_secs(30),

@@ -219,7 +219,7 @@ impl Load<'_> {
 }
 
 /// `rules/examples/../default.rules` → `rules/default.rules`, for messages (lexical only).
-fn tidy(path: &Path) -> String {
+pub(super) fn tidy(path: &Path) -> String {
     use std::path::Component;
     let mut parts: Vec<Component> = Vec::new();
     for component in path.components() {

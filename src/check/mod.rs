@@ -12,6 +12,10 @@ use std::path::Path;
 
 pub use error::{summary_line, LoadError};
 
+/// Files a load read besides the rule file itself, by path relative to its folder, with
+/// their bytes.
+pub type FilesRead = Vec<(String, Vec<u8>)>;
+
 use crate::program::Program;
 
 impl Program {
@@ -25,6 +29,14 @@ impl Program {
     /// table CSVs resolve against the current directory).
     pub fn from_source(name: &str, text: &str) -> Result<Program, LoadError> {
         compile::compile_source(name, text, load::Files::Disk)
+    }
+
+    /// Loads like [`Program::load`], and returns beside the program every other file the load
+    /// read (the `extends` chain, the table CSVs) by its path relative to `path`'s folder:
+    /// with `path`'s own text, [`Program::from_memory`] builds the same program from them
+    /// alone (same [`Program::version`]), on any machine.
+    pub fn load_with_files(path: &Path) -> Result<(Program, FilesRead), LoadError> {
+        compile::load_program_and_files(path)
     }
 
     /// Compiles rule-file text whose base (`extends`) and table CSVs are held in memory too:
@@ -48,6 +60,36 @@ mod tests {
     fn codes(result: Result<Program, super::LoadError>) -> Vec<Code> {
         let error = result.expect_err("the load fails");
         error.diagnostics.items.iter().map(|d| d.code).collect()
+    }
+
+    /// A rule file's bundle (the files its load read) builds the same program from memory,
+    /// wherever the base and the tables were.
+    #[test]
+    fn a_load_with_files_rebuilds_from_memory_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        let shared = dir.path().join("shared");
+        let customer = dir.path().join("customers");
+        std::fs::create_dir_all(shared.join("tables")).unwrap();
+        std::fs::create_dir_all(&customer).unwrap();
+        std::fs::write(
+            shared.join("base.rules"),
+            "field level: enum(VP, Manager)\ninput code = \"Band Code\" | trim | upper\ntable bands = csv(\"tables/bands.csv\", key = \"code\", value = \"level\")\n",
+        )
+        .unwrap();
+        std::fs::write(shared.join("tables/bands.csv"), "code,level\nV1,VP\n").unwrap();
+        let path = customer.join("acme.rules");
+        let text = "extends \"../shared/base.rules\"\nmap level { rule band: code in table bands -> bands[code] }\n";
+        std::fs::write(&path, text).unwrap();
+        let (program, files) = Program::load_with_files(&path).unwrap();
+        let names: Vec<&str> = files.iter().map(|(n, _)| n.as_str()).collect();
+        assert_eq!(
+            names,
+            ["../shared/base.rules", "../shared/tables/bands.csv"]
+        );
+        let again = Program::from_memory("acme.rules", text, &files).unwrap();
+        assert_eq!(again.version(), program.version());
+        let row = FlatRecord::from_pairs([("Band Code", "v1")]);
+        assert_eq!(again.apply(&row).get("level"), Some("VP"));
     }
 
     /// The fuzz target `rules` compiles a file with its base and tables held in memory: the

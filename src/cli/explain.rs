@@ -22,6 +22,10 @@ pub struct ExplainArgs {
     /// `text` for people, `json` for tools.
     #[arg(long, default_value = "text", value_parser = ["text", "json"])]
     format: String,
+    /// Evaluate the record in the population of this export (CSV, JSON or JSONL): `reports`
+    /// tests count, and the trace names, the people who name the record as manager.
+    #[arg(long, value_name = "FILE")]
+    population: Option<PathBuf>,
     /// The date that date tests (`is before today`) compare with, instead of the local date.
     #[arg(long, value_name = "YYYY-MM-DD")]
     today: Option<chrono::NaiveDate>,
@@ -32,6 +36,29 @@ pub fn run(args: ExplainArgs) -> u8 {
         Ok(program) => program,
         Err(code) => return code,
     };
+    let today = args
+        .today
+        .unwrap_or_else(|| chrono::Local::now().date_naive());
+    let population = match &args.population {
+        Some(path) => {
+            let paths = [path.clone()];
+            match super::dry_run::org::index_population(
+                &program,
+                crate::eval::org::PEOPLE_SHOWN,
+                &paths,
+                &paths,
+                None,
+                today,
+            ) {
+                Ok(index) => Some(index),
+                Err(error) => return fail_usage(error),
+            }
+        }
+        None => None,
+    };
+    let population = population
+        .as_ref()
+        .map(|p| p as &dyn crate::eval::Population);
     let mut trace = if let Some(path) = &args.record {
         let text = match std::fs::read_to_string(path) {
             Ok(text) => text,
@@ -47,7 +74,7 @@ pub fn run(args: ExplainArgs) -> u8 {
                 path.display()
             ));
         }
-        explain(&program, &JsonRecord::new(&json), args.today)
+        explain(&program, &JsonRecord::new(&json), args.today, population)
     } else {
         let mut record = FlatRecord::new();
         for pair in &args.set {
@@ -56,7 +83,7 @@ pub fn run(args: ExplainArgs) -> u8 {
             };
             record.set(name.trim(), value);
         }
-        explain(&program, &record, args.today)
+        explain(&program, &record, args.today, population)
     };
     if !args.field.is_empty() {
         let unknown: Vec<&String> = args
@@ -83,7 +110,11 @@ fn explain(
     program: &crate::Program,
     record: &dyn crate::Record,
     today: Option<chrono::NaiveDate>,
+    population: Option<&dyn crate::eval::Population>,
 ) -> crate::Trace {
+    if let Some(population) = population {
+        return program.explain_in(record, population, today);
+    }
     match today {
         Some(today) => program.explain_on(record, today),
         None => program.explain(record),

@@ -4,9 +4,10 @@ use std::path::PathBuf;
 
 use crate::scim::admin::profile_json;
 use crate::scim::config::Config;
-use crate::scim::extensions;
+use crate::scim::manage::profile_changes;
 use crate::scim::mapper::{self, ProfileMapper};
-use crate::store::{Kind, ProfileRecord, ResourceStore, StoredResource, TenantId};
+use crate::scim::serve::{open_registry_store, open_store};
+use crate::store::{Kind, ResourceStore, Store, StoredResource, TenantId};
 
 use super::{fail_usage, print_out, EXIT_OK, EXIT_PROBLEMS};
 
@@ -58,25 +59,46 @@ pub struct ReloadArgs {
     admin_token: Option<String>,
 }
 
+/// What the offline commands work on: the config, the tenant, its resources, and the
+/// registry (`None` for a store that has none yet: then the config's tenants).
+type Opened = (
+    Config,
+    TenantId,
+    std::sync::Arc<dyn ResourceStore>,
+    Option<std::sync::Arc<dyn Store>>,
+);
+
 fn open(
     config_path: &std::path::Path,
     tenant: &str,
     database: Option<&str>,
-) -> Result<(Config, TenantId, std::sync::Arc<dyn ResourceStore>), String> {
+) -> Result<Opened, String> {
     let mut config = Config::load(config_path).map_err(|e| e.to_string())?;
     if let Some(database) = database {
         config.use_database(database);
     }
     let id = TenantId::parse(tenant).map_err(|e| e.to_string())?;
-    if config.tenant(id.as_str()).is_none() {
-        return Err(format!("no tenant `{id}` in `{}`", config_path.display()));
+    match open_registry_store(config_path, &config).map_err(|e| e.to_string())? {
+        Some(store) => {
+            crate::scim::tenants::import_config(config_path, &config, &*store)?;
+            if store.tenant(&id).map_err(|e| e.to_string())?.is_none() {
+                return Err(format!("no tenant `{id}` (see `canon tenant list`)"));
+            }
+            let resources: std::sync::Arc<dyn ResourceStore> = store.clone();
+            Ok((config, id, resources, Some(store)))
+        }
+        None => {
+            if config.tenant(id.as_str()).is_none() {
+                return Err(format!("no tenant `{id}` in `{}`", config_path.display()));
+            }
+            let store = open_store(config_path, &config).map_err(|e| e.to_string())?;
+            Ok((config, id, store, None))
+        }
     }
-    let store = crate::scim::serve::open_store(config_path, &config).map_err(|e| e.to_string())?;
-    Ok((config, id, store))
 }
 
 pub fn export(args: ExportArgs) -> u8 {
-    let (_, tenant, store) = match open(&args.config, &args.tenant, args.database.as_deref()) {
+    let (_, tenant, store, _) = match open(&args.config, &args.tenant, args.database.as_deref()) {
         Ok(opened) => opened,
         Err(message) => return fail_usage(message),
     };
@@ -149,56 +171,71 @@ fn export_csv(users: &[StoredResource]) -> Result<String, csv::Error> {
     Ok(String::from_utf8_lossy(&bytes).into_owned())
 }
 
-/// Per-field differences between a stored profile and a new one, one line each.
-pub fn profile_changes(user: &StoredResource, new: &ProfileRecord) -> Vec<String> {
-    let name = user
-        .body
-        .get("userName")
-        .and_then(|v| v.as_str())
-        .unwrap_or(&user.id);
-    let empty = serde_json::Map::new();
-    let old = user
-        .profile
-        .as_ref()
-        .and_then(|p| p.fields.as_object())
-        .unwrap_or(&empty);
-    let Some(fields) = new.fields.as_object() else {
-        return Vec::new();
+pub fn remap(args: RemapArgs) -> u8 {
+    let (config, tenant, store, registry) =
+        match open(&args.config, &args.tenant, args.database.as_deref()) {
+            Ok(opened) => opened,
+            Err(message) => return fail_usage(message),
+        };
+    let mapper = match registry {
+        Some(registry) => live_mapper(&*registry, &tenant),
+        None => config_mapper(&args.config, &config, &tenant),
     };
-    let show = |v: Option<&serde_json::Value>| match v {
-        None | Some(serde_json::Value::Null) => "(unset)".to_string(),
-        Some(v) => v.to_string(),
-    };
-    fields
-        .iter()
-        .filter(|(k, v)| old.get(*k).unwrap_or(&serde_json::Value::Null) != *v)
-        .map(|(k, v)| format!("{name}\t{k}\t{} -> {}", show(old.get(k)), show(Some(v))))
-        .collect()
+    match mapper {
+        Ok(mapper) => remap_with(store.as_ref(), &tenant, mapper.as_ref(), args.apply),
+        Err(code) => code,
+    }
 }
 
-pub fn remap(args: RemapArgs) -> u8 {
-    let (config, tenant, store) = match open(&args.config, &args.tenant, args.database.as_deref()) {
-        Ok(opened) => opened,
-        Err(message) => return fail_usage(message),
-    };
+/// The tenant's live rule version, read through its aliases, as the service runs it.
+fn live_mapper(
+    store: &dyn Store,
+    tenant: &TenantId,
+) -> Result<std::sync::Arc<dyn ProfileMapper>, u8> {
+    let found = (|| -> Result<_, String> {
+        let record = store
+            .tenant(tenant)
+            .map_err(|e| e.to_string())?
+            .ok_or_else(|| format!("no tenant `{tenant}`"))?;
+        let number = record
+            .live_version
+            .ok_or_else(|| format!("tenant `{tenant}` has no rule version"))?;
+        let version = store
+            .rule_version(tenant, number)
+            .map_err(|e| e.to_string())?
+            .ok_or_else(|| format!("rule version {number} of `{tenant}` is missing"))?;
+        Ok((record, version))
+    })();
+    let (record, version) = found.map_err(fail_usage)?;
+    let program = mapper::compile_bundle(&version.bundle).map_err(|diagnostics| {
+        eprint!("{diagnostics}");
+        EXIT_PROBLEMS
+    })?;
+    crate::scim::manage::served(&record, program).map_err(fail_usage)
+}
+
+/// A config tenant's rule file, read through its aliases (a store without a registry).
+fn config_mapper(
+    config_path: &std::path::Path,
+    config: &Config,
+    tenant: &TenantId,
+) -> Result<std::sync::Arc<dyn ProfileMapper>, u8> {
     let entry = config.tenant(tenant.as_str());
     let rules = entry
-        .map(|t| Config::resolve(&args.config, &t.rules))
+        .map(|t| Config::resolve(config_path, &t.rules))
         .unwrap_or_default();
-    let mapper = match mapper::load(&rules) {
-        Ok(mapper) => mapper,
-        Err(diagnostics) => {
-            eprint!("{diagnostics}");
-            return EXIT_PROBLEMS;
-        }
-    };
-    // The service reads users through the tenant's aliases; so does a remap. `Config::load`
-    // checked them.
+    let mapper = mapper::load(&rules).map_err(|diagnostics| {
+        eprint!("{diagnostics}");
+        EXIT_PROBLEMS
+    })?;
+    // `Config::load` checked the aliases.
     let aliases = entry
         .and_then(|t| t.extensions.resolve().ok())
         .unwrap_or_default();
-    let mapper = extensions::aliased(mapper, std::sync::Arc::new(aliases));
-    remap_with(store.as_ref(), &tenant, mapper.as_ref(), args.apply)
+    Ok(crate::scim::extensions::aliased(
+        mapper,
+        std::sync::Arc::new(aliases),
+    ))
 }
 
 /// Re-applies `mapper` to every stored user; prints the changes, writes them with `apply`.
@@ -212,10 +249,27 @@ pub fn remap_with(
         Ok(users) => users,
         Err(error) => return fail_usage(error),
     };
+    // Where the rules declare `reports_to`, every user is mapped in the tenant's population
+    // (as each write of the service maps the users it changes).
+    let population = mapper.has_org_graph().then(|| {
+        let mut index = crate::eval::OrgIndex::new(crate::eval::org::PEOPLE_SHOWN);
+        for user in &users {
+            let entry = mapper.org_entry(&crate::scim::org::with_id(user));
+            index.add(&entry, || {
+                user.body["userName"]
+                    .as_str()
+                    .map_or_else(|| user.id.clone(), str::to_string)
+            });
+        }
+        index
+    });
     let mut out = String::new();
     let mut updates = Vec::new();
     for user in &users {
-        let new = mapper.map(&user.body);
+        let new = match &population {
+            Some(index) => mapper.map_in(&crate::scim::org::with_id(user), index),
+            None => mapper.map(&user.body),
+        };
         let changes = profile_changes(user, &new);
         let version_changed =
             user.profile.as_ref().map(|p| &p.rule_version) != Some(&new.rule_version);

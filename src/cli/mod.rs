@@ -39,7 +39,8 @@ enum Command {
     Explain(explain::ExplainArgs),
     /// Serve SCIM 2.0 for Okta: every write stores the canonical profile.
     Serve(serve::ServeArgs),
-    /// Add a tenant or rotate its bearer token.
+    /// Tenants: add, list, show, set, disable, enable, remove, tokens, rules, setup links,
+    /// activity (on the store; a running service follows).
     #[command(subcommand)]
     Tenant(tenant::TenantCommand),
     /// Print a tenant's stored canonical profiles (CSV or JSON lines).

@@ -28,9 +28,8 @@ pub(super) async fn list(
 ) -> Result<Response, ConsoleError> {
     let app = console.app.clone();
     let rows = blocking(move || {
-        let mut tenants: Vec<_> = app.tenants.values().cloned().collect();
-        tenants.sort_by(|a, b| a.id.cmp(&b.id));
-        tenants
+        app.tenants
+            .all()
             .into_iter()
             .map(|tenant| {
                 let summary = app.store.user_summary(&tenant.id)?;
@@ -69,7 +68,7 @@ mod tests {
     async fn one_row_per_tenant_with_users_and_complete_share() {
         let h = harness();
         let acme = TenantId::parse("acme").unwrap();
-        let mapper = h.state.tenants[&acme].mapper();
+        let mapper = h.state.tenants.get(&acme).unwrap().mapper();
         for (name, title) in [("ana", "VP Sales"), ("bo", "Engineer"), ("cy", "")] {
             let body = json!({"userName": name, "name": {"givenName": name, "familyName": "X"}, "title": title});
             let profile = mapper.map(&body);

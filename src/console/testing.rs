@@ -89,7 +89,8 @@ pub fn harness() -> Harness {
     }
     let state = Arc::new(AppState {
         store,
-        tenants,
+        tenants: tenants.into(),
+        registry: None,
         admin_token_sha256: Some(token_hash(ADMIN)),
         max_body_bytes: 1024 * 1024,
         body_timeout: std::time::Duration::from_secs(30),

@@ -215,6 +215,15 @@ impl OrgIndex {
         self.named.is_empty()
     }
 
+    /// The first active person who names reference `id` (when the index keeps names).
+    pub fn first_report(&self, id: u32) -> Option<&str> {
+        self.named
+            .get(id as usize)?
+            .people
+            .first()
+            .map(String::as_str)
+    }
+
     /// A reference's keys and how many rows name it (inactive ones too).
     pub fn reference(&self, id: u32) -> Option<(&[OrgKey], u64)> {
         let named = self.named.get(id as usize)?;

@@ -89,7 +89,8 @@ pub fn scim_router(data: &[u8]) {
     );
     let state = AppState {
         store: store.clone(),
-        tenants,
+        tenants: tenants.into(),
+        registry: None,
         admin_token_sha256: Some(token_hash(TOKEN)),
         max_body_bytes: 64 * 1024,
         body_timeout: Duration::from_secs(5),

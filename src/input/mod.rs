@@ -527,6 +527,20 @@ impl Input {
         }
     }
 
+    /// The file at `path`, read as the input called `name` in messages (standard input's
+    /// copy is still `-`), in the format `name` says.
+    pub fn open_as(
+        path: &Path,
+        name: &Path,
+        given: Option<InputFormat>,
+    ) -> Result<Self, InputError> {
+        let shown = name.display().to_string();
+        match detect_format(name, given)? {
+            InputFormat::Csv => CsvInput::from_reader(&shown, open(path)?).map(Input::Csv),
+            format => JsonInput::from_reader(&shown, open(path)?, format).map(Input::Json),
+        }
+    }
+
     /// Every input, opened before any is read: a missing file is a usage error before any
     /// output.
     pub fn open_all(

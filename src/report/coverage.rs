@@ -51,6 +51,8 @@ pub struct Coverage {
     pub complete: u64,
     pub errors: u64,
     pub fields: Vec<FieldStats>,
+    /// The person each manager reference names, where the run has an organisation graph.
+    pub org: Option<super::OrgSeen>,
 }
 
 impl Coverage {
@@ -66,6 +68,11 @@ impl Coverage {
         self.rows += other.rows;
         self.complete += other.complete;
         self.errors += other.errors;
+        match (&mut self.org, other.org) {
+            (Some(mine), Some(theirs)) => mine.merge(theirs),
+            (mine @ None, Some(theirs)) => *mine = Some(theirs),
+            _ => {}
+        }
         for (mine, theirs) in self.fields.iter_mut().zip(other.fields) {
             mine.values.merge(theirs.values, MAX_DISTINCT);
             mine.unset += theirs.unset;
@@ -147,6 +154,7 @@ impl Coverage {
             rows_bad: bad_total,
             bad_rows: bad.to_vec(),
             unread_columns: Vec::new(),
+            organisation: None,
             fields,
             seconds,
             rows_per_second: if seconds > 0.0 {
@@ -335,6 +343,9 @@ pub struct CoverageReport {
     pub fields: Vec<FieldReport>,
     /// Per CSV input: the header's columns that no input of the rules reads.
     pub unread_columns: Vec<(String, Vec<String>)>,
+    /// Who reports to whom, where the rules declare `reports_to`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub organisation: Option<super::OrgReport>,
     pub seconds: f64,
     pub rows_per_second: f64,
     pub megabytes_per_second: Option<f64>,
@@ -453,6 +464,9 @@ impl CoverageReport {
                 );
             }
         }
+        if let Some(org) = &self.organisation {
+            out.push_str(&org.to_text());
+        }
         if self.rows_bad > 0 {
             let _ = writeln!(out, "\nbad rows ({}):", self.rows_bad);
             for bad in &self.bad_rows {
@@ -531,6 +545,9 @@ impl CoverageReport {
                     listed.join(", ")
                 );
             }
+        }
+        if let Some(org) = &self.organisation {
+            out.push_str(&org.to_markdown());
         }
         if !self.bad_rows.is_empty() {
             let _ = writeln!(out, "## Bad rows ({})\n", self.rows_bad);

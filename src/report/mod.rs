@@ -3,9 +3,11 @@
 
 mod coverage;
 mod diff;
+mod org;
 
 pub use coverage::{Coverage, CoverageReport, FieldStats, RowStatus};
 pub use diff::{ChangedRow, DiffReport, DiffStats};
+pub use org::{OrgReport, OrgSeen};
 
 /// Distinct values tracked per field before the rest are counted as "other values": keeps
 /// memory flat whatever the input size.

@@ -67,8 +67,7 @@ pub(super) async fn reload(
     State(state): State<AppStateRef>,
 ) -> Result<Response, ScimError> {
     let tenant = ctx.tenant.clone();
-    let version =
-        blocking(move || tenant.reload(state.config_path.as_deref(), &*state.loader)).await?;
+    let version = blocking(move || super::tenants::reload(&state, &tenant)).await?;
     Ok(json_response(
         StatusCode::OK,
         &json!({"tenant": ctx.tenant.id, "rule_version": version}),

@@ -31,7 +31,14 @@ pub struct Config {
     /// Limits on connections; written only when they differ from the defaults.
     #[serde(default, skip_serializing_if = "Connections::is_default")]
     pub connections: Connections,
-    #[serde(default)]
+    /// How clients reach the service, when not at `http://{listen}` (behind a proxy:
+    /// `https://scim.example.com`): the base of the URLs `canon tenant` prints and setup
+    /// pages show.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub public_url: Option<String>,
+    /// Tenants to import into the store's tenant registry when it lacks them (a bootstrap:
+    /// after that the registry decides; docs/operations.md).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub tenants: Vec<TenantConfig>,
 }
 
@@ -131,6 +138,7 @@ impl Default for Config {
             admin_token_sha256: None,
             max_body_bytes: DEFAULT_MAX_BODY,
             connections: Connections::default(),
+            public_url: None,
             tenants: Vec::new(),
         }
     }
@@ -214,6 +222,14 @@ impl Config {
         let tmp = path.with_extension("yaml.tmp");
         std::fs::write(&tmp, text).map_err(write_err)?;
         std::fs::rename(&tmp, path).map_err(write_err)
+    }
+
+    /// The base of the service's URLs as clients reach it.
+    pub fn base_url(&self) -> String {
+        match &self.public_url {
+            Some(url) => url.trim_end_matches('/').to_string(),
+            None => format!("http://{}", self.listen),
+        }
     }
 
     pub fn tenant(&self, id: &str) -> Option<&TenantConfig> {

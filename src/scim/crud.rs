@@ -75,6 +75,7 @@ async fn create(
             .create(&ctx.tenant.id, kind, write)
             .map_err(|e| conflict(kind, e))?;
         tracing::info!(tenant = %ctx.tenant.id, kind = kind.as_str(), id = %stored.id, "created");
+        let stored = refreshed(&state, &ctx.tenant, kind, stored, None)?;
         Ok((stored, ctx.base))
     })
     .await?;
@@ -174,8 +175,12 @@ async fn delete(
 ) -> Result<Response, ScimError> {
     let expected = if_match(&headers);
     let tenant = ctx.tenant.id.clone();
+    let tenant_ctx = ctx.tenant.clone();
     blocking(move || {
-        if expected.is_some() {
+        let mapper = tenant_ctx.mapper();
+        // The deleted user's body says whose reports change (their managers').
+        let mut before = None;
+        if expected.is_some() || (kind == Kind::User && mapper.has_org_graph()) {
             let current = state
                 .store
                 .get(&tenant, kind, &id)?
@@ -183,6 +188,7 @@ async fn delete(
             if !version_matches(&expected, current.version) {
                 return Err(ScimError::PreconditionFailed);
             }
+            before = Some(current.body);
         }
         state
             .store
@@ -193,6 +199,15 @@ async fn delete(
             })?;
         // The store took it out of every group in the same transaction.
         tracing::info!(tenant = %tenant, kind = kind.as_str(), %id, "deleted");
+        if kind == Kind::User {
+            super::org::refresh(
+                state.store.as_ref(),
+                &tenant,
+                mapper.as_ref(),
+                &id,
+                before.as_ref(),
+            )?;
+        }
         Ok(())
     })
     .await?;
@@ -425,6 +440,7 @@ async fn update(
             {
                 Ok(stored) => {
                     tracing::info!(tenant = %tenant.id, kind = kind.as_str(), id = %stored.id, version = stored.version, "updated");
+                    let stored = refreshed(&state, &tenant, kind, stored, Some(&current.body))?;
                     let groups =
                         groups_of(&state, &tenant.id, kind, &[&stored.id], with_groups)?;
                     return Ok((stored, groups));
@@ -435,7 +451,9 @@ async fn update(
             }
         }
         let mut failure = None;
+        let mut before = None;
         let result = state.store.update(&tenant.id, kind, &id, &mut |current| {
+            before = Some(current.body.clone());
             if !version_matches(&expected, current.version) {
                 failure = Some(ScimError::PreconditionFailed);
                 return None;
@@ -451,6 +469,7 @@ async fn update(
         match (result, failure) {
             (Ok(stored), _) => {
                 tracing::info!(tenant = %tenant.id, kind = kind.as_str(), id = %stored.id, version = stored.version, "updated");
+                let stored = refreshed(&state, &tenant, kind, stored, before.as_ref())?;
                 let groups = groups_of(&state, &tenant.id, kind, &[&stored.id], with_groups)?;
                 Ok((stored, groups))
             }
@@ -515,6 +534,33 @@ fn set_groups_of(
         resource::set_groups(resource, of_user, base);
     }
     Ok(())
+}
+
+/// After a write to a user: the profiles that depend on it recomputed (the user's own, and
+/// its old and new manager's; `before`: its body before the write), and the user as stored
+/// then.
+fn refreshed(
+    state: &AppStateRef,
+    tenant: &Tenant,
+    kind: Kind,
+    stored: StoredResource,
+    before: Option<&Value>,
+) -> Result<StoredResource, ScimError> {
+    let mapper = tenant.mapper();
+    if kind != Kind::User || !mapper.has_org_graph() {
+        return Ok(stored);
+    }
+    super::org::refresh(
+        state.store.as_ref(),
+        &tenant.id,
+        mapper.as_ref(),
+        &stored.id,
+        before,
+    )?;
+    Ok(state
+        .store
+        .get(&tenant.id, kind, &stored.id)?
+        .unwrap_or(stored))
 }
 
 /// What a write stores for `body` (already prepared): the unique key and, for users, the

@@ -10,6 +10,11 @@ use crate::store::StoreError;
 
 pub const SCIM_JSON: &str = "application/scim+json";
 
+/// The SCIM error `detail` of a response, kept in its extensions for the activity log
+/// (which sees the response, not the error).
+#[derive(Clone, Debug)]
+pub struct ErrorDetail(pub String);
+
 #[derive(Debug, thiserror::Error)]
 pub enum ScimError {
     #[error("{0}")]
@@ -28,6 +33,9 @@ pub enum ScimError {
     TooMany(String),
     #[error("missing or invalid bearer token")]
     Unauthorized,
+    /// Authenticated, but not allowed (a disabled tenant).
+    #[error("{0}")]
+    Forbidden(String),
     #[error("{0}")]
     NotFound(String),
     #[error("{0}")]
@@ -65,6 +73,7 @@ impl ScimError {
             | ScimError::Mutability(_)
             | ScimError::TooMany(_) => StatusCode::BAD_REQUEST,
             ScimError::Unauthorized => StatusCode::UNAUTHORIZED,
+            ScimError::Forbidden(_) => StatusCode::FORBIDDEN,
             ScimError::NotFound(_) => StatusCode::NOT_FOUND,
             ScimError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             ScimError::Uniqueness(_) => StatusCode::CONFLICT,
@@ -144,6 +153,10 @@ impl IntoResponse for ScimError {
             body["scimType"] = scim_type.into();
         }
         let mut response = json_body(status, &body, SCIM_JSON);
+        // For the activity log (activity.rs), which sees the response, not the error.
+        response
+            .extensions_mut()
+            .insert(ErrorDetail(self.to_string()));
         if status == StatusCode::UNAUTHORIZED {
             response.headers_mut().insert(
                 header::WWW_AUTHENTICATE,

@@ -233,6 +233,18 @@ impl ProfileMapper for Aliased {
     fn map(&self, user: &Value) -> MappedProfile {
         self.program.map(&self.extensions.view(user))
     }
+
+    fn has_org_graph(&self) -> bool {
+        self.program.has_org_graph()
+    }
+
+    fn org_entry(&self, user: &Value) -> crate::eval::OrgEntry {
+        self.program.org_entry(&self.extensions.view(user))
+    }
+
+    fn map_in(&self, user: &Value, population: &dyn crate::eval::Population) -> MappedProfile {
+        self.program.map_in(&self.extensions.view(user), population)
+    }
 }
 
 /// `program` reading users through `extensions`' aliases (itself when there are none).

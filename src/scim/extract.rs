@@ -53,6 +53,12 @@ impl FromRequestParts<AppStateRef> for TenantCtx {
         if !tenant.token_matches(token) {
             return Err(ScimError::Unauthorized);
         }
+        if !tenant.enabled() {
+            return Err(ScimError::Forbidden(format!(
+                "tenant `{}` is disabled: provisioning is paused by the service operator",
+                tenant.id
+            )));
+        }
         // After authentication: requests with a wrong token cannot drain a tenant's bucket.
         if let Err(limited) = tenant.admit() {
             state.serving.metrics.rate_limited(tenant.id.as_str());
@@ -75,7 +81,7 @@ impl FromRequestParts<AppStateRef> for TenantCtx {
         };
         Ok(TenantCtx {
             base: format!("{scheme}://{host}/t/{}/scim/v2", tenant.id),
-            tenant: tenant.clone(),
+            tenant,
         })
     }
 }
@@ -102,10 +108,48 @@ impl FromRequestParts<AppStateRef> for AdminCtx {
             .ok()
             .and_then(|id| state.tenants.get(&id))
             .ok_or_else(|| ScimError::NotFound(format!("no tenant `{id}`")))?;
-        Ok(AdminCtx {
-            tenant: tenant.clone(),
-        })
+        Ok(AdminCtx { tenant })
     }
+}
+
+/// A request authenticated with the admin token (any tenant, or none).
+pub struct AdminAuth;
+
+impl FromRequestParts<AppStateRef> for AdminAuth {
+    type Rejection = ScimError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppStateRef) -> Result<Self, ScimError> {
+        let token = bearer(parts).ok_or(ScimError::Unauthorized)?;
+        let expected = state
+            .admin_token_sha256
+            .as_deref()
+            .ok_or(ScimError::Unauthorized)?;
+        if !token_matches(token, expected) {
+            return Err(ScimError::Unauthorized);
+        }
+        Ok(AdminAuth)
+    }
+}
+
+/// The service's address as clients reach it: the configured `public_url`, else the
+/// request's `Host` with the scheme the client used (`X-Forwarded-Proto` behind a proxy).
+pub fn public_base(state: &AppStateRef, headers: &axum::http::HeaderMap) -> String {
+    if let Some(url) = state.registry.as_ref().and_then(|r| r.public_url.clone()) {
+        return url.trim_end_matches('/').to_string();
+    }
+    let host = headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .filter(|h| !h.is_empty() && h.bytes().all(|b| b.is_ascii_graphic()))
+        .unwrap_or("localhost");
+    let scheme = match headers
+        .get("x-forwarded-proto")
+        .and_then(|h| h.to_str().ok())
+    {
+        Some(proto) if proto.eq_ignore_ascii_case("https") => "https",
+        _ => "http",
+    };
+    format!("{scheme}://{host}")
 }
 
 /// A JSON body sent as `application/scim+json` or `application/json`, within the size and

@@ -238,4 +238,25 @@ impl ProfileMapper for TimedMapper {
         self.metrics.engine.observe(started.elapsed().as_secs_f64());
         profile
     }
+
+    // The organisation graph (issue 21) passes through: a wrapper that dropped these would
+    // silently serve profiles without the derived values.
+    fn has_org_graph(&self) -> bool {
+        self.inner.has_org_graph()
+    }
+
+    fn org_entry(&self, user: &serde_json::Value) -> crate::eval::OrgEntry {
+        self.inner.org_entry(user)
+    }
+
+    fn map_in(
+        &self,
+        user: &serde_json::Value,
+        population: &dyn crate::eval::Population,
+    ) -> MappedProfile {
+        let started = Instant::now();
+        let profile = self.inner.map_in(user, population);
+        self.metrics.engine.observe(started.elapsed().as_secs_f64());
+        profile
+    }
 }

@@ -4,7 +4,10 @@
 //! tenant's [`mapper::ProfileMapper`] and stores the resource exactly as sent beside its
 //! canonical profile. See `docs/scim.md`.
 
+pub mod activity;
+mod activity_layer;
 pub mod admin;
+mod admin_tenants;
 pub mod config;
 mod crud;
 mod discovery;
@@ -13,17 +16,21 @@ pub mod extensions;
 pub mod extract;
 pub mod filter;
 pub mod in_flight;
+pub mod manage;
 pub mod mapper;
 pub mod metrics;
 mod observe;
+pub mod org;
 pub mod patch;
 mod probes;
 pub mod rate_limit;
+pub mod registry;
 pub mod resource;
 pub mod router;
 pub mod schema;
 pub mod serve;
 pub mod state;
+pub mod tenants;
 pub mod timed_store;
 pub mod tls;
 

@@ -58,10 +58,139 @@ pub fn apply(kind: Kind, id: &str, body: &Value, request: &Value) -> Result<Valu
         )));
     }
     let mut current = body.clone();
-    for operation in operations {
-        apply_one(kind, id, &mut current, operation)?;
+    let mut rest = &operations[..];
+    while let Some(first) = rest.first() {
+        let run = member_run(kind, rest);
+        if run > 1 {
+            apply_member_run(kind, id, &mut current, &rest[..run])?;
+            rest = &rest[run..];
+        } else {
+            apply_one(kind, id, &mut current, first)?;
+            rest = &rest[1..];
+        }
     }
     resource::prepare(kind, current, Some(id))
+}
+
+/// A group's member operation of the shapes IdPs send by the hundred in one PATCH.
+#[derive(Debug, PartialEq)]
+enum MemberOp<'a> {
+    /// `{"op":"remove","path":"members[value eq \"ID\"]"}` (Okta).
+    RemoveOne(String),
+    /// `{"op":"add","path":"members","value":[…]}`.
+    AddList(&'a [Value]),
+}
+
+fn member_op(kind: Kind, operation: &Value) -> Option<MemberOp<'_>> {
+    if kind != Kind::Group {
+        return None;
+    }
+    let operation = operation.as_object()?;
+    let field = |name: &str| {
+        operation
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v)
+    };
+    let op = field("op")?.as_str()?;
+    let path = filter::parse_path(field("path")?.as_str()?).ok()?;
+    let members = path.attr.urn.is_none()
+        && path.attr.sub.is_none()
+        && path.sub.is_none()
+        && path.attr.name.eq_ignore_ascii_case("members");
+    if !members {
+        return None;
+    }
+    match (
+        op.to_ascii_lowercase().as_str(),
+        &path.filter,
+        field("value"),
+    ) {
+        ("remove", Some(Filter::Compare(on, ScimCompareOp::Eq, Value::String(id))), None)
+            if on.urn.is_none() && on.sub.is_none() && on.name.eq_ignore_ascii_case("value") =>
+        {
+            Some(MemberOp::RemoveOne(id.clone()))
+        }
+        ("add", None, Some(Value::Array(values))) => Some(MemberOp::AddList(values)),
+        _ => None,
+    }
+}
+
+/// How many operations from the first are member operations of its kind (removals by id,
+/// or additions of a list), to be applied at once: one pass over the members for the run,
+/// where one per operation made 500 removals and 500 additions on a group of 10,000 cost
+/// 10 million comparisons (issue 18's member PATCH bench).
+fn member_run(kind: Kind, operations: &[Value]) -> usize {
+    let Some(first) = operations.first().and_then(|o| member_op(kind, o)) else {
+        return 0;
+    };
+    let same = |op: &MemberOp<'_>| {
+        matches!(
+            (&first, op),
+            (MemberOp::RemoveOne(_), MemberOp::RemoveOne(_))
+                | (MemberOp::AddList(_), MemberOp::AddList(_))
+        )
+    };
+    operations
+        .iter()
+        .take_while(|o| member_op(kind, o).is_some_and(|op| same(&op)))
+        .count()
+}
+
+/// A run of [`member_run`]: the result is the one the operations give one by one.
+fn apply_member_run(
+    kind: Kind,
+    id: &str,
+    body: &mut Value,
+    run: &[Value],
+) -> Result<(), ScimError> {
+    let ops: Vec<MemberOp<'_>> = run.iter().filter_map(|o| member_op(kind, o)).collect();
+    if let Some(MemberOp::AddList(_)) = ops.first() {
+        // One addition of every list, in order: `set` skips members already there, as
+        // each addition would.
+        let all: Vec<Value> = ops
+            .iter()
+            .flat_map(|op| match op {
+                MemberOp::AddList(values) => values.to_vec(),
+                MemberOp::RemoveOne(_) => Vec::new(),
+            })
+            .collect();
+        let add = serde_json::json!({"op": "add", "path": "members", "value": all});
+        return apply_one(kind, id, body, &add);
+    }
+    // Removals: `value eq` compares as the attribute's caseExact says.
+    let on = filter::ScimPath {
+        urn: None,
+        name: "members".into(),
+        sub: Some("value".into()),
+    };
+    let exact = on.case_exact(kind);
+    let fold = |text: &str| {
+        if exact {
+            text.to_string()
+        } else {
+            text.to_lowercase()
+        }
+    };
+    let doomed: HashSet<String> = ops
+        .iter()
+        .filter_map(|op| match op {
+            MemberOp::RemoveOne(id) => Some(fold(id)),
+            MemberOp::AddList(_) => None,
+        })
+        .collect();
+    let Some(root) = body.as_object_mut() else {
+        return Err(ScimError::Internal("stored body is not an object".into()));
+    };
+    if let Some(key) = ci_key(root, "members") {
+        if let Some(Value::Array(members)) = root.get_mut(&key) {
+            members.retain(|member| match schema::ci_get(member, "value") {
+                Some(Value::String(value)) => !doomed.contains(&fold(value)),
+                _ => true,
+            });
+        }
+    }
+    Ok(())
 }
 
 fn apply_one(kind: Kind, id: &str, body: &mut Value, operation: &Value) -> Result<(), ScimError> {
@@ -846,6 +975,49 @@ mod tests {
             apply(Kind::User, "id1", &user(), &json!({"Operations": []})),
             Err(ScimError::InvalidSyntax(_))
         ));
+    }
+
+    /// Issue 18: runs of member removals by id and of member additions are applied at once;
+    /// the result is the one the operations give one by one, whatever their mix.
+    #[test]
+    fn member_runs_equal_one_operation_at_a_time() {
+        let members: Vec<Value> = (0..50).map(|i| json!({"value": format!("m{i}")})).collect();
+        let body = json!({"schemas": [schema::GROUP], "displayName": "g", "members": members});
+        let remove =
+            |id: &str| json!({"op": "remove", "path": format!("members[value eq \"{id}\"]")});
+        let add = |ids: &[&str]| {
+            let values: Vec<Value> = ids.iter().map(|id| json!({"value": id})).collect();
+            json!({"op": "Add", "path": "members", "value": values})
+        };
+        let ops = vec![
+            remove("m1"),
+            remove("m1"),
+            remove("M2"),
+            remove("nobody"),
+            remove("m3"),
+            add(&["new1", "m4", "new1"]),
+            add(&["m1", "new2"]),
+            remove("new1"),
+            remove("m5"),
+            json!({"op": "replace", "path": "displayName", "value": "h"}),
+            remove("m6"),
+            add(&["m6"]),
+            add(&["m7", "new3"]),
+        ];
+        let together = patch(Kind::Group, body.clone(), json!(ops)).unwrap();
+        let mut one_by_one = body;
+        for op in &ops {
+            one_by_one = patch(Kind::Group, one_by_one, json!([op])).unwrap();
+        }
+        assert_eq!(together, one_by_one);
+        let values: Vec<&str> = together["members"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m["value"].as_str().unwrap())
+            .collect();
+        assert!(!values.contains(&"m5") && !values.contains(&"new1") && values.contains(&"m6"));
+        assert!(values.contains(&"new2") && values.contains(&"m1"));
     }
 
     /// Issue 19: adding or removing members by a value list compared every member with

@@ -80,9 +80,9 @@ pub(super) async fn metrics(State(state): State<AppStateRef>, headers: HeaderMap
     if !authorized {
         return ScimError::Unauthorized.into_response();
     }
-    let versions: Vec<(&str, String)> = state
-        .tenants
-        .values()
+    let tenants = state.tenants.all();
+    let versions: Vec<(&str, String)> = tenants
+        .iter()
         .map(|tenant| (tenant.id.as_str(), tenant.rule_version()))
         .collect();
     let text = state.serving.metrics.encode(versions);

@@ -5,14 +5,14 @@ use std::sync::Arc;
 
 use axum::extract::Request;
 use axum::middleware::from_fn_with_state;
-use axum::routing::{get, post, MethodRouter};
+use axum::routing::{delete, get, post, MethodRouter};
 use axum::Router;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
 
 use super::error::ScimError;
 use super::state::{AppState, AppStateRef};
-use super::{admin, crud, discovery, in_flight, observe, probes};
+use super::{activity_layer, admin, admin_tenants, crud, discovery, in_flight, observe, probes};
 use crate::store::Kind::{Group, User};
 
 pub fn app(state: Arc<AppState>) -> Router {
@@ -33,10 +33,49 @@ pub fn app(state: Arc<AppState>) -> Router {
         .route("/Groups/.search", only(crud::search(Group)))
         .route("/Groups/{id}", only(crud::by_id(Group)));
     let bounded = Router::new()
-        .nest("/t/{tenant}/scim/v2", scim)
+        .nest(
+            "/t/{tenant}/scim/v2",
+            scim.layer(from_fn_with_state(state.clone(), activity_layer::record)),
+        )
         .route("/t/{tenant}/profiles", only(get(admin::list_profiles)))
         .route("/t/{tenant}/profiles/{id}", only(get(admin::get_profile)))
         .route("/admin/tenants/{tenant}/reload", only(post(admin::reload)))
+        .route(
+            "/admin/tenants",
+            only(get(admin_tenants::list).post(admin_tenants::add)),
+        )
+        .route(
+            "/admin/tenants/{tenant}",
+            only(
+                get(admin_tenants::show)
+                    .patch(admin_tenants::set)
+                    .delete(admin_tenants::remove),
+            ),
+        )
+        .route(
+            "/admin/tenants/{tenant}/tokens",
+            only(post(admin_tenants::rotate)),
+        )
+        .route(
+            "/admin/tenants/{tenant}/tokens/{token}",
+            only(delete(admin_tenants::revoke)),
+        )
+        .route(
+            "/admin/tenants/{tenant}/rules",
+            only(get(admin_tenants::versions).post(admin_tenants::publish)),
+        )
+        .route(
+            "/admin/tenants/{tenant}/rules/{number}/rollback",
+            only(post(admin_tenants::rollback)),
+        )
+        .route(
+            "/admin/tenants/{tenant}/activity",
+            only(get(admin_tenants::activity)),
+        )
+        .route(
+            "/admin/tenants/{tenant}/setup-links",
+            only(post(admin_tenants::setup_link)),
+        )
         .fallback(not_found)
         .layer(from_fn_with_state(
             state.serving.in_flight.clone(),

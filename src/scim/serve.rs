@@ -1,7 +1,6 @@
 //! Starting the service from `canon.yaml`: open the store, compile every tenant's rules,
 //! bind, serve until Ctrl-C / SIGTERM.
 
-use std::collections::HashMap;
 use std::io::Write;
 use std::path::Path;
 use std::sync::Arc;
@@ -15,10 +14,12 @@ use tokio::task::JoinSet;
 
 use super::config::{Config, ConfigError, Connections};
 use super::mapper;
-use super::state::{AppState, Loader, Serving, Tenant};
+use super::registry::Registry;
+use super::state::{AppState, Loader, Serving, Tenant, Tenants};
+use super::tenants;
 use super::timed_store::TimedStore;
 use super::tls::Tls;
-use crate::store::{self, ResourceStore, StoreError};
+use crate::store::{self, ResourceStore, SqliteStore, Store, StoreError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ServeError {
@@ -32,6 +33,9 @@ pub enum ServeError {
         path: String,
         diagnostics: String,
     },
+    /// The tenant registry could not be read or filled from the config.
+    #[error("{0}")]
+    Registry(String),
     #[error("cannot listen on `{listen}`: {source}")]
     Bind {
         listen: String,
@@ -55,21 +59,89 @@ pub fn open_store(
     })
 }
 
-/// Builds the service state from a config file, with `loader` compiling rule files.
+/// The store with its tenant registry (SQLite); `None` for a PostgreSQL database, whose
+/// store has no registry yet: its tenants are the config's, fixed while it runs.
+pub fn open_registry_store(
+    config_path: &Path,
+    config: &Config,
+) -> Result<Option<Arc<dyn Store>>, ServeError> {
+    let database = config.database.to_string_lossy();
+    if store::is_postgres_url(&database) {
+        return Ok(None);
+    }
+    let path = Config::resolve(config_path, &config.database);
+    let opened = SqliteStore::open(&path).map_err(|source| ServeError::Store {
+        path: path.display().to_string(),
+        source,
+    })?;
+    Ok(Some(Arc::new(opened)))
+}
+
+/// Builds the service state from a config file, with `loader` compiling rule files: opens
+/// the store, imports the config's tenants the registry lacks, and loads every tenant of
+/// the registry (`tenants::sync`); `serve` then follows the registry.
 pub fn state_from_config(
+    config_path: &Path,
+    config: &Config,
+    loader: Arc<Loader>,
+) -> Result<AppState, ServeError> {
+    let Some(store) = open_registry_store(config_path, config)? else {
+        return fixed_state(config_path, config, loader);
+    };
+    for id in tenants::import_config(config_path, config, &*store).map_err(ServeError::Registry)? {
+        tracing::info!(tenant = %id, "tenant imported from the config into the registry");
+    }
+    let serving = Serving::new(&config.connections);
+    // Every store call and every run of the engine is timed into the metrics.
+    let timed = TimedStore::new(store.clone(), serving.metrics.clone());
+    let loader: Arc<Loader> = {
+        let metrics = serving.metrics.clone();
+        Arc::new(move |path: &Path| loader(path).map(|mapper| metrics.timed_mapper(mapper)))
+    };
+    let compile: Arc<super::registry::BundleCompiler> = {
+        let metrics = serving.metrics.clone();
+        let engine = Registry::engine();
+        Arc::new(move |bundle: &crate::store::registry::RuleBundle| {
+            engine(bundle).map(|mapper| metrics.timed_mapper(mapper))
+        })
+    };
+    let mut registry = Registry::new(store, compile);
+    registry.public_url = config.public_url.clone();
+    let state = AppState {
+        store: Arc::new(timed),
+        tenants: Tenants::default(),
+        registry: Some(Arc::new(registry)),
+        admin_token_sha256: config.admin_token_sha256.clone(),
+        max_body_bytes: config.max_body_bytes,
+        body_timeout: Duration::from_secs(config.connections.body_timeout_secs),
+        loader,
+        config_path: Some(config_path.to_path_buf()),
+        serving,
+    };
+    tenants::sync(&state, true).map_err(|source| ServeError::Store {
+        path: store::shown(&config.database.to_string_lossy()),
+        source,
+    })?;
+    for tenant in state.tenants.all() {
+        tracing::info!(tenant = %tenant.id, version = %tenant.mapper().version(), enabled = tenant.enabled(), "tenant ready");
+    }
+    Ok(state)
+}
+
+/// The state of a store without a registry: the config's tenants, fixed while it runs.
+fn fixed_state(
     config_path: &Path,
     config: &Config,
     loader: Arc<Loader>,
 ) -> Result<AppState, ServeError> {
     let store = open_store(config_path, config)?;
     let serving = Serving::new(&config.connections);
-    // Every store call and every run of the engine is timed into the metrics.
     let store = TimedStore::new(store, serving.metrics.clone());
     let loader: Arc<Loader> = {
         let metrics = serving.metrics.clone();
         Arc::new(move |path: &Path| loader(path).map(|mapper| metrics.timed_mapper(mapper)))
     };
-    let mut tenants = HashMap::new();
+    let mut tenants = std::collections::HashMap::new();
     for tenant in &config.tenants {
         let rules = Config::resolve(config_path, &tenant.rules);
         let mapper = loader(&rules).map_err(|diagnostics| ServeError::Rules {
@@ -103,7 +175,8 @@ pub fn state_from_config(
     }
     Ok(AppState {
         store: Arc::new(store),
-        tenants,
+        tenants: tenants.into(),
+        registry: None,
         admin_token_sha256: config.admin_token_sha256.clone(),
         max_body_bytes: config.max_body_bytes,
         body_timeout: Duration::from_secs(config.connections.body_timeout_secs),
@@ -186,6 +259,10 @@ pub async fn serve_with(
         );
     }
     let state = Arc::new(state);
+    let watcher_of_tenants = state
+        .registry
+        .is_some()
+        .then(|| tokio::spawn(tenants::watch(state.clone())));
     let app = beside(state.clone()).merge(super::router::app(state));
     let (tls, watcher) = match tls {
         Some((tls, interval)) => {
@@ -196,6 +273,9 @@ pub async fn serve_with(
     };
     serve_connections(listener, app, limits, tls, shutdown()).await;
     if let Some(watcher) = watcher {
+        watcher.abort();
+    }
+    if let Some(watcher) = watcher_of_tenants {
         watcher.abort();
     }
     Ok(())

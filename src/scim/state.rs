@@ -13,6 +13,7 @@ use super::in_flight::InFlight;
 use super::mapper::ProfileMapper;
 use super::metrics::Metrics;
 use super::rate_limit::{retry_after_secs, RateLimit, RateLimiter};
+use crate::store::registry::TokenRecord;
 use crate::store::{ResourceStore, TenantId};
 
 /// Compiles a rule file into a mapper (the engine in production, a fake in tests).
@@ -26,14 +27,33 @@ pub struct Tenant {
     limiter: RateLimiter,
 }
 
-/// What a reload replaces, together: the token hash, the rule file and its program, the
-/// extension policy.
+/// What a reload replaces, together: the tokens, the rule file and its program, the
+/// extension policy, the registry settings.
 #[derive(Clone)]
-struct Live {
-    token_sha256: String,
-    rules: PathBuf,
-    mapper: Arc<dyn ProfileMapper>,
-    extensions: Arc<Extensions>,
+pub(super) struct Live {
+    /// Every token of the tenant (hashes); each is checked for expiry and revocation at the
+    /// request, so a grace period ends on time without a reload.
+    pub(super) tokens: Vec<TokenRecord>,
+    pub(super) enabled: bool,
+    /// The rule file of a tenant from `canon.yaml` (empty for one added at run time).
+    pub(super) rules: PathBuf,
+    /// The registry's rule version serving (`None` without a registry).
+    pub(super) rule_version: Option<i64>,
+    pub(super) mapper: Arc<dyn ProfileMapper>,
+    pub(super) extensions: Arc<Extensions>,
+    /// Request bodies go to the activity log until then.
+    pub(super) body_capture_until: Option<String>,
+}
+
+/// A token record for a hash that never expires (tenants built without a registry).
+fn lasting_token(sha256: String) -> TokenRecord {
+    TokenRecord {
+        id: 0,
+        sha256,
+        created: String::new(),
+        expires: None,
+        revoked: None,
+    }
 }
 
 impl Tenant {
@@ -46,12 +66,23 @@ impl Tenant {
         Tenant {
             id,
             live: RwLock::new(Live {
-                token_sha256,
+                tokens: vec![lasting_token(token_sha256)],
+                enabled: true,
                 rules,
+                rule_version: None,
                 mapper,
                 extensions: Arc::default(),
+                body_capture_until: None,
             }),
             limiter: RateLimiter::new(RateLimit::default()),
+        }
+    }
+
+    pub(super) fn from_live(id: TenantId, live: Live, limit: RateLimit) -> Tenant {
+        Tenant {
+            id,
+            live: RwLock::new(live),
+            limiter: RateLimiter::new(limit),
         }
     }
 
@@ -91,7 +122,7 @@ impl Tenant {
         self
     }
 
-    fn live(&self) -> Live {
+    pub(super) fn live(&self) -> Live {
         self.live.read().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
@@ -111,15 +142,41 @@ impl Tenant {
         self.live().rules
     }
 
+    /// Whether the tenant is enabled (a disabled one's SCIM requests get 403).
+    pub fn enabled(&self) -> bool {
+        self.live.read().unwrap_or_else(|p| p.into_inner()).enabled
+    }
+
+    /// The registry's rule version number serving, if the tenant comes from a registry.
+    pub fn rule_version_number(&self) -> Option<i64> {
+        self.live
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .rule_version
+    }
+
+    /// Whether request bodies are captured for the activity log now.
+    pub fn captures_bodies(&self, now: &str) -> bool {
+        self.live
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .body_capture_until
+            .as_deref()
+            .is_some_and(|until| until > now)
+    }
+
+    /// Whether `token` is one of the tenant's live tokens (constant-time per token).
     pub(super) fn token_matches(&self, token: &str) -> bool {
-        token_matches(
-            token,
-            &self
-                .live
-                .read()
-                .unwrap_or_else(|p| p.into_inner())
-                .token_sha256,
-        )
+        let live = self.live.read().unwrap_or_else(|p| p.into_inner());
+        let expiring = live.tokens.iter().any(|t| t.expires.is_some());
+        let now = if expiring {
+            crate::store::now()
+        } else {
+            String::new()
+        };
+        live.tokens
+            .iter()
+            .any(|t| t.live(&now) && token_matches(token, &t.sha256))
     }
 
     fn replace(&self, live: Live) {
@@ -131,6 +188,10 @@ impl Tenant {
     /// without a config, the same rule file and token), recompiles the rule file with
     /// `loader` and swaps all three in at once; returns the new rule version. A file with
     /// errors is refused with its diagnostics and the old program and token keep serving.
+    pub(super) fn replace_live(&self, live: Live) {
+        self.replace(live);
+    }
+
     pub(super) fn reload(
         &self,
         config_path: Option<&Path>,
@@ -148,7 +209,7 @@ impl Tenant {
                 ))
             })?;
             live.rules = Config::resolve(config_path, &entry.rules);
-            live.token_sha256 = entry.token_sha256.clone();
+            live.tokens = vec![lasting_token(entry.token_sha256.clone())];
             self.limiter.set(entry.rate_limit);
             // Checked by `Config::load` already.
             live.extensions = Arc::new(
@@ -171,9 +232,71 @@ impl Tenant {
     }
 }
 
+/// The tenants serving now, by id; a registry sync adds, changes and drops them while
+/// requests run.
+#[derive(Default)]
+pub struct Tenants(RwLock<HashMap<TenantId, Arc<Tenant>>>);
+
+impl Tenants {
+    pub fn get(&self, id: &TenantId) -> Option<Arc<Tenant>> {
+        self.0
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(id)
+            .cloned()
+    }
+
+    pub fn contains_key(&self, id: &TenantId) -> bool {
+        self.0
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .contains_key(id)
+    }
+
+    pub fn len(&self) -> usize {
+        self.0.read().unwrap_or_else(|p| p.into_inner()).len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Every tenant, by id.
+    pub fn all(&self) -> Vec<Arc<Tenant>> {
+        let map = self.0.read().unwrap_or_else(|p| p.into_inner());
+        let mut all: Vec<_> = map.values().cloned().collect();
+        all.sort_by(|a, b| a.id.cmp(&b.id));
+        all
+    }
+
+    pub(super) fn insert(&self, tenant: Arc<Tenant>) {
+        self.0
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(tenant.id.clone(), tenant);
+    }
+
+    /// Drops every tenant `keep` refuses.
+    pub(super) fn retain(&self, keep: impl Fn(&TenantId) -> bool) {
+        self.0
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .retain(|id, _| keep(id));
+    }
+}
+
+impl From<HashMap<TenantId, Arc<Tenant>>> for Tenants {
+    fn from(map: HashMap<TenantId, Arc<Tenant>>) -> Self {
+        Tenants(RwLock::new(map))
+    }
+}
+
 pub struct AppState {
     pub store: Arc<dyn ResourceStore>,
-    pub tenants: HashMap<TenantId, Arc<Tenant>>,
+    pub tenants: Tenants,
+    /// The tenant registry the service follows (tenants added, changed, removed while it
+    /// runs; activity). `None`: the tenants are fixed (tests, benchmarks).
+    pub registry: Option<Arc<super::registry::Registry>>,
     pub admin_token_sha256: Option<String>,
     pub max_body_bytes: usize,
     /// How long a request's body may take to arrive (then 408).

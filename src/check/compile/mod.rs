@@ -42,6 +42,47 @@ pub fn load_program(path: &Path) -> Result<Program, LoadError> {
     finish(chain, sources, diagnostics)
 }
 
+/// [`load_program`], and every file the load read besides `path` itself (its `extends`
+/// chain, the table CSVs), each named by its path relative to `path`'s folder: what
+/// [`compile_source`] with [`Files::Memory`] needs to build the same program without files.
+pub fn load_program_and_files(path: &Path) -> Result<(Program, super::FilesRead), LoadError> {
+    let mut sources = Sources::default();
+    let mut diagnostics = Diagnostics::default();
+    let chain = load_chain(
+        path,
+        path.to_string_lossy().into_owned(),
+        &mut sources,
+        &mut diagnostics,
+    );
+    let folder = path.parent().unwrap_or(Path::new(""));
+    let relative = |read: &Path| -> String {
+        let name = read.strip_prefix(folder).unwrap_or(read);
+        super::load::tidy(name)
+    };
+    let mut files: Vec<(String, Vec<u8>)> = Vec::new();
+    let mut add = |name: String, bytes: Vec<u8>| {
+        if !files.iter().any(|(n, _)| *n == name) {
+            files.push((name, bytes));
+        }
+    };
+    // The last file of the chain is `path` itself.
+    let bases = chain.files.len().saturating_sub(1);
+    for (file, _) in &chain.files[..bases] {
+        if let Some(source) = sources.get(*file) {
+            add(relative(&source.path), source.text.clone().into_bytes());
+        }
+    }
+    let mut tables: Vec<_> = chain.tables.iter().collect();
+    tables.sort_by(|a, b| a.0.cmp(b.0));
+    for ((file, csv), read) in tables {
+        if let (Some(source), Ok(bytes)) = (sources.get(*file), read) {
+            let dir = source.path.parent().unwrap_or(Path::new(""));
+            add(relative(&dir.join(csv)), bytes.clone());
+        }
+    }
+    Ok((finish(chain, sources, diagnostics)?, files))
+}
+
 pub fn compile_source(name: &str, text: &str, files: Files<'_>) -> Result<Program, LoadError> {
     let mut sources = Sources::default();
     let mut diagnostics = Diagnostics::default();

@@ -10,6 +10,7 @@
 //! way, bad rows are placed in input order by [`read::BlockRows`].
 
 mod header;
+pub(super) mod org;
 mod parallel;
 mod read;
 mod worker;
@@ -22,9 +23,10 @@ use std::time::Instant;
 use clap::Args;
 
 use super::{fail_usage, load_rules, EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE};
+use crate::eval::OrgIndex;
 use crate::eval::Row;
 use crate::input::{BadRow, Input, InputFormat};
-use crate::report::Coverage;
+use crate::report::{Coverage, OrgReport};
 use crate::Program;
 use parallel::run_parallel;
 use read::{read_batches, BadRows, BlockRows};
@@ -174,7 +176,16 @@ pub fn run(args: DryRunArgs) -> u8 {
         Ok(program) => program,
         Err(code) => return code,
     };
-    let inputs = match Input::open_all(&config.inputs, config.input_format) {
+    // With an organisation graph the inputs are read twice; standard input is copied first.
+    let (paths, _stdin_copy) = if program.has_org_graph() {
+        match org::spool_stdin(&config.inputs, config.input_format) {
+            Ok(spooled) => spooled,
+            Err(error) => return fail_usage(error),
+        }
+    } else {
+        (config.inputs.clone(), None)
+    };
+    let inputs = match org::open_inputs(&config.inputs, &paths, config.input_format) {
         Ok(inputs) => inputs,
         Err(error) => return fail_usage(error),
     };
@@ -211,8 +222,23 @@ pub fn run(args: DryRunArgs) -> u8 {
         }
         return EXIT_USAGE;
     }
-    let bytes: Option<u64> = config
-        .inputs
+    let population = if program.has_org_graph() {
+        // One name per manager: the first report, for the deepest chain of the report.
+        match org::index_population(
+            &program,
+            1,
+            &config.inputs,
+            &paths,
+            config.input_format,
+            config.today,
+        ) {
+            Ok(index) => Some(index),
+            Err(error) => return fail_usage(error),
+        }
+    } else {
+        None
+    };
+    let bytes: Option<u64> = paths
         .iter()
         .map(|p| {
             if p.as_os_str() == "-" {
@@ -231,7 +257,7 @@ pub fn run(args: DryRunArgs) -> u8 {
     };
     let out = io::BufWriter::with_capacity(1 << 16, out);
     let started = Instant::now();
-    let outcome = execute(&program, &config, inputs, out);
+    let outcome = execute(&program, &config, inputs, out, population.as_ref());
     let seconds = started.elapsed().as_secs_f64();
     let outcome = match outcome {
         Ok(outcome) => outcome,
@@ -246,6 +272,10 @@ pub fn run(args: DryRunArgs) -> u8 {
         bytes,
     );
     report.unread_columns = headers.unread;
+    if let Some(index) = &population {
+        let seen = outcome.coverage.org.clone().unwrap_or_default();
+        report.organisation = Some(OrgReport::build(index, &seen));
+    }
     if !config.quiet {
         eprint!("{}", report.to_text());
     }
@@ -347,6 +377,7 @@ fn execute(
     config: &Config,
     inputs: Vec<Input>,
     mut out: io::BufWriter<Box<dyn Write + Send>>,
+    population: Option<&OrgIndex>,
 ) -> Result<Outcome, String> {
     // The output columns: the kept columns of the first input, then the fields, then status.
     let keep: Vec<String> = match (&config.keep, inputs.first()) {
@@ -399,7 +430,14 @@ fn execute(
     let progress = progress_bar(config.quiet);
 
     let coverage = if config.jobs <= 1 {
-        let mut worker = Worker::new(program, config.format, columns.clone(), 1, config.today);
+        let mut worker = Worker::new(
+            program,
+            config.format,
+            columns.clone(),
+            1,
+            config.today,
+            population,
+        );
         let mut located = BlockRows::of(&inputs);
         let mut buf = Vec::new();
         let mut batches = 0u64;
@@ -449,6 +487,7 @@ fn execute(
             &mut bad,
             out,
             progress.as_ref(),
+            population,
         )?
     };
     if let Some(p) = progress {

@@ -7,6 +7,7 @@ use std::sync::{mpsc, Arc, Mutex};
 use super::read::{read_batches, BadRows, BlockRows};
 use super::worker::{BlockRead, Rows, Worker};
 use super::{write_all, Config, BATCH};
+use crate::eval::OrgIndex;
 use crate::input::{BadRow, Input};
 use crate::report::Coverage;
 use crate::Program;
@@ -21,6 +22,7 @@ pub(super) fn run_parallel(
     bad: &mut BadRows,
     mut out: io::BufWriter<Box<dyn Write + Send>>,
     progress: Option<&indicatif::ProgressBar>,
+    population: Option<&OrgIndex>,
 ) -> Result<Coverage, String> {
     let jobs = config.jobs;
     let (work_tx, work_rx) = mpsc::sync_channel::<(u64, Rows, Vec<BadRow>)>(jobs * 2);
@@ -74,7 +76,7 @@ pub(super) fn run_parallel(
                 let format = config.format;
                 let today = config.today;
                 let worker = spawn("worker").spawn_scoped(scope, move || {
-                    let mut worker = Worker::new(program, format, columns, jobs, today);
+                    let mut worker = Worker::new(program, format, columns, jobs, today, population);
                     loop {
                         let job = match work_rx.lock() {
                             Ok(rx) => rx.recv(),

@@ -4,9 +4,10 @@
 use std::sync::Arc;
 
 use super::{status_text, OutFormat};
+use crate::eval::OrgIndex;
 use crate::eval::Row;
 use crate::input::{BlockBadRow, BlockRecords, CsvRow};
-use crate::report::Coverage;
+use crate::report::{Coverage, OrgSeen};
 use crate::{ColumnBinding, CsvRecord, JsonRecord, Program};
 
 /// A batch of input as the reader hands it to a worker.
@@ -69,6 +70,10 @@ pub(super) struct Worker<'p> {
     parsed: CsvRow,
     /// The reader of blocks, reused.
     blocks: Option<BlockRecords>,
+    program: &'p Program,
+    today: chrono::NaiveDate,
+    /// The first pass's index, where the rules declare `reports_to`.
+    population: Option<&'p OrgIndex>,
 }
 
 /// Writes CSV records straight into a batch's bytes, quoted where the csv crate's writer
@@ -137,10 +142,19 @@ impl<'p> Worker<'p> {
         columns: Arc<Vec<String>>,
         workers: usize,
         today: chrono::NaiveDate,
+        population: Option<&'p OrgIndex>,
     ) -> Self {
+        let mut coverage = Coverage::new(program);
+        let mut ev = crate::Evaluator::counting_one_of(program, Coverage::new(program), workers);
+        if let Some(index) = population {
+            coverage.org = Some(OrgSeen::new(index.len()));
+            ev = crate::Evaluator::counting_one_of(program, coverage, workers).among(index);
+        }
         Self {
-            ev: crate::Evaluator::counting_one_of(program, Coverage::new(program), workers)
-                .on(today),
+            ev: ev.on(today),
+            program,
+            today,
+            population,
             format,
             columns,
             nfields: program.fields.len(),
@@ -206,7 +220,9 @@ impl<'p> Worker<'p> {
             Rows::Json { keys, rows } => {
                 for value in rows {
                     let found: Vec<String> = keys.iter().map(|k| json_key(value, k)).collect();
-                    let outcomes = self.ev.apply_row(&JsonRecord::new(value));
+                    let record = JsonRecord::new(value);
+                    self.note_org(&record);
+                    let outcomes = self.ev.apply_row(&record);
                     Self::fill(&mut self.cells, found.iter().map(String::as_str), &outcomes);
                     self.write(&mut out);
                 }
@@ -223,7 +239,9 @@ impl<'p> Worker<'p> {
         row: &CsvRow,
         out: &mut Vec<u8>,
     ) {
-        let outcomes = self.ev.apply_row(&CsvRecord::from_bytes(binding, row));
+        let record = CsvRecord::from_bytes(binding, row);
+        self.note_org(&record);
+        let outcomes = self.ev.apply_row(&record);
         if self.format == OutFormat::Csv {
             // The common case: kept columns (bytes the reader has checked as text), fields
             // and status, written straight into the batch's bytes.
@@ -241,6 +259,30 @@ impl<'p> Worker<'p> {
             .map(|cell| cell.unwrap_or(""));
         Self::fill(&mut self.cells, keep, &outcomes);
         self.write(out);
+    }
+
+    /// Notes, for the report's organisation section, which manager references name this
+    /// record's person, and whom the person names in turn.
+    fn note_org(&mut self, record: &dyn crate::Record) {
+        let Some(index) = self.population.filter(|index| !index.is_empty()) else {
+            return;
+        };
+        let entry = self.program.org_entry(record, false, Some(self.today));
+        let ids = index.matched_by(&entry.keys);
+        if ids.is_empty() {
+            return;
+        }
+        let manager = if entry.names_itself() {
+            None
+        } else {
+            index.reference_id(&entry.manager)
+        };
+        let person = entry.display(String::new);
+        if let Some(seen) = &mut self.ev.tally_mut().org {
+            for id in ids {
+                seen.note(id, &person, manager);
+            }
+        }
     }
 
     /// Puts the row's cells in `cells`: kept columns, fields, status.
