@@ -51,6 +51,8 @@ case "$command" in
     if [ "$(id -u)" -eq 0 ]; then
       user=postgres
       chown postgres "$dir"
+      # The `postgres` user must reach DIR: a parent made by `mktemp -d` is root's alone.
+      chmod a+x "$(dirname "$dir")"
     fi
     if [ ! -f "$dir/data/PG_VERSION" ]; then
       as_owner "$bindir/initdb" -D "$dir/data" -U "$user" --auth=trust --encoding=UTF8 \

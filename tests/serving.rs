@@ -662,3 +662,47 @@ fn plain_http_on_a_non_loopback_address_is_warned_about() {
         "{text}"
     );
 }
+
+#[test]
+fn a_tls_handshake_that_does_not_finish_in_time_is_closed() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = config(
+        dir.path(),
+        "",
+        "connections:\n  tls_handshake_timeout_secs: 1\n",
+    );
+    let (cert, key, der) = certificate();
+    let (cert_path, key_path) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
+    std::fs::write(&cert_path, cert).unwrap();
+    std::fs::write(&key_path, key).unwrap();
+    let server = start(
+        &config,
+        &[
+            "--tls-cert",
+            cert_path.to_str().unwrap(),
+            "--tls-key",
+            key_path.to_str().unwrap(),
+        ],
+        Stdio::null(),
+    );
+    // A client that connects and never says hello is closed after the handshake timeout.
+    let mut silent = TcpStream::connect(&server.address).unwrap();
+    silent
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let started = Instant::now();
+    let mut byte = [0u8; 1];
+    let read = silent.read(&mut byte);
+    let waited = started.elapsed();
+    assert!(matches!(read, Ok(0)) || read.is_err(), "{read:?}");
+    assert!(
+        waited >= Duration::from_millis(800) && waited < Duration::from_secs(5),
+        "closed after {waited:?}"
+    );
+    // Meanwhile and after, handshakes that do finish are served.
+    let mut stream = tls_connect(&server, tls_client(&der, &rustls::version::TLS13)).unwrap();
+    assert_eq!(
+        exchange(&mut stream, "GET", "/healthz", None, "").status,
+        200
+    );
+}

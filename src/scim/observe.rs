@@ -41,7 +41,6 @@ fn route_of(state: &AppStateRef, method: &Method, path: &str) -> RouteLabels {
         ["healthz"] => (None, "healthz"),
         ["readyz"] => (None, "readyz"),
         ["metrics"] => (None, "metrics"),
-        ["console", ..] => (None, "console"),
         _ => (None, "other"),
     };
     let tenant = tenant
