@@ -560,8 +560,8 @@ fn durability_export_remap_and_reload(database: Option<&str>) {
     let token = line_value(&out.stdout, "token");
     let admin = line_value(&out.stdout, "admin_token");
     if let Some(url) = database {
-        // The PostgreSQL store has no tenant registry yet (issue 18 adds it from the
-        // registry's contract tests): its tenants are the config's, as before issue 17.
+        // A tenant listed in `canon.yaml`, the way setups before issue 17 declared them: the
+        // PostgreSQL registry imports it at start, and `canon reload` re-reads its entry.
         let mut written = canon::scim::config::Config::load(&config).unwrap();
         written.database = url.into();
         written.tenants.push(canon::scim::config::TenantConfig {
@@ -618,8 +618,8 @@ fn durability_export_remap_and_reload(database: Option<&str>) {
         .unwrap()
         .replace("-> VP", "-> SVP");
     if database.is_some() {
-        // Config tenants: `canon reload` recompiles the rule file; a broken one is refused
-        // (exit 1) and the old rules keep serving.
+        // Config tenants: `canon reload` publishes the changed rule file; a broken one is
+        // refused (exit 1) and the old rules keep serving.
         std::fs::write(&rules, "field x: nonsense(\n").unwrap();
         let reload = canon_reload(&config, &server.address, &admin);
         assert_eq!(reload.code, 1);

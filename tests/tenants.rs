@@ -737,3 +737,108 @@ fn tenants_of_an_existing_config_are_imported() {
         versions.stdout
     );
 }
+
+#[test]
+fn a_setup_link_shows_its_token_once_then_answers_410() {
+    let setup = Setup::new();
+    let server = start(&setup.config);
+    let out = setup.tenant(&["setup-link", "acme", "--expires", "1h"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let url = line_value(&out.stdout, "url");
+    let path = url.split_once("127.0.0.1:8080").unwrap().1.to_string();
+    // Opening it (a mail scanner, a preview) shows the steps, not the token: nothing spent.
+    let page = |method: &str| {
+        let mut stream = TcpStream::connect(&server.address).unwrap();
+        write!(
+            stream,
+            "{method} {path} HTTP/1.1\r\nHost: scim.example.com\r\nX-Forwarded-Proto: https\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+        )
+        .unwrap();
+        let mut text = String::new();
+        stream.read_to_string(&mut text).unwrap();
+        // As a browser shows it (minijinja escapes `/` too).
+        text.replace("&#x2f;", "/")
+    };
+    for _ in 0..2 {
+        let shown = page("GET");
+        assert!(shown.starts_with("HTTP/1.1 200"), "{shown}");
+        assert!(shown.contains("https://scim.example.com/t/acme/scim/v2"));
+        assert!(
+            shown.contains("Reveal the token")
+                && shown.contains("SCIM 2.0 Test App (OAuth Bearer Token)")
+        );
+        assert!(
+            shown.contains("<code>title</code>"),
+            "the attribute table lists what the rules read"
+        );
+    }
+    // Revealed once: a token that works at once.
+    let revealed = page("POST");
+    assert!(revealed.starts_with("HTTP/1.1 200"), "{revealed}");
+    assert!(revealed.contains("cache-control: no-store"));
+    let token = revealed
+        .split("<div class=\"value\" id=\"token\">")
+        .nth(1)
+        .and_then(|rest| rest.split('<').next())
+        .unwrap()
+        .to_string();
+    assert_eq!(token.len(), 64);
+    let users = "/t/acme/scim/v2/Users";
+    assert_eq!(
+        scim(&server.address, "GET", users, &token, None).status,
+        200
+    );
+    // The old token still works: the link adds one, the operator revokes the others.
+    assert_eq!(
+        scim(&server.address, "GET", users, &setup.token, None).status,
+        200
+    );
+    // Spent: 410 for a view and for another reveal; no second token.
+    for method in ["GET", "POST"] {
+        let again = page(method);
+        assert!(again.starts_with("HTTP/1.1 410"), "{again}");
+        assert!(again.contains("opened already") && !again.contains(&token));
+    }
+    // The page's status endpoint (the link's own secret) sees the IdP's requests.
+    let status = send(&server.address, "GET", &format!("{path}/status"), &[], "");
+    assert_eq!(status.status, 200);
+    let called = within(Duration::from_secs(3), || {
+        send(&server.address, "GET", &format!("{path}/status"), &[], "").body["requests"] == 2
+    });
+    assert!(called.is_some());
+    let status = send(&server.address, "GET", &format!("{path}/status"), &[], "");
+    assert_eq!(status.body["recent"][0]["status"], 200);
+    // A made-up link: 404; an expired one: 410 and no token.
+    let fake = format!("/setup/{}", "ab".repeat(32));
+    assert_eq!(send(&server.address, "GET", &fake, &[], "").status, 404);
+    assert_eq!(
+        send(&server.address, "GET", &format!("{fake}/status"), &[], "").status,
+        404
+    );
+    let store = canon::store::SqliteStore::open(&setup.dir.path().join("canon.db")).unwrap();
+    let secret = "cd".repeat(32);
+    canon::store::TenantRegistry::create_setup_link(
+        &store,
+        &canon::store::TenantId::parse("acme").unwrap(),
+        &canon::scim::config::token_hash(&secret),
+        "2001-01-01T00:00:00.000Z",
+    )
+    .unwrap();
+    let expired = send(
+        &server.address,
+        "POST",
+        &format!("/setup/{secret}"),
+        &[],
+        "",
+    );
+    assert_eq!(expired.status, 410);
+    assert_eq!(
+        setup
+            .tenant(&["show", "acme"])
+            .stdout
+            .matches("  created ")
+            .count(),
+        2,
+        "one token minted in all"
+    );
+}

@@ -115,6 +115,8 @@ fn two_instances_serve_one_database() {
         rules.to_str().unwrap(),
         "--config",
         config.to_str().unwrap(),
+        "--database",
+        &url,
     ]);
     assert_eq!(added.code, 0, "{}", added.stderr);
     let token = added

@@ -8,9 +8,10 @@ use std::time::Duration;
 
 use crate::scim::config::{new_token, token_hash, Config};
 use crate::scim::manage::{self, ManageError};
+use crate::scim::serve::open_registry_store;
 use crate::scim::tenants::import_config;
 use crate::store::registry::{ActivityEntry, ActivityQuery, NewTenant, TenantChange};
-use crate::store::{ResourceStore, SqliteStore, Store, TenantId, TenantRegistry};
+use crate::store::{Store, TenantId};
 
 use super::{fail_usage, print_out, EXIT_OK, EXIT_PROBLEMS};
 
@@ -19,9 +20,10 @@ pub struct StoreArgs {
     /// The service config (`canon tenant add` creates it, with an admin token).
     #[arg(long, default_value = "canon.yaml")]
     config: PathBuf,
-    /// The database, instead of the config's `database`.
+    /// The database, instead of the config's `database`: a SQLite file or a
+    /// `postgres://` URL.
     #[arg(long)]
-    database: Option<PathBuf>,
+    database: Option<String>,
 }
 
 #[derive(clap::Subcommand)]
@@ -172,7 +174,7 @@ pub enum TenantCommand {
 struct Opened {
     config: Config,
     config_path: PathBuf,
-    store: SqliteStore,
+    store: std::sync::Arc<dyn Store>,
     /// A new admin token, when this command created the config.
     new_admin: Option<String>,
 }
@@ -199,19 +201,14 @@ fn open(args: &StoreArgs, create: bool) -> Result<Opened, String> {
             args.config.display()
         ));
     };
-    let database = match &args.database {
-        Some(path) => path.clone(),
-        None => Config::resolve(&args.config, &config.database),
-    };
-    if crate::store::is_postgres_url(&database.to_string_lossy()) {
-        return Err(
-            "the tenant registry is kept in SQLite for now: `canon tenant` cannot work on a PostgreSQL database yet"
-                .into(),
-        );
+    let mut config = config;
+    if let Some(database) = &args.database {
+        config.use_database(database);
     }
-    let store = SqliteStore::open(&database)
-        .map_err(|e| format!("cannot open the database `{}`: {e}", database.display()))?;
-    import_config(&args.config, &config, &store)?;
+    let store = open_registry_store(&args.config, &config)
+        .map_err(|e| e.to_string())?
+        .ok_or_else(|| "this database has no tenant registry".to_string())?;
+    import_config(&args.config, &config, &*store)?;
     Ok(Opened {
         config,
         config_path: args.config.clone(),
@@ -347,7 +344,7 @@ fn add(
         extensions: serde_json::json!({}),
         rate_limit: rate_limit.unwrap_or_default(),
     };
-    let (_, token) = manage::add(&opened.store, tenant, checked, &author(None))?;
+    let (_, token) = manage::add(&*opened.store, tenant, checked, &author(None))?;
     let mut out = format!("{}token: {token}\n", base_url(&opened.config, &id));
     if let Some(admin) = opened.new_admin {
         out.push_str(&format!("admin_token: {admin}\n"));
@@ -395,7 +392,7 @@ fn tenant_of(
 fn show(id: &str, args: &StoreArgs) -> Result<String, Failure> {
     let id = id_of(id)?;
     let opened = open(args, false)?;
-    let store = &opened.store;
+    let store = &*opened.store;
     let record = tenant_of(store, &id)?;
     let now = crate::store::now();
     let mut out = String::new();
@@ -479,7 +476,7 @@ fn set(
 ) -> Result<String, Failure> {
     let id = id_of(id)?;
     let opened = open(args, false)?;
-    let record = tenant_of(&opened.store, &id)?;
+    let record = tenant_of(&*opened.store, &id)?;
     let mut change = TenantChange {
         rate_limit: rate_limit.as_deref().map(manage::rate_limit).transpose()?,
         ..TenantChange::default()
@@ -528,7 +525,7 @@ fn set(
 fn enable(id: &str, enabled: bool, args: &StoreArgs) -> Result<String, Failure> {
     let id = id_of(id)?;
     let opened = open(args, false)?;
-    tenant_of(&opened.store, &id)?;
+    tenant_of(&*opened.store, &id)?;
     let change = TenantChange {
         enabled: Some(enabled),
         ..TenantChange::default()
@@ -546,7 +543,7 @@ fn enable(id: &str, enabled: bool, args: &StoreArgs) -> Result<String, Failure> 
 fn remove(id: &str, yes: bool, args: &StoreArgs) -> Result<String, Failure> {
     let id = id_of(id)?;
     let opened = open(args, false)?;
-    tenant_of(&opened.store, &id)?;
+    tenant_of(&*opened.store, &id)?;
     if !yes {
         let users = opened.store.list(&id, crate::store::Kind::User)?.len();
         let groups = opened.store.list(&id, crate::store::Kind::Group)?.len();
@@ -587,7 +584,7 @@ fn rotate(id: &str, grace: &str, args: &StoreArgs) -> Result<String, Failure> {
     let id = id_of(id)?;
     let grace = manage::parse_duration(grace)?;
     let opened = open(args, false)?;
-    let (record, token) = manage::rotate(&opened.store, &id, grace)?;
+    let (record, token) = manage::rotate(&*opened.store, &id, grace)?;
     let mut out = format!("{}token: {token}\n", base_url(&opened.config, &id));
     out.push_str(&format!("token_id: {}\n", record.id));
     if grace.is_zero() {
@@ -604,7 +601,7 @@ fn rotate(id: &str, grace: &str, args: &StoreArgs) -> Result<String, Failure> {
 fn revoke(id: &str, token: i64, args: &StoreArgs) -> Result<String, Failure> {
     let id = id_of(id)?;
     let opened = open(args, false)?;
-    tenant_of(&opened.store, &id)?;
+    tenant_of(&*opened.store, &id)?;
     match opened.store.revoke_token(&id, token) {
         Ok(record) => Ok(format!(
             "token {} of `{id}` revoked at {}\n",
@@ -650,11 +647,11 @@ fn set_rules(
 ) -> Result<String, Failure> {
     let id = id_of(id)?;
     let opened = open(args, false)?;
-    tenant_of(&opened.store, &id)?;
+    tenant_of(&*opened.store, &id)?;
     let checked = manage::check_file(file)?;
     let hash = checked.program.version().to_string();
     let published = manage::set_rules(
-        &opened.store,
+        &*opened.store,
         &id,
         checked,
         note,
@@ -676,7 +673,7 @@ fn set_rules(
 fn versions(id: &str, args: &StoreArgs) -> Result<String, Failure> {
     let id = id_of(id)?;
     let opened = open(args, false)?;
-    let record = tenant_of(&opened.store, &id)?;
+    let record = tenant_of(&*opened.store, &id)?;
     let mut out = String::new();
     for version in opened.store.rule_versions(&id)? {
         out.push_str(&version_line(&version, record.live_version));
@@ -687,7 +684,7 @@ fn versions(id: &str, args: &StoreArgs) -> Result<String, Failure> {
 fn rollback(id: &str, number: i64, dry_run: bool, args: &StoreArgs) -> Result<String, Failure> {
     let id = id_of(id)?;
     let opened = open(args, false)?;
-    let published = manage::rollback(&opened.store, &id, number, !dry_run)?;
+    let published = manage::rollback(&*opened.store, &id, number, !dry_run)?;
     let mut out = preview_text(&published.remap);
     if dry_run {
         out.push_str(&format!("dry run: v{number} not made live\n"));
@@ -704,7 +701,7 @@ fn setup_link(id: &str, expires: &str, args: &StoreArgs) -> Result<String, Failu
     let id = id_of(id)?;
     let expires = manage::parse_duration(expires)?;
     let opened = open(args, false)?;
-    let (secret, until) = manage::new_setup_link(&opened.store, &id, expires)?;
+    let (secret, until) = manage::new_setup_link(&*opened.store, &id, expires)?;
     Ok(format!(
         "url: {}/setup/{secret}\nexpires: {until}\nThe link opens once: the page shows a new token for `{id}`, then the link is spent.\n",
         opened.config.base_url()
@@ -746,7 +743,7 @@ fn activity(
 ) -> Result<String, Failure> {
     let id = id_of(id)?;
     let opened = open(args, false)?;
-    let store = &opened.store;
+    let store = &*opened.store;
     tenant_of(store, &id)?;
     let show = |entries: &[ActivityEntry]| -> String {
         entries

@@ -29,6 +29,7 @@ pub mod resource;
 pub mod router;
 pub mod schema;
 pub mod serve;
+pub mod setup;
 pub mod state;
 pub mod tenants;
 pub mod timed_store;

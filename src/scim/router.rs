@@ -12,7 +12,9 @@ use tower_http::trace::{DefaultOnResponse, TraceLayer};
 
 use super::error::ScimError;
 use super::state::{AppState, AppStateRef};
-use super::{activity_layer, admin, admin_tenants, crud, discovery, in_flight, observe, probes};
+use super::{
+    activity_layer, admin, admin_tenants, crud, discovery, in_flight, observe, probes, setup,
+};
 use crate::store::Kind::{Group, User};
 
 pub fn app(state: Arc<AppState>) -> Router {
@@ -76,6 +78,11 @@ pub fn app(state: Arc<AppState>) -> Router {
             "/admin/tenants/{tenant}/setup-links",
             only(post(admin_tenants::setup_link)),
         )
+        .route(
+            "/setup/{secret}",
+            only(get(setup::show).post(setup::reveal)),
+        )
+        .route("/setup/{secret}/status", only(get(setup::status)))
         .fallback(not_found)
         .layer(from_fn_with_state(
             state.serving.in_flight.clone(),

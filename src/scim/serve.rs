@@ -59,15 +59,20 @@ pub fn open_store(
     })
 }
 
-/// The store with its tenant registry (SQLite); `None` for a PostgreSQL database, whose
-/// store has no registry yet: its tenants are the config's, fixed while it runs.
+/// The store with its tenant registry: the SQLite file or the PostgreSQL database the
+/// config's `database` names. (`Option` for a backend without a registry: its tenants would
+/// be the config's, fixed while it runs; both backends have one.)
 pub fn open_registry_store(
     config_path: &Path,
     config: &Config,
 ) -> Result<Option<Arc<dyn Store>>, ServeError> {
     let database = config.database.to_string_lossy();
     if store::is_postgres_url(&database) {
-        return Ok(None);
+        let opened = store::PostgresStore::open(&database).map_err(|source| ServeError::Store {
+            path: store::shown(&database),
+            source,
+        })?;
+        return Ok(Some(Arc::new(opened)));
     }
     let path = Config::resolve(config_path, &config.database);
     let opened = SqliteStore::open(&path).map_err(|source| ServeError::Store {
