@@ -107,6 +107,12 @@ fn two_instances_serve_one_database() {
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("canon.yaml");
     let rules = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/corpus/base.rules");
+    // The config names the database first: `tenant add` registers the tenant there.
+    let first = canon::scim::config::Config {
+        database: url.clone().into(),
+        ..canon::scim::config::Config::default()
+    };
+    first.save(&config).unwrap();
     let added = common::canon(&[
         "tenant",
         "add",
@@ -125,9 +131,6 @@ fn two_instances_serve_one_database() {
         .find_map(|l| l.strip_prefix("token: "))
         .unwrap()
         .to_string();
-    let mut written = canon::scim::config::Config::load(&config).unwrap();
-    written.database = url.into();
-    written.save(&config).unwrap();
     let servers = [start(&config), start(&config)];
     let base = "/t/acme/scim/v2";
 
@@ -214,6 +217,35 @@ fn two_instances_serve_one_database() {
         let members = read["members"].as_array().unwrap();
         assert_eq!(members.len(), 16, "{read}");
         assert_eq!(etag, "W/\"17\"");
+    }
+    // A tenant added on the shared database while both run answers on both within 2 s
+    // (they follow the registry: a notification, or the polled generation).
+    let added = common::canon(&[
+        "tenant",
+        "add",
+        "beta",
+        "--rules",
+        rules.to_str().unwrap(),
+        "--config",
+        config.to_str().unwrap(),
+    ]);
+    assert_eq!(added.code, 0, "{}", added.stderr);
+    let beta = added
+        .stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("token: "))
+        .unwrap()
+        .to_string();
+    let since = std::time::Instant::now();
+    for server in &servers {
+        while http(server, "GET", "/t/beta/scim/v2/Users", &beta, None).0 != 200 {
+            assert!(
+                since.elapsed() < Duration::from_secs(2),
+                "a new tenant did not reach {} within 2 s",
+                server.address
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
     }
     // A delete through one is gone from the other.
     let (status, _, _) = http(&servers[0], "DELETE", &user_path, &token, None);

@@ -116,6 +116,7 @@ impl GatedSet {
 pub struct GatedRegex {
     regex: Regex,
     gate: Option<AhoCorasick>,
+    last_byte: Option<LastByteGate>,
 }
 
 impl GatedRegex {
@@ -127,11 +128,16 @@ impl GatedRegex {
 
     /// Without its gate yet: a regex that runs in a field's `RegexSet` needs none.
     pub fn ungated(regex: Regex) -> Self {
-        Self { regex, gate: None }
+        Self {
+            regex,
+            gate: None,
+            last_byte: None,
+        }
     }
 
     pub fn build_gate(&mut self) {
         self.gate = literal_gate(&[self.regex.as_str().to_string()]);
+        self.last_byte = LastByteGate::new(self.regex.as_str());
     }
 
     pub fn regex(&self) -> &Regex {
@@ -140,7 +146,10 @@ impl GatedRegex {
 
     /// Whether the gate lets `value` through: `false` means the regex cannot match it.
     fn may_match(&self, value: &str) -> bool {
-        self.gate.as_ref().is_none_or(|gate| gate.is_match(value))
+        self.last_byte
+            .as_ref()
+            .is_none_or(|gate| gate.may_match(value))
+            && self.gate.as_ref().is_none_or(|gate| gate.is_match(value))
     }
 
     pub fn is_match(&self, value: &str) -> bool {
@@ -153,6 +162,41 @@ impl GatedRegex {
         } else {
             None
         }
+    }
+}
+
+/// Where every match of a regex ends at the end of the value (`…$`), the last bytes of the
+/// literals its matches end with: a value whose last byte is none of them cannot match.
+/// Testing one byte spares the regex (a lazy DFA over the whole value) on most titles for
+/// `… (i|ii|iii)$` and `…[0-9]{1,2}$`, where the required literals (a space, a digit) occur
+/// in almost every value.
+#[derive(Debug, Clone)]
+pub struct LastByteGate {
+    bytes: [u64; 4],
+}
+
+impl LastByteGate {
+    pub fn new(pattern: &str) -> Option<Self> {
+        use regex_syntax::hir::Look;
+        let hir = regex_syntax::Parser::new().parse(pattern).ok()?;
+        if !hir.properties().look_set_suffix().contains(Look::End) {
+            return None;
+        }
+        let seq = Extractor::new().kind(ExtractKind::Suffix).extract(&hir);
+        let mut bytes = [0u64; 4];
+        for literal in seq.literals()? {
+            let &last = literal.as_bytes().last()?;
+            bytes[usize::from(last / 64)] |= 1 << (last % 64);
+        }
+        Some(Self { bytes })
+    }
+
+    /// Whether a value could match: its last byte ends one of the literals.
+    pub fn may_match(&self, value: &str) -> bool {
+        value
+            .as_bytes()
+            .last()
+            .is_some_and(|&last| self.bytes[usize::from(last / 64)] & (1 << (last % 64)) != 0)
     }
 }
 
@@ -309,6 +353,28 @@ mod tests {
         assert_eq!(required(r"a|\d"), None);
     }
 
+    #[test]
+    fn end_anchored_regexes_are_gated_by_their_last_byte() {
+        let gate = |p: &str| LastByteGate::new(p);
+        let roman = gate(r"([a-z]{2,}) (?:i|ii|iii|iv|v|[0-9]{1,2})$").unwrap();
+        assert!(roman.may_match("analyst iii"));
+        assert!(roman.may_match("engineer 12"));
+        assert!(!roman.may_match("engineer"));
+        assert!(!roman.may_match(""));
+        let code = gate(r"([a-z]{2,})(?: *\(?(?:l|ic|p)[0-9]{1,2}\)?)+$").unwrap();
+        assert!(code.may_match("engineer (ic4)"));
+        assert!(!code.may_match("engineer ic"));
+        // Not anchored at the end, or anchored only at a line's end; a match may be empty.
+        assert!(gate(r"\bvp\b").is_none());
+        assert!(gate(r"(?m)analyst$").is_none());
+        assert!(gate(r"a *$").is_none_or(|g| g.may_match("a  ") && g.may_match("a")));
+        assert!(gate(r"^$").is_none());
+        assert!(gate(r"(?i)analyst$").unwrap().may_match("ANALYST"));
+        assert!(gate(r"(x$|y$)").unwrap().may_match("ay"));
+        assert!(gate(r"部長$").unwrap().may_match("営業部長"));
+        assert!(!gate(r"部長$").unwrap().may_match("部長代理"));
+    }
+
     /// Whatever its gate, a single regex answers as the regex does: on ASCII and non-ASCII
     /// values, with and without case folding, and for captures.
     #[test]
@@ -322,8 +388,16 @@ mod tests {
             r"(?i)\bk\b",
             r"^\+?(\d+)(?:\.0+)?$",
             r"シニア\S*マネー?ジャー",
+            r"([a-z]{2,}) (?:i|ii|iii|iv|v|vi|vii|viii|ix|[0-9]{1,2})$",
+            r"(?i)(^| )analyst$",
+            r"部長$|\d$",
         ];
         let values = [
+            "analyst ii",
+            "Senior ANALYST",
+            "engineer 7",
+            "営業部長",
+            "部長 x",
             "vp sales",
             "VP Sales",
             "svp",

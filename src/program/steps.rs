@@ -35,6 +35,9 @@ pub enum Step {
         /// without any of them is left as it is without running the regex (see
         /// `regex_set.rs` for why that matters on non-ASCII values).
         gate: Option<AhoCorasick>,
+        /// For a regex whose matches end at the end of the value: the last bytes they can
+        /// end with (see `regex_set.rs`).
+        last_byte: Option<super::regex_set::LastByteGate>,
     },
     /// Cut the value at the first of these separators (and trim): `Director, Sales - EMEA`
     /// with `cut_after(",")` → `Director`.
@@ -58,7 +61,13 @@ impl Step {
     /// A `replace` step, gated by the literal prefixes of the regex's matches.
     pub fn replace(regex: Regex, with: String) -> Self {
         let gate = super::regex_set::literal_gate(&[regex.as_str().to_string()]);
-        Self::Replace { regex, with, gate }
+        let last_byte = super::regex_set::LastByteGate::new(regex.as_str());
+        Self::Replace {
+            regex,
+            with,
+            gate,
+            last_byte,
+        }
     }
 }
 
@@ -273,6 +282,7 @@ impl Step {
                 Cow::Borrowed(value)
             }
             Self::StripDiacritics => Cow::Owned(strip_diacritics(value)),
+            Self::Words if value.is_ascii() => ascii_words(value),
             Self::Words => {
                 let clean = |c: char| c.is_alphanumeric() || is_combining_mark(c);
                 let mut previous_space = true;
@@ -290,6 +300,10 @@ impl Step {
                     .collect();
                 Cow::Owned(collapse(&spaced).into_owned())
             }
+            Self::Replace {
+                last_byte: Some(gate),
+                ..
+            } if !gate.may_match(value) => Cow::Borrowed(value),
             Self::Replace {
                 gate: Some(gate), ..
             } if !gate.is_match(value) => Cow::Borrowed(value),
@@ -362,7 +376,63 @@ fn is_own_lowercase(c: char) -> bool {
     lower.next() == Some(c) && lower.next().is_none()
 }
 
+/// `words` on ASCII text, byte by byte: letters and digits are kept, every run of other
+/// bytes becomes one space (the same as the `char` path, without decoding characters or
+/// looking up combining marks, which ASCII has none of).
+fn ascii_words(value: &str) -> Cow<'_, str> {
+    let bytes = value.as_bytes();
+    let mut previous_space = true;
+    let already = bytes.iter().all(|&b| {
+        let ok = b.is_ascii_alphanumeric() || (b == b' ' && !previous_space);
+        previous_space = b == b' ';
+        ok
+    }) && bytes.last() != Some(&b' ');
+    if already {
+        return Cow::Borrowed(value);
+    }
+    let mut out = String::with_capacity(value.len());
+    for word in value
+        .split(|c: char| !c.is_ascii_alphanumeric())
+        .filter(|w| !w.is_empty())
+    {
+        if !out.is_empty() {
+            out.push(' ');
+        }
+        out.push_str(word);
+    }
+    Cow::Owned(out)
+}
+
+/// Whitespace as `char::is_whitespace` has it in ASCII (with vertical tab, which
+/// `u8::is_ascii_whitespace` leaves out).
+fn is_ascii_space(b: u8) -> bool {
+    matches!(b, b' ' | b'\t'..=b'\r')
+}
+
 fn collapse(value: &str) -> Cow<'_, str> {
+    if value.is_ascii() {
+        let bytes = value.as_bytes();
+        let mut previous_space = true;
+        let already = bytes.iter().all(|&b| {
+            let ok = !is_ascii_space(b) || (b == b' ' && !previous_space);
+            previous_space = b == b' ';
+            ok
+        }) && bytes.last() != Some(&b' ');
+        if already {
+            return Cow::Borrowed(value);
+        }
+        let mut out = String::with_capacity(value.len());
+        for word in value
+            .split(|c: char| is_ascii_space(c as u8))
+            .filter(|w| !w.is_empty())
+        {
+            if !out.is_empty() {
+                out.push(' ');
+            }
+            out.push_str(word);
+        }
+        return Cow::Owned(out);
+    }
     let mut previous_space = true;
     let already = value.chars().all(|c| {
         let ok = !c.is_whitespace() || (c == ' ' && !previous_space);
@@ -436,6 +506,47 @@ mod tests {
         assert!(strips_nothing("데이터 분석가"));
         assert!(strips_nothing("シニアエンジニア"));
         assert!(!strips_nothing("Zoë"));
+    }
+
+    /// The byte-wise paths for ASCII text give what the `char` paths give.
+    #[test]
+    fn ascii_words_and_collapse_agree_with_the_char_paths() {
+        let bytes: Vec<u8> = (0u8..128).collect();
+        let mut values: Vec<String> = Vec::new();
+        for &a in &bytes {
+            for &b in b" \t\x0bx.7\r" {
+                values.push(String::from_utf8(vec![a, b, b'y', a]).unwrap());
+                values.push(String::from_utf8(vec![b, a, a, b' ', b]).unwrap());
+            }
+        }
+        values.extend(
+            [
+                "",
+                " ",
+                "a",
+                "a  b",
+                " a b ",
+                "Sr. Dir., Ops/EMEA",
+                "a\x0bb",
+            ]
+            .map(String::from),
+        );
+        for value in &values {
+            let spaced: String = value
+                .chars()
+                .map(|c| {
+                    if c.is_alphanumeric() || is_combining_mark(c) {
+                        c
+                    } else {
+                        ' '
+                    }
+                })
+                .collect();
+            let words: String = spaced.split_whitespace().collect::<Vec<_>>().join(" ");
+            assert_eq!(Step::Words.apply(value), words, "{value:?}");
+            let collapsed: String = value.split_whitespace().collect::<Vec<_>>().join(" ");
+            assert_eq!(Step::Collapse.apply(value), collapsed, "{value:?}");
+        }
     }
 
     #[test]

@@ -74,12 +74,18 @@ impl Compiler<'_> {
         } else {
             format!("(?{}){}", regex.flags, regex.pattern)
         };
+        if let Some(compiled) = self.regexes.get(&pattern) {
+            return Some(compiled.clone());
+        }
         let mut builder = RegexBuilder::new(&pattern);
         builder
             .size_limit(REGEX_SIZE_LIMIT)
             .dfa_size_limit(REGEX_SIZE_LIMIT);
         match builder.build() {
-            Ok(compiled) => Some(compiled),
+            Ok(compiled) => {
+                self.regexes.insert(pattern, compiled.clone());
+                Some(compiled)
+            }
             Err(error) => {
                 let first_line = error
                     .to_string()
@@ -361,7 +367,12 @@ impl Compiler<'_> {
             "replace" => match args.as_slice() {
                 [ast::StepArg::Regex(regex), ast::StepArg::Str(with)] => {
                     let compiled = self.compile_regex(regex)?;
-                    Some(Step::replace(compiled, with.value.clone()))
+                    let key = (compiled.as_str().to_string(), with.value.clone());
+                    let step = self
+                        .replace_steps
+                        .entry(key)
+                        .or_insert_with(|| Step::replace(compiled, with.value.clone()));
+                    Some(step.clone())
                 }
                 _ => {
                     self.error_help(

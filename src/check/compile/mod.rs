@@ -20,9 +20,11 @@ mod unused;
 use super::error::LoadError;
 use super::schema;
 use crate::diag::{Code, Diagnostic, Diagnostics, FileId, Sources, Span};
+use crate::program::steps::Step;
 use crate::program::*;
 use crate::syntax::ast;
 use crate::value::{AttrPath, SourceId};
+use regex::Regex;
 
 /// Compiled regexes may not grow past this (bytes of compiled program): a hostile rule file
 /// cannot make loading take unbounded memory.
@@ -160,6 +162,12 @@ struct Compiler<'a> {
     table_files: TableFiles,
     /// Position of each file in the chain (base first), by FileId: "later" means higher.
     file_rank: Vec<usize>,
+    /// Regexes compiled so far, by pattern (flags inline): a pattern written twice is
+    /// compiled once (a regex shares its engines when cloned). Building a regex's engines
+    /// is most of what loading a rule file costs.
+    regexes: HashMap<String, Regex>,
+    /// `replace` steps built so far, by pattern and replacement, with their gates.
+    replace_steps: HashMap<(String, String), Step>,
 }
 
 impl<'a> Compiler<'a> {
@@ -197,6 +205,8 @@ impl<'a> Compiler<'a> {
             hasher: Sha256::new(),
             table_files: TableFiles::new(),
             file_rank: Vec::new(),
+            regexes: HashMap::new(),
+            replace_steps: HashMap::new(),
         }
     }
 

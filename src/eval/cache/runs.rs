@@ -8,7 +8,7 @@ use super::tables::KeyHasher;
 use super::{FieldCache, MIN_SHARE};
 use crate::eval::ways::Ways;
 use crate::eval::{Decision, Run};
-use crate::program::{Cond, Field, InputId, InputSource, Output, Program};
+use crate::program::{steps, Cond, Field, InputId, InputSource, Output, Program};
 
 /// A rule run and its cache of decisions.
 pub(super) struct Segment {
@@ -92,9 +92,10 @@ pub(super) fn decide_by_run(
         let id = match segment.decisions.get(hashed) {
             Some(id) => id,
             None => {
-                // New raw values: their normalised values may have been decided before. The
-                // inputs are computed here rather than by the rules, at no extra cost.
-                let by_values = keys.values(run, &segment.run.reads);
+                // New raw values: their normalised values may have been decided before. Only
+                // the inputs the others derive from are computed here (the rules compute the
+                // rest if they need them).
+                let by_values = keys.values(run, &segment.run.keyed);
                 let id = match segment.decisions.get(by_values) {
                     Some(id) => id,
                     None => {
@@ -275,6 +276,8 @@ pub(super) struct RuleRun {
     /// normalised values, so raw values that normalise alike ("SOFTWARE DEVELOPER II",
     /// "Software  Developer II") share one decision.
     pub(super) reads: Vec<InputId>,
+    /// The reads that are not functions of other reads: what the decisions are keyed by.
+    pub(super) keyed: Vec<InputId>,
 }
 
 /// The field's rule runs, each with its cache (see [`rule_runs`]).
@@ -316,12 +319,14 @@ pub(super) fn rule_runs(
                 rules: index..index + 1,
                 roots,
                 reads,
+                keyed: Vec::new(),
             }),
         }
     }
     for run in &mut runs {
         run.reads.sort();
         run.reads.dedup();
+        run.keyed = independent(program, &run.reads);
     }
     // One run is worth caching by its decisions too when they are few and each costs many
     // rules: a title's family out of a thousand word-list and regex rules. The run's cache
@@ -336,6 +341,42 @@ pub(super) fn rule_runs(
         runs.clear();
     }
     runs
+}
+
+/// `reads` without those that are functions of another of them: an input whose one source is
+/// `@parent` (directly or through inputs not read), where the parent is read too. The steps
+/// make it a function of the parent's value, as long as they leave an empty value empty (an
+/// absent parent and a present one that normalises to nothing then give the same value).
+/// Keying a run's decisions by the rest keys them as finely, and a title that normalises like
+/// one decided before costs only the inputs the others derive from: `full` and `head`, not
+/// the rank pass over `t` (benches/README.md).
+pub(super) fn independent(program: &Program, reads: &[InputId]) -> Vec<InputId> {
+    let derived_from_a_read = |id: InputId| {
+        let mut current = id;
+        // Inputs cannot depend on themselves (the compiler rejects cycles); the bound only
+        // guards this walk.
+        for _ in 0..program.inputs.len() {
+            let Some(input) = program.inputs.get(current.0) else {
+                return false;
+            };
+            let [InputSource::Input(parent)] = input.sources[..] else {
+                return false;
+            };
+            if !steps::run(&input.steps, "").is_empty() {
+                return false;
+            }
+            if reads.contains(&parent) {
+                return true;
+            }
+            current = parent;
+        }
+        false
+    };
+    reads
+        .iter()
+        .copied()
+        .filter(|&id| !derived_from_a_read(id))
+        .collect()
 }
 
 /// Rules in a field from which a single run of them is cached by its decisions.

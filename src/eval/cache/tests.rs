@@ -358,6 +358,66 @@ map level {
     assert_eq!(decisions.len(), titles.len() + 2);
 }
 
+/// A run's decisions are keyed by the inputs it reads that no other read derives from: a
+/// title that normalises like one decided before computes `base` only, not `words`. An
+/// input whose steps turn an empty value into something (`marked`) tells an absent title
+/// from one that normalises to nothing, so it stays in the key.
+#[test]
+fn rule_runs_are_keyed_by_the_reads_others_derive_from() {
+    let rules = r#"
+field level: enum(Manager, Clerk, Blank, Other)
+input explicit = level | lower
+input base = title | lower | replace(/[()]/, "") | collapse
+input words = @base | words
+input marked = @base | replace(/^$/, "blank")
+map level {
+  rule named: explicit == "manager" -> Manager
+  rule clerk: base == "clerk" -> Clerk
+  rule manager: words has "manager" -> Manager
+  rule blank: marked == "blank" -> Blank
+  else -> Other
+}
+"#;
+    let program = Program::from_source("keyed.rules", rules).unwrap();
+    let id = |name: &str| {
+        let at = program
+            .inputs
+            .iter()
+            .position(|i| &*i.name == name)
+            .unwrap();
+        InputId(at)
+    };
+    let mut evaluator = program.evaluator();
+    let run = &evaluator.caches[0].segments[1].run;
+    assert_eq!(run.reads, [id("base"), id("words"), id("marked")]);
+    assert_eq!(run.keyed, [id("base"), id("marked")]);
+    let titles = [
+        Some("( )"),
+        None,
+        Some("()"),
+        Some("Office Manager"),
+        Some("office  manager"),
+        None,
+        Some("CLERK"),
+        Some("(clerk)"),
+    ];
+    for round in 0..2 {
+        for title in titles.iter().chain(titles.iter().rev()) {
+            let record = match title {
+                Some(title) => FlatRecord::from_pairs([("title", *title)]),
+                None => FlatRecord::from_pairs([("department", "Sales")]),
+            };
+            assert_eq!(
+                evaluator.apply(&record),
+                program.apply(&record),
+                "round {round}: {title:?}"
+            );
+        }
+    }
+    // Seven raw titles (absent is one) and four normalised ones: eleven keys.
+    assert_eq!(evaluator.caches[0].segments[1].decisions.len(), 11);
+}
+
 /// A joined input's value depends on every part, and a date test on the date and the run's
 /// day: the cache keys on all of them, so cached results equal uncached ones.
 #[test]
