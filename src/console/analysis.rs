@@ -32,7 +32,7 @@ fn each_user(
 }
 
 /// The coverage report of `program` over the customer's stored users.
-pub(crate) fn coverage(
+pub fn coverage(
     program: &Program,
     extensions: &Extensions,
     store: &dyn ResourceStore,
@@ -55,10 +55,17 @@ pub(crate) fn coverage(
     ))
 }
 
+/// Stored users handed from the scanning thread to the evaluating one at a time.
+const PREVIEW_BATCH: usize = 256;
+
 /// What replacing `published` by `draft` does to the customer's stored users: transitions
 /// per field and the first `keep` changed users (`at` is the user's id, the keys its
 /// `userName`).
-pub(crate) fn preview(
+///
+/// Reading and decoding the stored users costs about what both evaluations do
+/// (benches/README.md), so on two threads: this one scans, another evaluates, through a
+/// bounded channel of batches (memory stays flat: at most a few batches in flight).
+pub fn preview(
     published: &Program,
     draft: &Program,
     extensions: &Extensions,
@@ -68,26 +75,131 @@ pub(crate) fn preview(
 ) -> Result<DiffReport, StoreError> {
     // Both programs decide every user on one date.
     let today = chrono::Local::now().date_naive();
-    let (mut before, mut after) = (published.evaluator().on(today), draft.evaluator().on(today));
-    let mut stats = DiffStats::default();
-    each_user(store, tenant, extensions, &mut |user, view| {
-        let record = JsonRecord::new(view);
-        let old = before.apply(&record);
-        let new = after.apply(&record);
-        stats.add(
-            || {
-                let name = user
-                    .body
-                    .get("userName")
-                    .and_then(Value::as_str)
-                    .unwrap_or_default()
-                    .to_string();
-                (user.id.clone(), vec![("userName".to_string(), name)])
-            },
-            &old,
-            &new,
-            keep,
-        );
-    })?;
-    Ok(stats.report(0))
+    let (send, receive) = std::sync::mpsc::sync_channel::<Vec<StoredResource>>(4);
+    std::thread::scope(|scope| {
+        let evaluating = scope.spawn(move || {
+            let (mut before, mut after) =
+                (published.evaluator().on(today), draft.evaluator().on(today));
+            let mut stats = DiffStats::default();
+            for user in receive.into_iter().flatten() {
+                let view = extensions.view(&user.body);
+                let record = JsonRecord::new(&view);
+                let old = before.apply(&record);
+                let new = after.apply(&record);
+                stats.add(
+                    || {
+                        let name = user
+                            .body
+                            .get("userName")
+                            .and_then(Value::as_str)
+                            .unwrap_or_default()
+                            .to_string();
+                        (user.id.clone(), vec![("userName".to_string(), name)])
+                    },
+                    &old,
+                    &new,
+                    keep,
+                );
+            }
+            stats
+        });
+        let mut batch = Vec::with_capacity(PREVIEW_BATCH);
+        let scanned = store.scan(tenant, Kind::User, &mut |user| {
+            batch.push(user);
+            if batch.len() < PREVIEW_BATCH {
+                return true;
+            }
+            let full = std::mem::replace(&mut batch, Vec::with_capacity(PREVIEW_BATCH));
+            // The evaluator stops only by failing: then stop scanning too.
+            send.send(full).is_ok()
+        });
+        if !batch.is_empty() {
+            // A failed send means the evaluator failed, which `join` reports.
+            let _ = send.send(batch);
+        }
+        drop(send);
+        let stats = evaluating.join().map_err(|_| {
+            StoreError::Backend("the preview's evaluation failed (see the log)".into())
+        })?;
+        scanned?;
+        Ok(stats.report(0))
+    })
+}
+
+/// Bad rows of an uploaded export kept for the report (the count covers all), as the dry run.
+pub(crate) const BAD_ROWS_KEPT: usize = 100;
+
+/// The dry run's coverage report of `program` over an uploaded CSV export, read as
+/// `canon dry-run` reads it (the same reader: bad rows reported by row and line, reading goes
+/// on after them). With an organisation graph, the export's population is indexed first, as
+/// the dry run's first pass does, so `reports` tests count within the export. The bytes are
+/// the caller's: nothing is kept.
+pub(crate) fn coverage_of_export(
+    program: &Program,
+    name: &str,
+    bytes: axum::body::Bytes,
+) -> Result<CoverageReport, crate::input::InputError> {
+    use crate::input::{BadRow, CsvInput, CsvRow};
+    use crate::CsvRecord;
+
+    let started = Instant::now();
+    let today = chrono::Local::now().date_naive();
+    // Each pass reads the one copy of the bytes.
+    let open = || CsvInput::from_reader(name, Box::new(std::io::Cursor::new(bytes.clone())));
+    let population = if program.has_org_graph() {
+        let mut csv = open()?;
+        let binding = program.bind_columns(csv.header().iter().map(String::as_str));
+        let mut index = crate::eval::OrgIndex::new(1);
+        let mut row = CsvRow::default();
+        loop {
+            match csv.read(&mut row) {
+                Ok(true) => {
+                    let entry = program.org_entry(
+                        &CsvRecord::from_bytes(&binding, &row),
+                        true,
+                        Some(today),
+                    );
+                    index.add(&entry, String::new);
+                }
+                Ok(false) => break,
+                // The mapping pass reports it.
+                Err(_) => {}
+            }
+        }
+        Some(index)
+    } else {
+        None
+    };
+    let mut csv = open()?;
+    let binding = program.bind_columns(csv.header().iter().map(String::as_str));
+    let mut evaluator = Evaluator::counting(program, Coverage::new(program)).on(today);
+    if let Some(index) = &population {
+        evaluator = evaluator.among(index);
+    }
+    let mut bad: Vec<BadRow> = Vec::new();
+    let mut bad_total = 0u64;
+    let mut row = CsvRow::default();
+    loop {
+        match csv.read(&mut row) {
+            Ok(true) => {
+                evaluator.apply_row(&CsvRecord::from_bytes(&binding, &row));
+            }
+            Ok(false) => break,
+            Err(bad_row) => {
+                bad_total += 1;
+                if bad.len() < BAD_ROWS_KEPT {
+                    bad.push(bad_row);
+                }
+            }
+        }
+    }
+    let tally = evaluator.into_tally();
+    Ok(tally.report(
+        program,
+        &bad,
+        bad_total,
+        TOP_UNMAPPED,
+        started.elapsed().as_secs_f64(),
+        Some(bytes.len() as u64),
+    ))
 }

@@ -17,7 +17,13 @@ mod live;
 mod page;
 mod publish;
 mod rules;
+mod try_export;
 mod user;
+
+/// The engine work behind the coverage and preview pages, for their benchmark
+/// (`benches/console_preview.rs`).
+#[doc(hidden)]
+pub use analysis::{coverage as coverage_of_stored_users, preview as preview_over_stored_users};
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -34,6 +40,8 @@ pub struct ConsoleOptions {
     pub secure_cookies: bool,
     /// How long a sign-in lasts, whatever is done meanwhile.
     pub session_lifetime: Duration,
+    /// The largest export "Try an export" reads (bytes).
+    pub max_upload_bytes: usize,
 }
 
 impl Default for ConsoleOptions {
@@ -41,6 +49,7 @@ impl Default for ConsoleOptions {
         ConsoleOptions {
             secure_cookies: false,
             session_lifetime: Duration::from_secs(8 * 60 * 60),
+            max_upload_bytes: 64 * 1024 * 1024,
         }
     }
 }
@@ -61,6 +70,9 @@ pub(crate) type ConsoleRef = Arc<Console>;
 
 /// The console's routes, all under `/console`, to merge beside the SCIM service's.
 pub fn router(app: Arc<AppState>, options: ConsoleOptions) -> Router {
+    // The upload's own bound is counted as it arrives (a clear 413); this one only stops a
+    // form that is far larger than any the console sends.
+    let upload_limit = options.max_upload_bytes + 2 * rules::MAX_DRAFT + 64 * 1024;
     let console = Arc::new(Console {
         app,
         options,
@@ -104,6 +116,12 @@ pub fn router(app: Arc<AppState>, options: ConsoleOptions) -> Router {
         .route(
             "/console/customers/{tenant}/rules/versions/{number}/rollback",
             post(publish::rollback),
+        )
+        .route(
+            "/console/customers/{tenant}/try",
+            get(try_export::page)
+                .post(try_export::run)
+                .layer(axum::extract::DefaultBodyLimit::max(upload_limit)),
         )
         .route("/console/assets/{name}", get(assets::serve))
         .route(

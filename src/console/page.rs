@@ -42,6 +42,8 @@ const TEMPLATES: &[(&str, &str)] = &[
     ),
     ("version.html", include_str!("templates/version.html")),
     ("activity.html", include_str!("templates/activity.html")),
+    ("try.html", include_str!("templates/try.html")),
+    ("try_report.html", include_str!("templates/try_report.html")),
 ];
 
 fn templates() -> &'static Environment<'static> {
@@ -164,6 +166,9 @@ pub(crate) enum ConsoleError {
     /// The request cannot be done in the state things are in (say so, and how to fix it).
     #[error("{0}")]
     Conflict(String),
+    /// An upload beyond the console's bound (say what to do instead).
+    #[error("{0}")]
+    TooLarge(String),
     #[error("{0}")]
     Internal(String),
 }
@@ -195,6 +200,7 @@ impl IntoResponse for ConsoleError {
             ConsoleError::NotFound(_) => (StatusCode::NOT_FOUND, "Not found"),
             ConsoleError::BadRequest(_) => (StatusCode::BAD_REQUEST, "That did not work"),
             ConsoleError::Conflict(_) => (StatusCode::CONFLICT, "Not now"),
+            ConsoleError::TooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "Too large"),
             ConsoleError::Internal(message) => {
                 tracing::error!(%message, "console request failed");
                 (StatusCode::INTERNAL_SERVER_ERROR, "Something went wrong")

@@ -248,6 +248,46 @@ impl Harness {
         self.send(request.body(Body::from(body)).unwrap()).await
     }
 
+    /// A multipart form as a browser sends a file upload: `fields` as text, then `file` (field
+    /// name, file name, bytes).
+    pub async fn post_multipart(
+        &self,
+        path: &str,
+        cookie: Option<&str>,
+        fields: &[(&str, &str)],
+        file: Option<(&str, &str, &[u8])>,
+    ) -> Reply {
+        let boundary = "----canon-test-boundary-7MA4YWxkTrZu0gW";
+        let mut body = Vec::new();
+        for (name, value) in fields {
+            body.extend_from_slice(
+                format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n").as_bytes(),
+            );
+        }
+        if let Some((name, file_name, bytes)) = file {
+            body.extend_from_slice(
+                format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"; filename=\"{file_name}\"\r\nContent-Type: text/csv\r\n\r\n").as_bytes(),
+            );
+            body.extend_from_slice(bytes);
+            body.extend_from_slice(b"\r\n");
+        }
+        body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
+        let mut request = Request::post(path).header(
+            header::CONTENT_TYPE,
+            format!("multipart/form-data; boundary={boundary}"),
+        );
+        if let Some(cookie) = cookie {
+            request = request.header(header::COOKIE, cookie);
+        }
+        self.send(request.body(Body::from(body)).unwrap()).await
+    }
+
+    /// The same service with other console options.
+    pub fn with_options(mut self, options: ConsoleOptions) -> Harness {
+        self.app = router(self.state.clone(), options);
+        self
+    }
+
     /// Signs in with the admin token: the session cookie (`name=value`) and its CSRF token.
     pub async fn sign_in(&self) -> (String, String) {
         self.sign_in_as("").await

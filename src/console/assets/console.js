@@ -155,10 +155,37 @@
     }
   }
 
+  // "Try an export" can run the draft this browser keeps for the published version.
+  function setupTry() {
+    var form = document.getElementById("try-form");
+    if (!form) {
+      return;
+    }
+    var saved = null;
+    try {
+      saved = window.localStorage.getItem(draftKey(form));
+    } catch (e) {
+      saved = null;
+    }
+    if (saved) {
+      document.getElementById("try-draft").value = saved;
+      var choice = document.getElementById("use-draft");
+      choice.disabled = false;
+      choice.checked = true;
+      document.getElementById("draft-label").textContent =
+        "Your draft (kept in this browser, " + saved.split("\n").length + " lines)";
+    }
+  }
+
+  function setup() {
+    setupEditor();
+    setupTry();
+  }
+
   // After htmx has set up the page (its own DOMContentLoaded handler was added first).
   if (document.readyState === "complete") {
-    setupEditor();
+    setup();
   } else {
-    document.addEventListener("DOMContentLoaded", setupEditor);
+    document.addEventListener("DOMContentLoaded", setup);
   }
 })();

@@ -1,0 +1,178 @@
+//! The console's preview over a customer's stored users (issue 20: ≤ 3 s for 100,000 users on
+//! the 2-core machine), not a timed test.
+//!
+//! `cargo bench --bench console_preview` (env: `USERS`, default 100,000).
+//!
+//! Stores `USERS` generated users (`canon gen-users`' SCIM users, seed 42) with their profiles
+//! in a SQLite store, as the service does, then measures in the same run:
+//! - the floor: one pass over the stored users applying the published rules once per user (a
+//!   plain remap, what recomputing the stored profiles evaluates);
+//! - the preview: the published rules and a draft over every stored user, the transitions
+//!   and the changed users kept (`console::preview_over_stored_users`, what the page runs);
+//! - the coverage report of the customer page (`console::coverage_of_stored_users`).
+//!
+//! The store's scan alone is printed too. Each is the median of three runs; prints seconds, the ratio against the floor, and whether
+//! the preview meets its bound.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Instant;
+
+use canon::scim::extensions::Extensions;
+use canon::store::{Kind, ResourceStore, SqliteStore, TenantId, Write};
+use canon::{JsonRecord, Program};
+
+/// The preview's bound, seconds.
+const BOUND: f64 = 3.0;
+
+/// The customer's rule file: the default pack and one rule of its own.
+fn published_rules(pack: &Path) -> String {
+    format!(
+        "extends \"{}\"\n\ninsert before management_level.explicit {{\n  rule acme_fellow: t has any [\"fellow\"] -> Director\n}}\n",
+        pack.display()
+    )
+}
+
+/// The draft: Staff titles become Managers (changes a share of the users, as a real edit).
+fn draft_rules(pack: &Path) -> String {
+    published_rules(pack).replace(
+        "-> Director\n",
+        "-> Director\n  rule acme_staff: t has any [\"staff\"] -> Manager\n",
+    )
+}
+
+fn median(mut runs: Vec<f64>) -> f64 {
+    runs.sort_by(f64::total_cmp);
+    runs[runs.len() / 2]
+}
+
+fn timed(mut run: impl FnMut()) -> f64 {
+    median(
+        (0..3)
+            .map(|_| {
+                let started = Instant::now();
+                run();
+                started.elapsed().as_secs_f64()
+            })
+            .collect(),
+    )
+}
+
+fn main() {
+    let users: usize = std::env::var("USERS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(100_000);
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let pack = root.join("rules/default.rules");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let rules = dir.path().join("acme.rules");
+    std::fs::write(&rules, published_rules(&pack)).expect("write rules");
+    let published = Arc::new(Program::load(&rules).expect("published rules compile"));
+    let draft = Program::from_source(&rules.display().to_string(), &draft_rules(&pack))
+        .expect("draft compiles");
+
+    // The customer's users, stored with their profiles as the service stores them.
+    let mut jsonl = Vec::new();
+    canon::gen::generate(users, 42, canon::gen::GenFormat::ScimJsonl, &mut jsonl)
+        .expect("generate users");
+    let bodies: Vec<serde_json::Value> = jsonl
+        .split(|b| *b == b'\n')
+        .filter(|line| !line.is_empty())
+        .map(|line| serde_json::from_slice(line).expect("generated JSON"))
+        .collect();
+    let store = Arc::new(SqliteStore::open(&dir.path().join("canon.db")).expect("store"));
+    let tenant = TenantId::parse("acme").expect("tenant id");
+    let mapper: Arc<dyn canon::scim::ProfileMapper> = published.clone();
+    let started = Instant::now();
+    // Several writers at once, as IdP clients are: the store commits them in groups.
+    let chunk = bodies.len().div_ceil(8).max(1);
+    std::thread::scope(|scope| {
+        for part in bodies.chunks(chunk) {
+            let (store, tenant, mapper) = (store.clone(), tenant.clone(), mapper.clone());
+            scope.spawn(move || {
+                for body in part {
+                    let name = body["userName"].as_str().unwrap_or_default().to_lowercase();
+                    store
+                        .create(
+                            &tenant,
+                            Kind::User,
+                            Write {
+                                body: body.clone(),
+                                unique_key: Some(name),
+                                profile: Some(mapper.map(body)),
+                            },
+                        )
+                        .expect("store a user");
+                }
+            });
+        }
+    });
+    drop(bodies);
+    eprintln!(
+        "stored {users} users in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+    let extensions = Extensions::default();
+    let today = chrono::Local::now().date_naive();
+
+    let scan = timed(|| {
+        let mut users = 0u64;
+        store
+            .scan(&tenant, Kind::User, &mut |_| {
+                users += 1;
+                true
+            })
+            .expect("scan");
+        std::hint::black_box(users);
+    });
+    let floor = timed(|| {
+        let mut evaluator = published.evaluator().on(today);
+        let mut set = 0u64;
+        store
+            .scan(&tenant, Kind::User, &mut |user| {
+                let view = extensions.view(&user.body);
+                let row = evaluator.apply(&JsonRecord::new(&view));
+                set += u64::from(row.get("management_level").is_some());
+                true
+            })
+            .expect("scan");
+        std::hint::black_box(set);
+    });
+    let mut changed = 0;
+    let preview = timed(|| {
+        let report = canon::console::preview_over_stored_users(
+            &published,
+            &draft,
+            &extensions,
+            &*store,
+            &tenant,
+            10_000,
+        )
+        .expect("preview");
+        changed = report.changed_rows;
+    });
+    let coverage = timed(|| {
+        let report =
+            canon::console::coverage_of_stored_users(&published, &extensions, &*store, &tenant)
+                .expect("coverage");
+        std::hint::black_box(report.rows_out);
+    });
+
+    println!("console preview over {users} stored users (SQLite), median of 3 runs");
+    println!("  the store's scan alone (read and decode every user): {scan:.2} s");
+    println!("  floor (scan + apply the published rules once per user): {floor:.2} s");
+    println!(
+        "  preview (published and draft, transitions, changed users kept): {preview:.2} s = {:.2}x the floor; {changed} users change",
+        preview / floor
+    );
+    println!(
+        "  coverage report of the customer page: {coverage:.2} s = {:.2}x the floor",
+        coverage / floor
+    );
+    let scaled = preview * 100_000.0 / users as f64;
+    println!(
+        "  bound: preview ≤ {BOUND:.1} s for 100,000 users: {} ({scaled:.2} s scaled to 100,000)",
+        if scaled <= BOUND { "met" } else { "MISSED" }
+    );
+}
