@@ -17,7 +17,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::body::Body;
-use axum::http::Request;
+use axum::http::Request as HttpRequest;
 use canon::scim::config::token_hash;
 use canon::scim::mapper::ProfileMapper;
 use canon::scim::rate_limit::RateLimit;
@@ -54,7 +54,7 @@ fn user(n: usize) -> Value {
         "active": true,
         "emails": [{"value": email(n), "type": "work", "primary": true}],
     });
-    if n % 10 != 0 {
+    if !n.is_multiple_of(10) {
         body[CANON] = json!({"managerEmail": email(n - n % 10)});
     }
     body
@@ -84,7 +84,7 @@ fn load(store: &Arc<dyn ResourceStore>, tenant: &TenantId, users: usize) -> Vec<
 }
 
 async fn send(app: &axum::Router, method: &str, uri: &str, body: Option<Value>) -> (u16, Value) {
-    let mut request = Request::builder()
+    let mut request = HttpRequest::builder()
         .method(method)
         .uri(uri)
         .header("host", "canon.bench")
@@ -111,14 +111,17 @@ fn patch(path: &str, value: Value) -> Value {
         "Operations": [{"op": "replace", "path": path, "value": value}]})
 }
 
-/// The `i`-th write of the run: method, path, body, the status it must get.
-fn write_of(i: usize, users: usize, ids: &[String]) -> (&'static str, String, Option<Value>, u16) {
+/// One request: method, path, body, the status it must get.
+type Request = (&'static str, String, Option<Value>, u16);
+
+/// The `i`-th write of the run.
+fn write_of(i: usize, users: usize, ids: &[String]) -> Request {
     let managers = users / 10;
     // A manager far from the user's own, so every write moves a report between two.
     let manager = |k: usize| ids[(k * 7919 % managers) * 10].clone();
     let report = |k: usize| {
         let n = (k * 104_729) % users;
-        if n % 10 == 0 {
+        if n.is_multiple_of(10) {
             n + 1
         } else {
             n
@@ -133,7 +136,10 @@ fn write_of(i: usize, users: usize, ids: &[String]) -> (&'static str, String, Op
         }
         1 => {
             let path = format!("{users_path}/{}", ids[report(i)]);
-            let body = patch(&format!("{ENTERPRISE}:manager"), json!({"value": manager(i)}));
+            let body = patch(
+                &format!("{ENTERPRISE}:manager"),
+                json!({"value": manager(i)}),
+            );
             ("PATCH", path, Some(body), 200)
         }
         2 => {
@@ -155,7 +161,7 @@ async fn phase(
     app: &axum::Router,
     clients: usize,
     total: usize,
-    request: Arc<dyn Fn(usize) -> (&'static str, String, Option<Value>, u16) + Send + Sync>,
+    request: Arc<dyn Fn(usize) -> Request + Send + Sync>,
 ) -> (f64, Vec<Duration>) {
     let started = Instant::now();
     let tasks: Vec<_> = (0..clients)
@@ -185,7 +191,7 @@ async fn phase(
 
 fn print(label: &str, (per_second, latencies): &(f64, Vec<Duration>)) {
     println!(
-        "  {label:<34} {:>8.0}/s   p50 {:>8.2} ms   p99 {:>8.2} ms",
+        "  {label:<34} {:>8.1}/s   p50 {:>8.2} ms   p99 {:>8.2} ms",
         per_second,
         percentile(latencies, 0.5).as_secs_f64() * 1e3,
         percentile(latencies, 0.99).as_secs_f64() * 1e3
