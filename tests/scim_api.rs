@@ -1652,6 +1652,14 @@ impl ResourceStore for NoWholeLists {
     ) -> Result<(), StoreError> {
         self.0.set_profiles(t, profiles)
     }
+    fn write_user(
+        &self,
+        t: &TenantId,
+        rules: &canon::store::SharedRules,
+        write: canon::store::UserWrite<'_>,
+    ) -> Result<Option<StoredResource>, StoreError> {
+        self.0.write_user(t, rules, write)
+    }
 }
 
 #[tokio::test]

@@ -945,6 +945,27 @@ fn the_organisation_graph_in_the_service_equals_the_dry_run_and_remap() {
     let step = served();
     assert_eq!(flag(&step, "boss"), json!("yes"));
     assert_eq!(step, dried());
+    // The profile endpoint says whom the derived value came from.
+    let (_, profile) = http(
+        &server.address,
+        "GET",
+        &format!("/t/acme/profiles/{boss}"),
+        &admin,
+        None,
+    );
+    assert_eq!(
+        profile["rules"]["people_manager"]["rule"],
+        json!("named_as_manager")
+    );
+    assert_eq!(profile["reports"]["count"], json!(2));
+    assert_eq!(
+        profile["reports"]["people"],
+        json!(["ana@acme.com", "bo@acme.com"])
+    );
+    assert_eq!(
+        profile["reports"]["text"],
+        json!("2 people report to this person: ana@acme.com, bo@acme.com")
+    );
 
     // A new manager named by id (the enterprise extension, as Entra sends it).
     let lead = create(person("lead", None));
@@ -997,5 +1018,225 @@ fn the_organisation_graph_in_the_service_equals_the_dry_run_and_remap() {
         remap.stdout.contains("0 of 3 users change"),
         "{}",
         remap.stdout
+    );
+}
+
+/// Issue 21, the service half: Okta's and Entra's writes (creates, the enterprise manager
+/// replaced in Okta's two PATCH shapes and added as Entra's bare id, deactivations, a cleared
+/// manager, deletes) each recompute the managers they touch in their own transaction. After
+/// every step, people_manager as served equals a dry run of the exported users and `canon
+/// remap` finds nothing to change; a write that fails changes no one's profile.
+#[test]
+fn every_okta_and_entra_write_keeps_people_manager_equal_to_the_dry_run_and_remap() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("canon.yaml");
+    let rules = Path::new(env!("CARGO_MANIFEST_DIR")).join("rules/default.rules");
+    let config_arg = config.to_str().unwrap();
+    let out = canon(&[
+        "tenant",
+        "add",
+        "acme",
+        "--rules",
+        rules.to_str().unwrap(),
+        "--config",
+        config_arg,
+    ]);
+    let (token, admin) = (
+        line_value(&out.stdout, "token"),
+        line_value(&out.stdout, "admin_token"),
+    );
+    let server = start(&config, free_port());
+    let users = "/t/acme/scim/v2/Users";
+    let enterprise = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
+    let send = |method: &str, path: &str, body: Option<&Value>| {
+        http(&server.address, method, path, &token, body)
+    };
+    let create = |name: &str, extra: Value| {
+        let mut user = json!({
+            "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User", enterprise],
+            "userName": format!("{name}@acme.com"),
+            "name": {"givenName": name, "familyName": "Test"},
+            "emails": [{"value": format!("{name}@acme.com"), "type": "work", "primary": true}],
+            "title": "Engineer",
+            "active": true,
+        });
+        for (key, value) in extra.as_object().unwrap() {
+            user[key] = value.clone();
+        }
+        let (status, body) = send("POST", users, Some(&user));
+        assert_eq!(status, 201, "{body}");
+        body["id"].as_str().unwrap().to_string()
+    };
+    let patch = |id: &str, operations: Value| {
+        let op = json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+            "Operations": operations});
+        let (status, body) = send("PATCH", &format!("{users}/{id}"), Some(&op));
+        assert_eq!(status, 200, "{body}");
+    };
+    let exported = || -> Vec<Value> {
+        let (status, list) = send("GET", &format!("{users}?count=1000"), None);
+        assert_eq!(status, 200, "{list}");
+        list["Resources"].as_array().unwrap().clone()
+    };
+    // userName → people_manager, as stored.
+    let served = || -> Vec<(String, Value)> {
+        let mut out: Vec<(String, Value)> = exported()
+            .iter()
+            .map(|user| {
+                let id = user["id"].as_str().unwrap();
+                let (_, profile) = http(
+                    &server.address,
+                    "GET",
+                    &format!("/t/acme/profiles/{id}"),
+                    &admin,
+                    None,
+                );
+                let name = user["userName"].as_str().unwrap().to_string();
+                (name, profile["profile"]["people_manager"].clone())
+            })
+            .collect();
+        out.sort_by(|a, b| a.0.cmp(&b.0));
+        out
+    };
+    let dried = || -> Vec<(String, Value)> {
+        let export = dir.path().join("export.jsonl");
+        let lines: Vec<String> = exported().iter().map(Value::to_string).collect();
+        std::fs::write(&export, lines.join("\n")).unwrap();
+        let run = canon(&[
+            "dry-run",
+            "-q",
+            "--rules",
+            rules.to_str().unwrap(),
+            "--format",
+            "jsonl",
+            "--keep",
+            "userName",
+            export.to_str().unwrap(),
+        ]);
+        assert_eq!(run.code, 0, "{}", run.stderr);
+        let mut out: Vec<(String, Value)> = run
+            .stdout
+            .lines()
+            .map(|line| {
+                let row: Value = serde_json::from_str(line).unwrap();
+                let flag = match &row["people_manager"] {
+                    Value::String(s) if s.is_empty() => Value::Null,
+                    other => other.clone(),
+                };
+                (row["userName"].as_str().unwrap().to_string(), flag)
+            })
+            .collect();
+        out.sort_by(|a, b| a.0.cmp(&b.0));
+        out
+    };
+    // The three places agree, and `expect` holds: (userName, people_manager) pairs.
+    let check = |step: &str, expect: &[(&str, Value)]| -> Vec<(String, Value)> {
+        let now = served();
+        assert_eq!(now, dried(), "{step}: the service and the dry run differ");
+        let remap = canon(&["remap", "--tenant", "acme", "--config", config_arg]);
+        assert_eq!(remap.code, 0, "{step}: {}", remap.stderr);
+        assert!(
+            remap
+                .stdout
+                .starts_with(&format!("0 of {} users change", now.len())),
+            "{step}: remap would change {}",
+            remap.stdout
+        );
+        for (name, flag) in expect {
+            let found = now.iter().find(|(n, _)| n == &format!("{name}@acme.com"));
+            assert_eq!(found.map(|(_, f)| f), Some(flag), "{step}: {name}");
+        }
+        now
+    };
+
+    // Okta creates a manager, then reports naming it by id in the enterprise extension
+    // and by email (in another case than its own).
+    let boss = create("boss", json!({}));
+    let ana = create("ana", json!({enterprise: {"manager": {"value": boss}}}));
+    let bo = create(
+        "bo",
+        json!({"urn:ietf:params:scim:schemas:extension:canon:2.0:User": {"managerEmail": "BOSS@acme.com"}}),
+    );
+    check("creates", &[("boss", json!("yes")), ("ana", Value::Null)]);
+
+    // Okta replaces ana's manager (path form), then bo's (no path: the extension whole).
+    let lead = create("lead", json!({}));
+    patch(
+        &ana,
+        json!([{"op": "replace", "path": format!("{enterprise}:manager"), "value": {"value": lead}}]),
+    );
+    check(
+        "Okta PATCH with a path",
+        &[("lead", json!("yes")), ("boss", json!("yes"))],
+    );
+    patch(
+        &bo,
+        json!([{"op": "replace", "value": {enterprise: {"manager": {"value": lead}}}},
+               {"op": "remove", "path": "urn:ietf:params:scim:schemas:extension:canon:2.0:User:managerEmail"}]),
+    );
+    check(
+        "Okta PATCH without a path",
+        &[("lead", json!("yes")), ("boss", Value::Null)],
+    );
+
+    // Entra names the manager by its bare id; a report created inactive does not count.
+    let cy = create("cy", json!({}));
+    patch(
+        &cy,
+        json!([{"op": "Add", "path": format!("{enterprise}:manager"), "value": boss}]),
+    );
+    create(
+        "dee",
+        json!({"active": false, enterprise: {"manager": {"value": cy}}}),
+    );
+    check(
+        "Entra PATCH of the manager",
+        &[("boss", json!("yes")), ("cy", Value::Null)],
+    );
+
+    // Entra deactivates ana and bo ("False", a string): lead has no active report left.
+    patch(
+        &ana,
+        json!([{"op": "Replace", "path": "active", "value": "False"}]),
+    );
+    check("one deactivation", &[("lead", json!("yes"))]);
+    patch(
+        &bo,
+        json!([{"op": "Replace", "path": "active", "value": "False"}]),
+    );
+    check("both deactivated", &[("lead", Value::Null)]);
+
+    // bo comes back; Entra clears cy's manager with "".
+    patch(
+        &bo,
+        json!([{"op": "Replace", "path": "active", "value": "True"}]),
+    );
+    patch(
+        &cy,
+        json!([{"op": "Replace", "path": format!("{enterprise}:manager"), "value": ""}]),
+    );
+    check(
+        "a reactivation and a cleared manager",
+        &[("lead", json!("yes")), ("boss", Value::Null)],
+    );
+
+    // A create that fails (the userName is taken) while naming boss changes nobody.
+    let before = served();
+    let taken = json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+        "userName": "ANA@acme.com", enterprise: {"manager": {"value": boss}}});
+    let (status, body) = send("POST", users, Some(&taken));
+    assert_eq!(status, 409, "{body}");
+    assert_eq!(served(), before, "a failed write recomputed a profile");
+
+    // Deleting bo, lead's only active report, and then lead.
+    let (status, _) = send("DELETE", &format!("{users}/{bo}"), None);
+    assert_eq!(status, 204);
+    check("bo deleted", &[("lead", Value::Null)]);
+    let (status, _) = send("DELETE", &format!("{users}/{lead}"), None);
+    assert_eq!(status, 204);
+    // ana (inactive) names a manager that is gone; dee (inactive) names cy.
+    check(
+        "lead deleted",
+        &[("boss", Value::Null), ("cy", Value::Null)],
     );
 }

@@ -205,6 +205,27 @@ pub(super) struct SignInForm {
     token: String,
     #[serde(default)]
     admin_token: String,
+    /// Who signs in, as they want to be named in the rule history and the activity log.
+    #[serde(default)]
+    name: String,
+}
+
+/// The name a person gave at sign-in, made safe to show and store (printable, at most 64
+/// characters); `admin` when none was given.
+fn who_from(name: &str) -> String {
+    let cleaned: String = name
+        .chars()
+        .filter(|c| !c.is_control())
+        .take(64)
+        .collect::<String>()
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
+    if cleaned.is_empty() {
+        "admin".into()
+    } else {
+        cleaned
+    }
 }
 
 /// `POST /console/sign-in`: the admin token for a session.
@@ -245,10 +266,11 @@ pub(super) async fn sign_in(
     let session = Session {
         id_sha256: token_hash(&id),
         csrf: new_token(),
-        who: "admin".into(),
+        who: who_from(&form.name),
         created: now,
         expires: now.saturating_add(lifetime),
     };
+    let who = session.who.clone();
     let store = console.clone();
     blocking(move || {
         let sessions = sessions(&store)?;
@@ -256,7 +278,7 @@ pub(super) async fn sign_in(
         Ok(sessions.create_session(&session)?)
     })
     .await?;
-    tracing::info!("console sign-in");
+    tracing::info!(%who, "console sign-in");
     let mut response = Redirect::to("/console").into_response();
     let session_cookie = set_cookie(&console, &headers, SESSION_COOKIE, &id, lifetime);
     let spent = set_cookie(&console, &headers, SIGN_IN_COOKIE, "", 0);

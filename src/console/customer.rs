@@ -69,10 +69,11 @@ pub(super) async fn overview(
     Path(id): Path<String>,
 ) -> Result<Response, ConsoleError> {
     let work = console.clone();
-    let (customer, summary) = blocking(move || {
+    let (customer, summary, activity) = blocking(move || {
         let customer = customer(&work.app, &work.programs, &id)?;
         let summary = work.app.store.user_summary(&customer.tenant.id)?;
-        Ok((customer, summary))
+        let activity = super::activity::recent(&work.app, &customer.tenant.id)?;
+        Ok((customer, summary, activity))
     })
     .await?;
     render(
@@ -80,6 +81,7 @@ pub(super) async fn overview(
         json!({
             "csrf": signed.csrf(), "who": signed.who(), "tab": "overview",
             "customer": header(&customer, &summary),
+            "activity": activity,
         }),
     )
 }
@@ -314,6 +316,53 @@ mod tests {
             again.body.replace(char::is_numeric, ""),
             body.replace(char::is_numeric, "")
         );
+    }
+
+    #[tokio::test]
+    async fn the_overview_lists_provisioning_errors_first_then_the_latest_activity() {
+        use crate::store::registry::ActivityEntry;
+        let h = crate::console::testing::registry_harness();
+        let registry = h.state.registry.as_ref().unwrap();
+        let entry = |path: &str, status: u16, error: Option<&str>, at: String| ActivityEntry {
+            tenant: "acme".into(),
+            at,
+            method: "POST".into(),
+            path: path.into(),
+            status,
+            error: error.map(str::to_string),
+            ..Default::default()
+        };
+        let long_ago = "2000-01-01T00:00:00.000Z".to_string();
+        registry
+            .store
+            .record_activity(&[
+                entry("/Users", 400, Some("an old failure"), long_ago),
+                entry(
+                    "/Users",
+                    409,
+                    Some("userName `ana` is taken"),
+                    crate::store::now(),
+                ),
+                entry("/Users", 201, None, crate::store::now()),
+                entry("/Users", 201, None, crate::store::now()),
+            ])
+            .unwrap();
+        let (session, _) = h.sign_in().await;
+        let page = h.get("/console/customers/acme", Some(&session)).await;
+        assert_eq!(page.status, StatusCode::OK);
+        let body = &page.body;
+        let errors = body.find("class=\"grid compact activity-errors\"").unwrap();
+        let latest = body.find("class=\"grid compact activity-latest\"").unwrap();
+        assert!(errors < latest);
+        let errors = &body[errors..latest];
+        assert_eq!(errors.matches("<tr class=\"failed\">").count(), 2);
+        assert!(errors.contains("userName `ana` is taken"), "{errors}");
+        assert!(errors.find("ana").unwrap() < errors.find("an old failure").unwrap());
+        // The customers page counts the failures of the last 24 hours only.
+        let list = h.get("/console", Some(&session)).await;
+        let row = &list.body[list.body.find("/console/customers/acme").unwrap()..];
+        let row = &row[..row.find("</tr>").unwrap()];
+        assert!(row.contains("<span class=\"bad\">1</span>"), "{row}");
     }
 
     #[tokio::test]

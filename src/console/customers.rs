@@ -38,7 +38,7 @@ pub(super) async fn list(
                     complete: summary.complete,
                     complete_share: pct(summary.complete, summary.users),
                     last_activity: summary.last_modified,
-                    errors: None,
+                    errors: super::activity::errors_last_day(&app, &tenant.id)?,
                     rule_version: short_version(&tenant.mapper().version()),
                 })
             })

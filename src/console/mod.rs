@@ -6,13 +6,16 @@
 //! anything also carries the session's CSRF token ([`auth::Protected`]). The pages call the
 //! engine's own code: coverage from `report`, explain from `eval`, diagnostics from `check`.
 
+mod activity;
 mod analysis;
 mod assets;
 mod auth;
 mod customer;
 mod customers;
+mod history;
 mod live;
 mod page;
+mod publish;
 mod rules;
 mod user;
 
@@ -89,6 +92,18 @@ pub fn router(app: Arc<AppState>, options: ConsoleOptions) -> Router {
         .route(
             "/console/customers/{tenant}/rules/preview",
             get(rules::preview_page).post(rules::preview),
+        )
+        .route(
+            "/console/customers/{tenant}/rules/publish",
+            post(publish::publish),
+        )
+        .route(
+            "/console/customers/{tenant}/rules/versions/{number}",
+            get(publish::version),
+        )
+        .route(
+            "/console/customers/{tenant}/rules/versions/{number}/rollback",
+            post(publish::rollback),
         )
         .route("/console/assets/{name}", get(assets::serve))
         .route(

@@ -36,6 +36,12 @@ const TEMPLATES: &[(&str, &str)] = &[
         "preview_changed.html",
         include_str!("templates/preview_changed.html"),
     ),
+    (
+        "publish_refused.html",
+        include_str!("templates/publish_refused.html"),
+    ),
+    ("version.html", include_str!("templates/version.html")),
+    ("activity.html", include_str!("templates/activity.html")),
 ];
 
 fn templates() -> &'static Environment<'static> {

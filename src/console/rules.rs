@@ -51,20 +51,42 @@ impl PreviewCache {
     }
 }
 
-/// `GET /console/customers/{tenant}/rules`.
+/// What the rules page says after a publish or a rollback (from its query).
+#[derive(Deserialize, Default)]
+pub(super) struct Done {
+    published: Option<i64>,
+    rolled_back: Option<i64>,
+    recomputed: Option<usize>,
+}
+
+/// `GET /console/customers/{tenant}/rules`: the editor on the published rules, and the
+/// history of versions.
 pub(super) async fn page(
     State(console): State<ConsoleRef>,
     signed: Signed,
     Path(id): Path<String>,
+    Query(done): Query<Done>,
 ) -> Result<Response, ConsoleError> {
     let work = console.clone();
-    let (customer, summary) = blocking(move || {
+    let (customer, summary, history) = blocking(move || {
         let customer = customer(&work.app, &work.programs, &id)?;
         let summary = work.app.store.user_summary(&customer.tenant.id)?;
-        Ok((customer, summary))
+        let history = super::history::history(&work, &customer)?;
+        Ok((customer, summary, history))
     })
     .await?;
     let tests = customer.program.tests().iter().filter(|t| t.own).count();
+    let flash = match (done.published, done.rolled_back) {
+        (Some(n), _) => Some(format!(
+            "Version {n} is published and live: {} stored profiles recomputed.",
+            done.recomputed.unwrap_or_default()
+        )),
+        (None, Some(n)) => Some(format!(
+            "Version {n} is live again: {} stored profiles recomputed.",
+            done.recomputed.unwrap_or_default()
+        )),
+        _ => None,
+    };
     render(
         "rules.html",
         json!({
@@ -73,8 +95,11 @@ pub(super) async fn page(
             "file": customer.source.name,
             "published": customer.source.text,
             "published_version": customer.program.version(),
+            "live_number": customer.tenant.rule_version_number(),
             "tests": tests,
             "warnings": problems(customer.program.warnings(), customer.program.sources(), &customer.source),
+            "history": history,
+            "flash": flash,
         }),
     )
 }
@@ -86,7 +111,7 @@ pub(super) struct DraftForm {
     draft: String,
 }
 
-fn checked(draft: &str) -> Result<(), ConsoleError> {
+pub(super) fn checked_size(draft: &str) -> Result<(), ConsoleError> {
     if draft.len() > MAX_DRAFT {
         return Err(ConsoleError::BadRequest(format!(
             "The draft is larger than {} KiB.",
@@ -101,7 +126,7 @@ fn compile(source: &RulesSource, draft: &str) -> Result<Program, LoadError> {
     source.compile(draft)
 }
 
-fn diagnostics_view(error: &LoadError, source: &RulesSource) -> Value {
+pub(super) fn diagnostics_view(error: &LoadError, source: &RulesSource) -> Value {
     let problems = problems(&error.diagnostics.items, &error.sources, source);
     json!({
         "errors": error.diagnostics.error_count(),
@@ -117,7 +142,7 @@ pub(super) async fn check(
     Path(id): Path<String>,
     Protected { form, .. }: Protected<DraftForm>,
 ) -> Result<Response, ConsoleError> {
-    checked(&form.draft)?;
+    checked_size(&form.draft)?;
     let work = console.clone();
     let customer = blocking(move || customer(&work.app, &work.programs, &id)).await?;
     let source = customer.source.clone();
@@ -149,7 +174,7 @@ pub(super) async fn test(
     Path(id): Path<String>,
     Protected { form, .. }: Protected<DraftForm>,
 ) -> Result<Response, ConsoleError> {
-    checked(&form.draft)?;
+    checked_size(&form.draft)?;
     let work = console.clone();
     let customer = blocking(move || customer(&work.app, &work.programs, &id)).await?;
     let source = customer.source.clone();
@@ -192,40 +217,84 @@ fn preview_key(customer: &Customer, draft: &Program, users: u64, last: &str) -> 
     )
 }
 
+/// The preview of `draft` against the rules serving, over every stored user of the customer,
+/// kept so its pages of changed users are read without recomputing it.
+pub(super) fn preview_report(
+    console: &ConsoleRef,
+    customer: &Customer,
+    draft: &Program,
+) -> Result<Arc<DiffReport>, ConsoleError> {
+    let tenant = &customer.tenant.id;
+    let summary = console.app.store.user_summary(tenant)?;
+    let key = preview_key(
+        customer,
+        draft,
+        summary.users,
+        summary.last_modified.as_deref().unwrap_or_default(),
+    );
+    let report = Arc::new(analysis::preview(
+        &customer.program,
+        draft,
+        &customer.tenant.extensions(),
+        &*console.app.store,
+        tenant,
+        PREVIEW_KEPT,
+    )?);
+    console.previews.put(tenant, key, report.clone());
+    Ok(report)
+}
+
 /// `POST /console/customers/{tenant}/rules/preview`: the draft against every stored user of
-/// the customer, like `canon diff`.
+/// the customer, like `canon diff`; with the form that publishes it.
 pub(super) async fn preview(
     State(console): State<ConsoleRef>,
     Path(id): Path<String>,
-    Protected { form, .. }: Protected<DraftForm>,
+    Protected { signed, form }: Protected<DraftForm>,
 ) -> Result<Response, ConsoleError> {
-    checked(&form.draft)?;
+    checked_size(&form.draft)?;
+    let started = std::time::Instant::now();
     let work = console.clone();
-    let view = blocking(move || {
+    let (tenant, view) = blocking(move || {
         let customer = customer(&work.app, &work.programs, &id)?;
+        let tenant = customer.tenant.id.clone();
         let draft = match compile(&customer.source, &form.draft) {
             Ok(program) => program,
             Err(error) => {
-                return Ok(json!({ "compiles": false, "check": diagnostics_view(&error, &customer.source) }))
+                return Ok((tenant, json!({ "compiles": false, "check": diagnostics_view(&error, &customer.source) })))
             }
         };
-        let tenant = &customer.tenant.id;
-        let summary = work.app.store.user_summary(tenant)?;
-        let key = preview_key(&customer, &draft, summary.users, summary.last_modified.as_deref().unwrap_or_default());
-        let started = std::time::Instant::now();
-        let report = Arc::new(analysis::preview(
-            &customer.program,
-            &draft,
-            &customer.tenant.extensions(),
-            &*work.app.store,
-            tenant,
-            PREVIEW_KEPT,
-        )?);
+        let report = preview_report(&work, &customer, &draft)?;
         let seconds = started.elapsed().as_secs_f64();
-        work.previews.put(tenant, key, report.clone());
-        Ok(preview_view(&customer, &draft, &report, 1, Some(seconds)))
+        let mut view = preview_view(&customer, &draft, &report, 1, Some(seconds));
+        let publishable = work.app.registry.is_some()
+            && matches!(customer.source.origin, super::live::Origin::Version { .. })
+            && draft.version() != customer.program.version();
+        if publishable {
+            let next = match &work.app.registry {
+                Some(registry) => Some(registry.store.rule_versions(&customer.tenant.id)?.len() + 1),
+                None => None,
+            };
+            view["publish"] = json!({
+                "tenant": customer.tenant.id.as_str(),
+                "base": customer.program.version(),
+                "previewed": draft.version(),
+                "next": next,
+            });
+        }
+        Ok((tenant, view))
     })
     .await?;
+    let action = if view["compiles"] == json!(true) {
+        format!(
+            "preview of draft {} by {}: {}",
+            view["draft"].as_str().unwrap_or_default(),
+            signed.who(),
+            view["summary"].as_str().unwrap_or_default()
+        )
+    } else {
+        format!("preview by {}: the draft does not compile", signed.who())
+    };
+    super::activity::record(&console, &tenant, action, 200, None, started);
     render("preview.html", json!({ "preview": view }))
 }
 
@@ -303,7 +372,7 @@ fn page_of_changed(customer: &Customer, report: &DiffReport, page: usize, draft:
     })
 }
 
-fn preview_view(
+pub(super) fn preview_view(
     customer: &Customer,
     draft: &Program,
     report: &DiffReport,

@@ -67,6 +67,58 @@ impl Reply {
     }
 }
 
+/// A service following a tenant registry (in memory), as `canon serve` runs: `acme` and
+/// `globex` imported with their rule file as version 1. Publishing and rollback need it.
+pub fn registry_harness() -> Harness {
+    use crate::scim::manage;
+    use crate::scim::registry::Registry;
+    use crate::store::registry::{NewTenant, RateLimit};
+    let dir = tempfile::tempdir().unwrap();
+    let rules = dir.path().join("acme.rules");
+    std::fs::write(&rules, acme_rules()).unwrap();
+    let memory = Arc::new(MemoryStore::new());
+    for id in ["acme", "globex"] {
+        let tenant = NewTenant {
+            id: TenantId::parse(id).unwrap(),
+            extensions: serde_json::json!({}),
+            rate_limit: RateLimit::Off,
+        };
+        let checked = manage::check_file(&rules).unwrap();
+        let version = crate::store::registry::NewRuleVersion {
+            hash: checked.program.version().to_string(),
+            bundle: checked.bundle,
+            note: "first version".into(),
+            author: "test".into(),
+        };
+        crate::store::registry::TenantRegistry::create_tenant(
+            &*memory,
+            &tenant,
+            &token_hash(&format!("{id}-token")),
+            &version,
+        )
+        .unwrap();
+    }
+    let store: Arc<dyn ResourceStore> = memory.clone();
+    let registry = Registry::new(memory, Registry::engine());
+    let state = Arc::new(AppState {
+        store,
+        tenants: Default::default(),
+        registry: Some(Arc::new(registry)),
+        admin_token_sha256: Some(token_hash(ADMIN)),
+        max_body_bytes: 1024 * 1024,
+        body_timeout: std::time::Duration::from_secs(30),
+        loader: engine_loader(),
+        config_path: None,
+        serving: Default::default(),
+    });
+    crate::scim::tenants::sync(&state, true).unwrap();
+    Harness {
+        app: router(state.clone(), ConsoleOptions::default()),
+        state,
+        _dir: dir,
+    }
+}
+
 pub fn harness() -> Harness {
     let dir = tempfile::tempdir().unwrap();
     let rules = dir.path().join("acme.rules");
@@ -198,6 +250,11 @@ impl Harness {
 
     /// Signs in with the admin token: the session cookie (`name=value`) and its CSRF token.
     pub async fn sign_in(&self) -> (String, String) {
+        self.sign_in_as("").await
+    }
+
+    /// Signs in with the admin token, giving `name` as who signs in.
+    pub async fn sign_in_as(&self, name: &str) -> (String, String) {
         let form = self.get("/console/sign-in", None).await;
         let pre = form.cookies().into_iter().next().unwrap();
         let token = form.input("token").unwrap();
@@ -205,7 +262,7 @@ impl Harness {
             .post_form(
                 "/console/sign-in",
                 Some(&pre),
-                &[("token", &token), ("admin_token", ADMIN)],
+                &[("token", &token), ("admin_token", ADMIN), ("name", name)],
             )
             .await;
         assert_eq!(reply.status, StatusCode::SEE_OTHER, "{}", reply.body);

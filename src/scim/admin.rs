@@ -44,21 +44,35 @@ pub(super) async fn list_profiles(
     ))
 }
 
-/// `GET /t/{tenant}/profiles/{id}`: one user's profile.
+/// `GET /t/{tenant}/profiles/{id}`: one user's profile, and where the rules count reports,
+/// the people counted.
 pub(super) async fn get_profile(
     ctx: AdminCtx,
     State(state): State<AppStateRef>,
     ResourceId(id): ResourceId,
 ) -> Result<Response, ScimError> {
-    let tenant = ctx.tenant.id.clone();
-    let user = blocking(move || {
-        state
+    let tenant = ctx.tenant.clone();
+    let body = blocking(move || {
+        let user = state
             .store
-            .get(&tenant, Kind::User, &id)?
-            .ok_or_else(|| ScimError::not_found(Kind::User, &id))
+            .get(&tenant.id, Kind::User, &id)?
+            .ok_or_else(|| ScimError::not_found(Kind::User, &id))?;
+        let mut body = profile_json(&user);
+        // Where the rules derive values from who reports to whom: the people counted.
+        let mapper = tenant.mapper();
+        if mapper.has_org_graph() {
+            let reports =
+                super::org::reports_of(state.store.as_ref(), &tenant.id, mapper.as_ref(), &user)?;
+            body["reports"] = json!({
+                "count": reports.count,
+                "people": reports.people,
+                "text": crate::eval::describe_reports(&reports),
+            });
+        }
+        Ok(body)
     })
     .await?;
-    Ok(json_response(StatusCode::OK, &profile_json(&user)))
+    Ok(json_response(StatusCode::OK, &body))
 }
 
 /// `POST /admin/tenants/{tenant}/reload`: the tenant reloads (`Tenant::reload`).

@@ -3,6 +3,7 @@
 //! thin (extract → apply → store → respond) and runs its store work off the async runtime.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
@@ -13,11 +14,15 @@ use serde_json::{json, Value};
 use super::error::{scim_response, ScimError};
 use super::extract::{param, query, Params, ResourceId, ScimJson, TenantCtx};
 use super::filter;
+use super::mapper::ProfileMapper;
 use super::patch;
 use super::resource::{self, Projection};
 use super::schema;
 use super::state::{blocking, AppStateRef, Tenant};
-use crate::store::{Kind, Membership, ResourceStore, StoreError, StoredResource, TenantId, Write};
+use crate::store::{
+    Kind, Membership, ResourceStore, SharedRules, StoreError, StoredResource, TenantId, UserWrite,
+    Write,
+};
 
 /// Most resources one list answer holds (`filter.maxResults`).
 pub const MAX_RESULTS: usize = 1000;
@@ -69,13 +74,18 @@ async fn create(
     let projection = projection(kind, &query(params)?)?;
     let stored = blocking(move || {
         let body = resource::prepare(kind, body, None)?;
-        let write = write_for(kind, &ctx.tenant, body)?;
-        let stored = state
-            .store
-            .create(&ctx.tenant.id, kind, write)
-            .map_err(|e| conflict(kind, e))?;
+        let mapper = ctx.tenant.mapper();
+        let write = write_for(kind, &ctx.tenant, mapper.as_ref(), body)?;
+        let stored = match graph_rules(kind, &mapper) {
+            // The managers it names are recomputed in the same transaction.
+            Some(rules) => state
+                .store
+                .write_user(&ctx.tenant.id, &rules, UserWrite::Create(write))
+                .and_then(|stored| stored.ok_or(StoreError::NotFound)),
+            None => state.store.create(&ctx.tenant.id, kind, write),
+        }
+        .map_err(|e| conflict(kind, e))?;
         tracing::info!(tenant = %ctx.tenant.id, kind = kind.as_str(), id = %stored.id, "created");
-        let stored = refreshed(&state, &ctx.tenant, kind, stored, None)?;
         Ok((stored, ctx.base))
     })
     .await?;
@@ -177,10 +187,7 @@ async fn delete(
     let tenant = ctx.tenant.id.clone();
     let tenant_ctx = ctx.tenant.clone();
     blocking(move || {
-        let mapper = tenant_ctx.mapper();
-        // The deleted user's body says whose reports change (their managers').
-        let mut before = None;
-        if expected.is_some() || (kind == Kind::User && mapper.has_org_graph()) {
+        if expected.is_some() {
             let current = state
                 .store
                 .get(&tenant, kind, &id)?
@@ -188,26 +195,21 @@ async fn delete(
             if !version_matches(&expected, current.version) {
                 return Err(ScimError::PreconditionFailed);
             }
-            before = Some(current.body);
         }
-        state
-            .store
-            .delete(&tenant, kind, &id)
-            .map_err(|e| match e {
-                StoreError::NotFound => ScimError::not_found(kind, &id),
-                other => other.into(),
-            })?;
-        // The store took it out of every group in the same transaction.
+        // The store takes it out of every group, and recomputes the managers it named, in
+        // the same transaction.
+        match graph_rules(kind, &tenant_ctx.mapper()) {
+            Some(rules) => state
+                .store
+                .write_user(&tenant, &rules, UserWrite::Delete { id: &id })
+                .map(|_| ()),
+            None => state.store.delete(&tenant, kind, &id),
+        }
+        .map_err(|e| match e {
+            StoreError::NotFound => ScimError::not_found(kind, &id),
+            other => other.into(),
+        })?;
         tracing::info!(tenant = %tenant, kind = kind.as_str(), %id, "deleted");
-        if kind == Kind::User {
-            super::org::refresh(
-                state.store.as_ref(),
-                &tenant,
-                mapper.as_ref(),
-                &id,
-                before.as_ref(),
-            )?;
-        }
         Ok(())
     })
     .await?;
@@ -425,6 +427,8 @@ async fn update(
     let expected = if_match(&headers);
     let tenant = ctx.tenant.clone();
     let (stored, groups) = blocking(move || {
+        let mapper = tenant.mapper();
+        let rules = graph_rules(kind, &mapper);
         for _ in 0..OPTIMISTIC_TRIES {
             let current = state
                 .store
@@ -433,14 +437,19 @@ async fn update(
             if !version_matches(&expected, current.version) {
                 return Err(ScimError::PreconditionFailed);
             }
-            let write = write_for(kind, &tenant, change(&current)?)?;
-            match state
-                .store
-                .replace(&tenant.id, kind, &id, current.version, write)
-            {
+            let write = write_for(kind, &tenant, mapper.as_ref(), change(&current)?)?;
+            let version = current.version;
+            let replaced = match &rules {
+                // The managers it named and names are recomputed in the same transaction.
+                Some(rules) => state
+                    .store
+                    .write_user(&tenant.id, rules, UserWrite::Replace { id: &id, version, write })
+                    .and_then(|stored| stored.ok_or(StoreError::NotFound)),
+                None => state.store.replace(&tenant.id, kind, &id, version, write),
+            };
+            match replaced {
                 Ok(stored) => {
                     tracing::info!(tenant = %tenant.id, kind = kind.as_str(), id = %stored.id, version = stored.version, "updated");
-                    let stored = refreshed(&state, &tenant, kind, stored, Some(&current.body))?;
                     let groups =
                         groups_of(&state, &tenant.id, kind, &[&stored.id], with_groups)?;
                     return Ok((stored, groups));
@@ -451,25 +460,29 @@ async fn update(
             }
         }
         let mut failure = None;
-        let mut before = None;
-        let result = state.store.update(&tenant.id, kind, &id, &mut |current| {
-            before = Some(current.body.clone());
+        let mut decide = |current: &StoredResource| {
             if !version_matches(&expected, current.version) {
                 failure = Some(ScimError::PreconditionFailed);
                 return None;
             }
-            match change(current).and_then(|body| write_for(kind, &tenant, body)) {
+            match change(current).and_then(|body| write_for(kind, &tenant, mapper.as_ref(), body)) {
                 Ok(write) => Some(write),
                 Err(error) => {
                     failure = Some(error);
                     None
                 }
             }
-        });
+        };
+        let result = match &rules {
+            Some(rules) => state
+                .store
+                .write_user(&tenant.id, rules, UserWrite::Update { id: &id, change: &mut decide })
+                .and_then(|stored| stored.ok_or(StoreError::NotFound)),
+            None => state.store.update(&tenant.id, kind, &id, &mut decide),
+        };
         match (result, failure) {
             (Ok(stored), _) => {
                 tracing::info!(tenant = %tenant.id, kind = kind.as_str(), id = %stored.id, version = stored.version, "updated");
-                let stored = refreshed(&state, &tenant, kind, stored, before.as_ref())?;
                 let groups = groups_of(&state, &tenant.id, kind, &[&stored.id], with_groups)?;
                 Ok((stored, groups))
             }
@@ -536,41 +549,29 @@ fn set_groups_of(
     Ok(())
 }
 
-/// After a write to a user: the profiles that depend on it recomputed (the user's own, and
-/// its old and new manager's; `before`: its body before the write), and the user as stored
-/// then.
-fn refreshed(
-    state: &AppStateRef,
-    tenant: &Tenant,
-    kind: Kind,
-    stored: StoredResource,
-    before: Option<&Value>,
-) -> Result<StoredResource, ScimError> {
-    let mapper = tenant.mapper();
-    if kind != Kind::User || !mapper.has_org_graph() {
-        return Ok(stored);
+/// The rules a write of `kind` keeps the tenant's organisation graph with: users of a
+/// tenant whose rules declare `reports_to` (their profiles depend on each other).
+fn graph_rules(kind: Kind, mapper: &Arc<dyn ProfileMapper>) -> Option<SharedRules> {
+    match kind {
+        Kind::User => super::org::rules(mapper),
+        Kind::Group => None,
     }
-    super::org::refresh(
-        state.store.as_ref(),
-        &tenant.id,
-        mapper.as_ref(),
-        &stored.id,
-        before,
-    )?;
-    Ok(state
-        .store
-        .get(&tenant.id, kind, &stored.id)?
-        .unwrap_or(stored))
 }
 
 /// What a write stores for `body` (already prepared): the unique key and, for users, the
 /// canonical profile from the tenant's current program. A strict tenant refuses namespaces
 /// it does not define.
-fn write_for(kind: Kind, tenant: &Tenant, body: Value) -> Result<Write, ScimError> {
+/// Where the rules declare `reports_to`, the store maps the user in its population instead.
+fn write_for(
+    kind: Kind,
+    tenant: &Tenant,
+    mapper: &dyn ProfileMapper,
+    body: Value,
+) -> Result<Write, ScimError> {
     tenant.extensions().admit(kind, &body)?;
     let profile = match kind {
-        Kind::User => Some(tenant.mapper().map(&body)),
-        Kind::Group => None,
+        Kind::User if !mapper.has_org_graph() => Some(mapper.map(&body)),
+        _ => None,
     };
     Ok(Write {
         unique_key: resource::unique_key(kind, &body),

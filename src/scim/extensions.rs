@@ -238,6 +238,17 @@ impl ProfileMapper for Aliased {
         self.program.has_org_graph()
     }
 
+    /// The aliases change what the rules read: a person's keys and manager too.
+    fn org_signature(&self) -> String {
+        let aliases: Vec<String> = self
+            .extensions
+            .aliases
+            .iter()
+            .map(|a| format!("{}={}", a.source, a.target))
+            .collect();
+        format!("{} {}", self.program.org_signature(), aliases.join(" "))
+    }
+
     fn org_entry(&self, user: &Value) -> crate::eval::OrgEntry {
         self.program.org_entry(&self.extensions.view(user))
     }

@@ -24,6 +24,11 @@ pub trait ProfileMapper: Send + Sync {
     fn has_org_graph(&self) -> bool {
         false
     }
+    /// Names what the user's place in the organisation graph is computed from (the store's
+    /// index of the graph is rebuilt when it changes): the rules, and what they read.
+    fn org_signature(&self) -> String {
+        self.version()
+    }
     /// The user's place in the organisation graph (the user with its `id`).
     fn org_entry(&self, user: &Value) -> OrgEntry {
         let _ = user;

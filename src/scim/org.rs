@@ -1,25 +1,30 @@
-//! The organisation graph in the service: a write to a user changes the profiles that count
-//! them (`reports`), so after each user write the written user and the managers they name,
-//! before and after the write, are recomputed in the tenant's population.
-//!
-//! The population is read by a scan of the tenant's users (a reference index in the store is
-//! not built yet): a write costs one pass over the tenant's users when its rules declare
-//! `reports_to`, and nothing more when they do not. The dependants are written by
-//! [`ResourceStore::set_profiles`], in a transaction of their own right after the write.
+//! The organisation graph in the service: where a tenant's rules declare `reports_to`, a
+//! user write changes the profiles that count the user (`reports`). The store keeps the
+//! graph indexed and recomputes the written user and the managers it named before and
+//! names now in the write's own transaction ([`ResourceStore::write_user`],
+//! store/org.rs); this module hands it the tenant's rules.
+
+use std::sync::Arc;
 
 use serde_json::Value;
 
-use super::mapper::ProfileMapper;
+use super::mapper::{MappedProfile, ProfileMapper};
 use crate::eval::org::PEOPLE_SHOWN;
-use crate::eval::{OrgEntry, OrgIndex};
-use crate::store::{Kind, ResourceStore, StoreError, StoredResource, TenantId};
+use crate::eval::{OrgEntry, OrgIndex, Population, Reports};
+use crate::store::{
+    Kind, OrgRules, ResourceStore, SharedRules, StoreError, StoredResource, TenantId,
+};
 
 /// A stored user as the rules read it: its body with its `id` (which Entra's and Okta's
 /// `manager.value` names).
 pub fn with_id(user: &StoredResource) -> Value {
-    let mut body = user.body.clone();
+    body_with_id(&user.id, &user.body)
+}
+
+fn body_with_id(id: &str, body: &Value) -> Value {
+    let mut body = body.clone();
     if let Some(object) = body.as_object_mut() {
-        object.insert("id".into(), Value::String(user.id.clone()));
+        object.insert("id".into(), Value::String(id.to_string()));
     }
     body
 }
@@ -31,68 +36,59 @@ fn display(user: &StoredResource) -> String {
         .map_or_else(|| user.id.clone(), str::to_string)
 }
 
-/// The tenant's population: every stored user's place in the graph, with the user.
+/// A tenant's program as the store's organisation graph uses it.
+struct TenantRules(Arc<dyn ProfileMapper>);
+
+impl OrgRules for TenantRules {
+    fn signature(&self) -> String {
+        self.0.org_signature()
+    }
+
+    fn entry(&self, id: &str, body: &Value) -> OrgEntry {
+        self.0.org_entry(&body_with_id(id, body))
+    }
+
+    fn profile(&self, id: &str, body: &Value, population: &dyn Population) -> MappedProfile {
+        self.0.map_in(&body_with_id(id, body), population)
+    }
+}
+
+/// The rules a user write of the tenant keeps the graph with; `None` where the rules
+/// declare no `reports_to` (a profile then depends on its user alone).
+pub fn rules(mapper: &Arc<dyn ProfileMapper>) -> Option<SharedRules> {
+    mapper
+        .has_org_graph()
+        .then(|| Arc::new(TenantRules(mapper.clone())) as SharedRules)
+}
+
+/// The people who name `user` as manager, as the store's index holds them (at most
+/// [`PEOPLE_SHOWN`] named); read from every user of the tenant when the index is not made
+/// under these rules yet (until the next user write rebuilds it).
+pub fn reports_of(
+    store: &dyn ResourceStore,
+    tenant: &TenantId,
+    mapper: &dyn ProfileMapper,
+    user: &StoredResource,
+) -> Result<Reports, StoreError> {
+    let keys = mapper.org_entry(&with_id(user)).keys;
+    let signature = mapper.org_signature();
+    if let Some(reports) = store.org_reports(tenant, &signature, &keys, PEOPLE_SHOWN)? {
+        return Ok(reports);
+    }
+    Ok(population(store, tenant, mapper)?.reports(&keys))
+}
+
+/// The tenant's population, read from every stored user.
 pub fn population(
     store: &dyn ResourceStore,
     tenant: &TenantId,
     mapper: &dyn ProfileMapper,
-    mut each: impl FnMut(&StoredResource, &OrgEntry),
 ) -> Result<OrgIndex, StoreError> {
     let mut index = OrgIndex::new(PEOPLE_SHOWN);
     store.scan(tenant, Kind::User, &mut |user| {
         let entry = mapper.org_entry(&with_id(&user));
         index.add(&entry, || display(&user));
-        each(&user, &entry);
         true
     })?;
     Ok(index)
-}
-
-/// After a write to user `id` (its body before, if it existed; `None` after a delete):
-/// recomputes and stores the profiles of the user and of everyone it named as manager
-/// before or names now. A no-op for rules without `reports_to`.
-pub fn refresh(
-    store: &dyn ResourceStore,
-    tenant: &TenantId,
-    mapper: &dyn ProfileMapper,
-    id: &str,
-    before: Option<&Value>,
-) -> Result<(), StoreError> {
-    if !mapper.has_org_graph() {
-        return Ok(());
-    }
-    let mut named = Vec::new();
-    if let Some(before) = before {
-        let mut body = before.clone();
-        if let Some(object) = body.as_object_mut() {
-            object.insert("id".into(), Value::String(id.to_string()));
-        }
-        named.extend(mapper.org_entry(&body).manager);
-    }
-    let written = store.get(tenant, Kind::User, id)?;
-    if let Some(user) = &written {
-        named.extend(mapper.org_entry(&with_id(user)).manager);
-    }
-    if named.is_empty() && written.is_none() {
-        return Ok(());
-    }
-    // One scan: the population, and the users the written one named or names.
-    let mut affected: Vec<StoredResource> = Vec::new();
-    let index = population(store, tenant, mapper, |user, entry| {
-        if user.id != id && entry.keys.iter().any(|key| named.contains(key)) {
-            affected.push(user.clone());
-        }
-    })?;
-    affected.extend(written);
-    let updates: Vec<(String, crate::store::ProfileRecord)> = affected
-        .iter()
-        .filter_map(|user| {
-            let profile = mapper.map_in(&with_id(user), &index);
-            (user.profile.as_ref() != Some(&profile)).then(|| (user.id.clone(), profile))
-        })
-        .collect();
-    if updates.is_empty() {
-        return Ok(());
-    }
-    store.set_profiles(tenant, &updates)
 }

@@ -169,7 +169,14 @@ pub fn import_config(
         let version = NewRuleVersion {
             hash: program.version().to_string(),
             bundle,
-            note: format!("imported from {}", config_path.display()),
+            // The file's name only: the server's folders are no business of the history.
+            note: format!(
+                "imported from {}",
+                config_path.file_name().map_or_else(
+                    || config_path.display().to_string(),
+                    |name| name.to_string_lossy().into_owned()
+                )
+            ),
             author: "canon.yaml".into(),
         };
         match store.create_tenant(&tenant, &entry.token_sha256, &version) {

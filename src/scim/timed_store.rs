@@ -6,8 +6,8 @@ use std::time::Instant;
 
 use super::metrics::Metrics;
 use crate::store::{
-    IndexedAttr, Kind, Membership, ProfileRecord, ResourceStore, StoreError, StoredResource,
-    TenantId, UpdateFn, Write,
+    IndexedAttr, Kind, Membership, ProfileRecord, ResourceStore, SharedRules, StoreError,
+    StoredResource, TenantId, UpdateFn, UserWrite, Write,
 };
 
 pub struct TimedStore {
@@ -139,5 +139,26 @@ impl ResourceStore for TimedStore {
         profiles: &[(String, ProfileRecord)],
     ) -> Result<(), StoreError> {
         self.timed("set_profiles", || self.inner.set_profiles(tenant, profiles))
+    }
+
+    fn write_user(
+        &self,
+        tenant: &TenantId,
+        rules: &SharedRules,
+        write: UserWrite<'_>,
+    ) -> Result<Option<StoredResource>, StoreError> {
+        self.timed("write_user", || self.inner.write_user(tenant, rules, write))
+    }
+
+    fn org_reports(
+        &self,
+        tenant: &TenantId,
+        signature: &str,
+        keys: &[crate::eval::org::OrgKey],
+        keep: usize,
+    ) -> Result<Option<crate::eval::Reports>, StoreError> {
+        self.timed("org_reports", || {
+            self.inner.org_reports(tenant, signature, keys, keep)
+        })
     }
 }

@@ -11,6 +11,7 @@
 
 mod keys;
 mod memory;
+pub mod org;
 mod postgres;
 pub mod registry;
 pub mod sessions;
@@ -20,6 +21,7 @@ pub mod testing;
 
 pub use keys::{fold, index_keys, lists_member, IndexedAttr};
 pub use memory::MemoryStore;
+pub use org::{OrgPlace, OrgRules, SharedRules, UserWrite};
 pub use postgres::PostgresStore;
 pub use registry::TenantRegistry;
 pub use sessions::{Session, SessionStore};
@@ -322,6 +324,34 @@ pub trait ResourceStore: Send + Sync {
     /// (RFC 7643 §4.2), all in one transaction: a crash or an error midway leaves the
     /// resource and every membership as they were, and a retried DELETE finds them.
     fn delete(&self, tenant: &TenantId, kind: Kind, id: &str) -> Result<(), StoreError>;
+    /// A user write that also keeps the tenant's organisation graph (store/org.rs), all in
+    /// one transaction: the index of who names whom, the written user's profile in the
+    /// tenant's population, and the profiles of the managers it named before and names now.
+    /// The written user as stored (`None` after a delete).
+    fn write_user(
+        &self,
+        tenant: &TenantId,
+        rules: &SharedRules,
+        write: UserWrite<'_>,
+    ) -> Result<Option<StoredResource>, StoreError> {
+        let _ = (tenant, rules, write);
+        Err(StoreError::Backend(
+            "this store keeps no organisation graph".into(),
+        ))
+    }
+    /// The people who count toward `keys` (a user's keys) as the index holds it, with the
+    /// first `keep` of them; `None` when the tenant's index is not made under `signature`
+    /// (yet: the next write that keeps the graph rebuilds it).
+    fn org_reports(
+        &self,
+        tenant: &TenantId,
+        signature: &str,
+        keys: &[crate::eval::org::OrgKey],
+        keep: usize,
+    ) -> Result<Option<crate::eval::Reports>, StoreError> {
+        let _ = (tenant, signature, keys, keep);
+        Ok(None)
+    }
     /// Replaces the profiles of many users at once (`canon remap --apply`), in one transaction.
     fn set_profiles(
         &self,
@@ -520,6 +550,7 @@ pub(crate) mod contract {
         deleting_removes_from_every_group(store);
         pages_scans_and_indexed_lookups(store);
         concurrent_updates_lose_nothing(store);
+        super::org::contract::run(store);
     }
 
     /// 16 writers add a member each to one group at once: each update's closure sees the

@@ -12,6 +12,7 @@ import json
 import os
 import pathlib
 import re
+import shutil
 import socket
 import subprocess
 import tempfile
@@ -87,6 +88,16 @@ class Canon:
             return json.loads(response.read() or b"null")
 
 
+    def profile(self, tenant, id):
+        """The stored canonical profile of a user (the admin endpoint)."""
+        request = urllib.request.Request(
+            f"{self.base}/t/{tenant}/profiles/{id}",
+            headers={"Authorization": f"Bearer {ADMIN_TOKEN}"},
+        )
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return json.loads(response.read())
+
+
 def generated_users(rows, seed):
     out = subprocess.run(
         [BIN, "gen-users", "--rows", str(rows), "--seed", str(seed), "--format", "scim-jsonl"],
@@ -100,9 +111,12 @@ def generated_users(rows, seed):
 def canon():
     assert BIN.exists(), f"{BIN} is missing: run `cargo build` first"
     dir = pathlib.Path(tempfile.mkdtemp(prefix="canon-browser-"))
-    pack = ROOT / "rules" / "default.rules"
-    (dir / "acme.rules").write_text(ACME_RULES.format(pack=pack))
-    (dir / "globex.rules").write_text(f'extends "{pack}"\n')
+    # The default pack and its word tables beside the customers' files, so the rules name
+    # it as a customer's file would (`extends "default.rules"`), with no machine path.
+    for name in ["default.rules", "spellings.csv", "ranks.csv", "not_titles.csv"]:
+        shutil.copy(ROOT / "rules" / name, dir / name)
+    (dir / "acme.rules").write_text(ACME_RULES.format(pack="default.rules"))
+    (dir / "globex.rules").write_text('extends "default.rules"\n')
     tokens = {"acme": "acme-scim-token", "globex": "globex-scim-token"}
     port = free_port()
     config = {
@@ -167,8 +181,10 @@ def shot(page, name):
     return path
 
 
-def sign_in(page, canon):
+def sign_in(page, canon, name=None):
     page.goto(f"{canon.base}/console/sign-in")
     page.fill("#admin_token", ADMIN_TOKEN)
+    if name:
+        page.fill("#name", name)
     page.click("button[type=submit]")
     page.wait_for_url(re.compile(r".*/console/?$"))

@@ -13,6 +13,14 @@
     }
   });
 
+  // A form that asks first (a rollback): `data-confirm` is the question.
+  document.addEventListener("submit", function (event) {
+    var question = event.target.dataset && event.target.dataset.confirm;
+    if (question && !window.confirm(question)) {
+      event.preventDefault();
+    }
+  });
+
   function draftKey(form) {
     return "canon-draft:" + form.dataset.tenant + ":" + form.dataset.published;
   }
@@ -70,6 +78,21 @@
       var same = textarea.value === published;
       state.textContent = same ? "Same as published" : "Draft (kept in this browser until published or discarded)";
       discard.hidden = same;
+    }
+
+    // Just published or rolled back: drafts kept for older published versions are stale.
+    if (form.dataset.forgetOlder) {
+      try {
+        var prefix = "canon-draft:" + form.dataset.tenant + ":";
+        for (var i = window.localStorage.length - 1; i >= 0; i--) {
+          var name = window.localStorage.key(i);
+          if (name && name.indexOf(prefix) === 0 && name !== key) {
+            window.localStorage.removeItem(name);
+          }
+        }
+      } catch (e) {
+        // Nothing kept, nothing to forget.
+      }
     }
 
     var saved = null;

@@ -1,10 +1,12 @@
 //! The in-memory double of the store, for unit tests: same contract, nothing on disk.
 
+mod org;
 mod registry;
 
 use std::collections::BTreeMap;
 use std::sync::Mutex;
 
+use super::org::{self as graph, SharedRules, UserWrite};
 use super::{
     fold, index_keys, lists_member, now, remove_member, IndexedAttr, Kind, ProfileRecord,
     ResourceStore, Session, SessionStore, StoreError, StoredResource, TenantId, UpdateFn, Write,
@@ -26,6 +28,8 @@ struct Inner {
     registry: registry::Registry,
     /// Console sessions by id hash.
     sessions: BTreeMap<String, Session>,
+    /// Each tenant's organisation index (org.rs).
+    org: BTreeMap<TenantId, org::TenantGraph>,
 }
 
 impl MemoryStore {
@@ -58,23 +62,10 @@ impl ResourceStore for MemoryStore {
         kind: Kind,
         write: Write,
     ) -> Result<StoredResource, StoreError> {
+        let id = uuid::Uuid::new_v4().to_string();
         self.with(|inner| {
-            let rows = inner.rows(tenant, kind);
-            if taken(rows, &write.unique_key, "") {
-                return Err(StoreError::Conflict);
-            }
-            let stamp = now();
-            let resource = StoredResource {
-                id: uuid::Uuid::new_v4().to_string(),
-                kind,
-                body: write.body,
-                created: stamp.clone(),
-                modified: stamp,
-                version: 1,
-                profile: write.profile,
-            };
-            rows.push((write.unique_key, resource.clone()));
-            Ok(resource)
+            inner.forget(tenant, kind);
+            create_in(inner, tenant, kind, id, write)
         })
     }
 
@@ -170,25 +161,10 @@ impl ResourceStore for MemoryStore {
         change: &mut UpdateFn<'_>,
     ) -> Result<StoredResource, StoreError> {
         self.with(|inner| {
-            let rows = inner.rows(tenant, kind);
-            let index = rows
-                .iter()
-                .position(|(_, r)| r.id == id)
-                .ok_or(StoreError::NotFound)?;
-            let current = rows[index].1.clone();
+            let current = current_of(inner, tenant, kind, id)?;
             let write = change(&current).ok_or(StoreError::Aborted)?;
-            if taken(rows, &write.unique_key, id) {
-                return Err(StoreError::Conflict);
-            }
-            let resource = StoredResource {
-                body: write.body,
-                modified: now(),
-                version: current.version + 1,
-                profile: write.profile,
-                ..current
-            };
-            rows[index] = (write.unique_key, resource.clone());
-            Ok(resource)
+            inner.forget(tenant, kind);
+            update_in(inner, tenant, kind, current, write)
         })
     }
 
@@ -213,20 +189,47 @@ impl ResourceStore for MemoryStore {
 
     fn delete(&self, tenant: &TenantId, kind: Kind, id: &str) -> Result<(), StoreError> {
         self.with(|inner| {
-            let rows = inner.rows(tenant, kind);
-            let before = rows.len();
-            rows.retain(|(_, r)| r.id != id);
-            if rows.len() == before {
-                return Err(StoreError::NotFound);
-            }
-            let stamp = now();
-            for (_, group) in inner.rows(tenant, Kind::Group) {
-                if remove_member(&mut group.body, id) {
-                    group.modified = stamp.clone();
-                    group.version += 1;
-                }
-            }
+            delete_in(inner, tenant, kind, id)?;
+            inner.forget(tenant, kind);
             Ok(())
+        })
+    }
+
+    fn write_user(
+        &self,
+        tenant: &TenantId,
+        rules: &SharedRules,
+        write: UserWrite<'_>,
+    ) -> Result<Option<StoredResource>, StoreError> {
+        let kind = Kind::User;
+        self.with(|inner| {
+            // All or nothing: the state before is put back if any step fails.
+            let saved = (
+                inner.rows(tenant, kind).clone(),
+                inner.org.get(tenant).cloned(),
+            );
+            let result = write_user_in(inner, tenant, rules, write);
+            if result.is_err() {
+                *inner.rows(tenant, kind) = saved.0;
+                match saved.1 {
+                    Some(graph) => inner.org.insert(tenant.clone(), graph),
+                    None => inner.org.remove(tenant),
+                };
+            }
+            result
+        })
+    }
+
+    fn org_reports(
+        &self,
+        tenant: &TenantId,
+        signature: &str,
+        keys: &[crate::eval::org::OrgKey],
+        keep: usize,
+    ) -> Result<Option<crate::eval::Reports>, StoreError> {
+        self.with(|inner| {
+            let mut tx = org::MemoryOrg { inner, tenant };
+            graph::reports_of(&mut tx, signature, keys, keep)
         })
     }
 
@@ -249,6 +252,143 @@ impl ResourceStore for MemoryStore {
             Ok(())
         })
     }
+}
+
+impl Inner {
+    /// A user written without the organisation index: the next write that keeps it
+    /// rebuilds it.
+    fn forget(&mut self, tenant: &TenantId, kind: Kind) {
+        if kind == Kind::User {
+            if let Some(graph) = self.org.get_mut(tenant) {
+                graph.signature = None;
+            }
+        }
+    }
+}
+
+fn current_of(
+    inner: &mut Inner,
+    tenant: &TenantId,
+    kind: Kind,
+    id: &str,
+) -> Result<StoredResource, StoreError> {
+    inner
+        .rows(tenant, kind)
+        .iter()
+        .find(|(_, r)| r.id == id)
+        .map(|(_, r)| r.clone())
+        .ok_or(StoreError::NotFound)
+}
+
+fn create_in(
+    inner: &mut Inner,
+    tenant: &TenantId,
+    kind: Kind,
+    id: String,
+    write: Write,
+) -> Result<StoredResource, StoreError> {
+    let rows = inner.rows(tenant, kind);
+    if taken(rows, &write.unique_key, "") {
+        return Err(StoreError::Conflict);
+    }
+    let stamp = now();
+    let resource = StoredResource {
+        id,
+        kind,
+        body: write.body,
+        created: stamp.clone(),
+        modified: stamp,
+        version: 1,
+        profile: write.profile,
+    };
+    rows.push((write.unique_key, resource.clone()));
+    Ok(resource)
+}
+
+fn update_in(
+    inner: &mut Inner,
+    tenant: &TenantId,
+    kind: Kind,
+    current: StoredResource,
+    write: Write,
+) -> Result<StoredResource, StoreError> {
+    let rows = inner.rows(tenant, kind);
+    if taken(rows, &write.unique_key, &current.id) {
+        return Err(StoreError::Conflict);
+    }
+    let index = rows
+        .iter()
+        .position(|(_, r)| r.id == current.id)
+        .ok_or(StoreError::NotFound)?;
+    let resource = StoredResource {
+        body: write.body,
+        modified: now(),
+        version: current.version + 1,
+        profile: write.profile,
+        ..current
+    };
+    rows[index] = (write.unique_key, resource.clone());
+    Ok(resource)
+}
+
+fn delete_in(inner: &mut Inner, tenant: &TenantId, kind: Kind, id: &str) -> Result<(), StoreError> {
+    let rows = inner.rows(tenant, kind);
+    let before = rows.len();
+    rows.retain(|(_, r)| r.id != id);
+    if rows.len() == before {
+        return Err(StoreError::NotFound);
+    }
+    let stamp = now();
+    for (_, group) in inner.rows(tenant, Kind::Group) {
+        if remove_member(&mut group.body, id) {
+            group.modified = stamp.clone();
+            group.version += 1;
+        }
+    }
+    Ok(())
+}
+
+/// [`ResourceStore::write_user`] on the locked state (the caller puts it back on failure).
+fn write_user_in(
+    inner: &mut Inner,
+    tenant: &TenantId,
+    rules: &SharedRules,
+    write: UserWrite<'_>,
+) -> Result<Option<StoredResource>, StoreError> {
+    let kind = Kind::User;
+    let rules = rules.as_ref();
+    let (id, current, write) = match write {
+        UserWrite::Create(write) => (uuid::Uuid::new_v4().to_string(), None, Some(write)),
+        UserWrite::Replace { id, version, write } => {
+            let current = current_of(inner, tenant, kind, id)?;
+            if current.version != version {
+                return Err(StoreError::Stale);
+            }
+            (id.to_string(), Some(current), Some(write))
+        }
+        UserWrite::Update { id, change } => {
+            let current = current_of(inner, tenant, kind, id)?;
+            let write = change(&current).ok_or(StoreError::Aborted)?;
+            (id.to_string(), Some(current), Some(write))
+        }
+        UserWrite::Delete { id } => (id.to_string(), None, None),
+    };
+    let body = write.as_ref().map(|w| w.body.clone());
+    let mut tx = org::MemoryOrg { inner, tenant };
+    graph::write_user(&mut tx, rules, &id, body.as_ref(), |tx, profile| {
+        let inner = &mut *tx.inner;
+        match (write, current) {
+            (Some(mut write), None) => {
+                write.profile = profile;
+                create_in(inner, tenant, kind, id.clone(), write).map(Some)
+            }
+            (Some(mut write), Some(current)) => {
+                write.profile = profile;
+                update_in(inner, tenant, kind, current, write).map(Some)
+            }
+            (None, _) => delete_in(inner, tenant, kind, &id).map(|()| None),
+        }
+    })
 }
 
 impl SessionStore for MemoryStore {

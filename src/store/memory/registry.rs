@@ -167,6 +167,7 @@ impl TenantRegistry for MemoryStore {
             r.counters.remove(id.as_str());
             r.generation += 1;
             inner.rows.retain(|(tenant, _), _| tenant != id);
+            inner.org.remove(id);
             Ok(())
         })
     }

@@ -129,6 +129,9 @@ CREATE TABLE sessions (
 );
 CREATE INDEX sessions_expiry ON sessions (expires);
 "#,
+    // Issue 21: the organisation graph's index (store/org.rs), rebuilt per tenant by the
+    // first write that keeps it.
+    super::org::SCHEMA,
 ];
 
 /// Applies the pending migrations, each with its bump of `canon_schema`, in one transaction.

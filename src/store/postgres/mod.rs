@@ -22,6 +22,7 @@
 //! transaction) are retried.
 
 mod migrations;
+mod org;
 mod registry;
 mod watch;
 
@@ -32,6 +33,7 @@ use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
 use tokio_postgres::error::SqlState;
 use tokio_postgres::NoTls;
 
+use super::org::{SharedRules, UserWrite};
 use super::{
     fold, index_keys, lists_member, memberships_in, now, remove_member, IndexedAttr, Kind,
     Membership, ProfileRecord, ResourceStore, StoreError, StoredResource, TenantId, UpdateFn,
@@ -67,6 +69,10 @@ impl Drop for PostgresStore {
 /// A PostgreSQL error as a store error: a unique violation is a conflict, anything else
 /// keeps PostgreSQL's code and message.
 pub(super) fn db_error(error: tokio_postgres::Error) -> StoreError {
+    db_error_of(&error)
+}
+
+fn db_error_of(error: &tokio_postgres::Error) -> StoreError {
     match error.as_db_error() {
         Some(db) if *db.code() == SqlState::UNIQUE_VIOLATION => StoreError::Conflict,
         Some(db) => {
@@ -77,7 +83,7 @@ pub(super) fn db_error(error: tokio_postgres::Error) -> StoreError {
 }
 
 /// Whether PostgreSQL failed the transaction only to let a concurrent one through.
-fn retryable(error: &tokio_postgres::Error) -> bool {
+pub(super) fn retryable(error: &tokio_postgres::Error) -> bool {
     matches!(
         error.code(),
         Some(code) if *code == SqlState::T_R_DEADLOCK_DETECTED
@@ -87,7 +93,7 @@ fn retryable(error: &tokio_postgres::Error) -> bool {
 
 /// What a transaction body fails with: a store error, or a PostgreSQL error (kept whole
 /// so a deadlock can be told apart and retried).
-enum Failure {
+pub(super) enum Failure {
     Store(StoreError),
     Db(tokio_postgres::Error),
 }
@@ -115,7 +121,7 @@ impl From<Failure> for StoreError {
 
 const COLUMNS: &str = "id, kind, body, created, modified, version, profile";
 
-fn decode(row: &tokio_postgres::Row) -> Result<StoredResource, StoreError> {
+pub(super) fn decode(row: &tokio_postgres::Row) -> Result<StoredResource, StoreError> {
     let id: String = row.try_get(0).map_err(db_error)?;
     let kind: String = row.try_get(1).map_err(db_error)?;
     let body: String = row.try_get(2).map_err(db_error)?;
@@ -148,7 +154,7 @@ fn decode_all(rows: &[tokio_postgres::Row]) -> Result<Vec<StoredResource>, Store
     rows.iter().map(decode).collect()
 }
 
-fn encode(value: &impl serde::Serialize) -> Result<String, StoreError> {
+pub(super) fn encode(value: &impl serde::Serialize) -> Result<String, StoreError> {
     serde_json::to_string(value).map_err(|e| StoreError::Backend(e.to_string()))
 }
 
@@ -204,6 +210,217 @@ async fn write_keys(
         &[&tenant.as_str(), &kind.as_str(), &id, &attrs, &values],
     )
     .await?;
+    Ok(())
+}
+
+/// A resource row as a write stores it, encoded.
+pub(super) struct Row<'a> {
+    body_value: &'a serde_json::Value,
+    unique_key: &'a Option<String>,
+    body: String,
+    profile: Option<String>,
+}
+
+impl<'a> Row<'a> {
+    pub(super) fn of(
+        write: &'a Write,
+        profile: &Option<ProfileRecord>,
+    ) -> Result<Row<'a>, StoreError> {
+        Ok(Row {
+            body_value: &write.body,
+            unique_key: &write.unique_key,
+            body: encode(&write.body)?,
+            profile: encode_profile(profile)?,
+        })
+    }
+}
+
+pub(super) async fn insert_row(
+    tx: &deadpool_postgres::Transaction<'_>,
+    tenant: &TenantId,
+    kind: Kind,
+    id: &str,
+    stamp: &str,
+    row: &Row<'_>,
+) -> Result<(), Failure> {
+    let insert = tx
+        .prepare_cached(
+            "INSERT INTO resources (tenant, kind, id, unique_key, body, created, modified, version, profile)
+             VALUES ($1, $2, $3, $4, $5, $6, $6, 1, $7)",
+        )
+        .await?;
+    tx.execute(
+        &insert,
+        &[
+            &tenant.as_str(),
+            &kind.as_str(),
+            &id,
+            row.unique_key,
+            &row.body,
+            &stamp,
+            &row.profile,
+        ],
+    )
+    .await?;
+    write_keys(tx, tenant, kind, id, Some(row.body_value), true).await?;
+    Ok(())
+}
+
+/// The resource, read under its row lock.
+pub(super) async fn locked(
+    tx: &deadpool_postgres::Transaction<'_>,
+    tenant: &TenantId,
+    kind: Kind,
+    id: &str,
+) -> Result<StoredResource, Failure> {
+    let select = format!(
+        "SELECT {COLUMNS} FROM resources WHERE tenant = $1 AND kind = $2 AND id = $3 FOR UPDATE"
+    );
+    let statement = tx.prepare_cached(&select).await?;
+    let row = tx
+        .query_opt(&statement, &[&tenant.as_str(), &kind.as_str(), &id])
+        .await?
+        .ok_or(StoreError::NotFound)?;
+    Ok(decode(&row)?)
+}
+
+/// Writes `row` over resource `id` at `version` (the one after the current), keys too.
+pub(super) async fn update_row(
+    tx: &deadpool_postgres::Transaction<'_>,
+    tenant: &TenantId,
+    kind: Kind,
+    id: &str,
+    stamp: &str,
+    version: i64,
+    row: &Row<'_>,
+) -> Result<(), Failure> {
+    let statement = tx
+        .prepare_cached(
+            "UPDATE resources SET unique_key = $4, body = $5, modified = $6, version = $7, profile = $8
+             WHERE tenant = $1 AND kind = $2 AND id = $3",
+        )
+        .await?;
+    tx.execute(
+        &statement,
+        &[
+            &tenant.as_str(),
+            &kind.as_str(),
+            &id,
+            row.unique_key,
+            &row.body,
+            &stamp,
+            &version,
+            &row.profile,
+        ],
+    )
+    .await?;
+    write_keys(tx, tenant, kind, id, Some(row.body_value), false).await?;
+    Ok(())
+}
+
+/// Writes `row` over resource `id` only if its version is still `version`; its `created`.
+pub(super) async fn replace_row(
+    tx: &deadpool_postgres::Transaction<'_>,
+    tenant: &TenantId,
+    kind: Kind,
+    id: &str,
+    version: i64,
+    stamp: &str,
+    row: &Row<'_>,
+) -> Result<String, Failure> {
+    // Written only if the version is still the one read: the check and the write are one
+    // statement, under the row's lock.
+    let statement = tx
+        .prepare_cached(
+            "UPDATE resources SET unique_key = $5, body = $6, modified = $7, version = $8, profile = $9
+             WHERE tenant = $1 AND kind = $2 AND id = $3 AND version = $4
+             RETURNING created",
+        )
+        .await?;
+    let next = version + 1;
+    let found = tx
+        .query_opt(
+            &statement,
+            &[
+                &tenant.as_str(),
+                &kind.as_str(),
+                &id,
+                &version,
+                row.unique_key,
+                &row.body,
+                &stamp,
+                &next,
+                &row.profile,
+            ],
+        )
+        .await?;
+    let Some(found) = found else {
+        let exists = tx
+            .prepare_cached("SELECT 1 FROM resources WHERE tenant = $1 AND kind = $2 AND id = $3")
+            .await?;
+        let found = tx
+            .query_opt(&exists, &[&tenant.as_str(), &kind.as_str(), &id])
+            .await?;
+        return Err(if found.is_some() {
+            StoreError::Stale
+        } else {
+            StoreError::NotFound
+        }
+        .into());
+    };
+    write_keys(tx, tenant, kind, id, Some(row.body_value), false).await?;
+    Ok(found.try_get::<_, String>(0)?)
+}
+
+/// Deletes resource `id` and takes it out of the `members` of every group of the tenant.
+pub(super) async fn delete_row(
+    tx: &deadpool_postgres::Transaction<'_>,
+    tenant: &TenantId,
+    kind: Kind,
+    id: &str,
+) -> Result<(), Failure> {
+    let needle = quoted(id)?;
+    let statement = tx
+        .prepare_cached("DELETE FROM resources WHERE tenant = $1 AND kind = $2 AND id = $3")
+        .await?;
+    if tx
+        .execute(&statement, &[&tenant.as_str(), &kind.as_str(), &id])
+        .await?
+        == 0
+    {
+        return Err(StoreError::NotFound.into());
+    }
+    write_keys(tx, tenant, kind, id, None, false).await?;
+    // Groups locked in creation order, as every delete locks them: two deletes cannot wait
+    // on each other.
+    let statement = tx
+        .prepare_cached(
+            "SELECT id, body FROM resources
+             WHERE tenant = $1 AND kind = 'Group' AND strpos(body, $2) > 0
+             ORDER BY seq FOR UPDATE",
+        )
+        .await?;
+    let groups = tx.query(&statement, &[&tenant.as_str(), &needle]).await?;
+    let stamp = now();
+    let write = tx
+        .prepare_cached(
+            "UPDATE resources SET body = $3, modified = $4, version = version + 1
+             WHERE tenant = $1 AND kind = 'Group' AND id = $2",
+        )
+        .await?;
+    for group in groups {
+        let (group_id, body): (String, String) = (group.try_get(0)?, group.try_get(1)?);
+        let mut body: serde_json::Value = serde_json::from_str(&body)
+            .map_err(|e| StoreError::Backend(format!("stored body of {group_id}: {e}")))?;
+        if !remove_member(&mut body, id) {
+            continue;
+        }
+        tx.execute(
+            &write,
+            &[&tenant.as_str(), &group_id, &encode(&body)?, &stamp],
+        )
+        .await?;
+    }
     Ok(())
 }
 
@@ -343,22 +560,12 @@ impl ResourceStore for PostgresStore {
     ) -> Result<StoredResource, StoreError> {
         let id = uuid::Uuid::new_v4().to_string();
         let stamp = now();
-        let body = encode(&write.body)?;
-        let profile = encode_profile(&write.profile)?;
+        let row = Row::of(&write, &write.profile)?;
         self.transaction(async |tx| {
-            let insert = tx
-                .prepare_cached(
-                    "INSERT INTO resources (tenant, kind, id, unique_key, body, created, modified, version, profile)
-                     VALUES ($1, $2, $3, $4, $5, $6, $6, 1, $7)",
-                )
-                .await?;
-            tx.execute(
-                &insert,
-                &[&tenant.as_str(), &kind.as_str(), &id, &write.unique_key, &body, &stamp, &profile],
-            )
-            .await?;
-            write_keys(tx, tenant, kind, &id, Some(&write.body), true).await?;
-            Ok(())
+            if kind == Kind::User {
+                org::forget(tx, tenant).await?;
+            }
+            insert_row(tx, tenant, kind, &id, &stamp, &row).await
         })?;
         Ok(StoredResource {
             id,
@@ -541,42 +748,17 @@ impl ResourceStore for PostgresStore {
         id: &str,
         change: &mut UpdateFn<'_>,
     ) -> Result<StoredResource, StoreError> {
-        let select = format!(
-            "SELECT {COLUMNS} FROM resources WHERE tenant = $1 AND kind = $2 AND id = $3 FOR UPDATE"
-        );
         self.transaction(async |tx| {
             // The row lock holds every other instance's update of this resource until the
             // commit: the closure sees the latest version and nothing comes in between.
-            let statement = tx.prepare_cached(&select).await?;
-            let row = tx
-                .query_opt(&statement, &[&tenant.as_str(), &kind.as_str(), &id])
-                .await?
-                .ok_or(StoreError::NotFound)?;
-            let current = decode(&row)?;
+            let current = locked(tx, tenant, kind, id).await?;
             let write = change(&current).ok_or(StoreError::Aborted)?;
-            let stamp = now();
-            let version = current.version + 1;
-            let statement = tx
-                .prepare_cached(
-                    "UPDATE resources SET unique_key = $4, body = $5, modified = $6, version = $7, profile = $8
-                     WHERE tenant = $1 AND kind = $2 AND id = $3",
-                )
-                .await?;
-            tx.execute(
-                &statement,
-                &[
-                    &tenant.as_str(),
-                    &kind.as_str(),
-                    &id,
-                    &write.unique_key,
-                    &encode(&write.body)?,
-                    &stamp,
-                    &version,
-                    &encode_profile(&write.profile)?,
-                ],
-            )
-            .await?;
-            write_keys(tx, tenant, kind, id, Some(&write.body), false).await?;
+            if kind == Kind::User {
+                org::forget(tx, tenant).await?;
+            }
+            let (stamp, version) = (now(), current.version + 1);
+            let row = Row::of(&write, &write.profile)?;
+            update_row(tx, tenant, kind, id, &stamp, version, &row).await?;
             Ok(StoredResource {
                 id: current.id,
                 kind,
@@ -597,52 +779,13 @@ impl ResourceStore for PostgresStore {
         version: i64,
         write: Write,
     ) -> Result<StoredResource, StoreError> {
-        let body = encode(&write.body)?;
-        let profile = encode_profile(&write.profile)?;
+        let row = Row::of(&write, &write.profile)?;
         let stamp = now();
-        let next = version + 1;
         let created = self.transaction(async |tx| {
-            // Written only if the version is still the one read: the check and the write
-            // are one statement, under the row's lock.
-            let statement = tx
-                .prepare_cached(
-                    "UPDATE resources SET unique_key = $5, body = $6, modified = $7, version = $8, profile = $9
-                     WHERE tenant = $1 AND kind = $2 AND id = $3 AND version = $4
-                     RETURNING created",
-                )
-                .await?;
-            let row = tx
-                .query_opt(
-                    &statement,
-                    &[
-                        &tenant.as_str(),
-                        &kind.as_str(),
-                        &id,
-                        &version,
-                        &write.unique_key,
-                        &body,
-                        &stamp,
-                        &next,
-                        &profile,
-                    ],
-                )
-                .await?;
-            let Some(row) = row else {
-                let exists = tx
-                    .prepare_cached("SELECT 1 FROM resources WHERE tenant = $1 AND kind = $2 AND id = $3")
-                    .await?;
-                let found = tx
-                    .query_opt(&exists, &[&tenant.as_str(), &kind.as_str(), &id])
-                    .await?;
-                return Err(if found.is_some() {
-                    StoreError::Stale
-                } else {
-                    StoreError::NotFound
-                }
-                .into());
-            };
-            write_keys(tx, tenant, kind, id, Some(&write.body), false).await?;
-            Ok(row.try_get::<_, String>(0)?)
+            if kind == Kind::User {
+                org::forget(tx, tenant).await?;
+            }
+            replace_row(tx, tenant, kind, id, version, &stamp, &row).await
         })?;
         Ok(StoredResource {
             id: id.to_string(),
@@ -650,57 +793,37 @@ impl ResourceStore for PostgresStore {
             body: write.body,
             created,
             modified: stamp,
-            version: next,
+            version: version + 1,
             profile: write.profile,
         })
     }
 
     fn delete(&self, tenant: &TenantId, kind: Kind, id: &str) -> Result<(), StoreError> {
-        let needle = quoted(id)?;
         self.transaction(async |tx| {
-            let statement = tx
-                .prepare_cached("DELETE FROM resources WHERE tenant = $1 AND kind = $2 AND id = $3")
-                .await?;
-            if tx
-                .execute(&statement, &[&tenant.as_str(), &kind.as_str(), &id])
-                .await?
-                == 0
-            {
-                return Err(StoreError::NotFound.into());
+            if kind == Kind::User {
+                org::forget(tx, tenant).await?;
             }
-            write_keys(tx, tenant, kind, id, None, false).await?;
-            // Groups locked in creation order, as every delete locks them: two deletes
-            // cannot wait on each other.
-            let statement = tx
-                .prepare_cached(
-                    "SELECT id, body FROM resources
-                     WHERE tenant = $1 AND kind = 'Group' AND strpos(body, $2) > 0
-                     ORDER BY seq FOR UPDATE",
-                )
-                .await?;
-            let groups = tx.query(&statement, &[&tenant.as_str(), &needle]).await?;
-            let stamp = now();
-            let write = tx
-                .prepare_cached(
-                    "UPDATE resources SET body = $3, modified = $4, version = version + 1
-                     WHERE tenant = $1 AND kind = 'Group' AND id = $2",
-                )
-                .await?;
-            for group in groups {
-                let (group_id, body): (String, String) = (group.try_get(0)?, group.try_get(1)?);
-                let mut body: serde_json::Value = serde_json::from_str(&body)
-                    .map_err(|e| StoreError::Backend(format!("stored body of {group_id}: {e}")))?;
-                if !remove_member(&mut body, id) {
-                    continue;
-                }
-                tx.execute(
-                    &write,
-                    &[&tenant.as_str(), &group_id, &encode(&body)?, &stamp],
-                )
-                .await?;
-            }
-            Ok(())
+            delete_row(tx, tenant, kind, id).await
         })
+    }
+
+    fn write_user(
+        &self,
+        tenant: &TenantId,
+        rules: &SharedRules,
+        write: UserWrite<'_>,
+    ) -> Result<Option<StoredResource>, StoreError> {
+        org::write_user(self, tenant, rules.as_ref(), write)
+    }
+
+    fn org_reports(
+        &self,
+        tenant: &TenantId,
+        signature: &str,
+        keys: &[crate::eval::org::OrgKey],
+        keep: usize,
+    ) -> Result<Option<crate::eval::Reports>, StoreError> {
+        org::reports(self, tenant, signature, keys, keep)
     }
 
     fn sessions(&self) -> Option<&dyn crate::store::SessionStore> {

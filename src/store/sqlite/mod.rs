@@ -18,14 +18,19 @@ use std::sync::{Mutex, MutexGuard, TryLockError};
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 
 mod checkpointer;
+mod org;
 mod writer;
+use org::SqliteOrg;
 use writer::Writer;
 mod registry;
 
+use super::org::{self as graph, SharedRules, UserWrite};
 use super::{
     fold, index_keys, lists_member, now, remove_member, IndexedAttr, Kind, Membership,
     ProfileRecord, ResourceStore, StoreError, StoredResource, TenantId, UpdateFn, Write,
 };
+use crate::eval::org::OrgKey;
+use crate::eval::Reports;
 
 mod sessions;
 
@@ -77,6 +82,9 @@ CREATE TABLE sessions (
 ) WITHOUT ROWID;
 CREATE INDEX sessions_expiry ON sessions (expires);
 "#,
+    // Issue 21: the organisation graph's index (store/org.rs), rebuilt per tenant by the
+    // first write that keeps it.
+    org::SCHEMA,
 ];
 
 /// The migration that creates `keys`, and must fill it from the bodies already stored.
@@ -329,6 +337,102 @@ fn decode_rows(
     Ok(out)
 }
 
+/// A resource row as a write stores it, encoded.
+struct Row<'a> {
+    unique_key: &'a Option<String>,
+    body: &'a str,
+    profile: &'a Option<String>,
+    keys: &'a [(IndexedAttr, String)],
+}
+
+fn insert_row(
+    tx: &Connection,
+    tenant: &TenantId,
+    kind: Kind,
+    id: &str,
+    stamp: &str,
+    row: &Row<'_>,
+) -> Result<(), StoreError> {
+    tx.prepare_cached(
+        "INSERT INTO resources (tenant, kind, id, unique_key, body, created, modified, version, profile)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6, 1, ?7)",
+    )?
+    .execute(params![
+        tenant.as_str(),
+        kind.as_str(),
+        id,
+        row.unique_key,
+        row.body,
+        stamp,
+        row.profile
+    ])?;
+    // A new id has no keys yet: only inserts (the writer thread is the bottleneck).
+    let mut insert = tx.prepare_cached(
+        "INSERT OR IGNORE INTO keys (tenant, kind, attr, value, id) VALUES (?1, ?2, ?3, ?4, ?5)",
+    )?;
+    for (attr, value) in row.keys {
+        insert.execute(params![
+            tenant.as_str(),
+            kind.as_str(),
+            attr.as_str(),
+            value,
+            id
+        ])?;
+    }
+    Ok(())
+}
+
+/// Writes `row` over resource `id` at `version` (the one after the current), keys too.
+fn update_row(
+    tx: &Connection,
+    tenant: &TenantId,
+    kind: Kind,
+    id: &str,
+    stamp: &str,
+    version: i64,
+    row: &Row<'_>,
+) -> Result<(), StoreError> {
+    tx.prepare_cached(
+        "UPDATE resources SET unique_key = ?4, body = ?5, modified = ?6, version = ?7, profile = ?8
+         WHERE tenant = ?1 AND kind = ?2 AND id = ?3",
+    )?
+    .execute(params![
+        tenant.as_str(),
+        kind.as_str(),
+        id,
+        row.unique_key,
+        row.body,
+        stamp,
+        version,
+        row.profile
+    ])?;
+    write_keys(tx, tenant, kind, id, row.keys)
+}
+
+/// The `created` stamp of resource `id` if its version is still `version`:
+/// [`StoreError::Stale`] if not, [`StoreError::NotFound`] if it is gone.
+fn created_at(
+    tx: &Connection,
+    tenant: &TenantId,
+    kind: Kind,
+    id: &str,
+    version: i64,
+) -> Result<String, StoreError> {
+    let current: Option<(i64, String)> = tx
+        .prepare_cached(
+            "SELECT version, created FROM resources WHERE tenant = ?1 AND kind = ?2 AND id = ?3",
+        )?
+        .query_row(params![tenant.as_str(), kind.as_str(), id], |row| {
+            Ok((row.get(0)?, row.get(1)?))
+        })
+        .optional()?;
+    match current {
+        None => Err(StoreError::NotFound),
+        Some((stored, _)) if stored != version => Err(StoreError::Stale),
+        Some((_, created)) => Ok(created),
+    }
+}
+
 impl ResourceStore for SqliteStore {
     fn create(
         &self,
@@ -344,27 +448,16 @@ impl ResourceStore for SqliteStore {
         let (tenant, unique_key) = (tenant.clone(), write.unique_key.clone());
         let (stored_id, stored_stamp) = (id.clone(), stamp.clone());
         self.writer.write(move |tx| {
-            tx.prepare_cached(
-                "INSERT INTO resources (tenant, kind, id, unique_key, body, created, modified, version, profile)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6, 1, ?7)",
-            )?
-            .execute(params![
-                tenant.as_str(),
-                kind.as_str(),
-                stored_id,
-                unique_key,
-                body,
-                stored_stamp,
-                profile
-            ])?;
-            // A new id has no keys yet: only inserts (the writer thread is the bottleneck).
-            let mut insert = tx.prepare_cached(
-                "INSERT OR IGNORE INTO keys (tenant, kind, attr, value, id) VALUES (?1, ?2, ?3, ?4, ?5)",
-            )?;
-            for (attr, value) in &keys {
-                insert.execute(params![tenant.as_str(), kind.as_str(), attr.as_str(), value, stored_id])?;
+            if kind == Kind::User {
+                org::forget(tx, &tenant)?;
             }
-            Ok(())
+            let row = Row {
+                unique_key: &unique_key,
+                body: &body,
+                profile: &profile,
+                keys: &keys,
+            };
+            insert_row(tx, &tenant, kind, &stored_id, &stored_stamp, &row)
         })?;
         Ok(StoredResource {
             id,
@@ -563,28 +656,25 @@ impl ResourceStore for SqliteStore {
         let read_tenant = tenant.clone();
         let read_id = id.clone();
         self.writer.update(
-            move |tx| query_one(tx, &read_tenant, kind, "id", &read_id)?.ok_or(StoreError::NotFound),
+            move |tx| {
+                query_one(tx, &read_tenant, kind, "id", &read_id)?.ok_or(StoreError::NotFound)
+            },
             change,
             move |tx, current, write| {
+                if kind == Kind::User {
+                    org::forget(tx, &tenant)?;
+                }
                 let stamp = now();
-                let body = encode_body(&write.body)?;
-                let profile = encode_profile(&write.profile)?;
+                let (body, profile) = (encode_body(&write.body)?, encode_profile(&write.profile)?);
+                let keys = index_keys(kind, &write.body);
+                let row = Row {
+                    unique_key: &write.unique_key,
+                    body: &body,
+                    profile: &profile,
+                    keys: &keys,
+                };
                 let version = current.version + 1;
-                write_keys(tx, &tenant, kind, &id, &index_keys(kind, &write.body))?;
-                tx.prepare_cached(
-                    "UPDATE resources SET unique_key = ?4, body = ?5, modified = ?6, version = ?7, profile = ?8
-                     WHERE tenant = ?1 AND kind = ?2 AND id = ?3",
-                )?
-                .execute(params![
-                    tenant.as_str(),
-                    kind.as_str(),
-                    id,
-                    write.unique_key,
-                    body,
-                    stamp,
-                    version,
-                    profile
-                ])?;
+                update_row(tx, &tenant, kind, &id, &stamp, version, &row)?;
                 Ok(StoredResource {
                     id: current.id,
                     kind,
@@ -616,36 +706,19 @@ impl ResourceStore for SqliteStore {
             (tenant.clone(), id.to_string(), write.unique_key.clone());
         let stored_stamp = stamp.clone();
         let created = self.writer.write(move |tx| {
-        let (tenant, id) = (&tenant_owned, id_owned.as_str());
-        let current: Option<(i64, String)> = tx
-            .prepare_cached(
-                "SELECT version, created FROM resources WHERE tenant = ?1 AND kind = ?2 AND id = ?3",
-            )?
-            .query_row(params![tenant.as_str(), kind.as_str(), id], |row| {
-                Ok((row.get(0)?, row.get(1)?))
-            })
-            .optional()?;
-        let created = match current {
-            None => return Err(StoreError::NotFound),
-            Some((stored, _)) if stored != version => return Err(StoreError::Stale),
-            Some((_, created)) => created,
-        };
-        tx.prepare_cached(
-            "UPDATE resources SET unique_key = ?4, body = ?5, modified = ?6, version = ?7, profile = ?8
-             WHERE tenant = ?1 AND kind = ?2 AND id = ?3",
-        )?
-        .execute(params![
-            tenant.as_str(),
-            kind.as_str(),
-            id,
-            unique_key,
-            body,
-            stored_stamp,
-            version + 1,
-            profile
-        ])?;
-        write_keys(tx, tenant, kind, id, &keys)?;
-        Ok(created)
+            let (tenant, id) = (&tenant_owned, id_owned.as_str());
+            let created = created_at(tx, tenant, kind, id, version)?;
+            if kind == Kind::User {
+                org::forget(tx, tenant)?;
+            }
+            let row = Row {
+                unique_key: &unique_key,
+                body: &body,
+                profile: &profile,
+                keys: &keys,
+            };
+            update_row(tx, tenant, kind, id, &stored_stamp, version + 1, &row)?;
+            Ok(created)
         })?;
         Ok(StoredResource {
             id: id.to_string(),
@@ -658,11 +731,188 @@ impl ResourceStore for SqliteStore {
         })
     }
 
+    fn write_user(
+        &self,
+        tenant: &TenantId,
+        rules: &SharedRules,
+        write: UserWrite<'_>,
+    ) -> Result<Option<StoredResource>, StoreError> {
+        let (tenant, rules) = (tenant.clone(), rules.clone());
+        let kind = Kind::User;
+        match write {
+            UserWrite::Create(write) => {
+                let id = uuid::Uuid::new_v4().to_string();
+                let stamp = now();
+                let keys = index_keys(kind, &write.body);
+                let body = encode_body(&write.body)?;
+                let (stored_id, stored_stamp, stored_body) =
+                    (id.clone(), stamp.clone(), write.body.clone());
+                let unique_key = write.unique_key.clone();
+                let profile = self.writer.write(move |tx| {
+                    let mut org = SqliteOrg {
+                        connection: tx,
+                        tenant: &tenant,
+                    };
+                    let (id, tenant) = (&stored_id, &tenant);
+                    graph::write_user(
+                        &mut org,
+                        rules.as_ref(),
+                        id,
+                        Some(&stored_body),
+                        |_, profile| {
+                            let row = Row {
+                                unique_key: &unique_key,
+                                body: &body,
+                                profile: &encode_profile(&profile)?,
+                                keys: &keys,
+                            };
+                            insert_row(tx, tenant, kind, id, &stored_stamp, &row)?;
+                            Ok(profile)
+                        },
+                    )
+                })?;
+                Ok(Some(StoredResource {
+                    id,
+                    kind,
+                    body: write.body,
+                    created: stamp.clone(),
+                    modified: stamp,
+                    version: 1,
+                    profile,
+                }))
+            }
+            UserWrite::Replace { id, version, write } => {
+                let stamp = now();
+                let keys = index_keys(kind, &write.body);
+                let body = encode_body(&write.body)?;
+                let (stored_id, stored_stamp, stored_body) =
+                    (id.to_string(), stamp.clone(), write.body.clone());
+                let unique_key = write.unique_key.clone();
+                let (created, profile) = self.writer.write(move |tx| {
+                    let created = created_at(tx, &tenant, kind, &stored_id, version)?;
+                    let mut org = SqliteOrg {
+                        connection: tx,
+                        tenant: &tenant,
+                    };
+                    let (id, tenant) = (&stored_id, &tenant);
+                    graph::write_user(
+                        &mut org,
+                        rules.as_ref(),
+                        id,
+                        Some(&stored_body),
+                        |_, profile| {
+                            let row = Row {
+                                unique_key: &unique_key,
+                                body: &body,
+                                profile: &encode_profile(&profile)?,
+                                keys: &keys,
+                            };
+                            update_row(tx, tenant, kind, id, &stored_stamp, version + 1, &row)?;
+                            Ok((created, profile))
+                        },
+                    )
+                })?;
+                Ok(Some(StoredResource {
+                    id: id.to_string(),
+                    kind,
+                    body: write.body,
+                    created,
+                    modified: stamp,
+                    version: version + 1,
+                    profile,
+                }))
+            }
+            UserWrite::Update { id, change } => {
+                let (read_tenant, read_id, owned_id) =
+                    (tenant.clone(), id.to_string(), id.to_string());
+                self.writer
+                    .update(
+                        move |tx| {
+                            query_one(tx, &read_tenant, kind, "id", &read_id)?
+                                .ok_or(StoreError::NotFound)
+                        },
+                        change,
+                        move |tx, current, write| {
+                            let stamp = now();
+                            let body = encode_body(&write.body)?;
+                            let keys = index_keys(kind, &write.body);
+                            let version = current.version + 1;
+                            let mut org = SqliteOrg {
+                                connection: tx,
+                                tenant: &tenant,
+                            };
+                            let (id, tenant) = (&owned_id, &tenant);
+                            let profile = graph::write_user(
+                                &mut org,
+                                rules.as_ref(),
+                                id,
+                                Some(&write.body),
+                                |_, profile| {
+                                    let row = Row {
+                                        unique_key: &write.unique_key,
+                                        body: &body,
+                                        profile: &encode_profile(&profile)?,
+                                        keys: &keys,
+                                    };
+                                    update_row(tx, tenant, kind, id, &stamp, version, &row)?;
+                                    Ok(profile)
+                                },
+                            )?;
+                            Ok(StoredResource {
+                                id: current.id,
+                                kind,
+                                body: write.body,
+                                created: current.created,
+                                modified: stamp,
+                                version,
+                                profile,
+                            })
+                        },
+                    )
+                    .map(Some)
+            }
+            UserWrite::Delete { id } => {
+                let id = id.to_string();
+                self.writer.write(move |tx| {
+                    let mut org = SqliteOrg {
+                        connection: tx,
+                        tenant: &tenant,
+                    };
+                    graph::write_user(&mut org, rules.as_ref(), &id, None, |_, _| {
+                        delete_in(tx, &tenant, kind, &id)
+                    })
+                })?;
+                Ok(None)
+            }
+        }
+    }
+
+    fn org_reports(
+        &self,
+        tenant: &TenantId,
+        signature: &str,
+        keys: &[OrgKey],
+        keep: usize,
+    ) -> Result<Option<Reports>, StoreError> {
+        let mut connection = self.reader();
+        // One read transaction: the signature and the rows agree.
+        let tx = connection.transaction()?;
+        let mut org = SqliteOrg {
+            connection: &tx,
+            tenant,
+        };
+        graph::reports_of(&mut org, signature, keys, keep)
+    }
+
     fn delete(&self, tenant: &TenantId, kind: Kind, id: &str) -> Result<(), StoreError> {
         // One write: an error anywhere rolls back its savepoint, user and groups alike.
         let (tenant, id) = (tenant.clone(), id.to_string());
-        self.writer
-            .write(move |tx| delete_in(tx, &tenant, kind, &id))
+        self.writer.write(move |tx| {
+            if kind == Kind::User {
+                org::forget(tx, &tenant)?;
+            }
+            delete_in(tx, &tenant, kind, &id)
+        })
     }
 
     /// Counted in SQL: no body or profile leaves SQLite.
@@ -810,6 +1060,96 @@ mod tests {
             let read = store.get(&acme, Kind::Group, &group.id).unwrap().unwrap();
             assert_eq!(read, *group, "a group changed by a delete that failed");
         }
+    }
+
+    /// Issue 21: a user write whose recomputation of its manager fails (here a trigger
+    /// refusing to change the manager's row) leaves nothing behind: not the user, not its
+    /// place in the index, not a recomputed profile. The index is read by lookups.
+    #[test]
+    fn a_write_whose_dependants_fail_leaves_nothing() {
+        use crate::store::org::contract::Fake;
+        use crate::store::{SharedRules, UserWrite};
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("canon.db");
+        let store = SqliteStore::open(&path).unwrap();
+        let acme = TenantId::parse("acme").unwrap();
+        let rules: SharedRules = std::sync::Arc::new(Fake { flavour: 0 });
+        let user = |name: &str, manager: Option<&str>| {
+            let mut body =
+                serde_json::json!({"userName": name, "email": format!("{name}@acme.com")});
+            if let Some(manager) = manager {
+                body["managerEmail"] = serde_json::json!(manager);
+            }
+            UserWrite::Create(Write {
+                body,
+                unique_key: Some(name.into()),
+                profile: None,
+            })
+        };
+        let boss = store
+            .write_user(&acme, &rules, user("boss", None))
+            .unwrap()
+            .unwrap();
+        store
+            .write_user(&acme, &rules, user("ana", Some("boss@acme.com")))
+            .unwrap();
+        let count = |store: &SqliteStore| {
+            let read = store.get(&acme, Kind::User, &boss.id).unwrap().unwrap();
+            let indexed = store
+                .org_reports(&acme, "fake-0", &[(0, "boss@acme.com".into())], 0)
+                .unwrap()
+                .unwrap()
+                .count;
+            (read.profile.unwrap().fields["reports"].clone(), indexed)
+        };
+        assert_eq!(count(&store), (serde_json::json!(1), 1));
+        Connection::open(&path)
+            .unwrap()
+            .execute_batch(&format!(
+                "CREATE TRIGGER fail BEFORE UPDATE ON resources WHEN OLD.id = '{}'
+                 BEGIN SELECT RAISE(ABORT, 'injected failure'); END;",
+                boss.id
+            ))
+            .unwrap();
+        let error = store
+            .write_user(&acme, &rules, user("bo", Some("boss@acme.com")))
+            .unwrap_err();
+        assert!(error.to_string().contains("injected failure"), "{error}");
+        assert!(store
+            .find_unique(&acme, Kind::User, "bo")
+            .unwrap()
+            .is_none());
+        assert_eq!(count(&store), (serde_json::json!(1), 1));
+        let rows: i64 = Connection::open(&path)
+            .unwrap()
+            .query_row(
+                "SELECT count(*) FROM org_refs WHERE display = 'bo@acme.com'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(rows, 0, "the failed write's place in the index stayed");
+
+        let reader = store.reader();
+        let plan = |sql: &str| -> String {
+            let mut statement = reader
+                .prepare(&format!("EXPLAIN QUERY PLAN {sql}"))
+                .unwrap();
+            let rows = statement
+                .query_map(rusqlite::params!["acme", 0, "a", 1, "b"], |row| {
+                    row.get::<_, String>(3)
+                })
+                .unwrap();
+            rows.map(Result::unwrap).collect::<Vec<_>>().join("; ")
+        };
+        let counted = plan(&format!(
+            "SELECT COUNT(DISTINCT id) FROM ({})",
+            org::reporters_sql(2)
+        ));
+        assert!(
+            counted.contains("USING PRIMARY KEY") && !counted.contains("SCAN org_refs"),
+            "{counted}"
+        );
     }
 
     /// Group commit (issue 18): writes that queue up while one holds the writer share its

@@ -1,0 +1,545 @@
+//! The organisation graph the store keeps per tenant (issue 21): who names whom as manager,
+//! indexed, so a user write recomputes the profiles that depend on it (the written user's,
+//! and those of the managers it named before and names now) in its own transaction, by
+//! lookups proportional to the people involved instead of a pass over the tenant.
+//!
+//! The index holds, per user, its *keys* (what names it: its email, its id…) and its
+//! *manager reference* (what it names), as the tenant's rules compute them
+//! ([`OrgRules::entry`]), and whether it counts toward the people it names: active and not
+//! naming itself, as [`crate::eval::OrgIndex`] counts. It is made under one version of the
+//! rules (its *signature*); a write under another version rebuilds it first, in the same
+//! transaction. Every backend runs the same steps ([`write_user`]) over its own tables
+//! ([`OrgTx`]); `contract` holds them to the index built over every user.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use serde_json::Value;
+
+use super::{ProfileRecord, StoreError, UpdateFn, Write};
+use crate::eval::org::OrgKey;
+use crate::eval::{OrgEntry, Population, Reports};
+
+/// How a tenant's rules place a user in the organisation graph and map it there. The
+/// store calls it inside a user write's transaction; it touches nothing else.
+pub trait OrgRules: Send + Sync {
+    /// Names the rules the index is made under (the rule version, the aliases read).
+    fn signature(&self) -> String;
+    /// A stored user's place in the graph (`body` as stored, `id` its id).
+    fn entry(&self, id: &str, body: &Value) -> OrgEntry;
+    /// A stored user's profile among `population` (what `reports` tests count).
+    fn profile(&self, id: &str, body: &Value, population: &dyn Population) -> ProfileRecord;
+}
+
+/// A user write whose transaction also keeps the organisation graph.
+pub enum UserWrite<'a> {
+    Create(Write),
+    /// [`super::ResourceStore::replace`]: written only over `version`.
+    Replace {
+        id: &'a str,
+        version: i64,
+        write: Write,
+    },
+    /// [`super::ResourceStore::update`].
+    Update {
+        id: &'a str,
+        change: &'a mut UpdateFn<'a>,
+    },
+    Delete {
+        id: &'a str,
+    },
+}
+
+/// One user's rows in the index.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct OrgPlace {
+    pub keys: Vec<OrgKey>,
+    pub manager: Vec<OrgKey>,
+    /// Active and not naming itself: counts toward the people it names.
+    pub counts: bool,
+    /// How traces name it.
+    pub display: String,
+}
+
+impl OrgPlace {
+    pub fn of(id: &str, body: &Value, entry: OrgEntry) -> OrgPlace {
+        let display = entry.display(|| {
+            body["userName"]
+                .as_str()
+                .map_or_else(|| id.to_string(), str::to_string)
+        });
+        let counts = entry.active && !entry.names_itself();
+        let (mut keys, mut manager) = (entry.keys, entry.manager);
+        // In the order the tables read them back.
+        keys.sort();
+        keys.dedup();
+        manager.sort();
+        manager.dedup();
+        OrgPlace {
+            keys,
+            manager,
+            counts,
+            display,
+        }
+    }
+}
+
+/// The tables of the index, inside one transaction of a backend.
+pub(crate) trait OrgTx {
+    /// The signature the tenant's index was made under (`None`: it has none).
+    fn signature(&mut self) -> Result<Option<String>, StoreError>;
+    /// Empties the tenant's index and gives it `signature`.
+    fn reset(&mut self, signature: &str) -> Result<(), StoreError>;
+    /// Every stored user of the tenant, as `(id, body)`.
+    fn users(&mut self, visit: &mut dyn FnMut(&str, &Value)) -> Result<(), StoreError>;
+    /// The user's rows (`None`: it has none).
+    fn place(&mut self, id: &str) -> Result<Option<OrgPlace>, StoreError>;
+    /// Makes the user's rows `place` (`None`: removes them).
+    fn set_place(&mut self, id: &str, place: Option<&OrgPlace>) -> Result<(), StoreError>;
+    /// Adds the rows of users that have none (a rebuild).
+    fn add_places(&mut self, places: &[(String, OrgPlace)]) -> Result<(), StoreError>;
+    /// The users whose keys include any of `keys`.
+    fn holders(&mut self, keys: &[OrgKey]) -> Result<Vec<String>, StoreError>;
+    /// The users who count and name any of `keys`: how many, and the first `keep` of them
+    /// (display names, oldest user first).
+    fn reports(&mut self, keys: &[OrgKey], keep: usize) -> Result<Reports, StoreError>;
+    /// A stored user: `(body, profile)`.
+    fn user(&mut self, id: &str) -> Result<Option<(Value, Option<ProfileRecord>)>, StoreError>;
+    fn set_profile(&mut self, id: &str, profile: &ProfileRecord) -> Result<(), StoreError>;
+}
+
+/// A population of one record, whose reports are known: what a user is mapped in.
+struct Counted(Reports);
+
+impl Population for Counted {
+    fn reports(&self, _: &[OrgKey]) -> Reports {
+        self.0.clone()
+    }
+}
+
+/// How many users a rebuild writes at once.
+const REBUILD_CHUNK: usize = 2000;
+
+/// Makes the tenant's index current for `rules`: rebuilt from every stored user when it was
+/// made under other rules, or never (a tenant from before the index, or whose rules had no
+/// `reports_to` for a while).
+pub(crate) fn ensure_current(tx: &mut dyn OrgTx, rules: &dyn OrgRules) -> Result<(), StoreError> {
+    let signature = rules.signature();
+    if tx.signature()?.as_deref() == Some(signature.as_str()) {
+        return Ok(());
+    }
+    tx.reset(&signature)?;
+    let mut places = Vec::new();
+    tx.users(&mut |id, body| {
+        let place = OrgPlace::of(id, body, rules.entry(id, body));
+        places.push((id.to_string(), place));
+    })?;
+    for chunk in places.chunks(REBUILD_CHUNK) {
+        tx.add_places(chunk)?;
+    }
+    Ok(())
+}
+
+/// The profile of user `id` in the tenant as the index holds it.
+fn profile_in(
+    tx: &mut impl OrgTx,
+    rules: &dyn OrgRules,
+    id: &str,
+    body: &Value,
+    keys: &[OrgKey],
+) -> Result<ProfileRecord, StoreError> {
+    let reports = tx.reports(keys, 0)?;
+    Ok(rules.profile(id, body, &Counted(reports)))
+}
+
+/// The steps of one user write that keeps the graph, for a backend: `write` stores the
+/// resource (given the written user's profile in its population, `None` for a delete)
+/// inside the same transaction as the index and the dependants' profiles.
+///
+/// The backend holds off every other write to the tenant's graph from before its first read
+/// to the commit (SQLite and memory have one writer; PostgreSQL takes a lock per tenant first,
+/// as several instances write at once), so the counts read here are the latest.
+///
+/// In order: the index made current; the user's old rows read and its new rows written; its
+/// own profile computed from the index; the resource written; then every user whose keys
+/// the old or the new manager reference names is recomputed, and stored where it changed.
+pub(crate) fn write_user<X: OrgTx, T>(
+    tx: &mut X,
+    rules: &dyn OrgRules,
+    id: &str,
+    body: Option<&Value>,
+    write: impl FnOnce(&mut X, Option<ProfileRecord>) -> Result<T, StoreError>,
+) -> Result<T, StoreError> {
+    ensure_current(tx, rules)?;
+    let before = tx.place(id)?;
+    let after = body.map(|body| OrgPlace::of(id, body, rules.entry(id, body)));
+    if before != after {
+        tx.set_place(id, after.as_ref())?;
+    }
+    let profile = match (body, &after) {
+        (Some(body), Some(place)) => Some(profile_in(tx, rules, id, body, &place.keys)?),
+        _ => None,
+    };
+    let written = write(tx, profile)?;
+    // The managers named before and after: their counts may have changed.
+    let named: BTreeSet<OrgKey> = before
+        .iter()
+        .chain(&after)
+        .flat_map(|place| place.manager.iter().cloned())
+        .collect();
+    if named.is_empty() {
+        return Ok(written);
+    }
+    let named: Vec<OrgKey> = named.into_iter().collect();
+    let mut holders = tx.holders(&named)?;
+    holders.sort();
+    holders.dedup();
+    for holder in holders.iter().filter(|h| h.as_str() != id) {
+        let Some((body, stored)) = tx.user(holder)? else {
+            continue;
+        };
+        let Some(place) = tx.place(holder)? else {
+            continue;
+        };
+        let profile = profile_in(tx, rules, holder, &body, &place.keys)?;
+        if stored.as_ref() != Some(&profile) {
+            tx.set_profile(holder, &profile)?;
+        }
+    }
+    Ok(written)
+}
+
+/// What a user reads as in the organisation graph: its display and its keys' reports.
+pub(crate) fn reports_of(
+    tx: &mut dyn OrgTx,
+    signature: &str,
+    keys: &[OrgKey],
+    keep: usize,
+) -> Result<Option<Reports>, StoreError> {
+    if tx.signature()?.as_deref() != Some(signature) {
+        return Ok(None);
+    }
+    tx.reports(keys, keep).map(Some)
+}
+
+/// The rules of a write, shared with the backend's writer.
+pub type SharedRules = Arc<dyn OrgRules>;
+
+#[cfg(test)]
+pub(crate) mod contract {
+    //! The index held to the population built over every user ([`crate::eval::OrgIndex`]),
+    //! on every backend.
+    use super::*;
+    use crate::eval::org::PEOPLE_SHOWN;
+    use crate::eval::OrgIndex;
+    use crate::store::{Kind, ResourceStore, TenantId};
+    use serde_json::json;
+
+    /// Rules of the shape the default pack has: a person is named by email (link 0) or by
+    /// id and employee number (link 1); `active: false` is inactive. The profile is the
+    /// count. `flavour` changes what names a person (a new version of the rules).
+    pub struct Fake {
+        pub flavour: u8,
+    }
+
+    impl OrgRules for Fake {
+        fn signature(&self) -> String {
+            format!("fake-{}", self.flavour)
+        }
+
+        fn entry(&self, id: &str, body: &Value) -> OrgEntry {
+            let text = |name: &str| body[name].as_str().map(str::to_lowercase);
+            let mut entry = OrgEntry {
+                active: body["active"] != json!(false),
+                ..OrgEntry::default()
+            };
+            if let Some(email) = text("email") {
+                entry.keys.push((0, email));
+            }
+            entry.keys.push((1, id.to_string()));
+            if self.flavour == 0 {
+                if let Some(number) = text("number") {
+                    entry.keys.push((1, number));
+                }
+            }
+            if let Some(manager) = text("managerEmail") {
+                entry.manager.push((0, manager));
+            }
+            if let Some(manager) = text("managerId") {
+                entry.manager.push((1, manager));
+            }
+            entry
+        }
+
+        fn profile(&self, id: &str, body: &Value, population: &dyn Population) -> ProfileRecord {
+            let reports = population.reports(&self.entry(id, body).keys);
+            ProfileRecord {
+                fields: json!({"reports": reports.count}),
+                rules: json!({}),
+                rule_version: self.signature(),
+                missing: vec![],
+            }
+        }
+    }
+
+    /// A small deterministic sequence of choices.
+    struct Dice(u64);
+
+    impl Dice {
+        fn roll(&mut self, sides: usize) -> usize {
+            self.0 = self
+                .0
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            ((self.0 >> 33) as usize) % sides
+        }
+    }
+
+    fn write(body: Value) -> Write {
+        let unique_key = body["userName"].as_str().map(str::to_lowercase);
+        Write {
+            body,
+            unique_key,
+            profile: None,
+        }
+    }
+
+    /// Every user's stored profile, and the index's reports of their keys, equal what the
+    /// population over every stored user says.
+    /// How many users have reports.
+    fn agrees(store: &dyn ResourceStore, tenant: &TenantId, rules: &Fake, step: &str) -> usize {
+        let users = store.list(tenant, Kind::User).unwrap();
+        let mut index = OrgIndex::new(PEOPLE_SHOWN);
+        let mut displays = Vec::new();
+        for user in &users {
+            let entry = rules.entry(&user.id, &user.body);
+            let place = OrgPlace::of(&user.id, &user.body, entry.clone());
+            displays.push(place.display.clone());
+            index.add(&entry, || place.display.clone());
+        }
+        for user in &users {
+            let keys = rules.entry(&user.id, &user.body).keys;
+            let expected = index.reports(&keys);
+            let stored = user.profile.as_ref().map(|p| p.fields["reports"].clone());
+            assert_eq!(
+                stored,
+                Some(json!(expected.count)),
+                "{step}: the stored count of {}",
+                user.body
+            );
+            let read = store
+                .org_reports(tenant, &rules.signature(), &keys, PEOPLE_SHOWN)
+                .unwrap()
+                .expect("the index is current");
+            assert_eq!(read.count, expected.count, "{step}: {}", user.body);
+            // The same people, oldest user first.
+            let mut people = expected.people.clone();
+            people.sort_by_key(|p| displays.iter().position(|d| d == p));
+            assert_eq!(read.people, people, "{step}: {}", user.body);
+        }
+        users
+            .iter()
+            .filter(|u| index.reports(&rules.entry(&u.id, &u.body).keys).count > 0)
+            .count()
+    }
+
+    pub fn run(store: &dyn ResourceStore) {
+        let tenant = TenantId::parse("org-graph").unwrap();
+        let rules: SharedRules = Arc::new(Fake { flavour: 0 });
+        let fake = Fake { flavour: 0 };
+        let names = [
+            "ana", "bo", "cy", "dee", "ed", "flo", "gus", "hal", "ida", "jo",
+        ];
+        let mut ids: Vec<Option<String>> = vec![None; names.len()];
+        let mut dice = Dice(21);
+        let mut managing = 0;
+        let body = |n: usize, ids: &[Option<String>], dice: &mut Dice| {
+            let mut body = json!({"userName": names[n], "email": format!("{}@acme.com", names[n]),
+                "number": format!("E{n}")});
+            match dice.roll(6) {
+                0 => {}
+                1 => body["managerEmail"] = json!(format!("{}@ACME.com", names[dice.roll(4)])),
+                2 => body["managerId"] = json!(format!("e{}", dice.roll(4))),
+                3 => {
+                    if let Some(Some(id)) = ids.get(dice.roll(4)) {
+                        body["managerId"] = json!(id);
+                    }
+                }
+                4 => {
+                    // Both links, Okta's way (they may disagree).
+                    body["managerEmail"] = json!(format!("{}@acme.com", names[dice.roll(4)]));
+                    body["managerId"] = json!(format!("E{}", dice.roll(4)));
+                }
+                _ => body["managerEmail"] = json!(format!("{}@acme.com", names[n])),
+            }
+            if dice.roll(5) == 0 {
+                body["active"] = json!(false);
+            }
+            if dice.roll(8) == 0 {
+                // A new email: what named the old one no longer names this person.
+                body["email"] = json!(format!("{}.new@acme.com", names[n]));
+            }
+            body
+        };
+        for step in 0..160 {
+            let n = dice.roll(names.len());
+            let label = format!("step {step} on {}", names[n]);
+            match (ids[n].clone(), dice.roll(4)) {
+                (None, _) => {
+                    let created = store
+                        .write_user(
+                            &tenant,
+                            &rules,
+                            UserWrite::Create(write(body(n, &ids, &mut dice))),
+                        )
+                        .unwrap()
+                        .unwrap();
+                    assert!(created.profile.is_some(), "{label}");
+                    ids[n] = Some(created.id);
+                }
+                (Some(id), 0) => {
+                    assert!(store
+                        .write_user(&tenant, &rules, UserWrite::Delete { id: &id })
+                        .unwrap()
+                        .is_none());
+                    ids[n] = None;
+                }
+                (Some(id), 1) => {
+                    let version = store
+                        .get(&tenant, Kind::User, &id)
+                        .unwrap()
+                        .unwrap()
+                        .version;
+                    let new = write(body(n, &ids, &mut dice));
+                    let replace = UserWrite::Replace {
+                        id: &id,
+                        version,
+                        write: new,
+                    };
+                    store.write_user(&tenant, &rules, replace).unwrap();
+                }
+                (Some(id), _) => {
+                    let new = body(n, &ids, &mut dice);
+                    let mut change = |_: &crate::store::StoredResource| Some(write(new.clone()));
+                    let update = UserWrite::Update {
+                        id: &id,
+                        change: &mut change,
+                    };
+                    let stored = store.write_user(&tenant, &rules, update).unwrap().unwrap();
+                    assert_eq!(
+                        stored,
+                        store.get(&tenant, Kind::User, &id).unwrap().unwrap()
+                    );
+                }
+            }
+            managing += agrees(store, &tenant, &fake, &label);
+        }
+        // The sequence exercised counting (not only people nobody names).
+        assert!(managing > 100, "{managing}");
+        failed_writes_change_nothing(store, &tenant, &rules, &ids);
+        agrees(store, &tenant, &fake, "after the failed writes");
+
+        // A user written without the index (rules without `reports_to` for a while): the
+        // index is no longer current, and the next write that keeps it rebuilds it.
+        let plain = store
+            .create(
+                &tenant,
+                Kind::User,
+                write(json!({"userName": "kay", "managerEmail": "ana@acme.com"})),
+            )
+            .unwrap();
+        assert!(store
+            .org_reports(
+                &tenant,
+                &rules.signature(),
+                &[(0, "ana@acme.com".into())],
+                5
+            )
+            .unwrap()
+            .is_none());
+        store
+            .write_user(&tenant, &rules, UserWrite::Delete { id: &plain.id })
+            .unwrap();
+        assert!(store
+            .org_reports(
+                &tenant,
+                &rules.signature(),
+                &[(0, "ana@acme.com".into())],
+                5
+            )
+            .unwrap()
+            .is_some());
+
+        // New rules (employee numbers no longer name anyone): the first write under them
+        // rebuilds the index; the profiles it recomputes agree with the new population.
+        let newer: SharedRules = Arc::new(Fake { flavour: 1 });
+        let someone = ids.iter().flatten().next().expect("a user is left").clone();
+        let mut touch = |current: &crate::store::StoredResource| Some(write(current.body.clone()));
+        let update = UserWrite::Update {
+            id: &someone,
+            change: &mut touch,
+        };
+        store.write_user(&tenant, &newer, update).unwrap();
+        let fake = Fake { flavour: 1 };
+        let users = store.list(&tenant, Kind::User).unwrap();
+        let mut index = OrgIndex::new(0);
+        for user in &users {
+            index.add(&fake.entry(&user.id, &user.body), String::new);
+        }
+        for user in &users {
+            let keys = fake.entry(&user.id, &user.body).keys;
+            let read = store
+                .org_reports(&tenant, &fake.signature(), &keys, 0)
+                .unwrap()
+                .expect("rebuilt");
+            assert_eq!(read.count, index.reports(&keys).count, "{}", user.body);
+        }
+        assert!(store
+            .org_reports(&tenant, &rules.signature(), &[], 0)
+            .unwrap()
+            .is_none());
+    }
+
+    /// A write that fails (a taken name, a stale version, a declined update, a user that is
+    /// gone) leaves the index and every profile as they were.
+    fn failed_writes_change_nothing(
+        store: &dyn ResourceStore,
+        tenant: &TenantId,
+        rules: &SharedRules,
+        ids: &[Option<String>],
+    ) {
+        let snapshot = || store.list(tenant, Kind::User).unwrap();
+        let before = snapshot();
+        let taken = before[0].body["userName"].as_str().unwrap().to_string();
+        let target = before[1].body["email"].as_str().unwrap().to_string();
+        let naming = json!({"userName": taken, "managerEmail": target});
+        assert!(matches!(
+            store.write_user(tenant, rules, UserWrite::Create(write(naming.clone()))),
+            Err(StoreError::Conflict)
+        ));
+        let id = ids.iter().flatten().next().unwrap();
+        let stale = UserWrite::Replace {
+            id,
+            version: 0,
+            write: write(json!({"userName": "zed", "managerEmail": target})),
+        };
+        assert!(matches!(
+            store.write_user(tenant, rules, stale),
+            Err(StoreError::Stale)
+        ));
+        let mut decline = |_: &crate::store::StoredResource| None;
+        let declined = UserWrite::Update {
+            id,
+            change: &mut decline,
+        };
+        assert!(matches!(
+            store.write_user(tenant, rules, declined),
+            Err(StoreError::Aborted)
+        ));
+        assert!(matches!(
+            store.write_user(tenant, rules, UserWrite::Delete { id: "nobody" }),
+            Err(StoreError::NotFound)
+        ));
+        assert_eq!(snapshot(), before);
+    }
+}

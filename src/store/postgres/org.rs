@@ -1,0 +1,499 @@
+//! The organisation index in PostgreSQL (store/org.rs), in the tables SQLite has:
+//! `org_refs` (a row per user and key it has, `role` 0, or manager reference it names,
+//! `role` 1) and `org_state` (the signature each tenant's rows were made under).
+//!
+//! A user write that keeps the graph runs the steps of `store::org::write_user` one
+//! statement at a time (each a `block_on` on the caller's thread, as every call of this
+//! store) in one transaction, which first takes a transaction-scoped advisory lock on the
+//! tenant's graph: several instances write at once, and two writes that move reports of
+//! the same manager must not both count without the other. Writes of one tenant's users
+//! are so serialised from that lock to their commit; other tenants are not held up.
+
+use std::future::Future;
+
+use serde_json::Value;
+use tokio::runtime::Handle;
+
+use super::super::org::{self as graph, OrgPlace, OrgRules, OrgTx, UserWrite};
+use super::super::{now, Kind, ProfileRecord, StoreError, StoredResource, TenantId};
+use super::{
+    db_error, db_error_of, delete_row, encode, insert_row, locked, replace_row, retryable,
+    update_row, Failure, PostgresStore, Row, ATTEMPTS, SCAN_CHUNK,
+};
+use crate::eval::org::OrgKey;
+use crate::eval::Reports;
+
+type Tx<'t> = deadpool_postgres::Transaction<'t>;
+
+pub(super) const SCHEMA: &str = r#"
+CREATE TABLE org_refs (
+    tenant   TEXT NOT NULL,
+    role     INTEGER NOT NULL,
+    link     INTEGER NOT NULL,
+    value    TEXT NOT NULL,
+    id       TEXT NOT NULL,
+    counts   BOOLEAN NOT NULL,
+    display  TEXT NOT NULL,
+    PRIMARY KEY (tenant, role, link, value, id)
+);
+CREATE INDEX org_refs_of ON org_refs (tenant, id);
+CREATE TABLE org_state (
+    tenant     TEXT PRIMARY KEY,
+    signature  TEXT NOT NULL
+);
+"#;
+
+/// Forgets a tenant's index (a user written without it): the next write that keeps the
+/// graph rebuilds it.
+pub(super) async fn forget(tx: &Tx<'_>, tenant: &TenantId) -> Result<(), Failure> {
+    let statement = tx
+        .prepare_cached("DELETE FROM org_state WHERE tenant = $1")
+        .await?;
+    tx.execute(&statement, &[&tenant.as_str()]).await?;
+    Ok(())
+}
+
+fn handle(store: &PostgresStore) -> Result<Handle, StoreError> {
+    store
+        .runtime
+        .as_ref()
+        .map(|runtime| runtime.handle().clone())
+        .ok_or_else(|| StoreError::Backend("the store is closed".into()))
+}
+
+/// `(link, value)` pairs as two arrays, for `unnest`.
+fn key_arrays(keys: &[OrgKey]) -> (Vec<i32>, Vec<&str>) {
+    keys.iter()
+        .map(|(link, value)| (i32::from(*link), value.as_str()))
+        .unzip()
+}
+
+/// The index of one tenant in one transaction.
+struct PgOrg<'a, 't> {
+    handle: &'a Handle,
+    tx: &'a Tx<'t>,
+    tenant: &'a TenantId,
+    /// The PostgreSQL error a step failed with (a deadlock's victim is tried again).
+    failure: Option<tokio_postgres::Error>,
+}
+
+impl PgOrg<'_, '_> {
+    fn run<T>(&mut self, step: impl Future<Output = Result<T, Failure>>) -> Result<T, StoreError> {
+        match self.handle.block_on(step) {
+            Ok(value) => Ok(value),
+            Err(Failure::Store(error)) => Err(error),
+            Err(Failure::Db(error)) => {
+                let described = db_error_of(&error);
+                self.failure = Some(error);
+                Err(described)
+            }
+        }
+    }
+}
+
+impl OrgTx for PgOrg<'_, '_> {
+    fn signature(&mut self) -> Result<Option<String>, StoreError> {
+        let (tx, tenant) = (self.tx, self.tenant);
+        self.run(async move {
+            let statement = tx
+                .prepare_cached("SELECT signature FROM org_state WHERE tenant = $1")
+                .await?;
+            let row = tx.query_opt(&statement, &[&tenant.as_str()]).await?;
+            Ok(row.map(|row| row.try_get(0)).transpose()?)
+        })
+    }
+
+    fn reset(&mut self, signature: &str) -> Result<(), StoreError> {
+        let (tx, tenant) = (self.tx, self.tenant);
+        self.run(async move {
+            let clear = tx
+                .prepare_cached("DELETE FROM org_refs WHERE tenant = $1")
+                .await?;
+            tx.execute(&clear, &[&tenant.as_str()]).await?;
+            let set = tx
+                .prepare_cached(
+                    "INSERT INTO org_state (tenant, signature) VALUES ($1, $2)
+                     ON CONFLICT (tenant) DO UPDATE SET signature = EXCLUDED.signature",
+                )
+                .await?;
+            tx.execute(&set, &[&tenant.as_str(), &signature]).await?;
+            Ok(())
+        })
+    }
+
+    fn users(&mut self, visit: &mut dyn FnMut(&str, &Value)) -> Result<(), StoreError> {
+        let (tx, tenant) = (self.tx, self.tenant);
+        let mut after = 0i64;
+        loop {
+            let rows = self.run(async move {
+                let statement = tx
+                    .prepare_cached(
+                        "SELECT id, body, seq FROM resources
+                         WHERE tenant = $1 AND kind = 'User' AND seq > $2 ORDER BY seq LIMIT $3",
+                    )
+                    .await?;
+                Ok(tx
+                    .query(&statement, &[&tenant.as_str(), &after, &SCAN_CHUNK])
+                    .await?)
+            })?;
+            for row in &rows {
+                let (id, body): (String, String) = (
+                    row.try_get(0).map_err(db_error)?,
+                    row.try_get(1).map_err(db_error)?,
+                );
+                after = row.try_get(2).map_err(db_error)?;
+                let body: Value = serde_json::from_str(&body)
+                    .map_err(|e| StoreError::Backend(format!("stored body of {id}: {e}")))?;
+                visit(&id, &body);
+            }
+            if i64::try_from(rows.len()).unwrap_or(0) < SCAN_CHUNK {
+                return Ok(());
+            }
+        }
+    }
+
+    fn place(&mut self, id: &str) -> Result<Option<OrgPlace>, StoreError> {
+        let (tx, tenant) = (self.tx, self.tenant);
+        let rows = self.run(async move {
+            // Byte order, as Rust sorts the keys.
+            let statement = tx
+                .prepare_cached(
+                    "SELECT role, link, value, counts, display FROM org_refs
+                     WHERE tenant = $1 AND id = $2 ORDER BY role, link, value COLLATE \"C\"",
+                )
+                .await?;
+            Ok(tx.query(&statement, &[&tenant.as_str(), &id]).await?)
+        })?;
+        let mut place: Option<OrgPlace> = None;
+        for row in &rows {
+            let role: i32 = row.try_get(0).map_err(db_error)?;
+            let link: i32 = row.try_get(1).map_err(db_error)?;
+            let value: String = row.try_get(2).map_err(db_error)?;
+            let place = place.get_or_insert_with(OrgPlace::default);
+            place.counts = row.try_get(3).map_err(db_error)?;
+            place.display = row.try_get(4).map_err(db_error)?;
+            let key = (u16::try_from(link).unwrap_or(u16::MAX), value);
+            if role == 0 {
+                place.keys.push(key);
+            } else {
+                place.manager.push(key);
+            }
+        }
+        Ok(place)
+    }
+
+    fn set_place(&mut self, id: &str, place: Option<&OrgPlace>) -> Result<(), StoreError> {
+        let (tx, tenant) = (self.tx, self.tenant);
+        self.run(async move {
+            let statement = tx
+                .prepare_cached("DELETE FROM org_refs WHERE tenant = $1 AND id = $2")
+                .await?;
+            tx.execute(&statement, &[&tenant.as_str(), &id]).await?;
+            Ok(())
+        })?;
+        match place {
+            Some(place) => self.add_places(&[(id.to_string(), place.clone())]),
+            None => Ok(()),
+        }
+    }
+
+    fn add_places(&mut self, places: &[(String, OrgPlace)]) -> Result<(), StoreError> {
+        let (mut roles, mut links, mut values, mut ids, mut counts, mut displays) = (
+            Vec::new(),
+            Vec::new(),
+            Vec::new(),
+            Vec::new(),
+            Vec::new(),
+            Vec::new(),
+        );
+        for (id, place) in places {
+            let rows =
+                (place.keys.iter().map(|k| (0, k))).chain(place.manager.iter().map(|k| (1, k)));
+            for (role, (link, value)) in rows {
+                roles.push(role);
+                links.push(i32::from(*link));
+                values.push(value.as_str());
+                ids.push(id.as_str());
+                counts.push(place.counts);
+                displays.push(place.display.as_str());
+            }
+        }
+        if roles.is_empty() {
+            return Ok(());
+        }
+        let (tx, tenant) = (self.tx, self.tenant);
+        self.run(async move {
+            let statement = tx
+                .prepare_cached(
+                    "INSERT INTO org_refs (tenant, role, link, value, id, counts, display)
+                     SELECT $1, r, l, v, i, c, d
+                     FROM unnest($2::int4[], $3::int4[], $4::text[], $5::text[], $6::bool[], $7::text[])
+                        AS t(r, l, v, i, c, d)
+                     ON CONFLICT DO NOTHING",
+                )
+                .await?;
+            tx.execute(
+                &statement,
+                &[&tenant.as_str(), &roles, &links, &values, &ids, &counts, &displays],
+            )
+            .await?;
+            Ok(())
+        })
+    }
+
+    fn holders(&mut self, keys: &[OrgKey]) -> Result<Vec<String>, StoreError> {
+        let (links, values) = key_arrays(keys);
+        let (tx, tenant) = (self.tx, self.tenant);
+        let rows = self.run(async move {
+            let statement = tx
+                .prepare_cached(
+                    "SELECT DISTINCT id FROM org_refs WHERE tenant = $1 AND role = 0
+                     AND (link, value) IN (SELECT * FROM unnest($2::int4[], $3::text[]))",
+                )
+                .await?;
+            Ok(tx
+                .query(&statement, &[&tenant.as_str(), &links, &values])
+                .await?)
+        })?;
+        rows.iter()
+            .map(|row| row.try_get(0).map_err(db_error))
+            .collect()
+    }
+
+    fn reports(&mut self, keys: &[OrgKey], keep: usize) -> Result<Reports, StoreError> {
+        let mut reports = Reports::default();
+        if keys.is_empty() {
+            return Ok(reports);
+        }
+        const REPORTERS: &str = "SELECT DISTINCT id, display FROM org_refs
+            WHERE tenant = $1 AND role = 1 AND counts
+            AND (link, value) IN (SELECT * FROM unnest($2::int4[], $3::text[]))";
+        let (links, values) = key_arrays(keys);
+        let keep = i64::try_from(keep).unwrap_or(i64::MAX);
+        let (tx, tenant) = (self.tx, self.tenant);
+        let (count, people) = self.run(async move {
+            let statement = tx
+                .prepare_cached(&format!(
+                    "SELECT COUNT(DISTINCT id) FROM ({REPORTERS}) AS o"
+                ))
+                .await?;
+            let count: i64 = tx
+                .query_one(&statement, &[&tenant.as_str(), &links, &values])
+                .await?
+                .try_get(0)?;
+            let mut people = Vec::new();
+            if keep > 0 && count > 0 {
+                // Oldest user first, as a pass over the users in order lists them.
+                let statement = tx
+                    .prepare_cached(&format!(
+                        "SELECT o.display FROM ({REPORTERS}) AS o JOIN resources AS r
+                            ON r.tenant = $1 AND r.kind = 'User' AND r.id = o.id
+                         ORDER BY r.seq LIMIT $4"
+                    ))
+                    .await?;
+                for row in tx
+                    .query(&statement, &[&tenant.as_str(), &links, &values, &keep])
+                    .await?
+                {
+                    people.push(row.try_get::<_, String>(0)?);
+                }
+            }
+            Ok((count, people))
+        })?;
+        reports.count = u64::try_from(count).unwrap_or(0);
+        reports.people = people;
+        Ok(reports)
+    }
+
+    fn user(&mut self, id: &str) -> Result<Option<(Value, Option<ProfileRecord>)>, StoreError> {
+        let (tx, tenant) = (self.tx, self.tenant);
+        let row = self.run(async move {
+            let statement = tx
+                .prepare_cached(
+                    "SELECT body, profile FROM resources WHERE tenant = $1 AND kind = 'User' AND id = $2",
+                )
+                .await?;
+            Ok(tx.query_opt(&statement, &[&tenant.as_str(), &id]).await?)
+        })?;
+        let Some(row) = row else {
+            return Ok(None);
+        };
+        let body: String = row.try_get(0).map_err(db_error)?;
+        let profile: Option<String> = row.try_get(1).map_err(db_error)?;
+        let body = serde_json::from_str(&body)
+            .map_err(|e| StoreError::Backend(format!("stored body of {id}: {e}")))?;
+        let profile = profile
+            .map(|text| serde_json::from_str(&text))
+            .transpose()
+            .map_err(|e| StoreError::Backend(format!("stored profile of {id}: {e}")))?;
+        Ok(Some((body, profile)))
+    }
+
+    fn set_profile(&mut self, id: &str, profile: &ProfileRecord) -> Result<(), StoreError> {
+        let text = encode(profile)?;
+        let (tx, tenant) = (self.tx, self.tenant);
+        self.run(async move {
+            let statement = tx
+                .prepare_cached(
+                    "UPDATE resources SET profile = $3 WHERE tenant = $1 AND kind = 'User' AND id = $2",
+                )
+                .await?;
+            tx.execute(&statement, &[&tenant.as_str(), &id, &text])
+                .await?;
+            Ok(())
+        })
+    }
+}
+
+/// [`super::super::ResourceStore::write_user`]: one transaction, tried again when
+/// PostgreSQL chose it as a deadlock's victim.
+pub(super) fn write_user(
+    store: &PostgresStore,
+    tenant: &TenantId,
+    rules: &dyn OrgRules,
+    mut write: UserWrite<'_>,
+) -> Result<Option<StoredResource>, StoreError> {
+    let handle = handle(store)?;
+    let mut client = handle.block_on(store.client())?;
+    let mut attempt = 1;
+    loop {
+        let tx = handle.block_on(client.transaction()).map_err(db_error)?;
+        let (outcome, failure) = {
+            let mut org = PgOrg {
+                handle: &handle,
+                tx: &tx,
+                tenant,
+                failure: None,
+            };
+            let outcome = org
+                .run(lock(&tx, tenant))
+                .and_then(|()| write_in(&mut org, rules, &mut write));
+            (outcome, org.failure.take())
+        };
+        match outcome {
+            Ok(written) => match handle.block_on(tx.commit()) {
+                Ok(()) => return Ok(written),
+                Err(error) if retryable(&error) && attempt < ATTEMPTS => {}
+                Err(error) => return Err(db_error(error)),
+            },
+            // Dropping the transaction rolls it back.
+            Err(_) if failure.as_ref().is_some_and(retryable) && attempt < ATTEMPTS => {}
+            Err(error) => return Err(error),
+        }
+        attempt += 1;
+    }
+}
+
+/// Holds off every other write to the tenant's graph, from any instance, until the commit.
+async fn lock(tx: &Tx<'_>, tenant: &TenantId) -> Result<(), Failure> {
+    let statement = tx
+        .prepare_cached("SELECT pg_advisory_xact_lock(hashtextextended('canon-org:' || $1, 0))")
+        .await?;
+    tx.execute(&statement, &[&tenant.as_str()]).await?;
+    Ok(())
+}
+
+fn write_in(
+    org: &mut PgOrg<'_, '_>,
+    rules: &dyn OrgRules,
+    write: &mut UserWrite<'_>,
+) -> Result<Option<StoredResource>, StoreError> {
+    let (tx, tenant, kind) = (org.tx, org.tenant, Kind::User);
+    match write {
+        UserWrite::Create(write) => {
+            let (id, stamp) = (uuid::Uuid::new_v4().to_string(), now());
+            let profile = graph::write_user(org, rules, &id, Some(&write.body), |org, profile| {
+                let row = Row::of(write, &profile)?;
+                org.run(insert_row(tx, tenant, kind, &id, &stamp, &row))?;
+                Ok(profile)
+            })?;
+            Ok(Some(StoredResource {
+                id,
+                kind,
+                body: write.body.clone(),
+                created: stamp.clone(),
+                modified: stamp,
+                version: 1,
+                profile,
+            }))
+        }
+        UserWrite::Replace { id, version, write } => {
+            let (id, version, stamp) = (*id, *version, now());
+            let (created, profile) =
+                graph::write_user(org, rules, id, Some(&write.body), |org, profile| {
+                    let row = Row::of(write, &profile)?;
+                    let created =
+                        org.run(replace_row(tx, tenant, kind, id, version, &stamp, &row))?;
+                    Ok((created, profile))
+                })?;
+            Ok(Some(StoredResource {
+                id: id.to_string(),
+                kind,
+                body: write.body.clone(),
+                created,
+                modified: stamp,
+                version: version + 1,
+                profile,
+            }))
+        }
+        UserWrite::Update { id, change } => {
+            let id = *id;
+            let current = org.run(locked(tx, tenant, kind, id))?;
+            let write = change(&current).ok_or(StoreError::Aborted)?;
+            let (stamp, version) = (now(), current.version + 1);
+            let profile = graph::write_user(org, rules, id, Some(&write.body), |org, profile| {
+                let row = Row::of(&write, &profile)?;
+                org.run(update_row(tx, tenant, kind, id, &stamp, version, &row))?;
+                Ok(profile)
+            })?;
+            Ok(Some(StoredResource {
+                id: current.id,
+                kind,
+                body: write.body,
+                created: current.created,
+                modified: stamp,
+                version,
+                profile,
+            }))
+        }
+        UserWrite::Delete { id } => {
+            let id = *id;
+            graph::write_user(org, rules, id, None, |org, _| {
+                org.run(delete_row(tx, tenant, kind, id))
+            })?;
+            Ok(None)
+        }
+    }
+}
+
+/// [`super::super::ResourceStore::org_reports`]: read in one snapshot.
+pub(super) fn reports(
+    store: &PostgresStore,
+    tenant: &TenantId,
+    signature: &str,
+    keys: &[OrgKey],
+    keep: usize,
+) -> Result<Option<Reports>, StoreError> {
+    let handle = handle(store)?;
+    let mut client = handle.block_on(store.client())?;
+    let tx = handle
+        .block_on(
+            client
+                .build_transaction()
+                .isolation_level(tokio_postgres::IsolationLevel::RepeatableRead)
+                .read_only(true)
+                .start(),
+        )
+        .map_err(db_error)?;
+    let reports = {
+        let mut org = PgOrg {
+            handle: &handle,
+            tx: &tx,
+            tenant,
+            failure: None,
+        };
+        graph::reports_of(&mut org, signature, keys, keep)?
+    };
+    handle.block_on(tx.commit()).map_err(db_error)?;
+    Ok(reports)
+}

@@ -1,0 +1,249 @@
+//! The organisation index in SQLite (store/org.rs): `org_refs` holds a row per user and key
+//! it has (`role` 0) or manager reference it names (`role` 1), `org_state` the signature
+//! each tenant's rows were made under. Writes run on the writer thread, inside the
+//! savepoint of the user write they belong to.
+
+use rusqlite::{params, Connection, OptionalExtension};
+use serde_json::Value;
+
+use super::super::org::{OrgPlace, OrgTx};
+use super::super::{ProfileRecord, StoreError, TenantId};
+use crate::eval::org::OrgKey;
+use crate::eval::Reports;
+
+pub(super) const SCHEMA: &str = r#"
+CREATE TABLE org_refs (
+    tenant   TEXT NOT NULL,
+    role     INTEGER NOT NULL,
+    link     INTEGER NOT NULL,
+    value    TEXT NOT NULL,
+    id       TEXT NOT NULL,
+    counts   INTEGER NOT NULL,
+    display  TEXT NOT NULL,
+    PRIMARY KEY (tenant, role, link, value, id)
+) WITHOUT ROWID;
+CREATE INDEX org_refs_of ON org_refs (tenant, id);
+CREATE TABLE org_state (
+    tenant     TEXT PRIMARY KEY,
+    signature  TEXT NOT NULL
+) WITHOUT ROWID;
+"#;
+
+const KEY: i64 = 0;
+const MANAGER: i64 = 1;
+
+/// The index of one tenant on a connection in a transaction (the writer's, or a reader's).
+pub(super) struct SqliteOrg<'c> {
+    pub connection: &'c Connection,
+    pub tenant: &'c TenantId,
+}
+
+/// Forgets a tenant's index (a user written without it): the next write that keeps the
+/// graph rebuilds it.
+pub(super) fn forget(connection: &Connection, tenant: &TenantId) -> Result<(), StoreError> {
+    connection
+        .prepare_cached("DELETE FROM org_state WHERE tenant = ?1")?
+        .execute([tenant.as_str()])?;
+    Ok(())
+}
+
+/// `SELECT … FROM org_refs` rows of the users who count and name any of `keys` (one
+/// `UNION` branch per key, each a lookup in the primary key), as `(id, display)`.
+pub(super) fn reporters_sql(keys: usize) -> String {
+    let branch = |n: usize| {
+        format!(
+            "SELECT id, display FROM org_refs WHERE tenant = ?1 AND role = {MANAGER} AND link = ?{} AND value = ?{} AND counts = 1",
+            2 * n + 2,
+            2 * n + 3
+        )
+    };
+    (0..keys).map(branch).collect::<Vec<_>>().join(" UNION ")
+}
+
+fn key_params<'a>(tenant: &'a TenantId, keys: &'a [OrgKey]) -> Vec<Box<dyn rusqlite::ToSql + 'a>> {
+    let mut values: Vec<Box<dyn rusqlite::ToSql + 'a>> = vec![Box::new(tenant.as_str())];
+    for (link, value) in keys {
+        values.push(Box::new(i64::from(*link)));
+        values.push(Box::new(value.as_str()));
+    }
+    values
+}
+
+impl SqliteOrg<'_> {
+    fn insert(&self, id: &str, place: &OrgPlace) -> Result<(), StoreError> {
+        let mut insert = self.connection.prepare_cached(
+            "INSERT OR IGNORE INTO org_refs (tenant, role, link, value, id, counts, display)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        )?;
+        let rows = place
+            .keys
+            .iter()
+            .map(|k| (KEY, k))
+            .chain(place.manager.iter().map(|k| (MANAGER, k)));
+        for (role, (link, value)) in rows {
+            insert.execute(params![
+                self.tenant.as_str(),
+                role,
+                i64::from(*link),
+                value,
+                id,
+                place.counts,
+                place.display
+            ])?;
+        }
+        Ok(())
+    }
+}
+
+impl OrgTx for SqliteOrg<'_> {
+    fn signature(&mut self) -> Result<Option<String>, StoreError> {
+        Ok(self
+            .connection
+            .prepare_cached("SELECT signature FROM org_state WHERE tenant = ?1")?
+            .query_row([self.tenant.as_str()], |row| row.get(0))
+            .optional()?)
+    }
+
+    fn reset(&mut self, signature: &str) -> Result<(), StoreError> {
+        self.connection
+            .prepare_cached("DELETE FROM org_refs WHERE tenant = ?1")?
+            .execute([self.tenant.as_str()])?;
+        self.connection
+            .prepare_cached("INSERT OR REPLACE INTO org_state (tenant, signature) VALUES (?1, ?2)")?
+            .execute([self.tenant.as_str(), signature])?;
+        Ok(())
+    }
+
+    fn users(&mut self, visit: &mut dyn FnMut(&str, &Value)) -> Result<(), StoreError> {
+        let mut statement = self.connection.prepare_cached(
+            "SELECT id, body FROM resources WHERE tenant = ?1 AND kind = 'User' ORDER BY rowid",
+        )?;
+        let mut rows = statement.query([self.tenant.as_str()])?;
+        while let Some(row) = rows.next()? {
+            let (id, body): (String, String) = (row.get(0)?, row.get(1)?);
+            let body: Value = serde_json::from_str(&body)
+                .map_err(|e| StoreError::Backend(format!("stored body of {id}: {e}")))?;
+            visit(&id, &body);
+        }
+        Ok(())
+    }
+
+    fn place(&mut self, id: &str) -> Result<Option<OrgPlace>, StoreError> {
+        let mut statement = self.connection.prepare_cached(
+            "SELECT role, link, value, counts, display FROM org_refs
+             WHERE tenant = ?1 AND id = ?2 ORDER BY role, link, value",
+        )?;
+        let mut rows = statement.query(params![self.tenant.as_str(), id])?;
+        let mut place: Option<OrgPlace> = None;
+        while let Some(row) = rows.next()? {
+            let (role, link, value): (i64, i64, String) = (row.get(0)?, row.get(1)?, row.get(2)?);
+            let place = place.get_or_insert_with(OrgPlace::default);
+            place.counts = row.get(3)?;
+            place.display = row.get(4)?;
+            let key = (u16::try_from(link).unwrap_or(u16::MAX), value);
+            if role == KEY {
+                place.keys.push(key);
+            } else {
+                place.manager.push(key);
+            }
+        }
+        Ok(place)
+    }
+
+    fn set_place(&mut self, id: &str, place: Option<&OrgPlace>) -> Result<(), StoreError> {
+        self.connection
+            .prepare_cached("DELETE FROM org_refs WHERE tenant = ?1 AND id = ?2")?
+            .execute(params![self.tenant.as_str(), id])?;
+        match place {
+            Some(place) => self.insert(id, place),
+            None => Ok(()),
+        }
+    }
+
+    fn add_places(&mut self, places: &[(String, OrgPlace)]) -> Result<(), StoreError> {
+        for (id, place) in places {
+            self.insert(id, place)?;
+        }
+        Ok(())
+    }
+
+    fn holders(&mut self, keys: &[OrgKey]) -> Result<Vec<String>, StoreError> {
+        let mut statement = self.connection.prepare_cached(
+            "SELECT id FROM org_refs WHERE tenant = ?1 AND role = 0 AND link = ?2 AND value = ?3",
+        )?;
+        let mut ids = Vec::new();
+        for (link, value) in keys {
+            let rows = statement.query_map(
+                params![self.tenant.as_str(), i64::from(*link), value],
+                |row| row.get::<_, String>(0),
+            )?;
+            for id in rows {
+                ids.push(id?);
+            }
+        }
+        Ok(ids)
+    }
+
+    fn reports(&mut self, keys: &[OrgKey], keep: usize) -> Result<Reports, StoreError> {
+        let mut reports = Reports::default();
+        if keys.is_empty() {
+            return Ok(reports);
+        }
+        let reporters = reporters_sql(keys.len());
+        let values = key_params(self.tenant, keys);
+        let count: i64 = self
+            .connection
+            .prepare_cached(&format!("SELECT COUNT(DISTINCT id) FROM ({reporters})"))?
+            .query_row(rusqlite::params_from_iter(values.iter()), |row| row.get(0))?;
+        reports.count = u64::try_from(count).unwrap_or(0);
+        if keep > 0 && count > 0 {
+            // Oldest user first, as a pass over the users in order lists them.
+            let sql = format!(
+                "SELECT u.display FROM ({reporters}) AS u CROSS JOIN resources AS r
+                   ON r.tenant = ?1 AND r.kind = 'User' AND r.id = u.id
+                 GROUP BY u.id ORDER BY MIN(r.rowid) LIMIT {keep}"
+            );
+            let mut statement = self.connection.prepare_cached(&sql)?;
+            let rows = statement.query_map(rusqlite::params_from_iter(values.iter()), |row| {
+                row.get::<_, String>(0)
+            })?;
+            for display in rows {
+                reports.people.push(display?);
+            }
+        }
+        Ok(reports)
+    }
+
+    fn user(&mut self, id: &str) -> Result<Option<(Value, Option<ProfileRecord>)>, StoreError> {
+        let row: Option<(String, Option<String>)> = self
+            .connection
+            .prepare_cached(
+                "SELECT body, profile FROM resources WHERE tenant = ?1 AND kind = 'User' AND id = ?2",
+            )?
+            .query_row(params![self.tenant.as_str(), id], |row| {
+                Ok((row.get(0)?, row.get(1)?))
+            })
+            .optional()?;
+        let Some((body, profile)) = row else {
+            return Ok(None);
+        };
+        let body = serde_json::from_str(&body)
+            .map_err(|e| StoreError::Backend(format!("stored body of {id}: {e}")))?;
+        let profile = profile
+            .map(|text| serde_json::from_str(&text))
+            .transpose()
+            .map_err(|e| StoreError::Backend(format!("stored profile of {id}: {e}")))?;
+        Ok(Some((body, profile)))
+    }
+
+    fn set_profile(&mut self, id: &str, profile: &ProfileRecord) -> Result<(), StoreError> {
+        let text =
+            serde_json::to_string(profile).map_err(|e| StoreError::Backend(e.to_string()))?;
+        self.connection
+            .prepare_cached(
+                "UPDATE resources SET profile = ?3 WHERE tenant = ?1 AND kind = 'User' AND id = ?2",
+            )?
+            .execute(params![self.tenant.as_str(), id, text])?;
+        Ok(())
+    }
+}
