@@ -651,7 +651,10 @@ mod tests {
         let mut index = OrgIndex::new(0);
         index.add(&entry(&[(0, "ana@acme.com")], true), String::new);
         index.add(&entry(&[(0, "ana@acme.com"), (1, "17")], true), String::new);
-        index.add(&entry(&[(0, "ana@acme.com"), (1, "17")], false), String::new);
+        index.add(
+            &entry(&[(0, "ana@acme.com"), (1, "17")], false),
+            String::new,
+        );
         index.add(&entry(&[(1, "ana@acme.com")], true), String::new);
         assert_eq!(index.len(), 3);
         let ana = vec![(0, "ana@acme.com".to_string())];
