@@ -11,161 +11,37 @@
 //! members (`GROUP_SIZE`), one client; prints p50/p99. Okta and Entra give up after 60 s.
 //! Last, issue 18's targets, each a ratio or bound measured in this run.
 
-use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use canon::scim::config::token_hash;
-use canon::scim::mapper::{MappedProfile, ProfileMapper};
-use canon::scim::rate_limit::RateLimit;
-use canon::scim::serve::{serve_on, ServeLimits};
-use canon::scim::state::Serving;
-use canon::scim::{app, AppState, Tenant};
-use canon::store::{ResourceStore, SqliteStore, TenantId};
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpStream;
+use canon::scim::mapper::ProfileMapper;
+use canon::store::{SqliteStore, Store};
 
-const TOKEN: &str = "bench-token";
+#[path = "common/load.rs"]
+mod load;
 
-/// The write path without the engine: an empty profile.
-struct NoEngine;
+use load::{id_of, member_pushes, ms, percentile, start, user_body, Client, BARE};
 
-impl ProfileMapper for NoEngine {
+/// The default pack with its organisation graph left out (`reports`, issue 21): with it,
+/// every user write scans the tenant's users to recompute who reports to whom, which is the
+/// organisation graph's cost and not the store's (benches/org_writes.rs measures it). Set
+/// `ORG_GRAPH=1` to keep it.
+struct WithoutOrgGraph(Arc<dyn ProfileMapper>);
+
+impl ProfileMapper for WithoutOrgGraph {
     fn version(&self) -> String {
-        "none".into()
+        self.0.version()
     }
-    fn map(&self, _: &serde_json::Value) -> MappedProfile {
-        MappedProfile {
-            fields: serde_json::json!({}),
-            rules: serde_json::json!({}),
-            rule_version: "none".into(),
-            missing: Vec::new(),
-        }
+    fn map(&self, user: &serde_json::Value) -> canon::scim::mapper::MappedProfile {
+        self.0.map(user)
     }
-}
-
-/// A keep-alive HTTP/1.1 client, just enough for the benchmark (one OS thread per client,
-/// so the clients do not compete with the server's runtime for its workers).
-struct Client {
-    stream: BufReader<TcpStream>,
-    host: String,
-}
-
-impl Client {
-    fn connect(address: &str) -> Client {
-        let stream = TcpStream::connect(address).expect("connect");
-        stream.set_nodelay(true).expect("nodelay");
-        Client {
-            stream: BufReader::new(stream),
-            host: address.to_string(),
-        }
-    }
-
-    fn send(&mut self, method: &str, path: &str, body: &str) -> (u16, String) {
-        let request = format!(
-            "{method} {path} HTTP/1.1\r\nHost: {}\r\nAuthorization: Bearer {TOKEN}\r\nContent-Type: application/scim+json\r\nContent-Length: {}\r\n\r\n{body}",
-            self.host,
-            body.len()
-        );
-        self.stream
-            .get_mut()
-            .write_all(request.as_bytes())
-            .expect("write");
-        let mut line = String::new();
-        self.stream.read_line(&mut line).expect("status line");
-        let status = line
-            .split(' ')
-            .nth(1)
-            .and_then(|s| s.parse().ok())
-            .unwrap_or(0);
-        let mut length = 0;
-        loop {
-            line.clear();
-            self.stream.read_line(&mut line).expect("header");
-            if line == "\r\n" || line.is_empty() {
-                break;
-            }
-            if let Some((name, value)) = line.split_once(':') {
-                if name.eq_ignore_ascii_case("content-length") {
-                    length = value.trim().parse().unwrap_or(0);
-                }
-            }
-        }
-        let mut body = vec![0; length];
-        self.stream.read_exact(&mut body).expect("body");
-        (status, String::from_utf8_lossy(&body).into_owned())
-    }
-}
-
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    if sorted.is_empty() {
-        return Duration::ZERO;
-    }
-    let index = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[index.min(sorted.len() - 1)]
-}
-
-/// Serves the router with `store` on a free loopback port; its address.
-async fn start(
-    store: Arc<dyn ResourceStore>,
-    mapper: Arc<dyn ProfileMapper>,
-) -> (String, tokio::task::JoinHandle<()>) {
-    let id = TenantId::parse("bench").expect("id");
-    // No rate limit: the store is measured, not the limiter.
-    let tenant = Arc::new(
-        Tenant::new(
-            id.clone(),
-            token_hash(TOKEN),
-            "x.rules".into(),
-            mapper.clone(),
-        )
-        .with_rate_limit(RateLimit::Off),
-    );
-    let state = AppState {
-        store,
-        tenants: HashMap::from([(id, tenant)]).into(),
-        registry: None,
-        admin_token_sha256: None,
-        max_body_bytes: 1 << 20,
-        body_timeout: std::time::Duration::from_secs(30),
-        loader: Arc::new(move |_: &Path| Ok(mapper.clone())),
-        config_path: None,
-        serving: Serving::default(),
-    };
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let address = listener.local_addr().expect("addr").to_string();
-    let server = tokio::spawn(async move {
-        let limits = ServeLimits::default();
-        serve_on(
-            listener,
-            app(Arc::new(state)),
-            limits,
-            std::future::pending(),
-        )
-        .await;
-    });
-    (address, server)
 }
 
 /// What one phase of the run measured: requests per second and latencies.
 struct Phase {
     per_second: f64,
     latencies: Vec<Duration>,
-}
-
-/// The user `c`-`r`'s creation body (the bench's one shape of user).
-fn user_body(name: &str) -> String {
-    serde_json::json!({
-        "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
-        "userName": name, "name": {"givenName": "Ana", "familyName": "Diaz"},
-        "title": "Senior Vice-President, Sales", "active": true,
-        "emails": [{"value": name, "type": "work", "primary": true}],
-        "urn:ietf:params:scim:schemas:extension:canon:2.0:User": {"peopleManager": "Yes"}
-    })
-    .to_string()
 }
 
 /// A client's request of a round: method, path, body, and the status it must get.
@@ -226,12 +102,14 @@ fn phase(
 /// then as many PATCH deactivations, then as many `userName eq` lookups.
 async fn run(
     label: &str,
-    store: Arc<dyn ResourceStore>,
+    store: Arc<dyn Store>,
     mapper: Arc<dyn ProfileMapper>,
     clients: usize,
     rounds: usize,
 ) -> [Phase; 3] {
-    let (address, server) = start(store, mapper).await;
+    // No rate limit, no activity log: the store is measured, not the safety layers
+    // (scim_load measures those).
+    let (address, server) = start(store, mapper, BARE).await;
     let phases = tokio::task::spawn_blocking(move || {
         let name = |c: usize, r: usize| format!("user{c}-{r}@example.com");
         let (creates, bodies) = phase(
@@ -243,17 +121,7 @@ async fn run(
         let ids: Arc<Vec<Vec<String>>> = Arc::new(
             bodies
                 .iter()
-                .map(|client| {
-                    client
-                        .iter()
-                        .map(|body| {
-                            serde_json::from_str::<serde_json::Value>(body).expect("json")["id"]
-                                .as_str()
-                                .expect("id")
-                                .to_string()
-                        })
-                        .collect()
-                })
+                .map(|client| client.iter().map(|body| id_of(body)).collect())
                 .collect(),
         );
         let deactivate = r#"{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{"op":"replace","path":"active","value":false}]}"#;
@@ -288,101 +156,11 @@ async fn run(
         println!(
             "  {kind:<8} {:>7.0}/s   p50 {:>7.2} ms   p99 {:>7.2} ms",
             phase.per_second,
-            percentile(&phase.latencies, 0.5).as_secs_f64() * 1e3,
-            percentile(&phase.latencies, 0.99).as_secs_f64() * 1e3
+            ms(percentile(&phase.latencies, 0.5)),
+            ms(percentile(&phase.latencies, 0.99))
         );
     }
     phases
-}
-
-/// `pushes` PATCHes of `ops` member operations on a group of `size` members: half remove
-/// the oldest members by value filter (Okta's form), half add new ones.
-async fn member_pushes(
-    label: &str,
-    store: Arc<dyn ResourceStore>,
-    size: usize,
-    ops: usize,
-    pushes: usize,
-) -> Duration {
-    let (address, server) = start(store, Arc::new(NoEngine)).await;
-    let latencies = tokio::task::spawn_blocking(move || {
-        let mut client = Client::connect(&address);
-        let members: Vec<_> = (0..size)
-            .map(|i| serde_json::json!({"value": format!("member-{i:08}")}))
-            .collect();
-        let group = serde_json::json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"],
-            "displayName": "Everyone", "members": members});
-        let (status, body) = client.send("POST", "/t/bench/scim/v2/Groups", &group.to_string());
-        assert_eq!(status, 201, "{body}");
-        let id = serde_json::from_str::<serde_json::Value>(&body).expect("json")["id"]
-            .as_str()
-            .expect("id")
-            .to_string();
-        let (mut oldest, mut next) = (0, size);
-        let mut latencies = Vec::new();
-        for _ in 0..pushes {
-            let mut operations = Vec::with_capacity(ops);
-            for _ in 0..ops / 2 {
-                let path = format!("members[value eq \"member-{oldest:08}\"]");
-                operations.push(serde_json::json!({"op": "remove", "path": path}));
-                oldest += 1;
-            }
-            for _ in ops / 2..ops {
-                let value = [serde_json::json!({"value": format!("member-{next:08}")})];
-                operations.push(serde_json::json!({"op": "add", "path": "members", "value": value}));
-                next += 1;
-            }
-            let patch = serde_json::json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
-                "Operations": operations});
-            let t = Instant::now();
-            let (status, body) =
-                client.send("PATCH", &format!("/t/bench/scim/v2/Groups/{id}"), &patch.to_string());
-            latencies.push(t.elapsed());
-            assert_eq!(status, 200, "{body}");
-        }
-        // A user's read computes its `groups` by searching the group bodies for its id.
-        let user = r#"{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"reader@example.com"}"#;
-        let (status, body) = client.send("POST", "/t/bench/scim/v2/Users", user);
-        assert_eq!(status, 201, "{body}");
-        let user = serde_json::from_str::<serde_json::Value>(&body).expect("json")["id"]
-            .as_str()
-            .expect("id")
-            .to_string();
-        let mut reads = Vec::new();
-        for query in ["", "?excludedAttributes=groups"] {
-            let mut times = Vec::new();
-            for _ in 0..200 {
-                let t = Instant::now();
-                let (status, _) = client.send("GET", &format!("/t/bench/scim/v2/Users/{user}{query}"), "");
-                times.push(t.elapsed());
-                assert_eq!(status, 200);
-            }
-            times.sort();
-            reads.push(times);
-        }
-        (latencies, reads)
-    })
-    .await
-    .expect("client");
-    let (mut sorted, reads) = latencies;
-    sorted.sort();
-    println!(
-        "{label}: {ops} member operations on a group of {size}: {pushes} pushes, p50 {:.1} ms   p99 {:.1} ms",
-        percentile(&sorted, 0.5).as_secs_f64() * 1e3,
-        percentile(&sorted, 0.99).as_secs_f64() * 1e3
-    );
-    for (label, times) in ["with groups", "excludedAttributes=groups"]
-        .iter()
-        .zip(&reads)
-    {
-        println!(
-            "  GET /Users/{{id}} beside that group, {label}: p50 {:.2} ms   p99 {:.2} ms",
-            percentile(times, 0.5).as_secs_f64() * 1e3,
-            percentile(times, 0.99).as_secs_f64() * 1e3
-        );
-    }
-    server.abort();
-    percentile(&sorted, 0.99)
 }
 
 fn main() {
@@ -397,21 +175,28 @@ fn main() {
     let rounds = var("ROUNDS", 5000usize.div_ceil(clients));
     let (size, pushes) = (var("GROUP_SIZE", 10_000), var("PUSHES", 20));
     let rules = Path::new(env!("CARGO_MANIFEST_DIR")).join("rules/default.rules");
-    let program: Arc<dyn ProfileMapper> = Arc::new(canon::Program::load(&rules).expect("rules"));
+    let mut program: Arc<dyn ProfileMapper> =
+        Arc::new(canon::Program::load(&rules).expect("rules"));
+    if var("ORG_GRAPH", 0) == 0 && program.has_org_graph() {
+        println!("default pack, its organisation graph left out (ORG_GRAPH=1 keeps it)");
+        program = Arc::new(WithoutOrgGraph(program));
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .expect("runtime");
     let dir = tempfile::tempdir().expect("tempdir");
-    let sqlite = |name: &str| -> Arc<dyn ResourceStore> {
+    let sqlite = |name: &str| -> Arc<dyn Store> {
         Arc::new(SqliteStore::open(&dir.path().join(name)).expect("SQLite store"))
     };
-    // PostgreSQL where one can be had (CANON_TEST_POSTGRES, or .ci/postgres.sh).
-    let postgres = |label: &str| -> Option<Arc<dyn ResourceStore>> {
-        let url = canon::store::testing::fresh_postgres_database().expect(label)?;
-        Some(Arc::new(
-            canon::store::PostgresStore::open(&url).expect("PostgreSQL store"),
-        ))
+    // PostgreSQL where one can be had (CANON_TEST_POSTGRES, or .ci/postgres.sh), on databases
+    // of the bench's own, dropped at its end.
+    let mut databases = Vec::new();
+    let mut postgres = |label: &str| -> Option<Arc<dyn Store>> {
+        let database = canon::store::testing::fresh_postgres_database().expect(label)?;
+        let store = canon::store::PostgresStore::open(&database).expect("PostgreSQL store");
+        databases.push(database);
+        Some(Arc::new(store))
     };
     let (pg_load, pg_members) = (postgres("load"), postgres("members"));
     runtime.block_on(async {

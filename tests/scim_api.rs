@@ -11,6 +11,7 @@ use axum::Router;
 use canon::scim::config::token_hash;
 use canon::scim::mapper::{MappedProfile, ProfileMapper};
 use canon::scim::{app, AppState, Loader, Tenant};
+use canon::store::testing::TestDatabase;
 use canon::store::{
     IndexedAttr, Kind, ResourceStore, SqliteStore, StoreError, StoredResource, TenantId, UpdateFn,
     Write,
@@ -81,6 +82,8 @@ fn fake_loader(path: &Path) -> Result<Arc<dyn ProfileMapper>, String> {
 struct Harness {
     app: Router,
     dir: tempfile::TempDir,
+    // Dropped after `app`, which holds the store.
+    _database: Option<TestDatabase>,
 }
 
 fn harness() -> Harness {
@@ -93,19 +96,25 @@ fn harness_with(loader: Arc<Loader>) -> Harness {
 
 /// The store the tests run on: SQLite in `dir`, or with `CANON_TEST_STORE=postgres` a fresh
 /// PostgreSQL database (`.ci/run` runs these tests both ways).
-fn test_store(dir: &Path) -> Arc<dyn ResourceStore> {
+/// The PostgreSQL database, if any, is dropped with the harness.
+fn test_store(dir: &Path) -> (Arc<dyn ResourceStore>, Option<TestDatabase>) {
     if std::env::var("CANON_TEST_STORE").is_ok_and(|v| v == "postgres") {
         // Opened on a thread of its own: the tests are async, and opening blocks.
-        return std::thread::spawn(|| {
-            let url = canon::store::testing::fresh_postgres_database()
+        let (store, database) = std::thread::spawn(|| {
+            let database = canon::store::testing::fresh_postgres_database()
                 .unwrap()
                 .expect("CANON_TEST_STORE=postgres, but no PostgreSQL can be had");
-            Arc::new(canon::store::PostgresStore::open(&url).unwrap()) as Arc<dyn ResourceStore>
+            let store = canon::store::PostgresStore::open(&database).unwrap();
+            (Arc::new(store) as Arc<dyn ResourceStore>, database)
         })
         .join()
         .unwrap();
+        return (store, Some(database));
     }
-    Arc::new(SqliteStore::open(&dir.join("canon.db")).unwrap())
+    (
+        Arc::new(SqliteStore::open(&dir.join("canon.db")).unwrap()),
+        None,
+    )
 }
 
 /// A harness whose store is the test store as `wrap` hands it to the service.
@@ -116,7 +125,8 @@ fn harness_on(
     let dir = tempfile::tempdir().unwrap();
     let rules = dir.path().join("acme.rules");
     std::fs::write(&rules, "v1").unwrap();
-    let store = wrap(test_store(dir.path()));
+    let (store, database) = test_store(dir.path());
+    let store = wrap(store);
     let mut tenants = HashMap::new();
     for (id, token) in [("acme", TOKEN), ("other", OTHER_TOKEN)] {
         let id = TenantId::parse(id).unwrap();
@@ -144,6 +154,7 @@ fn harness_on(
     Harness {
         app: app(Arc::new(state)),
         dir,
+        _database: database,
     }
 }
 

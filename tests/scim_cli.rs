@@ -4,7 +4,7 @@
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::Path;
-use std::process::{Child, Stdio};
+use std::process::Stdio;
 use std::time::Duration;
 
 use canon::scim::config::Config;
@@ -12,7 +12,7 @@ use serde_json::{json, Value};
 
 mod common;
 
-use common::{canon, Run};
+use common::{canon, free_port, Run, Server};
 
 fn line_value(text: &str, key: &str) -> String {
     text.lines()
@@ -135,57 +135,12 @@ fn tenant_add_and_rotate_token() {
     );
 }
 
-struct Server {
-    child: Child,
-    address: String,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 fn start(config: &Path, port: u16) -> Server {
     start_logging(config, port, "warn", Stdio::null())
 }
 
-/// `canon serve` logging at `level` into `stderr`.
 fn start_logging(config: &Path, port: u16, level: &str, stderr: Stdio) -> Server {
-    let address = format!("127.0.0.1:{port}");
-    let child = common::command()
-        .args([
-            "serve",
-            "--config",
-            config.to_str().unwrap(),
-            "--listen",
-            &address,
-        ])
-        .env("RUST_LOG", level)
-        .stderr(stderr)
-        .spawn()
-        .unwrap();
-    // Dropping the server (also when the assertion below fails) kills and waits for it.
-    let mut server = Server { child, address };
-    for _ in 0..200 {
-        if TcpStream::connect(&server.address).is_ok() {
-            return server;
-        }
-        if let Some(status) = server.child.try_wait().unwrap() {
-            panic!("canon serve exited before it listened: {status}");
-        }
-        std::thread::sleep(Duration::from_millis(25));
-    }
-    panic!("canon serve did not start");
+    common::serve_on(port, config, &[], level, stderr)
 }
 
 /// A tenant `acme` on the test rules in `dir`: its config file and bearer token.

@@ -6,7 +6,7 @@
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Stdio};
+use std::process::Stdio;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -15,51 +15,11 @@ use serde_json::Value;
 
 mod common;
 
+use common::{free_port, Server};
+
 const ACME: &str = "acme-token";
 const OTHER: &str = "other-token";
 const ADMIN: &str = "admin-token";
-
-struct Server {
-    child: Child,
-    address: String,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Server {
-    fn terminate(&mut self) {
-        let kill = std::process::Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status()
-            .unwrap();
-        assert!(kill.success());
-    }
-
-    /// The exit code, waiting at most `limit`.
-    fn exit_within(&mut self, limit: Duration) -> i32 {
-        let started = Instant::now();
-        loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                return status.code().unwrap_or(-1);
-            }
-            assert!(started.elapsed() < limit, "still running after {limit:?}");
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 /// A config with tenants `acme` (`acme_extra` appended to its entry) and `other`, and
 /// `top` appended at the top level; the rules are the test corpus's base rules.
@@ -77,32 +37,9 @@ fn config(dir: &Path, acme_extra: &str, top: &str) -> PathBuf {
     path
 }
 
-/// `canon serve` on a free loopback port with `args`, stderr into `stderr`; returns once
-/// it accepts connections.
+/// `canon serve` on a free loopback port with `args`, stderr into `stderr`.
 fn start(config: &Path, args: &[&str], stderr: Stdio) -> Server {
-    let port = free_port();
-    let address = format!("127.0.0.1:{port}");
-    let child = common::command()
-        .args([
-            "serve",
-            "--config",
-            config.to_str().unwrap(),
-            "--listen",
-            &address,
-        ])
-        .args(args)
-        .env("RUST_LOG", "info")
-        .stdout(Stdio::null())
-        .stderr(stderr)
-        .spawn()
-        .unwrap();
-    let server = Server { child, address };
-    let started = Instant::now();
-    while TcpStream::connect(&server.address).is_err() {
-        assert!(started.elapsed() < Duration::from_secs(20), "not listening");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    server
+    common::serve(config, args, stderr)
 }
 
 struct Reply {
@@ -335,6 +272,20 @@ fn tls_serves_both_versions_and_reloads_a_new_certificate_without_a_restart() {
     assert_eq!(server.exit_within(Duration::from_secs(15)), 0);
 }
 
+/// `tls:` in the config serves HTTPS without the flags (paths relative to the config).
+#[test]
+fn tls_from_the_config_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let (cert, key, der) = certificate();
+    std::fs::write(dir.path().join("cert.pem"), cert).unwrap();
+    std::fs::write(dir.path().join("key.pem"), key).unwrap();
+    let config = config(dir.path(), "", "tls:\n  cert: cert.pem\n  key: key.pem\n");
+    let server = start(&config, &[], Stdio::null());
+    let mut stream = tls_connect(&server, tls_client(&der, &rustls::version::TLS13)).unwrap();
+    let reply = exchange(&mut stream, "GET", "/healthz", None, "");
+    assert_eq!(reply.status, 200, "{}", reply.body);
+}
+
 #[test]
 fn tls_files_that_are_missing_or_do_not_match_stop_start_up() {
     let dir = tempfile::tempdir().unwrap();
@@ -520,7 +471,8 @@ fn health_readiness_and_metrics_reflect_the_requests() {
     assert_eq!(ready.status, 200);
     assert_eq!(
         ready.json(),
-        serde_json::json!({"status": "ready", "store": "ok", "tenants": 2})
+        serde_json::json!({"status": "ready", "store": "ok", "rules": "loaded", "tenants": 2,
+            "tenants_without_live_rules": 0})
     );
 
     // Metrics need the admin token; a tenant's token is not enough.
@@ -632,6 +584,57 @@ fn readiness_fails_when_the_store_cannot_be_read() {
     assert_eq!(ready.json()["store"], "failing");
     // Alive all the same.
     assert_eq!(http(&server, "GET", "/healthz", None, "").status, 200);
+}
+
+/// A live rule version that does not compile on this instance (written into the store as a
+/// newer canon might have) leaves its tenant on the version before and the instance not
+/// ready, until a version that compiles is live again.
+#[test]
+fn readiness_fails_while_a_live_rule_version_does_not_compile() {
+    use canon::store::registry::{NewRuleVersion, RuleBundle};
+    use canon::store::{TenantId, TenantRegistry};
+    let dir = tempfile::tempdir().unwrap();
+    let config = config(dir.path(), "", "");
+    let server = start(&config, &[], Stdio::null());
+    let ready = http(&server, "GET", "/readyz", None, "");
+    assert_eq!(ready.status, 200, "{}", ready.body);
+    assert_eq!(ready.json()["rules"], "loaded");
+    let store = canon::store::SqliteStore::open(&dir.path().join("canon.db")).unwrap();
+    let acme = TenantId::parse("acme").unwrap();
+    let broken = NewRuleVersion {
+        hash: "broken".into(),
+        bundle: RuleBundle {
+            name: "acme.rules".into(),
+            text: "field x: nonsense(\n".into(),
+            files: Vec::new(),
+        },
+        note: "from a newer canon".into(),
+        author: "test".into(),
+    };
+    store.publish_rules(&acme, &broken).unwrap();
+    let not_ready = common::within(Duration::from_secs(2), || {
+        let ready = http(&server, "GET", "/readyz", None, "");
+        ready.status == 503
+            && ready.json()["rules"] == "not loaded"
+            && ready.json()["tenants_without_live_rules"] == 1
+    });
+    assert!(
+        not_ready.is_some(),
+        "still ready with a live version that does not compile"
+    );
+    // The tenant is served all the same, at the version before.
+    assert_eq!(
+        http(&server, "GET", "/t/acme/scim/v2/Users", Some(ACME), "").status,
+        200
+    );
+    store.set_live_version(&acme, 1).unwrap();
+    let ready_again = common::within(Duration::from_secs(2), || {
+        http(&server, "GET", "/readyz", None, "").status == 200
+    });
+    assert!(
+        ready_again.is_some(),
+        "not ready after a rollback to rules that compile"
+    );
 }
 
 #[test]

@@ -4,14 +4,14 @@
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Stdio;
+use std::time::Duration;
 
 use serde_json::{json, Value};
 
 mod common;
 
-use common::canon;
+use common::{canon, within, Server};
 
 fn line_value(text: &str, key: &str) -> String {
     text.lines()
@@ -20,48 +20,9 @@ fn line_value(text: &str, key: &str) -> String {
         .to_string()
 }
 
-struct Server {
-    child: Child,
-    address: String,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
+/// `canon serve` on the config (stderr discarded).
 fn start(config: &Path) -> Server {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let address = format!("127.0.0.1:{port}");
-    let child = common::command()
-        .args([
-            "serve",
-            "--config",
-            config.to_str().unwrap(),
-            "--listen",
-            &address,
-        ])
-        .env("RUST_LOG", "warn")
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut server = Server { child, address };
-    for _ in 0..400 {
-        if TcpStream::connect(&server.address).is_ok() {
-            return server;
-        }
-        if let Some(status) = server.child.try_wait().unwrap() {
-            panic!("canon serve exited before it listened: {status}");
-        }
-        std::thread::sleep(Duration::from_millis(25));
-    }
-    panic!("canon serve did not start");
+    common::serve(config, &[], Stdio::null())
 }
 
 struct Reply {
@@ -155,18 +116,6 @@ impl Setup {
     fn rules(&self) -> PathBuf {
         self.dir.path().join("acme.rules")
     }
-}
-
-/// Polls `check` until it holds or `limit` passes; how long it took.
-fn within(limit: Duration, mut check: impl FnMut() -> bool) -> Option<Duration> {
-    let start = Instant::now();
-    while start.elapsed() < limit {
-        if check() {
-            return Some(start.elapsed());
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    None
 }
 
 #[test]

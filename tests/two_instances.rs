@@ -8,55 +8,18 @@
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::Path;
-use std::process::{Child, Stdio};
+use std::process::Stdio;
 use std::time::Duration;
 
 use serde_json::{json, Value};
 
 mod common;
 
-struct Server {
-    child: Child,
-    address: String,
-}
+use common::Server;
 
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
+/// `canon serve` on the config (stderr discarded: two instances' request logs).
 fn start(config: &Path) -> Server {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let address = format!("127.0.0.1:{port}");
-    let child = common::command()
-        .args([
-            "serve",
-            "--config",
-            config.to_str().unwrap(),
-            "--listen",
-            &address,
-        ])
-        .env("RUST_LOG", "warn")
-        .stderr(Stdio::inherit())
-        .spawn()
-        .unwrap();
-    let mut server = Server { child, address };
-    for _ in 0..400 {
-        if TcpStream::connect(&server.address).is_ok() {
-            return server;
-        }
-        if let Some(status) = server.child.try_wait().unwrap() {
-            panic!("canon serve exited before it listened: {status}");
-        }
-        std::thread::sleep(Duration::from_millis(25));
-    }
-    panic!("canon serve did not start");
+    common::serve(config, &[], Stdio::null())
 }
 
 /// One request; the status, the `ETag` header and the JSON body.
@@ -95,21 +58,43 @@ fn http(
     )
 }
 
+/// The canonical profile the instance stored for a user (admin endpoint).
+fn profile(server: &Server, tenant: &str, id: &str) -> Value {
+    let (status, _, body) = admin(
+        server,
+        "GET",
+        &format!("/t/{tenant}/profiles/{id}"),
+        &Value::Null,
+    );
+    assert_eq!(status, 200, "{body}");
+    body
+}
+
+/// An admin request (JSON body unless `Null`).
+fn admin(server: &Server, method: &str, path: &str, body: &Value) -> (u16, String, Value) {
+    let body = (!body.is_null()).then_some(body);
+    http(server, method, path, ADMIN, body)
+}
+
+const ADMIN: &str = "admin-token";
 const USER: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
 const GROUP: &str = "urn:ietf:params:scim:schemas:core:2.0:Group";
 const PATCH: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
 
 #[test]
 fn two_instances_serve_one_database() {
-    let Some(url) = canon::store::testing::fresh_postgres_database().unwrap() else {
+    // Dropped last, after both servers: the database goes with the test.
+    let Some(database) = canon::store::testing::fresh_postgres_database().unwrap() else {
         return;
     };
+    let url = database.url();
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("canon.yaml");
     let rules = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/corpus/base.rules");
     // The config names the database first: `tenant add` registers the tenant there.
     let first = canon::scim::config::Config {
-        database: url.clone().into(),
+        database: url.into(),
+        admin_token_sha256: Some(canon::scim::config::token_hash(ADMIN)),
         ..canon::scim::config::Config::default()
     };
     first.save(&config).unwrap();
@@ -122,7 +107,7 @@ fn two_instances_serve_one_database() {
         "--config",
         config.to_str().unwrap(),
         "--database",
-        &url,
+        url,
     ]);
     assert_eq!(added.code, 0, "{}", added.stderr);
     let token = added
@@ -246,6 +231,43 @@ fn two_instances_serve_one_database() {
             );
             std::thread::sleep(Duration::from_millis(20));
         }
+    }
+    // A rule version published through one instance (the admin API of the first) is what
+    // the other maps new writes with within 2 s: VPs become SVPs.
+    let before = profile(&servers[1], "acme", &id);
+    let text = std::fs::read_to_string(&rules)
+        .unwrap()
+        .replace("-> VP", "-> SVP");
+    let publish = json!({"rules": {"name": "acme.rules", "text": text}, "note": "VPs are SVPs"});
+    let (status, _, published) = admin(&servers[0], "POST", "/admin/tenants/acme/rules", &publish);
+    assert_eq!(status, 201, "{published}");
+    let since = std::time::Instant::now();
+    let mut round = 0;
+    loop {
+        // A new user on the other instance each round: its profile is mapped by the rules
+        // that instance serves at the time of the write (a stored profile is recomputed by
+        // the publish itself, so it would not tell).
+        round += 1;
+        let user = json!({"schemas": [USER], "userName": format!("vp{round}@example.com"),
+            "title": "VP Sales", "name": {"givenName": "Vi"}});
+        let (status, _, created) = http(
+            &servers[1],
+            "POST",
+            &format!("{base}/Users"),
+            &token,
+            Some(&user),
+        );
+        assert_eq!(status, 201, "{created}");
+        let read = profile(&servers[1], "acme", created["id"].as_str().unwrap());
+        if read["profile"]["management_level"] == json!("SVP") {
+            assert_ne!(read["rule_version"], before["rule_version"], "{read}");
+            break;
+        }
+        assert!(
+            since.elapsed() < Duration::from_secs(2),
+            "the other instance still maps with the old rules 2 s after the publish: {read}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
     }
     // A delete through one is gone from the other.
     let (status, _, _) = http(&servers[0], "DELETE", &user_path, &token, None);

@@ -62,12 +62,21 @@ pub fn run(args: ServeArgs) -> u8 {
             return EXIT_PROBLEMS;
         }
     };
-    let tls = match (&args.tls_cert, &args.tls_key) {
-        (Some(cert), Some(key)) => match Tls::load(cert, key) {
+    // The flags, else the config's `tls:` (relative to the config's folder).
+    let files = match (args.tls_cert, args.tls_key, &config.tls) {
+        (Some(cert), Some(key), _) => Some((cert, key)),
+        (_, _, Some(files)) => Some((
+            Config::resolve(&args.config, &files.cert),
+            Config::resolve(&args.config, &files.key),
+        )),
+        _ => None,
+    };
+    let tls = match files {
+        Some((cert, key)) => match Tls::load(&cert, &key) {
             Ok(tls) => Some(tls),
             Err(error) => return fail_usage(error),
         },
-        _ => None,
+        None => None,
     };
     let listen = args.listen.unwrap_or(config.listen);
     let runtime = match tokio::runtime::Builder::new_multi_thread()

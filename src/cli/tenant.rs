@@ -315,7 +315,15 @@ pub fn run(command: TenantCommand) -> u8 {
 }
 
 fn base_url(config: &Config, id: &TenantId) -> String {
+    warn_base_url(config);
     format!("base_url: {}/t/{id}/scim/v2\n", config.base_url())
+}
+
+/// Says on stderr when the printed URLs are not what the customer's IdP can use.
+fn warn_base_url(config: &Config) {
+    if let Some(warning) = config.base_url_warning() {
+        let _ = writeln!(std::io::stderr(), "canon: warning: {warning}");
+    }
 }
 
 /// Who publishes: `--author`, else the login name.
@@ -702,6 +710,7 @@ fn setup_link(id: &str, expires: &str, args: &StoreArgs) -> Result<String, Failu
     let expires = manage::parse_duration(expires)?;
     let opened = open(args, false)?;
     let (secret, until) = manage::new_setup_link(&*opened.store, &id, expires)?;
+    warn_base_url(&opened.config);
     Ok(format!(
         "url: {}/setup/{secret}\nexpires: {until}\nThe link opens once: the page shows a new token for `{id}`, then the link is spent.\n",
         opened.config.base_url()

@@ -16,8 +16,8 @@ use super::error::{json_body, ScimError};
 use super::extract::AdminAuth;
 use super::manage::{self, ManageError};
 use super::state::{blocking, AppStateRef};
-use crate::store::registry::{ActivityQuery, NewTenant, RuleBundle, TenantChange};
-use crate::store::{Store, TenantId};
+use crate::store::registry::{ActivityQuery, NewTenant, RuleBundle, TenantChange, TenantRecord};
+use crate::store::{Store, StoreError, TenantId};
 
 impl From<ManageError> for ScimError {
     fn from(error: ManageError) -> Self {
@@ -42,6 +42,50 @@ fn store_of(state: &AppStateRef) -> Result<Arc<dyn Store>, ScimError> {
         .as_ref()
         .map(|r| r.store.clone())
         .ok_or_else(|| ScimError::NotFound("this service has no tenant registry".into()))
+}
+
+/// Works on the registry's store on the blocking pool (a store call may block: PostgreSQL's
+/// drives its own runtime).
+async fn on_store<T: Send + 'static>(
+    state: &AppStateRef,
+    work: impl FnOnce(&dyn Store) -> Result<T, ScimError> + Send + 'static,
+) -> Result<T, ScimError> {
+    let store = store_of(state)?;
+    blocking(move || work(&*store)).await
+}
+
+/// Changes the registry on the blocking pool, then brings this instance's tenants up to date
+/// before answering, so the change is served here at once (other instances follow it within
+/// 2 s). A failed update is logged: the instance's own poll retries it.
+async fn change<T: Send + 'static>(
+    state: &AppStateRef,
+    work: impl FnOnce(&dyn Store) -> Result<T, ScimError> + Send + 'static,
+) -> Result<T, ScimError> {
+    let store = store_of(state)?;
+    let state = state.clone();
+    blocking(move || {
+        let changed = work(&*store)?;
+        if let Err(error) = super::tenants::sync(&state, false) {
+            tracing::warn!(%error, "the registry changed but this instance has not caught up yet");
+        }
+        Ok(changed)
+    })
+    .await
+}
+
+/// The tenant's record, or a SCIM 404.
+fn record_of(store: &dyn Store, id: &TenantId) -> Result<TenantRecord, ScimError> {
+    store
+        .tenant(id)?
+        .ok_or_else(|| ScimError::NotFound(format!("no tenant `{id}`")))
+}
+
+/// A store's `NotFound` for a tenant's row, as the admin API says it.
+fn unknown<T>(result: Result<T, StoreError>, id: TenantId) -> Result<T, ScimError> {
+    match result {
+        Err(StoreError::NotFound) => Err(ManageError::UnknownTenant(id).into()),
+        other => Ok(other?),
+    }
 }
 
 /// A path parameter; one that does not parse is a SCIM 404, not axum's plain text.
@@ -106,8 +150,7 @@ pub(super) async fn list(
     _: AdminAuth,
     State(state): State<AppStateRef>,
 ) -> Result<Response, ScimError> {
-    let store = store_of(&state)?;
-    let tenants = blocking(move || {
+    let tenants = on_store(&state, |store| {
         let mut out = Vec::new();
         for record in store.tenants()? {
             let mut entry = manage::tenant_json(&record);
@@ -139,10 +182,9 @@ pub(super) async fn add(
     State(state): State<AppStateRef>,
     request: Bytes,
 ) -> Result<Response, ScimError> {
-    let store = store_of(&state)?;
     let request: AddBody = body(&request)?;
     let id = tenant_id(&request.id)?;
-    let (record, token) = blocking(move || {
+    let (record, token) = change(&state, move |store| {
         let tenant = NewTenant {
             id,
             extensions: request.extensions.unwrap_or_else(|| json!({})),
@@ -153,10 +195,9 @@ pub(super) async fn add(
         };
         let rules = manage::check_bundle(request.rules.bundle())?;
         let author = request.author.unwrap_or_else(|| "admin api".into());
-        Ok(manage::add(&*store, tenant, rules, &author)?)
+        Ok(manage::add(store, tenant, rules, &author)?)
     })
     .await?;
-    super::tenants::sync(&state, false).ok();
     ok(
         StatusCode::CREATED,
         json!({"tenant": manage::tenant_json(&record), "token": token}),
@@ -169,12 +210,9 @@ pub(super) async fn show(
     State(state): State<AppStateRef>,
     id: Result<Path<String>, PathRejection>,
 ) -> Result<Response, ScimError> {
-    let store = store_of(&state)?;
     let id = tenant_id(&path_of(id)?)?;
-    let shown = blocking(move || {
-        let record = store
-            .tenant(&id)?
-            .ok_or_else(|| ScimError::NotFound(format!("no tenant `{id}`")))?;
+    let shown = on_store(&state, move |store| {
+        let record = record_of(store, &id)?;
         let tokens: Vec<Value> = store.tokens(&id)?.iter().map(manage::token_json).collect();
         let versions: Vec<Value> = store
             .rule_versions(&id)?
@@ -212,10 +250,9 @@ pub(super) async fn set(
     id: Result<Path<String>, PathRejection>,
     request: Bytes,
 ) -> Result<Response, ScimError> {
-    let store = store_of(&state)?;
     let id = tenant_id(&path_of(id)?)?;
     let request: SetBody = body(&request)?;
-    let change = TenantChange {
+    let tenant_change = TenantChange {
         enabled: request.enabled,
         rate_limit: request
             .rate_limit
@@ -237,12 +274,10 @@ pub(super) async fn set(
             ))),
         },
     };
-    let record = blocking(move || match store.update_tenant(&id, &change) {
-        Err(crate::store::StoreError::NotFound) => Err(ManageError::UnknownTenant(id).into()),
-        other => Ok(other?),
+    let record = change(&state, move |store| {
+        unknown(store.update_tenant(&id, &tenant_change), id)
     })
     .await?;
-    super::tenants::sync(&state, false).ok();
     ok(StatusCode::OK, manage::tenant_json(&record))
 }
 
@@ -258,7 +293,6 @@ pub(super) async fn remove(
     id: Result<Path<String>, PathRejection>,
     confirm: Result<Query<Confirm>, QueryRejection>,
 ) -> Result<Response, ScimError> {
-    let store = store_of(&state)?;
     let id = tenant_id(&path_of(id)?)?;
     let confirm = query_of(confirm)?;
     if confirm.confirm.as_deref() != Some(id.as_str()) {
@@ -266,12 +300,7 @@ pub(super) async fn remove(
             "removing deletes every user, group and profile of `{id}`: confirm with ?confirm={id}"
         )));
     }
-    blocking(move || match store.remove_tenant(&id) {
-        Err(crate::store::StoreError::NotFound) => Err(ManageError::UnknownTenant(id).into()),
-        other => Ok(other?),
-    })
-    .await?;
-    super::tenants::sync(&state, false).ok();
+    change(&state, move |store| unknown(store.remove_tenant(&id), id)).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
@@ -289,13 +318,12 @@ pub(super) async fn rotate(
     id: Result<Path<String>, PathRejection>,
     request: Bytes,
 ) -> Result<Response, ScimError> {
-    let store = store_of(&state)?;
     let id = tenant_id(&path_of(id)?)?;
     let request: RotateBody = body(&request)?;
     let grace = manage::parse_duration(request.grace.as_deref().unwrap_or("0"))
         .map_err(ScimError::InvalidValue)?;
-    let (record, token) = blocking(move || Ok(manage::rotate(&*store, &id, grace)?)).await?;
-    super::tenants::sync(&state, false).ok();
+    let (record, token) =
+        change(&state, move |store| Ok(manage::rotate(store, &id, grace)?)).await?;
     let mut shown = manage::token_json(&record);
     shown["token"] = json!(token);
     ok(StatusCode::CREATED, shown)
@@ -307,17 +335,15 @@ pub(super) async fn revoke(
     State(state): State<AppStateRef>,
     path: Result<Path<(String, i64)>, PathRejection>,
 ) -> Result<Response, ScimError> {
-    let store = store_of(&state)?;
     let (id, token) = path_of(path)?;
     let id = tenant_id(&id)?;
-    let record = blocking(move || match store.revoke_token(&id, token) {
-        Err(crate::store::StoreError::NotFound) => Err(ScimError::NotFound(format!(
+    let record = change(&state, move |store| match store.revoke_token(&id, token) {
+        Err(StoreError::NotFound) => Err(ScimError::NotFound(format!(
             "tenant `{id}` has no token {token}"
         ))),
         other => Ok(other?),
     })
     .await?;
-    super::tenants::sync(&state, false).ok();
     ok(StatusCode::OK, manage::token_json(&record))
 }
 
@@ -327,12 +353,9 @@ pub(super) async fn versions(
     State(state): State<AppStateRef>,
     id: Result<Path<String>, PathRejection>,
 ) -> Result<Response, ScimError> {
-    let store = store_of(&state)?;
     let id = tenant_id(&path_of(id)?)?;
-    let versions = blocking(move || {
-        let record = store
-            .tenant(&id)?
-            .ok_or_else(|| ScimError::NotFound(format!("no tenant `{id}`")))?;
+    let versions = on_store(&state, move |store| {
+        let record = record_of(store, &id)?;
         Ok(store
             .rule_versions(&id)?
             .iter()
@@ -367,14 +390,13 @@ pub(super) async fn publish(
     id: Result<Path<String>, PathRejection>,
     request: Bytes,
 ) -> Result<Response, ScimError> {
-    let store = store_of(&state)?;
     let id = tenant_id(&path_of(id)?)?;
     let request: PublishBody = body(&request)?;
-    let published = blocking(move || {
+    let published = change(&state, move |store| {
         let rules = manage::check_bundle(request.rules.bundle())?;
         let author = request.author.unwrap_or_else(|| "admin api".into());
         Ok(manage::set_rules(
-            &*store,
+            store,
             &id,
             rules,
             &request.note,
@@ -383,7 +405,6 @@ pub(super) async fn publish(
         )?)
     })
     .await?;
-    super::tenants::sync(&state, false).ok();
     let live = published.version.as_ref().map(|v| v.number);
     ok(
         if live.is_some() {
@@ -411,13 +432,13 @@ pub(super) async fn rollback(
     path: Result<Path<(String, i64)>, PathRejection>,
     query: Result<Query<RollbackQuery>, QueryRejection>,
 ) -> Result<Response, ScimError> {
-    let store = store_of(&state)?;
     let (id, number) = path_of(path)?;
     let id = tenant_id(&id)?;
     let query = query_of(query)?;
-    let published =
-        blocking(move || Ok(manage::rollback(&*store, &id, number, !query.dry_run)?)).await?;
-    super::tenants::sync(&state, false).ok();
+    let published = change(&state, move |store| {
+        Ok(manage::rollback(store, &id, number, !query.dry_run)?)
+    })
+    .await?;
     ok(
         StatusCode::OK,
         json!({
@@ -443,7 +464,6 @@ pub(super) async fn activity(
     id: Result<Path<String>, PathRejection>,
     params: Result<Query<ActivityParams>, QueryRejection>,
 ) -> Result<Response, ScimError> {
-    let store = store_of(&state)?;
     let id = tenant_id(&path_of(id)?)?;
     let params = query_of(params)?;
     let query = ActivityQuery {
@@ -454,10 +474,8 @@ pub(super) async fn activity(
             .unwrap_or(100)
             .min(crate::store::registry::ACTIVITY_KEPT),
     };
-    let (entries, counters) = blocking(move || {
-        store
-            .tenant(&id)?
-            .ok_or_else(|| ScimError::NotFound(format!("no tenant `{id}`")))?;
+    let (entries, counters) = on_store(&state, move |store| {
+        record_of(store, &id)?;
         Ok((store.activity(&id, &query)?, store.activity_counters(&id)?))
     })
     .await?;
@@ -482,13 +500,14 @@ pub(super) async fn setup_link(
     headers: axum::http::HeaderMap,
     request: Bytes,
 ) -> Result<Response, ScimError> {
-    let store = store_of(&state)?;
     let id = tenant_id(&path_of(id)?)?;
     let request: LinkBody = body(&request)?;
     let expires_in = manage::parse_duration(request.expires.as_deref().unwrap_or("72h"))
         .map_err(ScimError::InvalidValue)?;
-    let (secret, expires) =
-        blocking(move || Ok(manage::new_setup_link(&*store, &id, expires_in)?)).await?;
+    let (secret, expires) = on_store(&state, move |store| {
+        Ok(manage::new_setup_link(store, &id, expires_in)?)
+    })
+    .await?;
     let url = format!(
         "{}/setup/{secret}",
         super::extract::public_base(&state, &headers)

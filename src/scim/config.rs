@@ -36,10 +36,25 @@ pub struct Config {
     /// pages show.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub public_url: Option<String>,
+    /// HTTPS: the certificate chain and key `canon serve` uses when `--tls-cert`/`--tls-key`
+    /// are not given (paths relative to the config file's folder). With it, the URLs
+    /// `canon tenant` prints are `https://` too.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls: Option<TlsFiles>,
     /// Tenants to import into the store's tenant registry when it lacks them (a bootstrap:
     /// after that the registry decides; docs/operations.md).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub tenants: Vec<TenantConfig>,
+}
+
+/// `tls:` in `canon.yaml`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsFiles {
+    /// PEM: the server certificate, then its intermediates.
+    pub cert: PathBuf,
+    /// PEM: its private key.
+    pub key: PathBuf,
 }
 
 /// How long a client may take, and how many may be connected (docs/scim.md says what
@@ -139,6 +154,7 @@ impl Default for Config {
             max_body_bytes: DEFAULT_MAX_BODY,
             connections: Connections::default(),
             public_url: None,
+            tls: None,
             tenants: Vec::new(),
         }
     }
@@ -224,12 +240,36 @@ impl Config {
         std::fs::rename(&tmp, path).map_err(write_err)
     }
 
-    /// The base of the service's URLs as clients reach it.
+    /// The base of the service's URLs as clients reach it: `public_url`, else the `listen`
+    /// address with the scheme the service speaks (`https` with `tls:`).
     pub fn base_url(&self) -> String {
         match &self.public_url {
             Some(url) => url.trim_end_matches('/').to_string(),
+            None if self.tls.is_some() => format!("https://{}", self.listen),
             None => format!("http://{}", self.listen),
         }
+    }
+
+    /// Why [`base_url`](Config::base_url) is not what an identity provider can use, if it is
+    /// not: plain `http` away from loopback, or an address no client can reach (`0.0.0.0`).
+    pub fn base_url_warning(&self) -> Option<String> {
+        if self.public_url.is_some() {
+            return None;
+        }
+        let address: Option<std::net::SocketAddr> = self.listen.parse().ok();
+        let fix = "set `public_url:` in canon.yaml to the https:// URL clients reach (docs/operations.md)";
+        if address.is_some_and(|a| a.ip().is_unspecified()) {
+            return Some(format!(
+                "the base URL names `{}`, which no client can reach: {fix}",
+                self.listen
+            ));
+        }
+        if self.tls.is_none() && !address.is_some_and(|a| a.ip().is_loopback()) {
+            return Some(format!(
+                "the base URL is plain http: Okta and Entra ID require https: {fix}, or give the service `tls:`"
+            ));
+        }
+        None
     }
 
     pub fn tenant(&self, id: &str) -> Option<&TenantConfig> {
@@ -278,6 +318,28 @@ pub fn token_matches(token: &str, expected_hex: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The URLs `canon tenant` prints are what clients must use, and it says when they are not.
+    #[test]
+    fn the_base_url_follows_public_url_then_tls() {
+        let config = |text: &str| -> Config { serde_yaml::from_str(text).unwrap() };
+        let loopback = config("listen: 127.0.0.1:8080\n");
+        assert_eq!(loopback.base_url(), "http://127.0.0.1:8080");
+        assert_eq!(loopback.base_url_warning(), None);
+        let tls = config("listen: 10.0.0.5:8443\ntls: {cert: c.pem, key: k.pem}\n");
+        assert_eq!(tls.base_url(), "https://10.0.0.5:8443");
+        assert_eq!(tls.base_url_warning(), None);
+        let plain = config("listen: 10.0.0.5:8080\n");
+        assert!(plain.base_url_warning().unwrap().contains("plain http"));
+        let anywhere = config("listen: 0.0.0.0:8443\ntls: {cert: c.pem, key: k.pem}\n");
+        assert!(anywhere
+            .base_url_warning()
+            .unwrap()
+            .contains("which no client can reach"));
+        let public = config("listen: 0.0.0.0:8080\npublic_url: https://scim.example.com/\n");
+        assert_eq!(public.base_url(), "https://scim.example.com");
+        assert_eq!(public.base_url_warning(), None);
+    }
 
     #[test]
     fn tokens_hash_and_compare() {

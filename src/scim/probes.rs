@@ -27,12 +27,22 @@ pub(super) async fn healthz() -> Response {
     )
 }
 
-/// `GET /readyz`: 200 when the store answers a read within two seconds, else 503. Rules
-/// are loaded by then: the service listens only once every tenant's rule file compiled, and
-/// a reload with errors keeps the old program. Neither tenant ids nor causes are shown
-/// (the log has the cause).
+/// `GET /readyz`: 200 when the store answers a read within two seconds and every enabled
+/// tenant is served at its live rule version, else 503. The service listens only once every
+/// tenant's rules compiled; later, a live version that does not compile on this instance (a
+/// rule file from a newer canon, say) leaves its tenant on the version before, or unserved,
+/// and the instance not ready until the registry's live versions compile again. Neither
+/// tenant ids nor causes are shown (the log has the cause).
 pub(super) async fn readyz(State(state): State<AppStateRef>) -> Response {
     let tenants = state.tenants.len();
+    // As of the registry's last sync (every 250 ms, and at each change).
+    let rules_not_loaded = state.registry.as_ref().map_or(0, |registry| {
+        registry
+            .rules_not_loaded
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .len()
+    });
     let store = state.store.clone();
     let probe = blocking(move || {
         let tenant = TenantId::parse("readyz-probe")
@@ -51,7 +61,7 @@ pub(super) async fn readyz(State(state): State<AppStateRef>) -> Response {
             "not answering"
         }
     };
-    let ready = store_status == "ok";
+    let ready = store_status == "ok" && rules_not_loaded == 0;
     let status = if ready {
         StatusCode::OK
     } else {
@@ -62,7 +72,9 @@ pub(super) async fn readyz(State(state): State<AppStateRef>) -> Response {
         &json!({
             "status": if ready { "ready" } else { "not ready" },
             "store": store_status,
+            "rules": if rules_not_loaded == 0 { "loaded" } else { "not loaded" },
             "tenants": tenants,
+            "tenants_without_live_rules": rules_not_loaded,
         }),
         "application/json",
     )

@@ -1,13 +1,14 @@
 //! The tenant registry as a running service holds it: the store, how stored rule versions
 //! compile, where activity goes, how clients reach the service.
 
+use std::collections::BTreeSet;
 use std::sync::atomic::AtomicI64;
 use std::sync::{Arc, Mutex};
 
 use super::activity::ActivityLog;
 use super::mapper::{self, ProfileMapper};
 use crate::store::registry::RuleBundle;
-use crate::store::Store;
+use crate::store::{Store, TenantId};
 
 /// Compiles a stored rule bundle into a mapper.
 pub type BundleCompiler =
@@ -22,6 +23,9 @@ pub struct Registry {
     pub(super) seen: AtomicI64,
     /// One sync at a time (the watcher and an admin reload may meet).
     pub(super) syncing: Mutex<()>,
+    /// Enabled tenants whose live rule version did not compile at the last sync: they are not
+    /// served at it (an older version, or nothing), and `/readyz` says so.
+    pub(super) rules_not_loaded: Mutex<BTreeSet<TenantId>>,
     /// Where request activity goes (see `activity.rs`).
     pub activity: ActivityLog,
     /// How clients reach the service (`canon.yaml`'s `public_url`), for setup links and the
@@ -37,6 +41,7 @@ impl Registry {
             compile,
             seen: AtomicI64::new(-1),
             syncing: Mutex::new(()),
+            rules_not_loaded: Mutex::default(),
             activity,
             public_url: None,
         }

@@ -41,13 +41,18 @@ fn templates() -> &'static Environment<'static> {
     })
 }
 
-/// One attribute the tenant's rules read.
+/// One canonical field and the attributes it reads, in the order Canon tries them: one row
+/// per field keeps the table short (the default pack reads about 90 attributes, most of them
+/// fallbacks and CSV column names).
 #[derive(Serialize, Debug, PartialEq)]
 pub struct AttributeRow {
-    pub path: String,
-    /// `required`, `recommended` or `optional`.
-    pub level: &'static str,
-    pub fields: Vec<String>,
+    pub field: String,
+    /// Every profile needs the field: send one of its attributes.
+    pub required: bool,
+    /// The attribute Canon reads first: the one to map.
+    pub first: String,
+    /// What it reads when the first is absent, in order.
+    pub fallbacks: Vec<String>,
 }
 
 /// One canonical field and what it accepts.
@@ -58,44 +63,31 @@ pub struct FieldRow {
     pub values: String,
 }
 
-/// The attribute table of a program: every attribute its fields read, the most demanding
-/// level first. An attribute a required field reads is required; the first one a field reads
-/// is recommended; the others are fallbacks.
+/// The attribute table of a program: a row per field that reads attributes, required fields
+/// first, each in the program's order.
 pub fn attribute_table(program: &crate::Program) -> (Vec<AttributeRow>, Vec<FieldRow>) {
-    let mut rows: Vec<AttributeRow> = Vec::new();
-    let rank = |level: &str| match level {
-        "required" => 0,
-        "recommended" => 1,
-        _ => 2,
-    };
     let required: Vec<&str> = program.required_fields().collect();
-    for (field, paths) in program.reads() {
-        for (i, path) in paths.iter().enumerate() {
-            let level = if required.contains(&field) {
-                "required"
-            } else if i == 0 {
-                "recommended"
-            } else {
-                "optional"
-            };
-            match rows.iter_mut().find(|r| r.path == *path) {
-                Some(row) => {
-                    if rank(level) < rank(row.level) {
-                        row.level = level;
-                    }
-                    if !row.fields.iter().any(|f| f == field) {
-                        row.fields.push(field.to_string());
-                    }
+    let mut rows: Vec<AttributeRow> = program
+        .reads()
+        .into_iter()
+        .filter_map(|(field, paths)| {
+            let mut paths = paths.into_iter().map(str::to_string);
+            let first = paths.next()?;
+            let mut fallbacks: Vec<String> = Vec::new();
+            for path in paths {
+                if path != first && !fallbacks.contains(&path) {
+                    fallbacks.push(path);
                 }
-                None => rows.push(AttributeRow {
-                    path: path.to_string(),
-                    level,
-                    fields: vec![field.to_string()],
-                }),
             }
-        }
-    }
-    rows.sort_by_key(|r| rank(r.level));
+            Some(AttributeRow {
+                field: field.to_string(),
+                required: required.contains(&field),
+                first,
+                fallbacks,
+            })
+        })
+        .collect();
+    rows.sort_by_key(|r| !r.required);
     let fields = program
         .fields
         .iter()
@@ -350,27 +342,35 @@ mod tests {
         )))
         .unwrap();
         let (attributes, fields) = attribute_table(&program);
-        let level = |path: &str| {
+        let row = |field: &str| {
             attributes
                 .iter()
-                .find(|r| r.path == path)
-                .map(|r| r.level)
-                .unwrap_or_else(|| panic!("{path} not read: {attributes:?}"))
+                .find(|r| r.field == field)
+                .unwrap_or_else(|| panic!("{field} reads nothing: {attributes:?}"))
         };
-        assert_eq!(level("title"), "required");
-        assert!(attributes.windows(2).all(|w| {
-            let rank = |l: &str| {
-                ["required", "recommended", "optional"]
-                    .iter()
-                    .position(|x| *x == l)
-            };
-            rank(w[0].level) <= rank(w[1].level)
-        }));
-        let levels = fields
+        let levels = row("management_level");
+        assert!(levels.required);
+        assert!(
+            levels.first == "title" || levels.fallbacks.iter().any(|p| p == "title"),
+            "{levels:?}"
+        );
+        assert_eq!(row("first_name").first, "name.givenName");
+        // Required fields first; a field's attributes listed once each.
+        assert!(attributes
+            .windows(2)
+            .all(|w| w[0].required >= w[1].required));
+        for row in &attributes {
+            let mut all: Vec<&String> = row.fallbacks.iter().chain([&row.first]).collect();
+            let count = all.len();
+            all.sort();
+            all.dedup();
+            assert_eq!(all.len(), count, "{row:?}");
+        }
+        let values = fields
             .iter()
             .find(|f| f.name == "management_level")
             .unwrap();
-        assert_eq!(levels.values.split(", ").count(), 12, "{}", levels.values);
+        assert_eq!(values.values.split(", ").count(), 12, "{}", values.values);
         let flag = fields.iter().find(|f| f.name == "people_manager").unwrap();
         assert_eq!(flag.values, "yes, no");
         let html = templates()

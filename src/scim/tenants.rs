@@ -44,6 +44,7 @@ pub fn sync(state: &AppState, force: bool) -> Result<bool, StoreError> {
         return Ok(false);
     }
     let records = registry.store.tenants()?;
+    let mut not_loaded = std::collections::BTreeSet::new();
     for record in &records {
         let tokens = registry.store.tokens(&record.id)?;
         let current = state.tenants.get(&record.id);
@@ -67,6 +68,9 @@ pub fn sync(state: &AppState, force: bool) -> Result<bool, StoreError> {
                 Ok(mapper) => (mapper, record.live_version),
                 Err(error) => {
                     tracing::error!(tenant = %record.id, version = ?record.live_version, %error, "rule version does not compile");
+                    if record.enabled {
+                        not_loaded.insert(record.id.clone());
+                    }
                     match current_live.as_ref() {
                         Some(live) => (live.mapper.clone(), live.rule_version),
                         None => continue,
@@ -102,6 +106,10 @@ pub fn sync(state: &AppState, force: bool) -> Result<bool, StoreError> {
     state
         .tenants
         .retain(|id| records.iter().any(|record| &record.id == id));
+    *registry
+        .rules_not_loaded
+        .lock()
+        .unwrap_or_else(|p| p.into_inner()) = not_loaded;
     registry.seen.store(generation, Ordering::Release);
     Ok(true)
 }

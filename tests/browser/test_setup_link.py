@@ -39,9 +39,14 @@ def test_the_setup_page_reveals_its_token_once_and_follows_the_connection(page, 
     assert page.locator("#base-url").inner_text() == f"{canon.base}/t/globex/scim/v2"
     assert page.locator("#token").count() == 0
     # The attribute table comes from globex's rules (the default pack).
+    # One row per field, the first attribute shown, the fallbacks folded away.
     attributes = page.locator("#attributes tbody tr")
-    assert attributes.count() > 3
-    assert page.locator("#attributes").get_by_text("title", exact=True).count() == 1
+    assert 5 <= attributes.count() <= page.locator("#fields tbody tr").count()
+    first_name = page.locator("#attributes tbody tr", has_text="first_name")
+    assert "name.givenName" in first_name.inner_text()
+    assert "required" in first_name.inner_text()
+    level_row = page.locator("#attributes tbody tr", has_text="management_level")
+    assert level_row.locator("details").get_attribute("open") is None
     levels = page.locator("#fields tr", has_text="management_level").inner_text()
     for level in ["Student", "Intern", "Individual Contributor", "Sr. Director", "Executive"]:
         assert level in levels
@@ -50,6 +55,11 @@ def test_the_setup_page_reveals_its_token_once_and_follows_the_connection(page, 
     page.locator("#connection-summary").get_by_text("Connected").wait_for(timeout=10_000)
     assert "12 requests, 0 failed" in page.locator("#connection-summary").inner_text()
     shot(page, "10-setup-before-reveal")
+    # A row's fallbacks open on a click.
+    level_row.locator("summary").click()
+    assert level_row.locator("details").get_attribute("open") is not None
+    assert level_row.get_by_text("title", exact=True).first.is_visible()
+    shot(page, "10b-setup-attribute-fallbacks-open")
 
     page.click("#reveal")
     token = page.locator("#token").inner_text()

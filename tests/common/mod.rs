@@ -4,6 +4,11 @@
 // Each test crate compiles its own copy of this module and uses only part of it.
 #![allow(dead_code)]
 
+mod server;
+
+#[allow(unused_imports)]
+pub use server::{free_port, serve, serve_on, within, Server};
+
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};

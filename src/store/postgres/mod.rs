@@ -24,6 +24,7 @@
 mod migrations;
 mod org;
 mod registry;
+mod statistics;
 mod watch;
 
 use std::future::Future;
@@ -54,6 +55,8 @@ pub struct PostgresStore {
     watch: std::sync::Arc<watch::Watch>,
     /// Drives the connections; `None` only while dropping.
     runtime: Option<tokio::runtime::Runtime>,
+    /// When the resource tables were last analyzed (statistics.rs).
+    freshness: std::sync::Arc<statistics::Freshness>,
 }
 
 impl Drop for PostgresStore {
@@ -457,6 +460,7 @@ impl PostgresStore {
             pool,
             watch: std::sync::Arc::default(),
             runtime: Some(runtime),
+            freshness: std::sync::Arc::default(),
         };
         store.block_on(migrations::apply(&store.pool))?;
         if let Some(runtime) = &store.runtime {
@@ -567,6 +571,9 @@ impl ResourceStore for PostgresStore {
             }
             insert_row(tx, tenant, kind, &id, &stamp, &row).await
         })?;
+        if let Some(runtime) = &self.runtime {
+            self.freshness.created(&self.pool, runtime);
+        }
         Ok(StoredResource {
             id,
             kind,
@@ -861,15 +868,14 @@ mod tests {
 
     /// A store on a database of its own, or `None` where no PostgreSQL can be had (never
     /// under `CI=true`: then this fails).
-    fn store() -> Option<PostgresStore> {
-        let url = super::super::testing::fresh_postgres_database().unwrap()?;
-        Some(PostgresStore::open(&url).unwrap())
+    fn store() -> Option<super::super::testing::TestStore> {
+        super::super::testing::fresh_postgres_store().unwrap()
     }
 
     #[test]
     fn postgres_store_contract() {
         let Some(store) = store() else { return };
-        super::super::contract::run(&store);
+        super::super::contract::run(&*store);
     }
 
     /// Two stores on one database stand for two instances: one `userName` per tenant, and

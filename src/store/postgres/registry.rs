@@ -784,21 +784,20 @@ impl SessionStore for PostgresStore {
 mod tests {
     use super::*;
 
-    fn store() -> Option<PostgresStore> {
-        let url = crate::store::testing::fresh_postgres_database().unwrap()?;
-        Some(PostgresStore::open(&url).unwrap())
+    fn store() -> Option<crate::store::testing::TestStore> {
+        crate::store::testing::fresh_postgres_store().unwrap()
     }
 
     #[test]
     fn postgres_registry_contract() {
         let Some(store) = store() else { return };
-        crate::store::registry::contract::run(&store);
+        crate::store::registry::contract::run(&*store);
     }
 
     #[test]
     fn postgres_session_contract() {
         let Some(store) = store() else { return };
-        crate::store::sessions::contract::run(&store);
+        crate::store::sessions::contract::run(&*store);
     }
 
     /// Two instances on one database: a change through one moves the other's generation
