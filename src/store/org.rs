@@ -118,7 +118,7 @@ impl Population for Counted {
 }
 
 /// How many users a rebuild writes at once.
-const REBUILD_CHUNK: usize = 2000;
+const REBUILD_CHUNK: usize = 20_000;
 
 /// Makes the tenant's index current for `rules`: rebuilt from every stored user when it was
 /// made under other rules, or never (a tenant from before the index, or whose rules had no

@@ -1150,6 +1150,25 @@ mod tests {
             counted.contains("USING PRIMARY KEY") && !counted.contains("SCAN org_refs"),
             "{counted}"
         );
+        // A user's rows, and a key's holders, are looked up, never walked to.
+        let one = |sql: &str, params: &[&dyn rusqlite::ToSql]| -> String {
+            let mut statement = reader
+                .prepare(&format!("EXPLAIN QUERY PLAN {sql}"))
+                .unwrap();
+            let rows = statement
+                .query_map(params, |row| row.get::<_, String>(3))
+                .unwrap();
+            rows.map(Result::unwrap).collect::<Vec<_>>().join("; ")
+        };
+        let place = one(org::PLACE_SQL, &[&"acme", &"u1"]);
+        assert!(place.contains("org_refs_of (tenant=? AND id=?)"), "{place}");
+        let holders = one(org::HOLDERS_SQL, &[&"acme", &0, &"a"]);
+        assert!(
+            holders.contains("PRIMARY KEY (tenant=? AND role=? AND link=? AND value=?)"),
+            "{holders}"
+        );
+        let forget = one(org::UNPLACE_SQL, &[&"acme", &"u1"]);
+        assert!(forget.contains("org_refs_of"), "{forget}");
     }
 
     /// Group commit (issue 18): writes that queue up while one holds the writer share its
