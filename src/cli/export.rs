@@ -251,25 +251,10 @@ pub fn remap_with(
     };
     // Where the rules declare `reports_to`, every user is mapped in the tenant's population
     // (as each write of the service maps the users it changes).
-    let population = mapper.has_org_graph().then(|| {
-        let mut index = crate::eval::OrgIndex::new(crate::eval::org::PEOPLE_SHOWN);
-        for user in &users {
-            let entry = mapper.org_entry(&crate::scim::org::with_id(user));
-            index.add(&entry, || {
-                user.body["userName"]
-                    .as_str()
-                    .map_or_else(|| user.id.clone(), str::to_string)
-            });
-        }
-        index
-    });
+    let profiles = crate::scim::org::map_all(&users, mapper);
     let mut out = String::new();
     let mut updates = Vec::new();
-    for user in &users {
-        let new = match &population {
-            Some(index) => mapper.map_in(&crate::scim::org::with_id(user), index),
-            None => mapper.map(&user.body),
-        };
+    for (user, new) in users.iter().zip(profiles) {
         let changes = profile_changes(user, &new);
         let version_changed =
             user.profile.as_ref().map(|p| &p.rule_version) != Some(&new.rule_version);

@@ -9,7 +9,7 @@ mod trace;
 mod ways;
 
 pub use cache::{Evaluator, Row, Tally, GENERATION};
-pub use org::{OrgEntry, OrgIndex, Population, Reports};
+pub use org::{OrgEntry, OrgIndex, OrgReader, Population, Reports};
 pub use rule_tests::TestFailure;
 pub use trace::{FieldTrace, InputTrace, RuleTrace, StepTrace, Trace};
 
@@ -199,6 +199,8 @@ pub(crate) struct Run<'p, 'r> {
     population: Option<&'p dyn Population>,
     /// The record's reports, asked of the population once per record.
     reports: Option<Reports>,
+    /// The keys `reports` asks about (strings reused from record to record).
+    report_keys: Vec<org::OrgKey>,
 }
 
 /// Per-field scan results of a record, reused by every test of the field.
@@ -230,6 +232,7 @@ pub(crate) struct RunBuffers {
     spans: Vec<(usize, usize, usize)>,
     regex_hits: Vec<(InputId, TermSet)>,
     candidates: Vec<usize>,
+    report_keys: Vec<org::OrgKey>,
 }
 
 /// An empty vector of another lifetime in the same allocation (the standard library collects
@@ -259,6 +262,7 @@ impl<'p, 'r> Run<'p, 'r> {
             spans,
             regex_hits,
             candidates,
+            report_keys,
         } = buffers;
         computed.clear();
         Self {
@@ -275,6 +279,7 @@ impl<'p, 'r> Run<'p, 'r> {
             bad_value: None,
             population: None,
             reports: None,
+            report_keys,
         }
     }
 
@@ -298,6 +303,7 @@ impl<'p, 'r> Run<'p, 'r> {
             spans: self.spans,
             regex_hits: self.regex_hits,
             candidates: self.candidates,
+            report_keys: self.report_keys,
         }
     }
 
@@ -390,16 +396,19 @@ impl<'p, 'r> Run<'p, 'r> {
         let population = self.population?;
         if self.reports.is_none() {
             let program = self.program;
-            let mut keys = Vec::new();
+            let mut keys = std::mem::take(&mut self.report_keys);
+            let mut len = 0;
             for (link, reports_to) in program.reports_to.iter().enumerate() {
                 for person in &reports_to.people {
                     let value = self.value(*person);
                     if !is_blank(value) {
-                        keys.push((link as u16, value.to_string()));
+                        org::put_key(&mut keys, &mut len, link as u16, value);
                     }
                 }
             }
-            self.reports = Some(population.reports(&keys));
+            // Strings past `len` stay for later records.
+            self.reports = Some(population.reports(keys.get(..len).unwrap_or(&[])));
+            self.report_keys = keys;
         }
         self.reports.as_ref()
     }

@@ -6,12 +6,14 @@
 //! per distinct manager reference (so its memory grows with the number of managers, not of
 //! rows): how many active people name it, and, when asked, who they are.
 
-use std::collections::HashMap;
+use std::hash::BuildHasher as _;
 
 use chrono::NaiveDate;
+use hashbrown::hash_table::Entry;
+use hashbrown::HashTable;
 use serde::Serialize;
 
-use super::Run;
+use super::{Evaluator, Run};
 use crate::program::Program;
 use crate::value::{is_blank, Record};
 
@@ -75,26 +77,9 @@ impl Program {
         today: Option<NaiveDate>,
     ) -> OrgEntry {
         let mut run = Run::new(self, record).on(today);
-        let mut entry = OrgEntry {
-            active: true,
-            ..OrgEntry::default()
-        };
-        for (link, reports_to) in self.reports_to.iter().enumerate() {
-            let link = link as u16;
-            let manager = run.value(reports_to.manager);
-            if !is_blank(manager) {
-                entry.manager.push((link, manager.to_string()));
-            }
-            for person in &reports_to.people {
-                let value = run.value(*person);
-                if !is_blank(value) {
-                    let key = (link, value.to_string());
-                    if !entry.keys.contains(&key) {
-                        entry.keys.push(key);
-                    }
-                }
-            }
-        }
+        let mut entry = OrgEntry::default();
+        read_links(self, &mut run, &mut entry);
+        entry.active = true;
         if status {
             if let Some(field) = self.fields.iter().find(|f| &*f.name == "status") {
                 let outcome = run.field(field, None);
@@ -103,30 +88,185 @@ impl Program {
         }
         entry
     }
+
+    /// The index of the `status` field, if the rules have one.
+    fn status_field(&self) -> Option<usize> {
+        self.fields.iter().position(|f| &*f.name == "status")
+    }
 }
 
-/// A distinct manager reference and who names it.
+/// Reads a record's keys and manager reference into `entry`, in place of what it held (its
+/// strings are reused: a pass over millions of records allocates none per record).
+pub(super) fn read_links(program: &Program, run: &mut Run, entry: &mut OrgEntry) {
+    let (mut keys, mut managers) = (0, 0);
+    for (link, reports_to) in program.reports_to.iter().enumerate() {
+        let link = link as u16;
+        let manager = run.value(reports_to.manager);
+        if !is_blank(manager) {
+            put_key(&mut entry.manager, &mut managers, link, manager);
+        }
+        for person in &reports_to.people {
+            let value = run.value(*person);
+            let known = entry.keys.get(..keys).unwrap_or(&[]);
+            if !is_blank(value) && !known.iter().any(|(l, v)| *l == link && v == value) {
+                put_key(&mut entry.keys, &mut keys, link, value);
+            }
+        }
+    }
+    entry.keys.truncate(keys);
+    entry.manager.truncate(managers);
+}
+
+/// Sets `list[*len]` to the key (reusing the string there) and counts it.
+pub(super) fn put_key(list: &mut Vec<OrgKey>, len: &mut usize, link: u16, value: &str) {
+    match list.get_mut(*len) {
+        Some((l, v)) => {
+            *l = link;
+            v.clear();
+            v.push_str(value);
+        }
+        None => list.push((link, value.to_string())),
+    }
+    *len += 1;
+}
+
+/// Reads records' places in the organisation graph over a whole input: the first pass of
+/// a dry run. The status is decided by a cached evaluator (an export repeats a handful of
+/// status values), so a record costs its key inputs and a lookup.
+pub struct OrgReader<'p> {
+    evaluator: Evaluator<'p>,
+    status: Option<usize>,
+}
+
+impl<'p> OrgReader<'p> {
+    pub fn new(program: &'p Program, today: NaiveDate) -> Self {
+        Self {
+            evaluator: Evaluator::new(program).on(today),
+            status: program.status_field(),
+        }
+    }
+
+    /// The record's keys, manager reference and whether it is active, into `entry`.
+    pub fn read(&mut self, record: &dyn Record, entry: &mut OrgEntry) {
+        let program = self.evaluator.program();
+        self.evaluator
+            .visit_field(record, self.status, |run, status| {
+                read_links(program, run, entry);
+                entry.active = status != Some(INACTIVE);
+            });
+    }
+}
+
+/// No entry (the end of a chain, a key no reference holds).
+const NONE: u32 = u32::MAX;
+
+/// Where an interned key's value lies in [`Keys::text`], and its link.
+#[derive(Debug, Clone, Copy)]
+struct KeySpan {
+    start: u32,
+    len: u32,
+    link: u16,
+}
+
+/// Every distinct key the index has met, once: its text in one string (for reports), and
+/// its 128-bit hash in a table of ids. Lookups compare hashes only: two keys of one input
+/// share a 128-bit hash with odds of about 1 in 10^27 at a million keys, and not touching
+/// the text saves two cache misses per lookup, which at a million rows were most of the
+/// organisation graph's cost.
 #[derive(Debug, Default)]
-struct Named {
-    keys: Vec<OrgKey>,
+struct Keys {
+    text: String,
+    spans: Vec<KeySpan>,
+    /// (hash, id).
+    table: HashTable<(u128, u32)>,
+}
+
+impl Keys {
+    fn hash(link: u16, value: &str) -> u128 {
+        xxhash_rust::xxh3::xxh3_128_with_seed(value.as_bytes(), u64::from(link))
+    }
+
+    fn get(&self, id: u32) -> Option<(u16, &str)> {
+        let span = self.spans.get(id as usize)?;
+        let start = span.start as usize;
+        let value = self.text.get(start..start + span.len as usize)?;
+        Some((span.link, value))
+    }
+
+    /// The key's id, if the index has met it.
+    fn find(&self, link: u16, value: &str) -> Option<u32> {
+        let hash = Self::hash(link, value);
+        self.table
+            .find(hash as u64, |(h, _)| *h == hash)
+            .map(|(_, id)| *id)
+    }
+
+    /// The key's id, interned if new (`None` past 4 GiB of key text).
+    fn intern(&mut self, link: u16, value: &str) -> Option<u32> {
+        let hash = Self::hash(link, value);
+        match self
+            .table
+            .entry(hash as u64, |(h, _)| *h == hash, |(h, _)| *h as u64)
+        {
+            Entry::Occupied(found) => Some(found.get().1),
+            Entry::Vacant(slot) => {
+                let start = u32::try_from(self.text.len()).ok()?;
+                let len = u32::try_from(value.len()).ok()?;
+                start.checked_add(len)?;
+                let id = u32::try_from(self.spans.len())
+                    .ok()
+                    .filter(|id| *id != NONE)?;
+                self.text.push_str(value);
+                self.spans.push(KeySpan { start, len, link });
+                slot.insert((hash, id));
+                Some(id)
+            }
+        }
+    }
+
+    /// A reference's hash, from its keys' ids.
+    fn hash_ids(ids: &[u32]) -> u64 {
+        foldhash::fast::FixedState::default().hash_one(ids)
+    }
+}
+
+/// A distinct manager reference (the keys one or more records name as manager, in link
+/// order) and who names it.
+#[derive(Debug, Clone, Copy)]
+struct Reference {
+    /// Its keys: `keys[start..start + len]` of [`OrgIndex::reference_keys`].
+    start: u32,
+    len: u32,
     /// Active people naming it (self-references left out).
     count: u64,
     /// Every row naming it, inactive ones too (for the report).
     rows: u64,
-    /// Up to `keep` of the active people, in input order.
-    people: Vec<String>,
 }
 
 /// The population of a whole input, indexed per distinct manager reference. Build it with
 /// [`OrgIndex::add`] over every record, then ask it as a [`Population`].
+///
+/// Its memory is per distinct manager: each key's text once, and about 60 bytes per
+/// reference (benches/README.md has the figures at 1M rows).
 #[derive(Debug, Default)]
 pub struct OrgIndex {
-    refs: HashMap<Vec<OrgKey>, u32>,
-    named: Vec<Named>,
-    /// Each key that some reference holds → those references.
-    by_key: HashMap<OrgKey, Vec<u32>>,
+    keys: Keys,
+    references: Vec<Reference>,
+    /// The references' key ids, one run per reference.
+    reference_keys: Vec<u32>,
+    /// Reference ids, by the hash of their key ids.
+    by_keys: HashTable<u32>,
+    /// Per key id: the first of the references that hold it, chained through `holders`.
+    first_holder: Vec<u32>,
+    /// (reference, the next holder of the same key).
+    holders: Vec<(u32, u32)>,
+    /// Per reference, up to `keep` of the active people naming it, in input order (empty
+    /// when `keep` is 0).
+    people: Vec<Vec<String>>,
     /// How many reporters' names to keep per reference (0 in a dry run).
     keep: usize,
+    /// Scratch: the key ids of the record being added.
+    scratch: Vec<u32>,
     /// Records seen, and records that name no manager.
     pub records: u64,
     pub no_manager: u64,
@@ -161,86 +301,188 @@ impl OrgIndex {
             }
             return;
         }
-        let id = match self.refs.get(&entry.manager) {
-            Some(id) => *id,
-            None => {
-                let id = self.named.len() as u32;
-                self.refs.insert(entry.manager.clone(), id);
-                self.named.push(Named {
-                    keys: entry.manager.clone(),
-                    ..Named::default()
-                });
-                for key in &entry.manager {
-                    self.by_key.entry(key.clone()).or_default().push(id);
+        let mut ids = std::mem::take(&mut self.scratch);
+        ids.clear();
+        for (link, value) in &entry.manager {
+            match self.keys.intern(*link, value) {
+                Some(id) => ids.push(id),
+                None => {
+                    self.scratch = ids;
+                    return;
                 }
-                id
             }
-        };
-        let Some(named) = self.named.get_mut(id as usize) else {
+        }
+        let id = self.reference_or_insert(&ids);
+        self.scratch = ids;
+        let Some(id) = id else {
             return;
         };
-        named.rows += 1;
+        let Some(reference) = self.references.get_mut(id as usize) else {
+            return;
+        };
+        reference.rows += 1;
         if entry.active {
-            named.count += 1;
-            if named.people.len() < self.keep {
-                named.people.push(entry.display(who));
+            reference.count += 1;
+            if self.keep > 0 {
+                if self.people.len() <= id as usize {
+                    self.people.resize(id as usize + 1, Vec::new());
+                }
+                if let Some(people) = self.people.get_mut(id as usize) {
+                    if people.len() < self.keep {
+                        people.push(entry.display(who));
+                    }
+                }
             }
         }
     }
 
-    /// The reference ids a record's keys match.
+    fn keys_of(&self, id: u32) -> &[u32] {
+        self.references.get(id as usize).map_or(&[], |r| {
+            let start = r.start as usize;
+            self.reference_keys
+                .get(start..start + r.len as usize)
+                .unwrap_or(&[])
+        })
+    }
+
+    /// The reference of exactly these key ids, added if new.
+    fn reference_or_insert(&mut self, ids: &[u32]) -> Option<u32> {
+        let hash = Keys::hash_ids(ids);
+        if let Some(id) = self.by_keys.find(hash, |id| self.keys_of(*id) == ids) {
+            return Some(*id);
+        }
+        let id = u32::try_from(self.references.len())
+            .ok()
+            .filter(|id| *id != NONE)?;
+        let start = u32::try_from(self.reference_keys.len()).ok()?;
+        let len = u32::try_from(ids.len()).ok()?;
+        self.reference_keys.extend_from_slice(ids);
+        self.references.push(Reference {
+            start,
+            len,
+            count: 0,
+            rows: 0,
+        });
+        let (references, reference_keys) = (&self.references, &self.reference_keys);
+        self.by_keys.insert_unique(hash, id, |other| {
+            let keys = references.get(*other as usize).map_or(&[][..], |r| {
+                let start = r.start as usize;
+                reference_keys
+                    .get(start..start + r.len as usize)
+                    .unwrap_or(&[])
+            });
+            Keys::hash_ids(keys)
+        });
+        if self.first_holder.len() < self.keys.spans.len() {
+            self.first_holder.resize(self.keys.spans.len(), NONE);
+        }
+        for key in ids {
+            if let Some(first) = self.first_holder.get_mut(*key as usize) {
+                let holder = u32::try_from(self.holders.len()).ok()?;
+                self.holders.push((id, *first));
+                *first = holder;
+            }
+        }
+        Some(id)
+    }
+
+    /// Adds to `ids` the references that hold key `key` (unsorted, maybe repeated).
+    fn holders_of(&self, key: u32, ids: &mut Vec<u32>) {
+        let mut at = self.first_holder.get(key as usize).copied().unwrap_or(NONE);
+        while let Some((reference, next)) = self.holders.get(at as usize) {
+            ids.push(*reference);
+            at = *next;
+        }
+    }
+
+    /// The reference ids a record's keys match, sorted.
     pub fn matched_by(&self, keys: &[OrgKey]) -> Vec<u32> {
-        let mut ids: Vec<u32> = keys
-            .iter()
-            .filter_map(|key| self.by_key.get(key))
-            .flatten()
-            .copied()
-            .collect();
+        let mut ids = Vec::new();
+        self.matched_into(
+            keys.iter().map(|(link, value)| (*link, value.as_str())),
+            &mut ids,
+        );
+        ids
+    }
+
+    /// The reference ids a record's keys match, sorted, into `ids` (cleared first): what
+    /// a pass over millions of records asks without allocating.
+    pub fn matched_into<'k>(
+        &self,
+        keys: impl IntoIterator<Item = (u16, &'k str)>,
+        ids: &mut Vec<u32>,
+    ) {
+        ids.clear();
+        for (link, value) in keys {
+            if let Some(key) = self.keys.find(link, value) {
+                self.holders_of(key, ids);
+            }
+        }
         ids.sort_unstable();
         ids.dedup();
-        ids
     }
 
     /// The id of a manager reference, if some record named it.
     pub fn reference_id(&self, manager: &[OrgKey]) -> Option<u32> {
-        self.refs.get(manager).copied()
+        // A reference holds one key per link: a few, on the stack.
+        let mut stack = [0u32; 8];
+        let mut heap = Vec::new();
+        let ids: &mut [u32] = match stack.get_mut(..manager.len()) {
+            Some(ids) => ids,
+            None => {
+                heap.resize(manager.len(), 0);
+                &mut heap
+            }
+        };
+        for (id, (link, value)) in ids.iter_mut().zip(manager) {
+            *id = self.keys.find(*link, value)?;
+        }
+        let ids = &*ids;
+        let hash = Keys::hash_ids(ids);
+        self.by_keys
+            .find(hash, |id| self.keys_of(*id) == ids)
+            .copied()
     }
 
     /// How many distinct references there are (ids run from 0 below it).
     pub fn len(&self) -> usize {
-        self.named.len()
+        self.references.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.named.is_empty()
+        self.references.is_empty()
     }
 
     /// The first active person who names reference `id` (when the index keeps names).
     pub fn first_report(&self, id: u32) -> Option<&str> {
-        self.named
-            .get(id as usize)?
-            .people
-            .first()
-            .map(String::as_str)
+        self.people.get(id as usize)?.first().map(String::as_str)
     }
 
-    /// A reference's keys and how many rows name it (inactive ones too).
-    pub fn reference(&self, id: u32) -> Option<(&[OrgKey], u64)> {
-        let named = self.named.get(id as usize)?;
-        Some((&named.keys, named.rows))
+    /// A reference's key values (in link order) and how many rows name it (inactive ones
+    /// too).
+    pub fn reference(&self, id: u32) -> Option<(Vec<&str>, u64)> {
+        let reference = self.references.get(id as usize)?;
+        let values = self
+            .keys_of(id)
+            .iter()
+            .filter_map(|key| self.keys.get(*key).map(|(_, value)| value))
+            .collect();
+        Some((values, reference.rows))
     }
 }
 
 impl Population for OrgIndex {
     fn reports(&self, keys: &[OrgKey]) -> Reports {
         let mut reports = Reports::default();
-        for id in self.matched_by(keys) {
-            if let Some(named) = self.named.get(id as usize) {
-                reports.count += named.count;
-                for person in &named.people {
-                    if reports.people.len() < PEOPLE_SHOWN {
-                        reports.people.push(person.clone());
-                    }
+        let mut ids = Vec::new();
+        self.matched_into(keys.iter().map(|(l, v)| (*l, v.as_str())), &mut ids);
+        for id in ids {
+            if let Some(reference) = self.references.get(id as usize) {
+                reports.count += reference.count;
+            }
+            for person in self.people.get(id as usize).into_iter().flatten() {
+                if reports.people.len() < PEOPLE_SHOWN {
+                    reports.people.push(person.clone());
                 }
             }
         }
@@ -394,6 +636,36 @@ mod tests {
         assert_eq!(profile.get("people_manager"), Some("yes"));
         let reports = index.reports(&program.org_entry(&JsonRecord::new(&boss), false, None).keys);
         assert_eq!(reports.people, vec!["u-2@acme.com", "u-3@acme.com"]);
+    }
+
+    /// A manager named by email alone by one record and by email and id by two others is
+    /// two references sharing a key: both count for them, each once, and a reference is
+    /// found again by exactly its keys.
+    #[test]
+    fn references_sharing_a_key_both_count() {
+        let entry = |manager: &[(u16, &str)], active| OrgEntry {
+            keys: Vec::new(),
+            manager: manager.iter().map(|(l, v)| (*l, v.to_string())).collect(),
+            active,
+        };
+        let mut index = OrgIndex::new(0);
+        index.add(&entry(&[(0, "ana@acme.com")], true), String::new);
+        index.add(&entry(&[(0, "ana@acme.com"), (1, "17")], true), String::new);
+        index.add(
+            &entry(&[(0, "ana@acme.com"), (1, "17")], false),
+            String::new,
+        );
+        index.add(&entry(&[(1, "ana@acme.com")], true), String::new);
+        assert_eq!(index.len(), 3);
+        let ana = vec![(0, "ana@acme.com".to_string())];
+        assert_eq!(index.reports(&ana).count, 2);
+        assert_eq!(index.matched_by(&ana), vec![0, 1]);
+        let both = vec![(0, "ana@acme.com".to_string()), (1, "17".to_string())];
+        assert_eq!(index.reference_id(&both), Some(1));
+        assert_eq!(index.reference(1), Some((vec!["ana@acme.com", "17"], 2)));
+        // The same value under another link is another key.
+        assert_eq!(index.reports(&[(1, "17".to_string())]).count, 1);
+        assert_eq!(index.reference_id(&[(0, "17".to_string())]), None);
     }
 
     /// The cached evaluator keys a field that tests `reports` by the count too.

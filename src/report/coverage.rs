@@ -25,6 +25,18 @@ pub struct FieldStats {
     pub missing_required: u64,
 }
 
+/// Unmapped values per input in the order the rules declare the inputs: workers meet them in
+/// whatever order their rows bring them, and a report must not depend on `--jobs`.
+fn by_declaration<'c>(
+    program: &Program,
+    unmapped: &'c [(Arc<str>, Counter)],
+) -> impl Iterator<Item = &'c (Arc<str>, Counter)> {
+    let place = |name: &str| program.inputs.iter().position(|i| &*i.name == name);
+    let mut sorted: Vec<_> = unmapped.iter().collect();
+    sorted.sort_by_key(|(name, _)| place(name));
+    sorted.into_iter()
+}
+
 /// The counter of `input`'s unmapped raw values, added on first use.
 fn unmapped_of<'c>(
     unmapped: &'c mut Vec<(Arc<str>, Counter)>,
@@ -121,9 +133,7 @@ impl Coverage {
                     values,
                     unset: stats.unset,
                     missing_required: stats.missing_required,
-                    unmapped: stats
-                        .unmapped
-                        .iter()
+                    unmapped: by_declaration(program, &stats.unmapped)
                         .map(|(input, counter)| {
                             let mut values = spellings(counter.top(usize::MAX));
                             values.truncate(top);

@@ -11,7 +11,7 @@ use std::fmt::Write as _;
 
 use serde::Serialize;
 
-use crate::eval::org::{OrgKey, EXAMPLES};
+use crate::eval::org::EXAMPLES;
 use crate::eval::OrgIndex;
 
 /// The person a manager reference names, as the mapping pass found them.
@@ -97,13 +97,6 @@ pub struct OrgReport {
 /// How many people of the deepest chain the report lists.
 const CHAIN_SHOWN: usize = 30;
 
-fn show_keys(keys: &[OrgKey]) -> String {
-    keys.iter()
-        .map(|(_, value)| value.as_str())
-        .collect::<Vec<_>>()
-        .join(" / ")
-}
-
 impl OrgReport {
     pub fn build(index: &OrgIndex, seen: &OrgSeen) -> Self {
         let n = index.len();
@@ -129,7 +122,7 @@ impl OrgReport {
                     if let Some((keys, rows)) = index.reference(id as u32) {
                         report.unmatched += 1;
                         report.unmatched_rows += rows;
-                        unmatched.push((show_keys(keys), rows));
+                        unmatched.push((keys.join(" / "), rows));
                     }
                 }
             }

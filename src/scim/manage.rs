@@ -189,8 +189,9 @@ pub fn preview(
     let mut lines = Vec::new();
     let mut updates = Vec::new();
     let mut changed_users = 0;
-    for user in &users {
-        let new = mapper.map(&user.body);
+    // In the tenant's population where the rules count reports, as every write maps them.
+    let profiles = super::org::map_all(&users, mapper);
+    for (user, new) in users.iter().zip(profiles) {
         let changes = profile_changes(user, &new);
         if !changes.is_empty() {
             changed_users += 1;
@@ -367,6 +368,39 @@ pub fn rate_limit(text: &str) -> Result<RateLimit, ManageError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A published or rolled-back version recomputes profiles in the tenant's population:
+    /// mapped alone, a manager named by two reports lost its derived `yes`.
+    #[test]
+    fn a_preview_maps_users_in_their_population() {
+        let store = crate::store::MemoryStore::new();
+        let acme = TenantId::parse("acme").unwrap();
+        let rules = concat!(env!("CARGO_MANIFEST_DIR"), "/rules/default.rules");
+        let program = Arc::new(crate::Program::load(std::path::Path::new(rules)).unwrap());
+        let user = |name: &str, manager: Option<&str>| {
+            let mut body = serde_json::json!({"userName": format!("{name}@acme.com"),
+                "name": {"givenName": name, "familyName": "Test"}, "active": true});
+            if let Some(manager) = manager {
+                body["urn:ietf:params:scim:schemas:extension:canon:2.0:User"] =
+                    serde_json::json!({"managerEmail": manager});
+            }
+            crate::store::Write {
+                body,
+                unique_key: Some(format!("{name}@acme.com")),
+                profile: None,
+            }
+        };
+        use crate::store::ResourceStore;
+        let boss = store.create(&acme, Kind::User, user("boss", None)).unwrap();
+        for name in ["ana", "bo"] {
+            store
+                .create(&acme, Kind::User, user(name, Some("boss@acme.com")))
+                .unwrap();
+        }
+        let remap = preview(&store, &acme, program.as_ref()).unwrap();
+        let (_, profile) = remap.updates.iter().find(|(id, _)| *id == boss.id).unwrap();
+        assert_eq!(profile.fields["people_manager"], serde_json::json!("yes"));
+    }
 
     #[test]
     fn durations_read_as_operators_write_them() {

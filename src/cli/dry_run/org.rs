@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use super::read::{read_batches, BadRows};
 use super::worker::Rows;
 use super::BATCH_ONE_WORKER;
-use crate::eval::OrgIndex;
+use crate::eval::{OrgEntry, OrgIndex, OrgReader};
 use crate::input::{BlockRecords, CsvRow, Input, InputFormat};
 use crate::{CsvRecord, JsonRecord, Program, Record};
 
@@ -72,8 +72,10 @@ pub(crate) fn index_population(
     let mut bad = BadRows::forwarding();
     let mut records = BlockRecords::default();
     let mut row = CsvRow::default();
-    let add = |record: &dyn Record, index: &mut OrgIndex| {
-        let entry = program.org_entry(record, true, Some(today));
+    let mut reader = OrgReader::new(program, today);
+    let mut entry = OrgEntry::default();
+    let mut add = |record: &dyn Record, index: &mut OrgIndex| {
+        reader.read(record, &mut entry);
         index.add(&entry, String::new);
     };
     read_batches(

@@ -70,10 +70,10 @@ pub(super) struct Worker<'p> {
     parsed: CsvRow,
     /// The reader of blocks, reused.
     blocks: Option<BlockRecords>,
-    program: &'p Program,
-    today: chrono::NaiveDate,
     /// The first pass's index, where the rules declare `reports_to`.
     population: Option<&'p OrgIndex>,
+    /// The references the record's person is named by, reused.
+    matched: Vec<u32>,
 }
 
 /// Writes CSV records straight into a batch's bytes, quoted where the csv crate's writer
@@ -148,13 +148,14 @@ impl<'p> Worker<'p> {
         let mut ev = crate::Evaluator::counting_one_of(program, Coverage::new(program), workers);
         if let Some(index) = population {
             coverage.org = Some(OrgSeen::new(index.len()));
-            ev = crate::Evaluator::counting_one_of(program, coverage, workers).among(index);
+            ev = crate::Evaluator::counting_one_of(program, coverage, workers)
+                .among(index)
+                .noting_org();
         }
         Self {
             ev: ev.on(today),
-            program,
-            today,
             population,
+            matched: Vec::new(),
             format,
             columns,
             nfields: program.fields.len(),
@@ -221,10 +222,10 @@ impl<'p> Worker<'p> {
                 for value in rows {
                     let found: Vec<String> = keys.iter().map(|k| json_key(value, k)).collect();
                     let record = JsonRecord::new(value);
-                    self.note_org(&record);
                     let outcomes = self.ev.apply_row(&record);
                     Self::fill(&mut self.cells, found.iter().map(String::as_str), &outcomes);
                     self.write(&mut out);
+                    self.note_org();
                 }
             }
         }
@@ -239,8 +240,18 @@ impl<'p> Worker<'p> {
         row: &CsvRow,
         out: &mut Vec<u8>,
     ) {
+        self.write_csv_row(binding, keys, row, out);
+        self.note_org();
+    }
+
+    fn write_csv_row(
+        &mut self,
+        binding: &ColumnBinding,
+        keys: &[Option<usize>],
+        row: &CsvRow,
+        out: &mut Vec<u8>,
+    ) {
         let record = CsvRecord::from_bytes(binding, row);
-        self.note_org(&record);
         let outcomes = self.ev.apply_row(&record);
         if self.format == OutFormat::Csv {
             // The common case: kept columns (bytes the reader has checked as text), fields
@@ -261,15 +272,24 @@ impl<'p> Worker<'p> {
         self.write(out);
     }
 
-    /// Notes, for the report's organisation section, which manager references name this
-    /// record's person, and whom the person names in turn.
-    fn note_org(&mut self, record: &dyn crate::Record) {
+    /// Notes, for the report's organisation section, which manager references name the
+    /// last record's person, and whom the person names in turn.
+    fn note_org(&mut self) {
         let Some(index) = self.population.filter(|index| !index.is_empty()) else {
             return;
         };
-        let entry = self.program.org_entry(record, false, Some(self.today));
-        let ids = index.matched_by(&entry.keys);
-        if ids.is_empty() {
+        let (coverage, entry) = self.ev.tally_and_org_entry();
+        let (Some(seen), Some(entry)) = (&mut coverage.org, entry) else {
+            return;
+        };
+        index.matched_into(
+            entry
+                .keys
+                .iter()
+                .map(|(link, value)| (*link, value.as_str())),
+            &mut self.matched,
+        );
+        if self.matched.is_empty() {
             return;
         }
         let manager = if entry.names_itself() {
@@ -277,11 +297,9 @@ impl<'p> Worker<'p> {
         } else {
             index.reference_id(&entry.manager)
         };
-        let person = entry.display(String::new);
-        if let Some(seen) = &mut self.ev.tally_mut().org {
-            for id in ids {
-                seen.note(id, &person, manager);
-            }
+        let person = entry.keys.first().map_or("", |(_, value)| value.as_str());
+        for id in &self.matched {
+            seen.note(*id, person, manager);
         }
     }
 

@@ -27,7 +27,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use super::profile::{FieldNote, FieldOutcome, Profile};
-use super::{Decision, Population, Run, RunBuffers};
+use super::{Decision, OrgEntry, Population, Run, RunBuffers};
 use crate::program::{Field, InputId, Program};
 use crate::value::Record;
 use runs::{decide_by_run, grouped, roots, segments, Decided, Keys, Segment};
@@ -106,6 +106,9 @@ pub struct Evaluator<'p, T: Tally = ()> {
     today: Option<chrono::NaiveDate>,
     /// What `reports` tests count (none: they do not hold).
     population: Option<&'p dyn Population>,
+    /// The last record's place in the organisation graph, when asked for (the dry run's
+    /// organisation report reads it from the run that mapped the record).
+    org_entry: Option<OrgEntry>,
     tally: T,
 }
 
@@ -403,8 +406,14 @@ impl<'p, T: Tally> Evaluator<'p, T> {
             buffers: RunBuffers::default(),
             today: None,
             population: None,
+            org_entry: None,
             tally,
         }
+    }
+
+    /// The program it evaluates.
+    pub(crate) fn program(&self) -> &'p Program {
+        self.program
     }
 
     /// Evaluates `reports` tests in `population` (each record's count is then part of the
@@ -412,6 +421,24 @@ impl<'p, T: Tally> Evaluator<'p, T> {
     pub fn among(mut self, population: &'p dyn Population) -> Self {
         self.population = Some(population);
         self
+    }
+
+    /// Also reads each record's keys and manager reference, for [`Evaluator::org_entry`].
+    pub fn noting_org(mut self) -> Self {
+        self.org_entry = Some(OrgEntry::default());
+        self
+    }
+
+    /// The last record's keys and manager reference (with [`Evaluator::noting_org`]; its
+    /// `active` is not read).
+    pub fn org_entry(&self) -> Option<&OrgEntry> {
+        self.org_entry.as_ref()
+    }
+
+    /// The tally, and the last record's keys and manager reference (see
+    /// [`Evaluator::org_entry`]).
+    pub fn tally_and_org_entry(&mut self) -> (&mut T, Option<&OrgEntry>) {
+        (&mut self.tally, self.org_entry.as_ref())
     }
 
     /// The record's profile.
@@ -463,6 +490,48 @@ impl<'p, T: Tally> Evaluator<'p, T> {
             cache.fold(field, &mut self.tally);
         }
         self.tally
+    }
+
+    /// Field `field`'s value for `record`, cached as [`Evaluator::apply_row`] caches it, and
+    /// the run that decided it, for `visit` to read more of the record's inputs from (the
+    /// first pass over a population needs a record's keys and status only).
+    pub(crate) fn visit_field<R>(
+        &mut self,
+        record: &dyn Record,
+        field: Option<usize>,
+        visit: impl FnOnce(&mut Run<'p, '_>, Option<&str>) -> R,
+    ) -> R {
+        let buffers = std::mem::take(&mut self.buffers);
+        let mut run = Run::with_buffers(self.program, record, buffers)
+            .on(self.today)
+            .among(self.population);
+        self.record_number += 1;
+        let mut keys = Keys {
+            groups: &self.groups,
+            hashes: &mut self.group_hashes,
+            hashed: &mut self.hashed,
+            record: self.record_number,
+            hasher: &self.hasher,
+        };
+        let mut value = None;
+        if let Some((index, (field, cache))) = field.and_then(|index| {
+            let field = self.program.fields.get(index)?;
+            Some((index, (field, self.caches.get_mut(index)?)))
+        }) {
+            value = if cache.enabled {
+                Self::cached(&mut run, field, index, cache, &mut keys, &mut self.tally)
+                    .and_then(|slot| cache.slots.get(slot as usize))
+                    .map_or_else(
+                        || cache.fresh.as_ref().and_then(|o| o.value.clone()),
+                        |slot| slot.value.clone(),
+                    )
+            } else {
+                run.field(field, None).value
+            };
+        }
+        let result = visit(&mut run, value.as_deref());
+        self.buffers = run.into_buffers();
+        result
     }
 
     /// Evaluates every field into `self.row`. Returns whether a required field stayed unset
@@ -530,6 +599,9 @@ impl<'p, T: Tally> Evaluator<'p, T> {
                     }
                 }
             }
+        }
+        if let Some(entry) = &mut self.org_entry {
+            super::org::read_links(self.program, &mut run, entry);
         }
         self.buffers = run.into_buffers();
         self.tally.row(missing_required, error);
