@@ -107,12 +107,7 @@ async fn run(
 }
 
 fn main() {
-    let var = |name: &str, default: usize| {
-        std::env::var(name)
-            .ok()
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(default)
-    };
+    let var = load::env_or;
     let (clients, rounds) = (var("CLIENTS", 16), var("ROUNDS", 100));
     let (size, pushes) = (var("GROUP_SIZE", 10_000), var("PUSHES", 20));
     let rules = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/corpus/base.rules");

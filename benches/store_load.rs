@@ -164,12 +164,7 @@ async fn run(
 }
 
 fn main() {
-    let var = |name: &str, default: usize| {
-        std::env::var(name)
-            .ok()
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(default)
-    };
+    let var = load::env_or;
     let clients = var("CLIENTS", 16);
     // 5,000 of each request, as issue 18 measured.
     let rounds = var("ROUNDS", 5000usize.div_ceil(clients));

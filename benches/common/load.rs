@@ -92,6 +92,14 @@ impl Client {
     }
 }
 
+/// A whole number from the environment (`CLIENTS`, `ROUNDS`, …), else `default`.
+pub fn env_or(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
 pub fn percentile(sorted: &[Duration], p: f64) -> Duration {
     if sorted.is_empty() {
         return Duration::ZERO;
