@@ -55,16 +55,9 @@ pub fn coverage(
     ))
 }
 
-/// Stored users handed from the scanning thread to the evaluating one at a time.
-const PREVIEW_BATCH: usize = 256;
-
 /// What replacing `published` by `draft` does to the customer's stored users: transitions
 /// per field and the first `keep` changed users (`at` is the user's id, the keys its
 /// `userName`).
-///
-/// Reading and decoding the stored users costs about what both evaluations do
-/// (benches/README.md), so on two threads: this one scans, another evaluates, through a
-/// bounded channel of batches (memory stays flat: at most a few batches in flight).
 pub fn preview(
     published: &Program,
     draft: &Program,
@@ -75,55 +68,28 @@ pub fn preview(
 ) -> Result<DiffReport, StoreError> {
     // Both programs decide every user on one date.
     let today = chrono::Local::now().date_naive();
-    let (send, receive) = std::sync::mpsc::sync_channel::<Vec<StoredResource>>(4);
-    std::thread::scope(|scope| {
-        let evaluating = scope.spawn(move || {
-            let (mut before, mut after) =
-                (published.evaluator().on(today), draft.evaluator().on(today));
-            let mut stats = DiffStats::default();
-            for user in receive.into_iter().flatten() {
-                let view = extensions.view(&user.body);
-                let record = JsonRecord::new(&view);
-                let old = before.apply(&record);
-                let new = after.apply(&record);
-                stats.add(
-                    || {
-                        let name = user
-                            .body
-                            .get("userName")
-                            .and_then(Value::as_str)
-                            .unwrap_or_default()
-                            .to_string();
-                        (user.id.clone(), vec![("userName".to_string(), name)])
-                    },
-                    &old,
-                    &new,
-                    keep,
-                );
-            }
-            stats
-        });
-        let mut batch = Vec::with_capacity(PREVIEW_BATCH);
-        let scanned = store.scan(tenant, Kind::User, &mut |user| {
-            batch.push(user);
-            if batch.len() < PREVIEW_BATCH {
-                return true;
-            }
-            let full = std::mem::replace(&mut batch, Vec::with_capacity(PREVIEW_BATCH));
-            // The evaluator stops only by failing: then stop scanning too.
-            send.send(full).is_ok()
-        });
-        if !batch.is_empty() {
-            // A failed send means the evaluator failed, which `join` reports.
-            let _ = send.send(batch);
-        }
-        drop(send);
-        let stats = evaluating.join().map_err(|_| {
-            StoreError::Backend("the preview's evaluation failed (see the log)".into())
-        })?;
-        scanned?;
-        Ok(stats.report(0))
-    })
+    let (mut before, mut after) = (published.evaluator().on(today), draft.evaluator().on(today));
+    let mut stats = DiffStats::default();
+    each_user(store, tenant, extensions, &mut |user, view| {
+        let record = JsonRecord::new(view);
+        let old = before.apply(&record);
+        let new = after.apply(&record);
+        stats.add(
+            || {
+                let name = user
+                    .body
+                    .get("userName")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .to_string();
+                (user.id.clone(), vec![("userName".to_string(), name)])
+            },
+            &old,
+            &new,
+            keep,
+        );
+    })?;
+    Ok(stats.report(0))
 }
 
 /// Bad rows of an uploaded export kept for the report (the count covers all), as the dry run.
