@@ -397,15 +397,7 @@ impl<'p, 'r> Run<'p, 'r> {
         if self.reports.is_none() {
             let program = self.program;
             let mut keys = std::mem::take(&mut self.report_keys);
-            let mut len = 0;
-            for (link, reports_to) in program.reports_to.iter().enumerate() {
-                for person in &reports_to.people {
-                    let value = self.value(*person);
-                    if !is_blank(value) {
-                        org::put_key(&mut keys, &mut len, link as u16, value);
-                    }
-                }
-            }
+            let len = org::read_person_keys(program, self, &mut keys);
             // Strings past `len` stay for later records.
             self.reports = Some(population.reports(keys.get(..len).unwrap_or(&[])));
             self.report_keys = keys;

@@ -81,7 +81,7 @@ impl Program {
         read_links(self, &mut run, &mut entry);
         entry.active = true;
         if status {
-            if let Some(field) = self.fields.iter().find(|f| &*f.name == "status") {
+            if let Some(field) = self.status_field().and_then(|i| self.fields.get(i)) {
                 let outcome = run.field(field, None);
                 entry.active = outcome.value.as_deref() != Some(INACTIVE);
             }
@@ -98,23 +98,33 @@ impl Program {
 /// Reads a record's keys and manager reference into `entry`, in place of what it held (its
 /// strings are reused: a pass over millions of records allocates none per record).
 pub(super) fn read_links(program: &Program, run: &mut Run, entry: &mut OrgEntry) {
-    let (mut keys, mut managers) = (0, 0);
+    let mut managers = 0;
     for (link, reports_to) in program.reports_to.iter().enumerate() {
-        let link = link as u16;
         let manager = run.value(reports_to.manager);
         if !is_blank(manager) {
-            put_key(&mut entry.manager, &mut managers, link, manager);
+            put_key(&mut entry.manager, &mut managers, link as u16, manager);
         }
+    }
+    entry.manager.truncate(managers);
+    let keys = read_person_keys(program, run, &mut entry.keys);
+    entry.keys.truncate(keys);
+}
+
+/// Reads a record's own keys (each once) into the first places of `keys`, reusing the
+/// strings there, and returns how many: strings past that stay for later records.
+pub(super) fn read_person_keys(program: &Program, run: &mut Run, keys: &mut Vec<OrgKey>) -> usize {
+    let mut len = 0;
+    for (link, reports_to) in program.reports_to.iter().enumerate() {
+        let link = link as u16;
         for person in &reports_to.people {
             let value = run.value(*person);
-            let known = entry.keys.get(..keys).unwrap_or(&[]);
+            let known = keys.get(..len).unwrap_or(&[]);
             if !is_blank(value) && !known.iter().any(|(l, v)| *l == link && v == value) {
-                put_key(&mut entry.keys, &mut keys, link, value);
+                put_key(keys, &mut len, link, value);
             }
         }
     }
-    entry.keys.truncate(keys);
-    entry.manager.truncate(managers);
+    len
 }
 
 /// Sets `list[*len]` to the key (reusing the string there) and counts it.

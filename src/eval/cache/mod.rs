@@ -492,6 +492,16 @@ impl<'p, T: Tally> Evaluator<'p, T> {
         self.tally
     }
 
+    /// A run over the next record, in the last record's buffers (give them back with
+    /// [`Run::into_buffers`]).
+    fn start<'r>(&mut self, record: &'r dyn Record) -> Run<'p, 'r> {
+        self.record_number += 1;
+        let buffers = std::mem::take(&mut self.buffers);
+        Run::with_buffers(self.program, record, buffers)
+            .on(self.today)
+            .among(self.population)
+    }
+
     /// Field `field`'s value for `record`, cached as [`Evaluator::apply_row`] caches it, and
     /// the run that decided it, for `visit` to read more of the record's inputs from (the
     /// first pass over a population needs a record's keys and status only).
@@ -501,11 +511,7 @@ impl<'p, T: Tally> Evaluator<'p, T> {
         field: Option<usize>,
         visit: impl FnOnce(&mut Run<'p, '_>, Option<&str>) -> R,
     ) -> R {
-        let buffers = std::mem::take(&mut self.buffers);
-        let mut run = Run::with_buffers(self.program, record, buffers)
-            .on(self.today)
-            .among(self.population);
-        self.record_number += 1;
+        let mut run = self.start(record);
         let mut keys = Keys {
             groups: &self.groups,
             hashes: &mut self.group_hashes,
@@ -537,11 +543,7 @@ impl<'p, T: Tally> Evaluator<'p, T> {
     /// Evaluates every field into `self.row`. Returns whether a required field stayed unset
     /// and whether the record ran out of budget.
     fn evaluate(&mut self, record: &dyn Record) -> (bool, bool) {
-        let buffers = std::mem::take(&mut self.buffers);
-        let mut run = Run::with_buffers(self.program, record, buffers)
-            .on(self.today)
-            .among(self.population);
-        self.record_number += 1;
+        let mut run = self.start(record);
         let mut keys = Keys {
             groups: &self.groups,
             hashes: &mut self.group_hashes,
