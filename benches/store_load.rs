@@ -6,6 +6,12 @@
 //! `cargo bench --bench store_load` (env: `CLIENTS`, default 16; `ROUNDS` per client and
 //! phase, default 5,000 ÷ clients).
 //!
+//! The default pack as shipped declares `reports_to`, so every user write keeps the
+//! organisation graph: that is what is measured unless `ORG_GRAPH=0`. As Okta pushes an
+//! organisation, each user names a manager (`managerEmail`): each client's first user, so
+//! every create and deactivation of a client also recomputes its manager's profile, and
+//! the 16 clients' writes touch 16 different managers (`MANAGERS=0`: nobody is named).
+//!
 //! Then a group push as the IdPs' largest (issue 16): `PUSHES` (default 20) PATCHes of 1,000
 //! member operations each (500 removals by value filter, 500 additions) on a group of 10,000
 //! members (`GROUP_SIZE`), one client; prints p50/p99. Okta and Entra give up after 60 s.
@@ -23,10 +29,8 @@ mod load;
 
 use load::{id_of, member_pushes, ms, percentile, start, user_body, Client, BARE};
 
-/// The default pack with its organisation graph left out (`reports`, issue 21): with it,
-/// every user write scans the tenant's users to recompute who reports to whom, which is the
-/// organisation graph's cost and not the store's (benches/org_writes.rs measures it). Set
-/// `ORG_GRAPH=1` to keep it.
+/// The default pack with its organisation graph left out (`ORG_GRAPH=0`): user writes then
+/// keep no index and recompute no manager, the store's cost alone.
 struct WithoutOrgGraph(Arc<dyn ProfileMapper>);
 
 impl ProfileMapper for WithoutOrgGraph {
@@ -106,6 +110,7 @@ async fn run(
     mapper: Arc<dyn ProfileMapper>,
     clients: usize,
     rounds: usize,
+    managers: bool,
 ) -> [Phase; 3] {
     // No rate limit, no activity log: the store is measured, not the safety layers
     // (scim_load measures those).
@@ -116,7 +121,15 @@ async fn run(
             &address,
             clients,
             rounds,
-            Arc::new(move |c, r| ("POST", "/t/bench/scim/v2/Users".into(), user_body(&name(c, r)), 201)),
+            Arc::new(move |c, r| {
+                let mut body = user_body(&name(c, r));
+                if managers && r > 0 {
+                    let mut user: serde_json::Value = serde_json::from_str(&body).expect("body");
+                    user["managerEmail"] = name(c, 0).into();
+                    body = user.to_string();
+                }
+                ("POST", "/t/bench/scim/v2/Users".into(), body, 201)
+            }),
         );
         let ids: Arc<Vec<Vec<String>>> = Arc::new(
             bodies
@@ -172,9 +185,19 @@ fn main() {
     let rules = Path::new(env!("CARGO_MANIFEST_DIR")).join("rules/default.rules");
     let mut program: Arc<dyn ProfileMapper> =
         Arc::new(canon::Program::load(&rules).expect("rules"));
-    if var("ORG_GRAPH", 0) == 0 && program.has_org_graph() {
-        println!("default pack, its organisation graph left out (ORG_GRAPH=1 keeps it)");
+    let managers = var("MANAGERS", 1) != 0;
+    if var("ORG_GRAPH", 1) == 0 && program.has_org_graph() {
+        println!("default pack, its organisation graph left out (ORG_GRAPH=0)");
         program = Arc::new(WithoutOrgGraph(program));
+    } else {
+        println!(
+            "default pack as shipped, with its organisation graph ({})",
+            if managers {
+                "each client's users name its first user as manager"
+            } else {
+                "MANAGERS=0: nobody names a manager"
+            }
+        );
     }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -201,13 +224,21 @@ fn main() {
             program.clone(),
             clients,
             rounds,
+            managers,
         )
         .await;
         let member_p99 = member_pushes("SQLite", sqlite("members.db"), size, 1000, pushes).await;
         let pg = match (pg_load, pg_members) {
             (Some(load), Some(members)) => {
-                let [pg_creates, pg_patches, _] =
-                    run("PostgreSQL", load, program.clone(), clients, rounds).await;
+                let [pg_creates, pg_patches, _] = run(
+                    "PostgreSQL",
+                    load,
+                    program.clone(),
+                    clients,
+                    rounds,
+                    managers,
+                )
+                .await;
                 let pg_member_p99 = member_pushes("PostgreSQL", members, size, 1000, pushes).await;
                 Some((pg_creates, pg_patches, pg_member_p99))
             }

@@ -351,7 +351,8 @@ impl Program {
         self.fields.iter().filter(|f| f.required).map(|f| &*f.name)
     }
 
-    /// What each field reads: field → attribute paths (for reports and the start-up log).
+    /// What each field reads: field → attribute paths as an IdP sends them (aliases expanded
+    /// to their URN), in the order the rules try them.
     pub fn reads(&self) -> Vec<(&str, Vec<&str>)> {
         self.fields
             .iter()
@@ -373,8 +374,8 @@ impl Program {
             match source {
                 InputSource::Path(id) => {
                     if let Some(path) = self.paths.get(id.0) {
-                        if !out.contains(&path.text()) {
-                            out.push(path.text());
+                        if !out.contains(&path.scim_path()) {
+                            out.push(path.scim_path());
                         }
                     }
                 }

@@ -49,10 +49,36 @@ pub struct AttributeRow {
     pub field: String,
     /// Every profile needs the field: send one of its attributes.
     pub required: bool,
-    /// The attribute Canon reads first: the one to map.
+    /// The attribute Canon reads first: the one to map, as the IdP sends it (extension
+    /// attributes by their full URN path, as Entra ID's target attribute takes it).
     pub first: String,
+    /// How Okta's Profile Editor asks for `first` when it is an extension attribute.
+    pub okta: Option<OktaAttribute>,
     /// What it reads when the first is absent, in order.
     pub fallbacks: Vec<String>,
+}
+
+/// An extension attribute as Okta's Profile Editor asks for it: *External name* and
+/// *External namespace*.
+#[derive(Serialize, Debug, PartialEq)]
+pub struct OktaAttribute {
+    pub external_name: String,
+    pub external_namespace: String,
+}
+
+impl OktaAttribute {
+    /// `urn:…:User:manager.value` → name `manager.value` in namespace `urn:…:User`; `None`
+    /// for a core attribute or a CSV column.
+    fn of(path: &str) -> Option<Self> {
+        if !path.get(..4)?.eq_ignore_ascii_case("urn:") {
+            return None;
+        }
+        let (namespace, name) = path.rsplit_once(':')?;
+        Some(Self {
+            external_name: name.to_string(),
+            external_namespace: namespace.to_string(),
+        })
+    }
 }
 
 /// One canonical field and what it accepts.
@@ -82,6 +108,7 @@ pub fn attribute_table(program: &crate::Program) -> (Vec<AttributeRow>, Vec<Fiel
             Some(AttributeRow {
                 field: field.to_string(),
                 required: required.contains(&field),
+                okta: OktaAttribute::of(&first),
                 first,
                 fallbacks,
             })
@@ -350,11 +377,30 @@ mod tests {
         };
         let levels = row("management_level");
         assert!(levels.required);
-        assert!(
-            levels.first == "title" || levels.fallbacks.iter().any(|p| p == "title"),
-            "{levels:?}"
-        );
+        assert!(levels.fallbacks.iter().any(|p| p == "title"), "{levels:?}");
         assert_eq!(row("first_name").first, "name.givenName");
+        assert_eq!(row("first_name").okta, None);
+        // Extension attributes by the full path an IdP administrator types, never by alias.
+        assert_eq!(
+            levels.first,
+            "urn:ietf:params:scim:schemas:extension:canon:2.0:User:managementLevel"
+        );
+        assert_eq!(
+            levels.okta,
+            Some(OktaAttribute {
+                external_name: "managementLevel".into(),
+                external_namespace: "urn:ietf:params:scim:schemas:extension:canon:2.0:User".into(),
+            })
+        );
+        let function = row("job_function");
+        assert!(function
+            .fallbacks
+            .iter()
+            .any(|p| p == "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department"));
+        assert!(attributes
+            .iter()
+            .flat_map(|r| r.fallbacks.iter().chain([&r.first]))
+            .all(|p| !p.starts_with("canon:") && !p.starts_with("enterprise:")));
         // Required fields first; a field's attributes listed once each.
         assert!(attributes
             .windows(2)

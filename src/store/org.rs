@@ -103,9 +103,16 @@ pub(crate) trait OrgTx {
     /// The users who count and name any of `keys`: how many, and the first `keep` of them
     /// (display names, oldest user first).
     fn reports(&mut self, keys: &[OrgKey], keep: usize) -> Result<Reports, StoreError>;
-    /// A stored user: `(body, profile)`.
+    /// A stored user: `(body, profile)`, its row locked until the commit where the backend
+    /// has several writers.
     fn user(&mut self, id: &str) -> Result<Option<(Value, Option<ProfileRecord>)>, StoreError>;
     fn set_profile(&mut self, id: &str, profile: &ProfileRecord) -> Result<(), StoreError>;
+    /// Holds off, until the commit, every other write whose user has or names any of
+    /// `keys` (sorted): called before the write reads a count. Backends with one writer
+    /// need nothing; PostgreSQL locks each key, so writes that share none run at once.
+    fn lock_keys(&mut self, _keys: &[OrgKey]) -> Result<(), StoreError> {
+        Ok(())
+    }
 }
 
 /// A population of one record, whose reports are known: what a user is mapped in.
@@ -156,13 +163,17 @@ fn profile_in(
 /// resource (given the written user's profile in its population, `None` for a delete)
 /// inside the same transaction as the index and the dependants' profiles.
 ///
-/// The backend holds off every other write to the tenant's graph from before its first read
-/// to the commit (SQLite and memory have one writer; PostgreSQL takes a lock per tenant first,
-/// as several instances write at once), so the counts read here are the latest.
+/// The counts read here must be the latest. SQLite and memory have one writer. PostgreSQL
+/// (several instances write at once) holds off only the writes that could change them: the
+/// backend keeps other writes of the same user out before its old rows are read, every key
+/// the user has or names, old and new, is locked ([`OrgTx::lock_keys`]) before anything is
+/// counted, and [`OrgTx::user`] locks each dependant's row, in id order, before its count is
+/// read (two writes naming different keys of one manager each count after the other).
 ///
-/// In order: the index made current; the user's old rows read and its new rows written; its
-/// own profile computed from the index; the resource written; then every user whose keys
-/// the old or the new manager reference names is recomputed, and stored where it changed.
+/// In order: the index made current; the user's old rows read; its keys locked; its new
+/// rows written; its own profile computed from the index; the resource written; then every
+/// user whose keys the old or the new manager reference names is recomputed, and stored
+/// where it changed.
 pub(crate) fn write_user<X: OrgTx, T>(
     tx: &mut X,
     rules: &dyn OrgRules,
@@ -173,6 +184,14 @@ pub(crate) fn write_user<X: OrgTx, T>(
     ensure_current(tx, rules)?;
     let before = tx.place(id)?;
     let after = body.map(|body| OrgPlace::of(id, body, rules.entry(id, body)));
+    let mut touched: Vec<OrgKey> = before
+        .iter()
+        .chain(&after)
+        .flat_map(|place| place.keys.iter().chain(&place.manager).cloned())
+        .collect();
+    touched.sort();
+    touched.dedup();
+    tx.lock_keys(&touched)?;
     if before != after {
         tx.set_place(id, after.as_ref())?;
     }

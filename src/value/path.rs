@@ -4,6 +4,11 @@
 
 use std::fmt;
 
+fn starts_with_urn(text: &str) -> bool {
+    text.get(..4)
+        .is_some_and(|head| head.eq_ignore_ascii_case("urn:"))
+}
+
 /// Dense index of a distinct source path within one compiled program.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct SourceId(pub usize);
@@ -80,6 +85,9 @@ pub struct AttrPath {
     pub segments: Vec<PathSegment>,
     /// The path as written (for messages and traces).
     text: String,
+    /// The path as an IdP sends it: aliases expanded to their URN in its own spelling
+    /// (`urn:ietf:params:scim:schemas:extension:canon:2.0:User:managementLevel`).
+    scim_path: String,
     /// Lower-cased name under which a flat record (a CSV column) holds this path.
     flat_key: String,
     /// The first segment's name, lower-cased once here rather than on every lookup.
@@ -101,10 +109,18 @@ impl AttrPath {
         let first_lower = segments
             .first()
             .map_or(String::new(), |s| s.name.to_lowercase());
+        let scim_path = match &urn {
+            Some(urn) if !starts_with_urn(&text) => match text.split_once(':') {
+                Some((_alias, rest)) => format!("{urn}:{rest}"),
+                None => format!("{urn}:{text}"),
+            },
+            _ => text.clone(),
+        };
         Self {
             urn: urn.map(|u| u.to_lowercase()),
             segments,
             text,
+            scim_path,
             flat_key,
             first_lower,
             id: SourceId(0),
@@ -125,6 +141,13 @@ impl AttrPath {
 
     pub fn text(&self) -> &str {
         &self.text
+    }
+
+    /// The path with its alias expanded: what an IdP administrator types, and what an IdP
+    /// sends (`enterprise:department` is
+    /// `urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department`).
+    pub fn scim_path(&self) -> &str {
+        &self.scim_path
     }
 
     pub fn flat_key(&self) -> &str {

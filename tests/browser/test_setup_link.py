@@ -47,6 +47,14 @@ def test_the_setup_page_reveals_its_token_once_and_follows_the_connection(page, 
     assert "required" in first_name.inner_text()
     level_row = page.locator("#attributes tbody tr", has_text="management_level")
     assert level_row.locator("details").get_attribute("open") is None
+    # Extension attributes by the names an Okta admin types, never by a rule-file alias.
+    canon_urn = "urn:ietf:params:scim:schemas:extension:canon:2.0:User"
+    assert f"{canon_urn}:managementLevel" in level_row.inner_text()
+    okta = level_row.locator(".okta").inner_text()
+    assert "External name managementLevel" in okta and f"External namespace {canon_urn}" in okta
+    assert "canon:managementLevel" not in page.locator("#attributes").inner_text().replace(
+        canon_urn, ""
+    )
     levels = page.locator("#fields tr", has_text="management_level").inner_text()
     for level in ["Student", "Intern", "Individual Contributor", "Sr. Director", "Executive"]:
         assert level in levels

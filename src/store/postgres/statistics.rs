@@ -7,9 +7,11 @@
 //! and the planner takes the smaller `resources_order`: every GET, PATCH and PUT then reads
 //! the tenant's rows one by one (issue 18's bench: 5,000 PATCH deactivations at 370/s,
 //! p50 41 ms, right after 5,000 creates). Autovacuum analyzes only after 10% of a table
-//! changed, and at most once a minute. So the store analyzes the two tables itself, in the
+//! changed, and at most once a minute. So the store analyzes the tables itself, in the
 //! background, after every [`CREATES`] creates it made (at most once per [`AT_MOST_EVERY`]):
-//! a cached plan is re-planned by PostgreSQL when the statistics change.
+//! a cached plan is re-planned by PostgreSQL when the statistics change. The organisation
+//! index (`org_refs`) grows with the users and has the same two-index choice (a user's rows
+//! by `org_refs_of`, or the primary key walked in order); creates that keep it count too.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -49,7 +51,7 @@ impl Freshness {
         runtime.spawn(async move {
             let analyzed = match pool.get().await {
                 Ok(client) => client
-                    .batch_execute("ANALYZE resources, keys")
+                    .batch_execute("ANALYZE resources, keys, org_refs")
                     .await
                     .map_err(|e| e.to_string()),
                 Err(e) => Err(e.to_string()),
