@@ -20,7 +20,8 @@ use chrono::NaiveDate;
 use serde_json::Value;
 
 use crate::eval::{OrgEntry, OrgIndex, OrgReader};
-use crate::report::{Coverage, CoverageReport, DiffReport, DiffStats};
+use crate::report::header::{check_headers, HeaderCheck};
+use crate::report::{Coverage, CoverageReport, DiffReport, DiffStats, OrgReport, OrgSeen};
 use crate::scim::extensions::Extensions;
 use crate::store::{Kind, ResourceStore, StoreError, TenantId, UserSummary};
 use crate::value::AttrPath;
@@ -385,36 +386,51 @@ fn mapped(
 /// Bad rows of an uploaded export kept for the report (the count covers all), as the dry run.
 pub(crate) const BAD_ROWS_KEPT: usize = 100;
 
-/// The dry run's coverage report of `program` over an uploaded CSV export, read as
-/// `canon dry-run` reads it (the same reader: bad rows reported by row and line, reading goes
-/// on after them). With an organisation graph, the export's population is indexed first, as
-/// the dry run's first pass does, so `reports` tests count within the export. The bytes are
-/// the caller's: nothing is kept.
+/// What a dry run of an uploaded export answers: the header's problems (as `canon dry-run`
+/// finds them), and the coverage report unless an error in the header stopped the run.
+pub(crate) struct ExportRun {
+    pub header: HeaderCheck,
+    pub report: Option<CoverageReport>,
+}
+
+/// The dry run of `program` over an uploaded CSV export, read as `canon dry-run` reads it:
+/// the same header checks (two columns of one name that the rules read stop the run; other
+/// duplicates, and inputs that read none of the columns, are warnings), the same reader (bad
+/// rows reported by row and line, reading goes on after them), the same coverage report with
+/// the columns no rule reads and, where the rules declare `reports_to`, the organisation
+/// section (the export's population indexed first, as the dry run's first pass does, so
+/// `reports` tests count within the export). The bytes are the caller's: nothing is kept.
 pub(crate) fn coverage_of_export(
     program: &Program,
     name: &str,
     bytes: axum::body::Bytes,
-) -> Result<CoverageReport, crate::input::InputError> {
-    use crate::input::{BadRow, CsvInput, CsvRow};
+) -> Result<ExportRun, crate::input::InputError> {
+    use crate::input::{BadRow, CsvInput, CsvRow, Input};
     use crate::CsvRecord;
 
     let started = Instant::now();
     let today = chrono::Local::now().date_naive();
     // Each pass reads the one copy of the bytes.
     let open = || CsvInput::from_reader(name, Box::new(std::io::Cursor::new(bytes.clone())));
+    let header = check_headers(program, &[Input::Csv(open()?)]);
+    if !header.errors.is_empty() {
+        return Ok(ExportRun {
+            header,
+            report: None,
+        });
+    }
     let population = if program.has_org_graph() {
         let mut csv = open()?;
         let binding = program.bind_columns(csv.header().iter().map(String::as_str));
+        // One name per manager: the first report, for the deepest chain of the report.
         let mut index = crate::eval::OrgIndex::new(1);
+        let mut reader = OrgReader::new(program, today);
+        let mut entry = OrgEntry::default();
         let mut row = CsvRow::default();
         loop {
             match csv.read(&mut row) {
                 Ok(true) => {
-                    let entry = program.org_entry(
-                        &CsvRecord::from_bytes(&binding, &row),
-                        true,
-                        Some(today),
-                    );
+                    reader.read(&CsvRecord::from_bytes(&binding, &row), &mut entry);
                     index.add(&entry, String::new);
                 }
                 Ok(false) => break,
@@ -432,13 +448,27 @@ pub(crate) fn coverage_of_export(
     if let Some(index) = &population {
         evaluator = evaluator.among(index);
     }
+    // The organisation section's notes: whom each manager reference names.
+    let mut seen = population.as_ref().map(|index| {
+        (
+            OrgSeen::new(index.len()),
+            OrgReader::new(program, today),
+            OrgEntry::default(),
+        )
+    });
     let mut bad: Vec<BadRow> = Vec::new();
     let mut bad_total = 0u64;
     let mut row = CsvRow::default();
+    let mut matched = Vec::new();
     loop {
         match csv.read(&mut row) {
             Ok(true) => {
-                evaluator.apply_row(&CsvRecord::from_bytes(&binding, &row));
+                let record = CsvRecord::from_bytes(&binding, &row);
+                evaluator.apply_row(&record);
+                if let (Some(index), Some((seen, reader, entry))) = (&population, &mut seen) {
+                    reader.read(&record, entry);
+                    seen.note_entry(index, entry, &mut matched);
+                }
             }
             Ok(false) => break,
             Err(bad_row) => {
@@ -450,14 +480,22 @@ pub(crate) fn coverage_of_export(
         }
     }
     let tally = evaluator.into_tally();
-    Ok(tally.report(
+    let mut report = tally.report(
         program,
         &bad,
         bad_total,
         TOP_UNMAPPED,
         started.elapsed().as_secs_f64(),
         Some(bytes.len() as u64),
-    ))
+    );
+    report.unread_columns = header.unread.clone();
+    if let (Some(index), Some((seen, _, _))) = (&population, &seen) {
+        report.organisation = Some(OrgReport::build(index, seen));
+    }
+    Ok(ExportRun {
+        header,
+        report: Some(report),
+    })
 }
 
 #[cfg(test)]

@@ -44,6 +44,10 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("activity.html", include_str!("templates/activity.html")),
     ("try.html", include_str!("templates/try.html")),
     ("try_report.html", include_str!("templates/try_report.html")),
+    (
+        "try_header_warnings.html",
+        include_str!("templates/try_header_warnings.html"),
+    ),
 ];
 
 fn templates() -> &'static Environment<'static> {

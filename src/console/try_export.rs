@@ -211,16 +211,16 @@ pub(super) async fn run(
         } else {
             upload.file_name.clone()
         };
-        let report = analysis::coverage_of_export(&program, &name, upload.bytes)
+        let run = analysis::coverage_of_export(&program, &name, upload.bytes)
             .map_err(|e| ConsoleError::BadRequest(format!("The export cannot be read: {e}")))?;
-        Ok((customer, summary, Ok((report, which, name))))
+        Ok((customer, summary, Ok((run, which, name))))
     })
     .await;
     let (customer, summary, result) = match outcome {
         Ok(outcome) => outcome,
         Err(error) => return Err(refused(&console, error)),
     };
-    let (report, which, name) = match result {
+    let (run, which, name) = match result {
         Ok(done) => done,
         Err(check) => {
             activity::record(
@@ -246,6 +246,35 @@ pub(super) async fn run(
             return Ok(response);
         }
     };
+    let header_view = json!({ "errors": run.header.errors, "warnings": run.header.warnings });
+    let Some(report) = run.report else {
+        // As `canon dry-run`: an error in the header stops the run before any row is mapped.
+        activity::record(
+            &console,
+            &tenant,
+            format!(
+                "export tried by {}: refused, {} header error(s)",
+                signed.who(),
+                run.header.errors.len()
+            ),
+            422,
+            None,
+            started,
+        );
+        let mut response = render(
+            "try_report.html",
+            json!({
+                "csrf": signed.csrf(), "who": signed.who(), "tab": "try",
+                "customer": header(&customer, &summary),
+                "header": header_view,
+                "which": which,
+                "file": name,
+                "size_kib": format!("{:.1}", size as f64 / 1024.0),
+            }),
+        )?;
+        *response.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
+        return Ok(response);
+    };
     activity::record(
         &console,
         &tenant,
@@ -263,12 +292,17 @@ pub(super) async fn run(
     );
     let mut view = coverage_view(&report);
     view["noun"] = json!("rows");
+    view["organisation"] = json!(report
+        .organisation
+        .as_ref()
+        .map(|org| org.to_text().trim().to_string()));
     render(
         "try_report.html",
         json!({
             "csrf": signed.csrf(), "who": signed.who(), "tab": "try",
             "customer": header(&customer, &summary),
             "report": view,
+            "header": header_view,
             "which": which,
             "file": name,
             "size_kib": format!("{:.1}", size as f64 / 1024.0),
@@ -318,6 +352,105 @@ mod tests {
         out.extend_from_slice(title);
         out.extend_from_slice(b",,,,,,,,,,,,,,,,,,,,\n");
         out
+    }
+
+    async fn try_csv(
+        h: &crate::console::testing::Harness,
+        file: &str,
+        csv: &str,
+    ) -> crate::console::testing::Reply {
+        let (session, csrf) = h.sign_in().await;
+        h.post_multipart(
+            TRY,
+            Some(&session),
+            &[("csrf", &csrf), ("rules", "published"), ("draft", "")],
+            Some(("export", file, csv.as_bytes())),
+        )
+        .await
+    }
+
+    /// As `canon dry-run`: two columns of a name the rules read stop the run.
+    #[tokio::test]
+    async fn a_header_naming_a_read_column_twice_stops_the_run() {
+        let h = harness();
+        let reply = try_csv(
+            &h,
+            "dup.csv",
+            "login,email,firstName,lastName,title,Title
+ana,ana@acme.com,Ana,Doe,VP,CEO
+",
+        )
+        .await;
+        assert_eq!(
+            reply.status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{}",
+            reply.body
+        );
+        let body = &reply.body;
+        assert!(body.contains("data-refused=\"header\""), "{body}");
+        assert!(
+            body.contains("columns 5 and 6 are all named `title`, and the rules read `title`"),
+            "{body}"
+        );
+        assert!(!body.contains("rows mapped"), "{body}");
+    }
+
+    /// As `canon dry-run`: an input that reads none of the columns is said, with the column
+    /// meant; the run goes on, and the columns no rule reads are listed.
+    #[tokio::test]
+    async fn a_header_missing_a_column_the_rules_read_is_warned_with_a_suggestion() {
+        let h = harness();
+        let reply = try_csv(
+            &h,
+            "typo.csv",
+            "login,email,firstName,lastName,titel,shoeSize
+ana,ana@acme.com,Ana,Doe,VP Sales,42
+",
+        )
+        .await;
+        assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+        let body = &reply.body;
+        assert!(body.contains("data-header=\"warnings\""), "{body}");
+        assert!(body.contains("reads none of `typo.csv`"), "{body}");
+        assert!(body.contains("did you mean `titel`?"), "{body}");
+        assert!(body.contains("<b>1</b> rows mapped"), "{body}");
+        assert!(body.contains("Columns no rule reads"), "{body}");
+        assert!(body.contains("<code>shoeSize</code>"), "{body}");
+    }
+
+    /// The organisation section of `canon dry-run`: who names whom, and the manager no
+    /// person of the export is.
+    #[tokio::test]
+    async fn an_export_gets_the_organisation_section() {
+        let h = harness();
+        let reply = try_csv(
+            &h,
+            "org.csv",
+            "login,email,firstName,lastName,title,managerEmail
+\
+             ana,ana@acme.com,Ana,Doe,VP Sales,\n\
+             bo,bo@acme.com,Bo,Doe,Account Executive,ana@acme.com\n\
+             cy,cy@acme.com,Cy,Doe,Account Executive,ANA@acme.com\n\
+             dee,dee@acme.com,Dee,Doe,Recruiter,ghost@acme.com\n",
+        )
+        .await;
+        assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+        let body = &reply.body;
+        let section = &body[body.find("data-section=\"organisation\"").expect(body)..];
+        let section = &section[..section.find("</pre>").unwrap()];
+        assert!(
+            section.contains("4 people; 3 name a manager, 1 do not"),
+            "{section}"
+        );
+        assert!(
+            section.contains("match no person: 1 distinct, named in 1 rows"),
+            "{section}"
+        );
+        assert!(section.contains("ghost@acme.com"), "{section}");
+        // Ana is a people manager within the export.
+        let manager = &body[body.find("id=\"field-people_manager\"").unwrap()..];
+        assert!(manager.contains("<tr><td>yes</td><td class=\"num\">1</td>"));
     }
 
     #[tokio::test]

@@ -3,6 +3,7 @@
 
 mod coverage;
 mod diff;
+pub mod header;
 mod org;
 
 pub use coverage::{Coverage, CoverageReport, FieldStats, RowStatus};

@@ -12,7 +12,7 @@ use std::fmt::Write as _;
 use serde::Serialize;
 
 use crate::eval::org::EXAMPLES;
-use crate::eval::OrgIndex;
+use crate::eval::{OrgEntry, OrgIndex};
 
 /// The person a manager reference names, as the mapping pass found them.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
@@ -52,6 +52,31 @@ impl OrgSeen {
                 person: person.to_string(),
                 manager,
             });
+        }
+    }
+
+    /// Notes which manager references of `index` name the person of `entry` (a record's
+    /// keys and manager reference), and whom that person names in turn (`matched` is
+    /// scratch, reused between records).
+    pub fn note_entry(&mut self, index: &OrgIndex, entry: &OrgEntry, matched: &mut Vec<u32>) {
+        index.matched_into(
+            entry
+                .keys
+                .iter()
+                .map(|(link, value)| (*link, value.as_str())),
+            matched,
+        );
+        if matched.is_empty() {
+            return;
+        }
+        let manager = if entry.names_itself() {
+            None
+        } else {
+            index.reference_id(&entry.manager)
+        };
+        let person = entry.keys.first().map_or("", |(_, value)| value.as_str());
+        for id in matched.iter() {
+            self.note(*id, person, manager);
         }
     }
 

@@ -29,6 +29,10 @@ def test_an_export_is_dry_run_with_the_published_rules_then_the_draft(page, cano
     assert "1 rows could not be read" in bad
     assert f"okta-export.csv: row 301 (line {line}): field 8 is not valid UTF-8" in bad
     shot(page, "30-try-export-report")
+    # The dry run's organisation section (the default pack declares `reports_to`).
+    org = page.inner_text("[data-section=organisation]")
+    assert "organisation (reports_to): 300 people;" in org, org
+    assert "deepest chain:" in org, org
 
     # A draft kept in this browser (as the rules editor keeps it) is offered and run.
     page.goto(f"{canon.base}/console/customers/acme/rules")

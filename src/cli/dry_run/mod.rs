@@ -9,7 +9,6 @@
 //! and a writer thread puts the batches back in input order, over bounded channels. Either
 //! way, bad rows are placed in input order by [`read::BlockRows`].
 
-mod header;
 pub(super) mod org;
 mod parallel;
 mod read;
@@ -26,7 +25,7 @@ use super::{fail_usage, load_rules, EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE};
 use crate::eval::OrgIndex;
 use crate::eval::Row;
 use crate::input::{BadRow, Input, InputFormat};
-use crate::report::{Coverage, OrgReport};
+use crate::report::{header, Coverage, OrgReport};
 use crate::Program;
 use parallel::run_parallel;
 use read::{read_batches, BadRows, BlockRows};

@@ -12,16 +12,16 @@ use crate::Program;
 
 /// The header problems of a run's inputs.
 #[derive(Debug, Default)]
-pub(super) struct HeaderCheck {
+pub struct HeaderCheck {
     /// Problems that stop the run before any row is mapped.
-    pub(super) errors: Vec<String>,
+    pub errors: Vec<String>,
     /// Problems worth saying, printed on stderr.
-    pub(super) warnings: Vec<String>,
+    pub warnings: Vec<String>,
     /// Per CSV input (its name): the header columns no input of the rules reads.
-    pub(super) unread: Vec<(String, Vec<String>)>,
+    pub unread: Vec<(String, Vec<String>)>,
 }
 
-pub(super) fn check_headers(program: &Program, inputs: &[Input]) -> HeaderCheck {
+pub fn check_headers(program: &Program, inputs: &[Input]) -> HeaderCheck {
     let mut check = HeaderCheck::default();
     let read: Vec<&str> = program.paths().iter().map(|p| p.flat_key()).collect();
     for input in inputs {
