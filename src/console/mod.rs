@@ -23,7 +23,9 @@ mod user;
 /// The engine work behind the coverage and preview pages, for their benchmark
 /// (`benches/console_preview.rs`).
 #[doc(hidden)]
-pub use analysis::{coverage as coverage_of_stored_users, preview as preview_over_stored_users};
+pub use analysis::{
+    coverage as coverage_of_stored_users, preview as preview_over_stored_users, KnownPopulation,
+};
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -64,6 +66,8 @@ pub struct Console {
     coverage: customer::CoverageCache,
     /// Each customer's last preview of a draft.
     previews: rules::PreviewCache,
+    /// Each customer's population under its published rules.
+    populations: analysis::PopulationCache,
 }
 
 pub(crate) type ConsoleRef = Arc<Console>;
@@ -79,6 +83,7 @@ pub fn router(app: Arc<AppState>, options: ConsoleOptions) -> Router {
         programs: live::Programs::default(),
         coverage: customer::CoverageCache::default(),
         previews: rules::PreviewCache::default(),
+        populations: analysis::PopulationCache::default(),
     });
     Router::new()
         .route("/console", get(customers::list))

@@ -232,14 +232,19 @@ pub(super) fn preview_report(
         summary.users,
         summary.last_modified.as_deref().unwrap_or_default(),
     );
-    let report = Arc::new(analysis::preview(
+    let extensions = customer.tenant.extensions();
+    let known_key = analysis::PopulationCache::key(&customer.program, &extensions, &summary);
+    let (report, known) = analysis::preview(
         &customer.program,
         draft,
-        &customer.tenant.extensions(),
+        &extensions,
         &*console.app.store,
         tenant,
         PREVIEW_KEPT,
-    )?);
+        console.populations.get(tenant, &known_key),
+    )?;
+    console.populations.put(tenant, known_key, known);
+    let report = Arc::new(report);
     console.previews.put(tenant, key, report.clone());
     Ok(report)
 }
@@ -407,7 +412,7 @@ pub(super) fn preview_view(
 
 #[cfg(test)]
 mod tests {
-    use crate::console::testing::{acme_rules, harness, seed};
+    use crate::console::testing::{acme_rules, harness, seed, seed_org};
     use axum::http::StatusCode;
 
     const CHECK: &str = "/console/customers/acme/rules/check";
@@ -567,5 +572,53 @@ mod tests {
             .await;
         assert_eq!(stale.status, StatusCode::CONFLICT);
         assert!(stale.body.contains("Run the preview again"));
+    }
+
+    /// Both sides of the preview map the users in their organisation: a draft that asks
+    /// for three reports turns the manager named by two from yes to unset, and nobody else.
+    #[tokio::test]
+    async fn the_preview_maps_users_in_their_organisation() {
+        let h = harness();
+        seed_org(
+            &h,
+            &[
+                ("ana@acme.com", "Director of Sales", None),
+                ("bo@acme.com", "Account Executive", Some("ana@acme.com")),
+                ("cy@acme.com", "Account Executive", Some("ANA@acme.com")),
+            ],
+        );
+        let (session, csrf) = h.sign_in().await;
+        let draft = format!(
+            "{}\nreplace people_manager.named_as_manager {{\n  rule named_as_manager: reports >= 3 -> yes\n}}\n",
+            acme_rules()
+        );
+        let reply = h
+            .post_htmx(
+                "/console/customers/acme/rules/preview",
+                &session,
+                &csrf,
+                &[("draft", &draft)],
+            )
+            .await;
+        assert_eq!(reply.status, StatusCode::OK);
+        let body = &reply.body;
+        assert!(
+            body.contains("1 of 3 users change (people_manager 1)"),
+            "{body}"
+        );
+        // yes (two reports) before, unset after; mapped alone both sides would be unset.
+        assert!(
+            body.contains(
+                "<tr><td>yes</td><td class=\"muted\">→</td><td><i class=\"muted\">unset</i></td>"
+            ),
+            "{body}"
+        );
+        assert!(body.contains(">ana@acme.com</a>"), "{body}");
+        assert!(
+            body.contains(
+                "<code>named_as_manager (default.rules:175)</code> → <code>else (default.rules:177)</code>"
+            ),
+            "{body}"
+        );
     }
 }

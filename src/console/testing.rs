@@ -189,6 +189,41 @@ pub fn seed(h: &Harness, users: &[(&str, &str)]) -> Vec<String> {
         .collect()
 }
 
+/// Users of `acme` who name their manager by email (`managerEmail`): (userName, title,
+/// manager). Stored with the profiles the service computes for them in their population
+/// (`scim::org::map_all`, as a write or a publish does), so the people named as manager by
+/// others are people managers.
+pub fn seed_org(h: &Harness, users: &[(&str, &str, Option<&str>)]) -> Vec<String> {
+    use crate::store::{Kind, Write};
+    let acme = TenantId::parse("acme").unwrap();
+    let mapper = h.state.tenants.get(&acme).unwrap().mapper();
+    let ids: Vec<String> = users
+        .iter()
+        .map(|(name, title, manager)| {
+            let mut body = serde_json::json!({
+                "userName": name,
+                "name": {"givenName": name, "familyName": "Doe"},
+                "title": title,
+                "active": true,
+            });
+            if let Some(manager) = manager {
+                body["managerEmail"] = serde_json::json!(manager);
+            }
+            let write = Write {
+                body,
+                unique_key: Some(name.to_lowercase()),
+                profile: None,
+            };
+            h.state.store.create(&acme, Kind::User, write).unwrap().id
+        })
+        .collect();
+    let stored = h.state.store.list(&acme, Kind::User).unwrap();
+    let profiles = crate::scim::org::map_all(&stored, &*mapper);
+    let updates: Vec<_> = stored.iter().map(|u| u.id.clone()).zip(profiles).collect();
+    h.state.store.set_profiles(&acme, &updates).unwrap();
+    ids
+}
+
 impl Harness {
     pub async fn send(&self, request: Request<Body>) -> Reply {
         let response = self.app.clone().oneshot(request).await.unwrap();

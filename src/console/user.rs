@@ -7,11 +7,51 @@ use serde_json::{json, Value};
 
 use super::auth::{blocking, Signed};
 use super::customer::header;
-use super::live::customer;
+use super::live::{customer, Customer};
 use super::page::{render, short_version, ConsoleError};
 use super::ConsoleRef;
-use crate::store::Kind;
-use crate::JsonRecord;
+use crate::eval::org::OrgKey;
+use crate::eval::{Population, Reports};
+use crate::scim::org;
+use crate::store::{Kind, StoredResource};
+use crate::{JsonRecord, Trace};
+
+/// Who names one person as manager, as the service counted them: the population of an
+/// explain of that person (it asks only for their own keys).
+struct OnePerson(Reports);
+
+impl Population for OnePerson {
+    fn reports(&self, _keys: &[OrgKey]) -> Reports {
+        self.0.clone()
+    }
+}
+
+/// The explain of the rules serving for `user`, read as the service maps it: where the rules
+/// declare `reports_to`, with its `id` and the people who name it as manager (from the
+/// store's index of the organisation graph, as a write counts them), so the explain says
+/// "N people report to this person: …" and agrees with the stored profile.
+async fn explain(
+    console: &ConsoleRef,
+    customer: &Customer,
+    user: &StoredResource,
+) -> Result<Trace, ConsoleError> {
+    let today = chrono::Local::now().date_naive();
+    let extensions = customer.tenant.extensions();
+    let program = customer.program.clone();
+    if !program.has_org_graph() {
+        let view = extensions.view(&user.body);
+        return Ok(program.explain_on(&JsonRecord::new(&view), today));
+    }
+    let (work, tenant, user) = (console.clone(), customer.tenant.clone(), user.clone());
+    blocking(move || {
+        let mapper = tenant.mapper();
+        let reports = org::reports_of(&*work.app.store, &tenant.id, &*mapper, &user)?;
+        let record = org::with_id(&user);
+        let view = extensions.view(&record);
+        Ok(program.explain_in(&JsonRecord::new(&view), &OnePerson(reports), Some(today)))
+    })
+    .await
+}
 
 /// `GET /console/customers/{tenant}/users/{id}`.
 pub(super) async fn show(
@@ -32,11 +72,7 @@ pub(super) async fn show(
         Ok((customer, summary, user))
     })
     .await?;
-    let extensions = customer.tenant.extensions();
-    let view = extensions.view(&user.body);
-    let trace = customer
-        .program
-        .explain_on(&JsonRecord::new(&view), chrono::Local::now().date_naive());
+    let trace = explain(&console, &customer, &user).await?;
     let profile = user.profile.as_ref();
     let stored_version = profile.map(|p| p.rule_version.clone());
     let fields: Vec<Value> = trace
@@ -55,6 +91,7 @@ pub(super) async fn show(
                 "differs": stored.as_str() != f.value.as_deref(),
                 "rule": f.rule.as_ref().map(|r| json!({"id": &*r.id, "at": &*r.at})),
                 "note": f.note.as_ref().map(|n| n.describe()),
+                "reports": f.reports.as_ref().map(crate::eval::describe_reports),
                 "inputs": f.inputs,
                 "rules": f.rules,
             })
@@ -87,7 +124,7 @@ pub(super) async fn show(
 
 #[cfg(test)]
 mod tests {
-    use crate::console::testing::{harness, seed};
+    use crate::console::testing::{harness, seed, seed_org};
     use axum::http::StatusCode;
 
     #[tokio::test]
@@ -116,6 +153,51 @@ mod tests {
         assert!(explain.contains("<code>acme_fellow</code>"));
         assert!(explain.contains("acme.rules:4"));
         assert!(!body.contains("This profile was stored by rules"));
+    }
+
+    /// The explain counts the people who name the user as manager, as the service does: the
+    /// profile agrees with the stored one and says who reports to them.
+    #[tokio::test]
+    async fn the_explain_names_the_people_who_report_to_the_user() {
+        let h = harness();
+        let ids = seed_org(
+            &h,
+            &[
+                ("ana@acme.com", "Director of Sales", None),
+                ("bo@acme.com", "Account Executive", Some("ana@acme.com")),
+                ("cy@acme.com", "Account Executive", Some("ANA@acme.com")),
+            ],
+        );
+        let (session, _) = h.sign_in().await;
+        let page = h
+            .get(
+                &format!("/console/customers/acme/users/{}", ids[0]),
+                Some(&session),
+            )
+            .await;
+        assert_eq!(page.status, StatusCode::OK);
+        let body = &page.body;
+        let explain = &body[body.find("id=\"explain-people_manager\"").unwrap()..];
+        let explain = &explain[..explain.find("</article>").unwrap()];
+        assert!(explain.contains("<b>yes</b>"), "{explain}");
+        assert!(
+            explain.contains("<code>named_as_manager</code>"),
+            "{explain}"
+        );
+        assert!(
+            explain.contains("2 people report to this person: bo@acme.com, cy@acme.com"),
+            "{explain}"
+        );
+        // As stored: nothing differs.
+        assert!(!body.contains("class=\"differs\""), "{body}");
+        // A report has nobody reporting to them: the flag stays unset.
+        let page = h
+            .get(
+                &format!("/console/customers/acme/users/{}", ids[1]),
+                Some(&session),
+            )
+            .await;
+        assert!(page.body.contains("nobody reports to this person"));
     }
 
     #[tokio::test]

@@ -199,6 +199,8 @@ pub(crate) struct Run<'p, 'r> {
     population: Option<&'p dyn Population>,
     /// The record's reports, asked of the population once per record.
     reports: Option<Reports>,
+    /// Their count alone, when no trace asked who they are.
+    report_count: Option<u64>,
     /// The keys `reports` asks about (strings reused from record to record).
     report_keys: Vec<org::OrgKey>,
 }
@@ -279,6 +281,7 @@ impl<'p, 'r> Run<'p, 'r> {
             bad_value: None,
             population: None,
             reports: None,
+            report_count: None,
             report_keys,
         }
     }
@@ -395,24 +398,46 @@ impl<'p, 'r> Run<'p, 'r> {
     fn reports(&mut self) -> Option<&Reports> {
         let population = self.population?;
         if self.reports.is_none() {
-            let program = self.program;
-            let mut keys = std::mem::take(&mut self.report_keys);
-            let len = org::read_person_keys(program, self, &mut keys);
-            // Strings past `len` stay for later records.
-            self.reports = Some(population.reports(keys.get(..len).unwrap_or(&[])));
-            self.report_keys = keys;
+            let reports = self.with_report_keys(|keys| population.reports(keys));
+            self.report_count = Some(reports.count);
+            self.reports = Some(reports);
         }
         self.reports.as_ref()
     }
 
+    /// Asks `query` about the record's own keys (their strings reused from record to record).
+    fn with_report_keys<T>(&mut self, query: impl FnOnce(&[org::OrgKey]) -> T) -> T {
+        let program = self.program;
+        let mut keys = std::mem::take(&mut self.report_keys);
+        let len = org::read_person_keys(program, self, &mut keys);
+        // Strings past `len` stay for later records.
+        let answer = query(keys.get(..len).unwrap_or(&[]));
+        self.report_keys = keys;
+        answer
+    }
+
     /// The record's count of reports (`u64::MAX` when evaluated alone): part of the cache key
-    /// of a field that tests it.
+    /// of a field that tests it. Who they are is not asked: a dry run counts only.
     pub(crate) fn report_count(&mut self) -> u64 {
-        self.reports().map_or(u64::MAX, |r| r.count)
+        let Some(population) = self.population else {
+            return u64::MAX;
+        };
+        match self.report_count {
+            Some(count) => count,
+            None => {
+                let count = self.with_report_keys(|keys| population.report_count(keys));
+                self.report_count = Some(count);
+                count
+            }
+        }
     }
 
     /// `reports OP N`; with `explain`, who was counted.
     fn reports_test(&mut self, test: &ReportsTest, explain: bool) -> (bool, Option<String>) {
+        if !explain && self.population.is_some() {
+            let count = self.report_count();
+            return (test.op.holds(count as f64, test.value), None);
+        }
         let Some(reports) = self.reports() else {
             return (
                 false,

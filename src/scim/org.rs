@@ -89,6 +89,7 @@ pub fn map_all(users: &[StoredResource], mapper: &dyn ProfileMapper) -> Vec<Mapp
     for user in users {
         index.add(&mapper.org_entry(&with_id(user)), || display(user));
     }
+    index.seal();
     users
         .iter()
         .map(|user| mapper.map_in(&with_id(user), &index))
@@ -107,5 +108,6 @@ pub fn population(
         index.add(&entry, || display(&user));
         true
     })?;
+    index.seal();
     Ok(index)
 }

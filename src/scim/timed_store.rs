@@ -79,6 +79,17 @@ impl ResourceStore for TimedStore {
         self.timed("scan", || self.inner.scan(tenant, kind, visit))
     }
 
+    fn scan_bodies(
+        &self,
+        tenant: &TenantId,
+        kind: Kind,
+        visit: &mut dyn FnMut(String, serde_json::Value) -> bool,
+    ) -> Result<(), StoreError> {
+        self.timed("scan_bodies", || {
+            self.inner.scan_bodies(tenant, kind, visit)
+        })
+    }
+
     fn find_by(
         &self,
         tenant: &TenantId,

@@ -279,6 +279,20 @@ pub trait ResourceStore: Send + Sync {
         kind: Kind,
         visit: &mut dyn FnMut(StoredResource) -> bool,
     ) -> Result<(), StoreError>;
+    /// [`ResourceStore::scan`] of what was sent only: each resource's id and body, oldest
+    /// first (a pass that maps users reads neither their stored profile nor their times,
+    /// whose decoding cost as much as the bodies'). This default reads whole resources; a
+    /// backend can read less.
+    fn scan_bodies(
+        &self,
+        tenant: &TenantId,
+        kind: Kind,
+        visit: &mut dyn FnMut(String, Value) -> bool,
+    ) -> Result<(), StoreError> {
+        self.scan(tenant, kind, &mut |resource| {
+            visit(resource.id, resource.body)
+        })
+    }
     /// The resources of a kind whose attribute `attr` has a value that folds as `value`
     /// does ([`fold`]; for [`IndexedAttr::Member`], that equals it), oldest first: a superset
     /// of those equal to it.

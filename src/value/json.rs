@@ -52,6 +52,11 @@ impl<'a> JsonRecord<'a> {
         }
     }
 
+    /// The value the record reads.
+    pub fn root(&self) -> &'a Value {
+        self.root
+    }
+
     /// The root member named `name` (`lower` in lower case, as paths keep it): the member
     /// of exactly that name, else the first whose lower-cased name is `lower`.
     fn root_member(&self, name: &str, lower: &str) -> Option<&'a Value> {

@@ -119,5 +119,6 @@ pub(crate) fn index_population(
             Some(rows)
         },
     );
+    index.seal();
     Ok(index)
 }

@@ -597,6 +597,33 @@ impl ResourceStore for SqliteStore {
         Ok(())
     }
 
+    /// Only the id and body columns, the body parsed where SQLite holds it (no copy).
+    fn scan_bodies(
+        &self,
+        tenant: &TenantId,
+        kind: Kind,
+        visit: &mut dyn FnMut(String, serde_json::Value) -> bool,
+    ) -> Result<(), StoreError> {
+        let connection = self.reader();
+        let mut statement = connection.prepare_cached(
+            "SELECT id, body FROM resources WHERE tenant = ?1 AND kind = ?2 ORDER BY rowid",
+        )?;
+        let mut rows = statement.query(params![tenant.as_str(), kind.as_str()])?;
+        while let Some(row) = rows.next()? {
+            let id: String = row.get(0)?;
+            let text = row
+                .get_ref(1)?
+                .as_str()
+                .map_err(|e| StoreError::Backend(format!("stored body of {id}: {e}")))?;
+            let body = serde_json::from_str(text)
+                .map_err(|e| StoreError::Backend(format!("stored body of {id}: {e}")))?;
+            if !visit(id, body) {
+                break;
+            }
+        }
+        Ok(())
+    }
+
     fn find_by(
         &self,
         tenant: &TenantId,
