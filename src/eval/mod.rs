@@ -203,6 +203,12 @@ pub(crate) struct Run<'p, 'r> {
     report_count: Option<u64>,
     /// The keys `reports` asks about (strings reused from record to record).
     report_keys: Vec<org::OrgKey>,
+    /// The population's references the record's keys match, when the caller notes them
+    /// (see [`Run::note_report_matches`]).
+    report_matches: Vec<u32>,
+    /// Whether counting notes the matches too, and whether it did for this record.
+    wants_matches: bool,
+    matches_noted: bool,
 }
 
 /// Per-field scan results of a record, reused by every test of the field.
@@ -235,6 +241,7 @@ pub(crate) struct RunBuffers {
     regex_hits: Vec<(InputId, TermSet)>,
     candidates: Vec<usize>,
     report_keys: Vec<org::OrgKey>,
+    report_matches: Vec<u32>,
 }
 
 /// An empty vector of another lifetime in the same allocation (the standard library collects
@@ -265,7 +272,9 @@ impl<'p, 'r> Run<'p, 'r> {
             regex_hits,
             candidates,
             report_keys,
+            mut report_matches,
         } = buffers;
+        report_matches.clear();
         computed.clear();
         Self {
             program,
@@ -283,6 +292,9 @@ impl<'p, 'r> Run<'p, 'r> {
             reports: None,
             report_count: None,
             report_keys,
+            report_matches,
+            wants_matches: false,
+            matches_noted: false,
         }
     }
 
@@ -307,6 +319,7 @@ impl<'p, 'r> Run<'p, 'r> {
             regex_hits: self.regex_hits,
             candidates: self.candidates,
             report_keys: self.report_keys,
+            report_matches: self.report_matches,
         }
     }
 
@@ -424,12 +437,40 @@ impl<'p, 'r> Run<'p, 'r> {
         };
         match self.report_count {
             Some(count) => count,
+            None if self.wants_matches => {
+                self.note_report_matches();
+                self.report_count.unwrap_or(0)
+            }
             None => {
                 let count = self.with_report_keys(|keys| population.report_count(keys));
                 self.report_count = Some(count);
                 count
             }
         }
+    }
+
+    /// Counts the record's reports with the ids of the references its keys match (see
+    /// [`Run::note_report_matches`]).
+    pub(crate) fn noting_matches(mut self, yes: bool) -> Self {
+        self.wants_matches = yes;
+        self
+    }
+
+    /// Counts the record's reports (if no test did) and keeps the ids of the references its
+    /// keys match: a dry run's report notes them, with the lookup that counted.
+    pub(crate) fn note_report_matches(&mut self) {
+        let Some(population) = self.population else {
+            return;
+        };
+        if self.matches_noted {
+            return;
+        }
+        let mut matches = std::mem::take(&mut self.report_matches);
+        let count =
+            self.with_report_keys(|keys| population.report_count_noting(keys, &mut matches));
+        self.report_matches = matches;
+        self.report_count = Some(count);
+        self.matches_noted = true;
     }
 
     /// `reports OP N`; with `explain`, who was counted.

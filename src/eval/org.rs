@@ -69,6 +69,13 @@ pub trait Population: Sync {
     fn report_count(&self, keys: &[OrgKey]) -> u64 {
         self.reports(keys).count
     }
+
+    /// [`Population::report_count`], and into `matches` (cleared first) the ids of the
+    /// references that name one of `keys`, where the population has ids (a dry run's index).
+    fn report_count_noting(&self, keys: &[OrgKey], matches: &mut Vec<u32>) -> u64 {
+        matches.clear();
+        self.report_count(keys)
+    }
 }
 
 impl Program {
@@ -642,6 +649,15 @@ impl Population for OrgIndex {
             }
         }
         reports
+    }
+
+    fn report_count_noting(&self, keys: &[OrgKey], matches: &mut Vec<u32>) -> u64 {
+        self.matched_into(keys.iter().map(|(l, v)| (*l, v.as_str())), matches);
+        matches
+            .iter()
+            .filter_map(|id| self.references.get(*id as usize))
+            .map(|reference| reference.count)
+            .sum()
     }
 
     fn report_count(&self, keys: &[OrgKey]) -> u64 {

@@ -72,8 +72,6 @@ pub(super) struct Worker<'p> {
     blocks: Option<BlockRecords>,
     /// The first pass's index, where the rules declare `reports_to`.
     population: Option<&'p OrgIndex>,
-    /// The references the record's person is named by, reused.
-    matched: Vec<u32>,
 }
 
 /// Writes CSV records straight into a batch's bytes, quoted where the csv crate's writer
@@ -155,7 +153,6 @@ impl<'p> Worker<'p> {
         Self {
             ev: ev.on(today),
             population,
-            matched: Vec::new(),
             format,
             columns,
             nfields: program.fields.len(),
@@ -278,18 +275,13 @@ impl<'p> Worker<'p> {
         let Some(index) = self.population.filter(|index| !index.is_empty()) else {
             return;
         };
-        let (coverage, entry) = self.ev.tally_and_org_entry();
+        // The references the person's keys match came with the lookup that counted their
+        // reports.
+        let (coverage, entry, matched) = self.ev.tally_and_org_entry();
         let (Some(seen), Some(entry)) = (&mut coverage.org, entry) else {
             return;
         };
-        index.matched_into(
-            entry
-                .keys
-                .iter()
-                .map(|(link, value)| (*link, value.as_str())),
-            &mut self.matched,
-        );
-        if self.matched.is_empty() {
+        if matched.is_empty() {
             return;
         }
         let manager = if entry.names_itself() {
@@ -298,7 +290,7 @@ impl<'p> Worker<'p> {
             index.reference_id(&entry.manager)
         };
         let person = entry.keys.first().map_or("", |(_, value)| value.as_str());
-        for id in &self.matched {
+        for id in matched {
             seen.note(*id, person, manager);
         }
     }

@@ -435,10 +435,16 @@ impl<'p, T: Tally> Evaluator<'p, T> {
         self.org_entry.as_ref()
     }
 
-    /// The tally, and the last record's keys and manager reference (see
-    /// [`Evaluator::org_entry`]).
-    pub fn tally_and_org_entry(&mut self) -> (&mut T, Option<&OrgEntry>) {
-        (&mut self.tally, self.org_entry.as_ref())
+    /// The tally, the last record's keys and manager reference (see
+    /// [`Evaluator::org_entry`]), and the ids of the population's references its keys match
+    /// (found by the lookup that counted its reports; empty unless the population is an
+    /// index).
+    pub fn tally_and_org_entry(&mut self) -> (&mut T, Option<&OrgEntry>, &[u32]) {
+        (
+            &mut self.tally,
+            self.org_entry.as_ref(),
+            &self.buffers.report_matches,
+        )
     }
 
     /// The record's profile.
@@ -500,6 +506,7 @@ impl<'p, T: Tally> Evaluator<'p, T> {
         Run::with_buffers(self.program, record, buffers)
             .on(self.today)
             .among(self.population)
+            .noting_matches(self.org_entry.is_some())
     }
 
     /// Field `field`'s value for `record`, cached as [`Evaluator::apply_row`] caches it, and
@@ -603,6 +610,7 @@ impl<'p, T: Tally> Evaluator<'p, T> {
             }
         }
         if let Some(entry) = &mut self.org_entry {
+            run.note_report_matches();
             super::org::read_links(self.program, &mut run, entry);
         }
         self.buffers = run.into_buffers();
