@@ -192,8 +192,11 @@ pub(crate) fn write_user<X: OrgTx, T>(
     touched.sort();
     touched.dedup();
     tx.lock_keys(&touched)?;
-    if before != after {
-        tx.set_place(id, after.as_ref())?;
+    match (&before, &after) {
+        (before, after) if before == after => {}
+        // A new user has no rows to take out.
+        (None, Some(place)) => tx.add_places(&[(id.to_string(), place.clone())])?,
+        _ => tx.set_place(id, after.as_ref())?,
     }
     let profile = match (body, &after) {
         (Some(body), Some(place)) => Some(profile_in(tx, rules, id, body, &place.keys)?),
