@@ -146,11 +146,22 @@ impl FieldKind {
     }
 }
 
+/// Whether a profile must have a field, should, or may.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Importance {
+    Required,
+    Recommended,
+    Optional,
+}
+
 #[derive(Debug)]
 pub struct Field {
     pub(crate) name: Arc<str>,
     pub(crate) kind: FieldKind,
     pub(crate) required: bool,
+    /// Not required, but what an integration should send (`field x: text recommended`).
+    pub(crate) recommended: bool,
     pub(crate) rules: Vec<CompiledRule>,
     /// One word index per input that `has any` tests read, keyed by that input.
     pub(crate) word_indexes: Vec<(InputId, WordIndex)>,
@@ -351,6 +362,19 @@ impl Program {
         self.fields.iter().filter(|f| f.required).map(|f| &*f.name)
     }
 
+    /// How much a field matters to an integration: `required`, `recommended` or `optional`
+    /// (`None`: no such field).
+    pub fn field_importance(&self, name: &str) -> Option<Importance> {
+        let field = self.fields.iter().find(|f| &*f.name == name)?;
+        Some(if field.required {
+            Importance::Required
+        } else if field.recommended {
+            Importance::Recommended
+        } else {
+            Importance::Optional
+        })
+    }
+
     /// What each field reads: field → attribute paths as an IdP sends them (aliases expanded
     /// to their URN), in the order the rules try them.
     pub fn reads(&self) -> Vec<(&str, Vec<&str>)> {
@@ -443,5 +467,39 @@ mod tests {
         fn shared<T: Send + Sync>() {}
         shared::<super::Program>();
         shared::<std::sync::Arc<super::Program>>();
+    }
+
+    /// `recommended` on a declaration; `optional` or `require` in a later file replace it.
+    #[test]
+    fn a_field_is_required_recommended_or_optional() {
+        use super::{Importance, Program};
+        let dir = tempfile::tempdir().unwrap();
+        let base = "field a: text required\nfield b: text recommended\n\
+                    field c: text recommended\nfield d: text recommended\nfield e: text\n";
+        std::fs::write(dir.path().join("base.rules"), base).unwrap();
+        let program = Program::load(&dir.path().join("base.rules")).unwrap();
+        let tiers: Vec<_> = ["a", "b", "e", "z"]
+            .iter()
+            .map(|f| program.field_importance(f))
+            .collect();
+        assert_eq!(
+            tiers,
+            [
+                Some(Importance::Required),
+                Some(Importance::Recommended),
+                Some(Importance::Optional),
+                None
+            ]
+        );
+        let customer = "extends \"base.rules\"\noptional c\nrequire d\n";
+        std::fs::write(dir.path().join("customer.rules"), customer).unwrap();
+        let program = Program::load(&dir.path().join("customer.rules")).unwrap();
+        assert_eq!(program.field_importance("b"), Some(Importance::Recommended));
+        assert_eq!(program.field_importance("c"), Some(Importance::Optional));
+        assert_eq!(program.field_importance("d"), Some(Importance::Required));
+        assert!(
+            Program::from_source("x.rules", "field a: text required recommended\n").is_err(),
+            "one or the other"
+        );
     }
 }

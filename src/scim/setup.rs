@@ -23,7 +23,7 @@ use super::error::ScimError;
 use super::extract::public_base;
 use super::mapper;
 use super::state::{blocking, AppStateRef};
-use crate::program::FieldKind;
+use crate::program::{FieldKind, Importance};
 use crate::store::registry::{ActivityQuery, LinkSpend, SetupLink};
 use crate::store::{Store, TenantId};
 
@@ -49,6 +49,8 @@ pub struct AttributeRow {
     pub field: String,
     /// Every profile needs the field: send one of its attributes.
     pub required: bool,
+    /// Required, recommended (send it if you have it) or optional.
+    pub importance: Importance,
     /// The attribute Canon reads first: the one to map, as the IdP sends it (extension
     /// attributes by their full URN path, as Entra ID's target attribute takes it).
     pub first: String,
@@ -86,13 +88,18 @@ impl OktaAttribute {
 pub struct FieldRow {
     pub name: String,
     pub required: bool,
+    pub importance: Importance,
     pub values: String,
 }
 
 /// The attribute table of a program: a row per field that reads attributes, required fields
-/// first, each in the program's order.
+/// first, then recommended ones, then optional ones, each in the program's order.
 pub fn attribute_table(program: &crate::Program) -> (Vec<AttributeRow>, Vec<FieldRow>) {
-    let required: Vec<&str> = program.required_fields().collect();
+    let importance = |field: &str| {
+        program
+            .field_importance(field)
+            .unwrap_or(Importance::Optional)
+    };
     let mut rows: Vec<AttributeRow> = program
         .reads()
         .into_iter()
@@ -107,20 +114,22 @@ pub fn attribute_table(program: &crate::Program) -> (Vec<AttributeRow>, Vec<Fiel
             }
             Some(AttributeRow {
                 field: field.to_string(),
-                required: required.contains(&field),
+                required: importance(field) == Importance::Required,
+                importance: importance(field),
                 okta: OktaAttribute::of(&first),
                 first,
                 fallbacks,
             })
         })
         .collect();
-    rows.sort_by_key(|r| !r.required);
+    rows.sort_by_key(|r| r.importance);
     let fields = program
         .fields
         .iter()
         .map(|field| FieldRow {
             name: field.name.to_string(),
             required: field.required,
+            importance: importance(&field.name),
             values: match &field.kind {
                 FieldKind::Enum(values) => values
                     .iter()
@@ -401,10 +410,24 @@ mod tests {
             .iter()
             .flat_map(|r| r.fallbacks.iter().chain([&r.first]))
             .all(|p| !p.starts_with("canon:") && !p.starts_with("enterprise:")));
-        // Required fields first; a field's attributes listed once each.
+        // Required fields first, then recommended, then optional; attributes listed once.
         assert!(attributes
             .windows(2)
-            .all(|w| w[0].required >= w[1].required));
+            .all(|w| w[0].importance <= w[1].importance));
+        let importance = |field: &str| row(field).importance;
+        assert_eq!(importance("last_name"), Importance::Required);
+        for field in [
+            "job_title",
+            "business_unit",
+            "job_function",
+            "people_manager",
+            "manager_email",
+        ] {
+            assert_eq!(importance(field), Importance::Recommended, "{field}");
+        }
+        for field in ["location", "locale", "status"] {
+            assert_eq!(importance(field), Importance::Optional, "{field}");
+        }
         for row in &attributes {
             let mut all: Vec<&String> = row.fallbacks.iter().chain([&row.first]).collect();
             let count = all.len();

@@ -31,7 +31,7 @@ pub enum Item {
     },
     Field(FieldDecl),
     /// `require FIELD` (`required: true`) or `optional FIELD`: a later file changes whether a
-    /// field declared before must be set.
+    /// field declared before must be set (`optional` also drops `recommended`).
     Requirement {
         field: Ident,
         required: bool,
@@ -73,6 +73,8 @@ pub struct FieldDecl {
     pub name: Ident,
     pub ty: FieldType,
     pub required: bool,
+    /// `recommended`: not required, but worth sending (never with `required`).
+    pub recommended: bool,
 }
 
 #[derive(Debug, Clone, PartialEq)]

@@ -101,6 +101,7 @@ fn field_decl() {
         Rule::field_decl,
         &[
             "field first_name: text required",
+            "field job_title: text recommended",
             "field people_manager: flag",
             "field manager_email: email",
             r#"field status: enum(active, inactive)"#,

@@ -199,7 +199,13 @@ impl Lowerer {
         let name = self.lower_ident(self.nth(&parts, 0, span, "field name")?)?;
         let ty = self.lower_field_type(self.nth(&parts, 1, span, "field type")?)?;
         let required = parts.iter().any(|p| p.as_rule() == Rule::required);
-        Ok(FieldDecl { name, ty, required })
+        let recommended = parts.iter().any(|p| p.as_rule() == Rule::recommended);
+        Ok(FieldDecl {
+            name,
+            ty,
+            required,
+            recommended,
+        })
     }
 
     fn lower_requirement(&self, pair: Pair<'_, Rule>) -> Result<Item> {

@@ -75,6 +75,7 @@ pub fn rule_name(grammar_rule: Rule) -> &'static str {
         Rule::alias_decl => "an alias",
         Rule::field_decl => "a field declaration",
         Rule::required => "`required`",
+        Rule::recommended => "`recommended`",
         Rule::require_decl => "`require FIELD`",
         Rule::optional_decl => "`optional FIELD`",
         Rule::field_type => "a field type (enum(…), text, flag or email)",

@@ -176,7 +176,13 @@ fn item(item: &Item) -> String {
             format!(
                 "(field {} {ty}{})",
                 field.name.name,
-                if field.required { " required" } else { "" }
+                if field.required {
+                    " required"
+                } else if field.recommended {
+                    " recommended"
+                } else {
+                    ""
+                }
             )
         }
         Item::Requirement { field, required } => format!(

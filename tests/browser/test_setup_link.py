@@ -45,6 +45,13 @@ def test_the_setup_page_reveals_its_token_once_and_follows_the_connection(page, 
     first_name = page.locator("#attributes tbody tr", has_text="first_name")
     assert "name.givenName" in first_name.inner_text()
     assert "required" in first_name.inner_text()
+    def tier(field):
+        cell = page.locator("#attributes tbody tr td:first-child", has_text=field)
+        return cell.filter(has=page.get_by_text(field, exact=True)).locator(".tag").inner_text()
+
+    assert tier("first_name") == "required"
+    assert tier("job_title") == "recommended"
+    assert tier("locale") == "optional"
     level_row = page.locator("#attributes tbody tr", has_text="management_level")
     assert level_row.locator("details").get_attribute("open") is None
     # Extension attributes by the names an Okta admin types, never by a rule-file alias.

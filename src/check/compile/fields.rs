@@ -34,7 +34,11 @@ impl Compiler<'_> {
         let mut decls = self.field_decls.clone();
         for (name, required) in std::mem::take(&mut self.requirements) {
             match decls.iter_mut().find(|f| f.name.name == name.name) {
-                Some(decl) => decl.required = required,
+                Some(decl) => {
+                    // Either way the field is no longer merely recommended.
+                    decl.required = required;
+                    decl.recommended = false;
+                }
                 None => {
                     let help = did_you_mean(&name.name, decls.iter().map(|f| f.name.name.as_str()));
                     self.error_help(
@@ -72,6 +76,7 @@ impl Compiler<'_> {
             name: Arc::from(decl.name.name.as_str()),
             kind,
             required: decl.required,
+            recommended: decl.recommended,
             rules: Vec::new(),
             word_indexes: Vec::new(),
             regex_sets: Vec::new(),
