@@ -66,6 +66,12 @@ impl OrgSeen {
                 .map(|(link, value)| (*link, value.as_str())),
             matched,
         );
+        self.note_matched(index, entry, matched);
+    }
+
+    /// [`OrgSeen::note_entry`] with the references the person's keys match already found
+    /// (a dry run finds them with the lookup that counted the person's reports).
+    pub fn note_matched(&mut self, index: &OrgIndex, entry: &OrgEntry, matched: &[u32]) {
         if matched.is_empty() {
             return;
         }
@@ -75,7 +81,7 @@ impl OrgSeen {
             index.reference_id(&entry.manager)
         };
         let person = entry.keys.first().map_or("", |(_, value)| value.as_str());
-        for id in matched.iter() {
+        for id in matched {
             self.note(*id, person, manager);
         }
     }

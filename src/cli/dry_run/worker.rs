@@ -281,18 +281,7 @@ impl<'p> Worker<'p> {
         let (Some(seen), Some(entry)) = (&mut coverage.org, entry) else {
             return;
         };
-        if matched.is_empty() {
-            return;
-        }
-        let manager = if entry.names_itself() {
-            None
-        } else {
-            index.reference_id(&entry.manager)
-        };
-        let person = entry.keys.first().map_or("", |(_, value)| value.as_str());
-        for id in matched {
-            seen.note(*id, person, manager);
-        }
+        seen.note_matched(index, entry, matched);
     }
 
     /// Puts the row's cells in `cells`: kept columns, fields, status.
