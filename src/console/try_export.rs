@@ -220,64 +220,56 @@ pub(super) async fn run(
         Ok(outcome) => outcome,
         Err(error) => return Err(refused(&console, error)),
     };
+    // Every outcome from here is recorded, then shown on the report page: its common
+    // context and what the outcome adds.
+    let finish = |action: String, status: StatusCode, shown: serde_json::Value| {
+        activity::record(&console, &tenant, action, status.as_u16(), None, started);
+        let mut context = json!({
+            "csrf": signed.csrf(), "who": signed.who(), "tab": "try",
+            "customer": header(&customer, &summary),
+        });
+        if let (Some(context), serde_json::Value::Object(shown)) = (context.as_object_mut(), shown)
+        {
+            context.extend(shown);
+        }
+        let mut response = render("try_report.html", context)?;
+        *response.status_mut() = status;
+        Ok(response)
+    };
     let (run, which, name) = match result {
         Ok(done) => done,
         Err(check) => {
-            activity::record(
-                &console,
-                &tenant,
+            return finish(
                 format!(
                     "export tried by {}: the draft does not compile",
                     signed.who()
                 ),
-                422,
-                None,
-                started,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                json!({ "check": check }),
             );
-            let mut response = render(
-                "try_report.html",
-                json!({
-                    "csrf": signed.csrf(), "who": signed.who(), "tab": "try",
-                    "customer": header(&customer, &summary),
-                    "check": check,
-                }),
-            )?;
-            *response.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
-            return Ok(response);
         }
     };
     let header_view = json!({ "errors": run.header.errors, "warnings": run.header.warnings });
+    let size_kib = format!("{:.1}", size as f64 / 1024.0);
     let Some(report) = run.report else {
         // As `canon dry-run`: an error in the header stops the run before any row is mapped.
-        activity::record(
-            &console,
-            &tenant,
+        return finish(
             format!(
                 "export tried by {}: refused, {} header error(s)",
                 signed.who(),
                 run.header.errors.len()
             ),
-            422,
-            None,
-            started,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            json!({ "header": header_view, "which": which, "file": name, "size_kib": size_kib }),
         );
-        let mut response = render(
-            "try_report.html",
-            json!({
-                "csrf": signed.csrf(), "who": signed.who(), "tab": "try",
-                "customer": header(&customer, &summary),
-                "header": header_view,
-                "which": which,
-                "file": name,
-                "size_kib": format!("{:.1}", size as f64 / 1024.0),
-            }),
-        )?;
-        *response.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
-        return Ok(response);
     };
-    activity::record(
-        &console,
-        &tenant,
+    let mut view = coverage_view(&report);
+    view["noun"] = json!("rows");
+    view["organisation"] = json!(report
+        .organisation
+        .as_ref()
+        .map(|org| org.to_text().trim().to_string()));
+    finish(
         format!(
             "export tried by {} with the {which} rules {}: {} rows, {} complete, {} bad",
             signed.who(),
@@ -286,26 +278,13 @@ pub(super) async fn run(
             report.rows_complete,
             report.rows_bad
         ),
-        200,
-        None,
-        started,
-    );
-    let mut view = coverage_view(&report);
-    view["noun"] = json!("rows");
-    view["organisation"] = json!(report
-        .organisation
-        .as_ref()
-        .map(|org| org.to_text().trim().to_string()));
-    render(
-        "try_report.html",
+        StatusCode::OK,
         json!({
-            "csrf": signed.csrf(), "who": signed.who(), "tab": "try",
-            "customer": header(&customer, &summary),
             "report": view,
             "header": header_view,
             "which": which,
             "file": name,
-            "size_kib": format!("{:.1}", size as f64 / 1024.0),
+            "size_kib": size_kib,
         }),
     )
 }
