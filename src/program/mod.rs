@@ -179,6 +179,18 @@ pub struct Field {
     pub(crate) uses_reports: bool,
 }
 
+impl Field {
+    pub fn importance(&self) -> Importance {
+        if self.required {
+            Importance::Required
+        } else if self.recommended {
+            Importance::Recommended
+        } else {
+            Importance::Optional
+        }
+    }
+}
+
 #[derive(Debug)]
 pub struct CompiledRule {
     pub(crate) id: Arc<str>,
@@ -365,14 +377,10 @@ impl Program {
     /// How much a field matters to an integration: `required`, `recommended` or `optional`
     /// (`None`: no such field).
     pub fn field_importance(&self, name: &str) -> Option<Importance> {
-        let field = self.fields.iter().find(|f| &*f.name == name)?;
-        Some(if field.required {
-            Importance::Required
-        } else if field.recommended {
-            Importance::Recommended
-        } else {
-            Importance::Optional
-        })
+        self.fields
+            .iter()
+            .find(|f| &*f.name == name)
+            .map(Field::importance)
     }
 
     /// What each field reads: field → attribute paths as an IdP sends them (aliases expanded

@@ -47,9 +47,8 @@ fn templates() -> &'static Environment<'static> {
 #[derive(Serialize, Debug, PartialEq)]
 pub struct AttributeRow {
     pub field: String,
-    /// Every profile needs the field: send one of its attributes.
-    pub required: bool,
-    /// Required, recommended (send it if you have it) or optional.
+    /// Required (every profile needs the field: send one of its attributes), recommended
+    /// (send it if you have it) or optional.
     pub importance: Importance,
     /// The attribute Canon reads first: the one to map, as the IdP sends it (extension
     /// attributes by their full URN path, as Entra ID's target attribute takes it).
@@ -87,7 +86,6 @@ impl OktaAttribute {
 #[derive(Serialize, Debug, PartialEq)]
 pub struct FieldRow {
     pub name: String,
-    pub required: bool,
     pub importance: Importance,
     pub values: String,
 }
@@ -114,7 +112,6 @@ pub fn attribute_table(program: &crate::Program) -> (Vec<AttributeRow>, Vec<Fiel
             }
             Some(AttributeRow {
                 field: field.to_string(),
-                required: importance(field) == Importance::Required,
                 importance: importance(field),
                 okta: OktaAttribute::of(&first),
                 first,
@@ -128,8 +125,7 @@ pub fn attribute_table(program: &crate::Program) -> (Vec<AttributeRow>, Vec<Fiel
         .iter()
         .map(|field| FieldRow {
             name: field.name.to_string(),
-            required: field.required,
-            importance: importance(&field.name),
+            importance: field.importance(),
             values: match &field.kind {
                 FieldKind::Enum(values) => values
                     .iter()
@@ -385,7 +381,7 @@ mod tests {
                 .unwrap_or_else(|| panic!("{field} reads nothing: {attributes:?}"))
         };
         let levels = row("management_level");
-        assert!(levels.required);
+        assert_eq!(levels.importance, Importance::Required);
         assert!(levels.fallbacks.iter().any(|p| p == "title"), "{levels:?}");
         assert_eq!(row("first_name").first, "name.givenName");
         assert_eq!(row("first_name").okta, None);
