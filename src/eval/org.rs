@@ -584,10 +584,10 @@ impl OrgIndex {
         ids.clear();
         for (link, value) in keys {
             if let Some(slot) = self.keys.find(link, value) {
-                match slot.holder {
-                    SHARED | NONE => self.holders_of(slot.id, ids),
-                    alone if self.sealed => ids.push(alone),
-                    _ => self.holders_of(slot.id, ids),
+                if self.sealed && slot.holder < MAX_ID {
+                    ids.push(slot.holder);
+                } else {
+                    self.holders_of(slot.id, ids);
                 }
             }
         }
@@ -666,7 +666,7 @@ impl Population for OrgIndex {
             let mut alone = true;
             for (link, value) in keys {
                 match self.keys.find(*link, value) {
-                    Some(slot) if slot.holder == SHARED || slot.holder == NONE => {
+                    Some(slot) if slot.holder >= MAX_ID => {
                         alone = false;
                         break;
                     }
