@@ -108,13 +108,18 @@ pub(super) async fn coverage(
             return Ok(report);
         }
         let extensions = customer.tenant.extensions();
-        let known_key = analysis::PopulationCache::key(&customer.program, &extensions, &summary);
+        let signature = analysis::org_signature(&customer.program, &extensions);
+        let known_key = analysis::PopulationCache::key(&signature, &summary);
+        let start = analysis::Start {
+            known: work.populations.get(tenant, &known_key),
+            signature: Some(signature),
+        };
         let (report, known) = analysis::coverage(
             &customer.program,
             &extensions,
             &*work.app.store,
             tenant,
-            work.populations.get(tenant, &known_key),
+            start,
         )?;
         work.populations.put(tenant, known_key, known);
         let report = Arc::new(report);

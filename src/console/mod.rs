@@ -24,7 +24,8 @@ mod user;
 /// (`benches/console_preview.rs`).
 #[doc(hidden)]
 pub use analysis::{
-    coverage as coverage_of_stored_users, preview as preview_over_stored_users, KnownPopulation,
+    coverage as coverage_of_stored_users, org_signature, preview as preview_over_stored_users,
+    KnownPopulation, Start,
 };
 
 use std::sync::Arc;

@@ -233,7 +233,12 @@ pub(super) fn preview_report(
         summary.last_modified.as_deref().unwrap_or_default(),
     );
     let extensions = customer.tenant.extensions();
-    let known_key = analysis::PopulationCache::key(&customer.program, &extensions, &summary);
+    let signature = analysis::org_signature(&customer.program, &extensions);
+    let known_key = analysis::PopulationCache::key(&signature, &summary);
+    let start = analysis::Start {
+        known: console.populations.get(tenant, &known_key),
+        signature: Some(signature),
+    };
     let (report, known) = analysis::preview(
         &customer.program,
         draft,
@@ -241,7 +246,7 @@ pub(super) fn preview_report(
         &*console.app.store,
         tenant,
         PREVIEW_KEPT,
-        console.populations.get(tenant, &known_key),
+        start,
     )?;
     console.populations.put(tenant, known_key, known);
     let report = Arc::new(report);

@@ -107,6 +107,9 @@ pub(crate) trait OrgTx {
     /// has several writers.
     fn user(&mut self, id: &str) -> Result<Option<(Value, Option<ProfileRecord>)>, StoreError>;
     fn set_profile(&mut self, id: &str, profile: &ProfileRecord) -> Result<(), StoreError>;
+    /// Every manager reference row of the tenant's index (`role` 1), in no order: the
+    /// user's id, the key it names, whether the user counts.
+    fn managers(&mut self, visit: &mut ManagerRowFn<'_>) -> Result<(), StoreError>;
     /// Holds off, until the commit, every other write whose user has or names any of
     /// `keys` (sorted): called before the write reads a count. Backends with one writer
     /// need nothing; PostgreSQL locks each key, so writes that share none run at once.
@@ -244,6 +247,24 @@ pub(crate) fn reports_of(
     tx.reports(keys, keep).map(Some)
 }
 
+/// The manager references of the tenant's users as the index holds them, if it is made
+/// under `signature` (see [`OrgTx::managers`]); `false`, and nothing visited, if not.
+pub(crate) fn managers_of(
+    tx: &mut dyn OrgTx,
+    signature: &str,
+    visit: &mut ManagerRowFn<'_>,
+) -> Result<bool, StoreError> {
+    if tx.signature()?.as_deref() != Some(signature) {
+        return Ok(false);
+    }
+    tx.managers(visit)?;
+    Ok(true)
+}
+
+/// What [`super::ResourceStore::org_managers`] hands each row of the index to: the user's
+/// id, the key it names as manager (link, value), whether the user counts toward it.
+pub type ManagerRowFn<'a> = dyn FnMut(&str, (u16, &str), bool) + 'a;
+
 /// The rules of a write, shared with the backend's writer.
 pub type SharedRules = Arc<dyn OrgRules>;
 
@@ -256,6 +277,7 @@ pub(crate) mod contract {
     use crate::eval::OrgIndex;
     use crate::store::{Kind, ResourceStore, TenantId};
     use serde_json::json;
+    use std::collections::BTreeMap;
 
     /// Rules of the shape the default pack has: a person is named by email (link 0) or by
     /// id and employee number (link 1); `active: false` is inactive. The profile is the
@@ -359,6 +381,31 @@ pub(crate) mod contract {
             people.sort_by_key(|p| displays.iter().position(|d| d == p));
             assert_eq!(read.people, people, "{step}: {}", user.body);
         }
+        // The whole index as the console reads it: each user's manager reference, and
+        // whether the user counts toward it.
+        let mut managers: BTreeMap<String, (Vec<OrgKey>, bool)> = BTreeMap::new();
+        let current = store
+            .org_managers(
+                tenant,
+                &rules.signature(),
+                &mut |id, (link, value), counts| {
+                    let named = managers.entry(id.to_string()).or_default();
+                    named.0.push((link, value.to_string()));
+                    named.1 = counts;
+                },
+            )
+            .unwrap();
+        assert!(current, "{step}");
+        for named in managers.values_mut() {
+            named.0.sort();
+        }
+        let expected: BTreeMap<String, (Vec<OrgKey>, bool)> = users
+            .iter()
+            .map(|u| (u, OrgPlace::of(&u.id, &u.body, rules.entry(&u.id, &u.body))))
+            .filter(|(_, place)| !place.manager.is_empty())
+            .map(|(u, place)| (u.id.clone(), (place.manager, place.counts)))
+            .collect();
+        assert_eq!(managers, expected, "{step}");
         users
             .iter()
             .filter(|u| index.reports(&rules.entry(&u.id, &u.body).keys).count > 0)
@@ -479,6 +526,11 @@ pub(crate) mod contract {
             )
             .unwrap()
             .is_none());
+        assert!(!store
+            .org_managers(&tenant, &rules.signature(), &mut |_, _, _| {
+                panic!("a stale index is not read")
+            })
+            .unwrap());
         store
             .write_user(&tenant, &rules, UserWrite::Delete { id: &plain.id })
             .unwrap();

@@ -27,7 +27,7 @@ use std::future::Future;
 use serde_json::Value;
 use tokio::runtime::Handle;
 
-use super::super::org::{self as graph, OrgPlace, OrgRules, OrgTx, UserWrite};
+use super::super::org::{self as graph, ManagerRowFn, OrgPlace, OrgRules, OrgTx, UserWrite};
 use super::super::{now, Kind, ProfileRecord, StoreError, StoredResource, TenantId};
 use super::{
     db_error, db_error_of, decode, delete_row, encode, insert_row, replace_row, retryable, Failure,
@@ -284,6 +284,26 @@ impl OrgTx for PgOrg<'_, '_> {
         rows.iter()
             .map(|row| row.try_get(0).map_err(db_error))
             .collect()
+    }
+
+    fn managers(&mut self, visit: &mut ManagerRowFn<'_>) -> Result<(), StoreError> {
+        let (tx, tenant) = (self.tx, self.tenant);
+        let rows = self.run(async move {
+            let statement = tx
+                .prepare_cached(
+                    "SELECT id, link, value, counts FROM org_refs WHERE tenant = $1 AND role = 1",
+                )
+                .await?;
+            Ok(tx.query(&statement, &[&tenant.as_str()]).await?)
+        })?;
+        for row in &rows {
+            let id: &str = row.try_get(0).map_err(db_error)?;
+            let link: i32 = row.try_get(1).map_err(db_error)?;
+            let value: &str = row.try_get(2).map_err(db_error)?;
+            let counts: bool = row.try_get(3).map_err(db_error)?;
+            visit(id, (u16::try_from(link).unwrap_or(u16::MAX), value), counts);
+        }
+        Ok(())
     }
 
     fn reports(&mut self, keys: &[OrgKey], keep: usize) -> Result<Reports, StoreError> {
@@ -589,6 +609,40 @@ fn write_in(
             Ok(None)
         }
     }
+}
+
+/// [`crate::store::ResourceStore::org_managers`], in one read-only transaction.
+pub(super) fn managers(
+    store: &PostgresStore,
+    tenant: &TenantId,
+    signature: &str,
+    visit: &mut ManagerRowFn<'_>,
+) -> Result<bool, StoreError> {
+    let handle = handle(store)?;
+    let mut client = handle.block_on(store.client())?;
+    let tx = handle
+        .block_on(
+            client
+                .build_transaction()
+                .isolation_level(tokio_postgres::IsolationLevel::RepeatableRead)
+                .read_only(true)
+                .start(),
+        )
+        .map_err(db_error)?;
+    let current = {
+        let mut org = PgOrg {
+            handle: &handle,
+            tx: &tx,
+            tenant,
+            failure: None,
+            exclusive: false,
+            needs_exclusive: false,
+            moved: false,
+        };
+        graph::managers_of(&mut org, signature, visit)?
+    };
+    handle.block_on(tx.commit()).map_err(db_error)?;
+    Ok(current)
 }
 
 /// [`super::super::ResourceStore::org_reports`]: read in one snapshot.

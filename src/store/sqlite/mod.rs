@@ -24,7 +24,7 @@ use org::SqliteOrg;
 use writer::Writer;
 mod registry;
 
-use super::org::{self as graph, SharedRules, UserWrite};
+use super::org::{self as graph, ManagerRowFn, SharedRules, UserWrite};
 use super::{
     fold, index_keys, lists_member, now, remove_member, IndexedAttr, Kind, Membership,
     ProfileRecord, ResourceStore, StoreError, StoredResource, TenantId, UpdateFn, Write,
@@ -972,6 +972,22 @@ impl ResourceStore for SqliteStore {
             tenant,
         };
         graph::reports_of(&mut org, signature, keys, keep)
+    }
+
+    fn org_managers(
+        &self,
+        tenant: &TenantId,
+        signature: &str,
+        visit: &mut ManagerRowFn<'_>,
+    ) -> Result<bool, StoreError> {
+        let mut connection = self.reader();
+        // One read transaction: the signature and the rows agree.
+        let tx = connection.transaction()?;
+        let mut org = SqliteOrg {
+            connection: &tx,
+            tenant,
+        };
+        graph::managers_of(&mut org, signature, visit)
     }
 
     fn delete(&self, tenant: &TenantId, kind: Kind, id: &str) -> Result<(), StoreError> {
