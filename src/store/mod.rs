@@ -380,6 +380,14 @@ pub trait ResourceStore: Send + Sync {
         let _ = (tenant, signature, visit);
         Ok(false)
     }
+    /// Makes the tenant's index of the organisation graph current for `rules`, as the next
+    /// user write that keeps the graph would: rebuilt from every stored user when it is made
+    /// under other rules or none, untouched when current; in one write transaction.
+    /// `Ok(false)`: this store keeps no graph.
+    fn org_refresh(&self, tenant: &TenantId, rules: &SharedRules) -> Result<bool, StoreError> {
+        let _ = (tenant, rules);
+        Ok(false)
+    }
     /// Replaces the profiles of many users at once (`canon remap --apply`), in one transaction.
     fn set_profiles(
         &self,

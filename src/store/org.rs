@@ -531,6 +531,24 @@ pub(crate) mod contract {
                 panic!("a stale index is not read")
             })
             .unwrap());
+        // Brought up to date without a write (the console's look at a user): the index a
+        // write would rebuild, with the user written around it.
+        assert!(store.org_refresh(&tenant, &rules).unwrap());
+        let users = store.list(&tenant, Kind::User).unwrap();
+        let mut index = OrgIndex::new(0);
+        for user in &users {
+            index.add(&fake.entry(&user.id, &user.body), String::new);
+        }
+        for user in &users {
+            let keys = fake.entry(&user.id, &user.body).keys;
+            let read = store
+                .org_reports(&tenant, &rules.signature(), &keys, 0)
+                .unwrap()
+                .expect("refreshed");
+            assert_eq!(read.count, index.reports(&keys).count, "{}", user.body);
+        }
+        // Current already: nothing changes.
+        assert!(store.org_refresh(&tenant, &rules).unwrap());
         store
             .write_user(&tenant, &rules, UserWrite::Delete { id: &plain.id })
             .unwrap();

@@ -233,6 +233,14 @@ impl ResourceStore for MemoryStore {
         })
     }
 
+    fn org_refresh(&self, tenant: &TenantId, rules: &SharedRules) -> Result<bool, StoreError> {
+        self.with(|inner| {
+            let mut tx = org::MemoryOrg { inner, tenant };
+            graph::ensure_current(&mut tx, rules.as_ref())
+        })?;
+        Ok(true)
+    }
+
     fn org_managers(
         &self,
         tenant: &TenantId,

@@ -865,6 +865,11 @@ impl ResourceStore for PostgresStore {
         org::reports(self, tenant, signature, keys, keep)
     }
 
+    fn org_refresh(&self, tenant: &TenantId, rules: &SharedRules) -> Result<bool, StoreError> {
+        org::refresh(self, tenant, rules.as_ref())?;
+        Ok(true)
+    }
+
     fn org_managers(
         &self,
         tenant: &TenantId,

@@ -611,6 +611,32 @@ fn write_in(
     }
 }
 
+/// [`crate::store::ResourceStore::org_refresh`]: the tenant's graph held alone (as a write
+/// that rebuilds it holds it), the index made current, committed.
+pub(super) fn refresh(
+    store: &PostgresStore,
+    tenant: &TenantId,
+    rules: &dyn OrgRules,
+) -> Result<(), StoreError> {
+    let handle = handle(store)?;
+    let mut client = handle.block_on(store.client())?;
+    let tx = handle.block_on(client.transaction()).map_err(db_error)?;
+    {
+        let mut org = PgOrg {
+            handle: &handle,
+            tx: &tx,
+            tenant,
+            failure: None,
+            exclusive: true,
+            needs_exclusive: false,
+            moved: false,
+        };
+        org.run(lock_graph(&tx, tenant, true))?;
+        graph::ensure_current(&mut org, rules)?;
+    }
+    handle.block_on(tx.commit()).map_err(db_error)
+}
+
 /// [`crate::store::ResourceStore::org_managers`], in one read-only transaction.
 pub(super) fn managers(
     store: &PostgresStore,

@@ -974,6 +974,18 @@ impl ResourceStore for SqliteStore {
         graph::reports_of(&mut org, signature, keys, keep)
     }
 
+    fn org_refresh(&self, tenant: &TenantId, rules: &SharedRules) -> Result<bool, StoreError> {
+        let (tenant, rules) = (tenant.clone(), rules.clone());
+        self.writer.write(move |tx| {
+            let mut org = SqliteOrg {
+                connection: tx,
+                tenant: &tenant,
+            };
+            graph::ensure_current(&mut org, rules.as_ref())
+        })?;
+        Ok(true)
+    }
+
     fn org_managers(
         &self,
         tenant: &TenantId,
