@@ -13,7 +13,7 @@
 
 use std::borrow::Cow;
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Instant;
 
 use chrono::NaiveDate;
@@ -255,36 +255,18 @@ pub fn org_signature(program: &Arc<Program>, extensions: &Arc<Extensions>) -> St
 }
 
 /// Each customer's last population of its published rules, for the rules and aliases it
-/// was read under and the users it was read from: the customer page's coverage reads it,
-/// and every preview after it starts from it.
-#[derive(Default)]
-pub(crate) struct PopulationCache(Mutex<HashMap<TenantId, (String, Arc<KnownPopulation>)>>);
+/// was read under and the users it was read from ([`population_key`]): the customer page's
+/// coverage keeps it, and every preview after it starts from it.
+pub(crate) type PopulationCache = super::kept::Kept<KnownPopulation>;
 
-impl PopulationCache {
-    pub fn get(&self, tenant: &TenantId, key: &str) -> Option<Arc<KnownPopulation>> {
-        let map = self.0.lock().unwrap_or_else(|p| p.into_inner());
-        map.get(tenant)
-            .filter(|(k, _)| k == key)
-            .map(|(_, known)| known.clone())
-    }
-
-    pub fn put(&self, tenant: &TenantId, key: String, known: Option<Arc<KnownPopulation>>) {
-        let mut map = self.0.lock().unwrap_or_else(|p| p.into_inner());
-        match known {
-            Some(known) => map.insert(tenant.clone(), (key, known)),
-            None => map.remove(tenant),
-        };
-    }
-
-    /// What a population is kept for: the rules and aliases that read it (as the store's
-    /// index of the graph names them), and the users it was read from.
-    pub fn key(signature: &str, users: &UserSummary) -> String {
-        format!(
-            "{signature}|{}|{}",
-            users.users,
-            users.last_modified.as_deref().unwrap_or_default()
-        )
-    }
+/// What a population is kept for: the rules and aliases that read it (as the store's index
+/// of the graph names them, [`org_signature`]), and the users it was read from.
+pub(crate) fn population_key(signature: &str, users: &UserSummary) -> String {
+    format!(
+        "{signature}|{}|{}",
+        users.users,
+        users.last_modified.as_deref().unwrap_or_default()
+    )
 }
 
 /// The published rules' population to map users in first (`None`: they read no graph):

@@ -13,6 +13,7 @@ mod auth;
 mod customer;
 mod customers;
 mod history;
+mod kept;
 mod live;
 mod page;
 mod publish;

@@ -534,19 +534,7 @@ pub(crate) mod contract {
         // Brought up to date without a write (the console's look at a user): the index a
         // write would rebuild, with the user written around it.
         assert!(store.org_refresh(&tenant, &rules).unwrap());
-        let users = store.list(&tenant, Kind::User).unwrap();
-        let mut index = OrgIndex::new(0);
-        for user in &users {
-            index.add(&fake.entry(&user.id, &user.body), String::new);
-        }
-        for user in &users {
-            let keys = fake.entry(&user.id, &user.body).keys;
-            let read = store
-                .org_reports(&tenant, &rules.signature(), &keys, 0)
-                .unwrap()
-                .expect("refreshed");
-            assert_eq!(read.count, index.reports(&keys).count, "{}", user.body);
-        }
+        counts_agree(store, &tenant, &fake);
         // Current already: nothing changes.
         assert!(store.org_refresh(&tenant, &rules).unwrap());
         store
@@ -572,24 +560,29 @@ pub(crate) mod contract {
             change: &mut touch,
         };
         store.write_user(&tenant, &newer, update).unwrap();
-        let fake = Fake { flavour: 1 };
-        let users = store.list(&tenant, Kind::User).unwrap();
-        let mut index = OrgIndex::new(0);
-        for user in &users {
-            index.add(&fake.entry(&user.id, &user.body), String::new);
-        }
-        for user in &users {
-            let keys = fake.entry(&user.id, &user.body).keys;
-            let read = store
-                .org_reports(&tenant, &fake.signature(), &keys, 0)
-                .unwrap()
-                .expect("rebuilt");
-            assert_eq!(read.count, index.reports(&keys).count, "{}", user.body);
-        }
+        counts_agree(store, &tenant, &Fake { flavour: 1 });
         assert!(store
             .org_reports(&tenant, &rules.signature(), &[], 0)
             .unwrap()
             .is_none());
+    }
+
+    /// The index, current under `rules`, counts each user's reports as the population of
+    /// every stored user does.
+    fn counts_agree(store: &dyn ResourceStore, tenant: &TenantId, rules: &Fake) {
+        let users = store.list(tenant, Kind::User).unwrap();
+        let mut index = OrgIndex::new(0);
+        for user in &users {
+            index.add(&rules.entry(&user.id, &user.body), String::new);
+        }
+        for user in &users {
+            let keys = rules.entry(&user.id, &user.body).keys;
+            let read = store
+                .org_reports(tenant, &rules.signature(), &keys, 0)
+                .unwrap()
+                .expect("the index is current");
+            assert_eq!(read.count, index.reports(&keys).count, "{}", user.body);
+        }
     }
 
     /// A write that fails (a taken name, a stale version, a declined update, a user that is

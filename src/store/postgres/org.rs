@@ -637,13 +637,12 @@ pub(super) fn refresh(
     handle.block_on(tx.commit()).map_err(db_error)
 }
 
-/// [`crate::store::ResourceStore::org_managers`], in one read-only transaction.
-pub(super) fn managers(
+/// `read` over the tenant's index in one read-only snapshot.
+fn in_snapshot<T>(
     store: &PostgresStore,
     tenant: &TenantId,
-    signature: &str,
-    visit: &mut ManagerRowFn<'_>,
-) -> Result<bool, StoreError> {
+    read: impl FnOnce(&mut PgOrg<'_, '_>) -> Result<T, StoreError>,
+) -> Result<T, StoreError> {
     let handle = handle(store)?;
     let mut client = handle.block_on(store.client())?;
     let tx = handle
@@ -655,20 +654,29 @@ pub(super) fn managers(
                 .start(),
         )
         .map_err(db_error)?;
-    let current = {
-        let mut org = PgOrg {
-            handle: &handle,
-            tx: &tx,
-            tenant,
-            failure: None,
-            exclusive: false,
-            needs_exclusive: false,
-            moved: false,
-        };
-        graph::managers_of(&mut org, signature, visit)?
-    };
+    let answer = read(&mut PgOrg {
+        handle: &handle,
+        tx: &tx,
+        tenant,
+        failure: None,
+        exclusive: false,
+        needs_exclusive: false,
+        moved: false,
+    })?;
     handle.block_on(tx.commit()).map_err(db_error)?;
-    Ok(current)
+    Ok(answer)
+}
+
+/// [`crate::store::ResourceStore::org_managers`], in one snapshot.
+pub(super) fn managers(
+    store: &PostgresStore,
+    tenant: &TenantId,
+    signature: &str,
+    visit: &mut ManagerRowFn<'_>,
+) -> Result<bool, StoreError> {
+    in_snapshot(store, tenant, |org| {
+        graph::managers_of(org, signature, visit)
+    })
 }
 
 /// [`super::super::ResourceStore::org_reports`]: read in one snapshot.
@@ -679,29 +687,7 @@ pub(super) fn reports(
     keys: &[OrgKey],
     keep: usize,
 ) -> Result<Option<Reports>, StoreError> {
-    let handle = handle(store)?;
-    let mut client = handle.block_on(store.client())?;
-    let tx = handle
-        .block_on(
-            client
-                .build_transaction()
-                .isolation_level(tokio_postgres::IsolationLevel::RepeatableRead)
-                .read_only(true)
-                .start(),
-        )
-        .map_err(db_error)?;
-    let reports = {
-        let mut org = PgOrg {
-            handle: &handle,
-            tx: &tx,
-            tenant,
-            failure: None,
-            exclusive: false,
-            needs_exclusive: false,
-            moved: false,
-        };
-        graph::reports_of(&mut org, signature, keys, keep)?
-    };
-    handle.block_on(tx.commit()).map_err(db_error)?;
-    Ok(reports)
+    in_snapshot(store, tenant, |org| {
+        graph::reports_of(org, signature, keys, keep)
+    })
 }
