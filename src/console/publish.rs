@@ -16,7 +16,7 @@ use serde_json::{json, Value};
 
 use super::activity;
 use super::auth::{blocking, CsrfOnly, Protected, Signed};
-use super::customer::header;
+use super::customer::page_context;
 use super::history::version_view;
 use super::live::{customer, Customer, Origin};
 use super::page::{render, short_version, ConsoleError};
@@ -321,13 +321,16 @@ pub(super) async fn version(
     let live = customer.tenant.rule_version_number();
     render(
         "version.html",
-        json!({
-            "csrf": signed.csrf(), "who": signed.who(), "tab": "rules",
-            "customer": header(&customer, &summary),
-            "version": version_view(&version, live),
-            "text": version.bundle.text,
-            "preview": preview,
-        }),
+        page_context(
+            &signed,
+            "rules",
+            (&customer, &summary),
+            json!({
+                "version": version_view(&version, live),
+                "text": version.bundle.text,
+                "preview": preview,
+            }),
+        ),
     )
 }
 

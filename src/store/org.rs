@@ -119,6 +119,9 @@ pub(crate) trait OrgTx {
     fn lock_user(&mut self, _id: &str) -> Result<(), StoreError> {
         Ok(())
     }
+    /// Every manager reference row of the tenant's index (`role` 1), in no order: the
+    /// user's id, the key it names, whether the user counts.
+    fn managers(&mut self, visit: &mut ManagerRowFn<'_>) -> Result<(), StoreError>;
     /// Holds off, until the commit, every other write whose user has or names any of
     /// `keys` (sorted): called before the write reads a count. Backends with one writer
     /// need nothing; PostgreSQL locks each key, so writes that share none run at once.
@@ -347,6 +350,24 @@ pub(crate) fn reports_of(
     tx.reports(keys, keep).map(Some)
 }
 
+/// The manager references of the tenant's users as the index holds them, if it is made
+/// under `signature` (see [`OrgTx::managers`]); `false`, and nothing visited, if not.
+pub(crate) fn managers_of(
+    tx: &mut dyn OrgTx,
+    signature: &str,
+    visit: &mut ManagerRowFn<'_>,
+) -> Result<bool, StoreError> {
+    if tx.signature()?.as_deref() != Some(signature) {
+        return Ok(false);
+    }
+    tx.managers(visit)?;
+    Ok(true)
+}
+
+/// What [`super::ResourceStore::org_managers`] hands each row of the index to: the user's
+/// id, the key it names as manager (link, value), whether the user counts toward it.
+pub type ManagerRowFn<'a> = dyn FnMut(&str, (u16, &str), bool) + 'a;
+
 /// The rules of a write, shared with the backend's writer.
 pub type SharedRules = Arc<dyn OrgRules>;
 
@@ -359,6 +380,7 @@ pub(crate) mod contract {
     use crate::eval::OrgIndex;
     use crate::store::{Kind, ResourceStore, TenantId};
     use serde_json::json;
+    use std::collections::BTreeMap;
 
     /// Rules of the shape the default pack has: a person is named by email (link 0) or by
     /// id and employee number (link 1); `active: false` is inactive. The profile is the
@@ -481,6 +503,31 @@ pub(crate) mod contract {
             people.sort_by_key(|p| displays.iter().position(|d| d == p));
             assert_eq!(read.people, people, "{step}: {}", user.body);
         }
+        // The whole index as the console reads it: each user's manager reference, and
+        // whether the user counts toward it.
+        let mut managers: BTreeMap<String, (Vec<OrgKey>, bool)> = BTreeMap::new();
+        let current = store
+            .org_managers(
+                tenant,
+                &rules.signature(),
+                &mut |id, (link, value), counts| {
+                    let named = managers.entry(id.to_string()).or_default();
+                    named.0.push((link, value.to_string()));
+                    named.1 = counts;
+                },
+            )
+            .unwrap();
+        assert!(current, "{step}");
+        for named in managers.values_mut() {
+            named.0.sort();
+        }
+        let expected: BTreeMap<String, (Vec<OrgKey>, bool)> = users
+            .iter()
+            .map(|u| (u, OrgPlace::of(&u.id, &u.body, rules.entry(&u.id, &u.body))))
+            .filter(|(_, place)| !place.manager.is_empty())
+            .map(|(u, place)| (u.id.clone(), (place.manager, place.counts)))
+            .collect();
+        assert_eq!(managers, expected, "{step}");
         users
             .iter()
             .filter(|u| index.reports(&rules.entry(&u.id, &u.body).keys).count > 0)
@@ -625,6 +672,17 @@ pub(crate) mod contract {
             )
             .unwrap()
             .is_none());
+        assert!(!store
+            .org_managers(&tenant, &rules.signature(), &mut |_, _, _| {
+                panic!("a stale index is not read")
+            })
+            .unwrap());
+        // Brought up to date without a write (the console's look at a user): the index a
+        // write would rebuild, with the user written around it.
+        assert!(store.org_refresh(&tenant, rules).unwrap());
+        counts_agree(store, &tenant, &Fake { flavour: 0 });
+        // Current already: nothing changes.
+        assert!(store.org_refresh(&tenant, rules).unwrap());
         store
             .write_user(&tenant, rules, UserWrite::Delete { id: &plain.id })
             .unwrap();
@@ -648,24 +706,29 @@ pub(crate) mod contract {
             change: &mut touch,
         };
         store.write_user(&tenant, &newer, update).unwrap();
-        let fake = Fake { flavour: 1 };
-        let users = store.list(&tenant, Kind::User).unwrap();
-        let mut index = OrgIndex::new(0);
-        for user in &users {
-            index.add(&fake.entry(&user.id, &user.body), String::new);
-        }
-        for user in &users {
-            let keys = fake.entry(&user.id, &user.body).keys;
-            let read = store
-                .org_reports(&tenant, &fake.signature(), &keys, 0)
-                .unwrap()
-                .expect("rebuilt");
-            assert_eq!(read.count, index.reports(&keys).count, "{}", user.body);
-        }
+        counts_agree(store, &tenant, &Fake { flavour: 1 });
         assert!(store
             .org_reports(&tenant, &rules.signature(), &[], 0)
             .unwrap()
             .is_none());
+    }
+
+    /// The index, current under `rules`, counts each user's reports as the population of
+    /// every stored user does.
+    fn counts_agree(store: &dyn ResourceStore, tenant: &TenantId, rules: &Fake) {
+        let users = store.list(tenant, Kind::User).unwrap();
+        let mut index = OrgIndex::new(0);
+        for user in &users {
+            index.add(&rules.entry(&user.id, &user.body), String::new);
+        }
+        for user in &users {
+            let keys = rules.entry(&user.id, &user.body).keys;
+            let read = store
+                .org_reports(tenant, &rules.signature(), &keys, 0)
+                .unwrap()
+                .expect("the index is current");
+            assert_eq!(read.count, index.reports(&keys).count, "{}", user.body);
+        }
     }
 
     /// A write that fails (a taken name, a stale version, a declined update, a user that is

@@ -24,7 +24,7 @@ use org::SqliteOrg;
 use writer::Writer;
 mod registry;
 
-use super::org::{self as graph, SharedRules, UserWrite};
+use super::org::{self as graph, ManagerRowFn, SharedRules, UserWrite};
 use super::{
     fold, index_keys, lists_member, now, remove_member, IndexedAttr, Kind, Membership,
     ProfileRecord, ResourceStore, StoreError, StoredResource, TenantId, UpdateFn, Write,
@@ -977,6 +977,34 @@ impl ResourceStore for SqliteStore {
             tenant,
         };
         graph::reports_of(&mut org, signature, keys, keep)
+    }
+
+    fn org_refresh(&self, tenant: &TenantId, rules: &SharedRules) -> Result<bool, StoreError> {
+        let (tenant, rules) = (tenant.clone(), rules.clone());
+        self.writer.write(move |tx| {
+            let mut org = SqliteOrg {
+                connection: tx,
+                tenant: &tenant,
+            };
+            graph::ensure_current(&mut org, rules.as_ref())
+        })?;
+        Ok(true)
+    }
+
+    fn org_managers(
+        &self,
+        tenant: &TenantId,
+        signature: &str,
+        visit: &mut ManagerRowFn<'_>,
+    ) -> Result<bool, StoreError> {
+        let mut connection = self.reader();
+        // One read transaction: the signature and the rows agree.
+        let tx = connection.transaction()?;
+        let mut org = SqliteOrg {
+            connection: &tx,
+            tenant,
+        };
+        graph::managers_of(&mut org, signature, visit)
     }
 
     fn delete(&self, tenant: &TenantId, kind: Kind, id: &str) -> Result<(), StoreError> {
