@@ -1,7 +1,6 @@
 //! A customer: its coverage (the dry run's report over its stored users) and its users.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use axum::extract::{Path, Query, State};
 use axum::response::Response;
@@ -14,31 +13,14 @@ use super::live::{customer, Customer};
 use super::page::{pct, render, short_version, ConsoleError};
 use super::ConsoleRef;
 use crate::report::CoverageReport;
-use crate::store::{fold, IndexedAttr, Kind, StoredResource, TenantId, UserSummary};
+use crate::store::{fold, IndexedAttr, Kind, StoredResource, UserSummary};
 
 /// Users per page of the users list.
 pub(crate) const PAGE: usize = 50;
 
 /// Coverage reports by tenant, each for the rule version and the users it was computed on:
 /// a page view recomputes only when a user or the rules changed.
-#[derive(Default)]
-pub(crate) struct CoverageCache(Mutex<HashMap<TenantId, (String, Arc<CoverageReport>)>>);
-
-impl CoverageCache {
-    fn get(&self, id: &TenantId, key: &str) -> Option<Arc<CoverageReport>> {
-        let map = self.0.lock().unwrap_or_else(|p| p.into_inner());
-        map.get(id)
-            .filter(|(k, _)| k == key)
-            .map(|(_, r)| r.clone())
-    }
-
-    fn put(&self, id: &TenantId, key: String, report: Arc<CoverageReport>) {
-        self.0
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(id.clone(), (key, report));
-    }
-}
+pub(crate) type CoverageCache = super::kept::Kept<CoverageReport>;
 
 /// What every page of a customer shows at its top.
 #[derive(Serialize)]
@@ -62,27 +44,60 @@ pub(crate) fn header(customer: &Customer, summary: &UserSummary) -> Header {
     }
 }
 
+/// Customer `id` as one of its pages opens it, on a blocking thread: the customer with the
+/// rules serving, its users at a glance, and what the page reads beside them (`more`).
+pub(crate) async fn open<T: Send + 'static>(
+    console: &ConsoleRef,
+    id: String,
+    more: impl FnOnce(&ConsoleRef, &Customer) -> Result<T, ConsoleError> + Send + 'static,
+) -> Result<(Customer, UserSummary, T), ConsoleError> {
+    let work = console.clone();
+    blocking(move || {
+        let customer = customer(&work.app, &work.programs, &id)?;
+        let summary = work.app.store.user_summary(&customer.tenant.id)?;
+        let more = more(&work, &customer)?;
+        Ok((customer, summary, more))
+    })
+    .await
+}
+
+/// What a page of a customer renders: the context every such page has (who is signed in,
+/// the form token, the tab, the customer's header) and what the page adds (`page`, an
+/// object).
+pub(crate) fn page_context(
+    signed: &Signed,
+    tab: &str,
+    (customer, summary): (&Customer, &UserSummary),
+    page: Value,
+) -> Value {
+    let mut context = json!({
+        "csrf": signed.csrf(), "who": signed.who(), "tab": tab,
+        "customer": header(customer, summary),
+    });
+    if let (Some(context), Value::Object(page)) = (context.as_object_mut(), page) {
+        context.extend(page);
+    }
+    context
+}
+
 /// `GET /console/customers/{tenant}`: the overview; the coverage arrives as a fragment.
 pub(super) async fn overview(
     State(console): State<ConsoleRef>,
     signed: Signed,
     Path(id): Path<String>,
 ) -> Result<Response, ConsoleError> {
-    let work = console.clone();
-    let (customer, summary, activity) = blocking(move || {
-        let customer = customer(&work.app, &work.programs, &id)?;
-        let summary = work.app.store.user_summary(&customer.tenant.id)?;
-        let activity = super::activity::recent(&work.app, &customer.tenant.id)?;
-        Ok((customer, summary, activity))
+    let (customer, summary, activity) = open(&console, id, |work, customer| {
+        Ok(super::activity::recent(&work.app, &customer.tenant.id)?)
     })
     .await?;
     render(
         "customer.html",
-        json!({
-            "csrf": signed.csrf(), "who": signed.who(), "tab": "overview",
-            "customer": header(&customer, &summary),
-            "activity": activity,
-        }),
+        page_context(
+            &signed,
+            "overview",
+            (&customer, &summary),
+            json!({ "activity": activity }),
+        ),
     )
 }
 
@@ -108,17 +123,22 @@ pub(super) async fn coverage(
             return Ok(report);
         }
         let extensions = customer.tenant.extensions();
-        let known_key = analysis::PopulationCache::key(&customer.program, &extensions, &summary);
+        let signature = analysis::org_signature(&customer.program, &extensions);
+        let known_key = analysis::population_key(&signature, &summary);
+        let start = analysis::Start {
+            known: work.populations.get(tenant, &known_key),
+            signature: Some(signature),
+        };
         let (report, known) = analysis::coverage(
             &customer.program,
             &extensions,
             &*work.app.store,
             tenant,
-            work.populations.get(tenant, &known_key),
+            start,
         )?;
         work.populations.put(tenant, known_key, known);
         let report = Arc::new(report);
-        work.coverage.put(tenant, key, report.clone());
+        work.coverage.put(tenant, key, Some(report.clone()));
         Ok(report)
     })
     .await?;
@@ -231,16 +251,13 @@ pub(super) async fn users(
     Path(id): Path<String>,
     Query(query): Query<UsersQuery>,
 ) -> Result<Response, ConsoleError> {
-    let work = console.clone();
     let page = query.page.unwrap_or(1).max(1);
     let q = query.q.unwrap_or_default().trim().to_string();
     let search = q.clone();
-    let (customer, summary, total, users) = blocking(move || {
-        let customer = customer(&work.app, &work.programs, &id)?;
+    let (customer, summary, (total, users)) = open(&console, id, move |work, customer| {
         let tenant = &customer.tenant.id;
         let store = &work.app.store;
-        let summary = store.user_summary(tenant)?;
-        let (total, users) = if search.is_empty() {
+        Ok(if search.is_empty() {
             store.page(tenant, Kind::User, (page - 1) * PAGE, PAGE)?
         } else {
             let mut found: Vec<StoredResource> = Vec::new();
@@ -262,21 +279,23 @@ pub(super) async fn users(
                 }
             }
             (found.len(), found)
-        };
-        Ok((customer, summary, total, users))
+        })
     })
     .await?;
     let pages = total.div_ceil(PAGE).max(1);
     render(
         "users.html",
-        json!({
-            "csrf": signed.csrf(), "who": signed.who(), "tab": "users",
-            "customer": header(&customer, &summary),
-            "users": users.iter().map(user_row).collect::<Vec<_>>(),
-            "total": total, "page": page, "pages": pages, "q": q,
-            "first": if total == 0 { 0 } else { (page - 1) * PAGE + 1 },
-            "last": ((page - 1) * PAGE + users.len()),
-        }),
+        page_context(
+            &signed,
+            "users",
+            (&customer, &summary),
+            json!({
+                "users": users.iter().map(user_row).collect::<Vec<_>>(),
+                "total": total, "page": page, "pages": pages, "q": q,
+                "first": if total == 0 { 0 } else { (page - 1) * PAGE + 1 },
+                "last": ((page - 1) * PAGE + users.len()),
+            }),
+        ),
     )
 }
 

@@ -13,6 +13,7 @@ mod auth;
 mod customer;
 mod customers;
 mod history;
+mod kept;
 mod live;
 mod page;
 mod publish;
@@ -24,7 +25,8 @@ mod user;
 /// (`benches/console_preview.rs`).
 #[doc(hidden)]
 pub use analysis::{
-    coverage as coverage_of_stored_users, preview as preview_over_stored_users, KnownPopulation,
+    coverage as coverage_of_stored_users, org_signature, preview as preview_over_stored_users,
+    KnownPopulation, Start,
 };
 
 use std::sync::Arc;

@@ -16,7 +16,7 @@ use serde_json::{json, Value};
 
 use super::activity;
 use super::auth::{blocking, CsrfOnly, Protected, Signed};
-use super::customer::header;
+use super::customer::page_context;
 use super::history::version_view;
 use super::live::{customer, Customer, Origin};
 use super::page::{render, short_version, ConsoleError};
@@ -184,7 +184,7 @@ fn publish_draft(
     let Some(version) = published.version else {
         return Err(ConsoleError::Internal("the version was not stored".into()));
     };
-    serve_now(console);
+    serve_now(console, &tenant);
     Ok(Ok(Published {
         number: version.number,
         hash: version.hash,
@@ -195,10 +195,21 @@ fn publish_draft(
 }
 
 /// This instance serves the registry's live versions now (the others follow within their
-/// poll), as the admin API does after a change.
-fn serve_now(console: &ConsoleRef) {
+/// poll), as the admin API does after a change; the store's index of the graph follows.
+fn serve_now(console: &ConsoleRef, tenant: &TenantId) {
     if let Err(error) = crate::scim::tenants::sync(&console.app, false) {
         tracing::warn!(%error, "the tenants could not be reloaded after a console change; the watcher will");
+    }
+    // The store's index of the organisation graph made current for the rules now serving:
+    // else the next user write rebuilds it inside the IdP's request (seconds for a large
+    // customer, holding SQLite's writer), and the console's next passes read every user.
+    let Some(state) = console.app.tenants.get(tenant) else {
+        return;
+    };
+    if let Some(rules) = crate::scim::org::rules(&state.mapper()) {
+        if let Err(error) = console.app.store.org_refresh(tenant, &rules) {
+            tracing::warn!(%error, %tenant, "the organisation index was not refreshed after a console change; the next user write will");
+        }
     }
 }
 
@@ -321,13 +332,16 @@ pub(super) async fn version(
     let live = customer.tenant.rule_version_number();
     render(
         "version.html",
-        json!({
-            "csrf": signed.csrf(), "who": signed.who(), "tab": "rules",
-            "customer": header(&customer, &summary),
-            "version": version_view(&version, live),
-            "text": version.bundle.text,
-            "preview": preview,
-        }),
+        page_context(
+            &signed,
+            "rules",
+            (&customer, &summary),
+            json!({
+                "version": version_view(&version, live),
+                "text": version.bundle.text,
+                "preview": preview,
+            }),
+        ),
     )
 }
 
@@ -351,7 +365,7 @@ pub(super) async fn rollback(
         let tenant = customer.tenant.id.clone();
         match manage::rollback(&*store, &tenant, number, true) {
             Ok(done) => {
-                serve_now(&work);
+                serve_now(&work, &tenant);
                 Ok((tenant, Ok(done)))
             }
             Err(ManageError::Invalid(message)) => Ok((tenant, Err(message))),
@@ -499,6 +513,14 @@ mod tests {
         );
         let tenant = h.state.tenants.get(&acme()).unwrap();
         assert_eq!(tenant.mapper().version(), previewed);
+        // The store's index of the graph is made under the new rules already.
+        let served = tenant.mapper();
+        assert!(h
+            .state
+            .store
+            .org_reports(&acme(), &served.org_signature(), &[], 0)
+            .unwrap()
+            .is_some());
         // The stored profiles were recomputed.
         assert_eq!(level(&h, &ids[0]).as_deref(), Some("Manager"));
         assert_eq!(level(&h, &ids[1]).as_deref(), Some("VP"));
@@ -717,6 +739,14 @@ mod tests {
             level(&h, &ids[0]).as_deref(),
             Some("Individual Contributor")
         );
+        // The store's index of the graph is made under the rules served again.
+        let served = h.state.tenants.get(&acme()).unwrap().mapper();
+        assert!(h
+            .state
+            .store
+            .org_reports(&acme(), &served.org_signature(), &[], 0)
+            .unwrap()
+            .is_some());
         // Rolling back to the live version is refused, and says why.
         let again = h
             .post_form(

@@ -4,8 +4,7 @@
 //! The draft travels with each request (the editor's text); the browser keeps it between
 //! visits. Nothing is stored until it is published.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use axum::extract::{Path, Query, State};
 use axum::response::Response;
@@ -14,13 +13,12 @@ use serde_json::{json, Value};
 
 use super::analysis;
 use super::auth::{blocking, Protected, Signed};
-use super::customer::header;
+use super::customer::{open, page_context};
 use super::live::{customer, problems, Customer, RulesSource};
 use super::page::{place, render, short_version, ConsoleError};
 use super::ConsoleRef;
 use crate::check::LoadError;
 use crate::report::DiffReport;
-use crate::store::TenantId;
 use crate::Program;
 
 /// Changed users kept from a preview (the transitions count every user).
@@ -32,24 +30,7 @@ pub(crate) const MAX_DRAFT: usize = 1024 * 1024;
 
 /// The last preview of each customer: which draft, over which rules and users, and its
 /// report (so its pages of changed users are read without recomputing it).
-#[derive(Default)]
-pub(crate) struct PreviewCache(Mutex<HashMap<TenantId, (String, Arc<DiffReport>)>>);
-
-impl PreviewCache {
-    fn get(&self, id: &TenantId, key: &str) -> Option<Arc<DiffReport>> {
-        let map = self.0.lock().unwrap_or_else(|p| p.into_inner());
-        map.get(id)
-            .filter(|(k, _)| k == key)
-            .map(|(_, r)| r.clone())
-    }
-
-    fn put(&self, id: &TenantId, key: String, report: Arc<DiffReport>) {
-        self.0
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(id.clone(), (key, report));
-    }
-}
+pub(crate) type PreviewCache = super::kept::Kept<DiffReport>;
 
 /// What the rules page says after a publish or a rollback (from its query).
 #[derive(Deserialize, Default)]
@@ -67,12 +48,8 @@ pub(super) async fn page(
     Path(id): Path<String>,
     Query(done): Query<Done>,
 ) -> Result<Response, ConsoleError> {
-    let work = console.clone();
-    let (customer, summary, history) = blocking(move || {
-        let customer = customer(&work.app, &work.programs, &id)?;
-        let summary = work.app.store.user_summary(&customer.tenant.id)?;
-        let history = super::history::history(&work, &customer)?;
-        Ok((customer, summary, history))
+    let (customer, summary, history) = open(&console, id, |work, customer| {
+        super::history::history(work, customer)
     })
     .await?;
     let tests = customer.program.tests().iter().filter(|t| t.own).count();
@@ -89,18 +66,21 @@ pub(super) async fn page(
     };
     render(
         "rules.html",
-        json!({
-            "csrf": signed.csrf(), "who": signed.who(), "tab": "rules",
-            "customer": header(&customer, &summary),
-            "file": customer.source.name,
-            "published": customer.source.text,
-            "published_version": customer.program.version(),
-            "live_number": customer.tenant.rule_version_number(),
-            "tests": tests,
-            "warnings": problems(customer.program.warnings(), customer.program.sources(), &customer.source),
-            "history": history,
-            "flash": flash,
-        }),
+        page_context(
+            &signed,
+            "rules",
+            (&customer, &summary),
+            json!({
+                "file": customer.source.name,
+                "published": customer.source.text,
+                "published_version": customer.program.version(),
+                "live_number": customer.tenant.rule_version_number(),
+                "tests": tests,
+                "warnings": problems(customer.program.warnings(), customer.program.sources(), &customer.source),
+                "history": history,
+                "flash": flash,
+            }),
+        ),
     )
 }
 
@@ -233,7 +213,12 @@ pub(super) fn preview_report(
         summary.last_modified.as_deref().unwrap_or_default(),
     );
     let extensions = customer.tenant.extensions();
-    let known_key = analysis::PopulationCache::key(&customer.program, &extensions, &summary);
+    let signature = analysis::org_signature(&customer.program, &extensions);
+    let known_key = analysis::population_key(&signature, &summary);
+    let start = analysis::Start {
+        known: console.populations.get(tenant, &known_key),
+        signature: Some(signature),
+    };
     let (report, known) = analysis::preview(
         &customer.program,
         draft,
@@ -241,11 +226,11 @@ pub(super) fn preview_report(
         &*console.app.store,
         tenant,
         PREVIEW_KEPT,
-        console.populations.get(tenant, &known_key),
+        start,
     )?;
     console.populations.put(tenant, known_key, known);
     let report = Arc::new(report);
-    console.previews.put(tenant, key, report.clone());
+    console.previews.put(tenant, key, Some(report.clone()));
     Ok(report)
 }
 

@@ -18,7 +18,7 @@ use subtle::ConstantTimeEq;
 use super::activity;
 use super::analysis;
 use super::auth::{blocking, Signed};
-use super::customer::{coverage_view, header};
+use super::customer::{coverage_view, open, page_context};
 use super::live::customer;
 use super::page::{render, short_version, ConsoleError};
 use super::rules::{diagnostics_view, MAX_DRAFT};
@@ -31,21 +31,18 @@ pub(super) async fn page(
     signed: Signed,
     Path(id): Path<String>,
 ) -> Result<Response, ConsoleError> {
-    let work = console.clone();
-    let (customer, summary) = blocking(move || {
-        let customer = customer(&work.app, &work.programs, &id)?;
-        let summary = work.app.store.user_summary(&customer.tenant.id)?;
-        Ok((customer, summary))
-    })
-    .await?;
+    let (customer, summary, ()) = open(&console, id, |_, _| Ok(())).await?;
     render(
         "try.html",
-        json!({
-            "csrf": signed.csrf(), "who": signed.who(), "tab": "try",
-            "customer": header(&customer, &summary),
-            "published_version": customer.program.version(),
-            "limit_mib": console.options.max_upload_bytes / (1024 * 1024),
-        }),
+        page_context(
+            &signed,
+            "try",
+            (&customer, &summary),
+            json!({
+                "published_version": customer.program.version(),
+                "limit_mib": console.options.max_upload_bytes / (1024 * 1024),
+            }),
+        ),
     )
 }
 
@@ -224,14 +221,7 @@ pub(super) async fn run(
     // context and what the outcome adds.
     let finish = |action: String, status: StatusCode, shown: serde_json::Value| {
         activity::record(&console, &tenant, action, status.as_u16(), None, started);
-        let mut context = json!({
-            "csrf": signed.csrf(), "who": signed.who(), "tab": "try",
-            "customer": header(&customer, &summary),
-        });
-        if let (Some(context), serde_json::Value::Object(shown)) = (context.as_object_mut(), shown)
-        {
-            context.extend(shown);
-        }
+        let context = page_context(&signed, "try", (&customer, &summary), shown);
         let mut response = render("try_report.html", context)?;
         *response.status_mut() = status;
         Ok(response)

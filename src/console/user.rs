@@ -6,8 +6,8 @@ use axum::response::Response;
 use serde_json::{json, Value};
 
 use super::auth::{blocking, Signed};
-use super::customer::header;
-use super::live::{customer, Customer};
+use super::customer::{open, page_context};
+use super::live::Customer;
 use super::page::{render, short_version, ConsoleError};
 use super::ConsoleRef;
 use crate::eval::org::OrgKey;
@@ -45,7 +45,7 @@ async fn explain(
     let (work, tenant, user) = (console.clone(), customer.tenant.clone(), user.clone());
     blocking(move || {
         let mapper = tenant.mapper();
-        let reports = org::reports_of(&*work.app.store, &tenant.id, &*mapper, &user)?;
+        let reports = org::reports_of(&*work.app.store, &tenant.id, &mapper, &user)?;
         let record = org::with_id(&user);
         let view = extensions.view(&record);
         Ok(program.explain_in(&JsonRecord::new(&view), &OnePerson(reports), Some(today)))
@@ -59,17 +59,13 @@ pub(super) async fn show(
     signed: Signed,
     Path((tenant, id)): Path<(String, String)>,
 ) -> Result<Response, ConsoleError> {
-    let work = console.clone();
-    let (customer, summary, user) = blocking(move || {
-        let customer = customer(&work.app, &work.programs, &tenant)?;
-        let store = &work.app.store;
-        let summary = store.user_summary(&customer.tenant.id)?;
-        let user = store
+    let (customer, summary, user) = open(&console, tenant.clone(), move |work, customer| {
+        work.app
+            .store
             .get(&customer.tenant.id, Kind::User, &id)?
             .ok_or_else(|| {
                 ConsoleError::NotFound(format!("Customer `{tenant}` has no user `{id}`."))
-            })?;
-        Ok((customer, summary, user))
+            })
     })
     .await?;
     let trace = explain(&console, &customer, &user).await?;
@@ -106,38 +102,48 @@ pub(super) async fn show(
         .to_string();
     render(
         "user.html",
-        json!({
-            "csrf": signed.csrf(), "who": signed.who(), "tab": "users",
-            "customer": header(&customer, &summary),
-            "user": {
-                "id": user.id, "user_name": user_name, "created": user.created,
-                "modified": user.modified, "raw": raw,
-                "complete": profile.map(|p| p.complete()),
-                "missing": profile.map(|p| p.missing.clone()),
-                "stored_version": stored_version.as_deref().map(short_version),
-                "stale": stored_version.as_deref().is_some_and(|v| v != customer.program.version()),
-            },
-            "fields": fields,
-        }),
+        page_context(
+            &signed,
+            "users",
+            (&customer, &summary),
+            json!({
+                "user": {
+                    "id": user.id, "user_name": user_name, "created": user.created,
+                    "modified": user.modified, "raw": raw,
+                    "complete": profile.map(|p| p.complete()),
+                    "missing": profile.map(|p| p.missing.clone()),
+                    "stored_version": stored_version.as_deref().map(short_version),
+                    "stale": stored_version.as_deref().is_some_and(|v| v != customer.program.version()),
+                },
+                "fields": fields,
+            }),
+        ),
     )
 }
 
 #[cfg(test)]
 mod tests {
-    use crate::console::testing::{harness, seed, seed_org};
+    use crate::console::testing::{harness, seed, seed_org, Harness, Reply};
     use axum::http::StatusCode;
+
+    /// The page of user `id` of customer `tenant`.
+    async fn look(h: &Harness, session: &str, tenant: &str, id: &str) -> Reply {
+        let path = format!("/console/customers/{tenant}/users/{id}");
+        h.get(&path, Some(session)).await
+    }
+
+    /// The explain of `field` on a user's page.
+    fn explain_of<'b>(body: &'b str, field: &str) -> &'b str {
+        let explain = &body[body.find(&format!("id=\"explain-{field}\"")).unwrap()..];
+        &explain[..explain.find("</article>").unwrap()]
+    }
 
     #[tokio::test]
     async fn a_user_shows_the_raw_body_the_profile_and_every_rule_tried() {
         let h = harness();
         let ids = seed(&h, &[("ana", "Research Fellow")]);
         let (session, _) = h.sign_in().await;
-        let page = h
-            .get(
-                &format!("/console/customers/acme/users/{}", ids[0]),
-                Some(&session),
-            )
-            .await;
+        let page = look(&h, &session, "acme", &ids[0]).await;
         assert_eq!(page.status, StatusCode::OK);
         let body = &page.body;
         // Raw, as sent (escaped for HTML).
@@ -146,8 +152,7 @@ mod tests {
             "{body}"
         );
         // The explain of management_level: the customer's rule matched.
-        let explain = &body[body.find("id=\"explain-management_level\"").unwrap()..];
-        let explain = &explain[..explain.find("</article>").unwrap()];
+        let explain = explain_of(body, "management_level");
         assert!(explain.contains("<b>Director</b>"));
         assert!(explain.contains("class=\"matched\""));
         assert!(explain.contains("<code>acme_fellow</code>"));
@@ -169,16 +174,10 @@ mod tests {
             ],
         );
         let (session, _) = h.sign_in().await;
-        let page = h
-            .get(
-                &format!("/console/customers/acme/users/{}", ids[0]),
-                Some(&session),
-            )
-            .await;
+        let page = look(&h, &session, "acme", &ids[0]).await;
         assert_eq!(page.status, StatusCode::OK);
         let body = &page.body;
-        let explain = &body[body.find("id=\"explain-people_manager\"").unwrap()..];
-        let explain = &explain[..explain.find("</article>").unwrap()];
+        let explain = explain_of(body, "people_manager");
         assert!(explain.contains("<b>yes</b>"), "{explain}");
         assert!(
             explain.contains("<code>named_as_manager</code>"),
@@ -191,13 +190,54 @@ mod tests {
         // As stored: nothing differs.
         assert!(!body.contains("class=\"differs\""), "{body}");
         // A report has nobody reporting to them: the flag stays unset.
-        let page = h
-            .get(
-                &format!("/console/customers/acme/users/{}", ids[1]),
-                Some(&session),
-            )
-            .await;
+        let page = look(&h, &session, "acme", &ids[1]).await;
         assert!(page.body.contains("nobody reports to this person"));
+    }
+
+    /// Users stored while the rules read no graph (or under other rules) leave the store's
+    /// index of the graph stale: a look at one user brings it up to date, as the next user
+    /// write would, instead of reading every user for each look; the count is the same.
+    #[tokio::test]
+    async fn a_stale_index_is_brought_up_to_date_by_a_look_at_a_user() {
+        let h = harness();
+        // Stored around the index (plain creates): it is not current.
+        let ids = seed_org(
+            &h,
+            &[
+                ("ana@acme.com", "Director of Sales", None),
+                ("bo@acme.com", "Account Executive", Some("ana@acme.com")),
+            ],
+        );
+        let acme = crate::store::TenantId::parse("acme").unwrap();
+        let mapper = h.state.tenants.get(&acme).unwrap().mapper();
+        let ana = h
+            .state
+            .store
+            .get(&acme, crate::store::Kind::User, &ids[0])
+            .unwrap()
+            .unwrap();
+        let keys = mapper.org_entry(&crate::scim::org::with_id(&ana)).keys;
+        let indexed = || {
+            h.state
+                .store
+                .org_reports(&acme, &mapper.org_signature(), &keys, 5)
+                .unwrap()
+        };
+        assert_eq!(indexed(), None);
+        let (session, _) = h.sign_in().await;
+        let page = look(&h, &session, "acme", &ids[0]).await;
+        assert_eq!(page.status, StatusCode::OK);
+        assert!(
+            page.body
+                .contains("1 person reports to this person: bo@acme.com"),
+            "{}",
+            page.body
+        );
+        let reports = indexed().expect("the index is current now");
+        assert_eq!(
+            (reports.count, reports.people),
+            (1, vec!["bo@acme.com".to_string()])
+        );
     }
 
     #[tokio::test]
@@ -205,12 +245,7 @@ mod tests {
         let h = harness();
         let ids = seed(&h, &[("ana", "VP")]);
         let (session, _) = h.sign_in().await;
-        let reply = h
-            .get(
-                &format!("/console/customers/globex/users/{}", ids[0]),
-                Some(&session),
-            )
-            .await;
+        let reply = look(&h, &session, "globex", &ids[0]).await;
         assert_eq!(reply.status, StatusCode::NOT_FOUND);
         assert!(!reply.body.contains("ana"));
     }

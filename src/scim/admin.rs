@@ -61,8 +61,7 @@ pub(super) async fn get_profile(
         // Where the rules derive values from who reports to whom: the people counted.
         let mapper = tenant.mapper();
         if mapper.has_org_graph() {
-            let reports =
-                super::org::reports_of(state.store.as_ref(), &tenant.id, mapper.as_ref(), &user)?;
+            let reports = super::org::reports_of(state.store.as_ref(), &tenant.id, &mapper, &user)?;
             body["reports"] = json!({
                 "count": reports.count,
                 "people": reports.people,

@@ -51,6 +51,10 @@ impl OrgRules for TenantRules {
     fn profile(&self, id: &str, body: &Value, population: &dyn Population) -> MappedProfile {
         self.0.map_in(&body_with_id(id, body), population)
     }
+
+    fn reports_alike(&self, a: u64, b: u64) -> bool {
+        self.0.reports_alike(a, b)
+    }
 }
 
 /// The rules a user write of the tenant keeps the graph with; `None` where the rules
@@ -62,12 +66,14 @@ pub fn rules(mapper: &Arc<dyn ProfileMapper>) -> Option<SharedRules> {
 }
 
 /// The people who name `user` as manager, as the store's index holds them (at most
-/// [`PEOPLE_SHOWN`] named); read from every user of the tenant when the index is not made
-/// under these rules yet (until the next user write rebuilds it).
+/// [`PEOPLE_SHOWN`] named). Where the index is not made under these rules (they changed
+/// since the last user write), it is first brought up to date as that next write would
+/// ([`ResourceStore::org_refresh`]), so a look at one user reads that user's rows, not every
+/// user; only a store that keeps no index is read whole.
 pub fn reports_of(
     store: &dyn ResourceStore,
     tenant: &TenantId,
-    mapper: &dyn ProfileMapper,
+    mapper: &Arc<dyn ProfileMapper>,
     user: &StoredResource,
 ) -> Result<Reports, StoreError> {
     let keys = mapper.org_entry(&with_id(user)).keys;
@@ -75,7 +81,14 @@ pub fn reports_of(
     if let Some(reports) = store.org_reports(tenant, &signature, &keys, PEOPLE_SHOWN)? {
         return Ok(reports);
     }
-    Ok(population(store, tenant, mapper)?.reports(&keys))
+    if let Some(rules) = rules(mapper) {
+        if store.org_refresh(tenant, &rules)? {
+            if let Some(reports) = store.org_reports(tenant, &signature, &keys, PEOPLE_SHOWN)? {
+                return Ok(reports);
+            }
+        }
+    }
+    Ok(population(store, tenant, &**mapper)?.reports(&keys))
 }
 
 /// Every user's profile under `mapper`, mapped as the service maps them: where the rules

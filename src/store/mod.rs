@@ -21,7 +21,7 @@ pub mod testing;
 
 pub use keys::{fold, index_keys, lists_member, IndexedAttr};
 pub use memory::MemoryStore;
-pub use org::{OrgPlace, OrgRules, SharedRules, UserWrite};
+pub use org::{ManagerRowFn, OrgPlace, OrgRules, SharedRules, UserWrite};
 pub use postgres::PostgresStore;
 pub use registry::TenantRegistry;
 pub use sessions::{Session, SessionStore};
@@ -366,6 +366,28 @@ pub trait ResourceStore: Send + Sync {
         let _ = (tenant, signature, keys, keep);
         Ok(None)
     }
+    /// The tenant's index of the organisation graph as a whole, if it is made under
+    /// `signature`: `visit(id, key, counts)` for every manager reference a user names (a row
+    /// per link; whether the user counts toward it), in no order, all read in one
+    /// transaction. `Ok(false)`, nothing visited, when it is not (yet). What the console
+    /// maps a customer's users in instead of a pass over every user (console/analysis.rs).
+    fn org_managers(
+        &self,
+        tenant: &TenantId,
+        signature: &str,
+        visit: &mut ManagerRowFn<'_>,
+    ) -> Result<bool, StoreError> {
+        let _ = (tenant, signature, visit);
+        Ok(false)
+    }
+    /// Makes the tenant's index of the organisation graph current for `rules`, as the next
+    /// user write that keeps the graph would: rebuilt from every stored user when it is made
+    /// under other rules or none, untouched when current; in one write transaction.
+    /// `Ok(false)`: this store keeps no graph.
+    fn org_refresh(&self, tenant: &TenantId, rules: &SharedRules) -> Result<bool, StoreError> {
+        let _ = (tenant, rules);
+        Ok(false)
+    }
     /// Replaces the profiles of many users at once (`canon remap --apply`), in one transaction.
     fn set_profiles(
         &self,
@@ -642,6 +664,30 @@ pub(crate) mod contract {
             })
             .unwrap();
         assert_eq!(seen, ids[..3]);
+        // Ids and bodies only: those of the whole scan, in its order, and it stops as asked.
+        let mut whole = Vec::new();
+        store
+            .scan(&t, Kind::User, &mut |r| {
+                whole.push((r.id, r.body));
+                true
+            })
+            .unwrap();
+        let mut bodies = Vec::new();
+        store
+            .scan_bodies(&t, Kind::User, &mut |id, body| {
+                bodies.push((id, body));
+                true
+            })
+            .unwrap();
+        assert_eq!(bodies, whole);
+        let mut first = Vec::new();
+        store
+            .scan_bodies(&t, Kind::User, &mut |id, _| {
+                first.push(id);
+                first.len() < 2
+            })
+            .unwrap();
+        assert_eq!(first, ids[..2]);
 
         let found = |attr, value: &str| -> Vec<String> {
             let found = store.find_by(&t, Kind::User, attr, value).unwrap();

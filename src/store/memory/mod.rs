@@ -6,7 +6,7 @@ mod registry;
 use std::collections::BTreeMap;
 use std::sync::Mutex;
 
-use super::org::{self as graph, SharedRules, UserWrite};
+use super::org::{self as graph, ManagerRowFn, SharedRules, UserWrite};
 use super::{
     fold, index_keys, lists_member, now, remove_member, IndexedAttr, Kind, ProfileRecord,
     ResourceStore, Session, SessionStore, StoreError, StoredResource, TenantId, UpdateFn, Write,
@@ -230,6 +230,26 @@ impl ResourceStore for MemoryStore {
         self.with(|inner| {
             let mut tx = org::MemoryOrg { inner, tenant };
             graph::reports_of(&mut tx, signature, keys, keep)
+        })
+    }
+
+    fn org_refresh(&self, tenant: &TenantId, rules: &SharedRules) -> Result<bool, StoreError> {
+        self.with(|inner| {
+            let mut tx = org::MemoryOrg { inner, tenant };
+            graph::ensure_current(&mut tx, rules.as_ref())
+        })?;
+        Ok(true)
+    }
+
+    fn org_managers(
+        &self,
+        tenant: &TenantId,
+        signature: &str,
+        visit: &mut ManagerRowFn<'_>,
+    ) -> Result<bool, StoreError> {
+        self.with(|inner| {
+            let mut tx = org::MemoryOrg { inner, tenant };
+            graph::managers_of(&mut tx, signature, visit)
         })
     }
 

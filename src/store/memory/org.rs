@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, HashSet};
 
 use serde_json::Value;
 
-use super::super::org::{OrgPlace, OrgTx};
+use super::super::org::{ManagerRowFn, OrgPlace, OrgTx};
 use super::super::{Kind, ProfileRecord, StoreError, TenantId};
 use super::Inner;
 use crate::eval::org::OrgKey;
@@ -77,13 +77,17 @@ impl OrgTx for MemoryOrg<'_> {
         Ok(())
     }
 
-    fn holders(&mut self, keys: &[OrgKey]) -> Result<Vec<String>, StoreError> {
+    fn holders(&mut self, keys: &[OrgKey]) -> Result<Vec<(String, OrgKey)>, StoreError> {
         Ok(self
             .graph()
             .places
             .iter()
-            .filter(|(_, p)| p.keys.iter().any(|k| keys.contains(k)))
-            .map(|(id, _)| id.clone())
+            .flat_map(|(id, p)| {
+                p.keys
+                    .iter()
+                    .filter(|k| keys.contains(k))
+                    .map(move |k| (id.clone(), k.clone()))
+            })
             .collect())
     }
 
@@ -115,6 +119,15 @@ impl OrgTx for MemoryOrg<'_> {
             }
         }
         Ok(reports)
+    }
+
+    fn managers(&mut self, visit: &mut ManagerRowFn<'_>) -> Result<(), StoreError> {
+        for (id, place) in &self.graph().places {
+            for (link, value) in &place.manager {
+                visit(id, (*link, value), place.counts);
+            }
+        }
+        Ok(())
     }
 
     fn user(&mut self, id: &str) -> Result<Option<(Value, Option<ProfileRecord>)>, StoreError> {

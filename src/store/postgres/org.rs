@@ -27,7 +27,7 @@ use std::future::Future;
 use serde_json::Value;
 use tokio::runtime::Handle;
 
-use super::super::org::{self as graph, OrgPlace, OrgRules, OrgTx, UserWrite};
+use super::super::org::{self as graph, ManagerRowFn, OrgPlace, OrgRules, OrgTx, UserWrite};
 use super::super::{now, Kind, ProfileRecord, StoreError, StoredResource, TenantId};
 use super::{
     db_error, db_error_of, decode, delete_row, encode, insert_row, replace_row, retryable, Failure,
@@ -267,13 +267,13 @@ impl OrgTx for PgOrg<'_, '_> {
         })
     }
 
-    fn holders(&mut self, keys: &[OrgKey]) -> Result<Vec<String>, StoreError> {
+    fn holders(&mut self, keys: &[OrgKey]) -> Result<Vec<(String, OrgKey)>, StoreError> {
         let (links, values) = key_arrays(keys);
         let (tx, tenant) = (self.tx, self.tenant);
         let rows = self.run(async move {
             let statement = tx
                 .prepare_cached(
-                    "SELECT DISTINCT id FROM org_refs WHERE tenant = $1 AND role = 0
+                    "SELECT id, link, value FROM org_refs WHERE tenant = $1 AND role = 0
                      AND (link, value) IN (SELECT * FROM unnest($2::int4[], $3::text[]))",
                 )
                 .await?;
@@ -282,8 +282,35 @@ impl OrgTx for PgOrg<'_, '_> {
                 .await?)
         })?;
         rows.iter()
-            .map(|row| row.try_get(0).map_err(db_error))
+            .map(|row| {
+                let link: i32 = row.try_get(1).map_err(db_error)?;
+                let key = (
+                    u16::try_from(link).unwrap_or(u16::MAX),
+                    row.try_get(2).map_err(db_error)?,
+                );
+                Ok((row.try_get(0).map_err(db_error)?, key))
+            })
             .collect()
+    }
+
+    fn managers(&mut self, visit: &mut ManagerRowFn<'_>) -> Result<(), StoreError> {
+        let (tx, tenant) = (self.tx, self.tenant);
+        let rows = self.run(async move {
+            let statement = tx
+                .prepare_cached(
+                    "SELECT id, link, value, counts FROM org_refs WHERE tenant = $1 AND role = 1",
+                )
+                .await?;
+            Ok(tx.query(&statement, &[&tenant.as_str()]).await?)
+        })?;
+        for row in &rows {
+            let id: &str = row.try_get(0).map_err(db_error)?;
+            let link: i32 = row.try_get(1).map_err(db_error)?;
+            let value: &str = row.try_get(2).map_err(db_error)?;
+            let counts: bool = row.try_get(3).map_err(db_error)?;
+            visit(id, (u16::try_from(link).unwrap_or(u16::MAX), value), counts);
+        }
+        Ok(())
     }
 
     fn reports(&mut self, keys: &[OrgKey], keep: usize) -> Result<Reports, StoreError> {
@@ -367,6 +394,20 @@ impl OrgTx for PgOrg<'_, '_> {
                 .await?;
             tx.execute(&statement, &[&tenant.as_str(), &id, &text])
                 .await?;
+            Ok(())
+        })
+    }
+
+    fn lock_user(&mut self, id: &str) -> Result<(), StoreError> {
+        let (tx, tenant) = (self.tx, self.tenant);
+        self.run(async move {
+            let statement = tx
+                .prepare_cached(
+                    "SELECT 1 FROM resources WHERE tenant = $1 AND kind = 'User' AND id = $2
+                     FOR UPDATE",
+                )
+                .await?;
+            tx.query_opt(&statement, &[&tenant.as_str(), &id]).await?;
             Ok(())
         })
     }
@@ -516,11 +557,15 @@ fn write_in(
     match write {
         UserWrite::Create(write) => {
             let (id, stamp) = (uuid::Uuid::new_v4().to_string(), now());
-            let profile = graph::write_user(org, rules, &id, Some(&write.body), |org, profile| {
-                let row = Row::of(write, &profile)?;
-                org.run(insert_row(tx, tenant, kind, &id, &stamp, &row))?;
-                Ok(profile)
-            })?;
+            // Mapped before the keys it names are locked.
+            let prepared = Some(graph::prepare(rules, &id, &write.body));
+            let body = Some(&write.body);
+            let profile =
+                graph::write_prepared(org, rules, &id, body, prepared, |org, profile| {
+                    let row = Row::of(write, &profile)?;
+                    org.run(insert_row(tx, tenant, kind, &id, &stamp, &row))?;
+                    Ok(profile)
+                })?;
             Ok(Some(StoredResource {
                 id,
                 kind,
@@ -533,9 +578,11 @@ fn write_in(
         }
         UserWrite::Replace { id, version, write } => {
             let (id, version, stamp) = (*id, *version, now());
+            let prepared = Some(graph::prepare(rules, id, &write.body));
             org.run(lock_user(tx, tenant, id))?;
+            let body = Some(&write.body);
             let (created, profile) =
-                graph::write_user(org, rules, id, Some(&write.body), |org, profile| {
+                graph::write_prepared(org, rules, id, body, prepared, |org, profile| {
                     let row = Row::of(write, &profile)?;
                     let created =
                         org.run(replace_row(tx, tenant, kind, id, version, &stamp, &row))?;
@@ -591,14 +638,38 @@ fn write_in(
     }
 }
 
-/// [`super::super::ResourceStore::org_reports`]: read in one snapshot.
-pub(super) fn reports(
+/// [`crate::store::ResourceStore::org_refresh`]: the tenant's graph held alone (as a write
+/// that rebuilds it holds it), the index made current, committed.
+pub(super) fn refresh(
     store: &PostgresStore,
     tenant: &TenantId,
-    signature: &str,
-    keys: &[OrgKey],
-    keep: usize,
-) -> Result<Option<Reports>, StoreError> {
+    rules: &dyn OrgRules,
+) -> Result<(), StoreError> {
+    let handle = handle(store)?;
+    let mut client = handle.block_on(store.client())?;
+    let tx = handle.block_on(client.transaction()).map_err(db_error)?;
+    {
+        let mut org = PgOrg {
+            handle: &handle,
+            tx: &tx,
+            tenant,
+            failure: None,
+            exclusive: true,
+            needs_exclusive: false,
+            moved: false,
+        };
+        org.run(lock_graph(&tx, tenant, true))?;
+        graph::ensure_current(&mut org, rules)?;
+    }
+    handle.block_on(tx.commit()).map_err(db_error)
+}
+
+/// `read` over the tenant's index in one read-only snapshot.
+fn in_snapshot<T>(
+    store: &PostgresStore,
+    tenant: &TenantId,
+    read: impl FnOnce(&mut PgOrg<'_, '_>) -> Result<T, StoreError>,
+) -> Result<T, StoreError> {
     let handle = handle(store)?;
     let mut client = handle.block_on(store.client())?;
     let tx = handle
@@ -610,18 +681,40 @@ pub(super) fn reports(
                 .start(),
         )
         .map_err(db_error)?;
-    let reports = {
-        let mut org = PgOrg {
-            handle: &handle,
-            tx: &tx,
-            tenant,
-            failure: None,
-            exclusive: false,
-            needs_exclusive: false,
-            moved: false,
-        };
-        graph::reports_of(&mut org, signature, keys, keep)?
-    };
+    let answer = read(&mut PgOrg {
+        handle: &handle,
+        tx: &tx,
+        tenant,
+        failure: None,
+        exclusive: false,
+        needs_exclusive: false,
+        moved: false,
+    })?;
     handle.block_on(tx.commit()).map_err(db_error)?;
-    Ok(reports)
+    Ok(answer)
+}
+
+/// [`crate::store::ResourceStore::org_managers`], in one snapshot.
+pub(super) fn managers(
+    store: &PostgresStore,
+    tenant: &TenantId,
+    signature: &str,
+    visit: &mut ManagerRowFn<'_>,
+) -> Result<bool, StoreError> {
+    in_snapshot(store, tenant, |org| {
+        graph::managers_of(org, signature, visit)
+    })
+}
+
+/// [`super::super::ResourceStore::org_reports`]: read in one snapshot.
+pub(super) fn reports(
+    store: &PostgresStore,
+    tenant: &TenantId,
+    signature: &str,
+    keys: &[OrgKey],
+    keep: usize,
+) -> Result<Option<Reports>, StoreError> {
+    in_snapshot(store, tenant, |org| {
+        graph::reports_of(org, signature, keys, keep)
+    })
 }

@@ -24,7 +24,7 @@ use org::SqliteOrg;
 use writer::Writer;
 mod registry;
 
-use super::org::{self as graph, SharedRules, UserWrite};
+use super::org::{self as graph, ManagerRowFn, SharedRules, UserWrite};
 use super::{
     fold, index_keys, lists_member, now, remove_member, IndexedAttr, Kind, Membership,
     ProfileRecord, ResourceStore, StoreError, StoredResource, TenantId, UpdateFn, Write,
@@ -819,17 +819,20 @@ impl ResourceStore for SqliteStore {
                 let (stored_id, stored_stamp, stored_body) =
                     (id.clone(), stamp.clone(), write.body.clone());
                 let unique_key = write.unique_key.clone();
+                // Mapped here, beside the writer thread every write waits for.
+                let prepared = graph::prepare(rules.as_ref(), &id, &write.body);
                 let profile = self.writer.write(move |tx| {
                     let mut org = SqliteOrg {
                         connection: tx,
                         tenant: &tenant,
                     };
                     let (id, tenant) = (&stored_id, &tenant);
-                    graph::write_user(
+                    graph::write_prepared(
                         &mut org,
                         rules.as_ref(),
                         id,
                         Some(&stored_body),
+                        Some(prepared),
                         |_, profile| {
                             let row = Row {
                                 unique_key: &unique_key,
@@ -859,6 +862,7 @@ impl ResourceStore for SqliteStore {
                 let (stored_id, stored_stamp, stored_body) =
                     (id.to_string(), stamp.clone(), write.body.clone());
                 let unique_key = write.unique_key.clone();
+                let prepared = graph::prepare(rules.as_ref(), id, &write.body);
                 let (created, profile) = self.writer.write(move |tx| {
                     let created = created_at(tx, &tenant, kind, &stored_id, version)?;
                     let mut org = SqliteOrg {
@@ -866,11 +870,12 @@ impl ResourceStore for SqliteStore {
                         tenant: &tenant,
                     };
                     let (id, tenant) = (&stored_id, &tenant);
-                    graph::write_user(
+                    graph::write_prepared(
                         &mut org,
                         rules.as_ref(),
                         id,
                         Some(&stored_body),
+                        Some(prepared),
                         |_, profile| {
                             let row = Row {
                                 unique_key: &unique_key,
@@ -972,6 +977,34 @@ impl ResourceStore for SqliteStore {
             tenant,
         };
         graph::reports_of(&mut org, signature, keys, keep)
+    }
+
+    fn org_refresh(&self, tenant: &TenantId, rules: &SharedRules) -> Result<bool, StoreError> {
+        let (tenant, rules) = (tenant.clone(), rules.clone());
+        self.writer.write(move |tx| {
+            let mut org = SqliteOrg {
+                connection: tx,
+                tenant: &tenant,
+            };
+            graph::ensure_current(&mut org, rules.as_ref())
+        })?;
+        Ok(true)
+    }
+
+    fn org_managers(
+        &self,
+        tenant: &TenantId,
+        signature: &str,
+        visit: &mut ManagerRowFn<'_>,
+    ) -> Result<bool, StoreError> {
+        let mut connection = self.reader();
+        // One read transaction: the signature and the rows agree.
+        let tx = connection.transaction()?;
+        let mut org = SqliteOrg {
+            connection: &tx,
+            tenant,
+        };
+        graph::managers_of(&mut org, signature, visit)
     }
 
     fn delete(&self, tenant: &TenantId, kind: Kind, id: &str) -> Result<(), StoreError> {

@@ -6,7 +6,7 @@
 use rusqlite::{params, Connection, OptionalExtension};
 use serde_json::Value;
 
-use super::super::org::{OrgPlace, OrgTx};
+use super::super::org::{ManagerRowFn, OrgPlace, OrgTx};
 use super::super::{ProfileRecord, StoreError, TenantId};
 use crate::eval::org::OrgKey;
 use crate::eval::Reports;
@@ -39,6 +39,10 @@ pub(super) const UNPLACE_SQL: &str =
 /// The users holding a key.
 pub(super) const HOLDERS_SQL: &str =
     "SELECT id FROM org_refs WHERE tenant = ?1 AND role = 0 AND link = ?2 AND value = ?3";
+
+/// Every manager reference row of a tenant.
+pub(super) const MANAGERS_SQL: &str =
+    "SELECT id, link, value, counts FROM org_refs WHERE tenant = ?1 AND role = 1";
 
 const KEY: i64 = 0;
 const MANAGER: i64 = 1;
@@ -200,16 +204,17 @@ impl OrgTx for SqliteOrg<'_> {
         Ok(())
     }
 
-    fn holders(&mut self, keys: &[OrgKey]) -> Result<Vec<String>, StoreError> {
+    fn holders(&mut self, keys: &[OrgKey]) -> Result<Vec<(String, OrgKey)>, StoreError> {
         let mut statement = self.connection.prepare_cached(HOLDERS_SQL)?;
         let mut ids = Vec::new();
-        for (link, value) in keys {
+        for key in keys {
+            let (link, value) = key;
             let rows = statement.query_map(
                 params![self.tenant.as_str(), i64::from(*link), value],
                 |row| row.get::<_, String>(0),
             )?;
             for id in rows {
-                ids.push(id?);
+                ids.push((id?, key.clone()));
             }
         }
         Ok(ids)
@@ -243,6 +248,23 @@ impl OrgTx for SqliteOrg<'_> {
             }
         }
         Ok(reports)
+    }
+
+    fn managers(&mut self, visit: &mut ManagerRowFn<'_>) -> Result<(), StoreError> {
+        // In the primary key's order: one walk of the tenant's manager rows.
+        let mut statement = self.connection.prepare_cached(MANAGERS_SQL)?;
+        let mut rows = statement.query([self.tenant.as_str()])?;
+        while let Some(row) = rows.next()? {
+            let link = u16::try_from(row.get::<_, i64>(1)?).unwrap_or(u16::MAX);
+            let text = |at: usize| {
+                row.get_ref(at)?
+                    .as_str()
+                    .map_err(|e| StoreError::Backend(format!("org_refs: {e}")))
+            };
+            let (id, value) = (text(0)?, text(2)?);
+            visit(id, (link, value), row.get(3)?);
+        }
+        Ok(())
     }
 
     fn user(&mut self, id: &str) -> Result<Option<(Value, Option<ProfileRecord>)>, StoreError> {
