@@ -465,6 +465,27 @@ impl Program {
     pub fn uses_reports(&self) -> bool {
         self.fields.iter().any(|f| f.uses_reports)
     }
+
+    /// Whether a profile mapped with `a` reports is the one mapped with `b`: every `reports`
+    /// test in the rules answers alike for both (`reports >= 1` tells 3 from 4 apart not).
+    /// A profile depends on its count through these tests alone, so the store need not
+    /// remap a manager whose count moved inside one such class.
+    pub fn reports_alike(&self, a: u64, b: u64) -> bool {
+        fn alike(cond: &Cond, a: f64, b: f64) -> bool {
+            match cond {
+                Cond::Reports(test) => test.op.holds(a, test.value) == test.op.holds(b, test.value),
+                Cond::Or(conds) | Cond::And(conds) => conds.iter().all(|c| alike(c, a, b)),
+                Cond::Not(cond) => alike(cond, a, b),
+                Cond::Always | Cond::Leaf(_) => true,
+            }
+        }
+        let (a, b) = (a as f64, b as f64);
+        self.fields
+            .iter()
+            .filter(|f| f.uses_reports)
+            .flat_map(|f| &f.rules)
+            .all(|rule| alike(&rule.condition, a, b))
+    }
 }
 
 #[cfg(test)]

@@ -256,6 +256,10 @@ impl ProfileMapper for Aliased {
     fn map_in(&self, user: &Value, population: &dyn crate::eval::Population) -> MappedProfile {
         self.program.map_in(&self.extensions.view(user), population)
     }
+
+    fn reports_alike(&self, a: u64, b: u64) -> bool {
+        self.program.reports_alike(a, b)
+    }
 }
 
 /// `program` reading users through `extensions`' aliases (itself when there are none).

@@ -39,6 +39,11 @@ pub trait ProfileMapper: Send + Sync {
         let _ = population;
         self.map(user)
     }
+    /// Whether [`ProfileMapper::map_in`] maps any user alike among `a` and among `b` reports
+    /// (see [`crate::Program::reports_alike`]).
+    fn reports_alike(&self, a: u64, b: u64) -> bool {
+        a == b
+    }
 }
 
 impl ProfileMapper for crate::Program {
@@ -63,6 +68,10 @@ impl ProfileMapper for crate::Program {
             self,
             self.apply_in(&crate::JsonRecord::new(user), population, None),
         )
+    }
+
+    fn reports_alike(&self, a: u64, b: u64) -> bool {
+        crate::Program::reports_alike(self, a, b)
     }
 }
 

@@ -245,8 +245,16 @@ impl ProfileMapper for TimedMapper {
         self.inner.has_org_graph()
     }
 
+    fn org_signature(&self) -> String {
+        self.inner.org_signature()
+    }
+
     fn org_entry(&self, user: &serde_json::Value) -> crate::eval::OrgEntry {
         self.inner.org_entry(user)
+    }
+
+    fn reports_alike(&self, a: u64, b: u64) -> bool {
+        self.inner.reports_alike(a, b)
     }
 
     fn map_in(

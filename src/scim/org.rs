@@ -51,6 +51,10 @@ impl OrgRules for TenantRules {
     fn profile(&self, id: &str, body: &Value, population: &dyn Population) -> MappedProfile {
         self.0.map_in(&body_with_id(id, body), population)
     }
+
+    fn reports_alike(&self, a: u64, b: u64) -> bool {
+        self.0.reports_alike(a, b)
+    }
 }
 
 /// The rules a user write of the tenant keeps the graph with; `None` where the rules

@@ -77,13 +77,17 @@ impl OrgTx for MemoryOrg<'_> {
         Ok(())
     }
 
-    fn holders(&mut self, keys: &[OrgKey]) -> Result<Vec<String>, StoreError> {
+    fn holders(&mut self, keys: &[OrgKey]) -> Result<Vec<(String, OrgKey)>, StoreError> {
         Ok(self
             .graph()
             .places
             .iter()
-            .filter(|(_, p)| p.keys.iter().any(|k| keys.contains(k)))
-            .map(|(id, _)| id.clone())
+            .flat_map(|(id, p)| {
+                p.keys
+                    .iter()
+                    .filter(|k| keys.contains(k))
+                    .map(move |k| (id.clone(), k.clone()))
+            })
             .collect())
     }
 

@@ -267,13 +267,13 @@ impl OrgTx for PgOrg<'_, '_> {
         })
     }
 
-    fn holders(&mut self, keys: &[OrgKey]) -> Result<Vec<String>, StoreError> {
+    fn holders(&mut self, keys: &[OrgKey]) -> Result<Vec<(String, OrgKey)>, StoreError> {
         let (links, values) = key_arrays(keys);
         let (tx, tenant) = (self.tx, self.tenant);
         let rows = self.run(async move {
             let statement = tx
                 .prepare_cached(
-                    "SELECT DISTINCT id FROM org_refs WHERE tenant = $1 AND role = 0
+                    "SELECT id, link, value FROM org_refs WHERE tenant = $1 AND role = 0
                      AND (link, value) IN (SELECT * FROM unnest($2::int4[], $3::text[]))",
                 )
                 .await?;
@@ -282,7 +282,14 @@ impl OrgTx for PgOrg<'_, '_> {
                 .await?)
         })?;
         rows.iter()
-            .map(|row| row.try_get(0).map_err(db_error))
+            .map(|row| {
+                let link: i32 = row.try_get(1).map_err(db_error)?;
+                let key = (
+                    u16::try_from(link).unwrap_or(u16::MAX),
+                    row.try_get(2).map_err(db_error)?,
+                );
+                Ok((row.try_get(0).map_err(db_error)?, key))
+            })
             .collect()
     }
 
@@ -387,6 +394,20 @@ impl OrgTx for PgOrg<'_, '_> {
                 .await?;
             tx.execute(&statement, &[&tenant.as_str(), &id, &text])
                 .await?;
+            Ok(())
+        })
+    }
+
+    fn lock_user(&mut self, id: &str) -> Result<(), StoreError> {
+        let (tx, tenant) = (self.tx, self.tenant);
+        self.run(async move {
+            let statement = tx
+                .prepare_cached(
+                    "SELECT 1 FROM resources WHERE tenant = $1 AND kind = 'User' AND id = $2
+                     FOR UPDATE",
+                )
+                .await?;
+            tx.query_opt(&statement, &[&tenant.as_str(), &id]).await?;
             Ok(())
         })
     }
@@ -536,11 +557,15 @@ fn write_in(
     match write {
         UserWrite::Create(write) => {
             let (id, stamp) = (uuid::Uuid::new_v4().to_string(), now());
-            let profile = graph::write_user(org, rules, &id, Some(&write.body), |org, profile| {
-                let row = Row::of(write, &profile)?;
-                org.run(insert_row(tx, tenant, kind, &id, &stamp, &row))?;
-                Ok(profile)
-            })?;
+            // Mapped before the keys it names are locked.
+            let prepared = Some(graph::prepare(rules, &id, &write.body));
+            let body = Some(&write.body);
+            let profile =
+                graph::write_prepared(org, rules, &id, body, prepared, |org, profile| {
+                    let row = Row::of(write, &profile)?;
+                    org.run(insert_row(tx, tenant, kind, &id, &stamp, &row))?;
+                    Ok(profile)
+                })?;
             Ok(Some(StoredResource {
                 id,
                 kind,
@@ -553,9 +578,11 @@ fn write_in(
         }
         UserWrite::Replace { id, version, write } => {
             let (id, version, stamp) = (*id, *version, now());
+            let prepared = Some(graph::prepare(rules, id, &write.body));
             org.run(lock_user(tx, tenant, id))?;
+            let body = Some(&write.body);
             let (created, profile) =
-                graph::write_user(org, rules, id, Some(&write.body), |org, profile| {
+                graph::write_prepared(org, rules, id, body, prepared, |org, profile| {
                     let row = Row::of(write, &profile)?;
                     let created =
                         org.run(replace_row(tx, tenant, kind, id, version, &stamp, &row))?;

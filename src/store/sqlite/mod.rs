@@ -819,17 +819,20 @@ impl ResourceStore for SqliteStore {
                 let (stored_id, stored_stamp, stored_body) =
                     (id.clone(), stamp.clone(), write.body.clone());
                 let unique_key = write.unique_key.clone();
+                // Mapped here, beside the writer thread every write waits for.
+                let prepared = graph::prepare(rules.as_ref(), &id, &write.body);
                 let profile = self.writer.write(move |tx| {
                     let mut org = SqliteOrg {
                         connection: tx,
                         tenant: &tenant,
                     };
                     let (id, tenant) = (&stored_id, &tenant);
-                    graph::write_user(
+                    graph::write_prepared(
                         &mut org,
                         rules.as_ref(),
                         id,
                         Some(&stored_body),
+                        Some(prepared),
                         |_, profile| {
                             let row = Row {
                                 unique_key: &unique_key,
@@ -859,6 +862,7 @@ impl ResourceStore for SqliteStore {
                 let (stored_id, stored_stamp, stored_body) =
                     (id.to_string(), stamp.clone(), write.body.clone());
                 let unique_key = write.unique_key.clone();
+                let prepared = graph::prepare(rules.as_ref(), id, &write.body);
                 let (created, profile) = self.writer.write(move |tx| {
                     let created = created_at(tx, &tenant, kind, &stored_id, version)?;
                     let mut org = SqliteOrg {
@@ -866,11 +870,12 @@ impl ResourceStore for SqliteStore {
                         tenant: &tenant,
                     };
                     let (id, tenant) = (&stored_id, &tenant);
-                    graph::write_user(
+                    graph::write_prepared(
                         &mut org,
                         rules.as_ref(),
                         id,
                         Some(&stored_body),
+                        Some(prepared),
                         |_, profile| {
                             let row = Row {
                                 unique_key: &unique_key,

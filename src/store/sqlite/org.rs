@@ -204,16 +204,17 @@ impl OrgTx for SqliteOrg<'_> {
         Ok(())
     }
 
-    fn holders(&mut self, keys: &[OrgKey]) -> Result<Vec<String>, StoreError> {
+    fn holders(&mut self, keys: &[OrgKey]) -> Result<Vec<(String, OrgKey)>, StoreError> {
         let mut statement = self.connection.prepare_cached(HOLDERS_SQL)?;
         let mut ids = Vec::new();
-        for (link, value) in keys {
+        for key in keys {
+            let (link, value) = key;
             let rows = statement.query_map(
                 params![self.tenant.as_str(), i64::from(*link), value],
                 |row| row.get::<_, String>(0),
             )?;
             for id in rows {
-                ids.push(id?);
+                ids.push((id?, key.clone()));
             }
         }
         Ok(ids)
