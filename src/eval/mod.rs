@@ -9,7 +9,7 @@ mod trace;
 mod ways;
 
 pub use cache::{Evaluator, Row, Tally, GENERATION};
-pub use org::{OrgEntry, OrgIndex, OrgReader, Population, Reports};
+pub use org::{OrgEntry, OrgIndex, OrgReader, Population, Reports, ORG_BATCH};
 pub use rule_tests::TestFailure;
 pub use trace::{FieldTrace, InputTrace, RuleTrace, StepTrace, Trace};
 

@@ -110,6 +110,12 @@ pub(crate) trait OrgTx {
     /// The users who count and name any of `keys`: how many, and the first `keep` of them
     /// (display names, oldest user first).
     fn reports(&mut self, keys: &[OrgKey], keep: usize) -> Result<Reports, StoreError>;
+    /// How many users count and name any key of user `id` (its rows in the index): its
+    /// place and [`OrgTx::reports`] at once, one statement where the backend can.
+    fn reports_of_user(&mut self, id: &str) -> Result<u64, StoreError> {
+        let keys = self.place(id)?.map(|place| place.keys).unwrap_or_default();
+        Ok(self.reports(&keys, 0)?.count)
+    }
     /// A stored user: `(body, profile)`, its row locked until the commit where the backend
     /// has several writers.
     fn user(&mut self, id: &str) -> Result<Option<(Value, Option<ProfileRecord>)>, StoreError>;
@@ -314,10 +320,10 @@ pub(crate) fn write_prepared<X: OrgTx, T>(
             continue;
         }
         tx.lock_user(holder)?;
-        let Some(place) = tx.place(holder)? else {
-            continue;
+        let reports = Reports {
+            count: tx.reports_of_user(holder)?,
+            people: Vec::new(),
         };
-        let reports = tx.reports(&place.keys, 0)?;
         let earlier = if is {
             reports.count.saturating_sub(1)
         } else {

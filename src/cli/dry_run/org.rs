@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use super::read::{read_batches, BadRows};
 use super::worker::Rows;
 use super::BATCH_ONE_WORKER;
-use crate::eval::{OrgEntry, OrgIndex, OrgReader};
+use crate::eval::{OrgEntry, OrgIndex, OrgReader, ORG_BATCH};
 use crate::input::{BlockRecords, CsvRow, Input, InputFormat};
 use crate::{CsvRecord, JsonRecord, Program, Record};
 
@@ -73,10 +73,19 @@ pub(crate) fn index_population(
     let mut records = BlockRecords::default();
     let mut row = CsvRow::default();
     let mut reader = OrgReader::new(program, today);
-    let mut entry = OrgEntry::default();
+    // Records are added a batch at a time (see `OrgIndex::add_all`); the entries' strings
+    // are reused from batch to batch.
+    let mut batch = vec![OrgEntry::default(); ORG_BATCH];
+    let mut len = 0;
     let mut add = |record: &dyn Record, index: &mut OrgIndex| {
-        reader.read(record, &mut entry);
-        index.add(&entry, String::new);
+        if let Some(entry) = batch.get_mut(len) {
+            reader.read(record, entry);
+            len += 1;
+        }
+        if len == batch.len() {
+            index.add_all(&batch);
+            len = 0;
+        }
     };
     read_batches(
         program,
@@ -119,6 +128,7 @@ pub(crate) fn index_population(
             Some(rows)
         },
     );
+    index.add_all(batch.get(..len).unwrap_or(&[]));
     index.seal();
     Ok(index)
 }

@@ -358,6 +358,25 @@ impl OrgTx for PgOrg<'_, '_> {
         Ok(reports)
     }
 
+    fn reports_of_user(&mut self, id: &str) -> Result<u64, StoreError> {
+        let (tx, tenant) = (self.tx, self.tenant);
+        let count: i64 = self.run(async move {
+            let statement = tx
+                .prepare_cached(
+                    "SELECT COUNT(DISTINCT r.id) FROM org_refs AS k JOIN org_refs AS r
+                       ON r.tenant = k.tenant AND r.role = 1 AND r.link = k.link
+                      AND r.value = k.value AND r.counts
+                     WHERE k.tenant = $1 AND k.id = $2 AND k.role = 0",
+                )
+                .await?;
+            Ok(tx
+                .query_one(&statement, &[&tenant.as_str(), &id])
+                .await?
+                .try_get(0)?)
+        })?;
+        Ok(u64::try_from(count).unwrap_or(0))
+    }
+
     fn user(&mut self, id: &str) -> Result<Option<(Value, Option<ProfileRecord>)>, StoreError> {
         let (tx, tenant) = (self.tx, self.tenant);
         let row = self.run(async move {

@@ -1272,6 +1272,12 @@ mod tests {
         );
         let forget = one(org::UNPLACE_SQL, &[&"acme", &"u1"]);
         assert!(forget.contains("org_refs_of"), "{forget}");
+        let reporting = one(org::REPORTS_OF_USER_SQL, &[&"acme", &"u1"]);
+        assert!(
+            reporting.contains("org_refs_of (tenant=? AND id=?")
+                && reporting.contains("PRIMARY KEY (tenant=? AND role=? AND link=? AND value=?)"),
+            "{reporting}"
+        );
     }
 
     /// Group commit (issue 18): writes that queue up while one holds the writer share its

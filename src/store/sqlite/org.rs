@@ -36,6 +36,13 @@ pub(super) const PLACE_SQL: &str = "SELECT role, link, value, counts, display
 /// Takes a user's rows out.
 pub(super) const UNPLACE_SQL: &str =
     "DELETE FROM org_refs INDEXED BY org_refs_of WHERE tenant = ?1 AND id = ?2";
+/// How many users count and name any key of a user: its key rows (by `org_refs_of`), each
+/// joined to the rows naming it (a lookup in the primary key).
+pub(super) const REPORTS_OF_USER_SQL: &str = "SELECT COUNT(DISTINCT r.id)
+    FROM org_refs AS k INDEXED BY org_refs_of CROSS JOIN org_refs AS r
+      ON r.tenant = k.tenant AND r.role = 1 AND r.link = k.link AND r.value = k.value
+     AND r.counts = 1
+    WHERE k.tenant = ?1 AND k.id = ?2 AND k.role = 0";
 /// The users holding a key.
 pub(super) const HOLDERS_SQL: &str =
     "SELECT id FROM org_refs WHERE tenant = ?1 AND role = 0 AND link = ?2 AND value = ?3";
@@ -265,6 +272,14 @@ impl OrgTx for SqliteOrg<'_> {
             visit(id, (link, value), row.get(3)?);
         }
         Ok(())
+    }
+
+    fn reports_of_user(&mut self, id: &str) -> Result<u64, StoreError> {
+        let count: i64 = self
+            .connection
+            .prepare_cached(REPORTS_OF_USER_SQL)?
+            .query_row(params![self.tenant.as_str(), id], |row| row.get(0))?;
+        Ok(u64::try_from(count).unwrap_or(0))
     }
 
     fn user(&mut self, id: &str) -> Result<Option<(Value, Option<ProfileRecord>)>, StoreError> {
