@@ -553,6 +553,31 @@ impl OrgIndex {
         (count + more_count, rows + more_rows)
     }
 
+    /// The reports of `keys` from the sealed key slots alone, each key's holder handed to
+    /// `noted`: when every key is held alone by its own reference, one probe per key and no
+    /// reference counted twice. `None`: count the long way (not sealed, a shared key, or a
+    /// key asked twice, which would count twice).
+    fn sealed_count(&self, keys: &[OrgKey], mut noted: impl FnMut(u32)) -> Option<u64> {
+        if !self.sealed {
+            return None;
+        }
+        let mut total = 0u64;
+        for (at, (link, value)) in keys.iter().enumerate() {
+            if keys.iter().take(at).any(|(l, v)| l == link && v == value) {
+                return None;
+            }
+            match self.keys.find(*link, value) {
+                Some(slot) if slot.holder >= MAX_ID => return None,
+                Some(slot) => {
+                    total += slot.total;
+                    noted(slot.holder);
+                }
+                None => {}
+            }
+        }
+        Some(total)
+    }
+
     /// Reference `id`'s active people: by id once sealed, else by its slot.
     fn active_count(&self, id: u32) -> u64 {
         match self.settled.get(id as usize) {
@@ -755,54 +780,18 @@ impl Population for OrgIndex {
     }
 
     fn report_count_noting(&self, keys: &[OrgKey], matches: &mut Vec<u32>) -> u64 {
-        if self.sealed {
-            // Each key held alone by its own reference: the slots say the count and who.
-            matches.clear();
-            let mut total = 0u64;
-            let mut alone = true;
-            for (link, value) in keys {
-                match self.keys.find(*link, value) {
-                    Some(slot) if slot.holder >= MAX_ID => {
-                        alone = false;
-                        break;
-                    }
-                    Some(slot) => {
-                        total += slot.total;
-                        matches.push(slot.holder);
-                    }
-                    None => {}
-                }
-            }
-            let distinct = matches.len();
+        matches.clear();
+        if let Some(total) = self.sealed_count(keys, |holder| matches.push(holder)) {
             matches.sort_unstable();
-            matches.dedup();
-            // (A key asked twice would have counted twice.)
-            if alone && matches.len() == distinct {
-                return total;
-            }
+            return total;
         }
         self.matched_into(keys.iter().map(|(l, v)| (*l, v.as_str())), matches);
         matches.iter().map(|id| self.active_count(*id)).sum()
     }
 
     fn report_count(&self, keys: &[OrgKey]) -> u64 {
-        if self.sealed {
-            let mut total = 0u64;
-            let mut alone = true;
-            for (link, value) in keys {
-                match self.keys.find(*link, value) {
-                    Some(slot) if slot.holder >= MAX_ID => {
-                        alone = false;
-                        break;
-                    }
-                    Some(slot) => total += slot.total,
-                    None => {}
-                }
-            }
-            // Each key held alone by its own reference: no reference counted twice.
-            if alone {
-                return total;
-            }
+        if let Some(total) = self.sealed_count(keys, |_| {}) {
+            return total;
         }
         let mut ids = Vec::new();
         self.matched_into(keys.iter().map(|(l, v)| (*l, v.as_str())), &mut ids);
@@ -1042,6 +1031,12 @@ mod tests {
             assert_eq!(index.report_count(keys), *count, "{keys:?}");
             assert_eq!(&index.matched_by(keys), matched, "{keys:?}");
             assert_eq!(index.reports(keys).count, *count, "{keys:?}");
+            // A key asked twice counts once.
+            let twice = [keys.as_slice(), keys.as_slice()].concat();
+            assert_eq!(index.report_count(&twice), *count, "{keys:?}");
+            let mut noted = Vec::new();
+            assert_eq!(index.report_count_noting(&twice, &mut noted), *count);
+            assert_eq!(&noted, matched, "{keys:?}");
             let brute = entries
                 .iter()
                 .filter(|e| e.active && e.manager.iter().any(|m| keys.contains(m)))
