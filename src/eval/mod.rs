@@ -422,7 +422,7 @@ impl<'p, 'r> Run<'p, 'r> {
     fn with_report_keys<T>(&mut self, query: impl FnOnce(&[org::OrgKey]) -> T) -> T {
         let program = self.program;
         let mut keys = std::mem::take(&mut self.report_keys);
-        let len = org::read_person_keys(program, self, &mut keys);
+        let len = org::read_person_keys(program, self, &mut keys, org::Reading::Kept);
         // Strings past `len` stay for later records.
         let answer = query(keys.get(..len).unwrap_or(&[]));
         self.report_keys = keys;
@@ -493,6 +493,25 @@ impl<'p, 'r> Run<'p, 'r> {
         let holds = test.op.holds(reports.count as f64, test.value);
         let reason = explain.then(|| format!("{}: {}", test.text, describe_reports(reports)));
         (holds, reason)
+    }
+
+    /// An input's normalised value, into `out` (cleared first). Where the record gives the
+    /// raw value at once (a bound CSV row) and the run has not computed it, the value is
+    /// written straight into `out` and not kept in the run: a first pass over millions of
+    /// rows reads each link input once.
+    pub(crate) fn value_into(&mut self, id: InputId, out: &mut String) {
+        out.clear();
+        if self.computed(id).is_none() {
+            if let (Some(input), Some(found)) =
+                (self.program.inputs.get(id.0), self.record.first_bound(id))
+            {
+                if let Some((_, raw)) = found {
+                    out.push_str(&steps::run_borrowing(&input.steps, &raw));
+                }
+                return;
+            }
+        }
+        out.push_str(self.value(id));
     }
 
     /// The normalised value of an input ("" when absent).

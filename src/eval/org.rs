@@ -89,7 +89,7 @@ impl Program {
     ) -> OrgEntry {
         let mut run = Run::new(self, record).on(today);
         let mut entry = OrgEntry::default();
-        read_links(self, &mut run, &mut entry);
+        read_links(self, &mut run, &mut entry, Reading::Kept);
         entry.active = true;
         if status {
             if let Some(field) = self.status_field().and_then(|i| self.fields.get(i)) {
@@ -106,49 +106,80 @@ impl Program {
     }
 }
 
+/// How link inputs are read: through the run, which keeps them for the rules that read
+/// them too (a mapping pass), or straight from a bound record where nothing else will
+/// (the first pass).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Reading {
+    Kept,
+    Passing,
+}
+
 /// Reads a record's keys and manager reference into `entry`, in place of what it held (its
 /// strings are reused: a pass over millions of records allocates none per record).
-pub(super) fn read_links(program: &Program, run: &mut Run, entry: &mut OrgEntry) {
+pub(super) fn read_links(program: &Program, run: &mut Run, entry: &mut OrgEntry, reading: Reading) {
     let mut managers = 0;
     for (link, reports_to) in program.reports_to.iter().enumerate() {
-        let manager = run.value(reports_to.manager);
-        if !is_blank(manager) {
-            put_key(&mut entry.manager, &mut managers, link as u16, manager);
+        if let Some(value) = next_key(&mut entry.manager, managers, link as u16) {
+            read(run, reports_to.manager, value, reading);
+            if !is_blank(value) {
+                managers += 1;
+            }
         }
     }
     entry.manager.truncate(managers);
-    let keys = read_person_keys(program, run, &mut entry.keys);
+    let keys = read_person_keys(program, run, &mut entry.keys, reading);
     entry.keys.truncate(keys);
 }
 
 /// Reads a record's own keys (each once) into the first places of `keys`, reusing the
 /// strings there, and returns how many: strings past that stay for later records.
-pub(super) fn read_person_keys(program: &Program, run: &mut Run, keys: &mut Vec<OrgKey>) -> usize {
+pub(super) fn read_person_keys(
+    program: &Program,
+    run: &mut Run,
+    keys: &mut Vec<OrgKey>,
+    reading: Reading,
+) -> usize {
     let mut len = 0;
     for (link, reports_to) in program.reports_to.iter().enumerate() {
         let link = link as u16;
         for person in &reports_to.people {
-            let value = run.value(*person);
-            let known = keys.get(..len).unwrap_or(&[]);
-            if !is_blank(value) && !known.iter().any(|(l, v)| *l == link && v == value) {
-                put_key(keys, &mut len, link, value);
+            let Some(value) = next_key(keys, len, link) else {
+                continue;
+            };
+            read(run, *person, value, reading);
+            let (known, read) = keys.split_at(len);
+            let fresh = read.first().is_some_and(|(_, value)| {
+                !is_blank(value) && !known.iter().any(|(l, v)| *l == link && v == value)
+            });
+            if fresh {
+                len += 1;
             }
         }
     }
     len
 }
 
-/// Sets `list[*len]` to the key (reusing the string there) and counts it.
-pub(super) fn put_key(list: &mut Vec<OrgKey>, len: &mut usize, link: u16, value: &str) {
-    match list.get_mut(*len) {
-        Some((l, v)) => {
-            *l = link;
-            v.clear();
-            v.push_str(value);
-        }
-        None => list.push((link, value.to_string())),
+/// The string of key place `at` (made if new), its link set: the next key is read into it.
+fn next_key(list: &mut Vec<OrgKey>, at: usize, link: u16) -> Option<&mut String> {
+    if list.len() <= at {
+        list.push((link, String::new()));
     }
-    *len += 1;
+    let (l, value) = list.get_mut(at)?;
+    *l = link;
+    Some(value)
+}
+
+/// Input `id`'s value into `out`.
+fn read(run: &mut Run, id: crate::program::InputId, out: &mut String, reading: Reading) {
+    match reading {
+        Reading::Kept => {
+            let value = run.value(id);
+            out.clear();
+            out.push_str(value);
+        }
+        Reading::Passing => run.value_into(id, out),
+    }
 }
 
 /// Reads records' places in the organisation graph over a whole input: the first pass of
@@ -172,7 +203,7 @@ impl<'p> OrgReader<'p> {
         let program = self.evaluator.program();
         self.evaluator
             .visit_field(record, self.status, |run, status| {
-                read_links(program, run, entry);
+                read_links(program, run, entry, Reading::Passing);
                 entry.active = status != Some(INACTIVE);
             });
     }
@@ -1061,6 +1092,86 @@ mod tests {
         assert_eq!(index.report_count(&three), was + 1);
         index.seal();
         assert_eq!(index.report_count(&three), was + 1);
+    }
+
+    /// The first pass reads a bound CSV row's link inputs straight from the row; it reads
+    /// the same keys, manager reference and status as the evaluator does: blanks, a source
+    /// that falls back to the next column, a login equal to the email (kept once), case
+    /// and spaces normalised, an inactive status.
+    #[test]
+    fn the_first_pass_reads_csv_rows_as_the_evaluator_does() {
+        let program = default_pack();
+        let header = [
+            "id",
+            "status",
+            "login",
+            "email",
+            "Work Email",
+            "employeeNumber",
+            "managerId",
+            "managerEmail",
+            "Manager Email",
+        ];
+        let binding = program.bind_columns(header.iter().copied());
+        let rows = [
+            [
+                "u1",
+                "ACTIVE",
+                "Ana@Acme.com",
+                "ana@acme.com",
+                "",
+                "17",
+                "",
+                " BO@acme.com ",
+                "",
+            ],
+            [
+                "u2",
+                "TERMINATED",
+                "",
+                "",
+                "cy@acme.com",
+                "",
+                "17",
+                "",
+                "bo@acme.com",
+            ],
+            ["", "", "", "", "", "", "", "", ""],
+            [
+                "u4",
+                "active",
+                "dee@acme.com",
+                "DEE@acme.com",
+                "",
+                "4",
+                "4",
+                "dee@acme.com",
+                "",
+            ],
+            [
+                "  ",
+                "On Leave",
+                "ed",
+                "",
+                "",
+                " 5 ",
+                " 17 ",
+                "",
+                "ANA@ACME.COM",
+            ],
+        ];
+        let today = NaiveDate::from_ymd_opt(2026, 12, 6).expect("a date");
+        let mut reader = OrgReader::new(&program, today);
+        let mut entry = OrgEntry::default();
+        for _ in 0..2 {
+            for row in &rows {
+                let record: csv::ByteRecord = row.iter().collect();
+                let record = crate::CsvRecord::from_bytes(&binding, &record);
+                reader.read(&record, &mut entry);
+                let expected = program.org_entry(&record, true, Some(today));
+                assert_eq!(entry, expected, "{row:?}");
+            }
+        }
     }
 
     /// Records added a batch at a time are counted, kept and reported exactly as records

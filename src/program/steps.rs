@@ -454,15 +454,22 @@ fn collapse(value: &str) -> Cow<'_, str> {
 
 /// Runs `steps` over `value` (no trace).
 pub fn run(steps: &[Step], value: &str) -> String {
+    run_borrowing(steps, value).into_owned()
+}
+
+/// [`run`], the value kept borrowed while every step keeps (a part of) it.
+pub fn run_borrowing<'v>(steps: &[Step], value: &'v str) -> Cow<'v, str> {
     let mut current = Cow::Borrowed(value);
     for step in steps {
-        let next = match step.apply(&current) {
-            Cow::Borrowed(same) if same.len() == current.len() => continue,
-            changed => changed.into_owned(),
+        current = match current {
+            Cow::Borrowed(value) => step.apply(value),
+            Cow::Owned(value) => match step.apply(&value) {
+                Cow::Borrowed(same) if same.len() == value.len() => Cow::Owned(value),
+                changed => Cow::Owned(changed.into_owned()),
+            },
         };
-        current = Cow::Owned(next);
     }
-    current.into_owned()
+    current
 }
 
 #[cfg(test)]

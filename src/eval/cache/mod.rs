@@ -611,7 +611,7 @@ impl<'p, T: Tally> Evaluator<'p, T> {
         }
         if let Some(entry) = &mut self.org_entry {
             run.note_report_matches();
-            super::org::read_links(self.program, &mut run, entry);
+            super::org::read_links(self.program, &mut run, entry, super::org::Reading::Kept);
         }
         self.buffers = run.into_buffers();
         self.tally.row(missing_required, error);
