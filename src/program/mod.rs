@@ -490,6 +490,32 @@ impl Program {
 
 #[cfg(test)]
 mod tests {
+    /// Two counts of reports are alike where every `reports` test answers alike: the store
+    /// then keeps a manager's profile as it is (store/org.rs).
+    #[test]
+    fn counts_of_reports_are_alike_where_every_test_answers_alike() {
+        use super::Program;
+        let shipped = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("rules/default.rules");
+        let program = Program::load(&shipped).unwrap();
+        // The default pack reads `reports >= 1` only.
+        assert!(program.reports_alike(3, 4) && program.reports_alike(1, 2));
+        assert!(!program.reports_alike(0, 1) && !program.reports_alike(1, 0));
+        let rules = "input title = title\ninput mgr = manager\ninput email = email\n\
+                     reports_to mgr -> email\nfield size: text\n\
+                     map size {\n  rule big: reports > 5 -> \"big\"\n  \
+                     rule lead: title == \"lead\" and not reports == 0 -> \"lead\"\n  else -> \"none\"\n}\n";
+        let program = Program::from_source("x.rules", rules).unwrap();
+        assert!(program.reports_alike(1, 5) && program.reports_alike(6, 60));
+        assert!(!program.reports_alike(5, 6) && !program.reports_alike(0, 1));
+        // No `reports` test: every count maps alike.
+        let plain = Program::from_source(
+            "y.rules",
+            "input t = title\nfield a: text\nmap a {\n  rule t: t == \"x\" -> \"x\"\n}\n",
+        )
+        .unwrap();
+        assert!(plain.reports_alike(0, 7));
+    }
+
     /// The CLI's worker threads and the SCIM service share one compiled program.
     #[test]
     fn program_is_send_and_sync() {
