@@ -184,7 +184,7 @@ fn publish_draft(
     let Some(version) = published.version else {
         return Err(ConsoleError::Internal("the version was not stored".into()));
     };
-    serve_now(console, &tenant);
+    serve_now(console);
     Ok(Ok(Published {
         number: version.number,
         hash: version.hash,
@@ -195,21 +195,11 @@ fn publish_draft(
 }
 
 /// This instance serves the registry's live versions now (the others follow within their
-/// poll), as the admin API does after a change; the store's index of the graph follows.
-fn serve_now(console: &ConsoleRef, tenant: &TenantId) {
+/// poll), as the admin API does after a change. (The store's index of the graph was made
+/// current by the publish or rollback itself, `manage::set_rules` / `manage::rollback`.)
+fn serve_now(console: &ConsoleRef) {
     if let Err(error) = crate::scim::tenants::sync(&console.app, false) {
         tracing::warn!(%error, "the tenants could not be reloaded after a console change; the watcher will");
-    }
-    // The store's index of the organisation graph made current for the rules now serving:
-    // else the next user write rebuilds it inside the IdP's request (seconds for a large
-    // customer, holding SQLite's writer), and the console's next passes read every user.
-    let Some(state) = console.app.tenants.get(tenant) else {
-        return;
-    };
-    if let Some(rules) = crate::scim::org::rules(&state.mapper()) {
-        if let Err(error) = console.app.store.org_refresh(tenant, &rules) {
-            tracing::warn!(%error, %tenant, "the organisation index was not refreshed after a console change; the next user write will");
-        }
     }
 }
 
@@ -365,7 +355,7 @@ pub(super) async fn rollback(
         let tenant = customer.tenant.id.clone();
         match manage::rollback(&*store, &tenant, number, true) {
             Ok(done) => {
-                serve_now(&work, &tenant);
+                serve_now(&work);
                 Ok((tenant, Ok(done)))
             }
             Err(ManageError::Invalid(message)) => Ok((tenant, Err(message))),

@@ -251,7 +251,8 @@ pub fn set_rules(
             )));
         }
     }
-    let remap = preview(store, id, &*served(&record, rules.program.clone())?)?;
+    let mapper = served(&record, rules.program.clone())?;
+    let remap = preview(store, id, &*mapper)?;
     if !publish {
         return Ok(Published {
             remap,
@@ -268,10 +269,23 @@ pub fn set_rules(
         },
     )?;
     store.set_profiles(id, &remap.updates)?;
+    refresh_org_index(store, id, &mapper);
     Ok(Published {
         remap,
         version: Some(version),
     })
+}
+
+/// After a publish or a rollback: the store's index of the organisation graph made current
+/// for the rules now live. Else the next user write rebuilds it inside the IdP's request
+/// (seconds for a large customer, holding SQLite's writer), and the console's passes and
+/// user pages read around it until then. A failure loses nothing: the next write rebuilds.
+fn refresh_org_index(store: &dyn Store, id: &TenantId, mapper: &Arc<dyn ProfileMapper>) {
+    if let Some(rules) = super::org::rules(mapper) {
+        if let Err(error) = store.org_refresh(id, &rules) {
+            tracing::warn!(%error, tenant = %id, "the organisation index was not refreshed after a rules change; the next user write will");
+        }
+    }
 }
 
 /// Makes version `number` live again and recomputes the stored profiles with it (previewed
@@ -292,10 +306,12 @@ pub fn rollback(
         )));
     }
     let program = mapper::compile_bundle(&version.bundle).map_err(ManageError::Rules)?;
-    let remap = preview(store, id, &*served(&record, program)?)?;
+    let mapper = served(&record, program)?;
+    let remap = preview(store, id, &*mapper)?;
     if apply {
         store.set_live_version(id, number)?;
         store.set_profiles(id, &remap.updates)?;
+        refresh_org_index(store, id, &mapper);
     }
     Ok(Published {
         remap,
@@ -400,6 +416,60 @@ mod tests {
         let remap = preview(&store, &acme, program.as_ref()).unwrap();
         let (_, profile) = remap.updates.iter().find(|(id, _)| *id == boss.id).unwrap();
         assert_eq!(profile.fields["people_manager"], serde_json::json!("yes"));
+    }
+
+    /// A version published or rolled back by `canon tenant` or the admin API leaves the
+    /// store's index of the graph made under the rules now live: the next IdP write does
+    /// not rebuild it inside its request, and the console reads it.
+    #[test]
+    fn publishing_and_rolling_back_make_the_org_index_current() {
+        use crate::store::registry::TenantRegistry;
+        use crate::store::ResourceStore;
+        let dir = tempfile::tempdir().unwrap();
+        let store = crate::store::SqliteStore::open(&dir.path().join("canon.db")).unwrap();
+        let acme = TenantId::parse("acme").unwrap();
+        let pack = concat!(env!("CARGO_MANIFEST_DIR"), "/rules/default.rules");
+        let first = check_file(std::path::Path::new(pack)).unwrap();
+        let tenant = NewTenant {
+            id: acme.clone(),
+            extensions: json!({}),
+            rate_limit: RateLimit::default(),
+        };
+        add(&store, tenant, first, "test").unwrap();
+        let body = |name: &str| {
+            serde_json::json!({"userName": format!("{name}@acme.com"), "active": true,
+                "urn:ietf:params:scim:schemas:extension:canon:2.0:User":
+                    {"managerEmail": "boss@acme.com"}})
+        };
+        for name in ["boss", "ana", "bo"] {
+            let write = crate::store::Write {
+                body: body(name),
+                unique_key: Some(format!("{name}@acme.com")),
+                profile: None,
+            };
+            store.create(&acme, Kind::User, write).unwrap();
+        }
+        let changed = dir.path().join("acme.rules");
+        std::fs::write(
+            &changed,
+            format!("# acme: a second version\nextends {pack:?}\n"),
+        )
+        .unwrap();
+        let index_under = |version: i64| {
+            let record = tenant_of(&store, &acme).unwrap();
+            let bundle = store.rule_version(&acme, version).unwrap().unwrap().bundle;
+            let program = mapper::compile_bundle(&bundle).unwrap();
+            let signature = served(&record, program).unwrap().org_signature();
+            store
+                .org_reports(&acme, &signature, &[], 0)
+                .unwrap()
+                .is_some()
+        };
+        let rules = check_file(&changed).unwrap();
+        set_rules(&store, &acme, rules, "second", "test", true).unwrap();
+        assert!(index_under(2), "made current by the publish");
+        rollback(&store, &acme, 1, true).unwrap();
+        assert!(index_under(1), "made current by the rollback");
     }
 
     #[test]
