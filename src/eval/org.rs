@@ -148,8 +148,8 @@ pub(super) fn read_person_keys(
                 continue;
             };
             read(run, *person, value, reading);
-            let (known, read) = keys.split_at(len);
-            let fresh = read.first().is_some_and(|(_, value)| {
+            let (known, this) = keys.split_at(len);
+            let fresh = this.first().is_some_and(|(_, value)| {
                 !is_blank(value) && !known.iter().any(|(l, v)| *l == link && v == value)
             });
             if fresh {
