@@ -153,6 +153,26 @@ pub struct StoredResource {
     pub profile: Option<ProfileRecord>,
 }
 
+impl StoredResource {
+    /// The resource as a write over it leaves it: its id, kind and creation kept, with the
+    /// written body and profile, the write's time and the next version.
+    pub(crate) fn rewritten(
+        self,
+        body: Value,
+        profile: Option<ProfileRecord>,
+        modified: String,
+        version: i64,
+    ) -> Self {
+        Self {
+            body,
+            profile,
+            modified,
+            version,
+            ..self
+        }
+    }
+}
+
 /// What a write stores.
 #[derive(Debug, Clone)]
 pub struct Write {

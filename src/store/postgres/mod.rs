@@ -798,15 +798,7 @@ impl ResourceStore for PostgresStore {
             let (stamp, version) = (now(), current.version + 1);
             let row = Row::of(&write, &write.profile)?;
             update_row(tx, tenant, kind, id, &stamp, version, &row).await?;
-            Ok(StoredResource {
-                id: current.id,
-                kind,
-                body: write.body,
-                created: current.created,
-                modified: stamp,
-                version,
-                profile: write.profile,
-            })
+            Ok(current.rewritten(write.body, write.profile, stamp, version))
         })
     }
 

@@ -636,15 +636,7 @@ fn write_in(
                     outcome => outcome.map(|_| profile),
                 }
             })?;
-            Ok(Some(StoredResource {
-                id: current.id,
-                kind,
-                body: write.body,
-                created: current.created,
-                modified: stamp,
-                version,
-                profile,
-            }))
+            Ok(Some(current.rewritten(write.body, profile, stamp, version)))
         }
         UserWrite::Delete { id } => {
             let id = *id;

@@ -747,15 +747,7 @@ impl ResourceStore for SqliteStore {
             };
             let version = current.version + 1;
             update_row(tx, tenant, kind, id, &stamp, version, &row)?;
-            Ok(StoredResource {
-                id: current.id,
-                kind,
-                body: write.body,
-                created: current.created,
-                modified: stamp,
-                version,
-                profile: write.profile,
-            })
+            Ok(current.rewritten(write.body, write.profile, stamp, version))
         })
     }
 
@@ -933,15 +925,7 @@ impl ResourceStore for SqliteStore {
                                 Ok(profile)
                             },
                         )?;
-                        Ok(StoredResource {
-                            id: current.id,
-                            kind,
-                            body: write.body,
-                            created: current.created,
-                            modified: stamp,
-                            version,
-                            profile,
-                        })
+                        Ok(current.rewritten(write.body, profile, stamp, version))
                     },
                 )
                 .map(Some)
