@@ -301,7 +301,7 @@ pub(super) async fn users(
 
 #[cfg(test)]
 mod tests {
-    use crate::console::testing::{harness, seed, seed_org};
+    use crate::console::testing::{harness, seed, seed_ana_named_by_two};
     use axum::http::StatusCode;
 
     #[tokio::test]
@@ -347,14 +347,7 @@ mod tests {
     #[tokio::test]
     async fn the_coverage_maps_users_in_their_organisation() {
         let h = harness();
-        seed_org(
-            &h,
-            &[
-                ("ana@acme.com", "Director of Sales", None),
-                ("bo@acme.com", "Account Executive", Some("ana@acme.com")),
-                ("cy@acme.com", "Account Executive", Some("ANA@acme.com")),
-            ],
-        );
+        seed_ana_named_by_two(&h);
         let (session, _) = h.sign_in().await;
         let coverage = h
             .get("/console/customers/acme/coverage", Some(&session))

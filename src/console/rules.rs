@@ -397,7 +397,7 @@ pub(super) fn preview_view(
 
 #[cfg(test)]
 mod tests {
-    use crate::console::testing::{acme_rules, harness, seed, seed_org};
+    use crate::console::testing::{acme_rules, harness, seed, seed_ana_named_by_two};
     use axum::http::StatusCode;
 
     const CHECK: &str = "/console/customers/acme/rules/check";
@@ -564,14 +564,7 @@ mod tests {
     #[tokio::test]
     async fn the_preview_maps_users_in_their_organisation() {
         let h = harness();
-        seed_org(
-            &h,
-            &[
-                ("ana@acme.com", "Director of Sales", None),
-                ("bo@acme.com", "Account Executive", Some("ana@acme.com")),
-                ("cy@acme.com", "Account Executive", Some("ANA@acme.com")),
-            ],
-        );
+        seed_ana_named_by_two(&h);
         let (session, csrf) = h.sign_in().await;
         let draft = format!(
             "{}\nreplace people_manager.named_as_manager {{\n  rule named_as_manager: reports >= 3 -> yes\n}}\n",

@@ -189,6 +189,20 @@ pub fn seed(h: &Harness, users: &[(&str, &str)]) -> Vec<String> {
         .collect()
 }
 
+/// Ana, a Director of Sales, named as manager by two Account Executives, Bo and Cy (Cy
+/// spells her email in capitals): a people manager in her population, not mapped alone.
+/// Their ids, in that order.
+pub fn seed_ana_named_by_two(h: &Harness) -> Vec<String> {
+    seed_org(
+        h,
+        &[
+            ("ana@acme.com", "Director of Sales", None),
+            ("bo@acme.com", "Account Executive", Some("ana@acme.com")),
+            ("cy@acme.com", "Account Executive", Some("ANA@acme.com")),
+        ],
+    )
+}
+
 /// Users of `acme` who name their manager by email (`managerEmail`): (userName, title,
 /// manager). Stored with the profiles the service computes for them in their population
 /// (`scim::org::map_all`, as a write or a publish does), so the people named as manager by

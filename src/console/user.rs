@@ -123,7 +123,7 @@ pub(super) async fn show(
 
 #[cfg(test)]
 mod tests {
-    use crate::console::testing::{harness, seed, seed_org, Harness, Reply};
+    use crate::console::testing::{harness, seed, seed_ana_named_by_two, seed_org, Harness, Reply};
     use axum::http::StatusCode;
 
     /// The page of user `id` of customer `tenant`.
@@ -165,14 +165,7 @@ mod tests {
     #[tokio::test]
     async fn the_explain_names_the_people_who_report_to_the_user() {
         let h = harness();
-        let ids = seed_org(
-            &h,
-            &[
-                ("ana@acme.com", "Director of Sales", None),
-                ("bo@acme.com", "Account Executive", Some("ana@acme.com")),
-                ("cy@acme.com", "Account Executive", Some("ANA@acme.com")),
-            ],
-        );
+        let ids = seed_ana_named_by_two(&h);
         let (session, _) = h.sign_in().await;
         let page = look(&h, &session, "acme", &ids[0]).await;
         assert_eq!(page.status, StatusCode::OK);
