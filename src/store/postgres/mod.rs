@@ -23,6 +23,7 @@
 
 mod migrations;
 mod org;
+mod pipeline;
 mod registry;
 mod statistics;
 mod watch;
@@ -30,7 +31,7 @@ mod watch;
 use std::future::Future;
 use std::time::Duration;
 
-use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
+use deadpool_postgres::{GenericClient, Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
 use tokio_postgres::error::SqlState;
 use tokio_postgres::NoTls;
 
@@ -178,9 +179,25 @@ fn key_arrays(kind: Kind, body: &serde_json::Value) -> (Vec<&'static str>, Vec<S
         .unzip()
 }
 
+pub(super) const DELETE_KEYS: &str = "DELETE FROM keys WHERE tenant = $1 AND kind = $2 AND id = $3";
+pub(super) const INSERT_KEYS: &str = "INSERT INTO keys (tenant, kind, attr, value, id)
+     SELECT $1, $2, a, v, $3 FROM unnest($4::text[], $5::text[]) AS k(a, v)
+     ON CONFLICT DO NOTHING";
+pub(super) const INSERT_RESOURCE: &str = "INSERT INTO resources
+     (tenant, kind, id, unique_key, body, created, modified, version, profile)
+     VALUES ($1, $2, $3, $4, $5, $6, $6, 1, $7)";
+/// Written only if the version is still the one read: the check and the write are one
+/// statement, under the row's lock.
+pub(super) const REPLACE_RESOURCE: &str = "UPDATE resources
+     SET unique_key = $5, body = $6, modified = $7, version = $8, profile = $9
+     WHERE tenant = $1 AND kind = $2 AND id = $3 AND version = $4
+     RETURNING created";
+pub(super) const RESOURCE_EXISTS: &str =
+    "SELECT 1 FROM resources WHERE tenant = $1 AND kind = $2 AND id = $3";
+
 /// Makes the index hold exactly the body's keys for one resource.
 async fn write_keys(
-    tx: &deadpool_postgres::Transaction<'_>,
+    tx: &impl GenericClient,
     tenant: &TenantId,
     kind: Kind,
     id: &str,
@@ -188,9 +205,7 @@ async fn write_keys(
     fresh: bool,
 ) -> Result<(), tokio_postgres::Error> {
     if !fresh {
-        let delete = tx
-            .prepare_cached("DELETE FROM keys WHERE tenant = $1 AND kind = $2 AND id = $3")
-            .await?;
+        let delete = tx.prepare_cached(DELETE_KEYS).await?;
         tx.execute(&delete, &[&tenant.as_str(), &kind.as_str(), &id])
             .await?;
     }
@@ -201,13 +216,7 @@ async fn write_keys(
     if attrs.is_empty() {
         return Ok(());
     }
-    let insert = tx
-        .prepare_cached(
-            "INSERT INTO keys (tenant, kind, attr, value, id)
-             SELECT $1, $2, a, v, $3 FROM unnest($4::text[], $5::text[]) AS k(a, v)
-             ON CONFLICT DO NOTHING",
-        )
-        .await?;
+    let insert = tx.prepare_cached(INSERT_KEYS).await?;
     tx.execute(
         &insert,
         &[&tenant.as_str(), &kind.as_str(), &id, &attrs, &values],
@@ -246,12 +255,7 @@ pub(super) async fn insert_row(
     stamp: &str,
     row: &Row<'_>,
 ) -> Result<(), Failure> {
-    let insert = tx
-        .prepare_cached(
-            "INSERT INTO resources (tenant, kind, id, unique_key, body, created, modified, version, profile)
-             VALUES ($1, $2, $3, $4, $5, $6, $6, 1, $7)",
-        )
-        .await?;
+    let insert = tx.prepare_cached(INSERT_RESOURCE).await?;
     tx.execute(
         &insert,
         &[
@@ -331,15 +335,7 @@ pub(super) async fn replace_row(
     stamp: &str,
     row: &Row<'_>,
 ) -> Result<String, Failure> {
-    // Written only if the version is still the one read: the check and the write are one
-    // statement, under the row's lock.
-    let statement = tx
-        .prepare_cached(
-            "UPDATE resources SET unique_key = $5, body = $6, modified = $7, version = $8, profile = $9
-             WHERE tenant = $1 AND kind = $2 AND id = $3 AND version = $4
-             RETURNING created",
-        )
-        .await?;
+    let statement = tx.prepare_cached(REPLACE_RESOURCE).await?;
     let next = version + 1;
     let found = tx
         .query_opt(
@@ -358,9 +354,7 @@ pub(super) async fn replace_row(
         )
         .await?;
     let Some(found) = found else {
-        let exists = tx
-            .prepare_cached("SELECT 1 FROM resources WHERE tenant = $1 AND kind = $2 AND id = $3")
-            .await?;
+        let exists = tx.prepare_cached(RESOURCE_EXISTS).await?;
         let found = tx
             .query_opt(&exists, &[&tenant.as_str(), &kind.as_str(), &id])
             .await?;
@@ -377,7 +371,7 @@ pub(super) async fn replace_row(
 
 /// Deletes resource `id` and takes it out of the `members` of every group of the tenant.
 pub(super) async fn delete_row(
-    tx: &deadpool_postgres::Transaction<'_>,
+    tx: &impl GenericClient,
     tenant: &TenantId,
     kind: Kind,
     id: &str,
