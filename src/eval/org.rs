@@ -212,8 +212,8 @@ impl<'p> OrgReader<'p> {
 /// No entry (the end of a chain, a key no reference holds).
 const NONE: u32 = u32::MAX;
 
-/// A sealed key held by several references, or by one that holds other keys too: its
-/// reports are counted the long way, through its holders.
+/// A sealed key held by several references: its reports are counted the long way, through
+/// its holders.
 const SHARED: u32 = u32::MAX - 1;
 
 /// Ids run below this (the two values above are markers).
@@ -226,10 +226,10 @@ const MAX_ID: u32 = SHARED;
 struct KeySlot {
     hash: u128,
     id: u32,
-    /// The one reference holding this key and no other ([`SHARED`] otherwise; [`NONE`]
-    /// before sealing).
+    /// The one reference holding this key ([`SHARED`] when several do; [`NONE`] before
+    /// sealing).
     holder: u32,
-    /// Active reports of the references holding it.
+    /// Active reports of the references holding it (of its one holder, where it has one).
     total: u64,
 }
 
@@ -602,22 +602,27 @@ impl OrgIndex {
         matches.iter().map(|id| self.active_count(*id)).sum()
     }
 
-    /// The reports of the keys of these hashes from the sealed key slots alone, each key's
-    /// holder handed to `noted`: when every key is held alone by its own reference, one
-    /// probe per key and no reference counted twice. `None`: count the long way (not
-    /// sealed, a shared key, or a key asked twice, which would count twice).
+    /// The reports of the keys of these hashes from the sealed key slots alone, each
+    /// distinct holder handed to `noted`: when every key has one holder, one probe per key,
+    /// and a reference that holds two of them (a manager named by email and id) counted
+    /// once. `None`: count the long way (not sealed, or a key several references hold).
     fn sealed_count(&self, hashes: &[u128], mut noted: impl FnMut(u32)) -> Option<u64> {
         if !self.sealed {
             return None;
         }
         let mut total = 0u64;
-        for (at, hash) in hashes.iter().enumerate() {
-            if hashes.iter().take(at).any(|h| h == hash) {
-                return None;
-            }
+        let mut holders = [NONE; 8];
+        let mut distinct = 0;
+        for hash in hashes {
             match self.keys.find_hashed(*hash) {
                 Some(slot) if slot.holder >= MAX_ID => return None,
                 Some(slot) => {
+                    let seen = holders.get(..distinct).unwrap_or(&[]);
+                    if seen.contains(&slot.holder) {
+                        continue;
+                    }
+                    *holders.get_mut(distinct)? = slot.holder;
+                    distinct += 1;
                     total += slot.total;
                     noted(slot.holder);
                 }
@@ -719,11 +724,7 @@ impl OrgIndex {
                     continue;
                 };
                 *total += count;
-                *holder = if *holder == NONE && keys.len() == 1 {
-                    id
-                } else {
-                    SHARED
-                };
+                *holder = if *holder == NONE { id } else { SHARED };
             }
         }
         for slot in self.keys.table.iter_mut() {
