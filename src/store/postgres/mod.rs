@@ -1146,6 +1146,74 @@ mod tests {
         }
     }
 
+    /// Reports created through two instances while their manager's sent flag is taken out
+    /// and put back (its profile reads its count, then not, then does): a write that found
+    /// the flag sent skips the count, so the manager's own write must count every report
+    /// committed before it, and every later report must see its flag gone. The count is
+    /// exact at the end.
+    #[test]
+    fn two_instances_count_reports_while_the_manager_flag_comes_and_goes() {
+        use crate::store::org::contract::{Fake, SENT};
+        use crate::store::{SharedRules, UserWrite};
+        let Some(url) = super::super::testing::fresh_postgres_database().unwrap() else {
+            return;
+        };
+        let (one, two) = (
+            PostgresStore::open(&url).unwrap(),
+            PostgresStore::open(&url).unwrap(),
+        );
+        const REPORTS: usize = 40;
+        let rules: SharedRules = std::sync::Arc::new(Fake { flavour: SENT });
+        let write = |body: serde_json::Value| Write {
+            unique_key: body["userName"].as_str().map(str::to_string),
+            body,
+            profile: None,
+        };
+        let boss_body = |manages: Option<bool>| {
+            let mut body = serde_json::json!({"userName": "boss", "email": "boss@acme.com"});
+            if let Some(manages) = manages {
+                body["manages"] = serde_json::json!(manages);
+            }
+            body
+        };
+        let store_of = |n: usize| if n.is_multiple_of(2) { &one } else { &two };
+        for round in 0..4 {
+            let tenant = TenantId::parse(&format!("acme{round}")).unwrap();
+            let tenant = &tenant;
+            let create = UserWrite::Create(write(boss_body(Some(true))));
+            let boss = one.write_user(tenant, &rules, create).unwrap().unwrap();
+            std::thread::scope(|scope| {
+                for n in 0..REPORTS {
+                    let (rules, write) = (&rules, &write);
+                    scope.spawn(move || {
+                        let body = serde_json::json!({"userName": format!("r{n}"),
+                            "managerEmail": "boss@acme.com"});
+                        let create = UserWrite::Create(write(body));
+                        store_of(n).write_user(tenant, rules, create).unwrap();
+                    });
+                }
+                let (rules, write, boss_body, boss) = (&rules, &write, &boss_body, &boss);
+                scope.spawn(move || {
+                    for (step, manages) in [None, Some(false), None].into_iter().enumerate() {
+                        std::thread::sleep(std::time::Duration::from_millis(2 * round));
+                        let mut flag = |_: &StoredResource| Some(write(boss_body(manages)));
+                        let update = UserWrite::Update {
+                            id: &boss.id,
+                            change: &mut flag,
+                        };
+                        store_of(step).write_user(tenant, rules, update).unwrap();
+                    }
+                });
+            });
+            let read = two.get(tenant, Kind::User, &boss.id).unwrap().unwrap();
+            assert_eq!(
+                read.profile.unwrap().fields,
+                serde_json::json!({"reports": REPORTS}),
+                "round {round}"
+            );
+        }
+    }
+
     #[test]
     fn passwords_stay_out_of_messages() {
         assert_eq!(

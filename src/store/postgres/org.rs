@@ -65,6 +65,17 @@ CREATE TABLE org_state (
 );
 "#;
 
+/// Whether a user's profile, under the rules its tenant's index was made with, read how
+/// many report to it (store/org.rs, `OrgTx::note_reads_reports`): kept on its rows, so it
+/// goes with them when the index is rebuilt (every row then says `true`, unknown).
+pub(super) const READS_REPORTS: &str =
+    "ALTER TABLE org_refs ADD COLUMN reads_reports BOOLEAN NOT NULL DEFAULT true";
+
+const SIGNATURE: &str = "SELECT signature FROM org_state WHERE tenant = $1";
+const HOLDERS: &str = "SELECT id, link, value, reads_reports FROM org_refs
+    WHERE tenant = $1 AND role = 0
+    AND (link, value) IN (SELECT * FROM unnest($2::int4[], $3::text[]))";
+
 /// Forgets a tenant's index (a user written without it): the next write that keeps the
 /// graph rebuilds it.
 pub(super) async fn forget(
@@ -76,6 +87,13 @@ pub(super) async fn forget(
         .await?;
     tx.execute(&statement, &[&tenant.as_str()]).await?;
     Ok(())
+}
+
+fn signature_of(rows: &[tokio_postgres::Row]) -> Result<Option<String>, StoreError> {
+    rows.first()
+        .map(|row| row.try_get(0))
+        .transpose()
+        .map_err(db_error)
 }
 
 fn handle(store: &PostgresStore) -> Result<Handle, StoreError> {
@@ -93,6 +111,9 @@ fn key_arrays(keys: &[OrgKey]) -> (Vec<i32>, Vec<String>) {
         .unzip()
 }
 
+/// Users holding keys, as [`OrgTx::holders`] gives them: `(holder, key)`.
+type Holders = Vec<(String, OrgKey)>;
+
 /// The index of one tenant in one transaction.
 struct PgOrg<'a> {
     handle: &'a Handle,
@@ -104,6 +125,17 @@ struct PgOrg<'a> {
     open: bool,
     /// A user this transaction creates: it has no rows in the index.
     fresh: Option<String>,
+    /// The advisory locks this transaction holds (taken once).
+    locked: std::collections::BTreeSet<i64>,
+    /// Read ahead by a create, in the round trip that begins it: the tenant's signature,
+    /// and the holders of the keys it names (the keys, then the holders).
+    signature_read: Option<Option<String>>,
+    holders_read: Option<(Vec<OrgKey>, Holders)>,
+    /// Whether each holder read here may read its reports (`reads_reports`).
+    holders_reads: std::collections::HashMap<String, bool>,
+    /// The written user's `reads_reports`: as stored (read with its place), as noted.
+    stored_reads: Option<(String, bool)>,
+    noted_reads: Option<(String, bool)>,
     /// The PostgreSQL error a step failed with (a deadlock's victim is tried again).
     failure: Option<tokio_postgres::Error>,
     /// Whether this transaction holds the tenant's graph exclusively (it may rebuild it).
@@ -124,6 +156,12 @@ impl<'a> PgOrg<'a> {
             queue: Queue::default(),
             open: false,
             fresh: None,
+            locked: std::collections::BTreeSet::new(),
+            signature_read: None,
+            holders_read: None,
+            holders_reads: std::collections::HashMap::new(),
+            stored_reads: None,
+            noted_reads: None,
             failure: None,
             exclusive,
             needs_exclusive: false,
@@ -162,7 +200,7 @@ impl<'a> PgOrg<'a> {
     /// Queues `sql`, whose answer nobody needs: it is sent with the next statement awaited.
     fn queue(&mut self, sql: &str, params: Vec<Param>) -> Result<(), StoreError> {
         let statement = self.prepare(sql)?;
-        self.queue.push(self.client, statement, params);
+        self.queue.push(self.client, statement, params, false);
         Ok(())
     }
 
@@ -172,9 +210,21 @@ impl<'a> PgOrg<'a> {
         sql: &str,
         params: Vec<Param>,
     ) -> Result<Vec<tokio_postgres::Row>, StoreError> {
-        let statement = self.prepare(sql)?;
-        let last = Some((self.client, statement, params));
-        let outcome = self.handle.block_on(self.queue.flush(last));
+        let mut answers = self.fetch_all(vec![(sql, params)])?;
+        Ok(answers.pop().unwrap_or_default())
+    }
+
+    /// The rows of each of `statements`, sent in order after every queued statement, in
+    /// the same round trip.
+    fn fetch_all(
+        &mut self,
+        statements: Vec<(&str, Vec<Param>)>,
+    ) -> Result<Vec<Vec<tokio_postgres::Row>>, StoreError> {
+        for (sql, params) in statements {
+            let statement = self.prepare(sql)?;
+            self.queue.push(self.client, statement, params, true);
+        }
+        let outcome = self.handle.block_on(self.queue.flush());
         self.record(outcome.map_err(Failure::Db))
     }
 
@@ -183,12 +233,57 @@ impl<'a> PgOrg<'a> {
         if self.queue.is_empty() {
             return Ok(());
         }
-        let outcome = self.handle.block_on(self.queue.flush(None));
+        let outcome = self.handle.block_on(self.queue.flush());
         self.record(outcome.map(drop).map_err(Failure::Db))
     }
 
     fn tenant(&self) -> Param {
         param(self.tenant.as_str().to_string())
+    }
+
+    fn holders_params(&self, keys: &[OrgKey]) -> Vec<Param> {
+        let (links, values) = key_arrays(keys);
+        vec![self.tenant(), param(links), param(values)]
+    }
+
+    /// The rows of [`HOLDERS`] as `(holder, key)`, noting each holder's `reads_reports`.
+    fn holders_of(
+        &mut self,
+        rows: &[tokio_postgres::Row],
+    ) -> Result<Vec<(String, OrgKey)>, StoreError> {
+        let mut holders = Vec::with_capacity(rows.len());
+        for row in rows {
+            let id: String = row.try_get(0).map_err(db_error)?;
+            let link: i32 = row.try_get(1).map_err(db_error)?;
+            let value: String = row.try_get(2).map_err(db_error)?;
+            let reads: bool = row.try_get(3).map_err(db_error)?;
+            // Every row of a user says the same; `true` wins should they not.
+            *self.holders_reads.entry(id.clone()).or_insert(reads) |= reads;
+            holders.push((id, (u16::try_from(link).unwrap_or(u16::MAX), value)));
+        }
+        Ok(holders)
+    }
+
+    /// What a create asks first, read in the round trip that begins it: its keys locked
+    /// (all of them: it has no old ones), the tenant's signature, and the holders of the
+    /// keys it names. Each is read after the locks it needs, as `write_prepared` would.
+    fn read_ahead(&mut self, place: &OrgPlace) -> Result<(), StoreError> {
+        let mut touched: Vec<OrgKey> = place.keys.iter().chain(&place.manager).cloned().collect();
+        touched.sort();
+        touched.dedup();
+        self.lock_keys(&touched)?;
+        let mut statements = vec![(SIGNATURE, vec![self.tenant()])];
+        if !place.manager.is_empty() {
+            statements.push((HOLDERS, self.holders_params(&place.manager)));
+        }
+        let mut answers = self.fetch_all(statements)?.into_iter();
+        let signature = signature_of(&answers.next().unwrap_or_default())?;
+        self.signature_read = Some(signature);
+        if let Some(rows) = answers.next() {
+            let holders = self.holders_of(&rows)?;
+            self.holders_read = Some((place.manager.clone(), holders));
+        }
+        Ok(())
     }
 
     /// Begins the transaction (`begin`: `BEGIN` and its options), sent with what follows.
@@ -248,12 +343,11 @@ impl Drop for Lent {
 
 impl OrgTx for PgOrg<'_> {
     fn signature(&mut self) -> Result<Option<String>, StoreError> {
-        let sql = "SELECT signature FROM org_state WHERE tenant = $1";
-        let rows = self.fetch(sql, vec![self.tenant()])?;
-        rows.first()
-            .map(|row| row.try_get(0))
-            .transpose()
-            .map_err(db_error)
+        if let Some(read) = self.signature_read.take() {
+            return Ok(read);
+        }
+        let rows = self.fetch(SIGNATURE, vec![self.tenant()])?;
+        signature_of(&rows)
     }
 
     fn reset(&mut self, signature: &str) -> Result<(), StoreError> {
@@ -264,6 +358,7 @@ impl OrgTx for PgOrg<'_> {
             ));
         }
         self.fresh = None;
+        self.holders_read = None;
         self.queue(
             "DELETE FROM org_refs WHERE tenant = $1",
             vec![self.tenant()],
@@ -306,12 +401,14 @@ impl OrgTx for PgOrg<'_> {
         }
         // Byte order, as Rust sorts the keys.
         let rows = self.fetch(
-            "SELECT role, link, value, counts, display FROM org_refs
+            "SELECT role, link, value, counts, display, reads_reports FROM org_refs
              WHERE tenant = $1 AND id = $2 ORDER BY role, link, value COLLATE \"C\"",
             vec![self.tenant(), param(id.to_string())],
         )?;
         let mut place: Option<OrgPlace> = None;
         for row in &rows {
+            let reads: bool = row.try_get(5).map_err(db_error)?;
+            self.stored_reads = Some((id.to_string(), reads));
             let role: i32 = row.try_get(0).map_err(db_error)?;
             let link: i32 = row.try_get(1).map_err(db_error)?;
             let value: String = row.try_get(2).map_err(db_error)?;
@@ -348,7 +445,12 @@ impl OrgTx for PgOrg<'_> {
             Vec::new(),
             Vec::new(),
         );
+        let mut reads = Vec::new();
         for (id, place) in places {
+            let reads_reports = match &self.noted_reads {
+                Some((noted, flag)) if noted == id => *flag,
+                _ => true,
+            };
             let rows =
                 (place.keys.iter().map(|k| (0, k))).chain(place.manager.iter().map(|k| (1, k)));
             for (role, (link, value)) in rows {
@@ -358,16 +460,17 @@ impl OrgTx for PgOrg<'_> {
                 ids.push(id.clone());
                 counts.push(place.counts);
                 displays.push(place.display.clone());
+                reads.push(reads_reports);
             }
         }
         if roles.is_empty() {
             return Ok(());
         }
         self.queue(
-            "INSERT INTO org_refs (tenant, role, link, value, id, counts, display)
-             SELECT $1, r, l, v, i, c, d
-             FROM unnest($2::int4[], $3::int4[], $4::text[], $5::text[], $6::bool[], $7::text[])
-                AS t(r, l, v, i, c, d)
+            "INSERT INTO org_refs (tenant, role, link, value, id, counts, display, reads_reports)
+             SELECT $1, r, l, v, i, c, d, rr
+             FROM unnest($2::int4[], $3::int4[], $4::text[], $5::text[], $6::bool[], $7::text[],
+                $8::bool[]) AS t(r, l, v, i, c, d, rr)
              ON CONFLICT DO NOTHING",
             vec![
                 self.tenant(),
@@ -377,27 +480,19 @@ impl OrgTx for PgOrg<'_> {
                 param(ids),
                 param(counts),
                 param(displays),
+                param(reads),
             ],
         )
     }
 
     fn holders(&mut self, keys: &[OrgKey]) -> Result<Vec<(String, OrgKey)>, StoreError> {
-        let (links, values) = key_arrays(keys);
-        let rows = self.fetch(
-            "SELECT id, link, value FROM org_refs WHERE tenant = $1 AND role = 0
-             AND (link, value) IN (SELECT * FROM unnest($2::int4[], $3::text[]))",
-            vec![self.tenant(), param(links), param(values)],
-        )?;
-        rows.iter()
-            .map(|row| {
-                let link: i32 = row.try_get(1).map_err(db_error)?;
-                let key = (
-                    u16::try_from(link).unwrap_or(u16::MAX),
-                    row.try_get(2).map_err(db_error)?,
-                );
-                Ok((row.try_get(0).map_err(db_error)?, key))
-            })
-            .collect()
+        match self.holders_read.take() {
+            // Read ahead under the same locks: nobody else can have changed them.
+            Some((read, holders)) if read == keys => return Ok(holders),
+            _ => {}
+        }
+        let rows = self.fetch(HOLDERS, self.holders_params(keys))?;
+        self.holders_of(&rows)
     }
 
     fn managers(&mut self, visit: &mut ManagerRowFn<'_>) -> Result<(), StoreError> {
@@ -504,6 +599,22 @@ impl OrgTx for PgOrg<'_> {
         )
     }
 
+    fn note_reads_reports(&mut self, id: &str, reads: bool) -> Result<(), StoreError> {
+        self.noted_reads = Some((id.to_string(), reads));
+        match &self.stored_reads {
+            // Rows that stay as they are keep what they say unless it changed.
+            Some((stored, flag)) if stored == id && *flag != reads => self.queue(
+                "UPDATE org_refs SET reads_reports = $3 WHERE tenant = $1 AND id = $2",
+                vec![self.tenant(), param(id.to_string()), param(reads)],
+            ),
+            _ => Ok(()),
+        }
+    }
+
+    fn reads_reports(&mut self, id: &str) -> Result<bool, StoreError> {
+        Ok(self.holders_reads.get(id).copied().unwrap_or(true))
+    }
+
     fn lock_keys(&mut self, keys: &[OrgKey]) -> Result<(), StoreError> {
         let tenant = self.tenant.as_str();
         let ids = keys
@@ -538,6 +649,9 @@ fn lock_id(parts: &[&[u8]]) -> i64 {
 fn lock_all(org: &mut PgOrg<'_>, mut ids: Vec<i64>) -> Result<(), StoreError> {
     ids.sort_unstable();
     ids.dedup();
+    // Held already (a create's keys, locked as it began): never taken out of order.
+    ids.retain(|id| !org.locked.contains(id));
+    org.locked.extend(ids.iter().copied());
     if ids.is_empty() {
         return Ok(());
     }
@@ -728,8 +842,9 @@ fn write_in(
             let (id, stamp) = (uuid::Uuid::new_v4().to_string(), now());
             org.fresh = Some(id.clone());
             // Mapped before the keys it names are locked.
-            let prepared = Some(graph::prepare(rules, &id, &write.body));
-            let body = Some(&write.body);
+            let prepared = graph::prepare(rules, &id, &write.body);
+            org.read_ahead(prepared.place())?;
+            let (prepared, body) = (Some(prepared), Some(&write.body));
             let profile =
                 graph::write_prepared(org, rules, &id, body, prepared, |org, profile| {
                     let row = Row::of(write, &profile)?;

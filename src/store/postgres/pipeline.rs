@@ -27,10 +27,11 @@ pub(super) type Param = Box<dyn ToSql + Sync + Send>;
 /// A statement on its way: its first poll sends it.
 type Sent<'a> = Pin<Box<dyn Future<Output = Result<Vec<Row>, tokio_postgres::Error>> + 'a>>;
 
-/// The statements queued on one transaction, not yet sent.
+/// The statements queued on one transaction, not yet sent, each with whether its rows
+/// are wanted.
 #[derive(Default)]
 pub(super) struct Queue<'a> {
-    statements: Vec<Sent<'a>>,
+    statements: Vec<(Sent<'a>, bool)>,
 }
 
 impl<'a> Queue<'a> {
@@ -38,28 +39,24 @@ impl<'a> Queue<'a> {
     /// would let later statements overtake it) with `params`.
     pub(super) fn push(
         &mut self,
-        tx: &'a deadpool_postgres::Client,
+        client: &'a deadpool_postgres::Client,
         statement: Statement,
         params: Vec<Param>,
+        wanted: bool,
     ) {
-        self.statements
-            .push(Box::pin(query(tx, statement, params)) as Sent<'a>);
+        let sent: Sent<'a> = Box::pin(query(client, statement, params));
+        self.statements.push((sent, wanted));
     }
 
     pub(super) fn is_empty(&self) -> bool {
         self.statements.is_empty()
     }
 
-    /// Sends every queued statement, then `last` (if any), and waits for all their
-    /// answers: `last`'s rows, or the first failure in the order they were sent.
-    pub(super) async fn flush(
-        &mut self,
-        last: Option<(&'a deadpool_postgres::Client, Statement, Vec<Param>)>,
-    ) -> Result<Vec<Row>, tokio_postgres::Error> {
-        let mut statements = std::mem::take(&mut self.statements);
-        if let Some((tx, statement, params)) = last {
-            statements.push(Box::pin(query(tx, statement, params)));
-        }
+    /// Sends every queued statement and waits for all their answers: the rows of those
+    /// wanted, in order, or the first failure in the order they were sent.
+    pub(super) async fn flush(&mut self) -> Result<Vec<Vec<Row>>, tokio_postgres::Error> {
+        let (mut statements, wanted): (Vec<Sent<'a>>, Vec<bool>) =
+            std::mem::take(&mut self.statements).into_iter().unzip();
         let mut answers: Vec<Option<Result<Vec<Row>, tokio_postgres::Error>>> =
             statements.iter().map(|_| None).collect();
         // Polled in order on every wake-up: the first poll of each sends it, so they leave
@@ -83,15 +80,18 @@ impl<'a> Queue<'a> {
         })
         .await;
         let mut rows = Vec::new();
-        for answer in answers.into_iter().flatten() {
-            rows = answer?;
+        for (answer, wanted) in answers.into_iter().flatten().zip(wanted) {
+            let answer = answer?;
+            if wanted {
+                rows.push(answer);
+            }
         }
         Ok(rows)
     }
 }
 
 async fn query(
-    tx: &deadpool_postgres::Client,
+    client: &deadpool_postgres::Client,
     statement: Statement,
     params: Vec<Param>,
 ) -> Result<Vec<Row>, tokio_postgres::Error> {
@@ -99,5 +99,5 @@ async fn query(
         .iter()
         .map(|param| param.as_ref() as &(dyn ToSql + Sync))
         .collect();
-    tx.query(&statement, &params).await
+    client.query(&statement, &params).await
 }
