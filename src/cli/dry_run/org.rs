@@ -153,8 +153,10 @@ pub(crate) fn count_population(
 
 fn warn_uncounted(error: &io::Error) {
     eprintln!(
-        "canon: warning: cannot keep the organisation graph's records in a temporary file \
-         ({error}); the mapping pass counts each person's reports itself, more slowly"
+        "canon: warning: cannot keep the organisation graph's records in a temporary file in \
+         `{}` ({error}; TMPDIR sets where); the mapping pass counts each person's reports \
+         itself, more slowly",
+        std::env::temp_dir().display()
     );
 }
 
