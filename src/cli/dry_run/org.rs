@@ -170,32 +170,23 @@ fn first_pass(
     pass: Pass,
     mut kept: Option<&mut KeysFile>,
 ) {
-    let mut bad = BadRows::forwarding();
     let mut reader = EntryReader::new(program, pass.today);
     let mut entries = Vec::new();
     let mut ids = Vec::new();
-    read_batches(
-        program,
-        opened,
-        &[],
-        pass.strict,
-        pass.batch,
-        &mut bad,
-        &mut |mut rows, _| {
-            let len = reader.read(&mut rows, &mut entries);
-            add_batch(
-                index,
-                entries.get(..len).unwrap_or(&[]),
-                &mut ids,
-                &mut kept,
-            );
-            Some(rows)
-        },
-    );
+    read_pass(program, opened, pass, &mut |mut rows| {
+        let len = reader.read(&mut rows, &mut entries);
+        add_batch(
+            index,
+            entries.get(..len).unwrap_or(&[]),
+            &mut ids,
+            &mut kept,
+        );
+        Some(rows)
+    });
 }
 
 /// [`first_pass`] with `pass.jobs` threads reading records' places (the status rules and the
-/// links' inputs: most of its work), each batch then added on this thread in input order, so
+/// links' inputs: most of its work), each batch then added by one thread in input order, so
 /// that the index is the one a single thread makes.
 fn first_pass_parallel(
     program: &Program,
@@ -264,29 +255,40 @@ fn first_pass_parallel(
         if workers == 0 {
             return Err("cannot start a thread for the first pass".to_string());
         }
-        let mut bad = BadRows::forwarding();
         let mut seq = 0u64;
-        read_batches(
-            program,
-            opened,
-            &[],
-            pass.strict,
-            pass.batch,
-            &mut bad,
-            &mut |rows, _| {
-                work_tx.send((seq, rows)).ok()?;
-                seq += 1;
-                Some(Rows::Json {
-                    keys: Arc::new(Vec::new()),
-                    rows: Vec::new(),
-                })
-            },
-        );
+        read_pass(program, opened, pass, &mut |rows| {
+            work_tx.send((seq, rows)).ok()?;
+            seq += 1;
+            Some(Rows::Json {
+                keys: Arc::new(Vec::new()),
+                rows: Vec::new(),
+            })
+        });
         drop(work_tx);
         adder
             .join()
             .map_err(|_| "the first pass stopped".to_string())
     })
+}
+
+/// Reads the inputs in the mapping pass's batches, handing each to `sink` (which gives it
+/// back for reuse, or `None` to stop). Bad rows are skipped: the mapping pass reports them.
+fn read_pass(
+    program: &Program,
+    opened: Vec<Input>,
+    pass: Pass,
+    sink: &mut dyn FnMut(Rows) -> Option<Rows>,
+) {
+    let mut bad = BadRows::forwarding();
+    read_batches(
+        program,
+        opened,
+        &[],
+        pass.strict,
+        pass.batch,
+        &mut bad,
+        &mut |rows, _| sink(rows),
+    );
 }
 
 /// Adds a batch's entries to the index and, with `kept`, to its file.
