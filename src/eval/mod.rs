@@ -449,6 +449,16 @@ impl<'p, 'r> Run<'p, 'r> {
         }
     }
 
+    /// Takes `count` (when known) as the record's count of reports: a dry run counts every
+    /// record's after its first pass, so the mapping pass neither reads nor looks up keys.
+    pub(crate) fn knowing_reports(mut self, count: Option<u64>) -> Self {
+        if count.is_some() {
+            self.report_count = count;
+            self.matches_noted = true;
+        }
+        self
+    }
+
     /// Counts the record's reports with the ids of the references its keys match (see
     /// [`Run::note_report_matches`]).
     pub(crate) fn noting_matches(mut self, yes: bool) -> Self {

@@ -212,8 +212,8 @@ impl<'p> OrgReader<'p> {
 /// No entry (the end of a chain, a key no reference holds).
 const NONE: u32 = u32::MAX;
 
-/// A sealed key held by several references, or by one that holds other keys too: its
-/// reports are counted the long way, through its holders.
+/// A sealed key held by several references: its reports are counted the long way, through
+/// its holders.
 const SHARED: u32 = u32::MAX - 1;
 
 /// Ids run below this (the two values above are markers).
@@ -226,10 +226,10 @@ const MAX_ID: u32 = SHARED;
 struct KeySlot {
     hash: u128,
     id: u32,
-    /// The one reference holding this key and no other ([`SHARED`] otherwise; [`NONE`]
-    /// before sealing).
+    /// The one reference holding this key ([`SHARED`] when several do; [`NONE`] before
+    /// sealing).
     holder: u32,
-    /// Active reports of the references holding it.
+    /// Active reports of the references holding it (of its one holder, where it has one).
     total: u64,
 }
 
@@ -270,9 +270,8 @@ impl Keys {
         Some((span.link, value))
     }
 
-    /// The key's slot, if the index has met it.
-    fn find(&self, link: u16, value: &str) -> Option<&KeySlot> {
-        let hash = Self::hash(link, value);
+    /// The slot of the key of this hash ([`Keys::hash`]), if the index has met it.
+    fn find_hashed(&self, hash: u128) -> Option<&KeySlot> {
         if !self.present.is_empty() {
             let bit = (hash >> 64) as usize & (self.present.len() * 64 - 1);
             let word = self.present.get(bit / 64).copied().unwrap_or(u64::MAX);
@@ -499,8 +498,10 @@ impl OrgIndex {
     /// Adds records as [`OrgIndex::add`] does (named by their keys), a batch at a time: the
     /// references' hashes first, then the probes in a tight loop, where the processor
     /// overlaps their cache misses. Taken one record at a time, between two rows' parsing,
-    /// each probe waited alone: at a million rows, most of the first pass's cost.
-    pub fn add_all(&mut self, entries: &[OrgEntry]) {
+    /// each probe waited alone: at a million rows, most of the first pass's cost. Writes into
+    /// `ids` (cleared first) each record's manager reference id, [`OrgIndex::reference_id`]'s
+    /// answer for it: `None` where the record names no manager or names itself.
+    pub fn add_all(&mut self, entries: &[OrgEntry], ids: &mut Vec<Option<u32>>) {
         self.sealed = false;
         let mut hashes = std::mem::take(&mut self.batch_hashes);
         hashes.clear();
@@ -509,10 +510,9 @@ impl OrgIndex {
                 .iter()
                 .map(|entry| self.counted_hash(entry, &String::new)),
         );
+        ids.clear();
         for (entry, hash) in entries.iter().zip(&hashes) {
-            if let Some(hash) = hash {
-                self.count(*hash, entry, &String::new);
-            }
+            ids.push(hash.and_then(|hash| self.count(hash, entry, &String::new)));
         }
         self.batch_hashes = hashes;
     }
@@ -535,18 +535,15 @@ impl OrgIndex {
         Some(reference_hash(&entry.manager))
     }
 
-    /// Counts the record under its reference (of hash `hash`), new or not.
-    fn count(&mut self, hash: u128, entry: &OrgEntry, who: &dyn Fn() -> String) {
+    /// Counts the record under its reference (of hash `hash`), new or not, and returns the
+    /// reference's id (`None` past 4 billion references).
+    fn count(&mut self, hash: u128, entry: &OrgEntry, who: &dyn Fn() -> String) -> Option<u32> {
         let mut slot = self.by_hash.find_mut(hash as u64, |slot| slot.hash == hash);
         if slot.is_none() {
-            if self.insert_reference(hash, &entry.manager).is_none() {
-                return;
-            }
+            self.insert_reference(hash, &entry.manager)?;
             slot = self.by_hash.find_mut(hash as u64, |slot| slot.hash == hash);
         }
-        let Some(slot) = slot else {
-            return;
-        };
+        let slot = slot?;
         let id = slot.id;
         let rows_full = slot.rows == u32::MAX;
         slot.rows = slot.rows.saturating_add(1);
@@ -569,6 +566,7 @@ impl OrgIndex {
                 None => self.people.push(id, &who()),
             }
         }
+        Some(id)
     }
 
     /// Reference `id`'s active people and rows naming it.
@@ -584,22 +582,47 @@ impl OrgIndex {
         (count + more_count, rows + more_rows)
     }
 
-    /// The reports of `keys` from the sealed key slots alone, each key's holder handed to
-    /// `noted`: when every key is held alone by its own reference, one probe per key and no
-    /// reference counted twice. `None`: count the long way (not sealed, a shared key, or a
-    /// key asked twice, which would count twice).
-    fn sealed_count(&self, keys: &[OrgKey], mut noted: impl FnMut(u32)) -> Option<u64> {
+    /// A person key's hash, as [`OrgIndex::count_hashed`] takes them: a pass can hash a
+    /// record's keys once, keep the hashes, and count the record's reports later.
+    pub fn key_hash(link: u16, value: &str) -> u128 {
+        Keys::hash(link, value)
+    }
+
+    /// The reports of a person whose keys have these hashes ([`OrgIndex::key_hash`]), and
+    /// into `matches` (cleared first, sorted) the ids of the references that name them: what
+    /// [`Population::report_count_noting`] answers for the keys themselves.
+    pub fn count_hashed(&self, hashes: &[u128], matches: &mut Vec<u32>) -> u64 {
+        matches.clear();
+        if let Some(total) = self.sealed_count(hashes, |holder| matches.push(holder)) {
+            matches.sort_unstable();
+            return total;
+        }
+        matches.clear();
+        self.matched_hashed_into(hashes.iter().copied(), matches);
+        matches.iter().map(|id| self.active_count(*id)).sum()
+    }
+
+    /// The reports of the keys of these hashes from the sealed key slots alone, each
+    /// distinct holder handed to `noted`: when every key has one holder, one probe per key,
+    /// and a reference that holds two of them (a manager named by email and id) counted
+    /// once. `None`: count the long way (not sealed, or a key several references hold).
+    fn sealed_count(&self, hashes: &[u128], mut noted: impl FnMut(u32)) -> Option<u64> {
         if !self.sealed {
             return None;
         }
         let mut total = 0u64;
-        for (at, (link, value)) in keys.iter().enumerate() {
-            if keys.iter().take(at).any(|(l, v)| l == link && v == value) {
-                return None;
-            }
-            match self.keys.find(*link, value) {
+        let mut holders = [NONE; 8];
+        let mut distinct = 0;
+        for hash in hashes {
+            match self.keys.find_hashed(*hash) {
                 Some(slot) if slot.holder >= MAX_ID => return None,
                 Some(slot) => {
+                    let seen = holders.get(..distinct).unwrap_or(&[]);
+                    if seen.contains(&slot.holder) {
+                        continue;
+                    }
+                    *holders.get_mut(distinct)? = slot.holder;
+                    distinct += 1;
                     total += slot.total;
                     noted(slot.holder);
                 }
@@ -701,11 +724,7 @@ impl OrgIndex {
                     continue;
                 };
                 *total += count;
-                *holder = if *holder == NONE && keys.len() == 1 {
-                    id
-                } else {
-                    SHARED
-                };
+                *holder = if *holder == NONE { id } else { SHARED };
             }
         }
         for slot in self.keys.table.iter_mut() {
@@ -743,8 +762,17 @@ impl OrgIndex {
         ids: &mut Vec<u32>,
     ) {
         ids.clear();
-        for (link, value) in keys {
-            if let Some(slot) = self.keys.find(link, value) {
+        self.matched_hashed_into(
+            keys.into_iter()
+                .map(|(link, value)| Keys::hash(link, value)),
+            ids,
+        );
+    }
+
+    /// [`OrgIndex::matched_into`] for keys of these hashes, added to `ids`.
+    fn matched_hashed_into(&self, hashes: impl IntoIterator<Item = u128>, ids: &mut Vec<u32>) {
+        for hash in hashes {
+            if let Some(slot) = self.keys.find_hashed(hash) {
                 if self.sealed && slot.holder < MAX_ID {
                     ids.push(slot.holder);
                 } else {
@@ -811,22 +839,33 @@ impl Population for OrgIndex {
     }
 
     fn report_count_noting(&self, keys: &[OrgKey], matches: &mut Vec<u32>) -> u64 {
-        matches.clear();
-        if let Some(total) = self.sealed_count(keys, |holder| matches.push(holder)) {
-            matches.sort_unstable();
-            return total;
-        }
-        self.matched_into(keys.iter().map(|(l, v)| (*l, v.as_str())), matches);
-        matches.iter().map(|id| self.active_count(*id)).sum()
+        with_key_hashes(keys, |hashes| self.count_hashed(hashes, matches))
     }
 
     fn report_count(&self, keys: &[OrgKey]) -> u64 {
-        if let Some(total) = self.sealed_count(keys, |_| {}) {
-            return total;
+        with_key_hashes(keys, |hashes| {
+            if let Some(total) = self.sealed_count(hashes, |_| {}) {
+                return total;
+            }
+            let mut ids = Vec::new();
+            self.matched_hashed_into(hashes.iter().copied(), &mut ids);
+            ids.iter().map(|id| self.active_count(*id)).sum()
+        })
+    }
+}
+
+/// Asks `query` about the hashes of `keys`, on the stack for the few keys a person has.
+fn with_key_hashes<T>(keys: &[OrgKey], query: impl FnOnce(&[u128]) -> T) -> T {
+    let hash = |(link, value): &OrgKey| Keys::hash(*link, value);
+    let mut stack = [0u128; 8];
+    match stack.get_mut(..keys.len()) {
+        Some(hashes) => {
+            for (slot, key) in hashes.iter_mut().zip(keys) {
+                *slot = hash(key);
+            }
+            query(hashes)
         }
-        let mut ids = Vec::new();
-        self.matched_into(keys.iter().map(|(l, v)| (*l, v.as_str())), &mut ids);
-        ids.iter().map(|id| self.active_count(*id)).sum()
+        None => query(&keys.iter().map(hash).collect::<Vec<_>>()),
     }
 }
 
@@ -1198,8 +1237,18 @@ mod tests {
         one_by_one.seal();
         for size in [1, 7, ORG_BATCH, 5_000] {
             let mut batched = OrgIndex::new(3);
+            let mut ids = Vec::new();
             for batch in entries.chunks(size) {
-                batched.add_all(batch);
+                batched.add_all(batch, &mut ids);
+                let expected: Vec<Option<u32>> = batch
+                    .iter()
+                    .map(|entry| {
+                        (!entry.names_itself())
+                            .then(|| batched.reference_id(&entry.manager))
+                            .flatten()
+                    })
+                    .collect();
+                assert_eq!(ids, expected);
             }
             batched.seal();
             assert_eq!(batched.len(), one_by_one.len());

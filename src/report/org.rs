@@ -28,18 +28,25 @@ struct Named {
 /// does not depend on `--jobs`.
 #[derive(Debug, Clone, Default)]
 pub struct OrgSeen {
+    /// Per reference; allocated by the first note (a dry run's workers note nothing where
+    /// the first pass noted every record).
     named: Vec<Option<Named>>,
+    references: usize,
 }
 
 impl OrgSeen {
     pub fn new(references: usize) -> Self {
         Self {
-            named: vec![None; references],
+            named: Vec::new(),
+            references,
         }
     }
 
     /// Notes that `person` (naming `manager`) is the one reference `id` names.
     pub fn note(&mut self, id: u32, person: &str, manager: Option<u32>) {
+        if self.named.len() < self.references {
+            self.named.resize(self.references, None);
+        }
         let Some(slot) = self.named.get_mut(id as usize) else {
             return;
         };
@@ -87,9 +94,7 @@ impl OrgSeen {
     }
 
     pub fn merge(&mut self, other: OrgSeen) {
-        if self.named.len() < other.named.len() {
-            self.named.resize(other.named.len(), None);
-        }
+        self.references = self.references.max(other.references);
         for (id, theirs) in other.named.into_iter().enumerate() {
             if let Some(theirs) = theirs {
                 self.note(id as u32, &theirs.person, theirs.manager);

@@ -134,6 +134,20 @@ pub(crate) trait OrgTx {
     fn lock_keys(&mut self, _keys: &[OrgKey]) -> Result<(), StoreError> {
         Ok(())
     }
+    /// Notes, before user `id`'s new rows are written, whether its profile as this write
+    /// mapped it read how many report to it (`false`: the rules decided without asking, as
+    /// where `peopleManager` is sent). Backends that keep it answer [`OrgTx::reads_reports`]
+    /// from it for as long as the index and the user's rows stand.
+    fn note_reads_reports(&mut self, _id: &str, _reads: bool) -> Result<(), StoreError> {
+        Ok(())
+    }
+    /// Whether the profile of user `id`, a holder found by [`OrgTx::holders`] in this
+    /// transaction, may read how many report to it. `false` only where the backend keeps
+    /// what [`OrgTx::note_reads_reports`] noted: its count moving then changes nothing, so it
+    /// is neither locked, counted nor mapped.
+    fn reads_reports(&mut self, _id: &str) -> Result<bool, StoreError> {
+        Ok(true)
+    }
 }
 
 /// A population of one record, whose reports are known: what a user is mapped in.
@@ -221,6 +235,13 @@ pub(crate) struct Prepared {
     guess: Option<u64>,
 }
 
+impl Prepared {
+    /// The user's place in the graph, as the write will store it.
+    pub(crate) fn place(&self) -> &OrgPlace {
+        &self.place
+    }
+}
+
 /// Maps user `id` as if nobody reported to it (most people), noting whether the rules asked.
 pub(crate) fn prepare(rules: &dyn OrgRules, id: &str, body: &Value) -> Prepared {
     let nobody = Nobody::default();
@@ -273,6 +294,11 @@ pub(crate) fn write_prepared<X: OrgTx, T>(
     touched.sort();
     touched.dedup();
     tx.lock_keys(&touched)?;
+    if after.is_some() {
+        // Only a profile mapped here before the count was read is known not to read it.
+        let reads = prepared.as_ref().is_none_or(|(_, guess)| guess.is_some());
+        tx.note_reads_reports(id, reads)?;
+    }
     match (&before, &after) {
         (before, after) if before == after => {}
         // A new user has no rows to take out.
@@ -317,6 +343,11 @@ pub(crate) fn write_prepared<X: OrgTx, T>(
     for (holder, held) in holders.iter().filter(|(h, _)| h.as_str() != id) {
         let (was, is) = (counted(&before, held), counted(&after, held));
         if was == is && !rebuilt {
+            continue;
+        }
+        // A profile that does not read its count (its rules decided without asking) stands
+        // whatever the count.
+        if !rebuilt && !tx.reads_reports(holder)? {
             continue;
         }
         tx.lock_user(holder)?;
@@ -392,7 +423,9 @@ pub(crate) mod contract {
     /// id and employee number (link 1); `active: false` is inactive. The profile is the
     /// count. `flavour` 1 changes what names a person (a new version of the rules); flavour
     /// [`MANAGES`] names people as 0 does, and its profile only says whether the count is at
-    /// least one, as the default pack's `people_manager` does (`reports >= 1`).
+    /// least one, as the default pack's `people_manager` does (`reports >= 1`); flavour
+    /// [`SENT`] takes a sent `manages` flag without asking for the count (as the default
+    /// pack takes a sent `peopleManager`), and shows the count where none was sent.
     pub struct Fake {
         pub flavour: u8,
     }
@@ -427,10 +460,16 @@ pub(crate) mod contract {
         }
 
         fn profile(&self, id: &str, body: &Value, population: &dyn Population) -> ProfileRecord {
-            let reports = population.reports(&self.entry(id, body).keys);
-            let fields = match self.flavour {
-                MANAGES => json!({"manages": reports.count >= 1}),
-                _ => json!({"reports": reports.count}),
+            let sent = body["manages"].as_bool().filter(|_| self.flavour == SENT);
+            let fields = match sent {
+                Some(manages) => json!({"manages": manages}),
+                None => {
+                    let reports = population.reports(&self.entry(id, body).keys);
+                    match self.flavour {
+                        MANAGES => json!({"manages": reports.count >= 1}),
+                        _ => json!({"reports": reports.count}),
+                    }
+                }
             };
             ProfileRecord {
                 fields,
@@ -450,6 +489,8 @@ pub(crate) mod contract {
 
     /// The [`Fake`] flavour whose profiles tell only none from some reports.
     pub const MANAGES: u8 = 2;
+    /// The [`Fake`] flavour whose profiles take a sent flag without counting.
+    pub const SENT: u8 = 3;
 
     /// A small deterministic sequence of choices.
     struct Dice(u64);
@@ -545,6 +586,11 @@ pub(crate) mod contract {
         // one class (a write moving a count within it leaves the manager's profile alone).
         let tenant = TenantId::parse("org-graph-manages").unwrap();
         sequence(store, &tenant, MANAGES);
+        // Profiles that do not read their count where a flag was sent, and do where not:
+        // a manager whose flag comes and goes is counted again from then on.
+        let tenant = TenantId::parse("org-graph-sent").unwrap();
+        sequence(store, &tenant, SENT);
+        a_flag_that_comes_and_goes(store);
         let tenant = TenantId::parse("org-graph").unwrap();
         let ids = sequence(store, &tenant, 0);
         let rules: SharedRules = Arc::new(Fake { flavour: 0 });
@@ -591,6 +637,10 @@ pub(crate) mod contract {
             if dice.roll(8) == 0 {
                 // A new email: what named the old one no longer names this person.
                 body["email"] = json!(format!("{}.new@acme.com", names[n]));
+            }
+            // Rolled for this flavour alone: the others' sequences stay as they were.
+            if flavour == SENT && dice.roll(2) == 0 {
+                body["manages"] = json!(dice.roll(2) == 0);
             }
             body
         };
@@ -650,6 +700,50 @@ pub(crate) mod contract {
         // The sequence exercised counting (not only people nobody names).
         assert!(managing > 100, "{managing}");
         ids
+    }
+
+    /// A manager whose sent flag is taken out and put back, its place in the graph the same
+    /// throughout: counted again once its profile reads the count, not while it does not.
+    fn a_flag_that_comes_and_goes(store: &dyn ResourceStore) {
+        let tenant = TenantId::parse("org-graph-flag").unwrap();
+        let rules: SharedRules = Arc::new(Fake { flavour: SENT });
+        let fake = Fake { flavour: SENT };
+        let create = |body: Value| {
+            let created = store.write_user(&tenant, &rules, UserWrite::Create(write(body)));
+            created.unwrap().unwrap()
+        };
+        let boss = |manages: Option<bool>| {
+            let mut body = json!({"userName": "boss", "email": "boss@acme.com"});
+            if let Some(manages) = manages {
+                body["manages"] = json!(manages);
+            }
+            body
+        };
+        let report =
+            |n: usize| json!({"userName": format!("r{n}"), "managerEmail": "boss@acme.com"});
+        let id = create(boss(Some(true))).id;
+        create(report(1));
+        agrees(
+            store,
+            &tenant,
+            &fake,
+            "a report of a manager whose flag was sent",
+        );
+        for (step, manages) in [None, Some(false), None].into_iter().enumerate() {
+            let mut change = |_: &crate::store::StoredResource| Some(write(boss(manages)));
+            let update = UserWrite::Update {
+                id: &id,
+                change: &mut change,
+            };
+            store.write_user(&tenant, &rules, update).unwrap();
+            create(report(step + 2));
+            agrees(
+                store,
+                &tenant,
+                &fake,
+                &format!("the flag {manages:?}, then a report"),
+            );
+        }
     }
 
     /// A user written without the index, then new rules: the next write rebuilds it.

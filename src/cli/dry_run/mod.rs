@@ -27,6 +27,7 @@ use crate::eval::Row;
 use crate::input::{BadRow, Input, InputFormat};
 use crate::report::{header, Coverage, OrgReport};
 use crate::Program;
+use org::RecordCounts;
 use parallel::run_parallel;
 use read::{read_batches, BadRows, BlockRows};
 use worker::Worker;
@@ -222,20 +223,30 @@ pub fn run(args: DryRunArgs) -> u8 {
         return EXIT_USAGE;
     }
     let population = if program.has_org_graph() {
-        // One name per manager: the first report, for the deepest chain of the report.
-        match org::index_population(
+        // Read in the mapping pass's batches, so that its counts line up with them.
+        let batch = if config.jobs <= 1 {
+            BATCH_ONE_WORKER
+        } else {
+            BATCH
+        };
+        match org::count_population(
             &program,
-            1,
             &config.inputs,
             &paths,
             config.input_format,
             config.today,
+            config.strict,
+            batch,
         ) {
-            Ok(index) => Some(index),
+            Ok(population) => Some(population),
             Err(error) => return fail_usage(error),
         }
     } else {
         None
+    };
+    let (index, seen, counts) = match population {
+        Some(found) => (Some(found.index), Some(found.seen), found.counts),
+        None => (None, None, None),
     };
     let bytes: Option<u64> = paths
         .iter()
@@ -256,7 +267,7 @@ pub fn run(args: DryRunArgs) -> u8 {
     };
     let out = io::BufWriter::with_capacity(1 << 16, out);
     let started = Instant::now();
-    let outcome = execute(&program, &config, inputs, out, population.as_ref());
+    let outcome = execute(&program, &config, inputs, out, index.as_ref(), counts);
     let seconds = started.elapsed().as_secs_f64();
     let outcome = match outcome {
         Ok(outcome) => outcome,
@@ -271,8 +282,12 @@ pub fn run(args: DryRunArgs) -> u8 {
         bytes,
     );
     report.unread_columns = headers.unread;
-    if let Some(index) = &population {
-        let seen = outcome.coverage.org.clone().unwrap_or_default();
+    if let (Some(index), Some(mut seen)) = (&index, seen) {
+        // The first pass noted every record, unless its counts could not be kept: then the
+        // workers did.
+        if let Some(noted) = outcome.coverage.org.clone() {
+            seen.merge(noted);
+        }
         report.organisation = Some(OrgReport::build(index, &seen));
     }
     if !config.quiet {
@@ -377,6 +392,7 @@ fn execute(
     inputs: Vec<Input>,
     mut out: io::BufWriter<Box<dyn Write + Send>>,
     population: Option<&OrgIndex>,
+    mut counts: Option<RecordCounts>,
 ) -> Result<Outcome, String> {
     // The output columns: the kept columns of the first input, then the fields, then status.
     let keep: Vec<String> = match (&config.keep, inputs.first()) {
@@ -439,6 +455,7 @@ fn execute(
         );
         let mut located = BlockRows::of(&inputs);
         let mut buf = Vec::new();
+        let mut batch_counts = Vec::new();
         let mut batches = 0u64;
         let mut failed = None;
         read_batches(
@@ -449,7 +466,11 @@ fn execute(
             BATCH_ONE_WORKER,
             &mut bad,
             &mut |mut rows, held| {
-                let (bytes, read) = worker.process(&mut rows, std::mem::take(&mut buf));
+                if let Some(counts) = &mut counts {
+                    counts.next_batch(&mut batch_counts);
+                }
+                let (bytes, read) =
+                    worker.process(&mut rows, std::mem::take(&mut buf), &batch_counts);
                 buf = bytes;
                 let rows_read = rows.len().map(|n| n as u64);
                 let block_rows = located.place(batches, held, read);
@@ -487,6 +508,7 @@ fn execute(
             out,
             progress.as_ref(),
             population,
+            counts,
         )?
     };
     if let Some(p) = progress {

@@ -1,16 +1,25 @@
 //! The dry run's first pass, where the rules declare `reports_to`: every record's manager
-//! reference is indexed (one entry per distinct manager), so that the mapping pass counts
-//! each person's reports over the whole input, in whatever order rows come and with any
-//! `--jobs`. Standard input cannot be read twice: it is first copied to a temporary file.
+//! reference is indexed (one entry per distinct manager), so that each person's reports are
+//! counted over the whole input, in whatever order rows come and with any `--jobs`.
+//! Standard input cannot be read twice: it is first copied to a temporary file.
+//!
+//! The first pass also keeps, in a temporary file, each record's key hashes, its reference
+//! and its first key. Once the index is sealed, one pass over that file counts every
+//! record's reports (the lookups a tight loop over hashes, not spread over the mapping
+//! pass's evaluation) and notes for the report whom each reference names; the counts go to
+//! a second file, which the mapping pass reads a batch at a time. Its batches are the first
+//! pass's (the same reader, strictness and batch size), so the mapping pass reads no key
+//! and makes no lookup. Memory stays per manager: the files hold what is per record.
 
-use std::io;
+use std::fs::File;
+use std::io::{self, BufReader, BufWriter, Read, Seek, Write};
 use std::path::PathBuf;
 
 use super::read::{read_batches, BadRows};
 use super::worker::Rows;
-use super::BATCH_ONE_WORKER;
 use crate::eval::{OrgEntry, OrgIndex, OrgReader, ORG_BATCH};
 use crate::input::{BlockRecords, CsvRow, Input, InputFormat};
+use crate::report::OrgSeen;
 use crate::{CsvRecord, JsonRecord, Program, Record};
 
 /// Standard input, copied so that both passes read it: the inputs with `-` replaced by the
@@ -57,8 +66,8 @@ pub(crate) fn open_inputs(
         .collect()
 }
 
-/// The first pass: every record's place in the organisation graph. Bad rows are skipped
-/// here; the mapping pass reports them.
+/// The first pass for `canon explain --population`: the index alone, keeping `keep` names
+/// per manager for traces.
 pub(crate) fn index_population(
     program: &Program,
     keep: usize,
@@ -69,38 +78,113 @@ pub(crate) fn index_population(
 ) -> Result<OrgIndex, String> {
     let opened = open_inputs(given, paths, format)?;
     let mut index = OrgIndex::new(keep);
+    first_pass(program, opened, &mut index, false, 1, today, None);
+    index.seal();
+    Ok(index)
+}
+
+/// What a dry run's first pass found: the index, whom each manager reference names (for the
+/// report's organisation section), and every record's count of reports, when they could be
+/// kept (`None`: the mapping pass counts each record's as it maps it).
+pub(crate) struct Population {
+    pub(crate) index: OrgIndex,
+    pub(crate) seen: OrgSeen,
+    pub(crate) counts: Option<RecordCounts>,
+}
+
+/// The dry run's first pass, in batches of `batch` records read as the mapping pass will
+/// read them (`strict` alike), so that its batches are the mapping pass's.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn count_population(
+    program: &Program,
+    given: &[PathBuf],
+    paths: &[PathBuf],
+    format: Option<InputFormat>,
+    today: chrono::NaiveDate,
+    strict: bool,
+    batch: usize,
+) -> Result<Population, String> {
+    let opened = open_inputs(given, paths, format)?;
+    let mut index = OrgIndex::new(1);
+    let mut kept = match KeysFile::new() {
+        Ok(file) => Some(file),
+        Err(error) => {
+            warn_uncounted(&error);
+            None
+        }
+    };
+    first_pass(
+        program,
+        opened,
+        &mut index,
+        strict,
+        batch,
+        today,
+        kept.as_mut(),
+    );
+    index.seal();
+    let counted = kept.and_then(|kept| match kept.count(&index) {
+        Ok(counted) => Some(counted),
+        Err(error) => {
+            warn_uncounted(&error);
+            None
+        }
+    });
+    let (seen, counts) = match counted {
+        Some((seen, counts)) => (seen, Some(counts)),
+        None => (OrgSeen::new(index.len()), None),
+    };
+    Ok(Population {
+        index,
+        seen,
+        counts,
+    })
+}
+
+fn warn_uncounted(error: &io::Error) {
+    eprintln!(
+        "canon: warning: cannot keep the organisation graph's records in a temporary file \
+         ({error}); the mapping pass counts each person's reports itself, more slowly"
+    );
+}
+
+/// Reads every record's place in the organisation graph into `index`, and, with `kept`,
+/// each record's keys and reference into its file, and how many records each batch held.
+/// Bad rows are skipped here; the mapping pass reports them.
+fn first_pass(
+    program: &Program,
+    opened: Vec<Input>,
+    index: &mut OrgIndex,
+    strict: bool,
+    batch_size: usize,
+    today: chrono::NaiveDate,
+    mut kept: Option<&mut KeysFile>,
+) {
     let mut bad = BadRows::forwarding();
     let mut records = BlockRecords::default();
     let mut row = CsvRow::default();
-    let mut reader = OrgReader::new(program, today);
-    // Records are added a batch at a time (see `OrgIndex::add_all`); the entries' strings
-    // are reused from batch to batch.
-    let mut batch = vec![OrgEntry::default(); ORG_BATCH];
-    let mut len = 0;
-    let mut add = |record: &dyn Record, index: &mut OrgIndex| {
-        if let Some(entry) = batch.get_mut(len) {
-            reader.read(record, entry);
-            len += 1;
-        }
-        if len == batch.len() {
-            index.add_all(&batch);
-            len = 0;
-        }
+    let mut adding = Adding {
+        reader: OrgReader::new(program, today),
+        batch: vec![OrgEntry::default(); ORG_BATCH],
+        ids: Vec::with_capacity(ORG_BATCH),
+        len: 0,
     };
     read_batches(
         program,
         opened,
         &[],
-        false,
-        BATCH_ONE_WORKER,
+        strict,
+        batch_size,
         &mut bad,
         &mut |mut rows, _| {
+            let before = index.records + adding.len as u64;
+            let mut add = |record: &dyn Record| adding.add(record, index, kept.as_deref_mut());
             match &mut rows {
                 Rows::Csv {
                     binding, rows, len, ..
                 } => {
                     for csv_row in rows.iter().take(*len) {
-                        add(&CsvRecord::from_bytes(binding, csv_row), &mut index);
+                        add(&CsvRecord::from_bytes(binding, csv_row));
                     }
                 }
                 Rows::Block {
@@ -112,7 +196,7 @@ pub(crate) fn index_population(
                     records.start(bytes, Some(*width));
                     loop {
                         match records.read(&mut row) {
-                            Ok(true) => add(&CsvRecord::from_bytes(binding, &row), &mut index),
+                            Ok(true) => add(&CsvRecord::from_bytes(binding, &row)),
                             Ok(false) => break,
                             Err(_) => {}
                         }
@@ -121,14 +205,362 @@ pub(crate) fn index_population(
                 }
                 Rows::Json { rows, .. } => {
                     for value in rows.iter() {
-                        add(&JsonRecord::new(value), &mut index);
+                        add(&JsonRecord::new(value));
                     }
                 }
+            }
+            if let Some(file) = kept.as_deref_mut() {
+                let added = index.records + adding.len as u64 - before;
+                file.batches.push(u32::try_from(added).unwrap_or(u32::MAX));
             }
             Some(rows)
         },
     );
-    index.add_all(batch.get(..len).unwrap_or(&[]));
-    index.seal();
-    Ok(index)
+    adding.flush(index, kept);
+}
+
+/// Records on their way into the index: added [`ORG_BATCH`] at a time (see
+/// `OrgIndex::add_all`), the entries' strings reused from batch to batch.
+struct Adding<'p> {
+    reader: OrgReader<'p>,
+    batch: Vec<OrgEntry>,
+    /// The reference id of each record of the last batch added.
+    ids: Vec<Option<u32>>,
+    /// Records read into `batch`, not added yet.
+    len: usize,
+}
+
+impl Adding<'_> {
+    fn add(&mut self, record: &dyn Record, index: &mut OrgIndex, kept: Option<&mut KeysFile>) {
+        if let Some(entry) = self.batch.get_mut(self.len) {
+            self.reader.read(record, entry);
+            self.len += 1;
+        }
+        if self.len == self.batch.len() {
+            self.flush(index, kept);
+        }
+    }
+
+    fn flush(&mut self, index: &mut OrgIndex, kept: Option<&mut KeysFile>) {
+        let entries = self.batch.get(..self.len).unwrap_or(&[]);
+        index.add_all(entries, &mut self.ids);
+        if let Some(file) = kept {
+            if let Err(error) = file.write(entries, &self.ids) {
+                warn_uncounted(&error);
+                file.failed = true;
+            }
+        }
+        self.len = 0;
+    }
+}
+
+/// Each record's key hashes, manager reference and first key, in input order, in a
+/// temporary file (deleted when dropped); and how many records each batch held.
+struct KeysFile {
+    out: BufWriter<File>,
+    batches: Vec<u32>,
+    records: u64,
+    /// A write failed: the file is not used.
+    failed: bool,
+}
+
+/// No manager reference (the record names none, or itself).
+const NO_REFERENCE: u32 = u32::MAX;
+
+impl KeysFile {
+    fn new() -> io::Result<Self> {
+        Ok(Self {
+            out: BufWriter::with_capacity(1 << 16, tempfile::tempfile()?),
+            batches: Vec::new(),
+            records: 0,
+            failed: false,
+        })
+    }
+
+    /// Writes the records of a batch added to the index, with the ids it gave their
+    /// references.
+    fn write(&mut self, entries: &[OrgEntry], ids: &[Option<u32>]) -> io::Result<()> {
+        if self.failed {
+            return Ok(());
+        }
+        for (entry, id) in entries.iter().zip(ids) {
+            let keys = u32::try_from(entry.keys.len()).unwrap_or(u32::MAX);
+            self.out.write_all(&keys.to_le_bytes())?;
+            for (link, value) in entry.keys.iter().take(keys as usize) {
+                self.out
+                    .write_all(&OrgIndex::key_hash(*link, value).to_le_bytes())?;
+            }
+            self.out
+                .write_all(&id.unwrap_or(NO_REFERENCE).to_le_bytes())?;
+            let person = entry.keys.first().map_or("", |(_, value)| value.as_str());
+            let person_len = u32::try_from(person.len()).unwrap_or(0);
+            self.out.write_all(&person_len.to_le_bytes())?;
+            self.out
+                .write_all(person.as_bytes().get(..person_len as usize).unwrap_or(&[]))?;
+            self.records += 1;
+        }
+        Ok(())
+    }
+
+    /// Counts every record's reports in the sealed `index` (written, in order, to a new
+    /// file the mapping pass reads), and notes whom each reference names.
+    fn count(self, index: &OrgIndex) -> io::Result<(OrgSeen, RecordCounts)> {
+        if self.failed {
+            return Err(io::Error::other("a write failed before"));
+        }
+        let mut file = self.out.into_inner().map_err(|e| e.into_error())?;
+        file.rewind()?;
+        let mut keys = BufReader::with_capacity(1 << 16, file);
+        let mut counts = BufWriter::with_capacity(1 << 16, tempfile::tempfile()?);
+        let mut seen = OrgSeen::new(index.len());
+        let mut hashes = Vec::new();
+        let mut person = Vec::new();
+        let mut matches = Vec::new();
+        for _ in 0..self.records {
+            let n = read_u32(&mut keys)?;
+            hashes.clear();
+            for _ in 0..n {
+                let mut hash = [0u8; 16];
+                keys.read_exact(&mut hash)?;
+                hashes.push(u128::from_le_bytes(hash));
+            }
+            let reference = Some(read_u32(&mut keys)?).filter(|id| *id != NO_REFERENCE);
+            person.resize(read_u32(&mut keys)? as usize, 0);
+            keys.read_exact(&mut person)?;
+            let count = index.count_hashed(&hashes, &mut matches);
+            if !matches.is_empty() {
+                let person = std::str::from_utf8(&person).unwrap_or_default();
+                for id in &matches {
+                    seen.note(*id, person, reference);
+                }
+            }
+            counts.write_all(&count.to_le_bytes())?;
+        }
+        let mut file = counts.into_inner().map_err(|e| e.into_error())?;
+        file.rewind()?;
+        Ok((
+            seen,
+            RecordCounts {
+                batches: self.batches,
+                next: 0,
+                file: BufReader::with_capacity(1 << 16, file),
+            },
+        ))
+    }
+}
+
+fn read_u32(from: &mut impl Read) -> io::Result<u32> {
+    let mut bytes = [0u8; 4];
+    from.read_exact(&mut bytes)?;
+    Ok(u32::from_le_bytes(bytes))
+}
+
+/// Every record's count of reports, in input order, read back a batch at a time.
+pub(crate) struct RecordCounts {
+    /// How many records each of the first pass's batches held.
+    batches: Vec<u32>,
+    /// The next batch.
+    next: usize,
+    file: BufReader<File>,
+}
+
+impl RecordCounts {
+    /// The next batch's counts into `counts` (cleared first). Left empty when the batch is
+    /// past the first pass's last or the file cannot be read: the mapping pass then counts
+    /// that batch's records itself.
+    pub(crate) fn next_batch(&mut self, counts: &mut Vec<u64>) {
+        counts.clear();
+        let Some(records) = self.batches.get(self.next).copied() else {
+            return;
+        };
+        self.next += 1;
+        for _ in 0..records {
+            let mut bytes = [0u8; 8];
+            if self.file.read_exact(&mut bytes).is_err() {
+                // Nothing after a failed read can be trusted to line up.
+                self.batches.clear();
+                counts.clear();
+                return;
+            }
+            counts.push(u64::from_le_bytes(bytes));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{Arc, Mutex};
+
+    use super::super::{execute, Config, OutFormat, BATCH, BATCH_ONE_WORKER};
+    use super::*;
+    use crate::report::OrgReport;
+
+    /// Output bytes shared with the test (the run takes its writer by value).
+    #[derive(Clone, Default)]
+    struct Shared(Arc<Mutex<Vec<u8>>>);
+
+    impl Write for Shared {
+        fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(bytes);
+            Ok(bytes.len())
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    /// An export of `rows` people over many blocks: managers named by email in any case and
+    /// spacing or by employee number, people naming themselves or nobody, deactivated
+    /// people, flags sent or not, quoted line breaks, and bad rows (a cell that is not
+    /// UTF-8, a row of the wrong width) that both passes must skip alike.
+    fn export(rows: usize) -> Vec<u8> {
+        let mut text =
+            b"email,employeeNumber,status,isManager,managerEmail,managerId,title,note\n".to_vec();
+        for n in 1..=rows {
+            let boss = n / 7;
+            let (manager_email, manager_id) = match n % 6 {
+                0 => (String::new(), String::new()),
+                1 => (format!(" P{boss}@Acme.com "), String::new()),
+                2 => (String::new(), format!("{boss}")),
+                3 => (format!("p{n}@acme.com"), String::new()),
+                _ => (format!("p{}@acme.com", n % 97), String::new()),
+            };
+            let status = if n % 11 == 0 { "TERMINATED" } else { "ACTIVE" };
+            let flag = ["", "", "No", "yes", "N/A"][n % 5];
+            let row = format!(
+                "p{n}@acme.com,{n},{status},{flag},{manager_email},{manager_id},\
+                 \"Sales Manager,\nEMEA\",\"note {n} \"\"quoted\"\"\"\n"
+            );
+            text.extend_from_slice(row.as_bytes());
+            if n % 389 == 0 {
+                text.extend_from_slice(b"bad@acme.com,x,ACTIVE,,\xFF\xFE,,Analyst,\n");
+            }
+            if n % 521 == 0 {
+                text.extend_from_slice(b"short@acme.com,1\n");
+            }
+        }
+        text
+    }
+
+    fn users(count: usize) -> Vec<u8> {
+        let users: Vec<serde_json::Value> = (1..=count)
+            .map(|n| {
+                serde_json::json!({
+                    "id": format!("u-{n}"),
+                    "userName": format!("j{n}@acme.com"),
+                    "active": n % 9 != 0,
+                    "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User": {
+                        "manager": {"value": format!("u-{}", n / 5)}
+                    }
+                })
+            })
+            .collect();
+        serde_json::to_vec(&users).unwrap()
+    }
+
+    /// One dry run: its output, its report as text, and its organisation section.
+    fn run(
+        program: &Program,
+        paths: &[PathBuf],
+        jobs: usize,
+        strict: bool,
+        counted: bool,
+    ) -> (Vec<u8>, String, OrgReport) {
+        let today = chrono::NaiveDate::from_ymd_opt(2026, 12, 6).unwrap();
+        let batch = if jobs <= 1 { BATCH_ONE_WORKER } else { BATCH };
+        let population =
+            count_population(program, paths, paths, None, today, strict, batch).unwrap();
+        let config = Config {
+            rules: PathBuf::new(),
+            inputs: paths.to_vec(),
+            input_format: None,
+            format: OutFormat::Csv,
+            out: None,
+            keep: None,
+            report: None,
+            top: 20,
+            jobs,
+            strict,
+            quiet: true,
+            today,
+        };
+        let shared = Shared::default();
+        let out = io::BufWriter::new(Box::new(shared.clone()) as Box<dyn Write + Send>);
+        let inputs = open_inputs(paths, paths, None).unwrap();
+        let counts = if counted {
+            assert!(population.counts.is_some(), "the counts were kept");
+            population.counts
+        } else {
+            None
+        };
+        let outcome = execute(
+            program,
+            &config,
+            inputs,
+            out,
+            Some(&population.index),
+            counts,
+        )
+        .unwrap();
+        let report = outcome
+            .coverage
+            .report(program, &outcome.bad, outcome.bad_total, 20, 0.0, None)
+            .to_text();
+        let mut seen = if counted {
+            population.seen
+        } else {
+            OrgSeen::new(population.index.len())
+        };
+        if let Some(noted) = outcome.coverage.org.clone() {
+            seen.merge(noted);
+        }
+        let org = OrgReport::build(&population.index, &seen);
+        let bytes = shared.0.lock().unwrap().clone();
+        (bytes, report, org)
+    }
+
+    /// The counts the first pass keeps give every row, the coverage and the organisation
+    /// section exactly as counting each record while mapping it does: over many blocks with
+    /// bad rows, several inputs, JSON users, one or two workers, `--strict`.
+    #[test]
+    fn counts_kept_by_the_first_pass_map_as_counting_while_mapping_does() {
+        let program = Program::load(std::path::Path::new(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/rules/default.rules"
+        )))
+        .unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let csv = dir.path().join("people.csv");
+        let second = dir.path().join("more.csv");
+        let json = dir.path().join("users.json");
+        std::fs::write(&csv, export(6_000)).unwrap();
+        std::fs::write(&second, export(300)).unwrap();
+        std::fs::write(&json, users(700)).unwrap();
+        assert!(
+            std::fs::metadata(&csv).unwrap().len() > 3 * crate::input::BLOCK_BYTES as u64,
+            "several blocks"
+        );
+        for paths in [vec![csv.clone(), second.clone()], vec![json.clone()]] {
+            for jobs in [1, 2] {
+                for strict in [false, true] {
+                    let counted = run(&program, &paths, jobs, strict, true);
+                    let mapped = run(&program, &paths, jobs, strict, false);
+                    let what = format!("{paths:?}, --jobs {jobs}, strict {strict}");
+                    assert_eq!(
+                        String::from_utf8_lossy(&counted.0),
+                        String::from_utf8_lossy(&mapped.0),
+                        "{what}"
+                    );
+                    assert_eq!(counted.1, mapped.1, "{what}");
+                    assert_eq!(counted.2, mapped.2, "{what}");
+                }
+            }
+        }
+        // The population is not trivial: people are derived managers, references go
+        // unmatched, some name themselves.
+        let (rows, _, org) = run(&program, &[csv], 1, false, true);
+        let rows = String::from_utf8(rows).unwrap();
+        assert!(rows.lines().filter(|l| l.contains(",yes,")).count() > 100);
+        assert!(org.unmatched > 0 && org.self_references > 0 && org.deepest > 2);
+    }
 }

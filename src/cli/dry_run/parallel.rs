@@ -4,6 +4,7 @@
 use std::io::{self, Write};
 use std::sync::{mpsc, Arc, Mutex};
 
+use super::org::RecordCounts;
 use super::read::{read_batches, BadRows, BlockRows};
 use super::worker::{BlockRead, Rows, Worker};
 use super::{write_all, Config, BATCH};
@@ -23,9 +24,12 @@ pub(super) fn run_parallel(
     mut out: io::BufWriter<Box<dyn Write + Send>>,
     progress: Option<&indicatif::ProgressBar>,
     population: Option<&OrgIndex>,
+    mut counts: Option<RecordCounts>,
 ) -> Result<Coverage, String> {
     let jobs = config.jobs;
-    let (work_tx, work_rx) = mpsc::sync_channel::<(u64, Rows, Vec<BadRow>)>(jobs * 2);
+    // A batch, its number, the bad rows it carries, and its records' counts of reports.
+    type Work = (u64, Rows, Vec<BadRow>, Vec<u64>);
+    let (work_tx, work_rx) = mpsc::sync_channel::<Work>(jobs * 2);
     let work_rx = Arc::new(Mutex::new(work_rx));
     type Done = (u64, Vec<u8>, Option<BlockRead>, Vec<BadRow>);
     let (done_tx, done_rx) = mpsc::sync_channel::<Done>(jobs * 4);
@@ -82,14 +86,14 @@ pub(super) fn run_parallel(
                             Ok(rx) => rx.recv(),
                             Err(_) => break,
                         };
-                        let Ok((seq, mut rows, held)) = job else {
+                        let Ok((seq, mut rows, held, counts)) = job else {
                             break;
                         };
                         // A buffer the writer is done with, rather than one allocated here
                         // and freed on the writer's thread for every batch.
                         let spent = spent_rx.lock().ok().and_then(|rx| rx.try_recv().ok());
                         let buffer = spent.unwrap_or_else(|| Vec::with_capacity(64 * 1024));
-                        let (bytes, read) = worker.process(&mut rows, buffer);
+                        let (bytes, read) = worker.process(&mut rows, buffer, &counts);
                         if done_tx.send((seq, bytes, read, held)).is_err() {
                             break;
                         }
@@ -124,7 +128,11 @@ pub(super) fn run_parallel(
                 if let (Some(p), Some(n)) = (progress, rows.len()) {
                     p.inc(n as u64);
                 }
-                if work_tx.send((seq, rows, held)).is_err() {
+                let mut batch_counts = Vec::new();
+                if let Some(counts) = &mut counts {
+                    counts.next_batch(&mut batch_counts);
+                }
+                if work_tx.send((seq, rows, held, batch_counts)).is_err() {
                     return None;
                 }
                 seq += 1;

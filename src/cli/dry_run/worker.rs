@@ -164,14 +164,17 @@ impl<'p> Worker<'p> {
     }
 
     /// Turns a batch into output bytes (in `out`, reused); for a block, also says what was
-    /// read in it.
+    /// read in it. `counts`: its records' counts of reports, in order, where the first pass
+    /// counted them (a record past them is counted as it is mapped).
     pub(super) fn process(
         &mut self,
         rows: &mut Rows,
         mut out: Vec<u8>,
+        counts: &[u64],
     ) -> (Vec<u8>, Option<BlockRead>) {
         out.clear();
         let mut read = None;
+        let mut counts = counts.iter().copied();
         match rows {
             Rows::Csv {
                 binding,
@@ -180,7 +183,7 @@ impl<'p> Worker<'p> {
                 len,
             } => {
                 for row in &rows[..*len] {
-                    self.csv_row(binding, keys, row, &mut out);
+                    self.csv_row(binding, keys, row, counts.next(), &mut out);
                 }
             }
             Rows::Block {
@@ -199,7 +202,7 @@ impl<'p> Worker<'p> {
                 records.start(bytes, Some(*width));
                 loop {
                     match records.read(&mut row) {
-                        Ok(true) => self.csv_row(binding, keys, &row, &mut out),
+                        Ok(true) => self.csv_row(binding, keys, &row, counts.next(), &mut out),
                         Ok(false) => break,
                         Err(b) => bad.push(b),
                     }
@@ -219,26 +222,36 @@ impl<'p> Worker<'p> {
                 for value in rows {
                     let found: Vec<String> = keys.iter().map(|k| json_key(value, k)).collect();
                     let record = JsonRecord::new(value);
-                    let outcomes = self.ev.apply_row(&record);
+                    let reports = counts.next();
+                    let outcomes = match reports {
+                        Some(reports) => self.ev.apply_row_counted(&record, reports),
+                        None => self.ev.apply_row(&record),
+                    };
                     Self::fill(&mut self.cells, found.iter().map(String::as_str), &outcomes);
                     self.write(&mut out);
-                    self.note_org();
+                    if reports.is_none() {
+                        self.note_org();
+                    }
                 }
             }
         }
         (out, read)
     }
 
-    /// Evaluates one CSV row (its fields checked as text) and writes its output row.
+    /// Evaluates one CSV row (its fields checked as text) and writes its output row;
+    /// `reports`: its count of reports, if the first pass counted it.
     fn csv_row(
         &mut self,
         binding: &ColumnBinding,
         keys: &[Option<usize>],
         row: &CsvRow,
+        reports: Option<u64>,
         out: &mut Vec<u8>,
     ) {
-        self.write_csv_row(binding, keys, row, out);
-        self.note_org();
+        self.write_csv_row(binding, keys, row, reports, out);
+        if reports.is_none() {
+            self.note_org();
+        }
     }
 
     fn write_csv_row(
@@ -246,10 +259,14 @@ impl<'p> Worker<'p> {
         binding: &ColumnBinding,
         keys: &[Option<usize>],
         row: &CsvRow,
+        reports: Option<u64>,
         out: &mut Vec<u8>,
     ) {
         let record = CsvRecord::from_bytes(binding, row);
-        let outcomes = self.ev.apply_row(&record);
+        let outcomes = match reports {
+            Some(reports) => self.ev.apply_row_counted(&record, reports),
+            None => self.ev.apply_row(&record),
+        };
         if self.format == OutFormat::Csv {
             // The common case: kept columns (bytes the reader has checked as text), fields
             // and status, written straight into the batch's bytes.

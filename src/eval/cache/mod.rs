@@ -109,6 +109,9 @@ pub struct Evaluator<'p, T: Tally = ()> {
     /// The last record's place in the organisation graph, when asked for (the dry run's
     /// organisation report reads it from the run that mapped the record).
     org_entry: Option<OrgEntry>,
+    /// The next record's count of reports, when counted beforehand
+    /// ([`Evaluator::apply_row_counted`]).
+    counted: Option<u64>,
     tally: T,
 }
 
@@ -407,6 +410,7 @@ impl<'p, T: Tally> Evaluator<'p, T> {
             today: None,
             population: None,
             org_entry: None,
+            counted: None,
             tally,
         }
     }
@@ -469,6 +473,15 @@ impl<'p, T: Tally> Evaluator<'p, T> {
         }
     }
 
+    /// [`Evaluator::apply_row`] for a record whose count of reports is known: a dry run
+    /// counts every record's in one pass over the first pass's keys, in batches. Its keys are
+    /// neither read nor looked up, and its place is not noted for
+    /// [`Evaluator::org_entry`] (that pass noted it).
+    pub fn apply_row_counted(&mut self, record: &dyn Record, reports: u64) -> Row<'_> {
+        self.counted = Some(reports);
+        self.apply_row(record)
+    }
+
     /// The tally so far (outcomes still in the caches are not in it yet).
     pub fn tally_mut(&mut self) -> &mut T {
         &mut self.tally
@@ -503,10 +516,12 @@ impl<'p, T: Tally> Evaluator<'p, T> {
     fn start<'r>(&mut self, record: &'r dyn Record) -> Run<'p, 'r> {
         self.record_number += 1;
         let buffers = std::mem::take(&mut self.buffers);
+        let counted = self.counted.take();
         Run::with_buffers(self.program, record, buffers)
             .on(self.today)
             .among(self.population)
-            .noting_matches(self.org_entry.is_some())
+            .noting_matches(self.org_entry.is_some() && counted.is_none())
+            .knowing_reports(counted)
     }
 
     /// Field `field`'s value for `record`, cached as [`Evaluator::apply_row`] caches it, and
@@ -550,6 +565,7 @@ impl<'p, T: Tally> Evaluator<'p, T> {
     /// Evaluates every field into `self.row`. Returns whether a required field stayed unset
     /// and whether the record ran out of budget.
     fn evaluate(&mut self, record: &dyn Record) -> (bool, bool) {
+        let counted = self.counted.is_some();
         let mut run = self.start(record);
         let mut keys = Keys {
             groups: &self.groups,
@@ -609,7 +625,7 @@ impl<'p, T: Tally> Evaluator<'p, T> {
                 }
             }
         }
-        if let Some(entry) = &mut self.org_entry {
+        if let Some(entry) = self.org_entry.as_mut().filter(|_| !counted) {
             run.note_report_matches();
             super::org::read_links(self.program, &mut run, entry, super::org::Reading::Kept);
         }

@@ -132,6 +132,9 @@ CREATE INDEX sessions_expiry ON sessions (expires);
     // Issue 21: the organisation graph's index (store/org.rs), rebuilt per tenant by the
     // first write that keeps it.
     super::org::SCHEMA,
+    // Whether a user's profile reads its count of reports: writes that move the count of a
+    // manager whose profile does not skip it (store/org.rs).
+    super::org::READS_REPORTS,
 ];
 
 /// Applies the pending migrations, each with its bump of `canon_schema`, in one transaction.

@@ -23,6 +23,7 @@
 
 mod migrations;
 mod org;
+mod pipeline;
 mod registry;
 mod statistics;
 mod watch;
@@ -30,7 +31,7 @@ mod watch;
 use std::future::Future;
 use std::time::Duration;
 
-use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
+use deadpool_postgres::{GenericClient, Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
 use tokio_postgres::error::SqlState;
 use tokio_postgres::NoTls;
 
@@ -178,9 +179,25 @@ fn key_arrays(kind: Kind, body: &serde_json::Value) -> (Vec<&'static str>, Vec<S
         .unzip()
 }
 
+pub(super) const DELETE_KEYS: &str = "DELETE FROM keys WHERE tenant = $1 AND kind = $2 AND id = $3";
+pub(super) const INSERT_KEYS: &str = "INSERT INTO keys (tenant, kind, attr, value, id)
+     SELECT $1, $2, a, v, $3 FROM unnest($4::text[], $5::text[]) AS k(a, v)
+     ON CONFLICT DO NOTHING";
+pub(super) const INSERT_RESOURCE: &str = "INSERT INTO resources
+     (tenant, kind, id, unique_key, body, created, modified, version, profile)
+     VALUES ($1, $2, $3, $4, $5, $6, $6, 1, $7)";
+/// Written only if the version is still the one read: the check and the write are one
+/// statement, under the row's lock.
+pub(super) const REPLACE_RESOURCE: &str = "UPDATE resources
+     SET unique_key = $5, body = $6, modified = $7, version = $8, profile = $9
+     WHERE tenant = $1 AND kind = $2 AND id = $3 AND version = $4
+     RETURNING created";
+pub(super) const RESOURCE_EXISTS: &str =
+    "SELECT 1 FROM resources WHERE tenant = $1 AND kind = $2 AND id = $3";
+
 /// Makes the index hold exactly the body's keys for one resource.
 async fn write_keys(
-    tx: &deadpool_postgres::Transaction<'_>,
+    tx: &impl GenericClient,
     tenant: &TenantId,
     kind: Kind,
     id: &str,
@@ -188,9 +205,7 @@ async fn write_keys(
     fresh: bool,
 ) -> Result<(), tokio_postgres::Error> {
     if !fresh {
-        let delete = tx
-            .prepare_cached("DELETE FROM keys WHERE tenant = $1 AND kind = $2 AND id = $3")
-            .await?;
+        let delete = tx.prepare_cached(DELETE_KEYS).await?;
         tx.execute(&delete, &[&tenant.as_str(), &kind.as_str(), &id])
             .await?;
     }
@@ -201,13 +216,7 @@ async fn write_keys(
     if attrs.is_empty() {
         return Ok(());
     }
-    let insert = tx
-        .prepare_cached(
-            "INSERT INTO keys (tenant, kind, attr, value, id)
-             SELECT $1, $2, a, v, $3 FROM unnest($4::text[], $5::text[]) AS k(a, v)
-             ON CONFLICT DO NOTHING",
-        )
-        .await?;
+    let insert = tx.prepare_cached(INSERT_KEYS).await?;
     tx.execute(
         &insert,
         &[&tenant.as_str(), &kind.as_str(), &id, &attrs, &values],
@@ -246,12 +255,7 @@ pub(super) async fn insert_row(
     stamp: &str,
     row: &Row<'_>,
 ) -> Result<(), Failure> {
-    let insert = tx
-        .prepare_cached(
-            "INSERT INTO resources (tenant, kind, id, unique_key, body, created, modified, version, profile)
-             VALUES ($1, $2, $3, $4, $5, $6, $6, 1, $7)",
-        )
-        .await?;
+    let insert = tx.prepare_cached(INSERT_RESOURCE).await?;
     tx.execute(
         &insert,
         &[
@@ -331,15 +335,7 @@ pub(super) async fn replace_row(
     stamp: &str,
     row: &Row<'_>,
 ) -> Result<String, Failure> {
-    // Written only if the version is still the one read: the check and the write are one
-    // statement, under the row's lock.
-    let statement = tx
-        .prepare_cached(
-            "UPDATE resources SET unique_key = $5, body = $6, modified = $7, version = $8, profile = $9
-             WHERE tenant = $1 AND kind = $2 AND id = $3 AND version = $4
-             RETURNING created",
-        )
-        .await?;
+    let statement = tx.prepare_cached(REPLACE_RESOURCE).await?;
     let next = version + 1;
     let found = tx
         .query_opt(
@@ -358,9 +354,7 @@ pub(super) async fn replace_row(
         )
         .await?;
     let Some(found) = found else {
-        let exists = tx
-            .prepare_cached("SELECT 1 FROM resources WHERE tenant = $1 AND kind = $2 AND id = $3")
-            .await?;
+        let exists = tx.prepare_cached(RESOURCE_EXISTS).await?;
         let found = tx
             .query_opt(&exists, &[&tenant.as_str(), &kind.as_str(), &id])
             .await?;
@@ -377,7 +371,7 @@ pub(super) async fn replace_row(
 
 /// Deletes resource `id` and takes it out of the `members` of every group of the tenant.
 pub(super) async fn delete_row(
-    tx: &deadpool_postgres::Transaction<'_>,
+    tx: &impl GenericClient,
     tenant: &TenantId,
     kind: Kind,
     id: &str,
@@ -1148,6 +1142,74 @@ mod tests {
                 count(),
                 serde_json::json!(6),
                 "round {round}, deactivations"
+            );
+        }
+    }
+
+    /// Reports created through two instances while their manager's sent flag is taken out
+    /// and put back (its profile reads its count, then not, then does): a write that found
+    /// the flag sent skips the count, so the manager's own write must count every report
+    /// committed before it, and every later report must see its flag gone. The count is
+    /// exact at the end.
+    #[test]
+    fn two_instances_count_reports_while_the_manager_flag_comes_and_goes() {
+        use crate::store::org::contract::{Fake, SENT};
+        use crate::store::{SharedRules, UserWrite};
+        let Some(url) = super::super::testing::fresh_postgres_database().unwrap() else {
+            return;
+        };
+        let (one, two) = (
+            PostgresStore::open(&url).unwrap(),
+            PostgresStore::open(&url).unwrap(),
+        );
+        const REPORTS: usize = 40;
+        let rules: SharedRules = std::sync::Arc::new(Fake { flavour: SENT });
+        let write = |body: serde_json::Value| Write {
+            unique_key: body["userName"].as_str().map(str::to_string),
+            body,
+            profile: None,
+        };
+        let boss_body = |manages: Option<bool>| {
+            let mut body = serde_json::json!({"userName": "boss", "email": "boss@acme.com"});
+            if let Some(manages) = manages {
+                body["manages"] = serde_json::json!(manages);
+            }
+            body
+        };
+        let store_of = |n: usize| if n.is_multiple_of(2) { &one } else { &two };
+        for round in 0..4 {
+            let tenant = TenantId::parse(&format!("acme{round}")).unwrap();
+            let tenant = &tenant;
+            let create = UserWrite::Create(write(boss_body(Some(true))));
+            let boss = one.write_user(tenant, &rules, create).unwrap().unwrap();
+            std::thread::scope(|scope| {
+                for n in 0..REPORTS {
+                    let (rules, write) = (&rules, &write);
+                    scope.spawn(move || {
+                        let body = serde_json::json!({"userName": format!("r{n}"),
+                            "managerEmail": "boss@acme.com"});
+                        let create = UserWrite::Create(write(body));
+                        store_of(n).write_user(tenant, rules, create).unwrap();
+                    });
+                }
+                let (rules, write, boss_body, boss) = (&rules, &write, &boss_body, &boss);
+                scope.spawn(move || {
+                    for (step, manages) in [None, Some(false), None].into_iter().enumerate() {
+                        std::thread::sleep(std::time::Duration::from_millis(2 * round));
+                        let mut flag = |_: &StoredResource| Some(write(boss_body(manages)));
+                        let update = UserWrite::Update {
+                            id: &boss.id,
+                            change: &mut flag,
+                        };
+                        store_of(step).write_user(tenant, rules, update).unwrap();
+                    }
+                });
+            });
+            let read = two.get(tenant, Kind::User, &boss.id).unwrap().unwrap();
+            assert_eq!(
+                read.profile.unwrap().fields,
+                serde_json::json!({"reports": REPORTS}),
+                "round {round}"
             );
         }
     }
