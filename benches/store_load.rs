@@ -4,7 +4,7 @@
 //! `userName` (Okta's sequence); prints each phase's requests/s and p50/p99.
 //!
 //! `cargo bench --bench store_load` (env: `CLIENTS`, default 16; `ROUNDS` per client and
-//! phase, default 5,000 ÷ clients).
+//! phase, default 5,000 ÷ clients; `POSTGRES=0` leaves PostgreSQL out).
 //!
 //! The default pack as shipped declares `reports_to`, so every user write keeps the
 //! organisation graph: that is what is measured unless `ORG_GRAPH=0`. As Okta pushes an
@@ -26,6 +26,11 @@ use canon::store::{SqliteStore, Store};
 
 #[path = "common/load.rs"]
 mod load;
+
+/// The allocator `canon serve` runs with (src/main.rs): every request allocates and frees
+/// JSON, so the system allocator would measure another program.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 use load::{id_of, member_pushes, ms, percentile, start, user_body, Client, BARE};
 
@@ -221,7 +226,12 @@ fn main() {
         databases.push(database);
         Some(Arc::new(store))
     };
-    let (pg_load, pg_members) = (postgres("load"), postgres("members"));
+    // `POSTGRES=0`: SQLite alone (a quicker run, or a profile of SQLite's phases only).
+    let (pg_load, pg_members) = if var("POSTGRES", 1) == 0 {
+        (None, None)
+    } else {
+        (postgres("load"), postgres("members"))
+    };
     runtime.block_on(async {
         let [creates, patches, lookups] = run(
             "SQLite",
@@ -295,7 +305,7 @@ fn main() {
                     250.0,
                 );
             }
-            None => println!("PostgreSQL: none to be had here, not measured"),
+            None => println!("PostgreSQL: not measured (none to be had here, or POSTGRES=0)"),
         }
     });
 }

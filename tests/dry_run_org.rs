@@ -159,3 +159,37 @@ fn explain_names_the_people_counted() {
         run.stdout
     );
 }
+
+/// Where the first pass cannot keep its records (no temporary directory), the run says so
+/// and maps the same rows, the same report, counting as it maps.
+#[test]
+fn without_a_temporary_directory_the_run_warns_and_maps_alike() {
+    let kept = dry_run(&[USERS]);
+    let run = redact(
+        common::command()
+            .env("TMPDIR", "/nonexistent/canon-test")
+            .args([
+                "dry-run",
+                "--rules",
+                "rules/default.rules",
+                "--keep",
+                "email",
+                USERS,
+            ])
+            .output()
+            .expect("canon runs")
+            .into(),
+    );
+    assert_eq!(run.code, kept.code);
+    assert_eq!(run.stdout, kept.stdout);
+    let warning = "canon: warning: cannot keep the organisation graph's records in a \
+                   temporary file in `/nonexistent/canon-test`";
+    assert!(run.stderr.contains(warning), "{}", run.stderr);
+    let without_warning: String = run
+        .stderr
+        .lines()
+        .filter(|line| !line.starts_with(warning))
+        .map(|line| format!("{line}\n"))
+        .collect();
+    assert_eq!(without_warning, kept.stderr);
+}

@@ -229,15 +229,13 @@ pub fn run(args: DryRunArgs) -> u8 {
         } else {
             BATCH
         };
-        match org::count_population(
-            &program,
-            &config.inputs,
-            &paths,
-            config.input_format,
-            config.today,
-            config.strict,
+        let pass = org::Pass {
+            today: config.today,
+            strict: config.strict,
             batch,
-        ) {
+            jobs: config.jobs,
+        };
+        match org::count_population(&program, &config.inputs, &paths, config.input_format, pass) {
             Ok(population) => Some(population),
             Err(error) => return fail_usage(error),
         }

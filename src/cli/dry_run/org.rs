@@ -11,9 +11,11 @@
 //! pass's (the same reader, strictness and batch size), so the mapping pass reads no key
 //! and makes no lookup. Memory stays per manager: the files hold what is per record.
 
+use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::{self, BufReader, BufWriter, Read, Seek, Write};
 use std::path::PathBuf;
+use std::sync::{mpsc, Arc, Mutex};
 
 use super::read::{read_batches, BadRows};
 use super::worker::Rows;
@@ -78,7 +80,13 @@ pub(crate) fn index_population(
 ) -> Result<OrgIndex, String> {
     let opened = open_inputs(given, paths, format)?;
     let mut index = OrgIndex::new(keep);
-    first_pass(program, opened, &mut index, false, 1, today, None);
+    let pass = Pass {
+        today,
+        strict: false,
+        batch: ORG_BATCH,
+        jobs: 1,
+    };
+    first_pass(program, opened, &mut index, pass, None);
     index.seal();
     Ok(index)
 }
@@ -92,17 +100,23 @@ pub(crate) struct Population {
     pub(crate) counts: Option<RecordCounts>,
 }
 
-/// The dry run's first pass, in batches of `batch` records read as the mapping pass will
-/// read them (`strict` alike), so that its batches are the mapping pass's.
-#[allow(clippy::too_many_arguments)]
+/// How the first pass reads: as the mapping pass will (`strict` and `batch` alike, so that
+/// its batches are the mapping pass's), on `jobs` threads.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Pass {
+    pub(crate) today: chrono::NaiveDate,
+    pub(crate) strict: bool,
+    pub(crate) batch: usize,
+    pub(crate) jobs: usize,
+}
+
+/// The dry run's first pass.
 pub(crate) fn count_population(
     program: &Program,
     given: &[PathBuf],
     paths: &[PathBuf],
     format: Option<InputFormat>,
-    today: chrono::NaiveDate,
-    strict: bool,
-    batch: usize,
+    pass: Pass,
 ) -> Result<Population, String> {
     let opened = open_inputs(given, paths, format)?;
     let mut index = OrgIndex::new(1);
@@ -113,15 +127,11 @@ pub(crate) fn count_population(
             None
         }
     };
-    first_pass(
-        program,
-        opened,
-        &mut index,
-        strict,
-        batch,
-        today,
-        kept.as_mut(),
-    );
+    if pass.jobs > 1 {
+        first_pass_parallel(program, opened, &mut index, pass, kept.as_mut())?;
+    } else {
+        first_pass(program, opened, &mut index, pass, kept.as_mut());
+    }
     index.seal();
     let counted = kept.and_then(|kept| match kept.count(&index) {
         Ok(counted) => Some(counted),
@@ -143,8 +153,10 @@ pub(crate) fn count_population(
 
 fn warn_uncounted(error: &io::Error) {
     eprintln!(
-        "canon: warning: cannot keep the organisation graph's records in a temporary file \
-         ({error}); the mapping pass counts each person's reports itself, more slowly"
+        "canon: warning: cannot keep the organisation graph's records in a temporary file in \
+         `{}` ({error}; TMPDIR sets where); the mapping pass counts each person's reports \
+         itself, more slowly",
+        std::env::temp_dir().display()
     );
 }
 
@@ -155,102 +167,212 @@ fn first_pass(
     program: &Program,
     opened: Vec<Input>,
     index: &mut OrgIndex,
-    strict: bool,
-    batch_size: usize,
-    today: chrono::NaiveDate,
+    pass: Pass,
     mut kept: Option<&mut KeysFile>,
 ) {
+    let mut reader = EntryReader::new(program, pass.today);
+    let mut entries = Vec::new();
+    let mut ids = Vec::new();
+    read_pass(program, opened, pass, &mut |mut rows| {
+        let len = reader.read(&mut rows, &mut entries);
+        add_batch(
+            index,
+            entries.get(..len).unwrap_or(&[]),
+            &mut ids,
+            &mut kept,
+        );
+        Some(rows)
+    });
+}
+
+/// [`first_pass`] with `pass.jobs` threads reading records' places (the status rules and the
+/// links' inputs: most of its work), each batch then added by one thread in input order, so
+/// that the index is the one a single thread makes.
+fn first_pass_parallel(
+    program: &Program,
+    opened: Vec<Input>,
+    index: &mut OrgIndex,
+    pass: Pass,
+    mut kept: Option<&mut KeysFile>,
+) -> Result<(), String> {
+    type Done = (u64, Vec<OrgEntry>, usize);
+    let (work_tx, work_rx) = mpsc::sync_channel::<(u64, Rows)>(pass.jobs * 2);
+    let work_rx = Arc::new(Mutex::new(work_rx));
+    let (done_tx, done_rx) = mpsc::sync_channel::<Done>(pass.jobs * 4);
+    // Entries added, back to the workers for their strings' reuse.
+    let (spent_tx, spent_rx) = mpsc::channel::<Vec<OrgEntry>>();
+    let spent_rx = Arc::new(Mutex::new(spent_rx));
+    std::thread::scope(|scope| {
+        let adder = std::thread::Builder::new()
+            .name("canon-org-adder".into())
+            .spawn_scoped(scope, move || {
+                let mut pending = BTreeMap::new();
+                let mut next = 0u64;
+                let mut ids = Vec::new();
+                for (seq, entries, len) in done_rx {
+                    pending.insert(seq, (entries, len));
+                    while let Some((entries, len)) = pending.remove(&next) {
+                        add_batch(
+                            index,
+                            entries.get(..len).unwrap_or(&[]),
+                            &mut ids,
+                            &mut kept,
+                        );
+                        next += 1;
+                        let _ = spent_tx.send(entries);
+                    }
+                }
+            })
+            .map_err(|e| format!("cannot start a thread for the first pass: {e}"))?;
+        let mut workers = 0;
+        for _ in 0..pass.jobs {
+            let (work_rx, done_tx, spent_rx) = (work_rx.clone(), done_tx.clone(), spent_rx.clone());
+            let started = std::thread::Builder::new()
+                .name("canon-org-reader".into())
+                .spawn_scoped(scope, move || {
+                    let mut reader = EntryReader::new(program, pass.today);
+                    loop {
+                        let job = match work_rx.lock() {
+                            Ok(rx) => rx.recv(),
+                            Err(_) => break,
+                        };
+                        let Ok((seq, mut rows)) = job else {
+                            break;
+                        };
+                        let spent = spent_rx.lock().ok().and_then(|rx| rx.try_recv().ok());
+                        let mut entries = spent.unwrap_or_default();
+                        let len = reader.read(&mut rows, &mut entries);
+                        if done_tx.send((seq, entries, len)).is_err() {
+                            break;
+                        }
+                    }
+                });
+            workers += usize::from(started.is_ok());
+        }
+        drop(done_tx);
+        // Only the workers hold the receiver: if none started, sending fails, not blocks.
+        drop(work_rx);
+        if workers == 0 {
+            return Err("cannot start a thread for the first pass".to_string());
+        }
+        let mut seq = 0u64;
+        read_pass(program, opened, pass, &mut |rows| {
+            work_tx.send((seq, rows)).ok()?;
+            seq += 1;
+            Some(Rows::Json {
+                keys: Arc::new(Vec::new()),
+                rows: Vec::new(),
+            })
+        });
+        drop(work_tx);
+        adder
+            .join()
+            .map_err(|_| "the first pass stopped".to_string())
+    })
+}
+
+/// Reads the inputs in the mapping pass's batches, handing each to `sink` (which gives it
+/// back for reuse, or `None` to stop). Bad rows are skipped: the mapping pass reports them.
+fn read_pass(
+    program: &Program,
+    opened: Vec<Input>,
+    pass: Pass,
+    sink: &mut dyn FnMut(Rows) -> Option<Rows>,
+) {
     let mut bad = BadRows::forwarding();
-    let mut records = BlockRecords::default();
-    let mut row = CsvRow::default();
-    let mut adding = Adding {
-        reader: OrgReader::new(program, today),
-        batch: vec![OrgEntry::default(); ORG_BATCH],
-        ids: Vec::with_capacity(ORG_BATCH),
-        len: 0,
-    };
     read_batches(
         program,
         opened,
         &[],
-        strict,
-        batch_size,
+        pass.strict,
+        pass.batch,
         &mut bad,
-        &mut |mut rows, _| {
-            let before = index.records + adding.len as u64;
-            let mut add = |record: &dyn Record| adding.add(record, index, kept.as_deref_mut());
-            match &mut rows {
-                Rows::Csv {
-                    binding, rows, len, ..
-                } => {
-                    for csv_row in rows.iter().take(*len) {
-                        add(&CsvRecord::from_bytes(binding, csv_row));
-                    }
-                }
-                Rows::Block {
-                    binding,
-                    width,
-                    bytes,
-                    ..
-                } => {
-                    records.start(bytes, Some(*width));
-                    loop {
-                        match records.read(&mut row) {
-                            Ok(true) => add(&CsvRecord::from_bytes(binding, &row)),
-                            Ok(false) => break,
-                            Err(_) => {}
-                        }
-                    }
-                    records.finish(bytes);
-                }
-                Rows::Json { rows, .. } => {
-                    for value in rows.iter() {
-                        add(&JsonRecord::new(value));
-                    }
-                }
-            }
-            if let Some(file) = kept.as_deref_mut() {
-                let added = index.records + adding.len as u64 - before;
-                file.batches.push(u32::try_from(added).unwrap_or(u32::MAX));
-            }
-            Some(rows)
-        },
+        &mut |rows, _| sink(rows),
     );
-    adding.flush(index, kept);
 }
 
-/// Records on their way into the index: added [`ORG_BATCH`] at a time (see
-/// `OrgIndex::add_all`), the entries' strings reused from batch to batch.
-struct Adding<'p> {
-    reader: OrgReader<'p>,
-    batch: Vec<OrgEntry>,
-    /// The reference id of each record of the last batch added.
-    ids: Vec<Option<u32>>,
-    /// Records read into `batch`, not added yet.
-    len: usize,
-}
-
-impl Adding<'_> {
-    fn add(&mut self, record: &dyn Record, index: &mut OrgIndex, kept: Option<&mut KeysFile>) {
-        if let Some(entry) = self.batch.get_mut(self.len) {
-            self.reader.read(record, entry);
-            self.len += 1;
+/// Adds a batch's entries to the index and, with `kept`, to its file.
+fn add_batch(
+    index: &mut OrgIndex,
+    entries: &[OrgEntry],
+    ids: &mut Vec<Option<u32>>,
+    kept: &mut Option<&mut KeysFile>,
+) {
+    index.add_all(entries, ids);
+    if let Some(file) = kept {
+        if let Err(error) = file.write(entries, ids) {
+            warn_uncounted(&error);
+            file.failed = true;
         }
-        if self.len == self.batch.len() {
-            self.flush(index, kept);
+        file.batches
+            .push(u32::try_from(entries.len()).unwrap_or(u32::MAX));
+    }
+}
+
+/// Reads the places of a batch's records, parsing a block itself.
+struct EntryReader<'p> {
+    reader: OrgReader<'p>,
+    records: BlockRecords,
+    row: CsvRow,
+}
+
+impl<'p> EntryReader<'p> {
+    fn new(program: &'p Program, today: chrono::NaiveDate) -> Self {
+        Self {
+            reader: OrgReader::new(program, today),
+            records: BlockRecords::default(),
+            row: CsvRow::default(),
         }
     }
 
-    fn flush(&mut self, index: &mut OrgIndex, kept: Option<&mut KeysFile>) {
-        let entries = self.batch.get(..self.len).unwrap_or(&[]);
-        index.add_all(entries, &mut self.ids);
-        if let Some(file) = kept {
-            if let Err(error) = file.write(entries, &self.ids) {
-                warn_uncounted(&error);
-                file.failed = true;
+    /// Reads the places of `rows`' records into the first places of `entries` (their
+    /// strings reused), and returns how many.
+    fn read(&mut self, rows: &mut Rows, entries: &mut Vec<OrgEntry>) -> usize {
+        let mut len = 0;
+        let reader = &mut self.reader;
+        let mut add = |record: &dyn Record| {
+            if entries.len() <= len {
+                entries.push(OrgEntry::default());
+            }
+            if let Some(entry) = entries.get_mut(len) {
+                reader.read(record, entry);
+                len += 1;
+            }
+        };
+        match rows {
+            Rows::Csv {
+                binding,
+                rows,
+                len: filled,
+                ..
+            } => {
+                for csv_row in rows.iter().take(*filled) {
+                    add(&CsvRecord::from_bytes(binding, csv_row));
+                }
+            }
+            Rows::Block {
+                binding,
+                width,
+                bytes,
+                ..
+            } => {
+                self.records.start(bytes, Some(*width));
+                loop {
+                    match self.records.read(&mut self.row) {
+                        Ok(true) => add(&CsvRecord::from_bytes(binding, &self.row)),
+                        Ok(false) => break,
+                        Err(_) => {}
+                    }
+                }
+                self.records.finish(bytes);
+            }
+            Rows::Json { rows, .. } => {
+                for value in rows.iter() {
+                    add(&JsonRecord::new(value));
+                }
             }
         }
-        self.len = 0;
+        len
     }
 }
 
@@ -468,8 +590,13 @@ mod tests {
     ) -> (Vec<u8>, String, OrgReport) {
         let today = chrono::NaiveDate::from_ymd_opt(2026, 12, 6).unwrap();
         let batch = if jobs <= 1 { BATCH_ONE_WORKER } else { BATCH };
-        let population =
-            count_population(program, paths, paths, None, today, strict, batch).unwrap();
+        let pass = Pass {
+            today,
+            strict,
+            batch,
+            jobs,
+        };
+        let population = count_population(program, paths, paths, None, pass).unwrap();
         let config = Config {
             rules: PathBuf::new(),
             inputs: paths.to_vec(),
@@ -521,7 +648,8 @@ mod tests {
 
     /// The counts the first pass keeps give every row, the coverage and the organisation
     /// section exactly as counting each record while mapping it does: over many blocks with
-    /// bad rows, several inputs, JSON users, one or two workers, `--strict`.
+    /// bad rows, several inputs, JSON users, one to three workers, `--strict`; and the rows
+    /// and organisation section are the same whatever the workers.
     #[test]
     fn counts_kept_by_the_first_pass_map_as_counting_while_mapping_does() {
         let program = Program::load(std::path::Path::new(concat!(
@@ -541,8 +669,9 @@ mod tests {
             "several blocks"
         );
         for paths in [vec![csv.clone(), second.clone()], vec![json.clone()]] {
-            for jobs in [1, 2] {
-                for strict in [false, true] {
+            for strict in [false, true] {
+                let mut by_jobs = Vec::new();
+                for jobs in [1, 2, 3] {
                     let counted = run(&program, &paths, jobs, strict, true);
                     let mapped = run(&program, &paths, jobs, strict, false);
                     let what = format!("{paths:?}, --jobs {jobs}, strict {strict}");
@@ -553,6 +682,12 @@ mod tests {
                     );
                     assert_eq!(counted.1, mapped.1, "{what}");
                     assert_eq!(counted.2, mapped.2, "{what}");
+                    by_jobs.push(counted);
+                }
+                // The first pass on several threads makes the index one thread makes.
+                for other in &by_jobs[1..] {
+                    assert_eq!(other.0, by_jobs[0].0, "{paths:?}, strict {strict}");
+                    assert_eq!(other.2, by_jobs[0].2, "{paths:?}, strict {strict}");
                 }
             }
         }

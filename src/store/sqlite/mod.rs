@@ -461,6 +461,16 @@ fn update_row(
     write_keys(tx, tenant, kind, id, row.keys)
 }
 
+/// A new resource's id: a UUID, version 7 (time-ordered), not 4 (random). Every index on
+/// `id` (the resources' primary key, `keys_of`, `org_refs_of`, the index rows naming a user
+/// by id) then grows at its end, so the writes of a batch share their last pages, and each
+/// commit (one fsync of the WAL) writes fewer of them: 48 WAL frames a commit against 76 in
+/// issue 18's bench, creates 12–17% faster (benches/README.md). The id tells when the
+/// resource was made, which `meta.created` says anyway.
+fn new_id() -> String {
+    uuid::Uuid::now_v7().to_string()
+}
+
 /// The `created` stamp of resource `id` if its version is still `version`:
 /// [`StoreError::Stale`] if not, [`StoreError::NotFound`] if it is gone.
 fn created_at(
@@ -492,7 +502,7 @@ impl ResourceStore for SqliteStore {
         kind: Kind,
         write: Write,
     ) -> Result<StoredResource, StoreError> {
-        let id = uuid::Uuid::new_v4().to_string();
+        let id = new_id();
         let stamp = now();
         let keys = index_keys(kind, &write.body);
         let body = encode_body(&write.body)?;
@@ -804,7 +814,7 @@ impl ResourceStore for SqliteStore {
         let kind = Kind::User;
         match write {
             UserWrite::Create(write) => {
-                let id = uuid::Uuid::new_v4().to_string();
+                let id = new_id();
                 let stamp = now();
                 let keys = index_keys(kind, &write.body);
                 let body = encode_body(&write.body)?;
@@ -1351,6 +1361,39 @@ mod tests {
         );
         // The writer still works after the panic.
         store.create(&acme, Kind::User, user("after")).unwrap();
+    }
+
+    /// Ids grow with creation, so the writes of a batch share the last pages of every index
+    /// on `id` (`new_id`); they are still UUIDs, and each user write gets one.
+    #[test]
+    fn ids_are_uuids_in_creation_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(&dir.path().join("canon.db")).unwrap();
+        let acme = TenantId::parse("acme").unwrap();
+        let rules: SharedRules = std::sync::Arc::new(graph::contract::Fake { flavour: 0 });
+        let mut ids = Vec::new();
+        for n in 0..40 {
+            let write = Write {
+                body: serde_json::json!({"userName": format!("u{n}")}),
+                unique_key: Some(format!("u{n}")),
+                profile: None,
+            };
+            let stored = if n % 2 == 0 {
+                store.create(&acme, Kind::User, write).unwrap()
+            } else {
+                store
+                    .write_user(&acme, &rules, UserWrite::Create(write))
+                    .unwrap()
+                    .unwrap()
+            };
+            let uuid = uuid::Uuid::parse_str(&stored.id).unwrap();
+            assert_eq!(uuid.get_version_num(), 7, "{}", stored.id);
+            ids.push(stored.id);
+        }
+        let mut sorted = ids.clone();
+        sorted.sort();
+        sorted.dedup();
+        assert_eq!(sorted, ids, "ids in creation order, none twice");
     }
 
     fn ana_id_of(store: &SqliteStore, acme: &TenantId) -> String {
