@@ -135,6 +135,9 @@ CREATE INDEX sessions_expiry ON sessions (expires);
     // Whether a user's profile reads its count of reports: writes that move the count of a
     // manager whose profile does not skip it (store/org.rs).
     super::org::READS_REPORTS,
+    // A check that fails its transaction where a condition does not hold: a create sent
+    // whole with its COMMIT (store/postgres/org.rs, `CREATE_HOLDS`).
+    super::org::REQUIRE,
 ];
 
 /// Applies the pending migrations, each with its bump of `canon_schema`, in one transaction.

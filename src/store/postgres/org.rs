@@ -73,19 +73,37 @@ pub(super) const READS_REPORTS: &str =
     "ALTER TABLE org_refs ADD COLUMN reads_reports BOOLEAN NOT NULL DEFAULT true";
 
 const SIGNATURE: &str = "SELECT signature FROM org_state WHERE tenant = $1";
+/// A check that fails its transaction, with SQLSTATE `code`, where `holds` is not true: so
+/// a statement sent ahead, unanswered, can turn the `COMMIT` queued behind it into a
+/// rollback. Migration 5.
+pub(super) const REQUIRE: &str = "
+CREATE FUNCTION canon_require(holds boolean, code text) RETURNS boolean
+LANGUAGE plpgsql VOLATILE AS $$
+BEGIN
+    IF holds IS NOT TRUE THEN
+        RAISE EXCEPTION 'canon_require: % does not hold', code USING ERRCODE = code;
+    END IF;
+    RETURN true;
+END
+$$";
+
+/// [`CREATE_HOLDS`] fails with this where the index is not (yet) made under the write's
+/// rules…
+const INDEX_NOT_CURRENT: &str = "CN001";
+/// …and with this where a manager the user counts toward has a profile that reads its count.
+const MANAGER_READS_COUNT: &str = "CN002";
+
 /// A create sent whole with its `COMMIT` holds only if the index is made under the
 /// write's rules (`$2`) and, where the user counts toward the people it names (`$3`), none
 /// of them has a profile that reads its count: then nothing else is written. Otherwise it
-/// fails the transaction, which turns its `COMMIT` into a rollback: by dividing by zero
-/// where the index is not (yet) made under these rules, by the logarithm of zero where a
-/// manager reads its count (the arguments depend on the rows read, so the planner cannot
-/// fold them).
-const CREATE_HOLDS: &str = "SELECT 1 / CASE WHEN
-        (SELECT signature FROM org_state WHERE tenant = $1) IS NOT DISTINCT FROM $2
-        THEN 1 ELSE 0 END,
-    ln(CASE WHEN $3 AND EXISTS (SELECT 1 FROM org_refs WHERE tenant = $1 AND role = 0
-            AND reads_reports AND (link, value) IN (SELECT * FROM unnest($4::int4[], $5::text[])))
-        THEN 0 ELSE 1 END)";
+/// fails the transaction ([`REQUIRE`], with `$6` or `$7`: [`INDEX_NOT_CURRENT`],
+/// [`MANAGER_READS_COUNT`]), which turns its `COMMIT` into a rollback.
+const CREATE_HOLDS: &str = "SELECT
+    canon_require((SELECT signature FROM org_state WHERE tenant = $1) IS NOT DISTINCT FROM $2,
+        $6),
+    canon_require(NOT ($3 AND EXISTS (SELECT 1 FROM org_refs WHERE tenant = $1 AND role = 0
+            AND reads_reports AND (link, value) IN (SELECT * FROM unnest($4::int4[], $5::text[])))),
+        $7)";
 
 /// How long a tenant whose create could not be written in one round trip takes the
 /// general path (its managers' profiles read their counts, most likely).
@@ -744,6 +762,8 @@ fn create_at_once(
         param(place.counts),
         param(links),
         param(values),
+        param(INDEX_NOT_CURRENT),
+        param(MANAGER_READS_COUNT),
     ];
     org.queue(CREATE_HOLDS, guard)?;
     org.note_reads_reports(id, false)?;
@@ -752,9 +772,13 @@ fn create_at_once(
     match org.commit() {
         Ok(()) => Ok(true),
         Err(error) => {
-            let code = org.failure.as_ref().and_then(|failure| failure.code());
-            let counted = code == Some(&SqlState::INVALID_ARGUMENT_FOR_LOG);
-            if !counted && code != Some(&SqlState::DIVISION_BY_ZERO) {
+            let code = org
+                .failure
+                .as_ref()
+                .and_then(|failure| failure.code())
+                .map(SqlState::code);
+            let counted = code == Some(MANAGER_READS_COUNT);
+            if !counted && code != Some(INDEX_NOT_CURRENT) {
                 return Err(error);
             }
             // Rolled back by its COMMIT: the locks went with it.
