@@ -240,6 +240,12 @@ impl Prepared {
     pub(crate) fn place(&self) -> &OrgPlace {
         &self.place
     }
+
+    /// The user's profile where the rules decided it without asking how many report to it:
+    /// it stands whatever the count (`None`: they asked).
+    pub(crate) fn settled(&self) -> Option<&ProfileRecord> {
+        self.guess.is_none().then_some(&self.profile)
+    }
 }
 
 /// Maps user `id` as if nobody reported to it (most people), noting whether the rules asked.

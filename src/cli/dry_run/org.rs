@@ -170,32 +170,23 @@ fn first_pass(
     pass: Pass,
     mut kept: Option<&mut KeysFile>,
 ) {
-    let mut bad = BadRows::forwarding();
     let mut reader = EntryReader::new(program, pass.today);
     let mut entries = Vec::new();
     let mut ids = Vec::new();
-    read_batches(
-        program,
-        opened,
-        &[],
-        pass.strict,
-        pass.batch,
-        &mut bad,
-        &mut |mut rows, _| {
-            let len = reader.read(&mut rows, &mut entries);
-            add_batch(
-                index,
-                entries.get(..len).unwrap_or(&[]),
-                &mut ids,
-                &mut kept,
-            );
-            Some(rows)
-        },
-    );
+    read_pass(program, opened, pass, &mut |mut rows| {
+        let len = reader.read(&mut rows, &mut entries);
+        add_batch(
+            index,
+            entries.get(..len).unwrap_or(&[]),
+            &mut ids,
+            &mut kept,
+        );
+        Some(rows)
+    });
 }
 
 /// [`first_pass`] with `pass.jobs` threads reading records' places (the status rules and the
-/// links' inputs: most of its work), each batch then added on this thread in input order, so
+/// links' inputs: most of its work), each batch then added by one thread in input order, so
 /// that the index is the one a single thread makes.
 fn first_pass_parallel(
     program: &Program,
@@ -208,9 +199,15 @@ fn first_pass_parallel(
     let (work_tx, work_rx) = mpsc::sync_channel::<(u64, Rows)>(pass.jobs * 2);
     let work_rx = Arc::new(Mutex::new(work_rx));
     let (done_tx, done_rx) = mpsc::sync_channel::<Done>(pass.jobs * 4);
-    // Entries added, back to the workers for their strings' reuse.
+    // Entries added, back to the workers for their strings' reuse; batches read, back to
+    // the reader for their buffers'.
     let (spent_tx, spent_rx) = mpsc::channel::<Vec<OrgEntry>>();
     let spent_rx = Arc::new(Mutex::new(spent_rx));
+    let (back_tx, back_rx) = mpsc::channel::<Rows>();
+    // The adder says when it has added a batch: the reader stays at most `in_flight` batches
+    // ahead of it, so that batches waiting behind a slow one cannot pile up in memory.
+    let (added_tx, added_rx) = mpsc::channel::<()>();
+    let in_flight = (pass.jobs * 4) as u64;
     std::thread::scope(|scope| {
         let adder = std::thread::Builder::new()
             .name("canon-org-adder".into())
@@ -229,6 +226,7 @@ fn first_pass_parallel(
                         );
                         next += 1;
                         let _ = spent_tx.send(entries);
+                        let _ = added_tx.send(());
                     }
                 }
             })
@@ -236,6 +234,7 @@ fn first_pass_parallel(
         let mut workers = 0;
         for _ in 0..pass.jobs {
             let (work_rx, done_tx, spent_rx) = (work_rx.clone(), done_tx.clone(), spent_rx.clone());
+            let back_tx = back_tx.clone();
             let started = std::thread::Builder::new()
                 .name("canon-org-reader".into())
                 .spawn_scoped(scope, move || {
@@ -254,39 +253,56 @@ fn first_pass_parallel(
                         if done_tx.send((seq, entries, len)).is_err() {
                             break;
                         }
+                        let _ = back_tx.send(rows);
                     }
                 });
             workers += usize::from(started.is_ok());
         }
         drop(done_tx);
+        drop(back_tx);
         // Only the workers hold the receiver: if none started, sending fails, not blocks.
         drop(work_rx);
         if workers == 0 {
             return Err("cannot start a thread for the first pass".to_string());
         }
-        let mut bad = BadRows::forwarding();
-        let mut seq = 0u64;
-        read_batches(
-            program,
-            opened,
-            &[],
-            pass.strict,
-            pass.batch,
-            &mut bad,
-            &mut |rows, _| {
-                work_tx.send((seq, rows)).ok()?;
-                seq += 1;
-                Some(Rows::Json {
-                    keys: Arc::new(Vec::new()),
-                    rows: Vec::new(),
-                })
-            },
-        );
+        let (mut seq, mut added) = (0u64, 0u64);
+        read_pass(program, opened, pass, &mut |rows| {
+            work_tx.send((seq, rows)).ok()?;
+            seq += 1;
+            while seq - added >= in_flight {
+                added_rx.recv().ok()?;
+                added += 1;
+            }
+            Some(back_rx.try_recv().unwrap_or(Rows::Json {
+                keys: Arc::new(Vec::new()),
+                rows: Vec::new(),
+            }))
+        });
         drop(work_tx);
         adder
             .join()
             .map_err(|_| "the first pass stopped".to_string())
     })
+}
+
+/// Reads the inputs in the mapping pass's batches, handing each to `sink` (which gives it
+/// back for reuse, or `None` to stop). Bad rows are skipped: the mapping pass reports them.
+fn read_pass(
+    program: &Program,
+    opened: Vec<Input>,
+    pass: Pass,
+    sink: &mut dyn FnMut(Rows) -> Option<Rows>,
+) {
+    let mut bad = BadRows::forwarding();
+    read_batches(
+        program,
+        opened,
+        &[],
+        pass.strict,
+        pass.batch,
+        &mut bad,
+        &mut |rows, _| sink(rows),
+    );
 }
 
 /// Adds a batch's entries to the index and, with `kept`, to its file.

@@ -58,6 +58,9 @@ pub struct PostgresStore {
     runtime: Option<tokio::runtime::Runtime>,
     /// When the resource tables were last analyzed (statistics.rs).
     freshness: std::sync::Arc<statistics::Freshness>,
+    /// Tenants whose creates last failed to be written in one round trip, and when
+    /// (org.rs): they take the round trips of the general path for a while.
+    slow_creates: org::SlowCreates,
 }
 
 impl Drop for PostgresStore {
@@ -455,6 +458,7 @@ impl PostgresStore {
             watch: std::sync::Arc::default(),
             runtime: Some(runtime),
             freshness: std::sync::Arc::default(),
+            slow_creates: org::SlowCreates::default(),
         };
         store.block_on(migrations::apply(&store.pool))?;
         if let Some(runtime) = &store.runtime {

@@ -26,6 +26,7 @@ use std::future::Future;
 
 use serde_json::Value;
 use tokio::runtime::Handle;
+use tokio_postgres::error::SqlState;
 use tokio_postgres::types::ToSql;
 
 use super::super::org::{self as graph, ManagerRowFn, OrgPlace, OrgRules, OrgTx, UserWrite};
@@ -72,6 +73,51 @@ pub(super) const READS_REPORTS: &str =
     "ALTER TABLE org_refs ADD COLUMN reads_reports BOOLEAN NOT NULL DEFAULT true";
 
 const SIGNATURE: &str = "SELECT signature FROM org_state WHERE tenant = $1";
+/// A create sent whole with its `COMMIT` holds only if the index is made under the
+/// write's rules (`$2`) and, where the user counts toward the people it names (`$3`), none
+/// of them has a profile that reads its count: then nothing else is written. Otherwise it
+/// fails the transaction, which turns its `COMMIT` into a rollback: by dividing by zero
+/// where the index is not (yet) made under these rules, by the logarithm of zero where a
+/// manager reads its count (the arguments depend on the rows read, so the planner cannot
+/// fold them).
+const CREATE_HOLDS: &str = "SELECT 1 / CASE WHEN
+        (SELECT signature FROM org_state WHERE tenant = $1) IS NOT DISTINCT FROM $2
+        THEN 1 ELSE 0 END,
+    ln(CASE WHEN $3 AND EXISTS (SELECT 1 FROM org_refs WHERE tenant = $1 AND role = 0
+            AND reads_reports AND (link, value) IN (SELECT * FROM unnest($4::int4[], $5::text[])))
+        THEN 0 ELSE 1 END)";
+
+/// How long a tenant whose create could not be written in one round trip takes the
+/// general path (its managers' profiles read their counts, most likely).
+const SLOW_FOR: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Tenants whose creates last failed [`CREATE_HOLDS`], and when.
+#[derive(Default)]
+pub(super) struct SlowCreates(
+    std::sync::Mutex<std::collections::HashMap<String, std::time::Instant>>,
+);
+
+impl SlowCreates {
+    fn try_at_once(&self, tenant: &TenantId) -> bool {
+        let Ok(mut slow) = self.0.lock() else {
+            return false;
+        };
+        match slow.get(tenant.as_str()) {
+            Some(since) if since.elapsed() < SLOW_FOR => false,
+            Some(_) => {
+                slow.remove(tenant.as_str());
+                true
+            }
+            None => true,
+        }
+    }
+
+    fn failed(&self, tenant: &TenantId) {
+        if let Ok(mut slow) = self.0.lock() {
+            slow.insert(tenant.as_str().to_string(), std::time::Instant::now());
+        }
+    }
+}
 const HOLDERS: &str = "SELECT id, link, value, reads_reports FROM org_refs
     WHERE tenant = $1 AND role = 0
     AND (link, value) IN (SELECT * FROM unnest($2::int4[], $3::text[]))";
@@ -136,6 +182,11 @@ struct PgOrg<'a> {
     /// The written user's `reads_reports`: as stored (read with its place), as noted.
     stored_reads: Option<(String, bool)>,
     noted_reads: Option<(String, bool)>,
+    /// Whether a create may be written in one round trip ([`create_at_once`]), and whether
+    /// one was declined for a manager whose profile reads its count (its tenant then takes
+    /// the general path for a while).
+    at_once: bool,
+    declined: bool,
     /// The PostgreSQL error a step failed with (a deadlock's victim is tried again).
     failure: Option<tokio_postgres::Error>,
     /// Whether this transaction holds the tenant's graph exclusively (it may rebuild it).
@@ -162,6 +213,8 @@ impl<'a> PgOrg<'a> {
             holders_reads: std::collections::HashMap::new(),
             stored_reads: None,
             noted_reads: None,
+            at_once: false,
+            declined: false,
             failure: None,
             exclusive,
             needs_exclusive: false,
@@ -293,8 +346,12 @@ impl<'a> PgOrg<'a> {
         Ok(())
     }
 
-    /// Commits, with whatever is still queued: the transaction is over either way.
+    /// Commits, with whatever is still queued: the transaction is over either way (a
+    /// create written in one round trip committed already).
     fn commit(&mut self) -> Result<(), StoreError> {
+        if !self.open {
+            return Ok(());
+        }
         self.queue("COMMIT", Vec::new())?;
         let outcome = self.flush();
         self.open = false;
@@ -662,6 +719,56 @@ fn lock_all(org: &mut PgOrg<'_>, mut ids: Vec<i64>) -> Result<(), StoreError> {
     )
 }
 
+/// The create of a user whose profile the rules settled without its count, in one round
+/// trip: its keys locked, [`CREATE_HOLDS`] checked, its rows written and committed, as
+/// `write_prepared` would write them where no manager it names has to be remapped. Whether
+/// it was; if not, nothing was written, and a new transaction is begun (as `write_user`
+/// began the first) for the general path.
+fn create_at_once(
+    org: &mut PgOrg<'_>,
+    rules: &dyn OrgRules,
+    id: &str,
+    stamp: &str,
+    place: &OrgPlace,
+    row: &Row<'_>,
+) -> Result<bool, StoreError> {
+    let mut touched: Vec<OrgKey> = place.keys.iter().chain(&place.manager).cloned().collect();
+    touched.sort();
+    touched.dedup();
+    org.lock_keys(&touched)?;
+    let (links, values) = key_arrays(&place.manager);
+    let tenant = org.tenant();
+    let guard = vec![
+        tenant,
+        param(rules.signature()),
+        param(place.counts),
+        param(links),
+        param(values),
+    ];
+    org.queue(CREATE_HOLDS, guard)?;
+    org.note_reads_reports(id, false)?;
+    org.add_places(&[(id.to_string(), place.clone())])?;
+    insert_user(org, id, stamp, row)?;
+    match org.commit() {
+        Ok(()) => Ok(true),
+        Err(error) => {
+            let code = org.failure.as_ref().and_then(|failure| failure.code());
+            let counted = code == Some(&SqlState::INVALID_ARGUMENT_FOR_LOG);
+            if !counted && code != Some(&SqlState::DIVISION_BY_ZERO) {
+                return Err(error);
+            }
+            // Rolled back by its COMMIT: the locks went with it.
+            org.failure = None;
+            org.locked.clear();
+            org.at_once = false;
+            org.declined = counted;
+            org.begin("BEGIN")?;
+            lock_graph(org, org.exclusive)?;
+            Ok(false)
+        }
+    }
+}
+
 /// [`super::super::ResourceStore::write_user`]: one transaction, tried again when
 /// PostgreSQL chose it as a deadlock's victim.
 pub(super) fn write_user(
@@ -679,6 +786,7 @@ pub(super) fn write_user(
     loop {
         let client = lent.client()?;
         let mut org = PgOrg::new(&handle, client, tenant, exclusive);
+        org.at_once = !exclusive && store.slow_creates.try_at_once(tenant);
         lent.clean.set(false);
         let outcome = org
             .begin("BEGIN")
@@ -688,6 +796,9 @@ pub(super) fn write_user(
         let clean = org.rollback();
         let (failure, needs_exclusive, moved) =
             (org.failure.take(), org.needs_exclusive, org.moved);
+        if org.declined {
+            store.slow_creates.failed(tenant);
+        }
         drop(org);
         lent.clean.set(clean);
         match outcome {
@@ -843,6 +954,20 @@ fn write_in(
             org.fresh = Some(id.clone());
             // Mapped before the keys it names are locked.
             let prepared = graph::prepare(rules, &id, &write.body);
+            if let (true, Some(profile)) = (org.at_once, prepared.settled()) {
+                let row = Row::of(write, &Some(profile.clone()))?;
+                if create_at_once(org, rules, &id, &stamp, prepared.place(), &row)? {
+                    return Ok(Some(StoredResource {
+                        id,
+                        kind,
+                        body: write.body.clone(),
+                        created: stamp.clone(),
+                        modified: stamp,
+                        version: 1,
+                        profile: Some(profile.clone()),
+                    }));
+                }
+            }
             org.read_ahead(prepared.place())?;
             let (prepared, body) = (Some(prepared), Some(&write.body));
             let profile =
