@@ -950,7 +950,7 @@ fn write_in(
     let kind = Kind::User;
     match write {
         UserWrite::Create(write) => {
-            let (id, stamp) = (uuid::Uuid::new_v4().to_string(), now());
+            let (id, stamp) = (super::new_id(), now());
             org.fresh = Some(id.clone());
             // Mapped before the keys it names are locked.
             let prepared = graph::prepare(rules, &id, &write.body);
