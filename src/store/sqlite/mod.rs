@@ -85,6 +85,8 @@ CREATE INDEX sessions_expiry ON sessions (expires);
     // Issue 21: the organisation graph's index (store/org.rs), rebuilt per tenant by the
     // first write that keeps it.
     org::SCHEMA,
+    // Issue 18: whether a user's profile read its count of reports (org.rs).
+    org::READS_REPORTS,
 ];
 
 /// The migration that creates `keys`, and must fill it from the bodies already stored.
@@ -824,10 +826,7 @@ impl ResourceStore for SqliteStore {
                 // Mapped here, beside the writer thread every write waits for.
                 let prepared = graph::prepare(rules.as_ref(), &id, &write.body);
                 let profile = self.writer.write(move |tx| {
-                    let mut org = SqliteOrg {
-                        connection: tx,
-                        tenant: &tenant,
-                    };
+                    let mut org = SqliteOrg::new(tx, &tenant);
                     let (id, tenant) = (&stored_id, &tenant);
                     graph::write_prepared(
                         &mut org,
@@ -867,10 +866,7 @@ impl ResourceStore for SqliteStore {
                 let prepared = graph::prepare(rules.as_ref(), id, &write.body);
                 let (created, profile) = self.writer.write(move |tx| {
                     let created = created_at(tx, &tenant, kind, &stored_id, version)?;
-                    let mut org = SqliteOrg {
-                        connection: tx,
-                        tenant: &tenant,
-                    };
+                    let mut org = SqliteOrg::new(tx, &tenant);
                     let (id, tenant) = (&stored_id, &tenant);
                     graph::write_prepared(
                         &mut org,
@@ -914,10 +910,7 @@ impl ResourceStore for SqliteStore {
                         let body = encode_body(&write.body)?;
                         let keys = index_keys(kind, &write.body);
                         let version = current.version + 1;
-                        let mut org = SqliteOrg {
-                            connection: tx,
-                            tenant: &tenant,
-                        };
+                        let mut org = SqliteOrg::new(tx, &tenant);
                         let (id, tenant) = (&owned_id, &tenant);
                         let profile = graph::write_user(
                             &mut org,
@@ -943,10 +936,7 @@ impl ResourceStore for SqliteStore {
             UserWrite::Delete { id } => {
                 let id = id.to_string();
                 self.writer.write(move |tx| {
-                    let mut org = SqliteOrg {
-                        connection: tx,
-                        tenant: &tenant,
-                    };
+                    let mut org = SqliteOrg::new(tx, &tenant);
                     graph::write_user(&mut org, rules.as_ref(), &id, None, |_, _| {
                         delete_in(tx, &tenant, kind, &id)
                     })
@@ -966,20 +956,14 @@ impl ResourceStore for SqliteStore {
         let mut connection = self.reader();
         // One read transaction: the signature and the rows agree.
         let tx = connection.transaction()?;
-        let mut org = SqliteOrg {
-            connection: &tx,
-            tenant,
-        };
+        let mut org = SqliteOrg::new(&tx, tenant);
         graph::reports_of(&mut org, signature, keys, keep)
     }
 
     fn org_refresh(&self, tenant: &TenantId, rules: &SharedRules) -> Result<bool, StoreError> {
         let (tenant, rules) = (tenant.clone(), rules.clone());
         self.writer.write(move |tx| {
-            let mut org = SqliteOrg {
-                connection: tx,
-                tenant: &tenant,
-            };
+            let mut org = SqliteOrg::new(tx, &tenant);
             graph::ensure_current(&mut org, rules.as_ref())
         })?;
         Ok(true)
@@ -994,10 +978,7 @@ impl ResourceStore for SqliteStore {
         let mut connection = self.reader();
         // One read transaction: the signature and the rows agree.
         let tx = connection.transaction()?;
-        let mut org = SqliteOrg {
-            connection: &tx,
-            tenant,
-        };
+        let mut org = SqliteOrg::new(&tx, tenant);
         graph::managers_of(&mut org, signature, visit)
     }
 
@@ -1394,6 +1375,55 @@ mod tests {
         sorted.sort();
         sorted.dedup();
         assert_eq!(sorted, ids, "ids in creation order, none twice");
+    }
+
+    /// A user whose profile did not read its count (its flag was sent) says so on its index
+    /// rows, so the writes of its reports do not count them; one whose profile read it, or
+    /// whose flag is taken out, says it may.
+    #[test]
+    fn index_rows_say_whether_the_profile_read_its_count() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("canon.db");
+        let store = SqliteStore::open(&path).unwrap();
+        let acme = TenantId::parse("acme").unwrap();
+        let rules: SharedRules = std::sync::Arc::new(graph::contract::Fake {
+            flavour: graph::contract::SENT,
+        });
+        let write = |body: serde_json::Value| Write {
+            unique_key: body["userName"].as_str().map(str::to_string),
+            body,
+            profile: None,
+        };
+        let create = |body| {
+            let created = store.write_user(&acme, &rules, UserWrite::Create(write(body)));
+            created.unwrap().unwrap().id
+        };
+        let boss = create(
+            serde_json::json!({"userName": "boss", "email": "boss@acme.com", "manages": true}),
+        );
+        let plain = create(serde_json::json!({"userName": "ana", "managerEmail": "boss@acme.com"}));
+        let fresh = Connection::open(&path).unwrap();
+        let reads = |id: &str| -> Vec<bool> {
+            let mut statement = fresh
+                .prepare("SELECT reads_reports FROM org_refs WHERE id = ?1")
+                .unwrap();
+            let rows = statement.query_map([id], |row| row.get(0)).unwrap();
+            rows.map(Result::unwrap).collect()
+        };
+        assert!(!reads(&boss).is_empty() && reads(&boss).iter().all(|r| !r));
+        assert!(!reads(&plain).is_empty() && reads(&plain).iter().all(|r| *r));
+        // The flag taken out, the place in the graph the same: the rows are updated.
+        let mut change = |_: &StoredResource| {
+            Some(write(
+                serde_json::json!({"userName": "boss", "email": "boss@acme.com"}),
+            ))
+        };
+        let update = UserWrite::Update {
+            id: &boss,
+            change: &mut change,
+        };
+        store.write_user(&acme, &rules, update).unwrap();
+        assert!(reads(&boss).iter().all(|r| *r));
     }
 
     fn ana_id_of(store: &SqliteStore, acme: &TenantId) -> String {

@@ -29,9 +29,17 @@ CREATE TABLE org_state (
 ) WITHOUT ROWID;
 "#;
 
+/// Whether a user's profile, under the rules its tenant's index was made with, read how
+/// many report to it (store/org.rs, `OrgTx::note_reads_reports`): kept on its rows, so it
+/// goes with them when the index is rebuilt (every row then says 1, unknown). A manager
+/// whose profile did not read it (a sent `peopleManager`) is then not counted when one of
+/// its reports is written: that count walked all its reports, every create naming it.
+pub(super) const READS_REPORTS: &str =
+    "ALTER TABLE org_refs ADD COLUMN reads_reports INTEGER NOT NULL DEFAULT 1";
+
 /// A user's rows (in no order). `INDEXED BY`: left to itself, SQLite walked the tenant's rows
 /// in the primary key for them (seconds per write on 100,000 users).
-pub(super) const PLACE_SQL: &str = "SELECT role, link, value, counts, display
+pub(super) const PLACE_SQL: &str = "SELECT role, link, value, counts, display, reads_reports
     FROM org_refs INDEXED BY org_refs_of WHERE tenant = ?1 AND id = ?2";
 /// Takes a user's rows out.
 pub(super) const UNPLACE_SQL: &str =
@@ -44,8 +52,8 @@ pub(super) const REPORTS_OF_USER_SQL: &str = "SELECT COUNT(DISTINCT r.id)
      AND r.counts = 1
     WHERE k.tenant = ?1 AND k.id = ?2 AND k.role = 0";
 /// The users holding a key.
-pub(super) const HOLDERS_SQL: &str =
-    "SELECT id FROM org_refs WHERE tenant = ?1 AND role = 0 AND link = ?2 AND value = ?3";
+pub(super) const HOLDERS_SQL: &str = "SELECT id, reads_reports FROM org_refs
+    WHERE tenant = ?1 AND role = 0 AND link = ?2 AND value = ?3";
 
 /// Every manager reference row of a tenant.
 pub(super) const MANAGERS_SQL: &str =
@@ -58,6 +66,31 @@ const MANAGER: i64 = 1;
 pub(super) struct SqliteOrg<'c> {
     pub connection: &'c Connection,
     pub tenant: &'c TenantId,
+    /// Whether each holder read here may read its reports (`reads_reports`).
+    holders_reads: std::collections::HashMap<String, bool>,
+    /// The written user's `reads_reports`: as stored (read with its place), as noted.
+    stored_reads: Option<(String, bool)>,
+    noted_reads: Option<(String, bool)>,
+}
+
+impl<'c> SqliteOrg<'c> {
+    pub(super) fn new(connection: &'c Connection, tenant: &'c TenantId) -> Self {
+        SqliteOrg {
+            connection,
+            tenant,
+            holders_reads: std::collections::HashMap::new(),
+            stored_reads: None,
+            noted_reads: None,
+        }
+    }
+
+    /// What [`OrgTx::note_reads_reports`] noted for `id`, else unknown (`true`).
+    fn reads_of(&self, id: &str) -> bool {
+        match &self.noted_reads {
+            Some((noted, reads)) if noted == id => *reads,
+            _ => true,
+        }
+    }
 }
 
 /// Forgets a tenant's index (a user written without it): the next write that keeps the
@@ -94,9 +127,10 @@ fn key_params<'a>(tenant: &'a TenantId, keys: &'a [OrgKey]) -> Vec<Box<dyn rusql
 impl SqliteOrg<'_> {
     fn insert(&self, id: &str, place: &OrgPlace) -> Result<(), StoreError> {
         let mut insert = self.connection.prepare_cached(
-            "INSERT OR IGNORE INTO org_refs (tenant, role, link, value, id, counts, display)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            "INSERT OR IGNORE INTO org_refs (tenant, role, link, value, id, counts, display, reads_reports)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
         )?;
+        let reads = self.reads_of(id);
         let rows = place
             .keys
             .iter()
@@ -110,7 +144,8 @@ impl SqliteOrg<'_> {
                 value,
                 id,
                 place.counts,
-                place.display
+                place.display,
+                reads
             ])?;
         }
         Ok(())
@@ -156,6 +191,7 @@ impl OrgTx for SqliteOrg<'_> {
         let mut place: Option<OrgPlace> = None;
         while let Some(row) = rows.next()? {
             let (role, link, value): (i64, i64, String) = (row.get(0)?, row.get(1)?, row.get(2)?);
+            self.stored_reads = Some((id.to_string(), row.get(5)?));
             let place = place.get_or_insert_with(OrgPlace::default);
             place.counts = row.get(3)?;
             place.display = row.get(4)?;
@@ -194,8 +230,8 @@ impl OrgTx for SqliteOrg<'_> {
         }
         rows.sort_unstable_by(|a, b| (a.0, a.1, a.2, a.3).cmp(&(b.0, b.1, b.2, b.3)));
         let mut insert = self.connection.prepare_cached(
-            "INSERT OR IGNORE INTO org_refs (tenant, role, link, value, id, counts, display)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            "INSERT OR IGNORE INTO org_refs (tenant, role, link, value, id, counts, display, reads_reports)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
         )?;
         for (role, link, value, id, place) in rows {
             insert.execute(params![
@@ -205,7 +241,8 @@ impl OrgTx for SqliteOrg<'_> {
                 value,
                 id,
                 place.counts,
-                place.display
+                place.display,
+                self.reads_of(id)
             ])?;
         }
         Ok(())
@@ -218,10 +255,13 @@ impl OrgTx for SqliteOrg<'_> {
             let (link, value) = key;
             let rows = statement.query_map(
                 params![self.tenant.as_str(), i64::from(*link), value],
-                |row| row.get::<_, String>(0),
+                |row| Ok((row.get::<_, String>(0)?, row.get::<_, bool>(1)?)),
             )?;
-            for id in rows {
-                ids.push((id?, key.clone()));
+            for row in rows {
+                let (id, reads) = row?;
+                // Every row of a user says the same; `true` wins should they not.
+                *self.holders_reads.entry(id.clone()).or_insert(reads) |= reads;
+                ids.push((id, key.clone()));
             }
         }
         Ok(ids)
@@ -302,6 +342,27 @@ impl OrgTx for SqliteOrg<'_> {
             .transpose()
             .map_err(|e| StoreError::Backend(format!("stored profile of {id}: {e}")))?;
         Ok(Some((body, profile)))
+    }
+
+    fn note_reads_reports(&mut self, id: &str, reads: bool) -> Result<(), StoreError> {
+        self.noted_reads = Some((id.to_string(), reads));
+        match &self.stored_reads {
+            // Rows that stay as they are keep what they say unless it changed.
+            Some((stored, flag)) if stored == id && *flag != reads => {
+                self.connection
+                    .prepare_cached(
+                        "UPDATE org_refs INDEXED BY org_refs_of SET reads_reports = ?3
+                         WHERE tenant = ?1 AND id = ?2",
+                    )?
+                    .execute(params![self.tenant.as_str(), id, reads])?;
+                Ok(())
+            }
+            _ => Ok(()),
+        }
+    }
+
+    fn reads_reports(&mut self, id: &str) -> Result<bool, StoreError> {
+        Ok(self.holders_reads.get(id).copied().unwrap_or(true))
     }
 
     fn set_profile(&mut self, id: &str, profile: &ProfileRecord) -> Result<(), StoreError> {
