@@ -154,6 +154,25 @@ pub struct StoredResource {
 }
 
 impl StoredResource {
+    /// A resource just created at `stamp`: version 1, created and modified then.
+    pub(crate) fn created(
+        id: String,
+        kind: Kind,
+        body: Value,
+        stamp: String,
+        profile: Option<ProfileRecord>,
+    ) -> Self {
+        Self {
+            id,
+            kind,
+            body,
+            created: stamp.clone(),
+            modified: stamp,
+            version: 1,
+            profile,
+        }
+    }
+
     /// The resource as a write over it leaves it: its id, kind and creation kept, with the
     /// written body and profile, the write's time and the next version.
     pub(crate) fn rewritten(

@@ -312,15 +312,7 @@ fn create_in(
         return Err(StoreError::Conflict);
     }
     let stamp = now();
-    let resource = StoredResource {
-        id,
-        kind,
-        body: write.body,
-        created: stamp.clone(),
-        modified: stamp,
-        version: 1,
-        profile: write.profile,
-    };
+    let resource = StoredResource::created(id, kind, write.body, stamp, write.profile);
     rows.push((write.unique_key, resource.clone()));
     Ok(resource)
 }

@@ -579,15 +579,13 @@ impl ResourceStore for PostgresStore {
         if let Some(runtime) = &self.runtime {
             self.freshness.created(&self.pool, runtime);
         }
-        Ok(StoredResource {
+        Ok(StoredResource::created(
             id,
             kind,
-            body: write.body,
-            created: stamp.clone(),
-            modified: stamp,
-            version: 1,
-            profile: write.profile,
-        })
+            write.body,
+            stamp,
+            write.profile,
+        ))
     }
 
     fn get(

@@ -981,15 +981,13 @@ fn write_in(
             if let (true, Some(profile)) = (org.at_once, prepared.settled()) {
                 let row = Row::of(write, &Some(profile.clone()))?;
                 if create_at_once(org, rules, &id, &stamp, prepared.place(), &row)? {
-                    return Ok(Some(StoredResource {
+                    return Ok(Some(StoredResource::created(
                         id,
                         kind,
-                        body: write.body.clone(),
-                        created: stamp.clone(),
-                        modified: stamp,
-                        version: 1,
-                        profile: Some(profile.clone()),
-                    }));
+                        write.body.clone(),
+                        stamp,
+                        Some(profile.clone()),
+                    )));
                 }
             }
             org.read_ahead(prepared.place())?;
@@ -1000,15 +998,13 @@ fn write_in(
                     insert_user(org, &id, &stamp, &row)?;
                     Ok(profile)
                 })?;
-            Ok(Some(StoredResource {
+            Ok(Some(StoredResource::created(
                 id,
                 kind,
-                body: write.body.clone(),
-                created: stamp.clone(),
-                modified: stamp,
-                version: 1,
+                write.body.clone(),
+                stamp,
                 profile,
-            }))
+            )))
         }
         UserWrite::Replace { id, version, write } => {
             let (id, version, stamp) = (*id, *version, now());

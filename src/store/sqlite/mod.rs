@@ -523,15 +523,13 @@ impl ResourceStore for SqliteStore {
             };
             insert_row(tx, &tenant, kind, &stored_id, &stored_stamp, &row)
         })?;
-        Ok(StoredResource {
+        Ok(StoredResource::created(
             id,
             kind,
-            body: write.body,
-            created: stamp.clone(),
-            modified: stamp,
-            version: 1,
-            profile: write.profile,
-        })
+            write.body,
+            stamp,
+            write.profile,
+        ))
     }
 
     fn get(
@@ -846,15 +844,9 @@ impl ResourceStore for SqliteStore {
                         },
                     )
                 })?;
-                Ok(Some(StoredResource {
-                    id,
-                    kind,
-                    body: write.body,
-                    created: stamp.clone(),
-                    modified: stamp,
-                    version: 1,
-                    profile,
-                }))
+                Ok(Some(StoredResource::created(
+                    id, kind, write.body, stamp, profile,
+                )))
             }
             UserWrite::Replace { id, version, write } => {
                 let stamp = now();
