@@ -223,10 +223,7 @@ impl<'p> Worker<'p> {
                     let found: Vec<String> = keys.iter().map(|k| json_key(value, k)).collect();
                     let record = JsonRecord::new(value);
                     let reports = counts.next();
-                    let outcomes = match reports {
-                        Some(reports) => self.ev.apply_row_counted(&record, reports),
-                        None => self.ev.apply_row(&record),
-                    };
+                    let outcomes = self.ev.apply_row_counted(&record, reports);
                     Self::fill(&mut self.cells, found.iter().map(String::as_str), &outcomes);
                     self.write(&mut out);
                     if reports.is_none() {
@@ -263,10 +260,7 @@ impl<'p> Worker<'p> {
         out: &mut Vec<u8>,
     ) {
         let record = CsvRecord::from_bytes(binding, row);
-        let outcomes = match reports {
-            Some(reports) => self.ev.apply_row_counted(&record, reports),
-            None => self.ev.apply_row(&record),
-        };
+        let outcomes = self.ev.apply_row_counted(&record, reports);
         if self.format == OutFormat::Csv {
             // The common case: kept columns (bytes the reader has checked as text), fields
             // and status, written straight into the batch's bytes.

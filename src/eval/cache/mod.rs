@@ -473,12 +473,12 @@ impl<'p, T: Tally> Evaluator<'p, T> {
         }
     }
 
-    /// [`Evaluator::apply_row`] for a record whose count of reports is known: a dry run
-    /// counts every record's in one pass over the first pass's keys, in batches. Its keys are
-    /// neither read nor looked up, and its place is not noted for
-    /// [`Evaluator::org_entry`] (that pass noted it).
-    pub fn apply_row_counted(&mut self, record: &dyn Record, reports: u64) -> Row<'_> {
-        self.counted = Some(reports);
+    /// [`Evaluator::apply_row`], for a record whose count of reports is known where
+    /// `reports` is `Some`: a dry run counts every record's in one pass over the first pass's
+    /// keys, in batches. Its keys are then neither read nor looked up, and its place is not
+    /// noted for [`Evaluator::org_entry`] (that pass noted it).
+    pub fn apply_row_counted(&mut self, record: &dyn Record, reports: Option<u64>) -> Row<'_> {
+        self.counted = reports;
         self.apply_row(record)
     }
 
