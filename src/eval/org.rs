@@ -598,8 +598,14 @@ impl OrgIndex {
             return total;
         }
         matches.clear();
-        self.matched_hashed_into(hashes.iter().copied(), matches);
-        matches.iter().map(|id| self.active_count(*id)).sum()
+        self.count_through_holders(hashes, matches)
+    }
+
+    /// The reports of the keys of these hashes the long way: the references holding each
+    /// key (into `ids`, sorted, each once), each one's count summed.
+    fn count_through_holders(&self, hashes: &[u128], ids: &mut Vec<u32>) -> u64 {
+        self.matched_hashed_into(hashes.iter().copied(), ids);
+        ids.iter().map(|id| self.active_count(*id)).sum()
     }
 
     /// The reports of the keys of these hashes from the sealed key slots alone, each
@@ -847,9 +853,7 @@ impl Population for OrgIndex {
             if let Some(total) = self.sealed_count(hashes, |_| {}) {
                 return total;
             }
-            let mut ids = Vec::new();
-            self.matched_hashed_into(hashes.iter().copied(), &mut ids);
-            ids.iter().map(|id| self.active_count(*id)).sum()
+            self.count_through_holders(hashes, &mut Vec::new())
         })
     }
 }
