@@ -919,6 +919,15 @@ mod tests {
         super::super::contract::run(&*store);
     }
 
+    /// A user's write of `body`, unique by its `userName`.
+    fn write(body: serde_json::Value) -> Write {
+        Write {
+            unique_key: body["userName"].as_str().map(str::to_string),
+            body,
+            profile: None,
+        }
+    }
+
     /// Two stores on one database stand for two instances: one `userName` per tenant, and
     /// concurrent updates of one group through both lose no member.
     #[test]
@@ -1068,11 +1077,6 @@ mod tests {
         );
         const REPORTS: usize = 40;
         let rules: SharedRules = std::sync::Arc::new(Fake { flavour: 0 });
-        let write = |body: serde_json::Value| Write {
-            unique_key: body["userName"].as_str().map(str::to_string),
-            body,
-            profile: None,
-        };
         let boss_body = |title: usize| {
             serde_json::json!({"userName": "boss", "email": "boss@acme.com", "number": "E7",
                 "title": format!("t{title}")})
@@ -1173,11 +1177,6 @@ mod tests {
         );
         const REPORTS: usize = 40;
         let rules: SharedRules = std::sync::Arc::new(Fake { flavour: SENT });
-        let write = |body: serde_json::Value| Write {
-            unique_key: body["userName"].as_str().map(str::to_string),
-            body,
-            profile: None,
-        };
         let boss_body = |manages: Option<bool>| {
             let mut body = serde_json::json!({"userName": "boss", "email": "boss@acme.com"});
             if let Some(manages) = manages {
