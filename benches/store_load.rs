@@ -1,7 +1,10 @@
 //! Store load benchmark (not a timed test), issue 18's measurement: N keep-alive clients on
 //! loopback against `canon serve`'s router with the default rule pack, in three phases:
 //! every client creates users, then deactivates them with a PATCH, then looks them up by
-//! `userName` (Okta's sequence); prints each phase's requests/s and p50/p99.
+//! `userName` (Okta's sequence); prints each phase's requests/s, p50/p99, and the process's
+//! CPU time per request and cores used (server and clients: with both phases bound by the
+//! CPU, creates ÷ lookups tends to a lookup's CPU ÷ a create's; PostgreSQL's own processes
+//! are not counted).
 //!
 //! `cargo bench --bench store_load` (env: `CLIENTS`, default 16; `ROUNDS` per client and
 //! phase, default 5,000 ÷ clients; `POSTGRES=0` leaves PostgreSQL out).
@@ -54,6 +57,27 @@ impl ProfileMapper for WithoutOrgGraph {
 struct Phase {
     per_second: f64,
     latencies: Vec<Duration>,
+    /// The whole process's CPU time over the phase (server and clients), in seconds.
+    cpu: f64,
+    elapsed: f64,
+}
+
+/// This process's CPU time so far (user + system, all threads), in seconds: Linux's
+/// `/proc/self/stat`, in clock ticks of 10 ms (0 where it cannot be read).
+fn process_cpu() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // The fields after the command's closing parenthesis; utime and stime are the 12th and 13th.
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .map(|(_, rest)| rest.split_whitespace().collect())
+        .unwrap_or_default();
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|f| f.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    (ticks(11) + ticks(12)) / 100.0
 }
 
 /// A client's request of a round: method, path, body, and the status it must get.
@@ -91,6 +115,7 @@ fn phase(
         .collect();
     barrier.wait();
     let started = Instant::now();
+    let cpu_before = process_cpu();
     let mut latencies = Vec::new();
     let mut bodies = Vec::new();
     for thread in threads {
@@ -99,12 +124,15 @@ fn phase(
         bodies.push(answers);
     }
     let elapsed = started.elapsed().as_secs_f64();
+    let cpu = process_cpu() - cpu_before;
     latencies.sort();
     let per_second = latencies.len() as f64 / elapsed;
     (
         Phase {
             per_second,
             latencies,
+            cpu,
+            elapsed,
         },
         bodies,
     )
@@ -177,10 +205,12 @@ async fn run(
     );
     for (kind, phase) in ["creates", "patches", "lookups"].iter().zip(&phases) {
         println!(
-            "  {kind:<8} {:>7.0}/s   p50 {:>7.2} ms   p99 {:>7.2} ms",
+            "  {kind:<8} {:>7.0}/s   p50 {:>7.2} ms   p99 {:>7.2} ms   CPU {:.3} ms a request, {:.2} cores",
             phase.per_second,
             ms(percentile(&phase.latencies, 0.5)),
-            ms(percentile(&phase.latencies, 0.99))
+            ms(percentile(&phase.latencies, 0.99)),
+            1000.0 * phase.cpu / phase.latencies.len().max(1) as f64,
+            phase.cpu / phase.elapsed,
         );
     }
     phases
