@@ -29,8 +29,6 @@ pub(super) fn run_parallel(
     let jobs = config.jobs;
     // A batch, its number, the bad rows it carries, and its records' counts of reports.
     type Work = (u64, Rows, Vec<BadRow>, Vec<u64>);
-    let (work_tx, work_rx) = mpsc::sync_channel::<Work>(jobs * 2);
-    let work_rx = Arc::new(Mutex::new(work_rx));
     type Done = (u64, Vec<u8>, Option<BlockRead>, Vec<BadRow>);
     let (done_tx, done_rx) = mpsc::sync_channel::<Done>(jobs * 4);
     let (back_tx, back_rx) = mpsc::channel::<Rows>();
@@ -70,41 +68,41 @@ pub(super) fn run_parallel(
             write_all(&mut out, &[]).map(|_| located)
         });
         let writer = writer.map_err(|e| format!("cannot start the output thread: {e}"))?;
-        let workers: Vec<_> = (0..jobs)
-            .filter_map(|_| {
-                let work_rx = work_rx.clone();
-                let done_tx = done_tx.clone();
-                let back_tx = back_tx.clone();
-                let spent_rx = spent_rx.clone();
-                let columns = columns.clone();
-                let format = config.format;
-                let today = config.today;
-                let worker = spawn("worker").spawn_scoped(scope, move || {
-                    let mut worker = Worker::new(program, format, columns, jobs, today, population);
-                    loop {
-                        let job = match work_rx.lock() {
-                            Ok(rx) => rx.recv(),
-                            Err(_) => break,
-                        };
-                        let Ok((seq, mut rows, held, counts)) = job else {
-                            break;
-                        };
-                        // A buffer the writer is done with, rather than one allocated here
-                        // and freed on the writer's thread for every batch.
-                        let spent = spent_rx.lock().ok().and_then(|rx| rx.try_recv().ok());
-                        let buffer = spent.unwrap_or_else(|| Vec::with_capacity(64 * 1024));
-                        let (bytes, read) = worker.process(&mut rows, buffer, &counts);
-                        if done_tx.send((seq, bytes, read, held)).is_err() {
-                            break;
-                        }
-                        let _ = back_tx.send(rows);
+        // Batch n goes to worker n mod the workers started, not to whichever is free: each
+        // worker then meets the same rows in the same order on every run, so its caches and
+        // its coverage's bounded tallies are the same, and so is the report merged from them.
+        // (Free workers taking the next batch made a report's counts differ from run to run.)
+        let mut queues = Vec::with_capacity(jobs);
+        let mut workers = Vec::with_capacity(jobs);
+        for _ in 0..jobs {
+            let (work_tx, work_rx) = mpsc::sync_channel::<Work>(2);
+            let done_tx = done_tx.clone();
+            let back_tx = back_tx.clone();
+            let spent_rx = spent_rx.clone();
+            let columns = columns.clone();
+            let format = config.format;
+            let today = config.today;
+            let worker = spawn("worker").spawn_scoped(scope, move || {
+                let mut worker = Worker::new(program, format, columns, jobs, today, population);
+                for (seq, mut rows, held, counts) in work_rx {
+                    // A buffer the writer is done with, rather than one allocated here and
+                    // freed on the writer's thread for every batch.
+                    let spent = spent_rx.lock().ok().and_then(|rx| rx.try_recv().ok());
+                    let buffer = spent.unwrap_or_else(|| Vec::with_capacity(64 * 1024));
+                    let (bytes, read) = worker.process(&mut rows, buffer, &counts);
+                    if done_tx.send((seq, bytes, read, held)).is_err() {
+                        break;
                     }
-                    worker.coverage()
-                });
-                // A run goes on with the workers that started.
-                worker.ok()
-            })
-            .collect();
+                    let _ = back_tx.send(rows);
+                }
+                worker.coverage()
+            });
+            // A run goes on with the workers that started.
+            if let Ok(worker) = worker {
+                queues.push(work_tx);
+                workers.push(worker);
+            }
+        }
         drop(done_tx);
         drop(back_tx);
         if workers.is_empty() {
@@ -112,9 +110,6 @@ pub(super) fn run_parallel(
             let _ = writer.join();
             return Err("cannot start a worker thread".into());
         }
-        // Only the workers may hold the receiver: when they all stop (the writer met a closed
-        // pipe), `work_tx.send` must fail instead of blocking on a full channel forever.
-        drop(work_rx);
         let mut seq = 0u64;
         let mut written = 0u64;
         read_batches(
@@ -132,7 +127,9 @@ pub(super) fn run_parallel(
                 if let Some(counts) = &mut counts {
                     counts.next_batch(&mut batch_counts);
                 }
-                if work_tx.send((seq, rows, held, batch_counts)).is_err() {
+                // A worker stops when the writer met a closed pipe: its queue's send fails.
+                let queue = queues.get(seq as usize % queues.len())?;
+                if queue.send((seq, rows, held, batch_counts)).is_err() {
                     return None;
                 }
                 seq += 1;
@@ -147,7 +144,7 @@ pub(super) fn run_parallel(
                 }))
             },
         );
-        drop(work_tx);
+        drop(queues);
         let mut coverage = Coverage::new(program);
         for worker in workers {
             if let Ok(part) = worker.join() {
@@ -310,6 +307,60 @@ mod tests {
             let differs = got.iter().zip(&records).position(|(a, b)| a != b);
             assert_eq!(differs, None, "step {step} size {size}");
             assert_eq!(got_bad, bad, "step {step} size {size}");
+        }
+    }
+
+    /// With several workers a run's report is the same from run to run, even where the
+    /// coverage's tallies reach their bounds (more distinct unmapped titles than a tally keeps,
+    /// more than a cache's generation): each worker meets the same batches every time. (When
+    /// free workers took the next batch, the reports of two runs differed in their counts.)
+    #[test]
+    fn reports_of_several_workers_are_the_same_run_after_run() {
+        let program = Program::load(std::path::Path::new(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/rules/default.rules"
+        )))
+        .unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("people.csv");
+        let mut text = b"id,email,title,department,isManager\n".to_vec();
+        for n in 0..40_000 {
+            // Titles no rule reads (unmapped), most of them distinct; a few departments.
+            let title = format!("Widget Wrangler {}", n % 12_000);
+            let line = format!("{n},p{n}@acme.com,{title},Dept {},N\n", n % 40);
+            text.extend_from_slice(line.as_bytes());
+        }
+        std::fs::write(&path, text).unwrap();
+        let today = chrono::NaiveDate::from_ymd_opt(2026, 12, 6).unwrap();
+        let config = Config {
+            rules: std::path::PathBuf::new(),
+            inputs: vec![path.clone()],
+            input_format: None,
+            format: super::super::OutFormat::Csv,
+            out: None,
+            keep: None,
+            report: None,
+            top: 20,
+            jobs: 2,
+            strict: false,
+            quiet: true,
+            today,
+        };
+        let report = || {
+            let inputs = vec![Input::open(&path, None).unwrap()];
+            let out = io::BufWriter::new(Box::new(io::sink()) as Box<dyn Write + Send>);
+            let outcome =
+                super::super::execute(&program, &config, inputs, out, None, None).unwrap();
+            let report =
+                outcome
+                    .coverage
+                    .report(&program, &outcome.bad, outcome.bad_total, 20, 0.0, None);
+            serde_json::to_string(&report).unwrap()
+        };
+        let first = report();
+        assert!(first.contains("Widget Wrangler"), "titles go unmapped");
+        for _ in 0..4 {
+            assert_eq!(report(), first);
         }
     }
 }
