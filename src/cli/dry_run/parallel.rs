@@ -294,20 +294,7 @@ mod tests {
         }
         std::fs::write(&path, text).unwrap();
         let today = chrono::NaiveDate::from_ymd_opt(2026, 12, 6).unwrap();
-        let config = Config {
-            rules: std::path::PathBuf::new(),
-            inputs: vec![path.clone()],
-            input_format: None,
-            format: super::super::OutFormat::Csv,
-            out: None,
-            keep: None,
-            report: None,
-            top: 20,
-            jobs: 2,
-            strict: false,
-            quiet: true,
-            today,
-        };
+        let config = Config::for_test(vec![path.clone()], 2, false, today);
         let report = || {
             let inputs = vec![Input::open(&path, None).unwrap()];
             let out = io::BufWriter::new(Box::new(io::sink()) as Box<dyn Write + Send>);
