@@ -123,6 +123,13 @@ fn report_kind(path: &Path) -> Result<ReportKind, String> {
     }
 }
 
+/// The default pack, for the passes' tests.
+#[cfg(test)]
+fn default_pack() -> Program {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/rules/default.rules");
+    Program::load(Path::new(path)).unwrap()
+}
+
 /// A run's settings in the passes' tests: CSV out, no report, the given workers and date.
 #[cfg(test)]
 impl Config {

@@ -606,11 +606,7 @@ mod tests {
     /// and organisation section are the same whatever the workers.
     #[test]
     fn counts_kept_by_the_first_pass_map_as_counting_while_mapping_does() {
-        let program = Program::load(std::path::Path::new(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/rules/default.rules"
-        )))
-        .unwrap();
+        let program = super::super::default_pack();
         let dir = tempfile::tempdir().unwrap();
         let csv = dir.path().join("people.csv");
         let second = dir.path().join("more.csv");

@@ -278,11 +278,7 @@ mod tests {
     /// free workers took the next batch, the reports of two runs differed in their counts.)
     #[test]
     fn reports_of_several_workers_are_the_same_run_after_run() {
-        let program = Program::load(std::path::Path::new(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/rules/default.rules"
-        )))
-        .unwrap();
+        let program = super::super::default_pack();
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("people.csv");
         let mut text = b"id,email,title,department,isManager\n".to_vec();
