@@ -5,12 +5,14 @@
 //! blocks of whole records without parsing them (JSON inputs and `--strict` runs are read
 //! record by record); a worker parses each block (`crate::input::BlockRecords`) and turns its
 //! rows into output bytes and coverage counts. With one worker, the main thread does both in
-//! turn. With `--jobs N > 1`, N workers each own an evaluator and take blocks from the reader,
-//! and a writer thread puts the batches back in input order, over bounded channels. Either
-//! way, bad rows are placed in input order by [`read::BlockRows`].
+//! turn. With `--jobs N > 1`, N workers each own an evaluator and take their turns of the
+//! reader's blocks (batch n to worker n mod N), and a writer thread puts the batches back in
+//! input order (`pool.rs`, which the first pass's readers use too). Either way, bad rows are
+//! placed in input order by [`read::BlockRows`].
 
 pub(super) mod org;
 mod parallel;
+mod pool;
 mod read;
 mod worker;
 
@@ -118,6 +120,34 @@ fn report_kind(path: &Path) -> Result<ReportKind, String> {
             "--report `{}`: use a .json, .md or .txt file",
             path.display()
         )),
+    }
+}
+
+/// The default pack, for the passes' tests.
+#[cfg(test)]
+fn default_pack() -> Program {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/rules/default.rules");
+    Program::load(Path::new(path)).unwrap()
+}
+
+/// A run's settings in the passes' tests: CSV out, no report, the given workers and date.
+#[cfg(test)]
+impl Config {
+    fn for_test(inputs: Vec<PathBuf>, jobs: usize, strict: bool, today: chrono::NaiveDate) -> Self {
+        Self {
+            rules: PathBuf::new(),
+            inputs,
+            input_format: None,
+            format: OutFormat::Csv,
+            out: None,
+            keep: None,
+            report: None,
+            top: 20,
+            jobs,
+            strict,
+            quiet: true,
+            today,
+        }
     }
 }
 

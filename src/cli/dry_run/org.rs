@@ -11,12 +11,12 @@
 //! pass's (the same reader, strictness and batch size), so the mapping pass reads no key
 //! and makes no lookup. Memory stays per manager: the files hold what is per record.
 
-use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::{self, BufReader, BufWriter, Read, Seek, Write};
 use std::path::PathBuf;
-use std::sync::{mpsc, Arc, Mutex};
+use std::sync::Arc;
 
+use super::pool::{self, InOrder, Names, Turns, Work};
 use super::read::{read_batches, BadRows};
 use super::worker::Rows;
 use crate::eval::{OrgEntry, OrgIndex, OrgReader, ORG_BATCH};
@@ -195,94 +195,35 @@ fn first_pass_parallel(
     pass: Pass,
     mut kept: Option<&mut KeysFile>,
 ) -> Result<(), String> {
-    type Done = (u64, Vec<OrgEntry>, usize);
-    let (work_tx, work_rx) = mpsc::sync_channel::<(u64, Rows)>(pass.jobs * 2);
-    let work_rx = Arc::new(Mutex::new(work_rx));
-    let (done_tx, done_rx) = mpsc::sync_channel::<Done>(pass.jobs * 4);
-    // Entries added, back to the workers for their strings' reuse; batches read, back to
-    // the reader for their buffers'.
-    let (spent_tx, spent_rx) = mpsc::channel::<Vec<OrgEntry>>();
-    let spent_rx = Arc::new(Mutex::new(spent_rx));
-    let (back_tx, back_rx) = mpsc::channel::<Rows>();
-    // The adder says when it has added a batch: the reader stays at most `in_flight` batches
-    // ahead of it, so that batches waiting behind a slow one cannot pile up in memory.
-    let (added_tx, added_rx) = mpsc::channel::<()>();
-    let in_flight = (pass.jobs * 4) as u64;
-    std::thread::scope(|scope| {
-        let adder = std::thread::Builder::new()
-            .name("canon-org-adder".into())
-            .spawn_scoped(scope, move || {
-                let mut pending = BTreeMap::new();
-                let mut next = 0u64;
-                let mut ids = Vec::new();
-                for (seq, entries, len) in done_rx {
-                    pending.insert(seq, (entries, len));
-                    while let Some((entries, len)) = pending.remove(&next) {
-                        add_batch(
-                            index,
-                            entries.get(..len).unwrap_or(&[]),
-                            &mut ids,
-                            &mut kept,
-                        );
-                        next += 1;
-                        let _ = spent_tx.send(entries);
-                        let _ = added_tx.send(());
-                    }
-                }
-            })
-            .map_err(|e| format!("cannot start a thread for the first pass: {e}"))?;
-        let mut workers = 0;
-        for _ in 0..pass.jobs {
-            let (work_rx, done_tx, spent_rx) = (work_rx.clone(), done_tx.clone(), spent_rx.clone());
-            let back_tx = back_tx.clone();
-            let started = std::thread::Builder::new()
-                .name("canon-org-reader".into())
-                .spawn_scoped(scope, move || {
-                    let mut reader = EntryReader::new(program, pass.today);
-                    loop {
-                        let job = match work_rx.lock() {
-                            Ok(rx) => rx.recv(),
-                            Err(_) => break,
-                        };
-                        let Ok((seq, mut rows)) = job else {
-                            break;
-                        };
-                        let spent = spent_rx.lock().ok().and_then(|rx| rx.try_recv().ok());
-                        let mut entries = spent.unwrap_or_default();
-                        let len = reader.read(&mut rows, &mut entries);
-                        if done_tx.send((seq, entries, len)).is_err() {
-                            break;
-                        }
-                        let _ = back_tx.send(rows);
-                    }
-                });
-            workers += usize::from(started.is_ok());
+    let names = Names {
+        worker: "org-reader",
+        consumer: "org-adder",
+        what: "the first pass",
+    };
+    let add = |mut in_order: InOrder<(Vec<OrgEntry>, usize), Vec<OrgEntry>>| {
+        let mut ids = Vec::new();
+        while let Some((_, (entries, len))) = in_order.next() {
+            add_batch(
+                index,
+                entries.get(..len).unwrap_or(&[]),
+                &mut ids,
+                &mut kept,
+            );
+            // The entries' strings, back to the readers for reuse.
+            in_order.recycle(entries);
         }
-        drop(done_tx);
-        drop(back_tx);
-        // Only the workers hold the receiver: if none started, sending fails, not blocks.
-        drop(work_rx);
-        if workers == 0 {
-            return Err("cannot start a thread for the first pass".to_string());
-        }
-        let (mut seq, mut added) = (0u64, 0u64);
+    };
+    let read = |turns: &mut Turns<Rows>| {
         read_pass(program, opened, pass, &mut |rows| {
-            work_tx.send((seq, rows)).ok()?;
-            seq += 1;
-            while seq - added >= in_flight {
-                added_rx.recv().ok()?;
-                added += 1;
-            }
-            Some(back_rx.try_recv().unwrap_or(Rows::Json {
+            let back = turns.send(rows).ok()?;
+            Some(back.unwrap_or(Rows::Json {
                 keys: Arc::new(Vec::new()),
                 rows: Vec::new(),
             }))
         });
-        drop(work_tx);
-        adder
-            .join()
-            .map_err(|_| "the first pass stopped".to_string())
-    })
+    };
+    let start = || EntryReader::new(program, pass.today);
+    pool::run(names, pass.jobs, start, add, read).map(|_| ())
 }
 
 /// Reads the inputs in the mapping pass's batches, handing each to `sink` (which gives it
@@ -388,6 +329,18 @@ impl<'p> EntryReader<'p> {
         }
         len
     }
+}
+
+impl Work<Rows, (Vec<OrgEntry>, usize), Vec<OrgEntry>> for EntryReader<'_> {
+    type Done = ();
+
+    fn work(&mut self, rows: &mut Rows, spare: Option<Vec<OrgEntry>>) -> (Vec<OrgEntry>, usize) {
+        let mut entries = spare.unwrap_or_default();
+        let len = self.read(rows, &mut entries);
+        (entries, len)
+    }
+
+    fn finish(self) {}
 }
 
 /// Each record's key hashes, manager reference and first key, in input order, in a
@@ -527,7 +480,7 @@ impl RecordCounts {
 mod tests {
     use std::sync::{Arc, Mutex};
 
-    use super::super::{execute, Config, OutFormat, BATCH, BATCH_ONE_WORKER};
+    use super::super::{execute, Config, BATCH, BATCH_ONE_WORKER};
     use super::*;
     use crate::report::OrgReport;
 
@@ -611,20 +564,7 @@ mod tests {
             jobs,
         };
         let population = count_population(program, paths, paths, None, pass).unwrap();
-        let config = Config {
-            rules: PathBuf::new(),
-            inputs: paths.to_vec(),
-            input_format: None,
-            format: OutFormat::Csv,
-            out: None,
-            keep: None,
-            report: None,
-            top: 20,
-            jobs,
-            strict,
-            quiet: true,
-            today,
-        };
+        let config = Config::for_test(paths.to_vec(), jobs, strict, today);
         let shared = Shared::default();
         let out = io::BufWriter::new(Box::new(shared.clone()) as Box<dyn Write + Send>);
         let inputs = open_inputs(paths, paths, None).unwrap();
@@ -666,11 +606,7 @@ mod tests {
     /// and organisation section are the same whatever the workers.
     #[test]
     fn counts_kept_by_the_first_pass_map_as_counting_while_mapping_does() {
-        let program = Program::load(std::path::Path::new(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/rules/default.rules"
-        )))
-        .unwrap();
+        let program = super::super::default_pack();
         let dir = tempfile::tempdir().unwrap();
         let csv = dir.path().join("people.csv");
         let second = dir.path().join("more.csv");

@@ -1,10 +1,12 @@
-//! `--jobs N`: workers on their own threads, and a writer that puts their batches back in
-//! input order and places the bad rows they found.
+//! `--jobs N`: the mapping pass's workers on their own threads (`pool.rs`: batch n to worker
+//! n mod N), and a writer that puts their batches back in input order and places the bad
+//! rows they found.
 
 use std::io::{self, Write};
-use std::sync::{mpsc, Arc, Mutex};
+use std::sync::Arc;
 
 use super::org::RecordCounts;
+use super::pool::{self, InOrder, Names, Turns, Work};
 use super::read::{read_batches, BadRows, BlockRows};
 use super::worker::{BlockRead, Rows, Worker};
 use super::{write_all, Config, BATCH};
@@ -12,6 +14,26 @@ use crate::eval::OrgIndex;
 use crate::input::{BadRow, Input};
 use crate::report::Coverage;
 use crate::Program;
+
+/// A batch for a worker: its rows, the bad rows the reader carries with it, and its
+/// records' counts of reports.
+type Batch = (Rows, Vec<BadRow>, Vec<u64>);
+/// A batch mapped: its output bytes, what its block held, and the bad rows it carried.
+type Mapped = (Vec<u8>, Option<BlockRead>, Vec<BadRow>);
+
+impl Work<Batch, Mapped, Vec<u8>> for Worker<'_> {
+    type Done = Coverage;
+
+    fn work(&mut self, (rows, held, counts): &mut Batch, spare: Option<Vec<u8>>) -> Mapped {
+        let buffer = spare.unwrap_or_else(|| Vec::with_capacity(64 * 1024));
+        let (bytes, read) = self.process(rows, buffer, counts);
+        (bytes, read, std::mem::take(held))
+    }
+
+    fn finish(self) -> Coverage {
+        self.coverage()
+    }
+}
 
 #[allow(clippy::too_many_arguments)]
 pub(super) fn run_parallel(
@@ -27,96 +49,41 @@ pub(super) fn run_parallel(
     mut counts: Option<RecordCounts>,
 ) -> Result<Coverage, String> {
     let jobs = config.jobs;
-    // A batch, its number, the bad rows it carries, and its records' counts of reports.
-    type Work = (u64, Rows, Vec<BadRow>, Vec<u64>);
-    let (work_tx, work_rx) = mpsc::sync_channel::<Work>(jobs * 2);
-    let work_rx = Arc::new(Mutex::new(work_rx));
-    type Done = (u64, Vec<u8>, Option<BlockRead>, Vec<BadRow>);
-    let (done_tx, done_rx) = mpsc::sync_channel::<Done>(jobs * 4);
-    let (back_tx, back_rx) = mpsc::channel::<Rows>();
-    // The writer says when it has written a batch: the reader stays at most `in_flight`
-    // batches ahead of it, so a worker that falls behind (a descheduled thread) cannot make
-    // the batches waiting for it to be put back in order pile up in memory.
-    let (written_tx, written_rx) = mpsc::channel::<()>();
-    // Output buffers written, back to the workers for reuse.
-    let (spent_tx, spent_rx) = mpsc::channel::<Vec<u8>>();
-    let spent_rx = Arc::new(Mutex::new(spent_rx));
-    let in_flight = (jobs * 4) as u64;
     // Where each input's rows start, for the bad rows the workers find in blocks.
     let located = BlockRows::of(&inputs);
-    std::thread::scope(|scope| {
-        // Threads the system refuses to start are an error, not a panic.
-        let spawn = |name: &str| std::thread::Builder::new().name(format!("canon-{name}"));
-        let writer = spawn("writer").spawn_scoped(scope, move || -> Result<BlockRows, String> {
-            let mut pending = std::collections::BTreeMap::new();
-            let mut next = 0u64;
-            let mut located = located;
-            for (seq, bytes, read, held) in done_rx {
-                pending.insert(seq, (bytes, read, held));
-                while let Some((bytes, read, held)) = pending.remove(&next) {
-                    let rows = located.place(next, held, read);
-                    if let (Some(p), Some(rows)) = (progress, rows) {
-                        p.inc(rows);
-                    }
-                    next += 1;
-                    if write_all(&mut out, &bytes)? {
-                        // Closed pipe: dropping done_rx stops the workers.
-                        return Ok(located);
-                    }
-                    let _ = spent_tx.send(bytes);
-                    let _ = written_tx.send(());
-                }
+    let names = Names {
+        worker: "worker",
+        consumer: "writer",
+        what: "the output writer",
+    };
+    let start = || {
+        Worker::new(
+            program,
+            config.format,
+            columns.clone(),
+            jobs,
+            config.today,
+            population,
+        )
+    };
+    // The writer puts the batches back in input order and places the bad rows they found.
+    let write = move |mut in_order: InOrder<Mapped, Vec<u8>>| -> Result<BlockRows, String> {
+        let mut located = located;
+        while let Some((seq, (bytes, read, held))) = in_order.next() {
+            let rows = located.place(seq, held, read);
+            if let (Some(p), Some(rows)) = (progress, rows) {
+                p.inc(rows);
             }
-            write_all(&mut out, &[]).map(|_| located)
-        });
-        let writer = writer.map_err(|e| format!("cannot start the output thread: {e}"))?;
-        let workers: Vec<_> = (0..jobs)
-            .filter_map(|_| {
-                let work_rx = work_rx.clone();
-                let done_tx = done_tx.clone();
-                let back_tx = back_tx.clone();
-                let spent_rx = spent_rx.clone();
-                let columns = columns.clone();
-                let format = config.format;
-                let today = config.today;
-                let worker = spawn("worker").spawn_scoped(scope, move || {
-                    let mut worker = Worker::new(program, format, columns, jobs, today, population);
-                    loop {
-                        let job = match work_rx.lock() {
-                            Ok(rx) => rx.recv(),
-                            Err(_) => break,
-                        };
-                        let Ok((seq, mut rows, held, counts)) = job else {
-                            break;
-                        };
-                        // A buffer the writer is done with, rather than one allocated here
-                        // and freed on the writer's thread for every batch.
-                        let spent = spent_rx.lock().ok().and_then(|rx| rx.try_recv().ok());
-                        let buffer = spent.unwrap_or_else(|| Vec::with_capacity(64 * 1024));
-                        let (bytes, read) = worker.process(&mut rows, buffer, &counts);
-                        if done_tx.send((seq, bytes, read, held)).is_err() {
-                            break;
-                        }
-                        let _ = back_tx.send(rows);
-                    }
-                    worker.coverage()
-                });
-                // A run goes on with the workers that started.
-                worker.ok()
-            })
-            .collect();
-        drop(done_tx);
-        drop(back_tx);
-        if workers.is_empty() {
-            // The writer sees its channel close and ends.
-            let _ = writer.join();
-            return Err("cannot start a worker thread".into());
+            if write_all(&mut out, &bytes)? {
+                // Closed pipe: dropping the results' receiver stops the workers.
+                return Ok(located);
+            }
+            in_order.recycle(bytes);
         }
-        // Only the workers may hold the receiver: when they all stop (the writer met a closed
-        // pipe), `work_tx.send` must fail instead of blocking on a full channel forever.
-        drop(work_rx);
-        let mut seq = 0u64;
-        let mut written = 0u64;
+        write_all(&mut out, &[]).map(|_| located)
+    };
+    let mut sent = 0;
+    let read = |turns: &mut Turns<Batch>| {
         read_batches(
             program,
             inputs,
@@ -132,38 +99,30 @@ pub(super) fn run_parallel(
                 if let Some(counts) = &mut counts {
                     counts.next_batch(&mut batch_counts);
                 }
-                if work_tx.send((seq, rows, held, batch_counts)).is_err() {
-                    return None;
-                }
-                seq += 1;
-                while seq - written >= in_flight {
-                    written_rx.recv().ok()?;
-                    written += 1;
-                }
-                // Reuse a batch a worker has finished with, if one is back; else start a new one.
-                Some(back_rx.try_recv().unwrap_or(Rows::Json {
-                    keys: Arc::new(Vec::new()),
-                    rows: Vec::new(),
-                }))
+                let back = turns.send((rows, held, batch_counts)).ok()?;
+                // Reuse a batch a worker has finished with, if one is back; else a new one.
+                Some(back.map_or_else(
+                    || Rows::Json {
+                        keys: Arc::new(Vec::new()),
+                        rows: Vec::new(),
+                    },
+                    |(rows, _, _)| rows,
+                ))
             },
         );
-        drop(work_tx);
-        let mut coverage = Coverage::new(program);
-        for worker in workers {
-            if let Ok(part) = worker.join() {
-                coverage.merge(part);
-            }
-        }
-        match writer.join() {
-            Ok(result) => result.map(|mut found| {
-                // The writer has every bad row carried or found in order; those read after
-                // the last batch come last.
-                found.take_late(seq, bad);
-                *bad = found.into_bad();
-                coverage
-            }),
-            Err(_) => Err("the output writer stopped".into()),
-        }
+        sent = turns.sent();
+    };
+    let (parts, written) = pool::run(names, jobs, start, write, read)?;
+    let mut coverage = Coverage::new(program);
+    for part in parts {
+        coverage.merge(part);
+    }
+    written.map(|mut found| {
+        // The writer has every bad row carried or found in order; those read after the
+        // last batch come last.
+        found.take_late(sent, bad);
+        *bad = found.into_bad();
+        coverage
     })
 }
 
@@ -310,6 +269,43 @@ mod tests {
             let differs = got.iter().zip(&records).position(|(a, b)| a != b);
             assert_eq!(differs, None, "step {step} size {size}");
             assert_eq!(got_bad, bad, "step {step} size {size}");
+        }
+    }
+
+    /// With several workers a run's report is the same from run to run, even where the
+    /// coverage's tallies reach their bounds (more distinct unmapped titles than a tally keeps,
+    /// more than a cache's generation): each worker meets the same batches every time. (When
+    /// free workers took the next batch, the reports of two runs differed in their counts.)
+    #[test]
+    fn reports_of_several_workers_are_the_same_run_after_run() {
+        let program = super::super::default_pack();
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("people.csv");
+        let mut text = b"id,email,title,department,isManager\n".to_vec();
+        for n in 0..40_000 {
+            // Titles no rule reads (unmapped), most of them distinct; a few departments.
+            let title = format!("Widget Wrangler {}", n % 12_000);
+            let line = format!("{n},p{n}@acme.com,{title},Dept {},N\n", n % 40);
+            text.extend_from_slice(line.as_bytes());
+        }
+        std::fs::write(&path, text).unwrap();
+        let today = chrono::NaiveDate::from_ymd_opt(2026, 12, 6).unwrap();
+        let config = Config::for_test(vec![path.clone()], 2, false, today);
+        let report = || {
+            let inputs = vec![Input::open(&path, None).unwrap()];
+            let out = io::BufWriter::new(Box::new(io::sink()) as Box<dyn Write + Send>);
+            let outcome =
+                super::super::execute(&program, &config, inputs, out, None, None).unwrap();
+            let report =
+                outcome
+                    .coverage
+                    .report(&program, &outcome.bad, outcome.bad_total, 20, 0.0, None);
+            serde_json::to_string(&report).unwrap()
+        };
+        let first = report();
+        assert!(first.contains("Widget Wrangler"), "titles go unmapped");
+        for _ in 0..4 {
+            assert_eq!(report(), first);
         }
     }
 }

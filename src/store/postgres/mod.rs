@@ -2,8 +2,10 @@
 //!
 //! Driver and pool: tokio-postgres with deadpool-postgres (statements prepared once per
 //! connection and cached). Durability is PostgreSQL's: a write is answered after its
-//! `COMMIT`, which waits for the WAL flush; PostgreSQL groups concurrent commits into one
-//! flush by itself, so every request keeps its own transaction.
+//! `COMMIT`, which waits for the WAL flush. PostgreSQL groups concurrent commits into one
+//! flush by itself, and most requests keep a transaction of their own; the creates that
+//! need no count (most of them) are committed several to a transaction (batch.rs), as
+//! SQLite's writer commits its batches.
 //!
 //! Bridging: [`ResourceStore`] is synchronous, and the SCIM handlers call it on tokio's
 //! blocking pool (`scim::state::blocking`); the CLI (`export`, `remap`) calls it with no
@@ -21,6 +23,7 @@
 //! Deadlocks and serialization failures (which PostgreSQL resolves by failing one
 //! transaction) are retried.
 
+mod batch;
 mod migrations;
 mod org;
 mod pipeline;
@@ -61,6 +64,8 @@ pub struct PostgresStore {
     /// Tenants whose creates last failed to be written in one round trip, and when
     /// (org.rs): they take the round trips of the general path for a while.
     slow_creates: org::SlowCreates,
+    /// Creates that need no count, committed together (batch.rs).
+    batcher: batch::Batcher,
 }
 
 impl Drop for PostgresStore {
@@ -453,7 +458,9 @@ impl PostgresStore {
             .wait_timeout(Some(Duration::from_secs(30)))
             .build()
             .map_err(|e| StoreError::Backend(format!("cannot build the PostgreSQL pool: {e}")))?;
+        let batcher = batch::Batcher::start(&runtime, &pool);
         let store = PostgresStore {
+            batcher,
             pool,
             watch: std::sync::Arc::default(),
             runtime: Some(runtime),
@@ -1194,8 +1201,13 @@ mod tests {
                 for n in 0..REPORTS {
                     let (rules, write) = (&rules, &write);
                     scope.spawn(move || {
-                        let body = serde_json::json!({"userName": format!("r{n}"),
+                        let mut body = serde_json::json!({"userName": format!("r{n}"),
                             "managerEmail": "boss@acme.com"});
+                        // Half of them settled without a count: batched (batch.rs), and
+                        // refused while the boss's profile reads its count.
+                        if n.is_multiple_of(2) {
+                            body["manages"] = serde_json::json!(false);
+                        }
                         let create = UserWrite::Create(write(body));
                         store_of(n).write_user(tenant, rules, create).unwrap();
                     });
@@ -1220,6 +1232,181 @@ mod tests {
                 "round {round}"
             );
         }
+    }
+
+    /// A settled user of `Fake { flavour: SENT }` (its profile reads no count: batched).
+    fn settled(name: &str) -> serde_json::Value {
+        serde_json::json!({"userName": name, "manages": false, "externalId": format!("x-{name}")})
+    }
+
+    /// One batch of creates (batch.rs) in which some fail: a `userName` taken by a committed
+    /// user, one taken by a create before it in the batch, a create naming a manager whose
+    /// profile reads its count (refused: the general path counts), one in a tenant whose
+    /// index is not made (refused). Each is answered for itself; the others are written,
+    /// keys and index rows too, in one transaction.
+    #[test]
+    fn a_batch_of_creates_fails_only_the_creates_that_fail() {
+        use crate::store::org::contract::{Fake, SENT};
+        use crate::store::{SharedRules, UserWrite};
+        let Some(url) = super::super::testing::fresh_postgres_database().unwrap() else {
+            return;
+        };
+        let store = PostgresStore::open(&url).unwrap();
+        let rules: SharedRules = std::sync::Arc::new(Fake { flavour: SENT });
+        let (acme, other) = (
+            TenantId::parse("acme").unwrap(),
+            TenantId::parse("other").unwrap(),
+        );
+        // The boss's profile reads its count (no flag sent); ana's does not.
+        let boss = serde_json::json!({"userName": "boss", "email": "boss@acme.com"});
+        for body in [boss, settled("ana")] {
+            let create = UserWrite::Create(write(body));
+            store.write_user(&acme, &rules, create).unwrap().unwrap();
+        }
+        let mut report = settled("r");
+        report["managerEmail"] = serde_json::json!("boss@acme.com");
+        let creates = [
+            (&acme, settled("u0")),
+            (&acme, settled("ana")),
+            (&acme, settled("u1")),
+            (&acme, settled("u1")),
+            (&acme, report),
+            (&other, settled("v")),
+            (&acme, settled("u2")),
+        ];
+        let (mut ids, mut jobs, mut answers) = (Vec::new(), Vec::new(), Vec::new());
+        for (tenant, body) in creates {
+            let (create, _) = org::batched_create(tenant, rules.as_ref(), &write(body))
+                .unwrap()
+                .unwrap();
+            ids.push(create.id.clone());
+            let (job, answer) = batch::Job::new(create);
+            jobs.push(job);
+            answers.push(answer);
+        }
+        store
+            .block_on(async {
+                batch::commit(&store.pool, jobs).await;
+                Ok(())
+            })
+            .unwrap();
+        let outcomes: Vec<String> = answers
+            .iter()
+            .map(|answer| format!("{:?}", answer.recv().unwrap()))
+            .collect();
+        assert_eq!(
+            outcomes,
+            [
+                "Written",
+                "Failed(Conflict)",
+                "Written",
+                "Failed(Conflict)",
+                "Declined { counted: true }",
+                "Declined { counted: false }",
+                "Written"
+            ]
+        );
+        let names = |tenant: &TenantId| {
+            let mut names: Vec<String> = (store.list(tenant, Kind::User).unwrap().iter())
+                .map(|user| user.body["userName"].as_str().unwrap().to_string())
+                .collect();
+            names.sort();
+            names
+        };
+        assert_eq!(names(&acme), ["ana", "boss", "u0", "u1", "u2"]);
+        assert!(names(&other).is_empty());
+        let written = vec![ids[0].clone(), ids[2].clone(), ids[6].clone()];
+        for (id, name) in written.iter().zip(["u0", "u1", "u2"]) {
+            let found = store
+                .find_by(
+                    &acme,
+                    Kind::User,
+                    IndexedAttr::ExternalId,
+                    &format!("x-{name}"),
+                )
+                .unwrap();
+            assert_eq!(found.len(), 1);
+            assert_eq!((&found[0].id, found[0].version), (id, 1));
+            let profile = found[0].profile.as_ref().unwrap();
+            assert_eq!(profile.fields, serde_json::json!({"manages": false}));
+        }
+        let rows = store
+            .read(
+                "SELECT count(DISTINCT r.xmin::text), count(DISTINCT r.id), count(o.id),
+                    bool_or(o.reads_reports)
+                 FROM resources AS r JOIN org_refs AS o ON o.tenant = r.tenant AND o.id = r.id
+                 WHERE r.id = ANY($1)",
+                &[&written],
+            )
+            .unwrap();
+        let row = &rows[0];
+        // One transaction; each user's index row (its id: no email, no manager), saying its
+        // profile reads no count.
+        assert_eq!(
+            (
+                row.get::<_, i64>(0),
+                row.get::<_, i64>(1),
+                row.get::<_, i64>(2),
+                row.get::<_, bool>(3)
+            ),
+            (1, 3, 3, false)
+        );
+    }
+
+    /// Creates sent at once through `write_user` share transactions (each its own before),
+    /// and each is answered with what was stored.
+    #[test]
+    fn concurrent_creates_share_commits() {
+        use crate::store::org::contract::{Fake, SENT};
+        use crate::store::{SharedRules, UserWrite};
+        let Some(url) = super::super::testing::fresh_postgres_database().unwrap() else {
+            return;
+        };
+        let store = PostgresStore::open(&url).unwrap();
+        let rules: SharedRules = std::sync::Arc::new(Fake { flavour: SENT });
+        let acme = TenantId::parse("acme").unwrap();
+        // The first create makes the tenant's index.
+        let first = UserWrite::Create(write(settled("first")));
+        store.write_user(&acme, &rules, first).unwrap().unwrap();
+        const CREATES: usize = 16;
+        let barrier = std::sync::Barrier::new(CREATES);
+        let created: Vec<StoredResource> = std::thread::scope(|scope| {
+            let threads: Vec<_> = (0..CREATES)
+                .map(|n| {
+                    let (store, rules, acme, barrier) = (&store, &rules, &acme, &barrier);
+                    scope.spawn(move || {
+                        barrier.wait();
+                        let create = UserWrite::Create(write(settled(&format!("u{n}"))));
+                        store.write_user(acme, rules, create).unwrap().unwrap()
+                    })
+                })
+                .collect();
+            threads.into_iter().map(|t| t.join().unwrap()).collect()
+        });
+        for user in &created {
+            let stored = store.get(&acme, Kind::User, &user.id).unwrap().unwrap();
+            assert_eq!(
+                (
+                    &stored.body,
+                    stored.version,
+                    &stored.created,
+                    &stored.profile
+                ),
+                (&user.body, 1, &user.created, &user.profile)
+            );
+        }
+        let ids: Vec<&str> = created.iter().map(|user| user.id.as_str()).collect();
+        let rows = store
+            .read(
+                "SELECT count(DISTINCT xmin::text) FROM resources WHERE id = ANY($1)",
+                &[&ids],
+            )
+            .unwrap();
+        let transactions: i64 = rows[0].get(0);
+        assert!(
+            transactions < CREATES as i64,
+            "{CREATES} creates at once took {transactions} transactions: none were batched"
+        );
     }
 
     #[test]

@@ -21,16 +21,21 @@
 //! nothing is locked out of this order, so they cannot wait on each other in a cycle (a
 //! deadlock PostgreSQL still reports is tried again). The written user's own row is not
 //! locked before its keys: a write recomputing that user as a manager may hold it.
+//!
+//! A create whose profile needs no count is written by a batch of creates instead
+//! (batch.rs), which holds its tenants' graphs shared (in one order) and then every key of
+//! all its creates in one statement in hash order: the same order, as one write with many
+//! keys; it locks no user and no row.
 
 use std::future::Future;
 
 use serde_json::Value;
 use tokio::runtime::Handle;
-use tokio_postgres::error::SqlState;
 use tokio_postgres::types::ToSql;
 
 use super::super::org::{self as graph, ManagerRowFn, OrgPlace, OrgRules, OrgTx, UserWrite};
 use super::super::{now, Kind, ProfileRecord, StoreError, StoredResource, TenantId};
+use super::batch;
 use super::pipeline::{Param, Queue};
 use super::{
     db_error, db_error_of, decode, delete_row, encode, retryable, Failure, PostgresStore, Row,
@@ -75,7 +80,8 @@ pub(super) const READS_REPORTS: &str =
 const SIGNATURE: &str = "SELECT signature FROM org_state WHERE tenant = $1";
 /// A check that fails its transaction, with SQLSTATE `code`, where `holds` is not true: so
 /// a statement sent ahead, unanswered, can turn the `COMMIT` queued behind it into a
-/// rollback. Migration 5.
+/// rollback. Migration 5; unused since creates are batched (batch.rs decides each create
+/// in the statement that writes it), kept as the migrations applied it.
 pub(super) const REQUIRE: &str = "
 CREATE FUNCTION canon_require(holds boolean, code text) RETURNS boolean
 LANGUAGE plpgsql VOLATILE AS $$
@@ -87,29 +93,11 @@ BEGIN
 END
 $$";
 
-/// [`CREATE_HOLDS`] fails with this where the index is not (yet) made under the write's
-/// rules…
-const INDEX_NOT_CURRENT: &str = "CN001";
-/// …and with this where a manager the user counts toward has a profile that reads its count.
-const MANAGER_READS_COUNT: &str = "CN002";
-
-/// A create sent whole with its `COMMIT` holds only if the index is made under the
-/// write's rules (`$2`) and, where the user counts toward the people it names (`$3`), none
-/// of them has a profile that reads its count: then nothing else is written. Otherwise it
-/// fails the transaction ([`REQUIRE`], with `$6` or `$7`: [`INDEX_NOT_CURRENT`],
-/// [`MANAGER_READS_COUNT`]), which turns its `COMMIT` into a rollback.
-const CREATE_HOLDS: &str = "SELECT
-    canon_require((SELECT signature FROM org_state WHERE tenant = $1) IS NOT DISTINCT FROM $2,
-        $6),
-    canon_require(NOT ($3 AND EXISTS (SELECT 1 FROM org_refs WHERE tenant = $1 AND role = 0
-            AND reads_reports AND (link, value) IN (SELECT * FROM unnest($4::int4[], $5::text[])))),
-        $7)";
-
-/// How long a tenant whose create could not be written in one round trip takes the
-/// general path (its managers' profiles read their counts, most likely).
+/// How long a tenant whose create a batch refused for a manager whose profile reads its
+/// count takes the general path (its managers' profiles read their counts, most likely).
 const SLOW_FOR: std::time::Duration = std::time::Duration::from_secs(10);
 
-/// Tenants whose creates last failed [`CREATE_HOLDS`], and when.
+/// Tenants whose creates a batch last refused for such a manager, and when.
 #[derive(Default)]
 pub(super) struct SlowCreates(
     std::sync::Mutex<std::collections::HashMap<String, std::time::Instant>>,
@@ -139,6 +127,66 @@ impl SlowCreates {
 const HOLDERS: &str = "SELECT id, link, value, reads_reports FROM org_refs
     WHERE tenant = $1 AND role = 0
     AND (link, value) IN (SELECT * FROM unnest($2::int4[], $3::text[]))";
+
+/// Index rows of users (`places_params`).
+const INSERT_PLACES: &str =
+    "INSERT INTO org_refs (tenant, role, link, value, id, counts, display, reads_reports)
+     SELECT $1, r, l, v, i, c, d, rr
+     FROM unnest($2::int4[], $3::int4[], $4::text[], $5::text[], $6::bool[], $7::text[],
+        $8::bool[]) AS t(r, l, v, i, c, d, rr)
+     ON CONFLICT DO NOTHING";
+
+/// The parameters of [`INSERT_PLACES`] for `places`, each user's rows saying
+/// `reads_reports(id)`; `None` where they have no rows.
+fn places_params(
+    tenant: Param,
+    places: &[(String, OrgPlace)],
+    reads_reports: impl Fn(&str) -> bool,
+) -> Option<Vec<Param>> {
+    let (mut roles, mut links, mut values, mut ids, mut counts, mut displays) = (
+        Vec::new(),
+        Vec::new(),
+        Vec::new(),
+        Vec::new(),
+        Vec::new(),
+        Vec::new(),
+    );
+    let mut reads = Vec::new();
+    for (id, place) in places {
+        let reads_reports = reads_reports(id);
+        let rows = (place.keys.iter().map(|k| (0, k))).chain(place.manager.iter().map(|k| (1, k)));
+        for (role, (link, value)) in rows {
+            roles.push(role);
+            links.push(i32::from(*link));
+            values.push(value.clone());
+            ids.push(id.clone());
+            counts.push(place.counts);
+            displays.push(place.display.clone());
+            reads.push(reads_reports);
+        }
+    }
+    if roles.is_empty() {
+        return None;
+    }
+    Some(vec![
+        tenant,
+        param(roles),
+        param(links),
+        param(values),
+        param(ids),
+        param(counts),
+        param(displays),
+        param(reads),
+    ])
+}
+
+/// The advisory locks of `keys` in `tenant` ([`OrgTx::lock_keys`]; unsorted).
+pub(super) fn key_locks(tenant: &TenantId, keys: &[OrgKey]) -> Vec<i64> {
+    let tenant = tenant.as_str().as_bytes();
+    keys.iter()
+        .map(|(link, value)| lock_id(&[b"key", tenant, &link.to_le_bytes(), value.as_bytes()]))
+        .collect()
+}
 
 /// Forgets a tenant's index (a user written without it): the next write that keeps the
 /// graph rebuilds it.
@@ -200,11 +248,6 @@ struct PgOrg<'a> {
     /// The written user's `reads_reports`: as stored (read with its place), as noted.
     stored_reads: Option<(String, bool)>,
     noted_reads: Option<(String, bool)>,
-    /// Whether a create may be written in one round trip ([`create_at_once`]), and whether
-    /// one was declined for a manager whose profile reads its count (its tenant then takes
-    /// the general path for a while).
-    at_once: bool,
-    declined: bool,
     /// The PostgreSQL error a step failed with (a deadlock's victim is tried again).
     failure: Option<tokio_postgres::Error>,
     /// Whether this transaction holds the tenant's graph exclusively (it may rebuild it).
@@ -231,8 +274,6 @@ impl<'a> PgOrg<'a> {
             holders_reads: std::collections::HashMap::new(),
             stored_reads: None,
             noted_reads: None,
-            at_once: false,
-            declined: false,
             failure: None,
             exclusive,
             needs_exclusive: false,
@@ -512,52 +553,15 @@ impl OrgTx for PgOrg<'_> {
     }
 
     fn add_places(&mut self, places: &[(String, OrgPlace)]) -> Result<(), StoreError> {
-        let (mut roles, mut links, mut values, mut ids, mut counts, mut displays) = (
-            Vec::new(),
-            Vec::new(),
-            Vec::new(),
-            Vec::new(),
-            Vec::new(),
-            Vec::new(),
-        );
-        let mut reads = Vec::new();
-        for (id, place) in places {
-            let reads_reports = match &self.noted_reads {
-                Some((noted, flag)) if noted == id => *flag,
-                _ => true,
-            };
-            let rows =
-                (place.keys.iter().map(|k| (0, k))).chain(place.manager.iter().map(|k| (1, k)));
-            for (role, (link, value)) in rows {
-                roles.push(role);
-                links.push(i32::from(*link));
-                values.push(value.clone());
-                ids.push(id.clone());
-                counts.push(place.counts);
-                displays.push(place.display.clone());
-                reads.push(reads_reports);
-            }
+        let noted = self.noted_reads.clone();
+        let reads_reports = |id: &str| match &noted {
+            Some((noted, flag)) if noted == id => *flag,
+            _ => true,
+        };
+        match places_params(self.tenant(), places, reads_reports) {
+            Some(params) => self.queue(INSERT_PLACES, params),
+            None => Ok(()),
         }
-        if roles.is_empty() {
-            return Ok(());
-        }
-        self.queue(
-            "INSERT INTO org_refs (tenant, role, link, value, id, counts, display, reads_reports)
-             SELECT $1, r, l, v, i, c, d, rr
-             FROM unnest($2::int4[], $3::int4[], $4::text[], $5::text[], $6::bool[], $7::text[],
-                $8::bool[]) AS t(r, l, v, i, c, d, rr)
-             ON CONFLICT DO NOTHING",
-            vec![
-                self.tenant(),
-                param(roles),
-                param(links),
-                param(values),
-                param(ids),
-                param(counts),
-                param(displays),
-                param(reads),
-            ],
-        )
     }
 
     fn holders(&mut self, keys: &[OrgKey]) -> Result<Vec<(String, OrgKey)>, StoreError> {
@@ -691,18 +695,7 @@ impl OrgTx for PgOrg<'_> {
     }
 
     fn lock_keys(&mut self, keys: &[OrgKey]) -> Result<(), StoreError> {
-        let tenant = self.tenant.as_str();
-        let ids = keys
-            .iter()
-            .map(|(link, value)| {
-                lock_id(&[
-                    b"key",
-                    tenant.as_bytes(),
-                    &link.to_le_bytes(),
-                    value.as_bytes(),
-                ])
-            })
-            .collect();
+        let ids = key_locks(self.tenant, keys);
         lock_all(self, ids)
     }
 }
@@ -737,59 +730,65 @@ fn lock_all(org: &mut PgOrg<'_>, mut ids: Vec<i64>) -> Result<(), StoreError> {
     )
 }
 
-/// The create of a user whose profile the rules settled without its count, in one round
-/// trip: its keys locked, [`CREATE_HOLDS`] checked, its rows written and committed, as
-/// `write_prepared` would write them where no manager it names has to be remapped. Whether
-/// it was; if not, nothing was written, and a new transaction is begun (as `write_user`
-/// began the first) for the general path.
-fn create_at_once(
-    org: &mut PgOrg<'_>,
+/// `write` as a batched create of a new user (batch.rs), with the profile it is written
+/// with; `None` where that profile reads its count (the general path counts).
+pub(super) fn batched_create(
+    tenant: &TenantId,
     rules: &dyn OrgRules,
-    id: &str,
-    stamp: &str,
-    place: &OrgPlace,
-    row: &Row<'_>,
-) -> Result<bool, StoreError> {
-    let mut touched: Vec<OrgKey> = place.keys.iter().chain(&place.manager).cloned().collect();
-    touched.sort();
-    touched.dedup();
-    org.lock_keys(&touched)?;
-    let (links, values) = key_arrays(&place.manager);
-    let tenant = org.tenant();
-    let guard = vec![
-        tenant,
-        param(rules.signature()),
-        param(place.counts),
-        param(links),
-        param(values),
-        param(INDEX_NOT_CURRENT),
-        param(MANAGER_READS_COUNT),
-    ];
-    org.queue(CREATE_HOLDS, guard)?;
-    org.note_reads_reports(id, false)?;
-    org.add_places(&[(id.to_string(), place.clone())])?;
-    insert_user(org, id, stamp, row)?;
-    match org.commit() {
-        Ok(()) => Ok(true),
-        Err(error) => {
-            let code = org
-                .failure
-                .as_ref()
-                .and_then(|failure| failure.code())
-                .map(SqlState::code);
-            let counted = code == Some(MANAGER_READS_COUNT);
-            if !counted && code != Some(INDEX_NOT_CURRENT) {
-                return Err(error);
+    write: &super::super::Write,
+) -> Result<Option<(batch::Create, ProfileRecord)>, StoreError> {
+    let id = super::new_id();
+    let prepared = graph::prepare(rules, &id, &write.body);
+    let Some(profile) = prepared.settled() else {
+        return Ok(None);
+    };
+    let row = Row::of(write, &Some(profile.clone()))?;
+    let create = batch::Create {
+        tenant: tenant.clone(),
+        signature: rules.signature(),
+        id: id.clone(),
+        stamp: now(),
+        place: prepared.place().clone(),
+        unique_key: write.unique_key.clone(),
+        body: row.body,
+        profile: row.profile,
+        keys: super::key_arrays(Kind::User, &write.body),
+    };
+    Ok(Some((create, profile.clone())))
+}
+
+/// A create whose profile the rules settled without its count, committed with the creates
+/// beside it (batch.rs): the user as written, or `None` where it is for the general path
+/// (its profile reads its count, its tenant's creates were refused lately, or the batch
+/// refused it: the index is not current, or a manager it names reads its count).
+fn create_batched(
+    store: &PostgresStore,
+    tenant: &TenantId,
+    rules: &dyn OrgRules,
+    write: &super::super::Write,
+) -> Result<Option<StoredResource>, StoreError> {
+    if !store.slow_creates.try_at_once(tenant) {
+        return Ok(None);
+    }
+    let Some((create, profile)) = batched_create(tenant, rules, write)? else {
+        return Ok(None);
+    };
+    let (id, stamp) = (create.id.clone(), create.stamp.clone());
+    match store.batcher.create(create) {
+        batch::Outcome::Written => Ok(Some(StoredResource::created(
+            id,
+            Kind::User,
+            write.body.clone(),
+            stamp,
+            Some(profile),
+        ))),
+        batch::Outcome::Declined { counted } => {
+            if counted {
+                store.slow_creates.failed(tenant);
             }
-            // Rolled back by its COMMIT: the locks went with it.
-            org.failure = None;
-            org.locked.clear();
-            org.at_once = false;
-            org.declined = counted;
-            org.begin("BEGIN")?;
-            lock_graph(org, org.exclusive)?;
-            Ok(false)
+            Ok(None)
         }
+        batch::Outcome::Failed(error) => Err(error),
     }
 }
 
@@ -802,6 +801,14 @@ pub(super) fn write_user(
     mut write: UserWrite<'_>,
 ) -> Result<Option<StoredResource>, StoreError> {
     let handle = handle(store)?;
+    if let UserWrite::Create(create) = &write {
+        if let Some(written) = create_batched(store, tenant, rules, create)? {
+            if let Some(runtime) = &store.runtime {
+                store.freshness.created(&store.pool, runtime);
+            }
+            return Ok(Some(written));
+        }
+    }
     let lent = Lent {
         client: Some(handle.block_on(store.client())?),
         clean: std::cell::Cell::new(true),
@@ -810,7 +817,6 @@ pub(super) fn write_user(
     loop {
         let client = lent.client()?;
         let mut org = PgOrg::new(&handle, client, tenant, exclusive);
-        org.at_once = !exclusive && store.slow_creates.try_at_once(tenant);
         lent.clean.set(false);
         let outcome = org
             .begin("BEGIN")
@@ -820,9 +826,6 @@ pub(super) fn write_user(
         let clean = org.rollback();
         let (failure, needs_exclusive, moved) =
             (org.failure.take(), org.needs_exclusive, org.moved);
-        if org.declined {
-            store.slow_creates.failed(tenant);
-        }
         drop(org);
         lent.clean.set(clean);
         match outcome {
@@ -978,18 +981,6 @@ fn write_in(
             org.fresh = Some(id.clone());
             // Mapped before the keys it names are locked.
             let prepared = graph::prepare(rules, &id, &write.body);
-            if let (true, Some(profile)) = (org.at_once, prepared.settled()) {
-                let row = Row::of(write, &Some(profile.clone()))?;
-                if create_at_once(org, rules, &id, &stamp, prepared.place(), &row)? {
-                    return Ok(Some(StoredResource::created(
-                        id,
-                        kind,
-                        write.body.clone(),
-                        stamp,
-                        Some(profile.clone()),
-                    )));
-                }
-            }
             org.read_ahead(prepared.place())?;
             let (prepared, body) = (Some(prepared), Some(&write.body));
             let profile =

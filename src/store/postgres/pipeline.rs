@@ -25,7 +25,7 @@ use tokio_postgres::{Row, Statement};
 pub(super) type Param = Box<dyn ToSql + Sync + Send>;
 
 /// A statement on its way: its first poll sends it.
-type Sent<'a> = Pin<Box<dyn Future<Output = Result<Vec<Row>, tokio_postgres::Error>> + 'a>>;
+type Sent<'a> = Pin<Box<dyn Future<Output = Result<Vec<Row>, tokio_postgres::Error>> + Send + 'a>>;
 
 /// The statements queued on one transaction, not yet sent, each with whether its rows
 /// are wanted.
@@ -55,8 +55,24 @@ impl<'a> Queue<'a> {
     /// Sends every queued statement and waits for all their answers: the rows of those
     /// wanted, in order, or the first failure in the order they were sent.
     pub(super) async fn flush(&mut self) -> Result<Vec<Vec<Row>>, tokio_postgres::Error> {
-        let (mut statements, wanted): (Vec<Sent<'a>>, Vec<bool>) =
-            std::mem::take(&mut self.statements).into_iter().unzip();
+        let wanted: Vec<bool> = self.statements.iter().map(|(_, wanted)| *wanted).collect();
+        let mut rows = Vec::new();
+        for (answer, wanted) in self.flush_each().await.into_iter().zip(wanted) {
+            let answer = answer?;
+            if wanted {
+                rows.push(answer);
+            }
+        }
+        Ok(rows)
+    }
+
+    /// Sends every queued statement and waits for all their answers: each statement's, in
+    /// the order they were queued (a batch of writes tells whose statement failed).
+    pub(super) async fn flush_each(&mut self) -> Vec<Result<Vec<Row>, tokio_postgres::Error>> {
+        let mut statements: Vec<Sent<'a>> = std::mem::take(&mut self.statements)
+            .into_iter()
+            .map(|(sent, _)| sent)
+            .collect();
         let mut answers: Vec<Option<Result<Vec<Row>, tokio_postgres::Error>>> =
             statements.iter().map(|_| None).collect();
         // Polled in order on every wake-up: the first poll of each sends it, so they leave
@@ -79,14 +95,7 @@ impl<'a> Queue<'a> {
             }
         })
         .await;
-        let mut rows = Vec::new();
-        for (answer, wanted) in answers.into_iter().flatten().zip(wanted) {
-            let answer = answer?;
-            if wanted {
-                rows.push(answer);
-            }
-        }
-        Ok(rows)
+        answers.into_iter().flatten().collect()
     }
 }
 
