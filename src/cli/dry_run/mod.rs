@@ -123,6 +123,34 @@ fn report_kind(path: &Path) -> Result<ReportKind, String> {
     }
 }
 
+/// The default pack, for the passes' tests.
+#[cfg(test)]
+fn default_pack() -> Program {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/rules/default.rules");
+    Program::load(Path::new(path)).unwrap()
+}
+
+/// A run's settings in the passes' tests: CSV out, no report, the given workers and date.
+#[cfg(test)]
+impl Config {
+    fn for_test(inputs: Vec<PathBuf>, jobs: usize, strict: bool, today: chrono::NaiveDate) -> Self {
+        Self {
+            rules: PathBuf::new(),
+            inputs,
+            input_format: None,
+            format: OutFormat::Csv,
+            out: None,
+            keep: None,
+            report: None,
+            top: 20,
+            jobs,
+            strict,
+            quiet: true,
+            today,
+        }
+    }
+}
+
 impl Config {
     fn from_args(args: DryRunArgs) -> Result<Self, String> {
         let stdin_count = args.inputs.iter().filter(|p| p.as_os_str() == "-").count();

@@ -480,7 +480,7 @@ impl RecordCounts {
 mod tests {
     use std::sync::{Arc, Mutex};
 
-    use super::super::{execute, Config, OutFormat, BATCH, BATCH_ONE_WORKER};
+    use super::super::{execute, Config, BATCH, BATCH_ONE_WORKER};
     use super::*;
     use crate::report::OrgReport;
 
@@ -564,20 +564,7 @@ mod tests {
             jobs,
         };
         let population = count_population(program, paths, paths, None, pass).unwrap();
-        let config = Config {
-            rules: PathBuf::new(),
-            inputs: paths.to_vec(),
-            input_format: None,
-            format: OutFormat::Csv,
-            out: None,
-            keep: None,
-            report: None,
-            top: 20,
-            jobs,
-            strict,
-            quiet: true,
-            today,
-        };
+        let config = Config::for_test(paths.to_vec(), jobs, strict, today);
         let shared = Shared::default();
         let out = io::BufWriter::new(Box::new(shared.clone()) as Box<dyn Write + Send>);
         let inputs = open_inputs(paths, paths, None).unwrap();
@@ -619,11 +606,7 @@ mod tests {
     /// and organisation section are the same whatever the workers.
     #[test]
     fn counts_kept_by_the_first_pass_map_as_counting_while_mapping_does() {
-        let program = Program::load(std::path::Path::new(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/rules/default.rules"
-        )))
-        .unwrap();
+        let program = super::super::default_pack();
         let dir = tempfile::tempdir().unwrap();
         let csv = dir.path().join("people.csv");
         let second = dir.path().join("more.csv");

@@ -278,11 +278,7 @@ mod tests {
     /// free workers took the next batch, the reports of two runs differed in their counts.)
     #[test]
     fn reports_of_several_workers_are_the_same_run_after_run() {
-        let program = Program::load(std::path::Path::new(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/rules/default.rules"
-        )))
-        .unwrap();
+        let program = super::super::default_pack();
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("people.csv");
         let mut text = b"id,email,title,department,isManager\n".to_vec();
@@ -294,20 +290,7 @@ mod tests {
         }
         std::fs::write(&path, text).unwrap();
         let today = chrono::NaiveDate::from_ymd_opt(2026, 12, 6).unwrap();
-        let config = Config {
-            rules: std::path::PathBuf::new(),
-            inputs: vec![path.clone()],
-            input_format: None,
-            format: super::super::OutFormat::Csv,
-            out: None,
-            keep: None,
-            report: None,
-            top: 20,
-            jobs: 2,
-            strict: false,
-            quiet: true,
-            today,
-        };
+        let config = Config::for_test(vec![path.clone()], 2, false, today);
         let report = || {
             let inputs = vec![Input::open(&path, None).unwrap()];
             let out = io::BufWriter::new(Box::new(io::sink()) as Box<dyn Write + Send>);
