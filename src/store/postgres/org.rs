@@ -80,8 +80,8 @@ pub(super) const READS_REPORTS: &str =
 const SIGNATURE: &str = "SELECT signature FROM org_state WHERE tenant = $1";
 /// A check that fails its transaction, with SQLSTATE `code`, where `holds` is not true: so
 /// a statement sent ahead, unanswered, can turn the `COMMIT` queued behind it into a
-/// rollback. Migration 5; unused since creates are batched (batch.rs decides each create
-/// in the statement that writes it), kept as the migrations applied it.
+/// rollback. Migration 5, as it shipped; migration 6 drops it, since creates are batched
+/// (batch.rs decides each create in the statement that writes it).
 pub(super) const REQUIRE: &str = "
 CREATE FUNCTION canon_require(holds boolean, code text) RETURNS boolean
 LANGUAGE plpgsql VOLATILE AS $$
