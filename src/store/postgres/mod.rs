@@ -1234,6 +1234,16 @@ mod tests {
         }
     }
 
+    /// A store on a fresh database, and rules under which a sent flag settles a profile
+    /// (`None`: no PostgreSQL to test against).
+    fn store_with_sent_flags(
+    ) -> Option<(super::super::testing::TestStore, crate::store::SharedRules)> {
+        use crate::store::org::contract::{Fake, SENT};
+        let store = super::super::testing::fresh_postgres_store().unwrap()?;
+        let rules: crate::store::SharedRules = std::sync::Arc::new(Fake { flavour: SENT });
+        Some((store, rules))
+    }
+
     /// A settled user of `Fake { flavour: SENT }` (its profile reads no count: batched).
     fn settled(name: &str) -> serde_json::Value {
         serde_json::json!({"userName": name, "manages": false, "externalId": format!("x-{name}")})
@@ -1246,13 +1256,10 @@ mod tests {
     /// keys and index rows too, in one transaction.
     #[test]
     fn a_batch_of_creates_fails_only_the_creates_that_fail() {
-        use crate::store::org::contract::{Fake, SENT};
-        use crate::store::{SharedRules, UserWrite};
-        let Some(url) = super::super::testing::fresh_postgres_database().unwrap() else {
+        use crate::store::UserWrite;
+        let Some((store, rules)) = store_with_sent_flags() else {
             return;
         };
-        let store = PostgresStore::open(&url).unwrap();
-        let rules: SharedRules = std::sync::Arc::new(Fake { flavour: SENT });
         let (acme, other) = (
             TenantId::parse("acme").unwrap(),
             TenantId::parse("other").unwrap(),
@@ -1357,13 +1364,10 @@ mod tests {
     /// and each is answered with what was stored.
     #[test]
     fn concurrent_creates_share_commits() {
-        use crate::store::org::contract::{Fake, SENT};
-        use crate::store::{SharedRules, UserWrite};
-        let Some(url) = super::super::testing::fresh_postgres_database().unwrap() else {
+        use crate::store::UserWrite;
+        let Some((store, rules)) = store_with_sent_flags() else {
             return;
         };
-        let store = PostgresStore::open(&url).unwrap();
-        let rules: SharedRules = std::sync::Arc::new(Fake { flavour: SENT });
         let acme = TenantId::parse("acme").unwrap();
         // The first create makes the tenant's index.
         let first = UserWrite::Create(write(settled("first")));
