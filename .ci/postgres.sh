@@ -7,6 +7,9 @@
 #                                 prints its URL (postgres://postgres@127.0.0.1:PORT/postgres)
 #   .ci/postgres.sh stop [DIR]    stops it and removes DIR
 #
+# Several processes may start the same DIR at once (test binaries, a bench): DIR.lock, beside
+# it, makes them take turns, and all of them print the one cluster's URL.
+#
 # PostgreSQL refuses to run as root: as root, initdb and pg_ctl run as the `postgres` user
 # (which the package creates) through runuser. The cluster listens on 127.0.0.1 only, on a
 # free port, with `trust` authentication: for tests on this machine, never for production.
@@ -30,15 +33,23 @@ fi
 
 as_owner() {
   if [ "$(id -u)" -eq 0 ]; then
-    runuser -u postgres -- "$@"
+    runuser -u postgres -- "$@" 9>&-
   else
-    "$@"
+    "$@" 9>&-
   fi
 }
 
 url_of() {
   echo "postgres://$(cat "$dir/user")@127.0.0.1:$(cat "$dir/port")/postgres"
 }
+
+# One start or stop at a time per DIR: two test processes starting the same cluster at once
+# would each pick a port, and the port file could name the one that lost. The server must
+# not inherit the lock's descriptor (it would hold the lock while it runs): every command
+# below closes it (`9>&-`).
+mkdir -p "$(dirname "$dir")"
+exec 9>"$dir.lock"
+flock 9
 
 case "$command" in
   start)
