@@ -54,7 +54,7 @@ pub(super) fn run_parallel(
     let names = Names {
         worker: "worker",
         consumer: "writer",
-        what: "the output writer",
+        what: "the mapping pass",
     };
     let start = || {
         Worker::new(

@@ -23,7 +23,7 @@ pub(super) struct Names {
     /// The workers' and consumer's thread names (`canon-…`).
     pub(super) worker: &'static str,
     pub(super) consumer: &'static str,
-    /// "the first pass", "the output writer": for "cannot start a thread for …".
+    /// "the first pass", "the mapping pass": for "cannot start a thread for …" and "… stopped".
     pub(super) what: &'static str,
 }
 
