@@ -1080,6 +1080,16 @@ fn delete_in(tx: &Connection, tenant: &TenantId, kind: Kind, id: &str) -> Result
 mod tests {
     use super::*;
 
+    /// A store on a database of its own in a temporary directory, the database's path (for
+    /// connections opened beside the store), and the tenant `acme`. Bound in this order, the
+    /// store is dropped (closed) before its directory.
+    fn acme_store() -> (tempfile::TempDir, std::path::PathBuf, SqliteStore, TenantId) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("canon.db");
+        let store = SqliteStore::open(&path).unwrap();
+        (dir, path, store, TenantId::parse("acme").unwrap())
+    }
+
     #[test]
     fn sqlite_store_contract() {
         let dir = tempfile::tempdir().unwrap();
@@ -1093,10 +1103,7 @@ mod tests {
     /// left groups listing a user that was gone, for good.
     #[test]
     fn a_failed_delete_changes_nothing() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("canon.db");
-        let store = SqliteStore::open(&path).unwrap();
-        let acme = TenantId::parse("acme").unwrap();
+        let (_dir, path, store, acme) = acme_store();
         let write = |body: serde_json::Value| Write {
             body,
             unique_key: None,
@@ -1139,10 +1146,7 @@ mod tests {
     fn a_write_whose_dependants_fail_leaves_nothing() {
         use crate::store::org::contract::Fake;
         use crate::store::{SharedRules, UserWrite};
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("canon.db");
-        let store = SqliteStore::open(&path).unwrap();
-        let acme = TenantId::parse("acme").unwrap();
+        let (_dir, path, store, acme) = acme_store();
         let rules: SharedRules = std::sync::Arc::new(Fake { flavour: 0 });
         let user = |name: &str, manager: Option<&str>| {
             let mut body =
@@ -1252,10 +1256,7 @@ mod tests {
     /// panicking closure) fails alone; and each write is committed when its call returns.
     #[test]
     fn queued_writes_share_a_commit_and_fail_alone() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("canon.db");
-        let store = SqliteStore::open(&path).unwrap();
-        let acme = TenantId::parse("acme").unwrap();
+        let (_dir, path, store, acme) = acme_store();
         let user = |name: &str| Write {
             body: serde_json::json!({"userName": name}),
             unique_key: Some(name.to_string()),
@@ -1340,9 +1341,7 @@ mod tests {
     /// on `id` (`new_id`); they are still UUIDs, and each user write gets one.
     #[test]
     fn ids_are_uuids_in_creation_order() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = SqliteStore::open(&dir.path().join("canon.db")).unwrap();
-        let acme = TenantId::parse("acme").unwrap();
+        let (_dir, _, store, acme) = acme_store();
         let rules: SharedRules = std::sync::Arc::new(graph::contract::Fake { flavour: 0 });
         let mut ids = Vec::new();
         for n in 0..40 {
@@ -1374,10 +1373,7 @@ mod tests {
     /// whose flag is taken out, says it may.
     #[test]
     fn index_rows_say_whether_the_profile_read_its_count() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("canon.db");
-        let store = SqliteStore::open(&path).unwrap();
-        let acme = TenantId::parse("acme").unwrap();
+        let (_dir, path, store, acme) = acme_store();
         let rules: SharedRules = std::sync::Arc::new(graph::contract::Fake {
             flavour: graph::contract::SENT,
         });
@@ -1481,9 +1477,7 @@ mod tests {
     /// memberships in the same order, and agree with the plain reading of every group.
     #[test]
     fn memberships_agree_for_few_and_many_members() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = SqliteStore::open(&dir.path().join("canon.db")).unwrap();
-        let acme = TenantId::parse("acme").unwrap();
+        let (_dir, _, store, acme) = acme_store();
         let ids: Vec<String> = (0..40).map(|i| format!("u{i}")).collect();
         for (n, step) in [3usize, 7, 1].into_iter().enumerate() {
             let members: Vec<_> = ids
