@@ -55,6 +55,12 @@ pub(super) const REPORTS_OF_USER_SQL: &str = "SELECT COUNT(DISTINCT r.id)
 pub(super) const HOLDERS_SQL: &str = "SELECT id, reads_reports FROM org_refs
     WHERE tenant = ?1 AND role = 0 AND link = ?2 AND value = ?3";
 
+/// One row of a user's place (a key it holds or a manager it names), with its
+/// `reads_reports`.
+const INSERT_REF_SQL: &str = "INSERT OR IGNORE INTO org_refs
+    (tenant, role, link, value, id, counts, display, reads_reports)
+    VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)";
+
 /// Every manager reference row of a tenant.
 pub(super) const MANAGERS_SQL: &str =
     "SELECT id, link, value, counts FROM org_refs WHERE tenant = ?1 AND role = 1";
@@ -126,10 +132,7 @@ fn key_params<'a>(tenant: &'a TenantId, keys: &'a [OrgKey]) -> Vec<Box<dyn rusql
 
 impl SqliteOrg<'_> {
     fn insert(&self, id: &str, place: &OrgPlace) -> Result<(), StoreError> {
-        let mut insert = self.connection.prepare_cached(
-            "INSERT OR IGNORE INTO org_refs (tenant, role, link, value, id, counts, display, reads_reports)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-        )?;
+        let mut insert = self.connection.prepare_cached(INSERT_REF_SQL)?;
         let reads = self.reads_of(id);
         let rows = place
             .keys
@@ -229,10 +232,7 @@ impl OrgTx for SqliteOrg<'_> {
             }
         }
         rows.sort_unstable_by(|a, b| (a.0, a.1, a.2, a.3).cmp(&(b.0, b.1, b.2, b.3)));
-        let mut insert = self.connection.prepare_cached(
-            "INSERT OR IGNORE INTO org_refs (tenant, role, link, value, id, counts, display, reads_reports)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-        )?;
+        let mut insert = self.connection.prepare_cached(INSERT_REF_SQL)?;
         for (role, link, value, id, place) in rows {
             insert.execute(params![
                 self.tenant.as_str(),
