@@ -67,7 +67,19 @@ pub struct OrgPlace {
     pub display: String,
 }
 
+/// The role of a place's row in the stores' index (`org_refs.role`): a key the user holds,
+/// or a manager it names.
+pub const KEY_ROLE: i32 = 0;
+pub const MANAGER_ROLE: i32 = 1;
+
 impl OrgPlace {
+    /// The place's rows in the stores' index: each key it holds, then each manager key it
+    /// names, with its role.
+    pub fn rows(&self) -> impl Iterator<Item = (i32, &OrgKey)> {
+        let keys = self.keys.iter().map(|key| (KEY_ROLE, key));
+        keys.chain(self.manager.iter().map(|key| (MANAGER_ROLE, key)))
+    }
+
     pub fn of(id: &str, body: &Value, entry: OrgEntry) -> OrgPlace {
         let display = entry.display(|| {
             body["userName"]

@@ -350,8 +350,7 @@ fn write_params(jobs: &[Job]) -> Vec<Param> {
             c.keys.1.push(attr);
             c.keys.2.push(value.clone());
         }
-        let rows = (place.keys.iter().map(|k| (0, k))).chain(place.manager.iter().map(|k| (1, k)));
-        for (role, (link, value)) in rows {
+        for (role, (link, value)) in place.rows() {
             c.places.0.push(create.id.clone());
             c.places.1.push(role);
             c.places.2.push(i32::from(*link));

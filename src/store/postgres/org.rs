@@ -154,8 +154,7 @@ fn places_params(
     let mut reads = Vec::new();
     for (id, place) in places {
         let reads_reports = reads_reports(id);
-        let rows = (place.keys.iter().map(|k| (0, k))).chain(place.manager.iter().map(|k| (1, k)));
-        for (role, (link, value)) in rows {
+        for (role, (link, value)) in place.rows() {
             roles.push(role);
             links.push(i32::from(*link));
             values.push(value.clone());

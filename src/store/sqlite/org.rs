@@ -6,7 +6,7 @@
 use rusqlite::{params, Connection, OptionalExtension};
 use serde_json::Value;
 
-use super::super::org::{ManagerRowFn, OrgPlace, OrgTx};
+use super::super::org::{ManagerRowFn, OrgPlace, OrgTx, KEY_ROLE, MANAGER_ROLE};
 use super::super::{ProfileRecord, StoreError, TenantId};
 use crate::eval::org::OrgKey;
 use crate::eval::Reports;
@@ -65,8 +65,8 @@ const INSERT_REF_SQL: &str = "INSERT OR IGNORE INTO org_refs
 pub(super) const MANAGERS_SQL: &str =
     "SELECT id, link, value, counts FROM org_refs WHERE tenant = ?1 AND role = 1";
 
-const KEY: i64 = 0;
-const MANAGER: i64 = 1;
+const KEY: i64 = KEY_ROLE as i64;
+const MANAGER: i64 = MANAGER_ROLE as i64;
 
 /// The index of one tenant on a connection in a transaction (the writer's, or a reader's).
 pub(super) struct SqliteOrg<'c> {
@@ -134,12 +134,7 @@ impl SqliteOrg<'_> {
     fn insert(&self, id: &str, place: &OrgPlace) -> Result<(), StoreError> {
         let mut insert = self.connection.prepare_cached(INSERT_REF_SQL)?;
         let reads = self.reads_of(id);
-        let rows = place
-            .keys
-            .iter()
-            .map(|k| (KEY, k))
-            .chain(place.manager.iter().map(|k| (MANAGER, k)));
-        for (role, (link, value)) in rows {
+        for (role, (link, value)) in place.rows() {
             insert.execute(params![
                 self.tenant.as_str(),
                 role,
@@ -226,9 +221,8 @@ impl OrgTx for SqliteOrg<'_> {
         // In the primary key's order: the B-tree grows at one end instead of everywhere.
         let mut rows: Vec<(i64, u16, &str, &str, &OrgPlace)> = Vec::new();
         for (id, place) in places {
-            let keys = place.keys.iter().map(|k| (KEY, k));
-            for (role, (link, value)) in keys.chain(place.manager.iter().map(|k| (MANAGER, k))) {
-                rows.push((role, *link, value, id, place));
+            for (role, (link, value)) in place.rows() {
+                rows.push((i64::from(role), *link, value, id, place));
             }
         }
         rows.sort_unstable_by(|a, b| (a.0, a.1, a.2, a.3).cmp(&(b.0, b.1, b.2, b.3)));
