@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use super::metrics::Metrics;
 use crate::store::{
-    IndexedAttr, Kind, Membership, ProfileRecord, ResourceStore, SharedRules, StoreError,
+    IndexedAttr, Kind, Membership, ProfileRecord, Queued, ResourceStore, SharedRules, StoreError,
     StoredResource, TenantId, UpdateFn, UserWrite, Write,
 };
 
@@ -25,6 +25,19 @@ impl TimedStore {
         let result = call();
         self.metrics.store_call(operation, started.elapsed());
         result
+    }
+
+    /// A queued write, timed from now until its answer comes.
+    fn timed_queued(
+        &self,
+        operation: &'static str,
+        call: impl FnOnce() -> Result<Queued<StoredResource>, Box<Write>>,
+    ) -> Result<Queued<StoredResource>, Box<Write>> {
+        let started = Instant::now();
+        let metrics = self.metrics.clone();
+        call().map(|queued| {
+            queued.on_answer(move || metrics.store_call(operation, started.elapsed()))
+        })
     }
 }
 
@@ -159,6 +172,26 @@ impl ResourceStore for TimedStore {
         write: UserWrite<'_>,
     ) -> Result<Option<StoredResource>, StoreError> {
         self.timed("write_user", || self.inner.write_user(tenant, rules, write))
+    }
+
+    fn queue_create(
+        &self,
+        tenant: &TenantId,
+        kind: Kind,
+        write: Write,
+    ) -> Result<Queued<StoredResource>, Box<Write>> {
+        self.timed_queued("create", || self.inner.queue_create(tenant, kind, write))
+    }
+
+    fn queue_user_create(
+        &self,
+        tenant: &TenantId,
+        rules: &SharedRules,
+        write: Write,
+    ) -> Result<Queued<StoredResource>, Box<Write>> {
+        self.timed_queued("write_user", || {
+            self.inner.queue_user_create(tenant, rules, write)
+        })
     }
 
     fn org_reports(

@@ -13,6 +13,7 @@ mod keys;
 mod memory;
 pub mod org;
 mod postgres;
+mod queued;
 pub mod registry;
 pub mod sessions;
 mod sqlite;
@@ -23,6 +24,7 @@ pub use keys::{fold, index_keys, lists_member, IndexedAttr};
 pub use memory::MemoryStore;
 pub use org::{ManagerRowFn, OrgPlace, OrgRules, SharedRules, UserWrite};
 pub use postgres::PostgresStore;
+pub use queued::{Queued, Reply};
 pub use registry::TenantRegistry;
 pub use sessions::{Session, SessionStore};
 pub use sqlite::SqliteStore;
@@ -353,6 +355,30 @@ pub trait ResourceStore: Send + Sync {
             return Ok(Vec::new());
         }
         Ok(memberships_in(&self.list(tenant, Kind::Group)?, members))
+    }
+    /// [`ResourceStore::create`] queued without waiting, where the store's writes go to a
+    /// writer that answers later (SQLite's group commit): the future ends once the commit
+    /// holding the write is durable. `Err(write)` gives the write back where the store has
+    /// no such writer: call `create` on a thread that may block.
+    fn queue_create(
+        &self,
+        tenant: &TenantId,
+        kind: Kind,
+        write: Write,
+    ) -> Result<Queued<StoredResource>, Box<Write>> {
+        let _ = (tenant, kind);
+        Err(Box::new(write))
+    }
+    /// [`ResourceStore::write_user`] of a new user, queued as [`ResourceStore::queue_create`]
+    /// is (the user is mapped in its population on this thread, before it is queued).
+    fn queue_user_create(
+        &self,
+        tenant: &TenantId,
+        rules: &SharedRules,
+        write: Write,
+    ) -> Result<Queued<StoredResource>, Box<Write>> {
+        let _ = (tenant, rules);
+        Err(Box::new(write))
     }
     /// Reads, changes and writes one resource in one transaction.
     fn update(

@@ -27,7 +27,7 @@ mod registry;
 use super::org::{self as graph, ManagerRowFn, SharedRules, UserWrite};
 use super::{
     fold, index_keys, lists_member, now, remove_member, IndexedAttr, Kind, Membership,
-    ProfileRecord, ResourceStore, StoreError, StoredResource, TenantId, UpdateFn, Write,
+    ProfileRecord, Queued, ResourceStore, StoreError, StoredResource, TenantId, UpdateFn, Write,
 };
 use crate::eval::org::OrgKey;
 use crate::eval::Reports;
@@ -497,32 +497,29 @@ fn created_at(
     }
 }
 
-impl ResourceStore for SqliteStore {
-    fn create(
-        &self,
-        tenant: &TenantId,
-        kind: Kind,
-        write: Write,
-    ) -> Result<StoredResource, StoreError> {
-        let id = new_id();
-        let stamp = now();
-        let keys = index_keys(kind, &write.body);
-        let body = encode_body(&write.body)?;
-        let profile = encode_profile(&write.profile)?;
-        let (tenant, unique_key) = (tenant.clone(), write.unique_key.clone());
-        let (stored_id, stored_stamp) = (id.clone(), stamp.clone());
-        self.writer.write(move |tx| {
-            if kind == Kind::User {
-                org::forget(tx, &tenant)?;
-            }
-            let row = Row {
-                unique_key: &unique_key,
-                body: &body,
-                profile: &profile,
-                keys: &keys,
-            };
-            insert_row(tx, &tenant, kind, &stored_id, &stored_stamp, &row)
-        })?;
+/// A new resource's write, everything but its statements done on the caller's thread: the
+/// writer thread runs it and answers with the resource as stored.
+type CreateOp = Box<dyn FnOnce(&Connection) -> Result<StoredResource, StoreError> + Send>;
+
+/// [`ResourceStore::create`]'s write.
+fn plain_create(tenant: &TenantId, kind: Kind, write: Write) -> Result<CreateOp, StoreError> {
+    let id = new_id();
+    let stamp = now();
+    let keys = index_keys(kind, &write.body);
+    let body = encode_body(&write.body)?;
+    let profile = encode_profile(&write.profile)?;
+    let tenant = tenant.clone();
+    Ok(Box::new(move |tx| {
+        if kind == Kind::User {
+            org::forget(tx, &tenant)?;
+        }
+        let row = Row {
+            unique_key: &write.unique_key,
+            body: &body,
+            profile: &profile,
+            keys: &keys,
+        };
+        insert_row(tx, &tenant, kind, &id, &stamp, &row)?;
         Ok(StoredResource::created(
             id,
             kind,
@@ -530,6 +527,80 @@ impl ResourceStore for SqliteStore {
             stamp,
             write.profile,
         ))
+    }))
+}
+
+/// [`ResourceStore::write_user`]'s write of a new user, mapped here (beside the writer
+/// thread every write waits for) as if nobody reported to it yet.
+fn user_create(
+    tenant: &TenantId,
+    rules: &SharedRules,
+    write: Write,
+) -> Result<CreateOp, StoreError> {
+    let kind = Kind::User;
+    let id = new_id();
+    let stamp = now();
+    let keys = index_keys(kind, &write.body);
+    let body = encode_body(&write.body)?;
+    let prepared = graph::prepare(rules.as_ref(), &id, &write.body);
+    let (tenant, rules) = (tenant.clone(), rules.clone());
+    Ok(Box::new(move |tx| {
+        let mut org = SqliteOrg::new(tx, &tenant);
+        let profile = graph::write_prepared(
+            &mut org,
+            rules.as_ref(),
+            &id,
+            Some(&write.body),
+            Some(prepared),
+            |_, profile| {
+                let row = Row {
+                    unique_key: &write.unique_key,
+                    body: &body,
+                    profile: &encode_profile(&profile)?,
+                    keys: &keys,
+                };
+                insert_row(tx, &tenant, kind, &id, &stamp, &row)?;
+                Ok(profile)
+            },
+        )?;
+        Ok(StoredResource::created(
+            id, kind, write.body, stamp, profile,
+        ))
+    }))
+}
+
+impl ResourceStore for SqliteStore {
+    fn create(
+        &self,
+        tenant: &TenantId,
+        kind: Kind,
+        write: Write,
+    ) -> Result<StoredResource, StoreError> {
+        self.writer.write(plain_create(tenant, kind, write)?)
+    }
+
+    fn queue_create(
+        &self,
+        tenant: &TenantId,
+        kind: Kind,
+        write: Write,
+    ) -> Result<Queued<StoredResource>, Box<Write>> {
+        Ok(match plain_create(tenant, kind, write) {
+            Ok(create) => self.writer.submit(create),
+            Err(error) => Queued::answered(Err(error)),
+        })
+    }
+
+    fn queue_user_create(
+        &self,
+        tenant: &TenantId,
+        rules: &SharedRules,
+        write: Write,
+    ) -> Result<Queued<StoredResource>, Box<Write>> {
+        Ok(match user_create(tenant, rules, write) {
+            Ok(create) => self.writer.submit(create),
+            Err(error) => Queued::answered(Err(error)),
+        })
     }
 
     fn get(
@@ -814,39 +885,8 @@ impl ResourceStore for SqliteStore {
         let kind = Kind::User;
         match write {
             UserWrite::Create(write) => {
-                let id = new_id();
-                let stamp = now();
-                let keys = index_keys(kind, &write.body);
-                let body = encode_body(&write.body)?;
-                let (stored_id, stored_stamp, stored_body) =
-                    (id.clone(), stamp.clone(), write.body.clone());
-                let unique_key = write.unique_key.clone();
-                // Mapped here, beside the writer thread every write waits for.
-                let prepared = graph::prepare(rules.as_ref(), &id, &write.body);
-                let profile = self.writer.write(move |tx| {
-                    let mut org = SqliteOrg::new(tx, &tenant);
-                    let (id, tenant) = (&stored_id, &tenant);
-                    graph::write_prepared(
-                        &mut org,
-                        rules.as_ref(),
-                        id,
-                        Some(&stored_body),
-                        Some(prepared),
-                        |_, profile| {
-                            let row = Row {
-                                unique_key: &unique_key,
-                                body: &body,
-                                profile: &encode_profile(&profile)?,
-                                keys: &keys,
-                            };
-                            insert_row(tx, tenant, kind, id, &stored_stamp, &row)?;
-                            Ok(profile)
-                        },
-                    )
-                })?;
-                Ok(Some(StoredResource::created(
-                    id, kind, write.body, stamp, profile,
-                )))
+                let create = user_create(&tenant, &rules, write)?;
+                self.writer.write(create).map(Some)
             }
             UserWrite::Replace { id, version, write } => {
                 let stamp = now();
@@ -1264,14 +1304,11 @@ mod tests {
         };
         let ana = store.create(&acme, Kind::User, user("ana")).unwrap();
         let before = store.writer.commits();
-        let (entered_tx, entered) = std::sync::mpsc::channel();
         std::thread::scope(|scope| {
             let (store, acme) = (&store, &acme);
-            // Holds the writer until the others are queued behind it.
-            let holder = scope.spawn(move || {
+            let release = hold_writer(scope, store);
+            let updated = scope.spawn(move || {
                 store.update(acme, Kind::User, &ana.id, &mut |current| {
-                    let _ = entered_tx.send(());
-                    std::thread::sleep(std::time::Duration::from_millis(300));
                     let mut body = current.body.clone();
                     body["title"] = serde_json::json!("VP");
                     Some(Write {
@@ -1281,7 +1318,6 @@ mod tests {
                     })
                 })
             });
-            entered.recv().unwrap();
             let creates: Vec<_> = (0..8)
                 .map(|n| {
                     scope.spawn(move || store.create(acme, Kind::User, user(&format!("u{n}"))))
@@ -1298,6 +1334,9 @@ mod tests {
                     })
                 }))
             });
+            // Time for every thread to queue its write behind the held one.
+            std::thread::sleep(std::time::Duration::from_millis(200));
+            drop(release);
             let created: Vec<StoredResource> = creates
                 .into_iter()
                 .map(|c| c.join().unwrap().unwrap())
@@ -1305,7 +1344,7 @@ mod tests {
             assert!(matches!(taken.join().unwrap(), Err(StoreError::Conflict)));
             assert!(matches!(declined.join().unwrap(), Err(StoreError::Aborted)));
             assert!(panicking.join().unwrap().is_err());
-            assert_eq!(holder.join().unwrap().unwrap().version, 2);
+            assert_eq!(updated.join().unwrap().unwrap().version, 2);
             // Committed when the call returned: a connection of its own sees every write.
             let fresh = Connection::open(&path).unwrap();
             for resource in &created {
@@ -1335,6 +1374,109 @@ mod tests {
         );
         // The writer still works after the panic.
         store.create(&acme, Kind::User, user("after")).unwrap();
+    }
+
+    /// Creates queued without a waiting thread (what the SCIM handlers await): none is
+    /// answered while the writer is held, then each is answered once the commit holding it
+    /// is done, sharing commits; a taken name fails alone; a user written through its
+    /// population (`queue_user_create`) is mapped and indexed as `write_user` does.
+    #[test]
+    fn queued_creates_are_answered_once_their_commit_is_done() {
+        let (_dir, path, store, acme) = acme_store();
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .build()
+            .unwrap();
+        let user = |name: &str| Write {
+            body: serde_json::json!({"userName": name, "managerEmail": "boss@acme.com"}),
+            unique_key: Some(name.to_string()),
+            profile: None,
+        };
+        let rules: SharedRules = std::sync::Arc::new(graph::contract::Fake { flavour: 0 });
+        let boss = Write {
+            body: serde_json::json!({"userName": "boss", "email": "boss@acme.com"}),
+            unique_key: Some("boss".into()),
+            profile: None,
+        };
+        let boss = store
+            .write_user(&acme, &rules, UserWrite::Create(boss))
+            .unwrap()
+            .unwrap();
+        store.create(&acme, Kind::User, user("ana")).unwrap();
+        let before = store.writer.commits();
+        std::thread::scope(|scope| {
+            let (store, acme) = (&store, &acme);
+            // Dropped by a failed assertion too, which then releases the writer.
+            let release = hold_writer(scope, store);
+            let ok = |queued: Result<Queued<StoredResource>, Box<Write>>| match queued {
+                Ok(queued) => queued,
+                Err(_) => panic!("SQLite queues its creates"),
+            };
+            let mut plain: Vec<_> = (0..4)
+                .map(|n| ok(store.queue_create(acme, Kind::User, user(&format!("p{n}")))))
+                .collect();
+            let mut mapped: Vec<_> = (0..4)
+                .map(|n| ok(store.queue_user_create(acme, &rules, user(&format!("m{n}")))))
+                .collect();
+            let taken = ok(store.queue_create(acme, Kind::User, user("ana")));
+            runtime.block_on(async {
+                let held = std::time::Duration::from_millis(100);
+                for queued in plain.iter_mut().chain(&mut mapped) {
+                    let early = tokio::time::timeout(held, queued).await;
+                    assert!(
+                        early.is_err(),
+                        "answered while the writer was held: {early:?}"
+                    );
+                }
+            });
+            drop(release);
+            let (plain, mapped, taken) = runtime.block_on(async {
+                let mut answers = Vec::new();
+                for queued in plain {
+                    answers.push(queued.await.unwrap());
+                }
+                let mut users = Vec::new();
+                for queued in mapped {
+                    users.push(queued.await.unwrap());
+                }
+                (answers, users, taken.await)
+            });
+            assert!(matches!(taken, Err(StoreError::Conflict)), "{taken:?}");
+            // Committed when answered: a connection of its own sees every write.
+            let fresh = Connection::open(&path).unwrap();
+            for resource in plain.iter().chain(&mapped) {
+                let found: i64 = fresh
+                    .query_row(
+                        "SELECT count(*) FROM resources WHERE id = ?1",
+                        [&resource.id],
+                        |row| row.get(0),
+                    )
+                    .unwrap();
+                assert_eq!(found, 1, "{}", resource.body);
+            }
+            // Mapped in the population, and indexed.
+            let stored = store.get(acme, Kind::User, &mapped[0].id).unwrap().unwrap();
+            assert_eq!(stored.profile, mapped[0].profile);
+            assert!(mapped[0].profile.is_some());
+            let places: i64 = fresh
+                .query_row(
+                    "SELECT count(DISTINCT id) FROM org_refs WHERE id IN (?1, ?2, ?3, ?4)",
+                    rusqlite::params![mapped[0].id, mapped[1].id, mapped[2].id, mapped[3].id],
+                    |row| row.get(0),
+                )
+                .unwrap();
+            assert_eq!(places, 4, "every mapped user has its place in the graph");
+            // The manager they all name is recomputed in their transactions: ana and the
+            // plain creates (whose writes set the graph to be rebuilt) count too.
+            let boss = store.get(acme, Kind::User, &boss.id).unwrap().unwrap();
+            let fields = boss.profile.map(|profile| profile.fields);
+            assert_eq!(fields, Some(serde_json::json!({"reports": 9})));
+        });
+        let commits = store.writer.commits() - before;
+        assert!(
+            commits < 5,
+            "10 writes took {commits} commits: the queued creates were not batched"
+        );
     }
 
     /// Ids grow with creation, so the writes of a batch share the last pages of every index
@@ -1412,6 +1554,26 @@ mod tests {
         };
         store.write_user(&acme, &rules, update).unwrap();
         assert!(reads(&boss).iter().all(|r| *r));
+    }
+
+    /// Holds the writer thread (a write that waits) until the returned sender is dropped, so
+    /// that the writes made meanwhile queue up behind it.
+    fn hold_writer<'scope>(
+        scope: &'scope std::thread::Scope<'scope, '_>,
+        store: &'scope SqliteStore,
+    ) -> std::sync::mpsc::Sender<()> {
+        let (entered_tx, entered) = std::sync::mpsc::channel();
+        let (release, released) = std::sync::mpsc::channel::<()>();
+        scope.spawn(move || {
+            store.writer.write(move |_| {
+                let _ = entered_tx.send(());
+                // Released when the sender is dropped.
+                let _ = released.recv();
+                Ok(())
+            })
+        });
+        entered.recv().unwrap();
+        release
     }
 
     fn ana_id_of(store: &SqliteStore, acme: &TenantId) -> String {

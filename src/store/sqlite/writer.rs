@@ -24,7 +24,7 @@ use std::time::{Duration, Instant};
 
 use rusqlite::Connection;
 
-use super::super::{StoreError, StoredResource, UpdateFn, Write};
+use super::super::{Queued, StoreError, StoredResource, UpdateFn, Write};
 
 /// A batch commits once it holds this many writes…
 const MAX_WRITES: usize = 256;
@@ -67,23 +67,39 @@ impl Writer {
         op: impl FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
     ) -> Result<T, StoreError> {
         let (reply, answer) = channel();
-        let job: Job = Box::new(move |connection| {
-            let result = in_savepoint(connection, op);
-            Box::new(move |commit_failure| {
-                let result = match (commit_failure, result) {
-                    (Some(failure), Ok(_)) => Err(StoreError::Backend(format!(
-                        "the commit holding this write failed: {failure}"
-                    ))),
-                    (_, result) => result,
-                };
-                // The caller may be gone (its request was dropped): nothing to tell.
-                let _ = reply.send(result);
-            })
-        });
-        self.send(job)?;
+        self.queue(op, move |result| {
+            // The caller may be gone (its request was dropped): nothing to tell.
+            let _ = reply.send(result);
+        })?;
         answer
             .recv()
             .map_err(|_| StoreError::Backend("the writer thread stopped".into()))?
+    }
+
+    /// [`Writer::write`] without a thread waiting: the answer comes through the returned
+    /// future, which the writer thread wakes once the commit holding the write is durable.
+    pub(super) fn submit<T: Send + 'static>(
+        &self,
+        op: impl FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+    ) -> Queued<T> {
+        let (queued, reply) = Queued::new();
+        if let Err(error) = self.queue(op, |result| reply.answer(result)) {
+            return Queued::answered(Err(error));
+        }
+        queued
+    }
+
+    /// Queues `op`; `reply` gets its outcome once the commit holding it is done.
+    fn queue<T: Send + 'static>(
+        &self,
+        op: impl FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+        reply: impl FnOnce(Result<T, StoreError>) + Send + 'static,
+    ) -> Result<(), StoreError> {
+        let job: Job = Box::new(move |connection| {
+            let result = in_savepoint(connection, op);
+            Box::new(move |commit_failure| reply(settled(commit_failure, result)))
+        });
+        self.send(job)
     }
 
     /// `ResourceStore::update` as one write: `read` finds the current resource on the
@@ -112,13 +128,7 @@ impl Writer {
                 apply(connection, current, write)
             });
             Box::new(move |commit_failure| {
-                let result = match (commit_failure, result) {
-                    (Some(failure), Ok(_)) => Err(StoreError::Backend(format!(
-                        "the commit holding this write failed: {failure}"
-                    ))),
-                    (_, result) => result,
-                };
-                let _ = reply.send(result);
+                let _ = reply.send(settled(commit_failure, result));
             })
         });
         self.send(job)?;
@@ -171,6 +181,19 @@ fn run(connection: Connection, jobs: Receiver<Job>, commits: &AtomicU64) {
         for answer in answers {
             answer(failure.as_deref());
         }
+    }
+}
+
+/// A write's outcome once the commit that held it is done: a failed commit fails it.
+fn settled<T>(
+    commit_failure: Option<&str>,
+    result: Result<T, StoreError>,
+) -> Result<T, StoreError> {
+    match (commit_failure, result) {
+        (Some(failure), Ok(_)) => Err(StoreError::Backend(format!(
+            "the commit holding this write failed: {failure}"
+        ))),
+        (_, result) => result,
     }
 }
 
