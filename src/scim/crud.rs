@@ -20,8 +20,8 @@ use super::resource::{self, Projection};
 use super::schema;
 use super::state::{blocking, AppStateRef, Tenant};
 use crate::store::{
-    Kind, Membership, ResourceStore, SharedRules, StoreError, StoredResource, TenantId, UserWrite,
-    Write,
+    Created, Kind, Membership, ResourceStore, SharedRules, StoreError, StoredResource, TenantId,
+    UserWrite, Write,
 };
 
 /// Most resources one list answer holds (`filter.maxResults`).
@@ -79,14 +79,24 @@ async fn create(
     let rules = graph_rules(kind, &mapper);
     let tenant = ctx.tenant.id.clone();
     // A store that queues its writes answers through a future; another is waited for on
-    // the blocking pool.
+    // the blocking pool, as is a create the store gives back.
     let queued = match &rules {
         // The managers it names are recomputed in the same transaction.
-        Some(rules) => state.store.queue_user_create(&tenant, rules, write),
-        None => state.store.queue_create(&tenant, kind, write),
+        Some(rules) => match state.store.queue_user_create(&tenant, rules, write) {
+            Ok(queued) => match queued.await {
+                Ok(Created::Stored(stored)) => Ok(Ok(stored)),
+                Ok(Created::GivenBack(write)) => Err(write),
+                Err(error) => Ok(Err(error)),
+            },
+            Err(write) => Err(write),
+        },
+        None => match state.store.queue_create(&tenant, kind, write) {
+            Ok(queued) => Ok(queued.await),
+            Err(write) => Err(write),
+        },
     };
     let stored = match queued {
-        Ok(queued) => queued.await,
+        Ok(written) => written,
         Err(write) => {
             let tenant = tenant.clone();
             blocking(move || {

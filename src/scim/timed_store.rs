@@ -6,8 +6,8 @@ use std::time::Instant;
 
 use super::metrics::Metrics;
 use crate::store::{
-    IndexedAttr, Kind, Membership, ProfileRecord, Queued, ResourceStore, SharedRules, StoreError,
-    StoredResource, TenantId, UpdateFn, UserWrite, Write,
+    Created, IndexedAttr, Kind, Membership, ProfileRecord, Queued, ResourceStore, SharedRules,
+    StoreError, StoredResource, TenantId, UpdateFn, UserWrite, Write,
 };
 
 pub struct TimedStore {
@@ -28,11 +28,11 @@ impl TimedStore {
     }
 
     /// A queued write, timed from now until its answer comes.
-    fn timed_queued(
+    fn timed_queued<T>(
         &self,
         operation: &'static str,
-        call: impl FnOnce() -> Result<Queued<StoredResource>, Box<Write>>,
-    ) -> Result<Queued<StoredResource>, Box<Write>> {
+        call: impl FnOnce() -> Result<Queued<T>, Box<Write>>,
+    ) -> Result<Queued<T>, Box<Write>> {
         let started = Instant::now();
         let metrics = self.metrics.clone();
         call().map(|queued| {
@@ -188,7 +188,7 @@ impl ResourceStore for TimedStore {
         tenant: &TenantId,
         rules: &SharedRules,
         write: Write,
-    ) -> Result<Queued<StoredResource>, Box<Write>> {
+    ) -> Result<Queued<Created>, Box<Write>> {
         self.timed_queued("write_user", || {
             self.inner.queue_user_create(tenant, rules, write)
         })

@@ -24,7 +24,7 @@ pub use keys::{fold, index_keys, lists_member, IndexedAttr};
 pub use memory::MemoryStore;
 pub use org::{ManagerRowFn, OrgPlace, OrgRules, SharedRules, UserWrite};
 pub use postgres::PostgresStore;
-pub use queued::{Queued, Reply};
+pub use queued::{Created, Queued, Reply};
 pub use registry::TenantRegistry;
 pub use sessions::{Session, SessionStore};
 pub use sqlite::SqliteStore;
@@ -370,13 +370,14 @@ pub trait ResourceStore: Send + Sync {
         Err(Box::new(write))
     }
     /// [`ResourceStore::write_user`] of a new user, queued as [`ResourceStore::queue_create`]
-    /// is (the user is mapped in its population on this thread, before it is queued).
+    /// is (the user is mapped in its population on this thread, before it is queued). The
+    /// store may still give the write back once queued ([`Created::GivenBack`]).
     fn queue_user_create(
         &self,
         tenant: &TenantId,
         rules: &SharedRules,
         write: Write,
-    ) -> Result<Queued<StoredResource>, Box<Write>> {
+    ) -> Result<Queued<Created>, Box<Write>> {
         let _ = (tenant, rules);
         Err(Box::new(write))
     }

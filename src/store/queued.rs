@@ -12,13 +12,27 @@ use std::task::{Context, Poll};
 
 use tokio::sync::oneshot;
 
-use super::StoreError;
+use super::{StoreError, StoredResource, Write};
 
 /// The outcome of a queued write, once the commit that holds it is durable (or failed).
 pub struct Queued<T> {
     answer: oneshot::Receiver<Result<T, StoreError>>,
     /// Called once the answer came (the service times store calls with it).
     on_answer: Option<Box<dyn FnOnce() + Send>>,
+}
+
+/// What a user create queued through its population came to.
+#[derive(Debug)]
+// Moved once, from the store to the request that awaits it: boxing the user would cost an
+// allocation a create for nothing.
+#[allow(clippy::large_enum_variant)]
+pub enum Created {
+    /// Written: the user as stored.
+    Stored(StoredResource),
+    /// Not written: the store gives it back, to be written by `write_user` on a thread that
+    /// may block (PostgreSQL's batch declines a create whose manager's profile reads its
+    /// count, or whose tenant's index must be rebuilt first).
+    GivenBack(Box<Write>),
 }
 
 /// The store's end: answers its [`Queued`] once.

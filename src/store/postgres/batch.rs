@@ -69,18 +69,33 @@ pub(super) enum Outcome {
 
 pub(super) struct Job {
     create: Create,
-    reply: mpsc::Sender<Outcome>,
+    reply: Box<dyn FnOnce(Outcome) + Send + Sync>,
 }
 
 impl Job {
+    /// A job whose outcome `reply` is given (on the store's runtime: it must not block).
+    pub(super) fn replying(
+        create: Create,
+        reply: impl FnOnce(Outcome) + Send + Sync + 'static,
+    ) -> Job {
+        Job {
+            create,
+            reply: Box::new(reply),
+        }
+    }
+
+    /// A job whose outcome arrives on the returned receiver.
     pub(super) fn new(create: Create) -> (Job, mpsc::Receiver<Outcome>) {
         let (reply, answer) = mpsc::channel();
-        (Job { create, reply }, answer)
+        // The caller may be gone (its request was dropped): nothing to tell.
+        let job = Job::replying(create, move |outcome| {
+            let _ = reply.send(outcome);
+        });
+        (job, answer)
     }
 
     fn answer(self, outcome: Outcome) {
-        // The caller may be gone (its request was dropped): nothing to tell.
-        let _ = self.reply.send(outcome);
+        (self.reply)(outcome);
     }
 }
 
@@ -101,14 +116,21 @@ impl Batcher {
     /// was answered otherwise.
     pub(super) fn create(&self, create: Create) -> Outcome {
         let (job, answer) = Job::new(create);
-        if self.queue.send(job).is_err() {
-            return Outcome::Failed(StoreError::Backend("the store is closed".into()));
-        }
+        self.submit(job);
         answer.recv().unwrap_or_else(|_| {
             Outcome::Failed(StoreError::Backend(
                 "the store closed before the create was committed".into(),
             ))
         })
+    }
+
+    /// Queues `job` without waiting; a closed store answers it at once.
+    pub(super) fn submit(&self, job: Job) {
+        if let Err(refused) = self.queue.send(job) {
+            refused.0.answer(Outcome::Failed(StoreError::Backend(
+                "the store is closed".into(),
+            )));
+        }
     }
 }
 

@@ -40,9 +40,9 @@ use tokio_postgres::NoTls;
 
 use super::org::{ManagerRowFn, SharedRules, UserWrite};
 use super::{
-    fold, index_keys, lists_member, memberships_in, now, remove_member, IndexedAttr, Kind,
-    Membership, ProfileRecord, ResourceStore, StoreError, StoredResource, TenantId, UpdateFn,
-    Write,
+    fold, index_keys, lists_member, memberships_in, now, remove_member, Created, IndexedAttr, Kind,
+    Membership, ProfileRecord, Queued, ResourceStore, StoreError, StoredResource, TenantId,
+    UpdateFn, Write,
 };
 
 /// Connections per instance: the blocking pool may run many requests at once, PostgreSQL's
@@ -63,7 +63,7 @@ pub struct PostgresStore {
     freshness: std::sync::Arc<statistics::Freshness>,
     /// Tenants whose creates last failed to be written in one round trip, and when
     /// (org.rs): they take the round trips of the general path for a while.
-    slow_creates: org::SlowCreates,
+    slow_creates: std::sync::Arc<org::SlowCreates>,
     /// Creates that need no count, committed together (batch.rs).
     batcher: batch::Batcher,
 }
@@ -465,7 +465,7 @@ impl PostgresStore {
             watch: std::sync::Arc::default(),
             runtime: Some(runtime),
             freshness: std::sync::Arc::default(),
-            slow_creates: org::SlowCreates::default(),
+            slow_creates: std::sync::Arc::default(),
         };
         store.block_on(migrations::apply(&store.pool))?;
         if let Some(runtime) = &store.runtime {
@@ -584,7 +584,7 @@ impl ResourceStore for PostgresStore {
             insert_row(tx, tenant, kind, &id, &stamp, &row).await
         })?;
         if let Some(runtime) = &self.runtime {
-            self.freshness.created(&self.pool, runtime);
+            self.freshness.created(&self.pool, runtime.handle());
         }
         Ok(StoredResource::created(
             id,
@@ -855,6 +855,15 @@ impl ResourceStore for PostgresStore {
         write: UserWrite<'_>,
     ) -> Result<Option<StoredResource>, StoreError> {
         org::write_user(self, tenant, rules.as_ref(), write)
+    }
+
+    fn queue_user_create(
+        &self,
+        tenant: &TenantId,
+        rules: &SharedRules,
+        write: Write,
+    ) -> Result<Queued<Created>, Box<Write>> {
+        org::queue_create(self, tenant, rules.as_ref(), write)
     }
 
     fn org_reports(
@@ -1247,6 +1256,67 @@ mod tests {
     /// A settled user of `Fake { flavour: SENT }` (its profile reads no count: batched).
     fn settled(name: &str) -> serde_json::Value {
         serde_json::json!({"userName": name, "manages": false, "externalId": format!("x-{name}")})
+    }
+
+    /// A create queued without a waiting thread (what the SCIM handlers await): one whose
+    /// profile reads its count is given back at once; a settled one is written by a batch;
+    /// a taken `userName` fails; one naming a manager whose profile reads its count is
+    /// declined by its batch and given back, and the general path writes it and counts; the
+    /// tenant's creates then go the general way for a while.
+    #[test]
+    fn a_queued_create_is_written_refused_or_given_back() {
+        use crate::store::{Created, UserWrite};
+        let Some((store, rules)) = store_with_sent_flags() else {
+            return;
+        };
+        let acme = TenantId::parse("acme").unwrap();
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        // The boss's profile reads its count (no flag sent).
+        let boss = serde_json::json!({"userName": "boss", "email": "boss@acme.com"});
+        let boss = store
+            .write_user(&acme, &rules, UserWrite::Create(write(boss)))
+            .unwrap()
+            .unwrap();
+        let queue = |body: serde_json::Value| store.queue_user_create(&acme, &rules, write(body));
+        let counted = queue(serde_json::json!({"userName": "c"}));
+        assert!(
+            counted.is_err(),
+            "a profile that reads its count is not batched"
+        );
+        let settled_answer = |body| match queue(body) {
+            Ok(queued) => runtime.block_on(queued),
+            Err(_) => panic!("a settled create is queued"),
+        };
+        let Ok(Created::Stored(u0)) = settled_answer(settled("u0")) else {
+            panic!("u0 is written");
+        };
+        let stored = store.get(&acme, Kind::User, &u0.id).unwrap().unwrap();
+        assert_eq!((stored.body, stored.profile), (u0.body, u0.profile));
+        assert!(matches!(
+            settled_answer(settled("u0")),
+            Err(StoreError::Conflict)
+        ));
+        let mut report = settled("r");
+        report["managerEmail"] = serde_json::json!("boss@acme.com");
+        let Ok(Created::GivenBack(given)) = settled_answer(report) else {
+            panic!("a report of a manager who reads the count is given back");
+        };
+        let written = store
+            .write_user(&acme, &rules, UserWrite::Create(*given))
+            .unwrap()
+            .unwrap();
+        assert_eq!(written.body["userName"], "r");
+        let boss = store.get(&acme, Kind::User, &boss.id).unwrap().unwrap();
+        assert_eq!(
+            boss.profile.unwrap().fields,
+            serde_json::json!({"reports": 1})
+        );
+        assert!(
+            queue(settled("u1")).is_err(),
+            "after a decline for a count, the tenant's creates go the general way"
+        );
     }
 
     /// One batch of creates (batch.rs) in which some fail: a `userName` taken by a committed

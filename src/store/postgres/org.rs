@@ -34,7 +34,9 @@ use tokio::runtime::Handle;
 use tokio_postgres::types::ToSql;
 
 use super::super::org::{self as graph, ManagerRowFn, OrgPlace, OrgRules, OrgTx, UserWrite};
-use super::super::{now, Kind, ProfileRecord, StoreError, StoredResource, TenantId};
+use super::super::{
+    now, Created, Kind, ProfileRecord, Queued, StoreError, StoredResource, TenantId,
+};
 use super::batch;
 use super::pipeline::{Param, Queue};
 use super::{
@@ -791,6 +793,53 @@ fn create_batched(
     }
 }
 
+/// [`super::super::ResourceStore::queue_user_create`]: [`create_batched`] without a thread
+/// waiting for the batch. A create the batch path cannot take is given back at once
+/// (`Err`), one its batch declined once it is answered ([`Created::GivenBack`]): the
+/// general path, which blocks, writes those.
+pub(super) fn queue_create(
+    store: &PostgresStore,
+    tenant: &TenantId,
+    rules: &dyn OrgRules,
+    write: super::super::Write,
+) -> Result<Queued<Created>, Box<super::super::Write>> {
+    let Ok(runtime) = handle(store) else {
+        return Err(Box::new(write));
+    };
+    if !store.slow_creates.try_at_once(tenant) {
+        return Err(Box::new(write));
+    }
+    let (create, profile) = match batched_create(tenant, rules, &write) {
+        Ok(Some(batched)) => batched,
+        Ok(None) => return Err(Box::new(write)),
+        Err(error) => return Ok(Queued::answered(Err(error))),
+    };
+    let (queued, reply) = Queued::new();
+    let (id, stamp) = (create.id.clone(), create.stamp.clone());
+    let (slow, freshness, pool) = (
+        store.slow_creates.clone(),
+        store.freshness.clone(),
+        store.pool.clone(),
+    );
+    let tenant = tenant.clone();
+    let job = batch::Job::replying(create, move |outcome| match outcome {
+        batch::Outcome::Written => {
+            freshness.created(&pool, &runtime);
+            let user = StoredResource::created(id, Kind::User, write.body, stamp, Some(profile));
+            reply.answer(Ok(Created::Stored(user)));
+        }
+        batch::Outcome::Declined { counted } => {
+            if counted {
+                slow.failed(&tenant);
+            }
+            reply.answer(Ok(Created::GivenBack(Box::new(write))));
+        }
+        batch::Outcome::Failed(error) => reply.answer(Err(error)),
+    });
+    store.batcher.submit(job);
+    Ok(queued)
+}
+
 /// [`super::super::ResourceStore::write_user`]: one transaction, tried again when
 /// PostgreSQL chose it as a deadlock's victim.
 pub(super) fn write_user(
@@ -803,7 +852,7 @@ pub(super) fn write_user(
     if let UserWrite::Create(create) = &write {
         if let Some(written) = create_batched(store, tenant, rules, create)? {
             if let Some(runtime) = &store.runtime {
-                store.freshness.created(&store.pool, runtime);
+                store.freshness.created(&store.pool, runtime.handle());
             }
             return Ok(Some(written));
         }
@@ -830,7 +879,7 @@ pub(super) fn write_user(
         match outcome {
             Ok(written) => {
                 if let (UserWrite::Create(_), Some(runtime)) = (&write, &store.runtime) {
-                    store.freshness.created(&store.pool, runtime);
+                    store.freshness.created(&store.pool, runtime.handle());
                 }
                 return Ok(written);
             }

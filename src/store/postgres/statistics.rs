@@ -33,7 +33,7 @@ pub(super) struct Freshness {
 
 impl Freshness {
     /// Counts a create; analyzes in the background on `runtime` when one is due.
-    pub(super) fn created(self: &Arc<Self>, pool: &Pool, runtime: &tokio::runtime::Runtime) {
+    pub(super) fn created(self: &Arc<Self>, pool: &Pool, runtime: &tokio::runtime::Handle) {
         if self.creates.fetch_add(1, Ordering::Relaxed) + 1 < CREATES {
             return;
         }
