@@ -219,6 +219,11 @@ fn query_one(
 impl SqliteStore {
     /// Opens (creating if needed) the database at `path` and applies pending migrations.
     pub fn open(path: &Path) -> Result<SqliteStore, StoreError> {
+        SqliteStore::open_restarting(path, checkpointer::RESTART_FRAMES)
+    }
+
+    /// [`SqliteStore::open`], the WAL started again once it holds `restart_frames`.
+    fn open_restarting(path: &Path, restart_frames: i64) -> Result<SqliteStore, StoreError> {
         let mut writer = open_connection(path)?;
         migrate(&mut writer)?;
         // Checkpoints leave the writer thread: they copy the WAL into the database file and
@@ -229,13 +234,14 @@ impl SqliteStore {
         // (a tenth of its time in store_load). In memory it is only the savepoint's undo
         // log; the WAL and its fsync at the commit are unchanged, so durability is too.
         writer.pragma_update(None, "temp_store", "MEMORY")?;
-        let checkpoints = checkpointer::start(open_connection(path)?)?;
+        let restart = std::sync::Arc::new(checkpointer::WalRestart::after(restart_frames));
+        let checkpoints = checkpointer::start(open_connection(path)?, restart.clone())?;
         let readers = (0..READERS)
             .map(|_| open_connection(path).map(Mutex::new))
             .collect::<Result<Vec<_>, _>>()?;
         Ok(SqliteStore {
             _checkpoints: checkpoints,
-            writer: Writer::start(writer)?,
+            writer: Writer::start(writer, restart)?,
             readers,
             next_reader: AtomicUsize::new(0),
         })
@@ -1740,5 +1746,49 @@ mod tests {
         assert!(store.get(&acme, Kind::User, &created.id).unwrap().is_some());
         drop(store);
         assert_eq!(page_size(&older), 4096);
+    }
+
+    /// Under sustained writes (the writer never idle between batches) the WAL starts again
+    /// from its beginning, its header's checkpoint sequence counting the restarts, instead of
+    /// growing with every write until the writes stop.
+    #[test]
+    fn the_wal_starts_again_under_sustained_writes() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("canon.db");
+        let store = SqliteStore::open_restarting(&path, 64).unwrap();
+        let acme = TenantId::parse("acme").unwrap();
+        let restarts = || -> u32 {
+            let wal = std::fs::read(dir.path().join("canon.db-wal")).unwrap_or_default();
+            wal.get(12..16)
+                .map_or(0, |bytes| u32::from_be_bytes(bytes.try_into().unwrap()))
+        };
+        let written = std::sync::atomic::AtomicUsize::new(0);
+        let until = std::time::Instant::now() + std::time::Duration::from_millis(1500);
+        std::thread::scope(|scope| {
+            for writer in 0..8 {
+                let (store, acme, written) = (&store, &acme, &written);
+                scope.spawn(move || {
+                    let mut n = 0;
+                    while std::time::Instant::now() < until {
+                        let name = format!("w{writer}-{n}");
+                        let user = Write {
+                            body: serde_json::json!({"userName": name, "title": "x".repeat(500)}),
+                            unique_key: Some(name),
+                            profile: None,
+                        };
+                        store.create(acme, Kind::User, user).unwrap();
+                        n += 1;
+                        written.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    }
+                });
+            }
+        });
+        let written = written.into_inner();
+        assert!(
+            restarts() >= 2,
+            "{written} writes; the WAL started again {} times",
+            restarts()
+        );
+        assert_eq!(store.list(&acme, Kind::User).unwrap().len(), written);
     }
 }

@@ -20,11 +20,13 @@
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{channel, Receiver, Sender};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use rusqlite::Connection;
 
 use super::super::{Queued, StoreError, StoredResource, UpdateFn, Write};
+use super::checkpointer::{checkpoint, WalRestart};
 
 /// A batch commits once it holds this many writes…
 const MAX_WRITES: usize = 256;
@@ -38,18 +40,22 @@ type Answer = Box<dyn FnOnce(Option<&str>) + Send>;
 
 pub(super) struct Writer {
     queue: Sender<Job>,
-    commits: std::sync::Arc<AtomicU64>,
+    commits: Arc<AtomicU64>,
 }
 
 impl Writer {
     /// Starts the writer thread, which owns `connection` until the store is dropped.
-    pub(super) fn start(connection: Connection) -> Result<Writer, StoreError> {
+    /// `restart`: the checkpointer's requests for a checkpoint between two batches.
+    pub(super) fn start(
+        connection: Connection,
+        restart: Arc<WalRestart>,
+    ) -> Result<Writer, StoreError> {
         let (queue, jobs) = channel::<Job>();
-        let commits = std::sync::Arc::new(AtomicU64::new(0));
+        let commits = Arc::new(AtomicU64::new(0));
         let counted = commits.clone();
         std::thread::Builder::new()
             .name("canon-sqlite-writer".into())
-            .spawn(move || run(connection, jobs, &counted))
+            .spawn(move || run(connection, jobs, &counted, &restart))
             .map_err(|e| StoreError::Backend(format!("cannot start the writer thread: {e}")))?;
         Ok(Writer { queue, commits })
     }
@@ -149,7 +155,7 @@ impl Writer {
 }
 
 /// The writer thread: batches until every sender is gone.
-fn run(connection: Connection, jobs: Receiver<Job>, commits: &AtomicU64) {
+fn run(connection: Connection, jobs: Receiver<Job>, commits: &AtomicU64, restart: &WalRestart) {
     while let Ok(first) = jobs.recv() {
         if let Err(error) = connection.execute_batch("BEGIN IMMEDIATE") {
             // No transaction: the write runs (and fails or commits) on its own.
@@ -180,6 +186,11 @@ fn run(connection: Connection, jobs: Receiver<Job>, commits: &AtomicU64) {
         commits.fetch_add(1, Ordering::SeqCst);
         for answer in answers {
             answer(failure.as_deref());
+        }
+        if restart.asked() {
+            // Copies what was committed since the checkpointer's last pass; with every
+            // frame copied, the next batch starts the WAL again (checkpointer.rs).
+            checkpoint(&connection);
         }
     }
 }
