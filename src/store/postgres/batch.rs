@@ -24,8 +24,6 @@
 //! deadlock (PostgreSQL failing the batch for another transaction's sake) sends the batch
 //! again, [`ATTEMPTS`] times at most; any other failure fails every create of the batch.
 
-use std::sync::mpsc;
-
 use deadpool_postgres::Pool;
 use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver, UnboundedSender};
 use tokio_postgres::Row;
@@ -85,8 +83,9 @@ impl Job {
     }
 
     /// A job whose outcome arrives on the returned receiver.
-    pub(super) fn new(create: Create) -> (Job, mpsc::Receiver<Outcome>) {
-        let (reply, answer) = mpsc::channel();
+    #[cfg(test)]
+    pub(super) fn new(create: Create) -> (Job, std::sync::mpsc::Receiver<Outcome>) {
+        let (reply, answer) = std::sync::mpsc::channel();
         // The caller may be gone (its request was dropped): nothing to tell.
         let job = Job::replying(create, move |outcome| {
             let _ = reply.send(outcome);
@@ -110,18 +109,6 @@ impl Batcher {
         let (queue, jobs) = unbounded_channel();
         runtime.spawn(run(pool.clone(), jobs));
         Batcher { queue }
-    }
-
-    /// Queues `create` and waits (blocking this thread) until its batch is committed or it
-    /// was answered otherwise.
-    pub(super) fn create(&self, create: Create) -> Outcome {
-        let (job, answer) = Job::new(create);
-        self.submit(job);
-        answer.recv().unwrap_or_else(|_| {
-            Outcome::Failed(StoreError::Backend(
-                "the store closed before the create was committed".into(),
-            ))
-        })
     }
 
     /// Queues `job` without waiting; a closed store answers it at once.

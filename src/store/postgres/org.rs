@@ -758,45 +758,13 @@ pub(super) fn batched_create(
     Ok(Some((create, profile.clone())))
 }
 
-/// A create whose profile the rules settled without its count, committed with the creates
-/// beside it (batch.rs): the user as written, or `None` where it is for the general path
-/// (its profile reads its count, its tenant's creates were refused lately, or the batch
-/// refused it: the index is not current, or a manager it names reads its count).
-fn create_batched(
-    store: &PostgresStore,
-    tenant: &TenantId,
-    rules: &dyn OrgRules,
-    write: &super::super::Write,
-) -> Result<Option<StoredResource>, StoreError> {
-    if !store.slow_creates.try_at_once(tenant) {
-        return Ok(None);
-    }
-    let Some((create, profile)) = batched_create(tenant, rules, write)? else {
-        return Ok(None);
-    };
-    let (id, stamp) = (create.id.clone(), create.stamp.clone());
-    match store.batcher.create(create) {
-        batch::Outcome::Written => Ok(Some(StoredResource::created(
-            id,
-            Kind::User,
-            write.body.clone(),
-            stamp,
-            Some(profile),
-        ))),
-        batch::Outcome::Declined { counted } => {
-            if counted {
-                store.slow_creates.failed(tenant);
-            }
-            Ok(None)
-        }
-        batch::Outcome::Failed(error) => Err(error),
-    }
-}
-
-/// [`super::super::ResourceStore::queue_user_create`]: [`create_batched`] without a thread
-/// waiting for the batch. A create the batch path cannot take is given back at once
-/// (`Err`), one its batch declined once it is answered ([`Created::GivenBack`]): the
-/// general path, which blocks, writes those.
+/// [`super::super::ResourceStore::queue_user_create`]: a create whose profile the rules
+/// settled without its count, committed with the creates beside it (batch.rs), answered
+/// with no thread waiting. A create the batch path cannot take (its profile reads its
+/// count, or its tenant's creates were refused lately) is given back at once (`Err`); one
+/// its batch refused (the index is not current, or a manager it names reads its count),
+/// once it is answered ([`Created::GivenBack`]): the general path, which counts, writes
+/// those.
 pub(super) fn queue_create(
     store: &PostgresStore,
     tenant: &TenantId,
@@ -846,17 +814,20 @@ pub(super) fn write_user(
     store: &PostgresStore,
     tenant: &TenantId,
     rules: &dyn OrgRules,
-    mut write: UserWrite<'_>,
+    write: UserWrite<'_>,
 ) -> Result<Option<StoredResource>, StoreError> {
     let handle = handle(store)?;
-    if let UserWrite::Create(create) = &write {
-        if let Some(written) = create_batched(store, tenant, rules, create)? {
-            if let Some(runtime) = &store.runtime {
-                store.freshness.created(&store.pool, runtime.handle());
-            }
-            return Ok(Some(written));
-        }
-    }
+    // A create goes with a batch where it can, waiting here for its answer.
+    let mut write = match write {
+        UserWrite::Create(create) => match queue_create(store, tenant, rules, create) {
+            Err(given) => UserWrite::Create(*given),
+            Ok(queued) => match handle.block_on(queued)? {
+                Created::Stored(user) => return Ok(Some(user)),
+                Created::GivenBack(given) => UserWrite::Create(*given),
+            },
+        },
+        other => other,
+    };
     let lent = Lent {
         client: Some(handle.block_on(store.client())?),
         clean: std::cell::Cell::new(true),

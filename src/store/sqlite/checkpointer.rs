@@ -16,9 +16,8 @@
 //! committed since this thread's, and the next batch starts the WAL again.
 
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
-
 use std::sync::mpsc::{channel, RecvTimeoutError, Sender};
+use std::sync::Arc;
 use std::time::Duration;
 
 use rusqlite::Connection;

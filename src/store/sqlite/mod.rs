@@ -1363,18 +1363,8 @@ mod tests {
             assert!(matches!(declined.join().unwrap(), Err(StoreError::Aborted)));
             assert!(panicking.join().unwrap().is_err());
             assert_eq!(updated.join().unwrap().unwrap().version, 2);
-            // Committed when the call returned: a connection of its own sees every write.
-            let fresh = Connection::open(&path).unwrap();
-            for resource in &created {
-                let found: i64 = fresh
-                    .query_row(
-                        "SELECT count(*) FROM resources WHERE id = ?1",
-                        [&resource.id],
-                        |row| row.get(0),
-                    )
-                    .unwrap();
-                assert_eq!(found, 1);
-            }
+            // Committed when the call returned.
+            assert_committed(&path, &created);
         });
         let commits = store.writer.commits() - before;
         assert!(
@@ -1466,18 +1456,10 @@ mod tests {
                 (answers, users, taken.await)
             });
             assert!(matches!(taken, Err(StoreError::Conflict)), "{taken:?}");
-            // Committed when answered: a connection of its own sees every write.
+            // Committed when answered.
+            assert_committed(&path, &plain);
+            assert_committed(&path, &mapped);
             let fresh = Connection::open(&path).unwrap();
-            for resource in plain.iter().chain(&mapped) {
-                let found: i64 = fresh
-                    .query_row(
-                        "SELECT count(*) FROM resources WHERE id = ?1",
-                        [&resource.id],
-                        |row| row.get(0),
-                    )
-                    .unwrap();
-                assert_eq!(found, 1, "{}", resource.body);
-            }
             // Mapped in the population, and indexed.
             let stored = store.get(acme, Kind::User, &mapped[0].id).unwrap().unwrap();
             assert_eq!(stored.profile, mapped[0].profile);
@@ -1578,6 +1560,21 @@ mod tests {
         };
         store.write_user(&acme, &rules, update).unwrap();
         assert!(reads(&boss).iter().all(|r| *r));
+    }
+
+    /// Every one of `resources` is committed: a connection of its own sees it.
+    fn assert_committed(path: &std::path::Path, resources: &[StoredResource]) {
+        let fresh = Connection::open(path).unwrap();
+        for resource in resources {
+            let found: i64 = fresh
+                .query_row(
+                    "SELECT count(*) FROM resources WHERE id = ?1",
+                    [&resource.id],
+                    |row| row.get(0),
+                )
+                .unwrap();
+            assert_eq!(found, 1, "{}", resource.body);
+        }
     }
 
     /// Holds the writer thread (a write that waits) until the returned sender is dropped, so
