@@ -78,26 +78,22 @@ async fn create(
     let write = write_for(kind, &ctx.tenant, mapper.as_ref(), body)?;
     let rules = graph_rules(kind, &mapper);
     let tenant = ctx.tenant.id.clone();
-    // A store that queues its writes answers through a future; another is waited for on
-    // the blocking pool, as is a create the store gives back.
-    let queued = match &rules {
+    // A store that queues its writes answers through a future. A write it gives back (it
+    // has no such writer, or declined the write once queued) is written on the blocking pool.
+    let created = match &rules {
         // The managers it names are recomputed in the same transaction.
         Some(rules) => match state.store.queue_user_create(&tenant, rules, write) {
-            Ok(queued) => match queued.await {
-                Ok(Created::Stored(stored)) => Ok(Ok(stored)),
-                Ok(Created::GivenBack(write)) => Err(write),
-                Err(error) => Ok(Err(error)),
-            },
-            Err(write) => Err(write),
+            Ok(queued) => queued.await,
+            Err(write) => Ok(Created::GivenBack(write)),
         },
         None => match state.store.queue_create(&tenant, kind, write) {
-            Ok(queued) => Ok(queued.await),
-            Err(write) => Err(write),
+            Ok(queued) => queued.await.map(Created::Stored),
+            Err(write) => Ok(Created::GivenBack(write)),
         },
     };
-    let stored = match queued {
-        Ok(written) => written,
-        Err(write) => {
+    let stored = match created {
+        Ok(Created::Stored(stored)) => Ok(stored),
+        Ok(Created::GivenBack(write)) => {
             let tenant = tenant.clone();
             blocking(move || {
                 Ok(match rules {
@@ -110,6 +106,7 @@ async fn create(
             })
             .await?
         }
+        Err(error) => Err(error),
     }
     .map_err(|e| conflict(kind, e))?;
     tracing::info!(%tenant, kind = kind.as_str(), id = %stored.id, "created");
