@@ -254,7 +254,7 @@ async fn replay(file: &Path) -> Vec<String> {
                         differences(&expected, Some(&stored.body), "stored", &mut found);
                     }
                     if let Some(expected) = &step.profile {
-                        let fields = stored.profile.map(|p| p.fields);
+                        let fields = stored.profile.into_inner().map(|p| p.fields);
                         differences(expected, fields.as_ref(), "profile", &mut found);
                     }
                 }

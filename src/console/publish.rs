@@ -441,7 +441,7 @@ mod tests {
 
     fn level(h: &Harness, id: &str) -> Option<String> {
         let user = h.state.store.get(&acme(), Kind::User, id).unwrap().unwrap();
-        user.profile.unwrap().fields["management_level"]
+        user.profile.into_inner().unwrap().fields["management_level"]
             .as_str()
             .map(str::to_string)
     }

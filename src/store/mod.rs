@@ -17,6 +17,7 @@ mod queued;
 pub mod registry;
 pub mod sessions;
 mod sqlite;
+mod stored_profile;
 #[doc(hidden)]
 pub mod testing;
 
@@ -28,6 +29,7 @@ pub use queued::{Created, Queued, Reply};
 pub use registry::TenantRegistry;
 pub use sessions::{Session, SessionStore};
 pub use sqlite::SqliteStore;
+pub use stored_profile::StoredProfile;
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -152,7 +154,8 @@ pub struct StoredResource {
     pub modified: String,
     /// Bumped on every write; `meta.version` is `W/"<version>"`.
     pub version: i64,
-    pub profile: Option<ProfileRecord>,
+    /// The user's canonical profile (none for groups), decoded when first read.
+    pub profile: StoredProfile,
 }
 
 impl StoredResource {
@@ -171,7 +174,7 @@ impl StoredResource {
             created: stamp.clone(),
             modified: stamp,
             version: 1,
-            profile,
+            profile: profile.into(),
         }
     }
 
@@ -186,7 +189,7 @@ impl StoredResource {
     ) -> Self {
         Self {
             body,
-            profile,
+            profile: profile.into(),
             modified,
             version,
             ..self
@@ -567,7 +570,7 @@ pub(crate) mod contract {
         assert_eq!(updated.created, ana.created);
         let read = store.get(&acme, Kind::User, &ana.id).unwrap().unwrap();
         assert_eq!(read, updated);
-        assert!(!read.profile.unwrap().complete());
+        assert!(!read.profile.into_inner().unwrap().complete());
 
         assert!(matches!(
             store.update(&acme, Kind::User, &ana.id, &mut |_| None),

@@ -266,7 +266,7 @@ impl ResourceStore for MemoryStore {
             let rows = inner.rows(tenant, Kind::User);
             for (id, profile) in profiles {
                 if let Some((_, r)) = rows.iter_mut().find(|(_, r)| &r.id == id) {
-                    r.profile = Some(profile.clone());
+                    r.profile = Some(profile.clone()).into();
                 }
             }
             Ok(())
@@ -336,7 +336,7 @@ fn update_in(
         body: write.body,
         modified: now(),
         version: current.version + 1,
-        profile: write.profile,
+        profile: write.profile.into(),
         ..current
     };
     rows[index] = (write.unique_key, resource.clone());

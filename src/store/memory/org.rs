@@ -136,7 +136,7 @@ impl OrgTx for MemoryOrg<'_> {
             .rows(self.tenant, Kind::User)
             .iter()
             .find(|(_, u)| u.id == id)
-            .map(|(_, u)| (u.body.clone(), u.profile.clone())))
+            .map(|(_, u)| (u.body.clone(), (*u.profile).clone())))
     }
 
     fn set_profile(&mut self, id: &str, profile: &ProfileRecord) -> Result<(), StoreError> {
@@ -146,7 +146,7 @@ impl OrgTx for MemoryOrg<'_> {
             .iter_mut()
             .find(|(_, u)| u.id == id)
         {
-            user.profile = Some(profile.clone());
+            user.profile = Some(profile.clone()).into();
         }
         Ok(())
     }

@@ -41,8 +41,8 @@ use tokio_postgres::NoTls;
 use super::org::{ManagerRowFn, SharedRules, UserWrite};
 use super::{
     fold, index_keys, lists_member, memberships_in, now, remove_member, Created, IndexedAttr, Kind,
-    Membership, ProfileRecord, Queued, ResourceStore, StoreError, StoredResource, TenantId,
-    UpdateFn, Write,
+    Membership, ProfileRecord, Queued, ResourceStore, StoreError, StoredProfile, StoredResource,
+    TenantId, UpdateFn, Write,
 };
 
 /// Connections per instance: the blocking pool may run many requests at once, PostgreSQL's
@@ -140,13 +140,6 @@ pub(super) fn decode(row: &tokio_postgres::Row) -> Result<StoredResource, StoreE
     let profile: Option<String> = row.try_get(6).map_err(db_error)?;
     let body = serde_json::from_str(&body)
         .map_err(|e| StoreError::Backend(format!("stored body of {id}: {e}")))?;
-    let profile = match profile {
-        Some(text) => Some(
-            serde_json::from_str(&text)
-                .map_err(|e| StoreError::Backend(format!("stored profile of {id}: {e}")))?,
-        ),
-        None => None,
-    };
     Ok(StoredResource {
         kind: if kind == "Group" {
             Kind::Group
@@ -157,7 +150,7 @@ pub(super) fn decode(row: &tokio_postgres::Row) -> Result<StoredResource, StoreE
         created: row.try_get(3).map_err(db_error)?,
         modified: row.try_get(4).map_err(db_error)?,
         version: row.try_get(5).map_err(db_error)?,
-        profile,
+        profile: StoredProfile::encoded(profile),
         id,
     })
 }
@@ -835,7 +828,7 @@ impl ResourceStore for PostgresStore {
             created,
             modified: stamp,
             version: version + 1,
-            profile: write.profile,
+            profile: write.profile.into(),
         })
     }
 
@@ -1036,7 +1029,7 @@ mod tests {
         let boss = create(&one, "boss", None);
         let count = || {
             let read = two.get(&acme, Kind::User, &boss.id).unwrap().unwrap();
-            read.profile.unwrap().fields["reports"].clone()
+            read.profile.into_inner().unwrap().fields["reports"].clone()
         };
         let reports: Vec<StoredResource> = std::thread::scope(|scope| {
             let threads: Vec<_> = (0..16)
@@ -1135,7 +1128,7 @@ mod tests {
             });
             let count = || {
                 let read = two.get(tenant, Kind::User, &boss.id).unwrap().unwrap();
-                read.profile.unwrap().fields["reports"].clone()
+                read.profile.into_inner().unwrap().fields["reports"].clone()
             };
             assert_eq!(
                 count(),
@@ -1236,7 +1229,7 @@ mod tests {
             });
             let read = two.get(tenant, Kind::User, &boss.id).unwrap().unwrap();
             assert_eq!(
-                read.profile.unwrap().fields,
+                read.profile.into_inner().unwrap().fields,
                 serde_json::json!({"reports": REPORTS}),
                 "round {round}"
             );
@@ -1310,7 +1303,7 @@ mod tests {
         assert_eq!(written.body["userName"], "r");
         let boss = store.get(&acme, Kind::User, &boss.id).unwrap().unwrap();
         assert_eq!(
-            boss.profile.unwrap().fields,
+            boss.profile.into_inner().unwrap().fields,
             serde_json::json!({"reports": 1})
         );
         assert!(

@@ -1034,7 +1034,7 @@ fn write_in(
                 created,
                 modified: stamp,
                 version: version + 1,
-                profile,
+                profile: profile.into(),
             }))
         }
         UserWrite::Update { id, change } => {

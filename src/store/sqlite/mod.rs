@@ -27,7 +27,8 @@ mod registry;
 use super::org::{self as graph, ManagerRowFn, SharedRules, UserWrite};
 use super::{
     fold, index_keys, lists_member, now, remove_member, Created, IndexedAttr, Kind, Membership,
-    ProfileRecord, Queued, ResourceStore, StoreError, StoredResource, TenantId, UpdateFn, Write,
+    ProfileRecord, Queued, ResourceStore, StoreError, StoredProfile, StoredResource, TenantId,
+    UpdateFn, Write,
 };
 use crate::eval::org::OrgKey;
 use crate::eval::Reports;
@@ -165,13 +166,6 @@ impl StoredRow {
     fn decode(self) -> Result<StoredResource, StoreError> {
         let body = serde_json::from_str(&self.body)
             .map_err(|e| StoreError::Backend(format!("stored body of {}: {e}", self.id)))?;
-        let profile =
-            match self.profile {
-                Some(text) => Some(serde_json::from_str(&text).map_err(|e| {
-                    StoreError::Backend(format!("stored profile of {}: {e}", self.id))
-                })?),
-                None => None,
-            };
         Ok(StoredResource {
             id: self.id,
             kind: kind_of(&self.kind),
@@ -179,7 +173,7 @@ impl StoredRow {
             created: self.created,
             modified: self.modified,
             version: self.version,
-            profile,
+            profile: StoredProfile::encoded(self.profile),
         })
     }
 }
@@ -889,7 +883,7 @@ impl ResourceStore for SqliteStore {
             created,
             modified: stamp,
             version: version + 1,
-            profile: write.profile,
+            profile: write.profile.into(),
         })
     }
 
@@ -943,7 +937,7 @@ impl ResourceStore for SqliteStore {
                     created,
                     modified: stamp,
                     version: version + 1,
-                    profile,
+                    profile: profile.into(),
                 }))
             }
             UserWrite::Update { id, change } => {
@@ -1155,6 +1149,45 @@ mod tests {
         super::super::contract::run(&store);
     }
 
+    /// A stored profile is decoded when it is read, not with its resource: SCIM reads never
+    /// look at it, and a profile that does not decode (edited by hand) no longer fails them.
+    #[test]
+    fn a_profile_is_decoded_only_when_read_and_a_bad_one_reads_as_none() {
+        let (_dir, path, store, acme) = acme_store();
+        let profile = ProfileRecord {
+            fields: serde_json::json!({"management_level": "VP"}),
+            rules: serde_json::json!({}),
+            rule_version: "v1".into(),
+            missing: vec![],
+        };
+        let write = |name: &str| Write {
+            body: serde_json::json!({"userName": name}),
+            unique_key: Some(name.into()),
+            profile: Some(profile.clone()),
+        };
+        let ana = store.create(&acme, Kind::User, write("ana")).unwrap();
+        let bob = store.create(&acme, Kind::User, write("bob")).unwrap();
+        let read = store.get(&acme, Kind::User, &ana.id).unwrap().unwrap();
+        assert_eq!(*read.profile, Some(profile.clone()));
+
+        Connection::open(&path)
+            .unwrap()
+            .execute(
+                "UPDATE resources SET profile = '{\"fields\": [' WHERE id = ?1",
+                [&bob.id],
+            )
+            .unwrap();
+        let read = store
+            .find_unique(&acme, Kind::User, "bob")
+            .unwrap()
+            .unwrap();
+        assert_eq!(read.body["userName"], "bob");
+        assert_eq!(*read.profile, None);
+        let listed = store.list(&acme, Kind::User).unwrap();
+        assert_eq!(listed.len(), 2);
+        assert_eq!(listed[0].profile, Some(profile));
+    }
+
     /// Issue 19: a failure while the deleted user is taken out of its groups (here a trigger
     /// refusing to change the second group) leaves everything as it was: the user and every
     /// membership. Each group used to change in a transaction of its own, so a crash midway
@@ -1232,7 +1265,10 @@ mod tests {
                 .unwrap()
                 .unwrap()
                 .count;
-            (read.profile.unwrap().fields["reports"].clone(), indexed)
+            (
+                read.profile.into_inner().unwrap().fields["reports"].clone(),
+                indexed,
+            )
         };
         assert_eq!(count(&store), (serde_json::json!(1), 1));
         Connection::open(&path)
@@ -1475,7 +1511,7 @@ mod tests {
             // The manager they all name is recomputed in their transactions: ana and the
             // plain creates (whose writes set the graph to be rebuilt) count too.
             let boss = store.get(acme, Kind::User, &boss.id).unwrap().unwrap();
-            let fields = boss.profile.map(|profile| profile.fields);
+            let fields = boss.profile.into_inner().map(|profile| profile.fields);
             assert_eq!(fields, Some(serde_json::json!({"reports": 9})));
         });
         let commits = store.writer.commits() - before;
